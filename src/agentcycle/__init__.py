@@ -1,0 +1,1 @@
+"""agentcycle: an embeddable LLM agent runtime."""

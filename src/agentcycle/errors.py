@@ -1,0 +1,128 @@
+"""Typed errors with stable codes.
+
+Every failure the runtime reports carries a ``code``: a short snake_case string that hosts,
+tests and models can rely on. Codes are part of the compatibility surface; messages are not.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+ErrorOutcome = Literal["definitive", "ambiguous"]
+
+
+class AgentcycleError(Exception):
+    """Base class of every error raised by agentcycle."""
+
+    code: str = "agentcycle_error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe description: ``{"code", "message", "details"}``."""
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class ConfigurationError(AgentcycleError):
+    """Settings, agent or run configuration that cannot work (caught before a run starts)."""
+
+    code = "configuration_error"
+
+
+class SettingsFileError(ConfigurationError):
+    """A settings file that cannot be read or has the wrong shape."""
+
+    code = "invalid_settings_file"
+
+
+class ModelNotFoundError(ConfigurationError):
+    """An unknown backend or model; the message lists what exists."""
+
+    code = "model_not_found"
+
+
+class ModelError(AgentcycleError):
+    """A model call failed.
+
+    ``retryable`` says whether the same request may succeed later; ``outcome`` says whether the
+    provider surely did not act (``definitive``) or may have (``ambiguous``, e.g. a stream cut
+    mid-answer).
+    """
+
+    code = "model_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retryable: bool = False,
+        status_code: int | None = None,
+        outcome: ErrorOutcome = "definitive",
+        retry_after: float | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        self.retryable = retryable
+        self.status_code = status_code
+        self.outcome = outcome
+        self.retry_after = retry_after
+
+
+class PromptTooLongError(ModelError):
+    """The provider rejected the prompt as longer than the model's context window."""
+
+    code = "prompt_too_long"
+
+
+class ToolDefinitionError(ConfigurationError):
+    """A tool whose definition is invalid (bad schema, duplicate name, unsupported signature)."""
+
+    code = "invalid_tool_definition"
+
+
+class RunFailedError(AgentcycleError):
+    """Raised by helpers that insist on a completed run when the run failed."""
+
+    code = "run_failed"
+
+
+class MaxCyclesExceeded(AgentcycleError):
+    """The run used its cycle budget without an explicit finish."""
+
+    code = "max_cycles"
+
+
+class InvalidToolCallsExceeded(AgentcycleError):
+    """Too many consecutive malformed tool calls from the model."""
+
+    code = "too_many_invalid_tool_calls"
+
+
+class OutputValidationError(AgentcycleError):
+    """The final output did not validate against the agent's ``output_type``."""
+
+    code = "invalid_final_output"
+
+
+class UnsupportedVersionError(AgentcycleError):
+    """A serialised shape (event, state, checkpoint) carries a version this build cannot read."""
+
+    code = "unsupported_version"
+
+
+class PathEscapesWorkspace(AgentcycleError):
+    """A path that would leave the workspace root."""
+
+    code = "path_escapes_workspace"
+
+
+class WorkspaceError(AgentcycleError):
+    """A workspace operation failed (not found, not a file, already exists ...)."""
+
+    code = "workspace_error"

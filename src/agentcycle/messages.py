@@ -1,0 +1,202 @@
+"""Conversation data: messages, content parts, tool calls, tool results and token usage.
+
+These are the wire and checkpoint shapes. They are immutable pydantic models: history grows by
+appending new objects, never by rewriting old ones, so per-message caches (for example a token
+count) stay valid for the life of the run.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- content parts
+
+
+class TextPart(_Frozen):
+    """A run of plain text inside a message."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImagePart(_Frozen):
+    """An image, either by URL (``https://`` or ``data:``) or as base64 ``data``."""
+
+    type: Literal["image"] = "image"
+    url: str | None = None
+    data: str | None = None
+    media_type: str | None = None
+    detail: Literal["auto", "low", "high"] | None = None
+
+    def as_url(self) -> str:
+        """The image as a URL; inline data becomes a ``data:`` URL."""
+        if self.url is not None:
+            return self.url
+        return f"data:{self.media_type or 'image/png'};base64,{self.data or ''}"
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+Content = str | list[ContentPart]
+
+
+def content_text(content: Content) -> str:
+    """The text of ``content``, with non-text parts left out."""
+    if isinstance(content, str):
+        return content
+    return "".join(part.text for part in content if isinstance(part, TextPart))
+
+
+# --------------------------------------------------------------------------- tool calls
+
+
+class ToolCall(_Frozen):
+    """One call the model asked for. ``arguments`` is the raw JSON text the model wrote; it may
+    be malformed, which the orchestrator reports back to the model as an error result."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+class ToolResultStatus(enum.StrEnum):
+    """How a tool call ended."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    WAIT_RESPONSE = "wait_response"
+    RUNNING = "running"
+
+
+class Directive(enum.StrEnum):
+    """What the loop does after a tool call."""
+
+    CONTINUE = "continue"
+    FINISH = "finish"
+    WAIT_USER = "wait_user"
+
+
+class ToolResult(_Frozen):
+    """The outcome of one tool call: model-visible ``content``, host-only ``metadata``."""
+
+    status: ToolResultStatus = ToolResultStatus.SUCCESS
+    directive: Directive = Directive.CONTINUE
+    content: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    error_code: str | None = None
+
+    @classmethod
+    def success(cls, content: str, **fields: Any) -> ToolResult:
+        """A successful result with ``content`` shown to the model."""
+        return cls(content=content, **fields)
+
+    @classmethod
+    def error(
+        cls, error_code: str, message: str, *, details: Any = None, **fields: Any
+    ) -> ToolResult:
+        """An error result; the model sees ``{"ok": false, "error_code", "error", ...}``."""
+        from agentcycle._json import dumps
+
+        body: dict[str, Any] = {"ok": False, "error_code": error_code, "error": message}
+        if details is not None:
+            body["details"] = details
+        return cls(
+            status=ToolResultStatus.ERROR, content=dumps(body), error_code=error_code, **fields
+        )
+
+
+# --------------------------------------------------------------------------- messages
+
+
+class _MessageBase(_Frozen):
+    # Token estimate cached once per message; messages are immutable so it never goes stale.
+    _token_count: int | None = PrivateAttr(default=None)
+
+
+class SystemMessage(_MessageBase):
+    """Instructions for the model."""
+
+    role: Literal["system"] = "system"
+    content: str
+
+
+class UserMessage(_MessageBase):
+    """Input from the user (or a runtime hint written on the user's behalf)."""
+
+    role: Literal["user"] = "user"
+    content: Content
+    synthetic: bool = False
+    """True for messages the runtime wrote (hints, steering notes), not the person."""
+
+
+class AssistantMessage(_MessageBase):
+    """A model response as appended to history."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+
+
+class ToolMessage(_MessageBase):
+    """The result of one tool call, paired with the call by ``tool_call_id``."""
+
+    role: Literal["tool"] = "tool"
+    tool_call_id: str
+    name: str
+    content: Content
+    is_error: bool = False
+
+
+Message = Annotated[
+    SystemMessage | UserMessage | AssistantMessage | ToolMessage, Field(discriminator="role")
+]
+
+
+# --------------------------------------------------------------------------- usage
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+class TokenUsage(_Frozen):
+    """Token counts of one or more model calls. ``None`` means unknown, never zero."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=_add(self.input_tokens, other.input_tokens),
+            output_tokens=_add(self.output_tokens, other.output_tokens),
+            total_tokens=_add(self.total_tokens, other.total_tokens),
+            reasoning_tokens=_add(self.reasoning_tokens, other.reasoning_tokens),
+            cached_tokens=_add(self.cached_tokens, other.cached_tokens),
+            cache_creation_tokens=_add(self.cache_creation_tokens, other.cache_creation_tokens),
+        )
+
+    @classmethod
+    def of(cls, input_tokens: int | None, output_tokens: int | None, **extra: Any) -> TokenUsage:
+        """Usage with ``total_tokens`` derived when both sides are known."""
+        total = extra.pop("total_tokens", None)
+        if total is None and input_tokens is not None and output_tokens is not None:
+            total = input_tokens + output_tokens
+        return cls(
+            input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=total, **extra
+        )
