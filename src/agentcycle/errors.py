@@ -126,3 +126,10 @@ class WorkspaceError(AgentcycleError):
     """A workspace operation failed (not found, not a file, already exists ...)."""
 
     code = "workspace_error"
+
+
+class ToolArgumentsError(AgentcycleError):
+    """Tool-call arguments that are not a JSON object (code ``invalid_arguments_json``) or do
+    not match the tool's schema (code ``invalid_tool_arguments``)."""
+
+    code = "invalid_tool_arguments"
