@@ -133,3 +133,57 @@ class ToolArgumentsError(AgentcycleError):
     not match the tool's schema (code ``invalid_tool_arguments``)."""
 
     code = "invalid_tool_arguments"
+
+
+class FileNotFoundInWorkspace(WorkspaceError):
+    """The workspace path does not exist."""
+
+    code = "file_not_found"
+
+
+class WorkspaceFileExists(WorkspaceError):
+    """The target already exists (exclusive create, or a move onto an existing path)."""
+
+    code = "file_exists"
+
+
+class WorkspaceIsADirectory(WorkspaceError):
+    """A file operation was given a directory."""
+
+    code = "is_a_directory"
+
+
+class WorkspaceNotADirectory(WorkspaceError):
+    """A directory operation was given a file, or a parent component of a path is a file."""
+
+    code = "not_a_directory"
+
+
+class WorkspaceNotAFile(WorkspaceError):
+    """The path exists but is neither a regular file nor a directory (a FIFO, socket, device)."""
+
+    code = "not_a_file"
+
+
+class WorkspaceDirectoryNotEmpty(WorkspaceError):
+    """A non-recursive delete of a directory that still has entries."""
+
+    code = "directory_not_empty"
+
+
+class WorkspaceConflict(WorkspaceError):
+    """A concurrent writer changed the file while this operation was under way."""
+
+    code = "concurrent_modification"
+
+
+class UnsupportedFileEncoding(WorkspaceError):
+    """A text read of a file that is not valid UTF-8."""
+
+    code = "unsupported_encoding"
+
+
+class WorkspaceStorageError(WorkspaceError):
+    """The storage underneath failed (permissions, network, missing bucket ...)."""
+
+    code = "storage_error"
