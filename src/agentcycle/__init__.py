@@ -1,1 +1,104 @@
-"""agentcycle: an embeddable LLM agent runtime."""
+"""agentcycle: an embeddable LLM agent runtime.
+
+A run ends only on an explicit signal — the model calls ``task_finish`` (completed) or
+``ask_user`` (waiting for input) — or on an explicit policy, limit, failure or cancellation.
+
+    from agentcycle import Agent, Runner
+    from agentcycle.testing import ScriptedModel, call_tool
+
+    agent = Agent(model=ScriptedModel([call_tool("task_finish", {"message": "hi"})]))
+    print(Runner.run_sync(agent, "Say hi").final_output)
+
+Public names load on first use so ``import agentcycle`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Agent": "agentcycle.agent",
+    "StopAtTools": "agentcycle.agent",
+    "InstructionsContext": "agentcycle.agent",
+    "Runner": "agentcycle.runner",
+    "RunConfig": "agentcycle.run_config",
+    "RunHandle": "agentcycle.handle",
+    "RunResult": "agentcycle.result",
+    "RunState": "agentcycle.runtime.state",
+    "NoToolPolicy": "agentcycle.runtime.state",
+    "RunStatus": "agentcycle.events",
+    "CompletionReason": "agentcycle.events",
+    "RunEvent": "agentcycle.events",
+    "Model": "agentcycle.models.base",
+    "ModelRef": "agentcycle.models.base",
+    "ModelSettings": "agentcycle.models.base",
+    "RetrySettings": "agentcycle.models.base",
+    "ModelProvider": "agentcycle.models.provider",
+    "SettingsModelProvider": "agentcycle.models.provider",
+    "Tool": "agentcycle.tools.base",
+    "ToolContext": "agentcycle.tools.base",
+    "SideEffect": "agentcycle.tools.base",
+    "function_tool": "agentcycle.tools.function_tool",
+    "ToolResult": "agentcycle.messages",
+    "TokenUsage": "agentcycle.messages",
+    "AgentcycleError": "agentcycle.errors",
+}
+
+__all__ = [
+    "Agent",
+    "AgentcycleError",
+    "CompletionReason",
+    "InstructionsContext",
+    "Model",
+    "ModelProvider",
+    "ModelRef",
+    "ModelSettings",
+    "NoToolPolicy",
+    "RetrySettings",
+    "RunConfig",
+    "RunEvent",
+    "RunHandle",
+    "RunResult",
+    "RunState",
+    "RunStatus",
+    "Runner",
+    "SettingsModelProvider",
+    "SideEffect",
+    "StopAtTools",
+    "TokenUsage",
+    "Tool",
+    "ToolContext",
+    "ToolResult",
+    "function_tool",
+]
+
+if TYPE_CHECKING:
+    from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+    from agentcycle.errors import AgentcycleError
+    from agentcycle.events import CompletionReason, RunEvent, RunStatus
+    from agentcycle.handle import RunHandle
+    from agentcycle.messages import TokenUsage, ToolResult
+    from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings
+    from agentcycle.models.provider import ModelProvider, SettingsModelProvider
+    from agentcycle.result import RunResult
+    from agentcycle.run_config import RunConfig
+    from agentcycle.runner import Runner
+    from agentcycle.runtime.state import NoToolPolicy, RunState
+    from agentcycle.tools.base import SideEffect, Tool, ToolContext
+    from agentcycle.tools.function_tool import function_tool
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentcycle' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

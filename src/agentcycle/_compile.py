@@ -1,0 +1,198 @@
+"""Compile Agent + input + RunConfig into what the loop runs: a frozen ``RunSpec``, the resolved
+model, the tool table and the initial history. The same compiled run can execute inline, in a
+thread, or (later) on a worker."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.errors import ConfigurationError, ToolDefinitionError
+from agentcycle.messages import Message, SystemMessage, UserMessage
+from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
+from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
+from agentcycle.models.provider import model_info as declared_info
+from agentcycle.run_config import RunConfig
+from agentcycle.runtime import prompts
+from agentcycle.runtime.event_bus import new_id
+from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
+from agentcycle.tools.base import Tool
+from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
+from agentcycle.tools.builtin.todo import todo_write_tool
+
+DEFAULT_MAX_CYCLES = 10
+DEFAULT_MAX_INVALID_TOOL_CALLS = 5
+
+
+@dataclass(slots=True)
+class CompiledRun:
+    """A run ready for the loop."""
+
+    state: RunState
+    model: Model
+    info: ModelInfo
+    endpoint: str | None
+    tools: dict[str, Tool]
+    tool_specs: tuple[ToolSpec, ...]
+    history: list[Message]
+    tool_state: RunToolState
+    workspace: Any
+    context: Any
+    language: str
+
+
+async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
+    """Resolve everything a run needs; configuration errors surface here, before any event."""
+    run_id = config.run_id or new_id("run")
+    trace_id = config.trace_id or new_id("trace")
+    language = config.language or "en-US"
+    if language not in prompts.LANGUAGES:
+        raise ConfigurationError(
+            f"unknown language {language!r}; choose one of {', '.join(prompts.LANGUAGES)}"
+        )
+    provided = _resolve_model(agent, config)
+    settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
+    tools = _assemble_tools(agent)
+    instructions = await _instructions(agent, run_id, run_input, config, language)
+    history: list[Message] = [SystemMessage(content=prompts.system_prompt(instructions, language))]
+    history.extend(_input_messages(run_input))
+    behavior = agent.tool_use_behavior
+    spec = RunSpec(
+        run_id=run_id,
+        trace_id=trace_id,
+        agent_name=agent.name,
+        backend=provided.model.backend,
+        model=provided.model.name,
+        model_settings=settings,
+        tool_names=tuple(tools),
+        max_cycles=_positive(
+            "max_cycles", _first(config.max_cycles, agent.max_cycles, DEFAULT_MAX_CYCLES)
+        ),
+        no_tool_policy=NoToolPolicy(
+            _first(config.no_tool_policy, agent.no_tool_policy, NoToolPolicy.CONTINUE)
+        ),
+        tool_use_behavior="stop_at_tool_names" if isinstance(behavior, StopAtTools) else behavior,
+        stop_at_tool_names=behavior.tool_names if isinstance(behavior, StopAtTools) else (),
+        max_invalid_tool_calls=_positive(
+            "max_invalid_tool_calls",
+            _first(
+                config.max_invalid_tool_calls,
+                agent.max_invalid_tool_calls,
+                DEFAULT_MAX_INVALID_TOOL_CALLS,
+            ),
+        ),
+        input=run_input if isinstance(run_input, str) else None,
+        initial_messages=tuple(history),
+        metadata=dict(config.metadata),
+    )
+    specs = tuple(ToolSpec(t.name, t.description, t.parameters) for t in tools.values())
+    return CompiledRun(
+        state=RunState(spec=spec),
+        model=provided.model,
+        info=provided.info,
+        endpoint=provided.endpoint,
+        tools=tools,
+        tool_specs=specs,
+        history=history,
+        tool_state=RunToolState(),
+        workspace=config.workspace,
+        context=config.context,
+        language=language,
+    )
+
+
+def _first(*values: Any) -> Any:
+    return next(v for v in values if v is not None)
+
+
+def _positive(name: str, value: int) -> int:
+    if not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
+    chosen: Model | ModelRef | str | None = _first(config.model, agent.model, "")
+    if chosen == "":
+        raise ConfigurationError(
+            "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a "
+            "ModelRef or a model name from the settings file)"
+        )
+    if not isinstance(chosen, ModelRef | str):
+        return ProvidedModel(model=chosen, info=declared_info(chosen), settings=ModelSettings())
+    provider = config.model_provider or _settings_provider(config)
+    return provider.get_model(chosen)
+
+
+def _settings_provider(config: RunConfig) -> ModelProvider:
+    from agentcycle.models.settings import find_settings_file
+
+    path = find_settings_file(
+        str(config.settings_file) if config.settings_file is not None else None
+    )
+    if path is None:
+        raise ConfigurationError(
+            "no settings file: pass settings_file, set AGENTCYCLE_SETTINGS, or create "
+            "./local_settings.json (see local_settings.example.json)"
+        )
+    return SettingsModelProvider(path, config.default_backend)
+
+
+def _assemble_tools(agent: Agent) -> dict[str, Tool]:
+    """Built-ins first, then the agent's own tools; the order is stable (prompt caching)."""
+    output_type = agent.output_type
+    ordered: list[Tool] = [task_finish_tool(output_type=output_type)]
+    if agent.allow_ask_user:
+        ordered.append(ask_user_tool())
+    ordered.append(todo_write_tool())
+    ordered.extend(_as_tool(t) for t in agent.tools)
+    tools: dict[str, Tool] = {}
+    for tool in ordered:
+        if tool.name in tools:
+            raise ToolDefinitionError(f"two tools are named {tool.name!r}")
+        tools[tool.name] = tool
+    return tools
+
+
+def _as_tool(item: Tool | Callable[..., Any]) -> Tool:
+    if isinstance(item, Tool):
+        return item
+    if callable(item):
+        from agentcycle.tools.function_tool import function_tool
+
+        wrapped: Tool = function_tool(item)
+        return wrapped
+    raise ToolDefinitionError(f"not a tool: {item!r}")
+
+
+async def _instructions(
+    agent: Agent, run_id: str, run_input: Any, config: RunConfig, language: str
+) -> str | None:
+    instructions = agent.instructions
+    if instructions is None or isinstance(instructions, str):
+        return instructions
+    value = instructions(
+        InstructionsContext(
+            run_id=run_id, agent=agent, input=run_input, context=config.context, language=language
+        )
+    )
+    if inspect.isawaitable(value):
+        value = await value
+    if not isinstance(value, str):
+        raise ConfigurationError(f"instructions callable returned {type(value).__name__}, not str")
+    return value
+
+
+def _input_messages(run_input: Any) -> Sequence[Message]:
+    if isinstance(run_input, str):
+        return [UserMessage(content=run_input)]
+    if isinstance(run_input, list | tuple) and all(
+        isinstance(m, SystemMessage | UserMessage) or hasattr(m, "role") for m in run_input
+    ):
+        return list(run_input)
+    raise ConfigurationError(
+        f"input must be a string or a list of messages, got {type(run_input).__name__}"
+    )

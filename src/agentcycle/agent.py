@@ -1,0 +1,57 @@
+"""``Agent``: what an agent is (instructions, model, tools, run limits), not how it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from agentcycle.models.base import Model, ModelRef, ModelSettings
+from agentcycle.runtime.state import NoToolPolicy
+from agentcycle.tools.base import Tool
+
+
+@dataclass(frozen=True, slots=True)
+class StopAtTools:
+    """Tool-use behaviour: end the run with the output of the first of these tools to succeed."""
+
+    tool_names: tuple[str, ...]
+
+
+ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"] | StopAtTools
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionsContext:
+    """What a callable ``instructions`` receives to build the system prompt for a run."""
+
+    run_id: str
+    agent: Agent
+    input: Any
+    context: Any
+    language: str
+
+
+Instructions = str | Callable[[InstructionsContext], str | Awaitable[str]]
+
+
+@dataclass(slots=True)
+class Agent:
+    """An agent definition. Unset limits and policies defer to the runner and run config.
+
+    ``tools`` takes ``Tool`` objects or plain functions (wrapped with ``function_tool``).
+    ``output_type`` makes ``task_finish`` require a structured ``output`` validated into that
+    type, which becomes ``RunResult.final_output``.
+    """
+
+    name: str = "agent"
+    instructions: Instructions | None = None
+    model: Model | ModelRef | str | None = None
+    model_settings: ModelSettings | None = None
+    tools: Sequence[Tool | Callable[..., Any]] = field(default_factory=tuple)
+    max_cycles: int | None = None
+    no_tool_policy: NoToolPolicy | str | None = None
+    tool_use_behavior: ToolUseBehavior = "run_llm_again"
+    output_type: type[Any] | None = None
+    allow_ask_user: bool = True
+    max_invalid_tool_calls: int | None = None

@@ -1,0 +1,94 @@
+"""``RunHandle``: a live run — its event stream, its result, and control over it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from agentcycle._compile import CompiledRun
+from agentcycle.events import RunEvent
+from agentcycle.result import RunResult
+from agentcycle.runtime.event_bus import EventBus
+from agentcycle.runtime.loop import CycleLoop, LoopOutcome
+from agentcycle.runtime.state import RunState
+
+
+class RunHandle:
+    """A started run. ``events()`` streams typed events (each call is an independent, lossless
+    subscriber that starts from the backlog); ``result()`` waits for the ``RunResult``."""
+
+    def __init__(self, compiled: CompiledRun, bus: EventBus, loop: CycleLoop) -> None:
+        self._compiled = compiled
+        self._bus = bus
+        self._loop = loop
+        self._task: asyncio.Task[LoopOutcome] = asyncio.get_running_loop().create_task(
+            loop.run(), name=f"agentcycle-run-{compiled.state.spec.run_id}"
+        )
+        self._result: RunResult | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self._compiled.state.spec.run_id
+
+    @property
+    def trace_id(self) -> str:
+        """The run's trace id."""
+        return self._compiled.state.spec.trace_id
+
+    def events(self, since_seq: int | None = None) -> AsyncIterator[RunEvent]:
+        """Every event of the run from the start (or after ``since_seq``) until it ends."""
+        return self._bus.subscribe(since_seq)
+
+    def done(self) -> bool:
+        """True once the run reached a terminal state."""
+        return self._task.done()
+
+    def state(self) -> RunState:
+        """The run's state so far (spec and committed cycles)."""
+        return self._compiled.state
+
+    async def cancel(self, reason: str = "cancelled by host") -> None:
+        """Cancel the run (idempotent). Waits until the run has ended with ``run_cancelled``."""
+        if not self._task.done():
+            self._loop.request_cancel(reason)
+            self._task.cancel()
+        await asyncio.wait({self._task})
+
+    async def result(self) -> RunResult:
+        """Wait for the run to end and return its result."""
+        if self._result is None:
+            outcome = await asyncio.shield(self._task)
+            self._result = build_result(self._compiled, outcome)
+        return self._result
+
+
+def build_result(compiled: CompiledRun, outcome: LoopOutcome) -> RunResult:
+    """Turn the loop's outcome into the public ``RunResult``."""
+    from agentcycle.messages import TokenUsage
+
+    usage = TokenUsage()
+    for call in outcome.model_calls:
+        usage = usage + call.usage
+    spec = compiled.state.spec
+    return RunResult(
+        run_id=spec.run_id,
+        trace_id=spec.trace_id,
+        agent_name=spec.agent_name,
+        status=outcome.status,
+        completion_reason=outcome.completion_reason,
+        final_output=outcome.final_output,
+        completion_tool_name=outcome.completion_tool_name,
+        partial_output=outcome.partial_output,
+        messages=compiled.history,
+        usage=usage,
+        model_calls=outcome.model_calls,
+        cycles=len(compiled.state.cycles),
+        state=compiled.state,
+        backend=spec.backend,
+        model=spec.model,
+        endpoint=compiled.endpoint,
+        error=outcome.error.to_dict() if outcome.error is not None else None,
+        wait=outcome.wait,
+        todos=list(compiled.tool_state.todos),
+    )

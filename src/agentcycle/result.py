@@ -1,0 +1,76 @@
+"""``RunResult``: how a run ended, its output, history and usage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentcycle.errors import RunFailedError
+from agentcycle.events import CompletionReason, RunStatus
+from agentcycle.messages import Message, TokenUsage
+from agentcycle.runtime.loop import ModelCallRecord
+from agentcycle.runtime.state import RunState, TodoItem
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The outcome of one run.
+
+    ``final_output`` is the ``task_finish`` message (or the typed output when the agent has an
+    ``output_type``); for ``wait_user`` it is the question. ``partial_output`` is the last
+    assistant text of a run that did not complete. ``usage`` totals ``model_calls``.
+    """
+
+    run_id: str
+    trace_id: str
+    agent_name: str
+    status: RunStatus
+    completion_reason: CompletionReason
+    final_output: Any
+    completion_tool_name: str | None
+    partial_output: str | None
+    messages: list[Message]
+    usage: TokenUsage
+    model_calls: list[ModelCallRecord]
+    cycles: int
+    state: RunState
+    backend: str | None = None
+    model: str | None = None
+    endpoint: str | None = None
+    error: dict[str, Any] | None = None
+    wait: dict[str, Any] | None = None
+    todos: list[TodoItem] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        """True when the run completed."""
+        return self.status is RunStatus.COMPLETED
+
+    def raise_for_status(self) -> RunResult:
+        """Return self when completed; otherwise raise ``RunFailedError`` with the details."""
+        if self.status is not RunStatus.COMPLETED:
+            detail = self.error["message"] if self.error else self.status.value
+            raise RunFailedError(
+                f"run {self.run_id} ended {self.status.value}: {detail}",
+                details={"status": self.status.value, "error": self.error},
+            )
+        return self
+
+    def to_state(self) -> RunState:
+        """The serialisable state of the run (``.to_json()`` for text)."""
+        return self.state
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-safe summary (what the CLI's ``--json`` prints)."""
+        final = self.final_output
+        dump = getattr(final, "model_dump", None)
+        if callable(dump):
+            final = dump(mode="json")
+        return {
+            "status": self.status.value,
+            "final_output": final,
+            "completion_reason": self.completion_reason.value,
+            "cycles": self.cycles,
+            "usage": self.usage.model_dump(),
+            "resolved": {"backend": self.backend, "model": self.model, "endpoint": self.endpoint},
+        }

@@ -1,0 +1,56 @@
+"""``RunConfig``: per-run settings that override the runner's and the agent's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from agentcycle.models.base import Model, ModelRef, ModelSettings
+from agentcycle.models.provider import ModelProvider
+from agentcycle.runtime.state import NoToolPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """How to run an agent. ``None`` means "not set here": the layer below decides.
+
+    Model selection: ``model`` (a ``Model`` instance, a ``ModelRef`` or a model name) beats the
+    agent's; names resolve through ``model_provider``, or else through the settings file
+    (``settings_file``, ``AGENTCYCLE_SETTINGS``, ``./local_settings.*``) and ``default_backend``.
+    """
+
+    model: Model | ModelRef | str | None = None
+    model_provider: ModelProvider | None = None
+    settings_file: str | Path | None = None
+    default_backend: str | None = None
+    model_settings: ModelSettings | None = None
+    workspace: str | Path | Any | None = None
+    max_cycles: int | None = None
+    no_tool_policy: NoToolPolicy | str | None = None
+    max_invalid_tool_calls: int | None = None
+    language: str | None = None
+    context: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    execution: Literal["inline"] = "inline"
+    run_id: str | None = None
+    trace_id: str | None = None
+
+    def over(self, base: RunConfig | None) -> RunConfig:
+        """This config layered over ``base``: fields set here win; model settings merge field
+        by field; metadata merges key by key."""
+        if base is None:
+            return self
+        updates: dict[str, Any] = {}
+        for f in fields(self):
+            mine = getattr(self, f.name)
+            if f.name == "model_settings":
+                theirs = base.model_settings
+                updates[f.name] = theirs.merge(mine) if theirs is not None else mine
+            elif f.name == "metadata":
+                updates[f.name] = {**base.metadata, **self.metadata}
+            elif f.name == "execution":
+                updates[f.name] = mine
+            else:
+                updates[f.name] = mine if mine is not None else getattr(base, f.name)
+        return replace(self, **updates)

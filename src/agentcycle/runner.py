@@ -1,0 +1,164 @@
+"""``Runner``: the front door for running agents, sync or async, streamed or not.
+
+Every method works on the class (``Runner.run_sync(agent, "...")``) and on an instance that
+carries runner-level defaults (``Runner(RunConfig(no_tool_policy="finish")).run_sync(...)``).
+Settings layer run config -> runner config -> agent, later wins. All of them execute the same
+loop and produce the same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from agentcycle._compile import compile_run
+from agentcycle.agent import Agent
+from agentcycle.errors import ConfigurationError
+from agentcycle.events import RunEvent
+from agentcycle.handle import RunHandle
+from agentcycle.result import RunResult
+from agentcycle.run_config import RunConfig
+from agentcycle.runtime.event_bus import EventBus
+from agentcycle.runtime.loop import CycleLoop, LoopInputs
+
+
+class _ClassOrInstance:
+    """Binds a method to the instance, or to a default ``Runner()`` when used on the class."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    def __get__(self, obj: Any, owner: type[Any]) -> Any:
+        return self._fn.__get__(obj if obj is not None else owner(), owner)
+
+
+class Runner:
+    """Runs agents. ``config`` holds runner-level defaults."""
+
+    def __init__(self, config: RunConfig | None = None) -> None:
+        self.config = config or RunConfig()
+
+    def _effective(self, config: RunConfig | None) -> RunConfig:
+        return (config or RunConfig()).over(self.config)
+
+    @_ClassOrInstance
+    async def start(
+        self, agent: Agent, input: Any, *, config: RunConfig | None = None
+    ) -> RunHandle:
+        """Start a run in the background and return its live handle."""
+        compiled = await compile_run(agent, input, self._effective(config))
+        spec = compiled.state.spec
+        bus = EventBus(
+            run_id=spec.run_id,
+            trace_id=spec.trace_id,
+            agent_name=spec.agent_name,
+            session_id=spec.session_id,
+            parent_run_id=spec.parent_run_id,
+        )
+        loop = CycleLoop(
+            LoopInputs(
+                state=compiled.state,
+                model=compiled.model,
+                tools=compiled.tools,
+                tool_specs=compiled.tool_specs,
+                bus=bus,
+                history=compiled.history,
+                tool_state=compiled.tool_state,
+                workspace=compiled.workspace,
+                context=compiled.context,
+                language=compiled.language,
+            )
+        )
+        return RunHandle(compiled, bus, loop)
+
+    @_ClassOrInstance
+    async def run(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:
+        """Run to the end and return the result."""
+        handle = await self.start(agent, input, config=config)
+        try:
+            return await handle.result()
+        except asyncio.CancelledError:
+            await handle.cancel("caller cancelled")
+            raise
+
+    @_ClassOrInstance
+    def run_sync(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:
+        """Run to the end from synchronous code (not from inside a running event loop)."""
+        _require_no_running_loop("run_sync")
+        result: RunResult = asyncio.run(self.run(agent, input, config=config))
+        return result
+
+    @_ClassOrInstance
+    async def stream(
+        self, agent: Agent, input: Any, *, config: RunConfig | None = None
+    ) -> AsyncIterator[RunEvent]:
+        """Run and yield every event; leaving the loop early cancels the run."""
+        handle = await self.start(agent, input, config=config)
+        try:
+            async for event in handle.events():
+                yield event
+        finally:
+            if not handle.done():
+                await handle.cancel("stream closed by consumer")
+
+    @_ClassOrInstance
+    def stream_sync(
+        self, agent: Agent, input: Any, *, config: RunConfig | None = None
+    ) -> Iterator[RunEvent]:
+        """``stream`` for synchronous code: the run executes on a private event loop in a
+        worker thread; closing the iterator early cancels the run."""
+        _require_no_running_loop("stream_sync")
+        items: queue.Queue[RunEvent | BaseException | None] = queue.Queue()
+        stop = threading.Event()
+        loop_box: list[asyncio.AbstractEventLoop] = []
+        task_box: list[asyncio.Task[None]] = []
+
+        async def pump() -> None:
+            async for event in self.stream(agent, input, config=config):
+                items.put(event)
+
+        def worker() -> None:
+            loop = asyncio.new_event_loop()
+            loop_box.append(loop)
+            task = loop.create_task(pump())
+            task_box.append(task)
+            try:
+                loop.run_until_complete(task)
+            except BaseException as exc:  # delivered to the consumer, not lost in the thread
+                if not stop.is_set():
+                    items.put(exc)
+            finally:
+                loop.close()
+                items.put(None)
+
+        thread = threading.Thread(target=worker, name="agentcycle-stream", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = items.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            if thread.is_alive() and loop_box and task_box:
+                loop_box[0].call_soon_threadsafe(task_box[0].cancel)
+            thread.join()
+
+
+def _require_no_running_loop(name: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise ConfigurationError(
+        f"Runner.{name} cannot be called from a running event loop; await Runner.run or "
+        "iterate Runner.stream instead"
+    )

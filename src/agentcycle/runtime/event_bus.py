@@ -1,0 +1,128 @@
+"""The per-run event bus: assigns the envelope, keeps the backlog, feeds subscribers.
+
+Subscribers are independent and lossless: each reads the backlog from its own cursor, so a slow
+subscriber never makes another miss events and never blocks the loop (the backlog is the buffer;
+it lives as long as the run's handle). Synchronous listeners (event stores, tracers) are called
+in order on every emit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+from agentcycle.events import RunEvent
+
+E = TypeVar("E", bound=RunEvent)
+
+EventListener = Callable[[RunEvent], None]
+
+
+def new_id(prefix: str) -> str:
+    """A short random id with a readable prefix (``run_…``, ``evt_…``, ``call_…``)."""
+    return f"{prefix}_{os.urandom(8).hex()}"
+
+
+class EventBus:
+    """Emits the typed events of one run (and forwards those of its child runs)."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        trace_id: str,
+        agent_name: str | None = None,
+        session_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.trace_id = trace_id
+        self.agent_name = agent_name
+        self.session_id = session_id
+        self.parent_run_id = parent_run_id
+        self._backlog: list[RunEvent] = []
+        self._seq = 0
+        self._closed = False
+        self._wakeup: asyncio.Future[None] | None = None
+        self._listeners: list[EventListener] = []
+
+    @property
+    def backlog(self) -> list[RunEvent]:
+        """Every event emitted or forwarded so far, in order (do not mutate)."""
+        return self._backlog
+
+    @property
+    def closed(self) -> bool:
+        """True once the run's terminal event was emitted."""
+        return self._closed
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener`` synchronously for every later event."""
+        self._listeners.append(listener)
+
+    def emit(self, event_type: type[E], *, cycle_index: int | None = None, **payload: Any) -> E:
+        """Build an event of ``event_type`` with this run's envelope and publish it."""
+        self._seq += 1
+        event = event_type(
+            event_id=new_id("evt"),
+            seq=self._seq,
+            run_id=self.run_id,
+            trace_id=self.trace_id,
+            created_at=time.time(),
+            session_id=self.session_id,
+            parent_run_id=self.parent_run_id,
+            cycle_index=cycle_index,
+            agent_name=self.agent_name,
+            **payload,
+        )
+        self._publish(event)
+        return event
+
+    def forward(self, event: RunEvent) -> None:
+        """Publish an event of a child run as is (it keeps its own run id and seq)."""
+        self._publish(event)
+
+    def close(self) -> None:
+        """No more events; wake every subscriber so it can finish."""
+        self._closed = True
+        self._wake()
+
+    def _publish(self, event: RunEvent) -> None:
+        self._backlog.append(event)
+        for listener in self._listeners:
+            listener(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
+
+    async def subscribe(self, since_seq: int | None = None) -> AsyncIterator[RunEvent]:
+        """Yield every event from the start of the backlog (or after ``since_seq`` of this run)
+        until the run ends."""
+        index = 0
+        if since_seq is not None:
+            index = next(
+                (
+                    i + 1
+                    for i in range(len(self._backlog) - 1, -1, -1)
+                    if self._backlog[i].run_id == self.run_id and self._backlog[i].seq <= since_seq
+                ),
+                0,
+            )
+        while True:
+            while index < len(self._backlog):
+                event = self._backlog[index]
+                index += 1
+                yield event
+            if self._closed:
+                return
+            if self._wakeup is None:
+                self._wakeup = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._wakeup)

@@ -1,0 +1,451 @@
+"""The cycle loop: the one implementation every entry point runs.
+
+    cycle = call model (streamed; deltas become events)
+          -> append assistant message
+          -> run tool calls through the orchestrator
+          -> apply directives (finish / wait_user / continue)
+          -> commit the cycle record
+
+A run ends only on an explicit condition: ``task_finish`` (or another finish directive),
+``ask_user``, the no-tool policy, a tool-use behaviour stop, ``max_cycles``, a typed failure or
+cancellation. Per-cycle work is proportional to that cycle, not to the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentcycle.errors import AgentcycleError, InvalidToolCallsExceeded, ModelError
+from agentcycle.events import (
+    AgentStarted,
+    AssistantDelta,
+    AssistantMessageEvent,
+    CompletionReason,
+    CycleStarted,
+    ModelCallCompleted,
+    ModelCallFailed,
+    ModelCallStarted,
+    ModelToolCallProgress,
+    ModelToolCallStarted,
+    ReasoningDelta,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+    RunStatus,
+    ToolCallRef,
+)
+from agentcycle.messages import (
+    AssistantMessage,
+    Directive,
+    Message,
+    TokenUsage,
+    ToolMessage,
+    ToolResultStatus,
+    UserMessage,
+)
+from agentcycle.models.base import (
+    AttemptFailed,
+    AttemptStarted,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ReasoningTextDelta,
+    TextDelta,
+    ToolCallArgumentsDelta,
+    ToolCallStartDelta,
+    ToolSpec,
+)
+from agentcycle.runtime import prompts
+from agentcycle.runtime.event_bus import EventBus, new_id
+from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
+from agentcycle.runtime.state import CycleRecord, NoToolPolicy, RunState, RunToolState
+from agentcycle.tools.base import Tool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCallRecord:
+    """Usage of one model call (all of its attempts) in one cycle."""
+
+    cycle_index: int
+    operation_id: str
+    attempts: int
+    usage: TokenUsage
+
+
+@dataclass(slots=True)
+class LoopOutcome:
+    """How the loop ended, for the SDK to turn into a ``RunResult``."""
+
+    status: RunStatus
+    completion_reason: CompletionReason
+    final_output: Any = None
+    completion_tool_name: str | None = None
+    partial_output: str | None = None
+    error: AgentcycleError | None = None
+    wait: dict[str, Any] | None = None
+    model_calls: list[ModelCallRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LoopInputs:
+    """What one run of the loop needs. ``history`` starts with the initial messages and is
+    appended to in place."""
+
+    state: RunState
+    model: Model
+    tools: Mapping[str, Tool]
+    tool_specs: tuple[ToolSpec, ...]
+    bus: EventBus
+    history: list[Message]
+    tool_state: RunToolState
+    workspace: Any = None
+    context: Any = None
+    language: str = "en-US"
+    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class CycleLoop:
+    """Runs the cycles of one run until a terminal condition."""
+
+    def __init__(self, inputs: LoopInputs) -> None:
+        self._in = inputs
+        self._spec = inputs.state.spec
+        self._bus = inputs.bus
+        self._history = inputs.history
+        self._model_calls: list[ModelCallRecord] = []
+        self._orchestrator = ToolOrchestrator(
+            tools=inputs.tools,
+            bus=inputs.bus,
+            state=inputs.tool_state,
+            agent_name=self._spec.agent_name,
+            workspace=inputs.workspace,
+            context=inputs.context,
+            cancelled=inputs.cancelled,
+        )
+        self._consecutive_invalid = 0
+        self._last_text: str | None = None
+        self._cancel_reason: str | None = None
+
+    async def run(self) -> LoopOutcome:
+        """Run to a terminal condition and emit exactly one terminal event."""
+        bus = self._bus
+        bus.emit(RunStarted, input=self._spec.input)
+        bus.emit(AgentStarted)
+        try:
+            outcome = await self._cycles()
+        except asyncio.CancelledError:
+            outcome = self._cancelled()
+            outcome.model_calls = self._model_calls
+            bus.emit(RunCancelled, reason=self._cancel_reason, partial_output=self._last_text)
+            bus.close()
+            task = asyncio.current_task()
+            if self._cancel_reason is None or task is None:
+                raise  # cancelled from outside: propagate to whoever cancelled us
+            task.uncancel()
+            return outcome
+        except AgentcycleError as exc:
+            outcome = self._failed(exc)
+        except Exception as exc:  # a bug below us still ends the run with one terminal event
+            error = AgentcycleError(f"{type(exc).__name__}: {exc}", code="internal_error")
+            error.__cause__ = exc
+            outcome = self._failed(error)
+        outcome.model_calls = self._model_calls
+        self._emit_terminal(outcome)
+        return outcome
+
+    def request_cancel(self, reason: str) -> None:
+        """Mark the run as cancelled by its host; the caller then cancels the loop's task."""
+        if self._cancel_reason is None:
+            self._cancel_reason = reason
+        self._in.cancelled.set()
+
+    # ------------------------------------------------------------------ cycles
+
+    async def _cycles(self) -> LoopOutcome:
+        spec = self._spec
+        state = self._in.state
+        while len(state.cycles) < spec.max_cycles:
+            index = len(state.cycles) + 1
+            start = len(self._history)
+            todos_before = self._in.tool_state.todos
+            self._bus.emit(CycleStarted, cycle_index=index)
+            response, usage = await self._call_model(index)
+            assistant = AssistantMessage(
+                content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
+            )
+            self._history.append(assistant)
+            if response.text:
+                self._last_text = response.text
+            self._bus.emit(
+                AssistantMessageEvent,
+                cycle_index=index,
+                text=response.text,
+                tool_calls=[ToolCallRef(id=c.id, name=c.name) for c in response.tool_calls],
+            )
+            outcome: LoopOutcome | None
+            if response.tool_calls:
+                outcomes = await self._orchestrator.run_batch(response.tool_calls, index)
+                self._history.extend(_tool_message(o) for o in outcomes)
+                outcome = self._after_tools(outcomes)
+            else:
+                outcome = self._after_no_tool(response.text)
+            todos_after = self._in.tool_state.todos
+            state.cycles.append(
+                CycleRecord(
+                    index=index,
+                    messages=tuple(self._history[start:]),
+                    usage=usage,
+                    todos=tuple(todos_after) if todos_after is not todos_before else None,
+                )
+            )
+            if outcome is not None:
+                return outcome
+        return LoopOutcome(
+            status=RunStatus.MAX_CYCLES,
+            completion_reason=CompletionReason.MAX_CYCLES,
+            partial_output=self._last_text,
+            error=AgentcycleError(
+                f"The run used all {spec.max_cycles} cycles without finishing.", code="max_cycles"
+            ),
+        )
+
+    async def _call_model(self, index: int) -> tuple[ModelResponse, TokenUsage]:
+        model = self._in.model
+        bus = self._bus
+        request = ModelRequest(
+            messages=self._history,
+            tools=self._in.tool_specs,
+            settings=self._spec.model_settings,
+            cycle_index=index,
+        )
+        ids: dict[str, Any] = {
+            "call_id": new_id("mc"),
+            "operation_id": new_id("op"),
+            "attempt": 1,
+            "backend": model.backend,
+            "model": model.name,
+        }
+        bus.emit(ModelCallStarted, cycle_index=index, **ids)
+        response: ModelResponse | None = None
+        try:
+            async for item in model.stream(request):
+                if isinstance(item, TextDelta):
+                    bus.emit(AssistantDelta, cycle_index=index, delta=item.text)
+                elif isinstance(item, ReasoningTextDelta):
+                    bus.emit(ReasoningDelta, cycle_index=index, delta=item.text)
+                elif isinstance(item, ToolCallArgumentsDelta):
+                    bus.emit(
+                        ModelToolCallProgress,
+                        cycle_index=index,
+                        tool_call_id=item.id,
+                        tool_name=item.name,
+                        tool_call_index=item.index,
+                        arguments_chars=item.total_chars,
+                    )
+                elif isinstance(item, ToolCallStartDelta):
+                    bus.emit(
+                        ModelToolCallStarted,
+                        cycle_index=index,
+                        tool_call_id=item.id,
+                        tool_name=item.name,
+                        tool_call_index=item.index,
+                    )
+                elif isinstance(item, ModelResponse):
+                    response = item
+                elif isinstance(item, AttemptFailed):
+                    _emit_failed(bus, index, ids, item.error, retryable=True)
+                elif isinstance(item, AttemptStarted):
+                    ids["attempt"] = item.attempt
+                    ids["call_id"] = new_id("mc")
+                    bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
+        except ModelError as exc:
+            _emit_failed(bus, index, ids, exc, retryable=False)
+            raise
+        if response is None:
+            error = ModelError("The model stream ended without a response.", code="empty_response")
+            _emit_failed(bus, index, ids, error, retryable=False)
+            raise error
+        bus.emit(ModelCallCompleted, cycle_index=index, usage=response.usage, **ids)
+        self._model_calls.append(
+            ModelCallRecord(index, ids["operation_id"], ids["attempt"], response.usage)
+        )
+        return response, response.usage
+
+    # ------------------------------------------------------------------ decisions
+
+    def _after_tools(self, outcomes: list[ToolCallOutcome]) -> LoopOutcome | None:
+        spec = self._spec
+        for o in outcomes:
+            self._consecutive_invalid = self._consecutive_invalid + 1 if o.invalid else 0
+            if self._consecutive_invalid >= spec.max_invalid_tool_calls:
+                raise InvalidToolCallsExceeded(
+                    f"The model made {self._consecutive_invalid} malformed tool calls in a row.",
+                    details={"last_error": o.result.content},
+                )
+        for o in outcomes:
+            result = o.result
+            if result.directive is Directive.FINISH:
+                return LoopOutcome(
+                    status=RunStatus.COMPLETED,
+                    completion_reason=CompletionReason.TOOL_FINISH,
+                    final_output=result.metadata.get("output", result.metadata.get("message")),
+                    completion_tool_name=o.call.name,
+                )
+            if result.directive is Directive.WAIT_USER:
+                wait = {"kind": o.call.name, "tool_call_id": o.call.id, **result.metadata}
+                return LoopOutcome(
+                    status=RunStatus.WAIT_USER,
+                    completion_reason=CompletionReason.WAIT_USER,
+                    final_output=result.metadata.get("question"),
+                    completion_tool_name=o.call.name,
+                    wait=wait,
+                )
+        executed = [
+            o for o in outcomes if o.executed and o.result.status is ToolResultStatus.SUCCESS
+        ]
+        if spec.tool_use_behavior == "stop_on_first_tool" and executed:
+            first = executed[0]
+            return LoopOutcome(
+                status=RunStatus.COMPLETED,
+                completion_reason=CompletionReason.STOP_ON_FIRST_TOOL,
+                final_output=first.result.content,
+                completion_tool_name=first.call.name,
+            )
+        if spec.tool_use_behavior == "stop_at_tool_names":
+            for o in executed:
+                if o.call.name in spec.stop_at_tool_names:
+                    return LoopOutcome(
+                        status=RunStatus.COMPLETED,
+                        completion_reason=CompletionReason.STOP_AT_TOOL_NAME,
+                        final_output=o.result.content,
+                        completion_tool_name=o.call.name,
+                    )
+        return None
+
+    def _after_no_tool(self, text: str) -> LoopOutcome | None:
+        policy = self._spec.no_tool_policy
+        if policy is NoToolPolicy.FINISH:
+            return LoopOutcome(
+                status=RunStatus.COMPLETED,
+                completion_reason=CompletionReason.NO_TOOL_FINISH,
+                final_output=text,
+            )
+        if policy is NoToolPolicy.WAIT_USER:
+            return LoopOutcome(
+                status=RunStatus.WAIT_USER,
+                completion_reason=CompletionReason.WAIT_USER,
+                final_output=text,
+                wait={"kind": "no_tool", "question": text},
+            )
+        self._history.append(
+            UserMessage(content=prompts.no_tool_hint(self._in.language), synthetic=True)
+        )
+        return None
+
+    # ------------------------------------------------------------------ endings
+
+    def _failed(self, exc: AgentcycleError) -> LoopOutcome:
+        return LoopOutcome(
+            status=RunStatus.FAILED,
+            completion_reason=CompletionReason.FAILED,
+            partial_output=self._last_text,
+            error=exc,
+        )
+
+    def _cancelled(self) -> LoopOutcome:
+        self._pair_dangling_calls("cancelled")
+        state = self._in.state
+        committed = len(state.spec.initial_messages) + sum(len(c.messages) for c in state.cycles)
+        if len(self._history) > committed:  # keep the interrupted cycle's messages resumable
+            state.cycles.append(
+                CycleRecord(
+                    index=len(state.cycles) + 1,
+                    messages=tuple(self._history[committed:]),
+                    usage=TokenUsage(),
+                    model_calls=0,
+                )
+            )
+        self._in.state.status = RunStatus.CANCELLED
+        self._in.state.completion_reason = CompletionReason.CANCELLED
+        return LoopOutcome(
+            status=RunStatus.CANCELLED,
+            completion_reason=CompletionReason.CANCELLED,
+            partial_output=self._last_text,
+        )
+
+    def _pair_dangling_calls(self, reason: str) -> None:
+        """Give every tool call of the last assistant message a result, so history stays valid
+        for a later resume."""
+        for i in range(len(self._history) - 1, -1, -1):
+            message = self._history[i]
+            if isinstance(message, AssistantMessage):
+                answered = {
+                    m.tool_call_id for m in self._history[i + 1 :] if isinstance(m, ToolMessage)
+                }
+                missing = [c for c in message.tool_calls if c.id not in answered]
+                if missing:
+                    index = len(self._in.state.cycles) + 1
+                    outcomes = self._orchestrator.skip_all(missing, index, f"run {reason}")
+                    self._history.extend(_tool_message(o) for o in outcomes)
+                return
+
+    def _emit_terminal(self, outcome: LoopOutcome) -> None:
+        bus = self._bus
+        state = self._in.state
+        state.status = outcome.status
+        state.completion_reason = outcome.completion_reason
+        if outcome.status in (RunStatus.COMPLETED, RunStatus.WAIT_USER):
+            bus.emit(
+                RunCompleted,
+                status=outcome.status,
+                final_output=_jsonable(outcome.final_output),
+                completion_reason=outcome.completion_reason,
+                completion_tool_name=outcome.completion_tool_name,
+            )
+        else:
+            error = outcome.error or AgentcycleError("run failed")
+            bus.emit(
+                RunFailed,
+                status=outcome.status,
+                error=error.message,
+                error_code=error.code,
+                completion_reason=outcome.completion_reason,
+                partial_output=outcome.partial_output,
+            )
+        bus.close()
+
+
+def _tool_message(outcome: ToolCallOutcome) -> ToolMessage:
+    return ToolMessage(
+        tool_call_id=outcome.call.id,
+        name=outcome.call.name,
+        content=outcome.result.content,
+        is_error=outcome.result.status is ToolResultStatus.ERROR,
+    )
+
+
+def _emit_failed(
+    bus: EventBus, index: int, ids: dict[str, Any], exc: Exception, *, retryable: bool
+) -> None:
+    code = exc.code if isinstance(exc, AgentcycleError) else "model_error"
+    outcome = exc.outcome if isinstance(exc, ModelError) else "definitive"
+    bus.emit(
+        ModelCallFailed,
+        cycle_index=index,
+        error_code=code,
+        error=str(exc),
+        retryable=retryable,
+        outcome=outcome,
+        **ids,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return value

@@ -1,0 +1,268 @@
+"""The tool orchestrator: one pipeline for every tool call the model makes.
+
+parse arguments -> ``tool_call_planned`` -> lookup -> JSON Schema validation
+-> ``tool_call_started`` -> execute (timeout, cancellation) -> ``tool_call_completed``. Anything the model got wrong
+becomes an error result with a stable code that the model sees; nothing here crashes a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentcycle.events import ToolCallCompleted, ToolCallPlanned, ToolCallStarted
+from agentcycle.messages import Directive, ToolCall, ToolResult, ToolResultStatus
+from agentcycle.runtime.event_bus import EventBus
+from agentcycle.runtime.state import RunToolState
+from agentcycle.tools.base import Tool, ToolContext
+
+# Error codes the orchestrator produces itself (TOOLS.md, "Results").
+INVALID_ARGUMENTS_JSON = "invalid_arguments_json"
+TOOL_NOT_FOUND = "tool_not_found"
+INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"
+TOOL_TIMEOUT = "tool_timeout"
+TOOL_EXECUTION_FAILED = "tool_execution_failed"
+TOOL_CALL_SKIPPED = "tool_call_skipped"
+
+MODEL_ERROR_CODES = frozenset({INVALID_ARGUMENTS_JSON, TOOL_NOT_FOUND, INVALID_TOOL_ARGUMENTS})
+"""Codes that mean the model wrote a malformed call (they count towards the invalid limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallOutcome:
+    """A tool call with its result; ``executed`` is False when it was refused or skipped."""
+
+    call: ToolCall
+    result: ToolResult
+    executed: bool
+
+    @property
+    def invalid(self) -> bool:
+        """True when the model's call itself was malformed."""
+        return self.result.error_code in MODEL_ERROR_CODES
+
+
+@dataclass(slots=True)
+class _Prepared:
+    call: ToolCall
+    tool: Tool | None
+    arguments: dict[str, Any] | None
+    refusal: ToolResult | None
+    started: float
+
+
+class ToolOrchestrator:
+    """Runs the tool calls of one assistant message for a run."""
+
+    def __init__(
+        self,
+        *,
+        tools: Mapping[str, Tool],
+        bus: EventBus,
+        state: RunToolState,
+        agent_name: str,
+        workspace: Any = None,
+        context: Any = None,
+        cancelled: asyncio.Event | None = None,
+    ) -> None:
+        self._tools = tools
+        self._bus = bus
+        self._state = state
+        self._agent_name = agent_name
+        self._workspace = workspace
+        self._context = context
+        self._cancelled = cancelled if cancelled is not None else asyncio.Event()
+
+    async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> list[ToolCallOutcome]:
+        """Run ``calls`` and return one outcome per call, in call order.
+
+        Calls run concurrently when every tool in the batch is read-only; otherwise in order,
+        and once a call returns a finish or wait directive the remaining calls are skipped
+        (with a result each, so history stays paired)."""
+        prepared = [self._prepare(call, cycle_index) for call in calls]
+        parallel = len(prepared) > 1 and all(
+            p.refusal is None and p.tool is not None and p.tool.read_only for p in prepared
+        )
+        if parallel:
+            return list(await asyncio.gather(*(self._finish(p, cycle_index) for p in prepared)))
+        outcomes: list[ToolCallOutcome] = []
+        stop_directive: Directive | None = None
+        for p in prepared:
+            if stop_directive is not None:
+                outcomes.append(self._skip(p, cycle_index, stop_directive))
+                continue
+            outcome = await self._finish(p, cycle_index)
+            outcomes.append(outcome)
+            if outcome.result.directive is not Directive.CONTINUE:
+                stop_directive = outcome.result.directive
+        return outcomes
+
+    def skip_all(
+        self, calls: Sequence[ToolCall], cycle_index: int, reason: str
+    ) -> list[ToolCallOutcome]:
+        """Give every call a synthetic "skipped" result (used on cancellation)."""
+        return [
+            self._skipped_outcome(call, cycle_index, reason, time.perf_counter()) for call in calls
+        ]
+
+    # ------------------------------------------------------------------ pipeline steps
+
+    def _prepare(self, call: ToolCall, cycle_index: int) -> _Prepared:
+        started = time.perf_counter()
+        arguments, refusal = _parse(call.arguments)
+        self._bus.emit(
+            ToolCallPlanned,
+            cycle_index=cycle_index,
+            tool_call_id=call.id,
+            tool_name=call.name,
+            arguments=arguments if arguments is not None else call.arguments,
+        )
+        tool = self._tools.get(call.name)
+        if refusal is None and tool is None:
+            refusal = ToolResult.error(
+                TOOL_NOT_FOUND,
+                f"No tool named {call.name!r}.",
+                details={"available_tools": sorted(self._tools)},
+            )
+        if refusal is None and tool is not None and arguments is not None:
+            refusal = _validate(tool, arguments)
+        return _Prepared(call, tool, arguments, refusal, started)
+
+    async def _finish(self, p: _Prepared, cycle_index: int) -> ToolCallOutcome:
+        if p.refusal is not None or p.tool is None or p.arguments is None:
+            result = p.refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
+            self._completed(p.call, result, cycle_index, p.started, executed=False)
+            return ToolCallOutcome(p.call, result, executed=False)
+        self._bus.emit(
+            ToolCallStarted,
+            cycle_index=cycle_index,
+            tool_call_id=p.call.id,
+            tool_name=p.call.name,
+            arguments=p.arguments,
+        )
+        result = await self._execute(p.tool, p.call, p.arguments, cycle_index)
+        self._completed(p.call, result, cycle_index, p.started, executed=True)
+        return ToolCallOutcome(p.call, result, executed=True)
+
+    async def _execute(
+        self, tool: Tool, call: ToolCall, arguments: dict[str, Any], cycle_index: int
+    ) -> ToolResult:
+        ctx = ToolContext(
+            run_id=self._bus.run_id,
+            trace_id=self._bus.trace_id,
+            agent_name=self._agent_name,
+            tool_call_id=call.id,
+            cycle_index=cycle_index,
+            state=self._state,
+            workspace=self._workspace,
+            context=self._context,
+            cancelled=self._cancelled,
+        )
+        try:
+            if tool.timeout_seconds is None:
+                result = await tool.invoke(ctx, arguments)
+            else:
+                result = await asyncio.wait_for(tool.invoke(ctx, arguments), tool.timeout_seconds)
+        except TimeoutError:
+            return ToolResult.error(
+                TOOL_TIMEOUT, f"Tool {call.name!r} timed out after {tool.timeout_seconds} s."
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a tool's own failure is data for the model, not a crash
+            return ToolResult.error(
+                TOOL_EXECUTION_FAILED, f"{type(exc).__name__}: {exc}", details=None
+            )
+        if not isinstance(result, ToolResult):
+            return ToolResult.error(
+                TOOL_EXECUTION_FAILED,
+                f"Tool {call.name!r} returned {type(result).__name__}, not a ToolResult.",
+            )
+        return result
+
+    def _skip(self, p: _Prepared, cycle_index: int, directive: Directive) -> ToolCallOutcome:
+        reason = "the run is finishing" if directive is Directive.FINISH else "the run is waiting"
+        return self._skipped_outcome(p.call, cycle_index, reason, p.started, planned=True)
+
+    def _skipped_outcome(
+        self,
+        call: ToolCall,
+        cycle_index: int,
+        reason: str,
+        started: float,
+        *,
+        planned: bool = False,
+    ) -> ToolCallOutcome:
+        if not planned:
+            self._bus.emit(
+                ToolCallPlanned,
+                cycle_index=cycle_index,
+                tool_call_id=call.id,
+                tool_name=call.name,
+                arguments=call.arguments,
+            )
+        result = ToolResult.error(TOOL_CALL_SKIPPED, f"Skipped: {reason}.")
+        self._completed(call, result, cycle_index, started, executed=False)
+        return ToolCallOutcome(call, result, executed=False)
+
+    def _completed(
+        self,
+        call: ToolCall,
+        result: ToolResult,
+        cycle_index: int,
+        started: float,
+        *,
+        executed: bool,
+    ) -> None:
+        self._bus.emit(
+            ToolCallCompleted,
+            cycle_index=cycle_index,
+            tool_call_id=call.id,
+            tool_name=call.name,
+            status=result.status.value,
+            directive=result.directive.value,
+            error_code=result.error_code,
+            execution_started=executed,
+            duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
+        )
+
+
+def _parse(raw: str) -> tuple[dict[str, Any] | None, ToolResult | None]:
+    text = raw.strip() if raw else ""
+    if not text:
+        return {}, None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return None, ToolResult.error(
+            INVALID_ARGUMENTS_JSON,
+            f"Arguments are not valid JSON ({exc}). Send one JSON object.",
+        )
+    if not isinstance(value, dict):
+        return None, ToolResult.error(
+            INVALID_ARGUMENTS_JSON,
+            f"Arguments must be a JSON object, got {type(value).__name__}.",
+        )
+    return value, None
+
+
+def _validate(tool: Tool, arguments: dict[str, Any]) -> ToolResult | None:
+    from agentcycle.tools.validation import validate_arguments
+
+    issues = validate_arguments(tool.parameters, arguments)
+    if not issues:
+        return None
+    return ToolResult.error(
+        INVALID_TOOL_ARGUMENTS,
+        f"Arguments for {tool.name!r} do not match its schema.",
+        details=[issue.to_dict() for issue in issues],
+    )
+
+
+def is_error(result: ToolResult) -> bool:
+    """True for an error result."""
+    return result.status is ToolResultStatus.ERROR

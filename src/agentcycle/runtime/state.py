@@ -1,0 +1,135 @@
+"""Serialisable run state: a frozen run spec plus one appended record per cycle.
+
+``RunState`` is what a checkpoint stores. It never rewrites history: each finished cycle adds a
+``CycleRecord`` holding the messages that cycle appended, so a checkpoint store can persist a run
+one cycle at a time (``CycleRecord.model_dump_json()``) and rebuild it by folding the records.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentcycle.errors import UnsupportedVersionError
+from agentcycle.events import CompletionReason, RunStatus
+from agentcycle.messages import Message, TokenUsage
+from agentcycle.models.base import ModelSettings
+
+STATE_VERSION = 1
+
+
+class NoToolPolicy(enum.StrEnum):
+    """What happens when the model answers without calling a tool."""
+
+    CONTINUE = "continue"
+    FINISH = "finish"
+    WAIT_USER = "wait_user"
+
+
+class TodoItem(BaseModel):
+    """One entry of the run's TODO list (``todo_write``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    title: str
+    status: Literal["pending", "in_progress", "completed"]
+    priority: Literal["low", "medium", "high"]
+
+
+class FileStamp(BaseModel):
+    """What this run last saw of a workspace file (for write-after-read checks)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sha256: str
+    size: int
+
+
+class RunToolState(BaseModel):
+    """Mutable state shared by the run's tools; snapshotted into each cycle record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    todos: list[TodoItem] = Field(default_factory=list)
+    files_seen: dict[str, FileStamp] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def open_todos(self) -> list[TodoItem]:
+        """TODO items that are not completed."""
+        return [todo for todo in self.todos if todo.status != "completed"]
+
+
+class RunSpec(BaseModel):
+    """Everything that defines a run, fixed when it starts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str
+    trace_id: str
+    agent_name: str
+    backend: str | None
+    model: str
+    model_settings: ModelSettings
+    tool_names: tuple[str, ...]
+    max_cycles: int
+    no_tool_policy: NoToolPolicy
+    tool_use_behavior: str
+    stop_at_tool_names: tuple[str, ...] = ()
+    max_invalid_tool_calls: int
+    input: Any
+    initial_messages: tuple[Message, ...]
+    session_id: str | None = None
+    parent_run_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CycleRecord(BaseModel):
+    """What one cycle added: its messages (assistant, tool results, hints) and its usage."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    messages: tuple[Message, ...]
+    usage: TokenUsage
+    model_calls: int = 1
+    todos: tuple[TodoItem, ...] | None = None
+    """The TODO list after this cycle, when the cycle changed it."""
+
+
+class RunState(BaseModel):
+    """A run as a checkpoint: the spec, the cycle records, and where it ended."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = STATE_VERSION
+    spec: RunSpec
+    cycles: list[CycleRecord] = Field(default_factory=list)
+    status: RunStatus | None = None
+    completion_reason: CompletionReason | None = None
+
+    def messages(self) -> list[Message]:
+        """The full history: the initial messages followed by every cycle's messages."""
+        history: list[Message] = list(self.spec.initial_messages)
+        for cycle in self.cycles:
+            history.extend(cycle.messages)
+        return history
+
+    def to_json(self) -> str:
+        """The state as JSON text."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_json(cls, text: str) -> RunState:
+        """Read a state written by ``to_json``; rejects unknown versions."""
+        import json
+
+        data = json.loads(text)
+        if data.get("version") != STATE_VERSION:
+            raise UnsupportedVersionError(
+                f"run state version {data.get('version')!r} is not supported "
+                f"(this build reads {STATE_VERSION})"
+            )
+        return cls.model_validate(data)
