@@ -62,8 +62,23 @@ class RunEvent(BaseModel):
     metadata: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The flat JSON object of this event (``None`` optionals left out)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The flat JSON object of this event. Unset optional envelope fields are left out;
+        payload nulls (e.g. an unknown token count) are kept."""
+        data = self.model_dump(mode="json")
+        for key in _OPTIONAL_ENVELOPE:
+            if data[key] is None:
+                del data[key]
+        return data
+
+
+_OPTIONAL_ENVELOPE = (
+    "session_id",
+    "parent_run_id",
+    "parent_event_id",
+    "cycle_index",
+    "agent_name",
+    "metadata",
+)
 
 
 # --------------------------------------------------------------------------- run lifecycle

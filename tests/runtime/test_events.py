@@ -1,0 +1,121 @@
+"""The event stream: envelope, ordering, independent subscribers, streamed == non-streamed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from agentcycle import Agent, Runner
+from agentcycle.errors import UnsupportedVersionError
+from agentcycle.events import RunEvent, parse_event
+from agentcycle.testing import ScriptedModel, call_tool, reply
+
+
+def script() -> list:
+    return [
+        call_tool("todo_write", {"todos": [{"title": "t", "status": "completed", "priority": "low"}]}, text="planning"),
+        reply("a thought"),
+        call_tool("task_finish", {"message": "done"}),
+    ]
+
+
+async def collect(agent: Agent) -> list[RunEvent]:
+    return [event async for event in Runner.stream(agent, "go")]
+
+
+async def test_envelope_and_gap_free_sequence() -> None:
+    events = await collect(Agent(name="ops", model=ScriptedModel(script())))
+    run_ids = {e.run_id for e in events}
+    assert len(run_ids) == 1 and next(iter(run_ids)).startswith("run_")
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert len({e.event_id for e in events}) == len(events)
+    assert all(e.event_id.startswith("evt_") and e.agent_name == "ops" for e in events)
+    assert all(e.created_at <= f.created_at for e, f in zip(events, events[1:], strict=False))
+
+
+async def test_order_of_one_cycle_with_a_tool_call() -> None:
+    steps = script()
+    model = ScriptedModel(steps, stream_chunk_chars=4)
+    events = await collect(Agent(model=model))
+    types = [e.type for e in events]
+    assert types[:2] == ["run_started", "agent_started"]
+    first_cycle = [e.type for e in events if e.cycle_index == 1]
+    assert first_cycle[:2] == ["cycle_started", "model_call_started"]
+    assert first_cycle.index("model_call_completed") < first_cycle.index("assistant_message")
+    tail = first_cycle[first_cycle.index("assistant_message") :]
+    assert tail == [
+        "assistant_message",
+        "tool_call_planned",
+        "tool_call_started",
+        "tool_call_completed",
+    ]
+    deltas = [e.delta for e in events if e.type == "assistant_delta" and e.cycle_index == 1]
+    assert "".join(deltas) == "planning" and len(deltas) == 2
+    progress = [e for e in events if e.type == "model_tool_call_progress" and e.cycle_index == 1]
+    sizes = [p.arguments_chars for p in progress]
+    assert len(sizes) > 1 and sizes == sorted(sizes)
+    assert sizes[-1] == len(steps[0].tool_calls[0].arguments)
+    assert types[-1] == "run_completed" and types.count("run_completed") == 1
+
+
+async def test_refused_call_has_no_started_event() -> None:
+    model = ScriptedModel([call_tool("nope", {}), call_tool("task_finish", {"message": "x"})])
+    events = await collect(Agent(model=model))
+    first = [e for e in events if e.cycle_index == 1 and e.type.startswith("tool_call")]
+    assert [e.type for e in first] == ["tool_call_planned", "tool_call_completed"]
+    assert first[1].execution_started is False and first[1].error_code == "tool_not_found"
+
+
+async def test_subscribers_are_independent_and_start_from_the_backlog() -> None:
+    handle = await Runner.start(Agent(model=ScriptedModel(script())), "go")
+    first = [e async for e in handle.events()]
+    second = [e async for e in handle.events()]
+    resumed = [e async for e in handle.events(since_seq=5)]
+    assert first == second
+    assert resumed == first[5:]
+    await handle.result()
+
+
+async def test_streamed_and_awaited_runs_produce_the_same_events() -> None:
+    streamed = await collect(Agent(model=ScriptedModel(script())))
+    handle = await Runner.start(Agent(model=ScriptedModel(script())), "go")
+    result = await handle.result()
+    awaited = [e async for e in handle.events()]
+    assert [e.type for e in streamed] == [e.type for e in awaited]
+    assert result.final_output == "done"
+
+
+def test_stream_sync_yields_the_same_typed_events() -> None:
+    events = list(Runner.stream_sync(Agent(model=ScriptedModel(script())), "go"))
+    assert events[0].type == "run_started" and events[-1].type == "run_completed"
+    assert events[-1].final_output == "done"
+
+
+async def test_events_round_trip_through_json() -> None:
+    events = await collect(Agent(model=ScriptedModel(script())))
+    for event in events:
+        text = json.dumps(event.to_dict())
+        assert parse_event(json.loads(text)) == event
+
+
+def test_unknown_event_version_is_rejected() -> None:
+    with pytest.raises(UnsupportedVersionError):
+        parse_event({"version": 99, "type": "run_started"})
+
+
+async def test_usage_unknown_stays_null() -> None:
+    events = await collect(Agent(model=ScriptedModel(script())))
+    completed = [e for e in events if e.type == "model_call_completed"]
+    assert completed and all(e.usage.input_tokens is None for e in completed)
+    assert completed[0].to_dict()["usage"]["input_tokens"] is None
+
+
+async def test_a_slow_subscriber_misses_nothing() -> None:
+    handle = await Runner.start(Agent(model=ScriptedModel(script())), "go")
+    seen = []
+    async for event in handle.events():
+        seen.append(event.seq)
+        await asyncio.sleep(0)  # yield to the loop: the run races ahead of this subscriber
+    assert seen == list(range(1, len(seen) + 1))
