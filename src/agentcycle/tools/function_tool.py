@@ -1,0 +1,270 @@
+"""``function_tool``: a typed Python function as a tool the model can call.
+
+```python
+@function_tool
+def lookup(order_id: str, include_lines: bool = False) -> dict:
+    \"\"\"Read one order.
+
+    Args:
+        order_id: The order number, e.g. "A-123".
+        include_lines: Also return the order lines.
+    \"\"\"
+```
+
+The JSON Schema comes from the type hints (via pydantic), the description from the
+docstring's first paragraph, parameter descriptions from its ``Args:`` section (or Sphinx
+``:param x:`` fields; an ``Annotated[..., Field(description=...)]`` wins over both). A first
+parameter annotated ``ToolContext`` receives the call's context and is not shown to the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, overload
+
+from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
+
+from agentcycle._json import dumps
+from agentcycle.errors import ToolDefinitionError
+from agentcycle.messages import ToolResult
+from agentcycle.tools._schema import build_plan, parse_docstring
+from agentcycle.tools.base import SideEffect, ToolContext
+from agentcycle.tools.registry import check_tool_name
+from agentcycle.tools.validation import ValidationIssue, json_pointer
+
+INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"
+NONE_RESULT = "ok"
+"""What the model sees when a tool function returns ``None``."""
+
+
+class FunctionTool:
+    """A ``Tool`` backed by a Python function (sync or async).
+
+    Calling the object calls the function directly, so decorated functions stay usable and
+    testable as plain functions. ``invoke`` coerces the (already schema-validated) JSON
+    arguments into the declared types, injects the ``ToolContext`` if asked for, runs the
+    function (sync functions in a worker thread unless ``run_in_thread`` is false) and turns
+    the return value into a ``ToolResult``:
+
+    - a ``ToolResult`` is passed through;
+    - a ``str`` becomes the content as is; ``None`` becomes ``"ok"``;
+    - anything else (pydantic models, dataclasses, dicts, lists, numbers ...) becomes JSON text.
+
+    Arguments that pass the JSON Schema but fail coercion (for example a pydantic validator
+    rejecting a value) give an ``invalid_tool_arguments`` error result with the issues. Any
+    exception the function raises propagates; the orchestrator turns it into an error result.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    side_effect: SideEffect
+    read_only: bool
+    needs_approval: bool
+    timeout_seconds: float | None
+    strict: bool
+    run_in_thread: bool
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        needs_approval: bool = False,
+        timeout_seconds: float | None = None,
+        read_only: bool = False,
+        side_effect: SideEffect | str | None = None,
+        strict: bool = True,
+        run_in_thread: bool = True,
+    ) -> None:
+        """Derive the tool from ``func``; see ``function_tool`` for the options.
+
+        Raises ``ToolDefinitionError`` for an invalid name, a generator function, a bad
+        timeout, or a signature that cannot be described as JSON Schema.
+        """
+        tool_name = name if name is not None else getattr(func, "__name__", "")
+        check_tool_name(tool_name)
+        if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+            raise ToolDefinitionError(
+                f"Tool {tool_name!r}: generator functions are not supported; return a value."
+            )
+        if timeout_seconds is not None and not timeout_seconds > 0:
+            raise ToolDefinitionError(
+                f"Tool {tool_name!r}: timeout_seconds must be positive, got {timeout_seconds!r}."
+            )
+        try:
+            effect = (
+                SideEffect(side_effect)
+                if side_effect is not None
+                # Unknown effects are assumed to reach outside the run, so approval mode
+                # "always" asks for them; read-only tools declare themselves.
+                else (SideEffect.READ if read_only else SideEffect.EXTERNAL)
+            )
+        except ValueError:
+            raise ToolDefinitionError(
+                f"Tool {tool_name!r}: unknown side_effect {side_effect!r}; expected one of "
+                f"{', '.join(e.value for e in SideEffect)}."
+            ) from None
+        doc = parse_docstring(inspect.getdoc(func))
+        self._plan = build_plan(func, tool_name=tool_name, param_docs=doc.params, strict=strict)
+        self._func = func
+        # An object whose ``__call__`` is async counts as async too.
+        self._is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+            type(func).__call__
+        )
+        self.name = tool_name
+        self.description = description if description is not None else doc.description
+        self.parameters = self._plan.parameters
+        self.side_effect = effect
+        self.read_only = read_only
+        self.needs_approval = needs_approval
+        self.timeout_seconds = timeout_seconds
+        self.strict = strict
+        self.run_in_thread = run_in_thread
+        functools.update_wrapper(
+            self, func, assigned=("__module__", "__name__", "__qualname__", "__doc__"), updated=()
+        )
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        """The wrapped function."""
+        return self._func
+
+    @property
+    def takes_context(self) -> bool:
+        """Whether the function receives the ``ToolContext`` as its first argument."""
+        return self._plan.takes_context
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, bypassing schema, coercion and result conversion."""
+        return self._func(*args, **kwargs)
+
+    async def invoke(self, ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+        """Coerce ``arguments``, call the function and convert its return value."""
+        try:
+            args, kwargs = self._plan.bind(arguments)
+        except ValidationError as exc:
+            issues = [_issue(error) for error in exc.errors(include_url=False)]
+            return ToolResult.error(
+                INVALID_TOOL_ARGUMENTS,
+                f"Arguments for {self.name!r} are invalid.",
+                details=[issue.to_dict() for issue in issues],
+            )
+        if self._plan.takes_context:
+            args.insert(0, ctx)
+        if self._is_async:
+            result = await self._func(*args, **kwargs)
+        elif self.run_in_thread:
+            result = await asyncio.to_thread(self._func, *args, **kwargs)
+        else:
+            result = self._func(*args, **kwargs)
+        if inspect.isawaitable(result):
+            # A sync wrapper around a coroutine function (a partial, a decorator).
+            result = await result
+        return to_tool_result(result)
+
+    def __repr__(self) -> str:
+        return (
+            f"FunctionTool(name={self.name!r}, side_effect={self.side_effect.value!r}, "
+            f"read_only={self.read_only}, needs_approval={self.needs_approval})"
+        )
+
+
+def to_tool_result(value: Any) -> ToolResult:
+    """A tool function's return value as a ``ToolResult`` (see ``FunctionTool``)."""
+    if isinstance(value, ToolResult):
+        return value
+    if value is None:
+        return ToolResult.success(NONE_RESULT)
+    if isinstance(value, str):
+        return ToolResult.success(value)
+    return ToolResult.success(dumps(to_jsonable_python(value, fallback=str)))
+
+
+def _issue(error: Any) -> ValidationIssue:
+    return ValidationIssue(
+        path=json_pointer(error["loc"]), rule=str(error["type"]), message=str(error["msg"])
+    )
+
+
+@overload
+def function_tool(
+    func: Callable[..., Any],
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_approval: bool = False,
+    timeout_seconds: float | None = None,
+    read_only: bool = False,
+    side_effect: SideEffect | str | None = None,
+    strict: bool = True,
+    run_in_thread: bool = True,
+) -> FunctionTool: ...
+
+
+@overload
+def function_tool(
+    func: None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_approval: bool = False,
+    timeout_seconds: float | None = None,
+    read_only: bool = False,
+    side_effect: SideEffect | str | None = None,
+    strict: bool = True,
+    run_in_thread: bool = True,
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+
+
+def function_tool(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    needs_approval: bool = False,
+    timeout_seconds: float | None = None,
+    read_only: bool = False,
+    side_effect: SideEffect | str | None = None,
+    strict: bool = True,
+    run_in_thread: bool = True,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Make a ``FunctionTool`` from a function; usable as ``@function_tool`` or with options.
+
+    Args:
+        func: The function (when used bare or called directly).
+        name: Tool name (default: the function's name); must match ``[a-zA-Z0-9_-]{1,64}``.
+        description: Tool description (default: the docstring's first paragraph).
+        needs_approval: Ask the approver before every call.
+        timeout_seconds: Per-call time limit enforced by the orchestrator.
+        read_only: Safe to run concurrently with other read-only calls of the same batch.
+        side_effect: What a call may change (default: ``read`` for read-only tools, else
+            ``external``).
+        strict: Close every object schema (``additionalProperties: false``) and reject
+            unknown arguments; when false, unknown arguments are ignored.
+        run_in_thread: Run a sync function in a worker thread (default) so it cannot block
+            the event loop; turn off for quick, non-blocking functions to save the hop.
+    """
+
+    def wrap(target: Callable[..., Any]) -> FunctionTool:
+        return FunctionTool(
+            target,
+            name=name,
+            description=description,
+            needs_approval=needs_approval,
+            timeout_seconds=timeout_seconds,
+            read_only=read_only,
+            side_effect=side_effect,
+            strict=strict,
+            run_in_thread=run_in_thread,
+        )
+
+    return wrap if func is None else wrap(func)
