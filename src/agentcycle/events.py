@@ -9,9 +9,10 @@ See ``shared/design/EVENTS.md`` for the taxonomy and ordering rules.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.messages import TokenUsage
@@ -42,13 +43,18 @@ class CompletionReason(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class RunEvent(BaseModel):
-    """The envelope shared by every event type."""
+@dataclass(slots=True, kw_only=True)
+class RunEvent:
+    """The envelope shared by every event type.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Events are slotted dataclasses rather than validated models because the loop emits several
+    per cycle; treat them as immutable once emitted (stores and subscribers share them).
+    """
 
+    __pydantic_config__ = ConfigDict(extra="forbid")  # parse_event rejects unknown fields
+
+    type: ClassVar[str] = ""
     version: int = EVENT_VERSION
-    type: str
     event_id: str
     seq: int
     run_id: str
@@ -64,7 +70,8 @@ class RunEvent(BaseModel):
     def to_dict(self) -> dict[str, Any]:
         """The flat JSON object of this event. Unset optional envelope fields are left out;
         payload nulls (e.g. an unknown token count) are kept."""
-        data = self.model_dump(mode="json")
+        data: dict[str, Any] = _adapter(type(self)).dump_python(self, mode="json")
+        data["type"] = self.type
         for key in _OPTIONAL_ENVELOPE:
             if data[key] is None:
                 del data[key]
@@ -84,23 +91,26 @@ _OPTIONAL_ENVELOPE = (
 # --------------------------------------------------------------------------- run lifecycle
 
 
+@dataclass(slots=True, kw_only=True)
 class RunStarted(RunEvent):
     """The run began; ``input`` is the user input as given."""
 
-    type: Literal["run_started"] = "run_started"
+    type: ClassVar[str] = "run_started"
     input: Any = None
 
 
+@dataclass(slots=True, kw_only=True)
 class AgentStarted(RunEvent):
     """An agent took control of the run (at start, and after a handoff)."""
 
-    type: Literal["agent_started"] = "agent_started"
+    type: ClassVar[str] = "agent_started"
 
 
+@dataclass(slots=True, kw_only=True)
 class CycleStarted(RunEvent):
     """A new cycle began; ``cycle_index`` is set."""
 
-    type: Literal["cycle_started"] = "cycle_started"
+    type: ClassVar[str] = "cycle_started"
 
 
 # --------------------------------------------------------------------------- model calls
@@ -109,6 +119,7 @@ class CycleStarted(RunEvent):
 ModelOperation = Literal["agent_cycle", "memory_compaction", "session_memory"]
 
 
+@dataclass(slots=True, kw_only=True)
 class _ModelCallEvent(RunEvent):
     call_id: str
     operation_id: str
@@ -118,127 +129,139 @@ class _ModelCallEvent(RunEvent):
     model: str | None = None
 
 
+@dataclass(slots=True, kw_only=True)
 class ModelCallStarted(_ModelCallEvent):
     """One attempt of a model call started."""
 
-    type: Literal["model_call_started"] = "model_call_started"
+    type: ClassVar[str] = "model_call_started"
     endpoint: str | None = None
 
 
+@dataclass(slots=True, kw_only=True)
 class ModelCallCompleted(_ModelCallEvent):
     """A model call attempt returned a full response."""
 
-    type: Literal["model_call_completed"] = "model_call_completed"
-    usage: TokenUsage = Field(default_factory=TokenUsage)
+    type: ClassVar[str] = "model_call_completed"
+    usage: TokenUsage = field(default_factory=TokenUsage)
 
 
+@dataclass(slots=True, kw_only=True)
 class ModelCallFailed(_ModelCallEvent):
     """A model call attempt failed; ``retryable`` says whether another attempt follows."""
 
-    type: Literal["model_call_failed"] = "model_call_failed"
+    type: ClassVar[str] = "model_call_failed"
     error_code: str
     error: str = ""
     retryable: bool = False
     outcome: Literal["definitive", "ambiguous"] = "definitive"
-    usage: TokenUsage = Field(default_factory=TokenUsage)
+    usage: TokenUsage = field(default_factory=TokenUsage)
 
 
+@dataclass(slots=True, kw_only=True)
 class AssistantDelta(RunEvent):
     """A piece of answer text as the model streams it."""
 
-    type: Literal["assistant_delta"] = "assistant_delta"
+    type: ClassVar[str] = "assistant_delta"
     delta: str
 
 
+@dataclass(slots=True, kw_only=True)
 class ReasoningDelta(RunEvent):
     """A piece of private reasoning; never rendered as answer text."""
 
-    type: Literal["reasoning_delta"] = "reasoning_delta"
+    type: ClassVar[str] = "reasoning_delta"
     delta: str
 
 
+@dataclass(slots=True, kw_only=True)
 class ModelToolCallStarted(RunEvent):
     """The model began writing a tool call."""
 
-    type: Literal["model_tool_call_started"] = "model_tool_call_started"
+    type: ClassVar[str] = "model_tool_call_started"
     tool_call_id: str | None = None
     tool_name: str
     tool_call_index: int
     arguments_chars: int = 0
 
 
+@dataclass(slots=True, kw_only=True)
 class ModelToolCallProgress(RunEvent):
     """The model wrote more of a tool call's arguments."""
 
-    type: Literal["model_tool_call_progress"] = "model_tool_call_progress"
+    type: ClassVar[str] = "model_tool_call_progress"
     tool_call_id: str | None = None
     tool_name: str
     tool_call_index: int
     arguments_chars: int
 
 
-class ToolCallRef(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ToolCallRef:
     """A tool call as listed on ``assistant_message``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
     name: str
 
 
+@dataclass(slots=True, kw_only=True)
 class AssistantMessageEvent(RunEvent):
     """The assistant message as appended to history, once per model response."""
 
-    type: Literal["assistant_message"] = "assistant_message"
+    type: ClassVar[str] = "assistant_message"
     text: str = ""
-    tool_calls: list[ToolCallRef] = Field(default_factory=list)
+    tool_calls: list[ToolCallRef] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- tool calls
 
 
+@dataclass(slots=True, kw_only=True)
 class ToolCallPlanned(RunEvent):
     """The runtime accepted a tool call from the model for processing."""
 
-    type: Literal["tool_call_planned"] = "tool_call_planned"
+    type: ClassVar[str] = "tool_call_planned"
     tool_call_id: str
     tool_name: str
     arguments: Any = None
 
 
+@dataclass(slots=True, kw_only=True)
 class ApprovalRequested(RunEvent):
     """A tool call waits for a decision."""
 
-    type: Literal["approval_requested"] = "approval_requested"
+    type: ClassVar[str] = "approval_requested"
     request_id: str
     tool_call_id: str
     tool_name: str
     message: str = ""
 
 
+@dataclass(slots=True, kw_only=True)
 class ApprovalResolved(RunEvent):
     """A pending approval was decided."""
 
-    type: Literal["approval_resolved"] = "approval_resolved"
+    type: ClassVar[str] = "approval_resolved"
     request_id: str
     tool_call_id: str
     tool_name: str
     action: Literal["allow", "allow_session", "deny", "timeout"]
 
 
+@dataclass(slots=True, kw_only=True)
 class ToolCallStarted(RunEvent):
     """A tool is about to execute; side effects may begin after this event."""
 
-    type: Literal["tool_call_started"] = "tool_call_started"
+    type: ClassVar[str] = "tool_call_started"
     tool_call_id: str
     tool_name: str
     arguments: Any = None
 
 
+@dataclass(slots=True, kw_only=True)
 class ToolCallCompleted(RunEvent):
     """A tool call ended (executed or refused before execution)."""
 
-    type: Literal["tool_call_completed"] = "tool_call_completed"
+    type: ClassVar[str] = "tool_call_completed"
     tool_call_id: str
     tool_name: str
     status: str
@@ -251,42 +274,46 @@ class ToolCallCompleted(RunEvent):
 # --------------------------------------------------------------------------- memory, sub-runs
 
 
+@dataclass(slots=True, kw_only=True)
 class MemoryCompactStarted(RunEvent):
     """Compaction began."""
 
-    type: Literal["memory_compact_started"] = "memory_compact_started"
+    type: ClassVar[str] = "memory_compact_started"
     trigger: Literal["threshold", "prompt_too_long", "manual"]
     message_count: int
     estimated_tokens: int
-    thresholds: dict[str, int] = Field(default_factory=dict)
+    thresholds: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(slots=True, kw_only=True)
 class MemoryCompactCompleted(RunEvent):
     """Compaction finished; ``dropped`` is a short record of what left the context."""
 
-    type: Literal["memory_compact_completed"] = "memory_compact_completed"
+    type: ClassVar[str] = "memory_compact_completed"
     mode: Literal["micro", "structural", "summary", "emergency"]
     before_count: int
     after_count: int
     reclaimed_tokens: int
     archived_count: int = 0
-    dropped: list[dict[str, Any]] = Field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(slots=True, kw_only=True)
 class SubRunStarted(RunEvent):
     """A child run started under a tool call of this run."""
 
-    type: Literal["sub_run_started"] = "sub_run_started"
+    type: ClassVar[str] = "sub_run_started"
     parent_tool_call_id: str | None = None
     task_id: str | None = None
     child_run_id: str
     child_agent_name: str | None = None
 
 
+@dataclass(slots=True, kw_only=True)
 class SubRunCompleted(RunEvent):
     """A child run ended."""
 
-    type: Literal["sub_run_completed"] = "sub_run_completed"
+    type: ClassVar[str] = "sub_run_completed"
     parent_tool_call_id: str | None = None
     task_id: str | None = None
     child_run_id: str
@@ -294,88 +321,98 @@ class SubRunCompleted(RunEvent):
     final_output: Any = None
 
 
+@dataclass(slots=True, kw_only=True)
 class HandoffStarted(RunEvent):
     """Control is moving to another agent."""
 
-    type: Literal["handoff_started"] = "handoff_started"
+    type: ClassVar[str] = "handoff_started"
     source_agent: str
     target_agent: str
     tool_call_id: str
 
 
+@dataclass(slots=True, kw_only=True)
 class HandoffCompleted(RunEvent):
     """Control moved to another agent."""
 
-    type: Literal["handoff_completed"] = "handoff_completed"
+    type: ClassVar[str] = "handoff_completed"
     source_agent: str
     target_agent: str
     tool_call_id: str
     status: str
 
 
+@dataclass(slots=True, kw_only=True)
 class SessionPersisted(RunEvent):
     """The run's turn was written to its session."""
 
-    type: Literal["session_persisted"] = "session_persisted"
+    type: ClassVar[str] = "session_persisted"
 
 
+@dataclass(slots=True, kw_only=True)
 class BudgetSnapshot(RunEvent):
     """Usage so far against the run's budget."""
 
-    type: Literal["budget_snapshot"] = "budget_snapshot"
-    usage: dict[str, Any] = Field(default_factory=dict)
+    type: ClassVar[str] = "budget_snapshot"
+    usage: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(slots=True, kw_only=True)
 class BudgetExhausted(RunEvent):
     """A budget limit was hit."""
 
-    type: Literal["budget_exhausted"] = "budget_exhausted"
-    usage: dict[str, Any] = Field(default_factory=dict)
+    type: ClassVar[str] = "budget_exhausted"
+    usage: dict[str, Any] = field(default_factory=dict)
     limit: str
 
 
+@dataclass(slots=True, kw_only=True)
 class CheckpointCreated(RunEvent):
     """A checkpoint was committed."""
 
-    type: Literal["checkpoint_created"] = "checkpoint_created"
+    type: ClassVar[str] = "checkpoint_created"
     checkpoint_key: str
     resume_attempt: int = 0
 
 
+@dataclass(slots=True, kw_only=True)
 class CheckpointResumed(RunEvent):
     """The run resumed from a checkpoint."""
 
-    type: Literal["checkpoint_resumed"] = "checkpoint_resumed"
+    type: ClassVar[str] = "checkpoint_resumed"
     checkpoint_key: str
     resume_attempt: int = 0
 
 
+@dataclass(slots=True, kw_only=True)
 class Diagnostic(RunEvent):
     """An observation with no control authority (a hint injected, a setting ignored ...)."""
 
-    type: Literal["diagnostic"] = "diagnostic"
+    type: ClassVar[str] = "diagnostic"
     level: Literal["debug", "info", "warning", "error"] = "info"
     code: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- terminal
 
 
+@dataclass(slots=True, kw_only=True)
 class RunCompleted(RunEvent):
     """Terminal: the run completed or is waiting for the user."""
 
-    type: Literal["run_completed"] = "run_completed"
+    type: ClassVar[str] = "run_completed"
     status: RunStatus
     final_output: Any = None
     completion_reason: CompletionReason
     completion_tool_name: str | None = None
 
 
+@dataclass(slots=True, kw_only=True)
 class RunFailed(RunEvent):
     """Terminal: the run failed (a typed error, max cycles, budget)."""
 
-    type: Literal["run_failed"] = "run_failed"
+    type: ClassVar[str] = "run_failed"
     status: RunStatus = RunStatus.FAILED
     error: str
     error_code: str
@@ -383,67 +420,79 @@ class RunFailed(RunEvent):
     partial_output: str | None = None
 
 
+@dataclass(slots=True, kw_only=True)
 class RunCancelled(RunEvent):
     """Terminal: the run was cancelled."""
 
-    type: Literal["run_cancelled"] = "run_cancelled"
+    type: ClassVar[str] = "run_cancelled"
     reason: str | None = None
     partial_output: str | None = None
 
 
 TERMINAL_EVENT_TYPES = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
-AnyRunEvent = Annotated[
-    RunStarted
-    | AgentStarted
-    | CycleStarted
-    | ModelCallStarted
-    | ModelCallCompleted
-    | ModelCallFailed
-    | AssistantDelta
-    | ReasoningDelta
-    | ModelToolCallStarted
-    | ModelToolCallProgress
-    | AssistantMessageEvent
-    | ToolCallPlanned
-    | ApprovalRequested
-    | ApprovalResolved
-    | ToolCallStarted
-    | ToolCallCompleted
-    | MemoryCompactStarted
-    | MemoryCompactCompleted
-    | SubRunStarted
-    | SubRunCompleted
-    | HandoffStarted
-    | HandoffCompleted
-    | SessionPersisted
-    | BudgetSnapshot
-    | BudgetExhausted
-    | CheckpointCreated
-    | CheckpointResumed
-    | Diagnostic
-    | RunCompleted
-    | RunFailed
-    | RunCancelled,
-    Field(discriminator="type"),
-]
+EVENT_TYPES: dict[str, type[RunEvent]] = {
+    cls.type: cls
+    for cls in (
+        RunStarted,
+        AgentStarted,
+        CycleStarted,
+        ModelCallStarted,
+        ModelCallCompleted,
+        ModelCallFailed,
+        AssistantDelta,
+        ReasoningDelta,
+        ModelToolCallStarted,
+        ModelToolCallProgress,
+        AssistantMessageEvent,
+        ToolCallPlanned,
+        ApprovalRequested,
+        ApprovalResolved,
+        ToolCallStarted,
+        ToolCallCompleted,
+        MemoryCompactStarted,
+        MemoryCompactCompleted,
+        SubRunStarted,
+        SubRunCompleted,
+        HandoffStarted,
+        HandoffCompleted,
+        SessionPersisted,
+        BudgetSnapshot,
+        BudgetExhausted,
+        CheckpointCreated,
+        CheckpointResumed,
+        Diagnostic,
+        RunCompleted,
+        RunFailed,
+        RunCancelled,
+    )
+}
+"""Every event type by its ``type`` string."""
 
-_event_adapter: TypeAdapter[Any] | None = None
+_adapters: dict[type[RunEvent], TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type[RunEvent]) -> TypeAdapter[Any]:
+    adapter = _adapters.get(cls)
+    if adapter is None:
+        adapter = _adapters[cls] = TypeAdapter(cls)
+    return adapter
 
 
 def parse_event(data: dict[str, Any]) -> RunEvent:
     """Read one event from its flat JSON object.
 
-    Raises ``UnsupportedVersionError`` for a version this build does not know and pydantic's
-    ``ValidationError`` for an unknown type or a malformed payload.
+    Raises ``UnsupportedVersionError`` for a version this build does not know, ``ValueError``
+    for an unknown type and pydantic's ``ValidationError`` for a malformed payload.
     """
-    global _event_adapter
     version = data.get("version")
     if version != EVENT_VERSION:
         raise UnsupportedVersionError(
             f"event version {version!r} is not supported (this build reads {EVENT_VERSION})"
         )
-    if _event_adapter is None:
-        _event_adapter = TypeAdapter(AnyRunEvent)
-    event: RunEvent = _event_adapter.validate_python(data)
+    cls = EVENT_TYPES.get(data.get("type", ""))
+    if cls is None:
+        raise ValueError(f"unknown event type {data.get('type')!r}")
+    fields = {key: value for key, value in data.items() if key != "type"}
+    event: RunEvent = _adapter(cls).validate_python(fields)
     return event

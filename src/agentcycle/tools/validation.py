@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agentcycle.errors import ToolArgumentsError, ToolDefinitionError
+from agentcycle.tools._fast_check import Check, compile_check
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -85,16 +86,16 @@ def parse_arguments(raw: str | None) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- compiled validators
 
-# id(schema) -> (schema, validator). Holding the schema keeps its id from being reused by
-# another object while the entry lives.
-_validators: dict[int, tuple[dict[str, Any], Validator]] = {}
+# id(schema) -> (schema, validator, fast check). Holding the schema keeps its id from being
+# reused by another object while the entry lives.
+_validators: dict[int, tuple[dict[str, Any], Validator, Check | None]] = {}
 _lock = threading.Lock()
 
 
-def _validator_for(schema: dict[str, Any]) -> Validator:
+def _validator_for(schema: dict[str, Any]) -> tuple[Validator, Check | None]:
     entry = _validators.get(id(schema))
     if entry is not None and entry[0] is schema:
-        return entry[1]
+        return entry[1], entry[2]
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -107,11 +108,12 @@ def _validator_for(schema: dict[str, Any]) -> Validator:
             details={"path": where, "rule": str(exc.validator)},
         ) from None
     validator: Validator = Draft202012Validator(schema)
+    fast = compile_check(schema)
     with _lock:
         if len(_validators) >= _CACHE_LIMIT:
             _validators.pop(next(iter(_validators)))
-        _validators[id(schema)] = (schema, validator)
-    return validator
+        _validators[id(schema)] = (schema, validator, fast)
+    return validator, fast
 
 
 def check_schema(schema: dict[str, Any]) -> None:
@@ -139,7 +141,9 @@ def validate_arguments(schema: dict[str, Any], arguments: Any) -> list[Validatio
 
     Raises ``ToolDefinitionError`` if the schema itself is invalid.
     """
-    validator = _validator_for(schema)
+    validator, fast = _validator_for(schema)
+    if fast is not None and fast(arguments):
+        return []  # the compiled subset check only ever accepts what jsonschema accepts
     issues: dict[tuple[str, str], ValidationIssue] = {}
     for error in validator.iter_errors(arguments):
         for leaf in _leaves(error):
