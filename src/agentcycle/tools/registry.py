@@ -15,13 +15,13 @@ from agentcycle.errors import ToolDefinitionError
 from agentcycle.models.base import ToolSpec
 from agentcycle.tools.base import Tool
 
-TOOL_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+TOOL_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 """What providers accept as a function name."""
 
 
 def check_tool_name(name: object) -> None:
     """Raise ``ToolDefinitionError`` unless ``name`` is a valid tool name."""
-    if not isinstance(name, str) or not TOOL_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not TOOL_NAME_PATTERN.fullmatch(name):
         raise ToolDefinitionError(
             f"Invalid tool name {name!r}: use 1 to 64 letters, digits, '_' or '-'.",
             details={"name": name if isinstance(name, str) else repr(name)},
