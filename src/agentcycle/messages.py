@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Frozen(BaseModel):
@@ -115,19 +115,14 @@ class ToolResult(_Frozen):
 # --------------------------------------------------------------------------- messages
 
 
-class _MessageBase(_Frozen):
-    # Token estimate cached once per message; messages are immutable so it never goes stale.
-    _token_count: int | None = PrivateAttr(default=None)
-
-
-class SystemMessage(_MessageBase):
+class SystemMessage(_Frozen):
     """Instructions for the model."""
 
     role: Literal["system"] = "system"
     content: str
 
 
-class UserMessage(_MessageBase):
+class UserMessage(_Frozen):
     """Input from the user (or a runtime hint written on the user's behalf)."""
 
     role: Literal["user"] = "user"
@@ -136,7 +131,7 @@ class UserMessage(_MessageBase):
     """True for messages the runtime wrote (hints, steering notes), not the person."""
 
 
-class AssistantMessage(_MessageBase):
+class AssistantMessage(_Frozen):
     """A model response as appended to history."""
 
     role: Literal["assistant"] = "assistant"
@@ -145,7 +140,7 @@ class AssistantMessage(_MessageBase):
     reasoning: str | None = None
 
 
-class ToolMessage(_MessageBase):
+class ToolMessage(_Frozen):
     """The result of one tool call, paired with the call by ``tool_call_id``."""
 
     role: Literal["tool"] = "tool"

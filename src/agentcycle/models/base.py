@@ -147,6 +147,10 @@ ModelDelta = (
 )
 
 
+NO_USAGE = TokenUsage()
+"""Usage with every count unknown (shared: ``TokenUsage`` is immutable)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ModelResponse:
     """The final item of a model stream."""
@@ -154,7 +158,7 @@ class ModelResponse:
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str | None = None
-    usage: TokenUsage = field(default_factory=TokenUsage)
+    usage: TokenUsage = NO_USAGE
     finish_reason: str | None = None
     model: str | None = None
     endpoint: str | None = None

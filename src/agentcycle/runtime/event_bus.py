@@ -9,6 +9,7 @@ in order on every emit.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,9 +22,30 @@ E = TypeVar("E", bound=RunEvent)
 EventListener = Callable[[RunEvent], None]
 
 
+class _IdSource:
+    """Ids unique across processes and time: a random per-process part plus a counter.
+
+    Cheaper than drawing random bytes for each of the several events a cycle emits; the random
+    part is redrawn in a forked child so parent and child never share ids."""
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._stem = os.urandom(6).hex()
+        self._counter = itertools.count(1)
+
+    def new(self, prefix: str) -> str:
+        return f"{prefix}_{self._stem}{next(self._counter):06x}"
+
+
+_ids = _IdSource()
+
+
 def new_id(prefix: str) -> str:
-    """A short random id with a readable prefix (``run_…``, ``evt_…``, ``call_…``)."""
-    return f"{prefix}_{os.urandom(8).hex()}"
+    """A unique id with a readable prefix (``run_…``, ``evt_…``, ``mc_…``)."""
+    return _ids.new(prefix)
 
 
 class EventBus:

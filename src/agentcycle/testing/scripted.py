@@ -23,7 +23,13 @@ from agentcycle._json import dumps
 from agentcycle.errors import ModelError
 from agentcycle.messages import Message, TokenUsage, ToolCall
 from agentcycle.models._playback import play_response
-from agentcycle.models.base import ModelInfo, ModelRequest, ModelResponse, ModelStreamItem
+from agentcycle.models.base import (
+    NO_USAGE,
+    ModelInfo,
+    ModelRequest,
+    ModelResponse,
+    ModelStreamItem,
+)
 
 ScriptStep = ModelResponse | BaseException
 Script = Sequence[ScriptStep] | Callable[[ModelRequest], ScriptStep]
@@ -59,7 +65,7 @@ def call_tool(
         text=text or "",
         tool_calls=calls,
         reasoning=reasoning,
-        usage=usage or TokenUsage(),
+        usage=usage or NO_USAGE,
         finish_reason="tool_calls",
     )
 
@@ -69,7 +75,7 @@ def reply(
 ) -> ModelResponse:
     """A plain text response with no tool call."""
     return ModelResponse(
-        text=text, reasoning=reasoning, usage=usage or TokenUsage(), finish_reason="stop"
+        text=text, reasoning=reasoning, usage=usage or NO_USAGE, finish_reason="stop"
     )
 
 

@@ -1,0 +1,31 @@
+"""Every numbered example runs offline and prints what it promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+EXPECTED = {
+    "01_hello.py": "completed - Hello from agentcycle!",
+    "02_function_tools.py": "order 456: processing (follow up: True)",
+    "03_streaming_events.py": "run completed: Plan done.",
+    "04_ask_user.py": "waiting for the user: Deploy to which environment?",
+}
+
+
+def test_every_example_is_covered() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("[0-9][0-9]_*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(name: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert EXPECTED[name] in proc.stdout
