@@ -1,0 +1,158 @@
+"""Reading settings files: JSON, TOML, or a Python file's ``LLM_SETTINGS`` literal.
+
+A ``.py`` settings file is parsed with ``ast`` and only the expression assigned to
+``LLM_SETTINGS`` is evaluated, with ``ast.literal_eval``: nothing in the file is executed, so
+a settings file cannot run code (and cannot compute values either; keys come from the
+environment through ``api_key_env``). Error messages name the file and the position, never
+file content, because that content may hold API keys.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from agentcycle.errors import SettingsFileError
+
+SUFFIXES = (".json", ".toml", ".py")
+SETTINGS_NAME = "LLM_SETTINGS"
+
+
+def read_settings_data(path: Path) -> dict[str, Any]:
+    """The raw settings mapping stored in ``path`` (not yet validated).
+
+    Raises ``SettingsFileError`` for a missing or unreadable file, an unknown suffix, a
+    syntax error, a ``.py`` file without a literal ``LLM_SETTINGS``, or a top level that is
+    not a mapping.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise SettingsFileError(
+            f"{path}: unsupported settings file type {suffix or '(none)'!r}; "
+            "use .json, .toml or .py",
+            details={"path": str(path)},
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsFileError(
+            f"{path}: settings file not found", details={"path": str(path)}
+        ) from None
+    except UnicodeDecodeError:
+        raise SettingsFileError(
+            f"{path}: settings file is not UTF-8 text", details={"path": str(path)}
+        ) from None
+    except OSError as exc:
+        raise SettingsFileError(
+            f"{path}: cannot read settings file ({exc.strerror or type(exc).__name__})",
+            details={"path": str(path)},
+        ) from None
+    if suffix == ".json":
+        data = _parse_json(text, path)
+    elif suffix == ".toml":
+        data = _parse_toml(text, path)
+    else:
+        data = _parse_python(text, path)
+    if not isinstance(data, dict):
+        raise SettingsFileError(
+            f"{path}: the settings must be a mapping (object / table / dict), "
+            f"got {type(data).__name__}",
+            details={"path": str(path)},
+        )
+    return data
+
+
+def _parse_json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsFileError(
+            f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            details={"path": str(path), "line": exc.lineno},
+        ) from None
+
+
+def _parse_toml(text: str, path: Path) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's messages carry the position ("... (at line 3, column 9)"), not content.
+        raise SettingsFileError(
+            f"{path}: invalid TOML: {exc}", details={"path": str(path)}
+        ) from None
+
+
+def _parse_python(text: str, path: Path) -> Any:
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise SettingsFileError(
+            f"{path}: Python syntax error at line {exc.lineno}: {exc.msg}",
+            details={"path": str(path), "line": exc.lineno},
+        ) from None
+    value: ast.expr | None = None
+    for statement in tree.body:
+        if (
+            isinstance(statement, ast.Assign)
+            and any(
+                isinstance(target, ast.Name) and target.id == SETTINGS_NAME
+                for target in statement.targets
+            )
+        ) or (
+            isinstance(statement, ast.AnnAssign)
+            and isinstance(statement.target, ast.Name)
+            and statement.target.id == SETTINGS_NAME
+            and statement.value is not None
+        ):
+            value = statement.value
+    if value is None:
+        raise SettingsFileError(
+            f"{path}: no top-level `{SETTINGS_NAME} = {{...}}` assignment found",
+            details={"path": str(path)},
+        )
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        bad = _first_non_literal(value) or value
+        raise SettingsFileError(
+            f"{path}: {SETTINGS_NAME} must be a plain literal (dicts, lists, strings, numbers, "
+            f"booleans, None) but contains {_describe(bad)} at line {bad.lineno}, column "
+            f"{bad.col_offset + 1}. Settings files are read, never executed; to take an API "
+            "key from the environment use api_key_env.",
+            details={"path": str(path), "line": bad.lineno},
+        ) from None
+
+
+_LITERAL_NODES = (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.UnaryOp)
+
+
+def _first_non_literal(node: ast.expr) -> ast.expr | None:
+    """The first sub-expression (in source order) that ``literal_eval`` cannot take."""
+    offenders = [
+        sub
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.expr) and not isinstance(sub, _LITERAL_NODES)
+    ]
+    return min(offenders, key=lambda sub: (sub.lineno, sub.col_offset), default=None)
+
+
+def _describe(node: ast.expr) -> str:
+    """A content-free description of an expression (it might embed a secret)."""
+    if isinstance(node, ast.Call):
+        return "a function call"
+    if isinstance(node, ast.Name):
+        return f"the name {node.id!r}"
+    if isinstance(node, ast.Attribute):
+        return "an attribute access"
+    if isinstance(node, ast.Subscript):
+        return "a subscript"
+    if isinstance(node, ast.BinOp | ast.BoolOp | ast.Compare):
+        return "an operator expression"
+    if isinstance(node, ast.JoinedStr):
+        return "an f-string"
+    if isinstance(node, ast.Constant | ast.Dict | ast.List | ast.Tuple | ast.Set | ast.UnaryOp):
+        return "a value literal_eval cannot build (e.g. an unhashable set member)"
+    return f"an expression ({type(node).__name__})"
