@@ -268,3 +268,14 @@ def test_declared_attributes_and_protocol() -> None:
     assert fetch.read_only is True
     assert fetch.side_effect is SideEffect.NETWORK
     assert "custom-name" in repr(fetch)
+
+
+async def test_parameter_names_that_clash_with_pydantic(ctx: ToolContext) -> None:
+    @function_tool
+    def f(x: int, p0: str, json: bool = False, model_config: int = 1, _private: str = "a") -> Any:
+        """F."""
+        return [x, p0, json, model_config, _private]
+
+    assert list(f.parameters["properties"]) == ["x", "p0", "json", "model_config", "_private"]
+    arguments = {"x": 1, "p0": "s", "json": True, "model_config": 5, "_private": "z"}
+    assert (await f.invoke(ctx, arguments)).content == '[1,"s",true,5,"z"]'
