@@ -214,10 +214,6 @@ def request_params(
         choice = _tool_choice(settings.tool_choice, settings.parallel_tool_calls)
         if choice is not None:
             params["tool_choice"] = choice
-    if settings.temperature is not None:
-        params["temperature"] = settings.temperature
-    if settings.top_p is not None:
-        params["top_p"] = settings.top_p
     thinking = _thinking(settings.reasoning)
     if thinking is not None:
         params["thinking"] = thinking
@@ -225,8 +221,16 @@ def request_params(
         params["timeout"] = settings.timeout
     if settings.extra_headers:
         params["extra_headers"] = dict(settings.extra_headers)
-    if settings.extra_body:
-        params["extra_body"] = dict(settings.extra_body)
+    # Recent SDK releases dropped the sampling keywords the API still accepts: send them in the
+    # body directly.
+    body: dict[str, Any] = {}
+    if settings.temperature is not None:
+        body["temperature"] = settings.temperature
+    if settings.top_p is not None:
+        body["top_p"] = settings.top_p
+    body.update(settings.extra_body or {})
+    if body:
+        params["extra_body"] = body
     return params
 
 

@@ -193,7 +193,7 @@ class LoopbackServer(Generic[R]):
         self._server = _Server(("127.0.0.1", 0), handler_class)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name=f"{type(self).__name__}:{self.port}",
             daemon=True,
         )
