@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 
-from model_helpers import API_KEY, FAST_RETRY, ask, collect
+from model_helpers import API_KEY, FAST_RETRY, ask, collect, target
 
 from agentcycle.messages import (
     AssistantMessage,
@@ -18,6 +19,7 @@ from agentcycle.messages import (
     ToolMessage,
     UserMessage,
 )
+from agentcycle.models._convert_openai import is_official_openai, request_params
 from agentcycle.models.base import (
     Model,
     ModelRequest,
@@ -28,6 +30,7 @@ from agentcycle.models.base import (
     ToolCallStartDelta,
     ToolSpec,
 )
+from agentcycle.models.openai import OpenAIChatModel
 from agentcycle.testing.openai_server import ChatReply, ServerToolCall, usage
 
 WRITE = ToolSpec(
@@ -299,9 +302,19 @@ async def test_settings_are_mapped_onto_the_request(openai_server, make_openai):
         assert key not in without_tools.json
 
 
-async def test_endpoint_headers_and_model_id_are_used(openai_server, make_openai):
-    from model_helpers import target
+def test_max_tokens_uses_the_name_each_endpoint_understands():
+    settings = ModelSettings(max_tokens=100)
+    assert is_official_openai(None)
+    assert is_official_openai("https://api.openai.com/v1")
+    assert not is_official_openai("http://127.0.0.1:11434/v1")
+    official = request_params("gpt", [], (), settings, stream=True, official=True)
+    compatible = request_params("qwen", [], (), settings, stream=True)
+    assert official["max_completion_tokens"] == 100
+    assert "max_tokens" not in official
+    assert compatible["max_tokens"] == 100
 
+
+async def test_endpoint_headers_and_model_id_are_used(openai_server, make_openai):
     openai_server.enqueue("ok")
     model = make_openai(
         [target(openai_server.base_url, model_id="qwen3:8b", headers=(("X-Org", "team-a"),))]
@@ -315,12 +328,6 @@ async def test_endpoint_headers_and_model_id_are_used(openai_server, make_openai
 
 
 def test_a_model_satisfies_the_protocol_and_survives_new_event_loops(openai_server):
-    import asyncio
-
-    from model_helpers import target
-
-    from agentcycle.models.openai import OpenAIChatModel
-
     model = OpenAIChatModel([target(openai_server.base_url)], name="gpt", backend="local")
     assert isinstance(model, Model)
     assert (model.name, model.backend) == ("gpt", "local")

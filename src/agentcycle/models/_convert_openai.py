@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from agentcycle.messages import (
     AssistantMessage,
@@ -144,6 +145,13 @@ def convert_tools(tools: Sequence[ToolSpec]) -> list[dict[str, Any]]:
     ]
 
 
+def is_official_openai(api_base: str | None) -> bool:
+    """Whether ``api_base`` is OpenAI's own API (``None`` means the SDK's default, which is)."""
+    if not api_base:
+        return True
+    return (urlsplit(api_base).hostname or "").lower() == "api.openai.com"
+
+
 def _tool_choice(choice: str) -> str | dict[str, Any]:
     if choice in ("auto", "required", "none"):
         return choice
@@ -157,11 +165,14 @@ def request_params(
     settings: ModelSettings,
     *,
     stream: bool,
+    official: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments for ``chat.completions.create``.
 
     ``reasoning`` maps its ``effort`` key to ``reasoning_effort``; other providers' knobs (for
-    example DeepSeek's or Qwen's ``enable_thinking``) go through ``extra_body``.
+    example DeepSeek's or Qwen's ``enable_thinking``) go through ``extra_body``. ``max_tokens``
+    is sent as ``max_completion_tokens`` to OpenAI itself (``official``), whose reasoning models
+    reject the old name, and as ``max_tokens`` everywhere else, where it is the one understood.
     """
     params: dict[str, Any] = {"model": model_id, "messages": messages}
     if stream:
@@ -179,7 +190,7 @@ def request_params(
     if settings.top_p is not None:
         params["top_p"] = settings.top_p
     if settings.max_tokens is not None:
-        params["max_tokens"] = settings.max_tokens
+        params["max_completion_tokens" if official else "max_tokens"] = settings.max_tokens
     if settings.reasoning and settings.reasoning.get("effort") is not None:
         params["reasoning_effort"] = settings.reasoning["effort"]
     if settings.response_format is not None:

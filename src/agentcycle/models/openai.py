@@ -17,6 +17,7 @@ from agentcycle.models._convert_openai import (
     MessageConverter,
     StreamAccumulator,
     completion_items,
+    is_official_openai,
     request_params,
 )
 from agentcycle.models.base import (
@@ -86,7 +87,12 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
         settings: ModelSettings,
     ) -> dict[str, Any]:
         return request_params(
-            target.model_id, prepared, request.tools, settings, stream=self._stream
+            target.model_id,
+            prepared,
+            request.tools,
+            settings,
+            stream=self._stream,
+            official=is_official_openai(target.api_base),
         )
 
     async def _call(
