@@ -101,3 +101,27 @@ async def test_an_error_after_output_is_never_retried_even_if_marked_definitive(
             items.append(item)
     assert calls == 1
     assert items == [TextDelta("partial")]
+
+
+def test_converters_reuse_each_messages_wire_form_across_calls():
+    from agentcycle.messages import AssistantMessage, ToolCall, ToolMessage
+    from agentcycle.models import _convert_anthropic, _convert_openai
+
+    history = [
+        UserMessage(content="hi"),
+        AssistantMessage(tool_calls=(ToolCall(id="a", name="f"), ToolCall(id="b", name="f"))),
+        ToolMessage(tool_call_id="a", name="f", content="1"),
+        ToolMessage(tool_call_id="b", name="f", content="2"),
+    ]
+    openai = _convert_openai.MessageConverter()
+    first, second = openai.convert(history), openai.convert([*history, UserMessage(content="more")])
+    assert all(a is b for a, b in zip(first, second, strict=False))
+
+    anthropic = _convert_anthropic.MessageConverter()
+    _, first = anthropic.convert(history)
+    _, second = anthropic.convert(history)
+    assert first == second
+    assert len(first[-1]["content"]) == 2  # both results in one user message
+    # The merged message is built per call; the cached blocks inside it are shared.
+    assert first[-1] is not second[-1]
+    assert first[-1]["content"][0] is second[-1]["content"][0]

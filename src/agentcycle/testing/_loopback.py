@@ -103,6 +103,8 @@ class Exchange:
     def __init__(self, handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
         self._handler = handler
         self._stopping = stopping
+        self.started = False
+        """Whether a status line was written (a response can no longer be replaced)."""
 
     def wait(self, seconds: float) -> bool:
         """Wait ``seconds`` (a scripted delay); False when the server is stopping instead."""
@@ -117,6 +119,7 @@ class Exchange:
             data = json.dumps(body).encode()
             content_type = "application/json"
         handler = self._handler
+        self.started = True
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(data)))
@@ -129,6 +132,7 @@ class Exchange:
     def start_events(self) -> None:
         """Begin a ``text/event-stream`` response with chunked transfer encoding."""
         handler = self._handler
+        self.started = True
         handler.send_response(200)
         handler.send_header("Content-Type", "text/event-stream")
         handler.send_header("Cache-Control", "no-cache")
@@ -323,6 +327,12 @@ class LoopbackServer(Generic[R]):
             self._serve(exchange, method, path, body)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
+        except Exception as exc:
+            # A reply the server cannot render: say so instead of dropping the connection.
+            handler.close_connection = True
+            if not exchange.started:
+                message = f"loopback server could not send the reply: {exc!r}"
+                exchange.json(500, {"error": {"message": message, "type": "server_error"}})
         if self._stopping.is_set():
             handler.close_connection = True
 
