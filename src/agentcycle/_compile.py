@@ -5,12 +5,12 @@ thread, or (later) on a worker."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
-from agentcycle.errors import ConfigurationError, ToolDefinitionError
+from agentcycle.errors import ConfigurationError
 from agentcycle.messages import Message, SystemMessage, UserMessage
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
@@ -22,6 +22,7 @@ from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolSta
 from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
 from agentcycle.tools.builtin.todo import todo_write_tool
+from agentcycle.tools.registry import ToolRegistry
 
 DEFAULT_MAX_CYCLES = 10
 DEFAULT_MAX_INVALID_TOOL_CALLS = 5
@@ -55,7 +56,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         )
     provided = _resolve_model(agent, config)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
-    tools = _assemble_tools(agent)
+    registry = _assemble_tools(agent)
     instructions = await _instructions(agent, run_id, run_input, config, language)
     history: list[Message] = [SystemMessage(content=prompts.system_prompt(instructions, language))]
     history.extend(_input_messages(run_input))
@@ -67,7 +68,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         backend=provided.model.backend,
         model=provided.model.name,
         model_settings=settings,
-        tool_names=tuple(tools),
+        tool_names=registry.names(),
         max_cycles=_positive(
             "max_cycles", _first(config.max_cycles, agent.max_cycles, DEFAULT_MAX_CYCLES)
         ),
@@ -88,14 +89,13 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         initial_messages=tuple(history),
         metadata=dict(config.metadata),
     )
-    specs = tuple(ToolSpec(t.name, t.description, t.parameters) for t in tools.values())
     return CompiledRun(
         state=RunState(spec=spec),
         model=provided.model,
         info=provided.info,
         endpoint=provided.endpoint,
-        tools=tools,
-        tool_specs=specs,
+        tools={tool.name: tool for tool in registry},
+        tool_specs=tuple(registry.specs()),
         history=history,
         tool_state=RunToolState(),
         workspace=config.workspace,
@@ -116,7 +116,7 @@ def _positive(name: str, value: int) -> int:
 
 def _resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
     chosen: Model | ModelRef | str | None = _first(config.model, agent.model, "")
-    if chosen == "":
+    if chosen is None or chosen == "":
         raise ConfigurationError(
             "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a "
             "ModelRef or a model name from the settings file)"
@@ -141,31 +141,15 @@ def _settings_provider(config: RunConfig) -> ModelProvider:
     return SettingsModelProvider(path, config.default_backend)
 
 
-def _assemble_tools(agent: Agent) -> dict[str, Tool]:
-    """Built-ins first, then the agent's own tools; the order is stable (prompt caching)."""
-    output_type = agent.output_type
-    ordered: list[Tool] = [task_finish_tool(output_type=output_type)]
+def _assemble_tools(agent: Agent) -> ToolRegistry:
+    """Built-ins first, then the agent's own tools; the order is stable (prompt caching).
+    Plain functions are wrapped with ``function_tool``; duplicate names are an error."""
+    registry = ToolRegistry([task_finish_tool(output_type=agent.output_type)])
     if agent.allow_ask_user:
-        ordered.append(ask_user_tool())
-    ordered.append(todo_write_tool())
-    ordered.extend(_as_tool(t) for t in agent.tools)
-    tools: dict[str, Tool] = {}
-    for tool in ordered:
-        if tool.name in tools:
-            raise ToolDefinitionError(f"two tools are named {tool.name!r}")
-        tools[tool.name] = tool
-    return tools
-
-
-def _as_tool(item: Tool | Callable[..., Any]) -> Tool:
-    if isinstance(item, Tool):
-        return item
-    if callable(item):
-        from agentcycle.tools.function_tool import function_tool
-
-        wrapped: Tool = function_tool(item)
-        return wrapped
-    raise ToolDefinitionError(f"not a tool: {item!r}")
+        registry.add(ask_user_tool())
+    registry.add(todo_write_tool())
+    registry.extend(agent.tools)
+    return registry
 
 
 async def _instructions(

@@ -63,7 +63,7 @@ from agentcycle.runtime import prompts
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
 from agentcycle.runtime.state import CycleRecord, NoToolPolicy, RunState, RunToolState
-from agentcycle.tools.base import Tool
+from agentcycle.tools.base import RunScope, Tool
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,7 @@ class LoopInputs:
     context: Any = None
     language: str = "en-US"
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    scope: RunScope = field(default_factory=RunScope)
 
 
 class CycleLoop:
@@ -125,6 +126,7 @@ class CycleLoop:
             workspace=inputs.workspace,
             context=inputs.context,
             cancelled=inputs.cancelled,
+            scope=inputs.scope,
         )
         self._consecutive_invalid = 0
         self._last_text: str | None = None
@@ -140,6 +142,7 @@ class CycleLoop:
         except asyncio.CancelledError:
             outcome = self._cancelled()
             outcome.model_calls = self._model_calls
+            await _close_scope(self._in.scope)
             bus.emit(RunCancelled, reason=self._cancel_reason, partial_output=self._last_text)
             bus.close()
             task = asyncio.current_task()
@@ -154,6 +157,7 @@ class CycleLoop:
             error.__cause__ = exc
             outcome = self._failed(error)
         outcome.model_calls = self._model_calls
+        await _close_scope(self._in.scope)
         self._emit_terminal(outcome)
         return outcome
 
@@ -417,6 +421,11 @@ class CycleLoop:
                 partial_output=outcome.partial_output,
             )
         bus.close()
+
+
+async def _close_scope(scope: RunScope) -> None:
+    # Shielded: a second cancel must not leave background processes of this run alive.
+    await asyncio.shield(scope.aclose())
 
 
 def _tool_message(outcome: ToolCallOutcome) -> ToolMessage:

@@ -1,24 +1,26 @@
 """The tool orchestrator: one pipeline for every tool call the model makes.
 
 parse arguments -> ``tool_call_planned`` -> lookup -> JSON Schema validation
--> ``tool_call_started`` -> execute (timeout, cancellation) -> ``tool_call_completed``. Anything the model got wrong
-becomes an error result with a stable code that the model sees; nothing here crashes a run.
+-> ``tool_call_started`` -> execute (timeout, cancellation) -> ``tool_call_completed``.
+Anything the model got wrong becomes an error result with a stable code that the model sees;
+nothing here crashes a run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agentcycle.errors import ToolArgumentsError
 from agentcycle.events import ToolCallCompleted, ToolCallPlanned, ToolCallStarted
-from agentcycle.messages import Directive, ToolCall, ToolResult, ToolResultStatus
+from agentcycle.messages import Directive, ToolCall, ToolResult
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.state import RunToolState
-from agentcycle.tools.base import Tool, ToolContext
+from agentcycle.tools.base import RunScope, Tool, ToolContext
+from agentcycle.tools.validation import parse_arguments, validate_arguments
 
 # Error codes the orchestrator produces itself (TOOLS.md, "Results").
 INVALID_ARGUMENTS_JSON = "invalid_arguments_json"
@@ -68,6 +70,7 @@ class ToolOrchestrator:
         workspace: Any = None,
         context: Any = None,
         cancelled: asyncio.Event | None = None,
+        scope: RunScope | None = None,
     ) -> None:
         self._tools = tools
         self._bus = bus
@@ -76,6 +79,7 @@ class ToolOrchestrator:
         self._workspace = workspace
         self._context = context
         self._cancelled = cancelled if cancelled is not None else asyncio.Event()
+        self._scope = scope if scope is not None else RunScope()
 
     async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> list[ToolCallOutcome]:
         """Run ``calls`` and return one outcome per call, in call order.
@@ -161,6 +165,7 @@ class ToolOrchestrator:
             workspace=self._workspace,
             context=self._context,
             cancelled=self._cancelled,
+            scope=self._scope,
         )
         try:
             if tool.timeout_seconds is None:
@@ -232,27 +237,13 @@ class ToolOrchestrator:
 
 
 def _parse(raw: str) -> tuple[dict[str, Any] | None, ToolResult | None]:
-    text = raw.strip() if raw else ""
-    if not text:
-        return {}, None
     try:
-        value = json.loads(text)
-    except ValueError as exc:
-        return None, ToolResult.error(
-            INVALID_ARGUMENTS_JSON,
-            f"Arguments are not valid JSON ({exc}). Send one JSON object.",
-        )
-    if not isinstance(value, dict):
-        return None, ToolResult.error(
-            INVALID_ARGUMENTS_JSON,
-            f"Arguments must be a JSON object, got {type(value).__name__}.",
-        )
-    return value, None
+        return parse_arguments(raw), None
+    except ToolArgumentsError as exc:
+        return None, ToolResult.error(exc.code, exc.message)
 
 
 def _validate(tool: Tool, arguments: dict[str, Any]) -> ToolResult | None:
-    from agentcycle.tools.validation import validate_arguments
-
     issues = validate_arguments(tool.parameters, arguments)
     if not issues:
         return None
@@ -261,8 +252,3 @@ def _validate(tool: Tool, arguments: dict[str, Any]) -> ToolResult | None:
         f"Arguments for {tool.name!r} do not match its schema.",
         details=[issue.to_dict() for issue in issues],
     )
-
-
-def is_error(result: ToolResult) -> bool:
-    """True for an error result."""
-    return result.status is ToolResultStatus.ERROR

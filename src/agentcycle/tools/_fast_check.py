@@ -13,6 +13,7 @@ nested closures that answer "valid" in a few microseconds. It is conservative by
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable
 from typing import Any
@@ -104,6 +105,15 @@ def _json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _bounded(test: Callable[[Any, Any], bool], bound: float) -> Check:
+    def check(v: Any) -> bool:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return True  # numeric bounds do not constrain other types
+        return test(v, bound)
+
+    return check
+
+
 class _Compiler:
     def __init__(self, root: Any) -> None:
         self._root = root
@@ -186,20 +196,17 @@ class _Compiler:
     def _number(self, schema: dict[str, Any]) -> list[Check]:
         checks: list[Check] = []
 
-        def numeric(v: Any) -> bool:
-            return isinstance(v, int | float) and not isinstance(v, bool)
-
         for key, test in (
-            ("minimum", lambda v, b: v >= b),
-            ("maximum", lambda v, b: v <= b),
-            ("exclusiveMinimum", lambda v, b: v > b),
-            ("exclusiveMaximum", lambda v, b: v < b),
+            ("minimum", operator.ge),
+            ("maximum", operator.le),
+            ("exclusiveMinimum", operator.gt),
+            ("exclusiveMaximum", operator.lt),
         ):
             if key in schema:
                 bound = schema[key]
                 if not isinstance(bound, int | float) or isinstance(bound, bool):
                     raise _Unsupported
-                checks.append(lambda v, bound=bound, test=test: not numeric(v) or test(v, bound))
+                checks.append(_bounded(test, bound))
         return checks
 
     def _array(self, schema: dict[str, Any]) -> list[Check]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -24,13 +25,52 @@ class SideEffect(enum.StrEnum):
     EXTERNAL = "external"
 
 
+class RunScope:
+    """Resources that live as long as one run and are shared by its tools (background
+    processes, caches, connections). The loop closes the scope when the run ends, calling every
+    registered closer (newest first) so nothing outlives its run."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._closed = False
+
+    def get_or_create(self, key: str, factory: Callable[[], Any]) -> Any:
+        """The resource stored under ``key``, created by ``factory`` on first use."""
+        if key not in self._items:
+            self._items[key] = factory()
+        return self._items[key]
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` when the run ends."""
+        self._closers.append(closer)
+
+    @property
+    def closed(self) -> bool:
+        """True once ``aclose`` ran."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close every resource; a failing closer does not stop the others."""
+        if self._closed:
+            return
+        self._closed = True
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                await closer()
+            except Exception:  # cleanup is best effort; the run's outcome is already decided
+                continue
+
+
 @dataclass(slots=True)
 class ToolContext:
     """Everything a tool handler may use. Handlers never print and never touch globals.
 
     ``state`` is the run's tool state (todos, files read and written); ``context`` is the
     host's own object passed through ``RunConfig.context``; ``cancelled`` is set when the run
-    is being cancelled so long-running tools can stop cooperatively.
+    is being cancelled so long-running tools can stop cooperatively; ``scope`` holds per-run
+    resources (background processes ...) that are closed when the run ends.
     """
 
     run_id: str
@@ -42,6 +82,7 @@ class ToolContext:
     workspace: Any = None
     context: Any = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
+    scope: RunScope = field(default_factory=RunScope)
 
 
 @runtime_checkable
@@ -52,14 +93,40 @@ class Tool(Protocol):
     are validated before ``invoke`` runs, so ``invoke`` receives a dict that matches it.
     """
 
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    side_effect: SideEffect
-    read_only: bool
-    """Safe to run concurrently with other read-only calls of the same batch."""
-    needs_approval: bool
-    timeout_seconds: float | None
+    @property
+    def name(self) -> str:
+        """The name the model calls (``^[a-zA-Z0-9_-]{1,64}$``)."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """What the tool does, written for the model."""
+        ...
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The closed JSON Schema of the arguments object."""
+        ...
+
+    @property
+    def side_effect(self) -> SideEffect:
+        """What running the tool may change."""
+        ...
+
+    @property
+    def read_only(self) -> bool:
+        """Safe to run concurrently with other read-only calls of the same batch."""
+        ...
+
+    @property
+    def needs_approval(self) -> bool:
+        """Ask before running, whatever the side effect."""
+        ...
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        """Execution time limit, or ``None``."""
+        ...
 
     async def invoke(self, ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         """Run the tool. Raising is allowed: the orchestrator turns it into an error result."""
