@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
     return subprocess.run(
         [sys.executable, "-m", "agentcycle", *args],
@@ -47,7 +49,14 @@ def test_json_output_reports_status_and_resolution(workspace: Path) -> None:
     assert data["completion_reason"] == "tool_finish"
     assert data["resolved"] == {"backend": "demo", "model": "demo-planner", "endpoint": None}
     assert data["cycles"] >= 2
-    assert set(data) == {"status", "final_output", "completion_reason", "cycles", "usage", "resolved"}
+    assert set(data) == {
+        "status",
+        "final_output",
+        "completion_reason",
+        "cycles",
+        "usage",
+        "resolved",
+    }
 
 
 def test_verbose_prints_every_event_as_json(workspace: Path) -> None:
