@@ -17,7 +17,9 @@ from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsMod
 from agentcycle.models.provider import model_info as declared_info
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
+from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.event_bus import new_id
+from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
 from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
@@ -43,6 +45,8 @@ class CompiledRun:
     workspace: Any
     context: Any
     language: str
+    policy: ToolPolicy
+    approvals: ApprovalProvider | None
 
 
 async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
@@ -57,6 +61,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
     provided = _resolve_model(agent, config)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     registry = _assemble_tools(agent)
+    policy = (agent.policy or ToolPolicy()).then(config.policy)
     instructions = await _instructions(agent, run_id, run_input, config, language)
     history: list[Message] = [SystemMessage(content=prompts.system_prompt(instructions, language))]
     history.extend(_input_messages(run_input))
@@ -68,7 +73,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         backend=provided.model.backend,
         model=provided.model.name,
         model_settings=settings,
-        tool_names=registry.names(),
+        tool_names=tuple(t.name for t in registry if policy.offers(t)),
         max_cycles=_positive(
             "max_cycles", _first(config.max_cycles, agent.max_cycles, DEFAULT_MAX_CYCLES)
         ),
@@ -95,12 +100,14 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         info=provided.info,
         endpoint=provided.endpoint,
         tools={tool.name: tool for tool in registry},
-        tool_specs=tuple(registry.specs()),
+        tool_specs=tuple(s for s in registry.specs() if policy.offers(registry[s.name])),
         history=history,
         tool_state=RunToolState(),
         workspace=config.workspace,
         context=config.context,
         language=language,
+        policy=policy,
+        approvals=config.approval_provider,
     )
 
 
@@ -148,6 +155,10 @@ def _assemble_tools(agent: Agent) -> ToolRegistry:
     if agent.allow_ask_user:
         registry.add(ask_user_tool())
     registry.add(todo_write_tool())
+    if agent.shell_tools:
+        from agentcycle.tools.builtin.shell import shell_tools
+
+        registry.extend(shell_tools())
     registry.extend(agent.tools)
     return registry
 

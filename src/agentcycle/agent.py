@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agentcycle.models.base import Model, ModelRef, ModelSettings
+from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
 from agentcycle.tools.base import Tool
 
@@ -55,3 +56,7 @@ class Agent:
     output_type: type[Any] | None = None
     allow_ask_user: bool = True
     max_invalid_tool_calls: int | None = None
+    policy: ToolPolicy | None = None
+    """The agent's own tool policy (the innermost layer; runner and run narrow it)."""
+    shell_tools: bool = False
+    """Offer ``bash`` and ``check_background_command`` (needs a local workspace)."""

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
+from agentcycle.runtime.approvals import ApprovalProvider
+from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
 
 
@@ -30,6 +32,11 @@ class RunConfig:
     no_tool_policy: NoToolPolicy | str | None = None
     max_invalid_tool_calls: int | None = None
     language: str | None = None
+    policy: ToolPolicy | None = None
+    """Narrows the agent's (and the runner's) tool policy for this run."""
+    approval_provider: ApprovalProvider | None = None
+    """Decides approval requests; without one a call that needs approval ends the run in
+    ``wait_user`` with the call pending."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     execution: Literal["inline"] = "inline"
@@ -49,6 +56,8 @@ class RunConfig:
                 updates[f.name] = theirs.merge(mine) if theirs is not None else mine
             elif f.name == "metadata":
                 updates[f.name] = {**base.metadata, **self.metadata}
+            elif f.name == "policy":
+                updates[f.name] = base.policy.then(mine) if base.policy is not None else mine
             elif f.name == "execution":
                 updates[f.name] = mine
             else:

@@ -72,6 +72,8 @@ class Runner:
                 workspace=compiled.workspace,
                 context=compiled.context,
                 language=compiled.language,
+                policy=compiled.policy,
+                approvals=compiled.approvals,
             )
         )
         return RunHandle(compiled, bus, loop)

@@ -15,7 +15,11 @@ from agentcycle.testing import ScriptedModel, call_tool, reply
 
 def script() -> list:
     return [
-        call_tool("todo_write", {"todos": [{"title": "t", "status": "completed", "priority": "low"}]}, text="planning"),
+        call_tool(
+            "todo_write",
+            {"todos": [{"title": "t", "status": "completed", "priority": "low"}]},
+            text="planning",
+        ),
         reply("a thought"),
         call_tool("task_finish", {"message": "done"}),
     ]

@@ -62,7 +62,15 @@ from agentcycle.models.base import (
 from agentcycle.runtime import prompts
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
-from agentcycle.runtime.state import CycleRecord, NoToolPolicy, RunState, RunToolState
+from agentcycle.runtime.approvals import ApprovalProvider
+from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.runtime.state import (
+    CycleRecord,
+    NoToolPolicy,
+    PendingToolCall,
+    RunState,
+    RunToolState,
+)
 from agentcycle.tools.base import RunScope, Tool
 
 
@@ -107,6 +115,8 @@ class LoopInputs:
     language: str = "en-US"
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     scope: RunScope = field(default_factory=RunScope)
+    policy: ToolPolicy = field(default_factory=ToolPolicy)
+    approvals: ApprovalProvider | None = None
 
 
 class CycleLoop:
@@ -127,6 +137,8 @@ class CycleLoop:
             context=inputs.context,
             cancelled=inputs.cancelled,
             scope=inputs.scope,
+            policy=inputs.policy,
+            approvals=inputs.approvals,
         )
         self._consecutive_invalid = 0
         self._last_text: str | None = None
@@ -192,9 +204,11 @@ class CycleLoop:
             )
             outcome: LoopOutcome | None
             if response.tool_calls:
-                outcomes = await self._orchestrator.run_batch(response.tool_calls, index)
-                self._history.extend(_tool_message(o) for o in outcomes)
-                outcome = self._after_tools(outcomes)
+                batch = await self._orchestrator.run_batch(response.tool_calls, index)
+                self._history.extend(_tool_message(o) for o in batch.outcomes)
+                outcome = self._after_tools(batch.outcomes)
+                if outcome is None and batch.pending:
+                    outcome = self._waiting_for_approval(batch.pending)
             else:
                 outcome = self._after_no_tool(response.text)
             todos_after = self._in.tool_state.todos
@@ -330,6 +344,18 @@ class CycleLoop:
                     )
         return None
 
+    def _waiting_for_approval(self, pending: list[PendingToolCall]) -> LoopOutcome:
+        self._in.state.pending_tool_calls = pending
+        waiting = [p for p in pending if p.request_id is not None]
+        names = ", ".join(p.tool_name for p in waiting)
+        return LoopOutcome(
+            status=RunStatus.WAIT_USER,
+            completion_reason=CompletionReason.WAIT_USER,
+            final_output=f"Waiting for approval: {names}",
+            completion_tool_name=waiting[0].tool_name if waiting else None,
+            wait={"kind": "approval", "pending": [p.model_dump() for p in pending]},
+        )
+
     def _after_no_tool(self, text: str) -> LoopOutcome | None:
         policy = self._spec.no_tool_policy
         if policy is NoToolPolicy.FINISH:
@@ -402,6 +428,7 @@ class CycleLoop:
         state = self._in.state
         state.status = outcome.status
         state.completion_reason = outcome.completion_reason
+        state.tool_state = self._in.tool_state
         if outcome.status in (RunStatus.COMPLETED, RunStatus.WAIT_USER):
             bus.emit(
                 RunCompleted,

@@ -15,10 +15,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentcycle.errors import ToolArgumentsError
-from agentcycle.events import ToolCallCompleted, ToolCallPlanned, ToolCallStarted
+from agentcycle.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    ToolCallCompleted,
+    ToolCallPlanned,
+    ToolCallStarted,
+)
 from agentcycle.messages import Directive, ToolCall, ToolResult
-from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.state import RunToolState
+from agentcycle.runtime.approvals import (
+    ApprovalAction,
+    ApprovalProvider,
+    ApprovalRequest,
+    describe,
+)
+from agentcycle.runtime.event_bus import EventBus, new_id
+from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.runtime.state import PendingToolCall, RunToolState
 from agentcycle.tools.base import RunScope, Tool, ToolContext
 from agentcycle.tools.validation import parse_arguments, validate_arguments
 
@@ -29,6 +42,9 @@ INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"
 TOOL_TIMEOUT = "tool_timeout"
 TOOL_EXECUTION_FAILED = "tool_execution_failed"
 TOOL_CALL_SKIPPED = "tool_call_skipped"
+TOOL_NOT_ALLOWED = "tool_not_allowed"
+TOOL_APPROVAL_DENIED = "tool_approval_denied"
+TOOL_APPROVAL_TIMEOUT = "tool_approval_timeout"
 
 MODEL_ERROR_CODES = frozenset({INVALID_ARGUMENTS_JSON, TOOL_NOT_FOUND, INVALID_TOOL_ARGUMENTS})
 """Codes that mean the model wrote a malformed call (they count towards the invalid limit)."""
@@ -46,6 +62,25 @@ class ToolCallOutcome:
     def invalid(self) -> bool:
         """True when the model's call itself was malformed."""
         return self.result.error_code in MODEL_ERROR_CODES
+
+
+class _Pending:
+    """Marker: the call waits for an approval nobody could give now."""
+
+    __slots__ = ("message", "request_id")
+
+    def __init__(self, request_id: str, message: str) -> None:
+        self.request_id = request_id
+        self.message = message
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """The outcomes of a batch, in call order, and the calls left pending (approval needed
+    with nobody to ask; the calls after such a call wait with it to keep their order)."""
+
+    outcomes: list[ToolCallOutcome]
+    pending: list[PendingToolCall]
 
 
 @dataclass(slots=True)
@@ -71,8 +106,12 @@ class ToolOrchestrator:
         context: Any = None,
         cancelled: asyncio.Event | None = None,
         scope: RunScope | None = None,
+        policy: ToolPolicy | None = None,
+        approvals: ApprovalProvider | None = None,
     ) -> None:
         self._tools = tools
+        self._policy = policy or ToolPolicy()
+        self._approvals = approvals
         self._bus = bus
         self._state = state
         self._agent_name = agent_name
@@ -81,29 +120,41 @@ class ToolOrchestrator:
         self._cancelled = cancelled if cancelled is not None else asyncio.Event()
         self._scope = scope if scope is not None else RunScope()
 
-    async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> list[ToolCallOutcome]:
-        """Run ``calls`` and return one outcome per call, in call order.
+    async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> BatchResult:
+        """Run ``calls``: one outcome per call in call order, or pending entries.
 
-        Calls run concurrently when every tool in the batch is read-only; otherwise in order,
-        and once a call returns a finish or wait directive the remaining calls are skipped
-        (with a result each, so history stays paired)."""
+        Calls run concurrently when every tool in the batch is read-only and needs no approval;
+        otherwise in order. Once a call returns a finish or wait directive the remaining calls
+        are skipped (with a result each, so history stays paired)."""
         prepared = [self._prepare(call, cycle_index) for call in calls]
         parallel = len(prepared) > 1 and all(
-            p.refusal is None and p.tool is not None and p.tool.read_only for p in prepared
+            p.refusal is None
+            and p.tool is not None
+            and p.tool.read_only
+            and not self._policy.needs_approval(p.tool)
+            for p in prepared
         )
         if parallel:
-            return list(await asyncio.gather(*(self._finish(p, cycle_index) for p in prepared)))
+            done = await asyncio.gather(*(self._finish(p, cycle_index) for p in prepared))
+            return BatchResult([o for o in done if isinstance(o, ToolCallOutcome)], [])
         outcomes: list[ToolCallOutcome] = []
+        pending: list[PendingToolCall] = []
         stop_directive: Directive | None = None
         for p in prepared:
+            if pending:
+                pending.append(_pending(p.call))
+                continue
             if stop_directive is not None:
                 outcomes.append(self._skip(p, cycle_index, stop_directive))
                 continue
             outcome = await self._finish(p, cycle_index)
+            if isinstance(outcome, _Pending):
+                pending.append(_pending(p.call, outcome.request_id, outcome.message))
+                continue
             outcomes.append(outcome)
             if outcome.result.directive is not Directive.CONTINUE:
                 stop_directive = outcome.result.directive
-        return outcomes
+        return BatchResult(outcomes, pending)
 
     def skip_all(
         self, calls: Sequence[ToolCall], cycle_index: int, reason: str
@@ -136,9 +187,21 @@ class ToolOrchestrator:
             refusal = _validate(tool, arguments)
         return _Prepared(call, tool, arguments, refusal, started)
 
-    async def _finish(self, p: _Prepared, cycle_index: int) -> ToolCallOutcome:
-        if p.refusal is not None or p.tool is None or p.arguments is None:
-            result = p.refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
+    async def _finish(self, p: _Prepared, cycle_index: int) -> ToolCallOutcome | _Pending:
+        refusal = p.refusal
+        if refusal is None and p.tool is not None and p.arguments is not None:
+            reason = await self._policy.call_refusal(p.tool, p.arguments)
+            if reason is not None:
+                refusal = ToolResult.error(TOOL_NOT_ALLOWED, f"Not allowed: {reason}.")
+            elif self._policy.needs_approval(p.tool) and p.tool.name not in (
+                self._state.approved_tools
+            ):
+                gate = await self._approval_gate(p.tool, p.call, p.arguments, cycle_index)
+                if isinstance(gate, _Pending):
+                    return gate
+                refusal = gate
+        if refusal is not None or p.tool is None or p.arguments is None:
+            result = refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
             self._completed(p.call, result, cycle_index, p.started, executed=False)
             return ToolCallOutcome(p.call, result, executed=False)
         self._bus.emit(
@@ -151,6 +214,51 @@ class ToolOrchestrator:
         result = await self._execute(p.tool, p.call, p.arguments, cycle_index)
         self._completed(p.call, result, cycle_index, p.started, executed=True)
         return ToolCallOutcome(p.call, result, executed=True)
+
+    async def _approval_gate(
+        self, tool: Tool, call: ToolCall, arguments: dict[str, Any], cycle_index: int
+    ) -> ToolResult | _Pending | None:
+        """Ask for a decision: ``None`` to run, an error result to refuse, or pending."""
+        request = ApprovalRequest(
+            request_id=new_id("apr"),
+            run_id=self._bus.run_id,
+            tool_call_id=call.id,
+            tool_name=tool.name,
+            arguments=arguments,
+            side_effect=tool.side_effect,
+            message=describe(tool.name, arguments, tool.side_effect),
+        )
+        self._bus.emit(
+            ApprovalRequested,
+            cycle_index=cycle_index,
+            request_id=request.request_id,
+            tool_call_id=call.id,
+            tool_name=tool.name,
+            message=request.message,
+        )
+        decision = await self._approvals.decide(request) if self._approvals else None
+        if decision is None:
+            return _Pending(request.request_id, request.message)
+        self._bus.emit(
+            ApprovalResolved,
+            cycle_index=cycle_index,
+            request_id=request.request_id,
+            tool_call_id=call.id,
+            tool_name=tool.name,
+            action=decision.action.value,
+        )
+        if decision.action is ApprovalAction.ALLOW_SESSION:
+            self._state.approved_tools.add(tool.name)
+        if decision.action in (ApprovalAction.ALLOW, ApprovalAction.ALLOW_SESSION):
+            return None
+        if decision.action is ApprovalAction.TIMEOUT:
+            return ToolResult.error(
+                TOOL_APPROVAL_TIMEOUT, f"No decision on {tool.name!r} in time; it did not run."
+            )
+        reason = f" Reason: {decision.reason}" if decision.reason else ""
+        return ToolResult.error(
+            TOOL_APPROVAL_DENIED, f"The user denied this call to {tool.name!r}.{reason}"
+        )
 
     async def _execute(
         self, tool: Tool, call: ToolCall, arguments: dict[str, Any], cycle_index: int
@@ -234,6 +342,18 @@ class ToolOrchestrator:
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
         )
+
+
+def _pending(
+    call: ToolCall, request_id: str | None = None, message: str | None = None
+) -> PendingToolCall:
+    return PendingToolCall(
+        tool_call_id=call.id,
+        tool_name=call.name,
+        arguments=call.arguments,
+        request_id=request_id,
+        message=message,
+    )
 
 
 def _parse(raw: str) -> tuple[dict[str, Any] | None, ToolResult | None]:

@@ -55,6 +55,8 @@ class RunToolState(BaseModel):
 
     todos: list[TodoItem] = Field(default_factory=list)
     files_seen: dict[str, FileStamp] = Field(default_factory=dict)
+    approved_tools: set[str] = Field(default_factory=set)
+    """Tools approved with ``allow_session`` for the rest of the run."""
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def open_todos(self) -> list[TodoItem]:
@@ -99,6 +101,19 @@ class CycleRecord(BaseModel):
     """The TODO list after this cycle, when the cycle changed it."""
 
 
+class PendingToolCall(BaseModel):
+    """A tool call of the last assistant message that has not run yet: it waits for approval
+    (``request_id`` set) or follows one that does (order is kept)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tool_call_id: str
+    tool_name: str
+    arguments: str
+    request_id: str | None = None
+    message: str | None = None
+
+
 class RunState(BaseModel):
     """A run as a checkpoint: the spec, the cycle records, and where it ended."""
 
@@ -109,6 +124,9 @@ class RunState(BaseModel):
     cycles: list[CycleRecord] = Field(default_factory=list)
     status: RunStatus | None = None
     completion_reason: CompletionReason | None = None
+    pending_tool_calls: list[PendingToolCall] = Field(default_factory=list)
+    tool_state: RunToolState | None = None
+    """The tools' state when the run stopped (todos, files seen, approvals)."""
 
     def messages(self) -> list[Message]:
         """The full history: the initial messages followed by every cycle's messages."""
