@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import resource
 import time
 
@@ -43,7 +44,7 @@ async def measure(cycles: int) -> tuple[float, float, float]:
     # Cycle boundaries from the events' own timestamps: no extra subscriber during the run.
     events = [e async for e in handle.events()]
     stamps = [e.created_at for e in events if e.type in ("cycle_started", "run_completed")]
-    per_cycle = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    per_cycle = [b - a for a, b in itertools.pairwise(stamps)]
     tenth = max(1, len(per_cycle) // 10)
     first = sum(per_cycle[:tenth]) / tenth
     last = sum(per_cycle[-tenth:]) / tenth

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import pytest
@@ -36,7 +37,7 @@ async def test_envelope_and_gap_free_sequence() -> None:
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert len({e.event_id for e in events}) == len(events)
     assert all(e.event_id.startswith("evt_") and e.agent_name == "ops" for e in events)
-    assert all(e.created_at <= f.created_at for e, f in zip(events, events[1:], strict=False))
+    assert all(e.created_at <= f.created_at for e, f in itertools.pairwise(events))
 
 
 async def test_order_of_one_cycle_with_a_tool_call() -> None:

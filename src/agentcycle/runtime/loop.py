@@ -60,9 +60,9 @@ from agentcycle.models.base import (
     ToolSpec,
 )
 from agentcycle.runtime import prompts
+from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
-from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import (
     CycleRecord,
