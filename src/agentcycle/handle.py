@@ -55,6 +55,13 @@ class RunHandle:
             self._task.cancel()
         await asyncio.wait({self._task})
 
+    async def release_model_clients(self) -> None:
+        """Close the HTTP clients the run's model opened on this event loop. Front doors that
+        own their event loop (``run_sync``, the CLI) call this before the loop closes."""
+        aclose = getattr(self._compiled.model, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     async def result(self) -> RunResult:
         """Wait for the run to end and return its result."""
         if self._result is None:

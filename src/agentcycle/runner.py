@@ -92,8 +92,15 @@ class Runner:
     def run_sync(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:
         """Run to the end from synchronous code (not from inside a running event loop)."""
         _require_no_running_loop("run_sync")
-        result: RunResult = asyncio.run(self.run(agent, input, config=config))
-        return result
+
+        async def run_on_private_loop() -> RunResult:
+            handle = await self.start(agent, input, config=config)
+            try:
+                return await handle.result()
+            finally:
+                await handle.release_model_clients()
+
+        return asyncio.run(run_on_private_loop())
 
     @_ClassOrInstance
     async def stream(
@@ -121,8 +128,14 @@ class Runner:
         task_box: list[asyncio.Task[None]] = []
 
         async def pump() -> None:
-            async for event in self.stream(agent, input, config=config):
-                items.put(event)
+            handle = await self.start(agent, input, config=config)
+            try:
+                async for event in handle.events():
+                    items.put(event)
+            finally:
+                if not handle.done():
+                    await handle.cancel("stream closed by consumer")
+                await handle.release_model_clients()
 
         def worker() -> None:
             loop = asyncio.new_event_loop()

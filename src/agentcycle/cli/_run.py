@@ -76,6 +76,8 @@ async def _run(agent: Agent, prompt: str, config: RunConfig, renderer: Renderer)
     except asyncio.CancelledError:
         await handle.cancel("interrupted from the terminal")
         raise
+    finally:
+        await handle.release_model_clients()
 
 
 def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
