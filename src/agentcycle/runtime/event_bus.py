@@ -70,6 +70,8 @@ class EventBus:
         self._closed = False
         self._wakeup: asyncio.Future[None] | None = None
         self._listeners: list[EventListener] = []
+        # Event ids: one unique stem per bus plus the sequence number (no per-event draw).
+        self._event_stem = new_id("evt") + "_"
 
     @property
     def backlog(self) -> list[RunEvent]:
@@ -87,10 +89,10 @@ class EventBus:
 
     def emit(self, event_type: type[E], *, cycle_index: int | None = None, **payload: Any) -> E:
         """Build an event of ``event_type`` with this run's envelope and publish it."""
-        self._seq += 1
+        seq = self._seq = self._seq + 1
         event = event_type(
-            event_id=new_id("evt"),
-            seq=self._seq,
+            event_id=f"{self._event_stem}{seq}",
+            seq=seq,
             run_id=self.run_id,
             trace_id=self.trace_id,
             created_at=time.time(),

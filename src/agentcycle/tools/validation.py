@@ -53,6 +53,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every call: json.loads(text, parse_constant=...) builds a new one each time.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def parse_arguments(raw: str | None) -> dict[str, Any]:
     """Parse a tool call's raw argument text into a dict.
 
@@ -64,7 +68,7 @@ def parse_arguments(raw: str | None) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ToolArgumentsError(
             f"Arguments are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
