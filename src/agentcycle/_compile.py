@@ -5,6 +5,7 @@ thread, or (later) on a worker."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path, PurePath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,11 +104,30 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         tool_specs=tuple(s for s in registry.specs() if policy.offers(registry[s.name])),
         history=history,
         tool_state=RunToolState(),
-        workspace=config.workspace,
+        workspace=_resolve_workspace(config.workspace),
         context=config.context,
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+    )
+
+
+def _resolve_workspace(value: Any) -> Any:
+    """``RunConfig.workspace`` as a backend: a path means a local directory."""
+    if value is None:
+        return None
+    if isinstance(value, str | PurePath):
+        from agentcycle.workspace.local import LocalWorkspaceBackend
+
+        if not Path(value).is_dir():
+            raise ConfigurationError(f"workspace {str(value)!r} is not a directory")
+        return LocalWorkspaceBackend(Path(value))
+    from agentcycle.workspace.base import WorkspaceBackend
+
+    if isinstance(value, WorkspaceBackend):
+        return value
+    raise ConfigurationError(
+        f"workspace must be a directory path or a WorkspaceBackend, got {type(value).__name__}"
     )
 
 

@@ -30,6 +30,7 @@ from agentcycle.runtime.approvals import (
     describe,
 )
 from agentcycle.runtime.event_bus import EventBus, new_id
+from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import PendingToolCall, RunToolState
 from agentcycle.tools.base import RunScope, Tool, ToolContext
@@ -212,6 +213,10 @@ class ToolOrchestrator:
             arguments=p.arguments,
         )
         result = await self._execute(p.tool, p.call, p.arguments, cycle_index)
+        if len(result.content) > MAX_TOOL_OUTPUT_CHARS:
+            result = await bound_result(
+                result, workspace=self._workspace, run_id=self._bus.run_id, tool_call_id=p.call.id
+            )
         self._completed(p.call, result, cycle_index, p.started, executed=True)
         return ToolCallOutcome(p.call, result, executed=True)
 
