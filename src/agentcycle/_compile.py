@@ -5,9 +5,9 @@ thread, or (later) on a worker."""
 from __future__ import annotations
 
 import inspect
-from pathlib import Path, PurePath
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path, PurePath
 from typing import Any
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools

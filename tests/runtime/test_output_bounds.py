@@ -52,5 +52,5 @@ def test_small_output_is_untouched(tmp_path: Path) -> None:
     result = Runner.run_sync(
         Agent(model=model, tools=[small]), "x", config=RunConfig(workspace=tmp_path)
     )
-    assert [m.content for m in result.messages if isinstance(m, ToolMessage)][0] == "tiny"
+    assert next(m.content for m in result.messages if isinstance(m, ToolMessage)) == "tiny"
     assert not (tmp_path / ".agentcycle").exists()
