@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from agentcycle import Agent, RunConfig, Runner, StopAtTools, function_tool
 from agentcycle.errors import ConfigurationError, PromptTooLongError
 from agentcycle.events import CompletionReason, RunStatus
-from agentcycle.messages import AssistantMessage, ToolMessage, UserMessage
+from agentcycle.messages import AssistantMessage, ImagePart, ToolMessage, ToolResult, UserMessage
 from agentcycle.runtime.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
@@ -310,3 +310,20 @@ async def test_cancel_stops_a_running_tool_and_pairs_history() -> None:
     assert types.count("run_cancelled") == 1 and types[-1] == "run_cancelled"
     assert isinstance(result.messages[-1], ToolMessage)
     assert result.messages[-1].tool_call_id == result.messages[-2].tool_calls[0].id
+
+
+def test_images_from_tools_are_attached_to_the_next_model_turn() -> None:
+    @function_tool
+    def snapshot() -> ToolResult:
+        """Return an image for the model."""
+        image = {"media_type": "image/png", "data": "iVBORw0KGgo=", "label": "chart.png"}
+        return ToolResult.success("image attached", metadata={"image": image})
+
+    model = ScriptedModel([call_tool("snapshot", {}), finish()])
+    Runner.run_sync(Agent(model=model, tools=[snapshot]), "x")
+    seen = model.requests[1].messages
+    assert isinstance(seen[-2], ToolMessage) and seen[-2].content == "image attached"
+    attached = seen[-1]
+    assert isinstance(attached, UserMessage) and attached.synthetic
+    image = next(p for p in attached.content if isinstance(p, ImagePart))
+    assert image.as_url() == "data:image/png;base64,iVBORw0KGgo="

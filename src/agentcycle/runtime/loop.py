@@ -41,7 +41,9 @@ from agentcycle.events import (
 from agentcycle.messages import (
     AssistantMessage,
     Directive,
+    ImagePart,
     Message,
+    TextPart,
     TokenUsage,
     ToolMessage,
     ToolResultStatus,
@@ -206,6 +208,7 @@ class CycleLoop:
             if response.tool_calls:
                 batch = await self._orchestrator.run_batch(response.tool_calls, index)
                 self._history.extend(_tool_message(o) for o in batch.outcomes)
+                self._history.extend(_attachments(batch.outcomes))
                 outcome = self._after_tools(batch.outcomes)
                 if outcome is None and batch.pending:
                     outcome = self._waiting_for_approval(batch.pending)
@@ -453,6 +456,25 @@ class CycleLoop:
 async def _close_scope(scope: RunScope) -> None:
     # Shielded: a second cancel must not leave background processes of this run alive.
     await asyncio.shield(scope.aclose())
+
+
+def _attachments(outcomes: list[ToolCallOutcome]) -> list[Message]:
+    """Images tools asked to show the model (``read_image``), as one synthetic user turn after
+    the tool results: tool messages carry text only on most providers."""
+    parts: list[TextPart | ImagePart] = []
+    for outcome in outcomes:
+        image = outcome.result.metadata.get("image")
+        if isinstance(image, dict) and outcome.result.status is ToolResultStatus.SUCCESS:
+            label = image.get("label") or outcome.call.name
+            parts.append(TextPart(text=f"[image attached by {outcome.call.name}: {label}]"))
+            parts.append(
+                ImagePart(
+                    url=image.get("url"),
+                    data=image.get("data"),
+                    media_type=image.get("media_type"),
+                )
+            )
+    return [UserMessage(content=parts, synthetic=True)] if parts else []
 
 
 def _tool_message(outcome: ToolCallOutcome) -> ToolMessage:
