@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="'computer' also offers the shell tools",
     )
+    parser.add_argument(
+        "--approval",
+        choices=("default", "always", "never", "on_request"),
+        default="default",
+        help="when tool calls ask first (default: shell commands); asks on the terminal when "
+        "stdin is a TTY, otherwise the run stops waiting for approval (exit 3)",
+    )
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--max-tokens", type=int)

@@ -17,6 +17,7 @@ from agentcycle.cli import (
     EXIT_MAX_CYCLES,
     EXIT_WAIT_USER,
 )
+from agentcycle.cli._approval import TerminalApprovalProvider
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
 from agentcycle.errors import AgentcycleError, ConfigurationError
 from agentcycle.events import RunStatus
@@ -26,6 +27,7 @@ from agentcycle.models.provider import ModelProvider, SettingsModelProvider
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runner import Runner
+from agentcycle.runtime.policy import ToolPolicy
 
 CLI_INSTRUCTIONS = (
     "You are agentcycle, a careful assistant working in the user's workspace. Plan multi-step "
@@ -98,8 +100,16 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
             if value is not None
         }
     )
-    agent = Agent(name="agentcycle", instructions=CLI_INSTRUCTIONS, model=model)
+    agent = Agent(
+        name="agentcycle",
+        instructions=CLI_INSTRUCTIONS,
+        model=model,
+        shell_tools=args.agent_type == "computer",
+    )
+    interactive = sys.stdin is not None and sys.stdin.isatty() and args.approval != "never"
     config = RunConfig(
+        policy=ToolPolicy.of(approval_mode=args.approval),
+        approval_provider=TerminalApprovalProvider(err) if interactive else None,
         model_provider=provider,
         model_settings=settings,
         workspace=workspace.resolve(),
@@ -152,9 +162,12 @@ def _report(result: RunResult, as_json: bool, out: TextIO, err: TextIO) -> None:
         print(_text(result.final_output), file=out)
     elif status is RunStatus.WAIT_USER:
         print(_text(result.final_output), file=out)
-        options = (result.wait or {}).get("options") or []
-        for option in options:
+        wait = result.wait or {}
+        for option in wait.get("options") or []:
             print(f"  - {option}", file=out)
+        for pending in wait.get("pending") or []:
+            if pending.get("message"):
+                print(f"  - {pending['message']}", file=out)
     elif status is RunStatus.MAX_CYCLES:
         print(f"agentcycle: stopped after {result.cycles} cycles without finishing", file=err)
         if result.partial_output:
