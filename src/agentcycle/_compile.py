@@ -5,21 +5,23 @@ thread, or (later) on a worker."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
 from agentcycle.errors import ConfigurationError
+from agentcycle.events import RunStatus
 from agentcycle.messages import Message, SystemMessage, UserMessage
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
 from agentcycle.models.provider import model_info as declared_info
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
-from agentcycle.runtime.approvals import ApprovalProvider
+from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import new_id
+from agentcycle.runtime.loop import ResumeWork
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
 from agentcycle.tools.base import Tool
@@ -110,6 +112,59 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         policy=policy,
         approvals=config.approval_provider,
     )
+
+
+async def compile_resume(
+    agent: Agent,
+    state: RunState,
+    config: RunConfig,
+    *,
+    run_input: Any = None,
+    approvals: Mapping[str, ApprovalDecision | str] | None = None,
+) -> tuple[CompiledRun, ResumeWork]:
+    """Prepare a stopped run to continue: the same spec and history, a freshly resolved model
+    and tool table (tools are code, so the agent must still offer every tool the run had), the
+    pending calls with the host's decisions, and the user's new input."""
+    state = RunState.from_json(state.to_json())  # never mutate the caller's copy
+    spec = state.spec
+    language = config.language or "en-US"
+    provided = _resolve_model(agent, config)
+    registry = _assemble_tools(agent)
+    missing = [name for name in spec.tool_names if name not in registry]
+    if missing:
+        raise ConfigurationError(
+            f"cannot resume run {spec.run_id}: the agent no longer offers {', '.join(missing)}"
+        )
+    policy = (agent.policy or ToolPolicy()).then(config.policy)
+    decisions = {
+        key: value
+        if isinstance(value, ApprovalDecision)
+        else ApprovalDecision(ApprovalAction(value))
+        for key, value in (approvals or {}).items()
+    }
+    inputs = list(_input_messages(run_input)) if run_input is not None else []
+    if state.status is RunStatus.WAIT_USER and not state.pending_tool_calls and not inputs:
+        raise ConfigurationError(f"run {spec.run_id} is waiting for the user: pass input=...")
+    work = ResumeWork(pending=list(state.pending_tool_calls), decisions=decisions, inputs=inputs)
+    state.resume_count += 1
+    state.status = None
+    state.completion_reason = None
+    compiled = CompiledRun(
+        state=state,
+        model=provided.model,
+        info=provided.info,
+        endpoint=provided.endpoint,
+        tools={tool.name: tool for tool in registry},
+        tool_specs=tuple(s for s in registry.specs() if s.name in spec.tool_names),
+        history=state.messages(),
+        tool_state=state.tool_state.model_copy(deep=True) if state.tool_state else RunToolState(),
+        workspace=_resolve_workspace(config.workspace),
+        context=config.context,
+        language=language,
+        policy=policy,
+        approvals=config.approval_provider,
+    )
+    return compiled, work
 
 
 def _resolve_workspace(value: Any) -> Any:

@@ -90,7 +90,7 @@ def build_result(compiled: CompiledRun, outcome: LoopOutcome) -> RunResult:
         messages=compiled.history,
         usage=usage,
         model_calls=outcome.model_calls,
-        cycles=len(compiled.state.cycles),
+        cycles=compiled.state.last_cycle_index,
         state=compiled.state,
         backend=spec.backend,
         model=spec.model,

@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
-from agentcycle._compile import compile_run
+from agentcycle._compile import CompiledRun, compile_resume, compile_run
 from agentcycle.agent import Agent
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunEvent
 from agentcycle.handle import RunHandle
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
+from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.loop import CycleLoop, LoopInputs
+from agentcycle.runtime.loop import CycleLoop, LoopInputs, ResumeWork
+from agentcycle.runtime.state import RunState
 
 
 class _ClassOrInstance:
@@ -52,6 +54,9 @@ class Runner:
     ) -> RunHandle:
         """Start a run in the background and return its live handle."""
         compiled = await compile_run(agent, input, self._effective(config))
+        return self._launch(compiled, None, None)
+
+    def _launch(self, compiled: CompiledRun, resume: ResumeWork | None, input: Any) -> RunHandle:
         spec = compiled.state.spec
         bus = EventBus(
             run_id=spec.run_id,
@@ -59,6 +64,7 @@ class Runner:
             agent_name=spec.agent_name,
             session_id=spec.session_id,
             parent_run_id=spec.parent_run_id,
+            start_seq=compiled.state.event_seq,
         )
         loop = CycleLoop(
             LoopInputs(
@@ -74,9 +80,73 @@ class Runner:
                 language=compiled.language,
                 policy=compiled.policy,
                 approvals=compiled.approvals,
+                resume=resume,
+                resume_input=input,
             )
         )
         return RunHandle(compiled, bus, loop)
+
+    @_ClassOrInstance
+    async def start_resumed(
+        self,
+        agent: Agent,
+        state: RunState,
+        *,
+        input: Any = None,
+        approvals: Mapping[str, ApprovalDecision | str] | None = None,
+        config: RunConfig | None = None,
+    ) -> RunHandle:
+        """Continue a stopped run (``RunResult.to_state()``, possibly from another process):
+        the pending calls run with ``approvals`` (by request id or tool call id), then
+        ``input`` (the user's answer) is added and the cycles go on."""
+        compiled, work = await compile_resume(
+            agent, state, self._effective(config), run_input=input, approvals=approvals
+        )
+        return self._launch(compiled, work, input)
+
+    @_ClassOrInstance
+    async def resume(
+        self,
+        agent: Agent,
+        state: RunState,
+        *,
+        input: Any = None,
+        approvals: Mapping[str, ApprovalDecision | str] | None = None,
+        config: RunConfig | None = None,
+    ) -> RunResult:
+        """``start_resumed`` and wait for the result."""
+        handle = await self.start_resumed(
+            agent, state, input=input, approvals=approvals, config=config
+        )
+        try:
+            return await handle.result()
+        except asyncio.CancelledError:
+            await handle.cancel("caller cancelled")
+            raise
+
+    @_ClassOrInstance
+    def resume_sync(
+        self,
+        agent: Agent,
+        state: RunState,
+        *,
+        input: Any = None,
+        approvals: Mapping[str, ApprovalDecision | str] | None = None,
+        config: RunConfig | None = None,
+    ) -> RunResult:
+        """``resume`` from synchronous code."""
+        _require_no_running_loop("resume_sync")
+
+        async def resume_on_private_loop() -> RunResult:
+            handle = await self.start_resumed(
+                agent, state, input=input, approvals=approvals, config=config
+            )
+            try:
+                return await handle.result()
+            finally:
+                await handle.release_model_clients()
+
+        return asyncio.run(resume_on_private_loop())
 
     @_ClassOrInstance
     async def run(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:

@@ -59,6 +59,7 @@ class EventBus:
         agent_name: str | None = None,
         session_id: str | None = None,
         parent_run_id: str | None = None,
+        start_seq: int = 0,
     ) -> None:
         self.run_id = run_id
         self.trace_id = trace_id
@@ -66,7 +67,7 @@ class EventBus:
         self.session_id = session_id
         self.parent_run_id = parent_run_id
         self._backlog: list[RunEvent] = []
-        self._seq = 0
+        self._seq = start_seq
         self._closed = False
         self._wakeup: asyncio.Future[None] | None = None
         self._listeners: list[EventListener] = []
@@ -77,6 +78,11 @@ class EventBus:
     def backlog(self) -> list[RunEvent]:
         """Every event emitted or forwarded so far, in order (do not mutate)."""
         return self._backlog
+
+    @property
+    def seq(self) -> int:
+        """The ``seq`` of the last event this bus emitted."""
+        return self._seq
 
     @property
     def closed(self) -> bool:

@@ -23,6 +23,7 @@ from agentcycle.events import (
     AgentStarted,
     AssistantDelta,
     AssistantMessageEvent,
+    CheckpointResumed,
     CompletionReason,
     CycleStarted,
     ModelCallCompleted,
@@ -62,7 +63,7 @@ from agentcycle.models.base import (
     ToolSpec,
 )
 from agentcycle.runtime import prompts
-from agentcycle.runtime.approvals import ApprovalProvider
+from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
 from agentcycle.runtime.policy import ToolPolicy
@@ -101,6 +102,17 @@ class LoopOutcome:
 
 
 @dataclass(slots=True)
+class ResumeWork:
+    """What a resumed run does before its next model call: finish the calls the run left
+    pending, applying the host's approval decisions."""
+
+    pending: list[PendingToolCall]
+    decisions: dict[str, ApprovalDecision]
+    inputs: list[Message] = field(default_factory=list)
+    """New user input, appended after the pending calls' results."""
+
+
+@dataclass(slots=True)
 class LoopInputs:
     """What one run of the loop needs. ``history`` starts with the initial messages and is
     appended to in place."""
@@ -119,6 +131,8 @@ class LoopInputs:
     scope: RunScope = field(default_factory=RunScope)
     policy: ToolPolicy = field(default_factory=ToolPolicy)
     approvals: ApprovalProvider | None = None
+    resume: ResumeWork | None = None
+    resume_input: Any = None
 
 
 class CycleLoop:
@@ -149,7 +163,16 @@ class CycleLoop:
     async def run(self) -> LoopOutcome:
         """Run to a terminal condition and emit exactly one terminal event."""
         bus = self._bus
-        bus.emit(RunStarted, input=self._spec.input)
+        state = self._in.state
+        if state.resume_count:
+            bus.emit(RunStarted, input=self._in.resume_input)
+            bus.emit(
+                CheckpointResumed,
+                checkpoint_key=f"{self._spec.run_id}:{state.last_cycle_index}",
+                resume_attempt=state.resume_count,
+            )
+        else:
+            bus.emit(RunStarted, input=self._spec.input)
         bus.emit(AgentStarted)
         try:
             outcome = await self._cycles()
@@ -158,6 +181,8 @@ class CycleLoop:
             outcome.model_calls = self._model_calls
             await _close_scope(self._in.scope)
             bus.emit(RunCancelled, reason=self._cancel_reason, partial_output=self._last_text)
+            self._in.state.tool_state = self._in.tool_state
+            self._in.state.event_seq = bus.seq
             bus.close()
             task = asyncio.current_task()
             if self._cancel_reason is None or task is None:
@@ -186,8 +211,13 @@ class CycleLoop:
     async def _cycles(self) -> LoopOutcome:
         spec = self._spec
         state = self._in.state
-        while len(state.cycles) < spec.max_cycles:
-            index = len(state.cycles) + 1
+        index = state.last_cycle_index
+        if self._in.resume is not None:
+            resumed = await self._resume(self._in.resume, index)
+            if resumed is not None:
+                return resumed
+        while index < spec.max_cycles:
+            index += 1
             start = len(self._history)
             todos_before = self._in.tool_state.todos
             self._bus.emit(CycleStarted, cycle_index=index)
@@ -233,6 +263,34 @@ class CycleLoop:
                 f"The run used all {spec.max_cycles} cycles without finishing.", code="max_cycles"
             ),
         )
+
+    async def _resume(self, work: ResumeWork, index: int) -> LoopOutcome | None:
+        """Finish the calls left pending and add the new input, committed as a continuation of
+        cycle ``index`` (no model call)."""
+        state = self._in.state
+        state.pending_tool_calls = []
+        start = len(self._history)
+        outcome: LoopOutcome | None = None
+        if work.pending:
+            batch = await self._orchestrator.run_pending(work.pending, work.decisions, index)
+            self._history.extend(_tool_message(o) for o in batch.outcomes)
+            self._history.extend(_attachments(batch.outcomes))
+            outcome = self._after_tools(batch.outcomes)
+            if outcome is None and batch.pending:
+                outcome = self._waiting_for_approval(batch.pending)
+        if outcome is None:
+            self._history.extend(work.inputs)
+        if len(self._history) == start:
+            return outcome
+        state.cycles.append(
+            CycleRecord(
+                index=index,
+                messages=tuple(self._history[start:]),
+                usage=TokenUsage(),
+                model_calls=0,
+            )
+        )
+        return outcome
 
     async def _call_model(self, index: int) -> tuple[ModelResponse, TokenUsage]:
         model = self._in.model
@@ -396,7 +454,7 @@ class CycleLoop:
         if len(self._history) > committed:  # keep the interrupted cycle's messages resumable
             state.cycles.append(
                 CycleRecord(
-                    index=len(state.cycles) + 1,
+                    index=state.last_cycle_index + 1,
                     messages=tuple(self._history[committed:]),
                     usage=TokenUsage(),
                     model_calls=0,
@@ -421,7 +479,7 @@ class CycleLoop:
                 }
                 missing = [c for c in message.tool_calls if c.id not in answered]
                 if missing:
-                    index = len(self._in.state.cycles) + 1
+                    index = self._in.state.last_cycle_index + 1
                     outcomes = self._orchestrator.skip_all(missing, index, f"run {reason}")
                     self._history.extend(_tool_message(o) for o in outcomes)
                 return
@@ -450,6 +508,7 @@ class CycleLoop:
                 completion_reason=outcome.completion_reason,
                 partial_output=outcome.partial_output,
             )
+        state.event_seq = bus.seq
         bus.close()
 
 

@@ -25,6 +25,7 @@ from agentcycle.events import (
 from agentcycle.messages import Directive, ToolCall, ToolResult
 from agentcycle.runtime.approvals import (
     ApprovalAction,
+    ApprovalDecision,
     ApprovalProvider,
     ApprovalRequest,
     describe,
@@ -188,7 +189,47 @@ class ToolOrchestrator:
             refusal = _validate(tool, arguments)
         return _Prepared(call, tool, arguments, refusal, started)
 
-    async def _finish(self, p: _Prepared, cycle_index: int) -> ToolCallOutcome | _Pending:
+    async def run_pending(
+        self,
+        pending: Sequence[PendingToolCall],
+        decisions: Mapping[str, ApprovalDecision],
+        cycle_index: int,
+    ) -> BatchResult:
+        """Continue the calls a run left pending, in order, applying the host's ``decisions``
+        (keyed by approval request id or tool call id). Calls still without a decision stay
+        pending; every approved call runs exactly once here."""
+        outcomes: list[ToolCallOutcome] = []
+        still: list[PendingToolCall] = []
+        stop_directive: Directive | None = None
+        for entry in pending:
+            call = ToolCall(id=entry.tool_call_id, name=entry.tool_name, arguments=entry.arguments)
+            if still:
+                still.append(entry)
+                continue
+            p = self._prepare(call, cycle_index)
+            if stop_directive is not None:
+                outcomes.append(self._skip(p, cycle_index, stop_directive))
+                continue
+            decision = decisions.get(entry.request_id or "") or decisions.get(entry.tool_call_id)
+            outcome = await self._finish(
+                p, cycle_index, request_id=entry.request_id, decision=decision
+            )
+            if isinstance(outcome, _Pending):
+                still.append(_pending(call, outcome.request_id, outcome.message))
+                continue
+            outcomes.append(outcome)
+            if outcome.result.directive is not Directive.CONTINUE:
+                stop_directive = outcome.result.directive
+        return BatchResult(outcomes, still)
+
+    async def _finish(
+        self,
+        p: _Prepared,
+        cycle_index: int,
+        *,
+        request_id: str | None = None,
+        decision: ApprovalDecision | None = None,
+    ) -> ToolCallOutcome | _Pending:
         refusal = p.refusal
         if refusal is None and p.tool is not None and p.arguments is not None:
             reason = await self._policy.call_refusal(p.tool, p.arguments)
@@ -197,7 +238,9 @@ class ToolOrchestrator:
             elif self._policy.needs_approval(p.tool) and p.tool.name not in (
                 self._state.approved_tools
             ):
-                gate = await self._approval_gate(p.tool, p.call, p.arguments, cycle_index)
+                gate = await self._approval_gate(
+                    p.tool, p.call, p.arguments, cycle_index, request_id, decision
+                )
                 if isinstance(gate, _Pending):
                     return gate
                 refusal = gate
@@ -221,11 +264,18 @@ class ToolOrchestrator:
         return ToolCallOutcome(p.call, result, executed=True)
 
     async def _approval_gate(
-        self, tool: Tool, call: ToolCall, arguments: dict[str, Any], cycle_index: int
+        self,
+        tool: Tool,
+        call: ToolCall,
+        arguments: dict[str, Any],
+        cycle_index: int,
+        request_id: str | None = None,
+        decision: ApprovalDecision | None = None,
     ) -> ToolResult | _Pending | None:
-        """Ask for a decision: ``None`` to run, an error result to refuse, or pending."""
+        """Get a decision — given (a resumed run), from the provider, or none (pending) —
+        and return ``None`` to run, an error result to refuse, or pending."""
         request = ApprovalRequest(
-            request_id=new_id("apr"),
+            request_id=request_id or new_id("apr"),
             run_id=self._bus.run_id,
             tool_call_id=call.id,
             tool_name=tool.name,
@@ -233,15 +283,16 @@ class ToolOrchestrator:
             side_effect=tool.side_effect,
             message=describe(tool.name, arguments, tool.side_effect),
         )
-        self._bus.emit(
-            ApprovalRequested,
-            cycle_index=cycle_index,
-            request_id=request.request_id,
-            tool_call_id=call.id,
-            tool_name=tool.name,
-            message=request.message,
-        )
-        decision = await self._approvals.decide(request) if self._approvals else None
+        if decision is None:
+            self._bus.emit(
+                ApprovalRequested,
+                cycle_index=cycle_index,
+                request_id=request.request_id,
+                tool_call_id=call.id,
+                tool_name=tool.name,
+                message=request.message,
+            )
+            decision = await self._approvals.decide(request) if self._approvals else None
         if decision is None:
             return _Pending(request.request_id, request.message)
         self._bus.emit(

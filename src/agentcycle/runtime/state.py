@@ -125,6 +125,9 @@ class RunState(BaseModel):
     status: RunStatus | None = None
     completion_reason: CompletionReason | None = None
     pending_tool_calls: list[PendingToolCall] = Field(default_factory=list)
+    event_seq: int = 0
+    """The ``seq`` of the last event emitted, so a resumed run continues the sequence."""
+    resume_count: int = 0
     tool_state: RunToolState | None = None
     """The tools' state when the run stopped (todos, files seen, approvals)."""
 
@@ -134,6 +137,11 @@ class RunState(BaseModel):
         for cycle in self.cycles:
             history.extend(cycle.messages)
         return history
+
+    @property
+    def last_cycle_index(self) -> int:
+        """The index of the last committed cycle (0 before the first)."""
+        return self.cycles[-1].index if self.cycles else 0
 
     def to_json(self) -> str:
         """The state as JSON text."""
