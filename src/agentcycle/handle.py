@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from agentcycle._compile import CompiledRun
+from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunEvent
 from agentcycle.result import RunResult
+from agentcycle.runtime.approvals import ApprovalAction, ApprovalBroker, ApprovalDecision
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import CycleLoop, LoopOutcome
 from agentcycle.runtime.state import RunState
@@ -17,8 +19,11 @@ class RunHandle:
     """A started run. ``events()`` streams typed events (each call is an independent, lossless
     subscriber that starts from the backlog); ``result()`` waits for the ``RunResult``."""
 
-    def __init__(self, compiled: CompiledRun, bus: EventBus, loop: CycleLoop) -> None:
+    def __init__(
+        self, compiled: CompiledRun, bus: EventBus, loop: CycleLoop, broker: ApprovalBroker
+    ) -> None:
         self._compiled = compiled
+        self._broker = broker
         self._bus = bus
         self._loop = loop
         self._task: asyncio.Task[LoopOutcome] = asyncio.get_running_loop().create_task(
@@ -47,6 +52,21 @@ class RunHandle:
     def state(self) -> RunState:
         """The run's state so far (spec and committed cycles)."""
         return self._compiled.state
+
+    def steer(self, text: str) -> None:
+        """Add a user message at the next model call; tool calls of the current batch that
+        have not started are skipped ("skipped due to steering")."""
+        if not text.strip():
+            raise ConfigurationError("steer() needs non-empty text")
+        self._loop.steer(text)
+
+    def approve(self, request_id: str, decision: ApprovalDecision | str) -> None:
+        """Decide a pending approval request (``approval_requested`` event) of this run:
+        ``"allow"``, ``"allow_session"``, ``"deny"`` (or ``ApprovalDecision.deny(reason)``) or
+        ``"timeout"``. Raises ``KeyError`` for a request that is not waiting."""
+        if isinstance(decision, str):
+            decision = ApprovalDecision(ApprovalAction(decision))
+        self._broker.resolve(request_id, decision)
 
     async def cancel(self, reason: str = "cancelled by host") -> None:
         """Cancel the run (idempotent). Waits until the run has ended with ``run_cancelled``."""

@@ -35,8 +35,14 @@ class RunConfig:
     policy: ToolPolicy | None = None
     """Narrows the agent's (and the runner's) tool policy for this run."""
     approval_provider: ApprovalProvider | None = None
-    """Decides approval requests; without one a call that needs approval ends the run in
-    ``wait_user`` with the call pending."""
+    """Decides approval requests first. Without a decision the run ends in ``wait_user`` with
+    the call pending, unless ``live_approvals`` is set."""
+    live_approvals: bool | None = None
+    """A run started with ``Runner.start`` waits for ``RunHandle.approve`` (up to
+    ``approval_timeout``) instead of ending in ``wait_user``."""
+    approval_timeout: float | None = None
+    """Seconds a live run waits for ``RunHandle.approve`` before the decision is ``timeout``
+    (``None``: 300)."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     execution: Literal["inline"] = "inline"

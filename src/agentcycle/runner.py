@@ -21,10 +21,12 @@ from agentcycle.events import RunEvent
 from agentcycle.handle import RunHandle
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
-from agentcycle.runtime.approvals import ApprovalDecision
+from agentcycle.runtime.approvals import ApprovalBroker, ApprovalDecision
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import CycleLoop, LoopInputs, ResumeWork
 from agentcycle.runtime.state import RunState
+
+DEFAULT_APPROVAL_TIMEOUT = 300.0
 
 
 class _ClassOrInstance:
@@ -52,12 +54,36 @@ class Runner:
     async def start(
         self, agent: Agent, input: Any, *, config: RunConfig | None = None
     ) -> RunHandle:
-        """Start a run in the background and return its live handle."""
-        compiled = await compile_run(agent, input, self._effective(config))
-        return self._launch(compiled, None, None)
+        """Start a run in the background and return its live handle. With
+        ``RunConfig.live_approvals`` a call that needs approval (and that
+        ``approval_provider`` does not decide) waits for ``RunHandle.approve``."""
+        return await self._start(agent, input, config, live=None)
 
-    def _launch(self, compiled: CompiledRun, resume: ResumeWork | None, input: Any) -> RunHandle:
+    async def _start(
+        self, agent: Agent, input: Any, config: RunConfig | None, *, live: bool | None
+    ) -> RunHandle:
+        effective = self._effective(config)
+        compiled = await compile_run(agent, input, effective)
+        return self._launch(compiled, None, None, effective, live=live)
+
+    def _launch(
+        self,
+        compiled: CompiledRun,
+        resume: ResumeWork | None,
+        input: Any,
+        config: RunConfig,
+        *,
+        live: bool | None,
+    ) -> RunHandle:
+        """``live=None`` follows ``config.live_approvals``; ``False`` is for front doors that
+        give the caller no handle to approve with."""
         spec = compiled.state.spec
+        timeout = config.approval_timeout
+        broker = ApprovalBroker(
+            compiled.approvals,
+            live=bool(config.live_approvals) if live is None else live,
+            timeout=DEFAULT_APPROVAL_TIMEOUT if timeout is None else timeout,
+        )
         bus = EventBus(
             run_id=spec.run_id,
             trace_id=spec.trace_id,
@@ -79,12 +105,12 @@ class Runner:
                 context=compiled.context,
                 language=compiled.language,
                 policy=compiled.policy,
-                approvals=compiled.approvals,
+                approvals=broker,
                 resume=resume,
                 resume_input=input,
             )
         )
-        return RunHandle(compiled, bus, loop)
+        return RunHandle(compiled, bus, loop, broker)
 
     @_ClassOrInstance
     async def start_resumed(
@@ -98,11 +124,25 @@ class Runner:
     ) -> RunHandle:
         """Continue a stopped run (``RunResult.to_state()``, possibly from another process):
         the pending calls run with ``approvals`` (by request id or tool call id), then
-        ``input`` (the user's answer) is added and the cycles go on."""
+        ``input`` (the user's answer) is added and the cycles go on. Like ``start``, the handle
+        honours ``RunConfig.live_approvals``."""
+        return await self._start_resumed(agent, state, input, approvals, config, live=None)
+
+    async def _start_resumed(
+        self,
+        agent: Agent,
+        state: RunState,
+        input: Any,
+        approvals: Mapping[str, ApprovalDecision | str] | None,
+        config: RunConfig | None,
+        *,
+        live: bool | None,
+    ) -> RunHandle:
+        effective = self._effective(config)
         compiled, work = await compile_resume(
-            agent, state, self._effective(config), run_input=input, approvals=approvals
+            agent, state, effective, run_input=input, approvals=approvals
         )
-        return self._launch(compiled, work, input)
+        return self._launch(compiled, work, input, effective, live=live)
 
     @_ClassOrInstance
     async def resume(
@@ -115,9 +155,7 @@ class Runner:
         config: RunConfig | None = None,
     ) -> RunResult:
         """``start_resumed`` and wait for the result."""
-        handle = await self.start_resumed(
-            agent, state, input=input, approvals=approvals, config=config
-        )
+        handle = await self._start_resumed(agent, state, input, approvals, config, live=False)
         try:
             return await handle.result()
         except asyncio.CancelledError:
@@ -138,9 +176,7 @@ class Runner:
         _require_no_running_loop("resume_sync")
 
         async def resume_on_private_loop() -> RunResult:
-            handle = await self.start_resumed(
-                agent, state, input=input, approvals=approvals, config=config
-            )
+            handle = await self._start_resumed(agent, state, input, approvals, config, live=False)
             try:
                 return await handle.result()
             finally:
@@ -151,7 +187,7 @@ class Runner:
     @_ClassOrInstance
     async def run(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:
         """Run to the end and return the result."""
-        handle = await self.start(agent, input, config=config)
+        handle = await self._start(agent, input, config, live=False)
         try:
             return await handle.result()
         except asyncio.CancelledError:
@@ -164,7 +200,7 @@ class Runner:
         _require_no_running_loop("run_sync")
 
         async def run_on_private_loop() -> RunResult:
-            handle = await self.start(agent, input, config=config)
+            handle = await self._start(agent, input, config, live=False)
             try:
                 return await handle.result()
             finally:
@@ -177,7 +213,7 @@ class Runner:
         self, agent: Agent, input: Any, *, config: RunConfig | None = None
     ) -> AsyncIterator[RunEvent]:
         """Run and yield every event; leaving the loop early cancels the run."""
-        handle = await self.start(agent, input, config=config)
+        handle = await self._start(agent, input, config, live=False)
         try:
             async for event in handle.events():
                 yield event
@@ -198,7 +234,7 @@ class Runner:
         task_box: list[asyncio.Task[None]] = []
 
         async def pump() -> None:
-            handle = await self.start(agent, input, config=config)
+            handle = await self._start(agent, input, config, live=False)
             try:
                 async for event in handle.events():
                     items.put(event)

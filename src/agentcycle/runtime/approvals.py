@@ -7,6 +7,7 @@ its state — never a silent allow.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -67,6 +68,53 @@ class ApprovalProvider(Protocol):
     async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
         """The decision, or ``None`` to leave the call pending for the host."""
         ...
+
+
+class ApprovalBroker:
+    """The in-process approver behind ``RunHandle.approve``.
+
+    It asks the run's own provider first; when that has no decision, it waits for the host to
+    call ``resolve`` — up to ``timeout`` seconds, after which the decision is ``timeout``. With
+    ``live=False`` (nobody holds the handle) it never waits: the call stays pending.
+    """
+
+    def __init__(
+        self, provider: ApprovalProvider | None, *, live: bool, timeout: float | None
+    ) -> None:
+        self._provider = provider
+        self._live = live
+        self._timeout = timeout
+        self._waiting: dict[str, asyncio.Future[ApprovalDecision]] = {}
+
+    @property
+    def waiting(self) -> list[str]:
+        """Request ids waiting for the host."""
+        return list(self._waiting)
+
+    async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
+        """The provider's decision, else the host's, else ``None`` (pending)."""
+        if self._provider is not None:
+            decision = await self._provider.decide(request)
+            if decision is not None:
+                return decision
+        if not self._live:
+            return None
+        future: asyncio.Future[ApprovalDecision] = asyncio.get_running_loop().create_future()
+        self._waiting[request.request_id] = future
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except TimeoutError:
+            return ApprovalDecision(ApprovalAction.TIMEOUT)
+        finally:
+            self._waiting.pop(request.request_id, None)
+
+    def resolve(self, request_id: str, decision: ApprovalDecision) -> None:
+        """Answer a waiting request."""
+        future = self._waiting.get(request_id)
+        if future is None:
+            raise KeyError(f"no approval request {request_id!r} is waiting")
+        if not future.done():
+            future.set_result(decision)
 
 
 def describe(tool_name: str, arguments: dict[str, Any], side_effect: SideEffect) -> str:

@@ -26,6 +26,7 @@ from agentcycle.events import (
     CheckpointResumed,
     CompletionReason,
     CycleStarted,
+    Diagnostic,
     ModelCallCompleted,
     ModelCallFailed,
     ModelCallStarted,
@@ -155,10 +156,12 @@ class CycleLoop:
             scope=inputs.scope,
             policy=inputs.policy,
             approvals=inputs.approvals,
+            steering=lambda: bool(self._steering),
         )
         self._consecutive_invalid = 0
         self._last_text: str | None = None
         self._cancel_reason: str | None = None
+        self._steering: list[str] = []
 
     async def run(self) -> LoopOutcome:
         """Run to a terminal condition and emit exactly one terminal event."""
@@ -200,6 +203,11 @@ class CycleLoop:
         self._emit_terminal(outcome)
         return outcome
 
+    def steer(self, text: str) -> None:
+        """Queue a user message for the next model call; calls of the current batch that have
+        not started yet are skipped."""
+        self._steering.append(text)
+
     def request_cancel(self, reason: str) -> None:
         """Mark the run as cancelled by its host; the caller then cancels the loop's task."""
         if self._cancel_reason is None:
@@ -221,6 +229,7 @@ class CycleLoop:
             start = len(self._history)
             todos_before = self._in.tool_state.todos
             self._bus.emit(CycleStarted, cycle_index=index)
+            self._apply_steering(index)
             response, usage = await self._call_model(index)
             assistant = AssistantMessage(
                 content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
@@ -263,6 +272,18 @@ class CycleLoop:
                 f"The run used all {spec.max_cycles} cycles without finishing.", code="max_cycles"
             ),
         )
+
+    def _apply_steering(self, index: int) -> None:
+        while self._steering:
+            text = self._steering.pop(0)
+            self._history.append(UserMessage(content=text))
+            self._bus.emit(
+                Diagnostic,
+                cycle_index=index,
+                level="info",
+                code="steering_applied",
+                details={"text": text},
+            )
 
     async def _resume(self, work: ResumeWork, index: int) -> LoopOutcome | None:
         """Finish the calls left pending and add the new input, committed as a continuation of

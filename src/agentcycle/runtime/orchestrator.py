@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,8 +110,10 @@ class ToolOrchestrator:
         scope: RunScope | None = None,
         policy: ToolPolicy | None = None,
         approvals: ApprovalProvider | None = None,
+        steering: Callable[[], bool] | None = None,
     ) -> None:
         self._tools = tools
+        self._steering = steering or (lambda: False)
         self._policy = policy or ToolPolicy()
         self._approvals = approvals
         self._bus = bus
@@ -148,6 +150,13 @@ class ToolOrchestrator:
                 continue
             if stop_directive is not None:
                 outcomes.append(self._skip(p, cycle_index, stop_directive))
+                continue
+            if self._steering():
+                outcomes.append(
+                    self._skipped_outcome(
+                        p.call, cycle_index, "skipped due to steering", p.started, planned=True
+                    )
+                )
                 continue
             outcome = await self._finish(p, cycle_index)
             if isinstance(outcome, _Pending):
@@ -374,7 +383,7 @@ class ToolOrchestrator:
                 tool_name=call.name,
                 arguments=call.arguments,
             )
-        result = ToolResult.error(TOOL_CALL_SKIPPED, f"Skipped: {reason}.")
+        result = ToolResult.error(TOOL_CALL_SKIPPED, f"Not run: {reason}.")
         self._completed(call, result, cycle_index, started, executed=False)
         return ToolCallOutcome(call, result, executed=False)
 
