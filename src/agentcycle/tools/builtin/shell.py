@@ -1,0 +1,352 @@
+"""Shell tools: ``bash`` runs a command in the workspace, ``check_background_command`` polls one.
+
+Offered only when the agent opts in (``Agent(shell_tools=True)``, the CLI's ``--agent-type
+computer``) and only useful on a workspace with a local directory.
+
+Results (model-visible ``content``, compact JSON):
+
+- finished with exit 0: ``{"ok": true, "status": "completed", "exit_code": 0, "duration_s",
+  "output", "truncated", "output_bytes", "streams": "stdout+stderr"}``;
+- non-zero exit: an error result, code ``command_failed``, with the same fields in
+  ``details`` (plus ``signal`` when a signal killed the shell);
+- still running at its ``timeout`` (not killed) or started with ``run_in_background``: status
+  ``running`` (:attr:`ToolResultStatus.RUNNING`) with a ``session_id`` and the output so far;
+  ``check_background_command`` then reports ``running|completed|failed|timeout|missing``.
+
+``output`` is stdout and stderr merged in the order written, decoded as UTF-8 (invalid bytes
+replaced), at most the first 5,000 and last 5,000 characters with an omission marker between.
+Every command is killed after ``4 x timeout`` seconds in total (reported as ``timeout``), and
+when the run ends (the run's scope closes) every process group still alive is killed.
+
+Environment: the host's environment plus ``PAGER=cat GIT_PAGER=cat TERM=dumb NO_COLOR=1
+GIT_TERMINAL_PROMPT=0 PYTHONUNBUFFERED=1`` so pagers, colours, credential prompts and output
+buffering do not get in the way; ``auto_confirm`` adds ``DEBIAN_FRONTEND=noninteractive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+from agentcycle._json import dumps
+from agentcycle.errors import AgentcycleError
+from agentcycle.messages import ToolResult, ToolResultStatus
+from agentcycle.tools.base import RunScope, SideEffect, Tool, ToolContext
+from agentcycle.tools.builtin._processes import SessionStore, ShellSession
+from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
+from agentcycle.workspace._common import not_a_directory, not_found
+from agentcycle.workspace.paths import normalize_path, path_error
+
+BASH = "bash"
+CHECK_BACKGROUND_COMMAND = "check_background_command"
+
+DEFAULT_TIMEOUT_SECONDS = 300.0
+MIN_TIMEOUT_SECONDS = 1.0
+MAX_TIMEOUT_SECONDS = 600.0
+HARD_LIMIT_FACTOR = 4
+"""A command is killed after this many times its timeout in total."""
+
+SESSIONS_KEY = "shell.sessions"
+"""Where the run's :class:`SessionStore` lives in its :class:`RunScope`."""
+
+SHELL_ENV = {
+    "PAGER": "cat",
+    "GIT_PAGER": "cat",
+    "TERM": "dumb",
+    "NO_COLOR": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+    "PYTHONUNBUFFERED": "1",
+}
+"""Set on top of the host environment for every command."""
+
+_STREAMS = "stdout+stderr"
+
+
+def clamp_timeout(value: float | None) -> float:
+    """The timeout a command gets: default 300 s, clamped into 1..600 s (never rejected)."""
+    if value is None:
+        return DEFAULT_TIMEOUT_SECONDS
+    return min(max(float(value), MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
+
+
+def _local_root(workspace: Any) -> Path | None:
+    """The directory commands run in: a backend's ``local_root``, or a plain path."""
+    if isinstance(workspace, str | os.PathLike):
+        return Path(workspace)
+    root = getattr(workspace, "local_root", None)
+    return Path(root) if root is not None else None
+
+
+def _exec_dir(root: Path, exec_dir: str) -> Path:
+    """Resolve a workspace-relative directory; it must exist and stay inside the root."""
+    rel = normalize_path(exec_dir)
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, rel))
+    if real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise path_error(exec_dir, "symlink_escape")
+    if not os.path.exists(real):
+        raise not_found(rel)
+    if not os.path.isdir(real):
+        raise not_a_directory(rel)
+    return Path(real)
+
+
+def _store(scope: RunScope) -> SessionStore:
+    def create() -> SessionStore:
+        store = SessionStore()
+        scope.on_close(store.aclose)
+        return store
+
+    store: SessionStore = scope.get_or_create(SESSIONS_KEY, create)
+    return store
+
+
+def _report(session: ShellSession) -> dict[str, Any]:
+    """Status, exit code, duration and bounded output of a session."""
+    output, truncated, total = session.output()
+    body: dict[str, Any] = {"status": session.status}
+    code = session.exit_code
+    if code is not None:
+        body["exit_code"] = code
+        if code < 0:
+            body["signal"] = _signal_name(-code)
+    body.update(
+        duration_s=round(session.duration, 3),
+        output=output,
+        truncated=truncated,
+        output_bytes=total,
+        streams=_STREAMS,
+    )
+    return body
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+def _metadata(session: ShellSession, timeout: float) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "status": session.status,
+        "exit_code": session.exit_code,
+        "timeout_s": timeout,
+        "hard_limit_s": session.hard_limit,
+    }
+
+
+def _finished_result(session: ShellSession, timeout: float) -> ToolResult:
+    body = _report(session)
+    metadata = _metadata(session, timeout)
+    if session.exit_code == 0:
+        return ToolResult.success(dumps({"ok": True, **body}), metadata=metadata)
+    if "signal" in body:
+        message = f"The command was killed by {body['signal']}."
+    else:
+        message = f"The command exited with code {session.exit_code}."
+    body.pop("status")
+    return ToolResult.error("command_failed", message, details=body, metadata=metadata)
+
+
+def _running_result(session: ShellSession, timeout: float, message: str) -> ToolResult:
+    body = {"ok": True, "session_id": session.id, "message": message, **_report(session)}
+    return ToolResult(
+        status=ToolResultStatus.RUNNING,
+        content=dumps(body),
+        metadata=_metadata(session, timeout),
+    )
+
+
+async def _bash(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+    command: str = args["command"]
+    stdin: str | None = args.get("stdin")
+    auto_confirm = bool(args.get("auto_confirm", False))
+    if auto_confirm and stdin is not None:
+        return ToolResult.error(
+            "invalid_tool_arguments",
+            "`stdin` and `auto_confirm` cannot be combined: auto_confirm already feeds stdin.",
+        )
+    root = _local_root(ctx.workspace)
+    if root is None or not root.is_dir():
+        return ToolResult.error(
+            "shell_unavailable",
+            "The shell needs a workspace backed by a local directory; this run's workspace "
+            "has none. Use the workspace file tools instead.",
+        )
+    bash_path = shutil.which("bash")
+    if bash_path is None:
+        return ToolResult.error("shell_unavailable", "bash is not installed on this host.")
+    try:
+        cwd = _exec_dir(root, args.get("exec_dir", ""))
+    except AgentcycleError as exc:
+        return ToolResult.error(exc.code, exc.message, details=exc.details)
+    if ctx.cancelled.is_set():
+        return ToolResult.error("command_cancelled", "The run is being cancelled; not started.")
+    timeout = clamp_timeout(args.get("timeout"))
+    env = {**os.environ, **SHELL_ENV}
+    if auto_confirm:
+        env["DEBIAN_FRONTEND"] = "noninteractive"
+    store = _store(ctx.scope)
+    try:
+        session = await ShellSession.start(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=stdin,
+            auto_confirm=auto_confirm,
+            hard_limit=timeout * HARD_LIMIT_FACTOR,
+            shell=bash_path,
+        )
+    except OSError as exc:
+        return ToolResult.error("shell_unavailable", f"Could not start bash: {exc}")
+    store.add(session)
+    if args.get("run_in_background", False):
+        return _running_result(
+            session,
+            timeout,
+            f"Started in the background. Call {CHECK_BACKGROUND_COMMAND} with this session_id "
+            f"for its status and output. It is killed after {session.hard_limit:g} s.",
+        )
+    cancel = asyncio.ensure_future(ctx.cancelled.wait())
+    try:
+        await asyncio.wait(
+            {session.finished, cancel}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    except asyncio.CancelledError:
+        # The run was cancelled: take the whole process group down before giving up.
+        await asyncio.shield(session.terminate())
+        raise
+    finally:
+        cancel.cancel()
+    if session.finished.done():
+        result = _finished_result(session, timeout)
+        store.retire(session)
+        return result
+    if ctx.cancelled.is_set():
+        await asyncio.shield(session.terminate())
+        return ToolResult.error(
+            "command_cancelled", "The run is being cancelled; the command was killed."
+        )
+    return _running_result(
+        session,
+        timeout,
+        f"Still running after {timeout:g} s, so it was moved to the background (not killed). "
+        f"Call {CHECK_BACKGROUND_COMMAND} with this session_id for its status and output. "
+        f"It is killed after {session.hard_limit:g} s in total.",
+    )
+
+
+async def _check(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+    session_id: str = args["session_id"]
+    session = _store(ctx.scope).get(session_id)
+    if session is None:
+        return ToolResult.success(
+            dumps(
+                {
+                    "ok": True,
+                    "session_id": session_id,
+                    "status": "missing",
+                    "message": "No command with this session_id in this run.",
+                }
+            ),
+            metadata={"session_id": session_id, "status": "missing"},
+        )
+    body = {"ok": True, "session_id": session.id, **_report(session)}
+    if session.status == "timeout":
+        body["message"] = f"Killed after running for {session.hard_limit:g} s."
+    return ToolResult.success(
+        dumps(body),
+        metadata={
+            "session_id": session.id,
+            "status": session.status,
+            "exit_code": body.get("exit_code"),
+        },
+    )
+
+
+def bash_tool() -> BuiltinTool:
+    """The ``bash`` tool: run a shell command in the workspace (local workspaces only)."""
+    return BuiltinTool(
+        name=BASH,
+        description=(
+            "Run a bash command (`bash -lc`) in the workspace root or `exec_dir`. Returns the "
+            "exit code and the output (stdout and stderr merged; first 5,000 and last 5,000 "
+            "characters). A non-zero exit is an error. `timeout` defaults to 300 s (1-600): a "
+            "command still running then is moved to the background, not killed, and you get a "
+            "session_id for check_background_command; `run_in_background` returns a session_id "
+            "at once (use it for servers and long jobs). Commands are killed after 4 x timeout "
+            "in total and when the run ends. There is no terminal: pass input with `stdin`, or "
+            "`auto_confirm` to answer 'y' to every prompt."
+        ),
+        parameters=closed_object(
+            {
+                "command": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "The bash command line to run.",
+                },
+                "exec_dir": {
+                    "type": "string",
+                    "description": "Workspace-relative directory to run in (default: the root).",
+                },
+                "timeout": {
+                    "type": "number",
+                    "description": "Seconds to wait before moving it to the background "
+                    "(default 300, clamped to 1..600).",
+                },
+                "run_in_background": {
+                    "type": "boolean",
+                    "description": "Start it and return a session_id at once.",
+                },
+                "stdin": {
+                    "type": "string",
+                    "description": "Text fed to the command's standard input.",
+                },
+                "auto_confirm": {
+                    "type": "boolean",
+                    "description": "Answer 'y' to every prompt (an endless stream of 'y' lines "
+                    "on stdin, like `yes |`); not with commands that read all of stdin. "
+                    "Cannot be combined with `stdin`.",
+                },
+            },
+            ("command",),
+        ),
+        handler=_bash,
+        side_effect=SideEffect.EXECUTE,
+        read_only=False,
+    )
+
+
+def check_background_command_tool() -> BuiltinTool:
+    """The ``check_background_command`` tool: status and output of a background command."""
+    return BuiltinTool(
+        name=CHECK_BACKGROUND_COMMAND,
+        description=(
+            "Check a command started by bash in the background: status running, completed, "
+            "failed, timeout or missing (unknown id), the exit code once finished, and its "
+            "output so far (first 5,000 and last 5,000 characters)."
+        ),
+        parameters=closed_object(
+            {
+                "session_id": {
+                    "type": "string",
+                    "description": "The session_id bash returned.",
+                }
+            },
+            ("session_id",),
+        ),
+        handler=_check,
+        side_effect=SideEffect.READ,
+        read_only=True,
+    )
+
+
+def shell_tools() -> list[Tool]:
+    """``bash`` and ``check_background_command``, in that order."""
+    return [bash_tool(), check_background_command_tool()]
