@@ -4,6 +4,7 @@ file system has (atomic replace, file modes, special files, unlistable names, la
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from workspace_probes import SiblingProbe
 
+from agentcycle.errors import AgentcycleError
 from agentcycle.testing.workspace_conformance import (
     WorkspaceBackendConformance,
     WorkspaceSecurityConformance,
@@ -139,14 +141,23 @@ async def test_unaddressable_names_are_not_listed(tmp_path: Path) -> None:
     assert await backend.read_text("d/C:fine") == "x"
 
 
-async def test_permission_errors_are_typed(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root ignores file permissions")
+async def test_permission_errors_are_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI runs as root, which file modes cannot stop, so the refusal comes from os.open itself.
     backend = LocalWorkspaceBackend(tmp_path)
     await backend.write("locked.txt", "x")
-    (tmp_path / "locked.txt").chmod(0)
-    with expect_error("storage_error"):
+    real_open = os.open
+
+    def refusing_open(path: str, flags: int, *args: int, **kwargs: int) -> int:
+        if os.fspath(path).endswith("locked.txt"):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    with pytest.raises(AgentcycleError) as caught:
         await backend.read_bytes("locked.txt")
+    assert caught.value.code == "storage_error"
+    assert caught.value.details["reason"] == "permission_denied"
+    assert "locked.txt" in str(caught.value)
 
 
 # -- listing stays lazy -------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from workspace_probes import CANARY, S3_CREDENTIALS, S3_REGION
 
 from agentcycle.testing.workspace_conformance import (
+    ONE_PER_METHOD,
     WorkspaceBackendConformance,
     WorkspaceSecurityConformance,
     expect_error,
@@ -72,6 +73,9 @@ class BucketProbe:
 
 class TestS3Backend(WorkspaceBackendConformance, WorkspaceSecurityConformance):
     big_stream_bytes = 2 * PART_SIZE + 1024 * 1024  # three multipart parts
+    # Every method, not every mode: each request to the test server costs milliseconds, and
+    # the modes map paths to keys exactly as their methods do.
+    hostile_operations = ONE_PER_METHOD
 
     @pytest.fixture
     async def backend(self, s3_endpoint: str, s3_bucket: str) -> AsyncIterator[WorkspaceBackend]:

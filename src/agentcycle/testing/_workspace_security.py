@@ -9,7 +9,6 @@ probes plant their secrets.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -245,26 +244,33 @@ async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
 _Op = Callable[[WorkspaceBackend, str, str], Awaitable[Any]]
 
 PATH_OPERATIONS: dict[str, _Op] = {
-    "info": lambda b, p, slot: b.info(p),
-    "exists": lambda b, p, slot: b.exists(p),
+    "write": lambda b, p, slot: b.write(p, b"hostile"),
     "read_bytes": lambda b, p, slot: b.read_bytes(p),
     "read_bytes_range": lambda b, p, slot: b.read_bytes(p, start=1, end=64),
     "read_text": lambda b, p, slot: b.read_text(p),
+    "info": lambda b, p, slot: b.info(p),
+    "exists": lambda b, p, slot: b.exists(p),
     "list": lambda b, p, slot: b.list(p).collect(),
     "glob": lambda b, p, slot: b.list(glob=p).collect(),
-    "write": lambda b, p, slot: b.write(p, b"hostile"),
     "append": lambda b, p, slot: b.write(p, b"hostile", mode="append"),
     "create": lambda b, p, slot: b.write(p, b"hostile", mode="create"),
     "write_stream": lambda b, p, slot: b.write_stream(p, _chunks(b"host", b"ile")),
     "mkdir": lambda b, p, slot: b.mkdir(p),
     "move_from": lambda b, p, slot: b.move(p, f"moved-{slot}"),
-    "move_to": lambda b, p, slot: b.move(f"decoy-{slot}.txt", p, overwrite=True),
+    "move_to": lambda b, p, slot: b.move(f"moved-{slot}", p, overwrite=True),
     "delete": lambda b, p, slot: b.delete(p),
     "delete_recursive": lambda b, p, slot: b.delete(p, recursive=True),
 }
-"""Every path-taking operation, as ``(backend, path, slot) -> awaitable``. ``slot`` names the
-operation's private counterpart paths (``decoy-<slot>.txt`` is moved onto the path,
-``moved-<slot>`` receives it), so concurrent runs do not collide."""
+"""Every path-taking operation and mode, as ``(backend, path, slot) -> awaitable``, in the
+order the security suite runs them: a write first, so the reads find a file; the path moved
+away to ``moved-<slot>`` and back; deletes last, so nothing is left behind."""
+
+ONE_PER_METHOD: tuple[str, ...] = tuple(
+    name
+    for name in PATH_OPERATIONS
+    if name not in ("read_bytes_range", "append", "create", "delete_recursive")
+)
+"""One operation for each path-taking method of the protocol, without the mode variants."""
 
 
 def _leaks(result: Any, secrets: Sequence[bytes]) -> bool:
@@ -273,27 +279,20 @@ def _leaks(result: Any, secrets: Sequence[bytes]) -> bool:
     return isinstance(result, bytes) and any(secret in result for secret in secrets)
 
 
-def _group_key(path: str) -> str:
-    """Paths sharing a top-level entry run one after another; other groups run concurrently."""
-    try:
-        return "accepted:" + normalize_path(path).partition("/")[0]
-    except PathEscapesWorkspace:
-        return "rejected:" + path
-
-
 class WorkspaceSecurityConformance:
     """Hostile paths against every path-taking operation: zero escapes, only typed errors.
 
-    For each path in :data:`HOSTILE_PATHS`, every operation in :data:`PATH_OPERATIONS` runs in
-    turn. Paths the policy rejects must raise ``path_escapes_workspace`` from every operation;
-    the rest must succeed or raise a typed :class:`~agentcycle.errors.AgentcycleError`, and a
-    successful write must read back. No result may contain a planted secret, the outside must
-    never change, and every path the backend lists must be one the policy accepts back as is.
-    Paths under different top-level names run concurrently (``hostile_concurrency`` at a time)
-    in one workspace, so slow storage stays affordable; all problems are reported together.
+    For each path in :data:`HOSTILE_PATHS`, the operations in ``hostile_operations`` (all of
+    :data:`PATH_OPERATIONS` unless a subclass narrows it, say to :data:`ONE_PER_METHOD` for
+    slow storage) run in turn in one workspace. Paths the policy rejects must raise
+    ``path_escapes_workspace`` from every operation; the rest must succeed or raise a typed
+    :class:`~agentcycle.errors.AgentcycleError`, and what a successful write wrote must read
+    back. No result may contain a planted secret, the outside must not change (checked after
+    every path), and every path the backend lists must be one the policy accepts back as is.
+    All problems are reported together.
     """
 
-    hostile_concurrency = 8
+    hostile_operations: tuple[str, ...] = tuple(PATH_OPERATIONS)
 
     @pytest.fixture
     def backend(self) -> WorkspaceBackend:
@@ -307,37 +306,31 @@ class WorkspaceSecurityConformance:
 
     async def test_hostile_paths(self, backend: WorkspaceBackend, outside: OutsideProbe) -> None:
         before = await outside.snapshot()
-        groups: dict[str, list[tuple[int, str]]] = {}
-        for slot, path in enumerate(HOSTILE_PATHS):
-            groups.setdefault(_group_key(path), []).append((slot, path))
-        limiter = asyncio.Semaphore(self.hostile_concurrency)
+        operations = [(name, PATH_OPERATIONS[name]) for name in self.hostile_operations]
         problems: list[str] = []
-
-        async def run(group: list[tuple[int, str]]) -> None:
-            async with limiter:
-                for slot, path in group:
-                    problems.extend(await _attack(backend, outside, path, str(slot)))
-                    if await outside.snapshot() != before:
-                        problems.append(f"{path!r}: something outside the workspace changed")
-
-        await asyncio.gather(*(run(group) for group in groups.values()))
+        for slot, path in enumerate(HOSTILE_PATHS):
+            problems.extend(await _attack(backend, outside, operations, path, str(slot)))
+            if await outside.snapshot() != before:
+                problems.append(f"{path!r}: something outside the workspace changed")
         listed = [entry.path async for entry in backend.list(glob="**")]
         problems.extend(f"listed unaddressable {p!r}" for p in listed if normalize_path(p) != p)
         assert not problems, "\n".join(problems)
 
 
 async def _attack(
-    backend: WorkspaceBackend, outside: OutsideProbe, path: str, slot: str
+    backend: WorkspaceBackend,
+    outside: OutsideProbe,
+    operations: list[tuple[str, _Op]],
+    path: str,
+    slot: str,
 ) -> list[str]:
-    """Run every operation on one hostile path; return what went wrong."""
+    """Run the operations on one hostile path; return what went wrong."""
     try:
         target: str | None = normalize_path(path)
     except PathEscapesWorkspace:
         target = None
-    else:
-        await backend.write(f"decoy-{slot}.txt", b"decoy")
     problems: list[str] = []
-    for name, operation in PATH_OPERATIONS.items():
+    for name, operation in operations:
         try:
             result = await operation(backend, path, slot)
         except PathEscapesWorkspace:

@@ -31,6 +31,7 @@ import pytest
 from agentcycle.errors import AgentcycleError
 from agentcycle.testing._workspace_security import (
     HOSTILE_PATHS,
+    ONE_PER_METHOD,
     PATH_OPERATIONS,
     OutsideProbe,
     WorkspaceSecurityConformance,
@@ -40,6 +41,7 @@ from agentcycle.workspace.paths import normalize_path
 
 __all__ = [
     "HOSTILE_PATHS",
+    "ONE_PER_METHOD",
     "PATH_OPERATIONS",
     "OutsideProbe",
     "WorkspaceBackendConformance",
@@ -510,8 +512,8 @@ class WorkspaceBackendConformance:
     async def test_stopping_early_leaves_the_backend_usable(
         self, backend: WorkspaceBackend
     ) -> None:
-        # Enough entries for several of the local backend's worker-thread batches.
-        await asyncio.gather(*(backend.write(f"many/{index:04d}", "") for index in range(60)))
+        for index in range(60):  # several of the local backend's worker-thread batches
+            await backend.write(f"many/{index:04d}", "")
         listing = backend.list("many")
         async for entry in listing:
             assert entry.path == "many/0000"

@@ -480,17 +480,12 @@ class S3WorkspaceBackend:
         rel = normalize_path(path)
         if not rel:
             return
-        parents = ancestors(rel)
-        head, is_dir, *parent_heads = await asyncio.gather(
-            self._head(rel), self._is_dir(rel), *(self._head(a) for a in parents)
-        )
+        head, is_dir = await asyncio.gather(self._head(rel), self._is_dir(rel))
         if head is not None:
             raise already_exists(rel)
         if is_dir:
             return
-        for ancestor, parent_head in zip(parents, parent_heads, strict=True):
-            if parent_head is not None:
-                raise not_a_directory(rel, blocker=ancestor)
+        await self._check_writable(rel, target_may_be_dir=True)
         await self._call("put_object", rel, Key=self._dir_prefix(rel), Body=b"")
 
     async def _delete_keys(self, rel: str, keys: builtins.list[str]) -> None:
