@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agentcycle.workspace import S3Credentials
+from tests.conftest import S3_CREDENTIALS, S3_REGION
 
 CANARY = b"AGENTCYCLE-CANARY-do-not-read"
-S3_CREDENTIALS = S3Credentials("testing", "testing-secret")
-S3_REGION = "us-east-1"
+__all__ = ["CANARY", "S3_CREDENTIALS", "S3_REGION", "SiblingProbe"]
 
 
 class SiblingProbe:

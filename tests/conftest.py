@@ -1,4 +1,4 @@
-"""Fixtures for the workspace tests: a real S3-protocol server (moto) on loopback."""
+"""Fixtures shared by every test package: a real S3-protocol server (moto) on loopback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from workspace_probes import S3_CREDENTIALS, S3_REGION
+
+from agentcycle.workspace import S3Credentials
+
+S3_CREDENTIALS = S3Credentials("testing", "testing-secret")
+S3_REGION = "us-east-1"
 
 
 @pytest.fixture(scope="session")
