@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from agentcycle import Agent, RunConfig, Runner, StopAtTools, function_tool
-from agentcycle.errors import ConfigurationError, PromptTooLongError
+from agentcycle.errors import AgentcycleError, ConfigurationError, PromptTooLongError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import AssistantMessage, ImagePart, ToolMessage, ToolResult, UserMessage
 from agentcycle.runtime.state import RunState
@@ -195,6 +195,23 @@ def test_tool_exceptions_and_timeouts_become_error_results() -> None:
     assert first["error_code"] == "tool_execution_failed" and "disk on fire" in first["error"]
     assert second["error_code"] == "tool_timeout"
     assert result.status is RunStatus.COMPLETED
+
+
+def test_typed_errors_raised_by_tools_keep_their_code() -> None:
+    @function_tool
+    def locked() -> str:
+        """Refuses with a typed error."""
+        raise AgentcycleError("the vault is locked", code="vault_locked", details={"vault": 7})
+
+    model = ScriptedModel([call_tool("locked", {}), finish()])
+    result = Runner.run_sync(Agent(model=model, tools=[locked]), "x")
+    body = json.loads(tool_results(result.messages)[0].content)
+    assert body == {
+        "ok": False,
+        "error_code": "vault_locked",
+        "error": "the vault is locked",
+        "details": {"vault": 7},
+    }
 
 
 def test_stop_on_first_tool_returns_that_tools_output() -> None:

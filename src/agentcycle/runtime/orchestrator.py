@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentcycle.errors import ToolArgumentsError
+from agentcycle.errors import AgentcycleError, ToolArgumentsError
 from agentcycle.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -351,6 +351,8 @@ class ToolOrchestrator:
             )
         except asyncio.CancelledError:
             raise
+        except AgentcycleError as exc:  # a typed failure keeps its stable code for the model
+            return ToolResult.error(exc.code, exc.message, details=exc.details)
         except Exception as exc:  # a tool's own failure is data for the model, not a crash
             return ToolResult.error(
                 TOOL_EXECUTION_FAILED, f"{type(exc).__name__}: {exc}", details=None
