@@ -110,7 +110,16 @@ class Runner:
                 resume_input=input,
             )
         )
-        return RunHandle(compiled, bus, loop, broker)
+        recorder = None
+        if config.event_store is not None:
+            from agentcycle.runtime.event_recorder import EventRecorder
+
+            recorder = EventRecorder(config.event_store, bus)
+        if config.trace_processors:
+            from agentcycle.tracing.builder import SpanBuilder
+
+            bus.add_listener(SpanBuilder(config.trace_processors).on_event)
+        return RunHandle(compiled, bus, loop, broker, recorder)
 
     @_ClassOrInstance
     async def start_resumed(
@@ -220,6 +229,7 @@ class Runner:
         finally:
             if not handle.done():
                 await handle.cancel("stream closed by consumer")
+        await handle.flush_events()
 
     @_ClassOrInstance
     def stream_sync(
@@ -238,6 +248,7 @@ class Runner:
             try:
                 async for event in handle.events():
                     items.put(event)
+                await handle.flush_events()
             finally:
                 if not handle.done():
                     await handle.cancel("stream closed by consumer")
