@@ -82,7 +82,7 @@ class JsonlRunEventStore:
         try:
             with self._lock:
                 if self._fd is None:
-                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
                     if _ends_torn(self._fd):
                         data = b"\n" + data  # the torn line stays alone, reported on replay
                 view = memoryview(data)
