@@ -107,6 +107,8 @@ class SpanBuilder:
         elif isinstance(event, ModelCallCompleted | ModelCallFailed):
             self._model_call_ended(spans, event)
         elif isinstance(event, ToolCallPlanned):
+            if event.tool_call_id in spans.tool_calls:
+                return  # planned again to be skipped (cancellation): one span covers both
             spans.tool_calls[event.tool_call_id] = self._open(
                 event,
                 "tool_call",
