@@ -75,12 +75,18 @@ _UPSERT_RUN = """
 INSERT INTO ac_event_runs (run_id, parent_run_id, trace_id, agent_name, event_count, last_seq,
                            started_at, updated_at, status, first_pos)
 VALUES (:run_id, :parent_run_id, :trace_id, :agent_name, :event_count, :last_seq,
-        :started_at, :updated_at, :status, :first_pos)
+        :started_at, :updated_at, :status,
+        (SELECT pos FROM ac_events WHERE run_id = :run_id ORDER BY seq LIMIT 1))
 ON CONFLICT (run_id) DO UPDATE SET
     event_count = event_count + excluded.event_count,
     last_seq = max(last_seq, excluded.last_seq),
     updated_at = excluded.updated_at,
     status = excluded.status
+"""
+
+_INSERT_EVENT = """
+INSERT INTO ac_events (run_id, seq, event_id, type, data) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (run_id, seq) DO NOTHING
 """
 
 _TREE = """
@@ -199,26 +205,33 @@ class SQLiteRunEventStore:
     # ------------------------------------------------------------------ writing
 
     def _insert(self, connection: sqlite3.Connection, events: Sequence[RunEvent]) -> None:
-        runs: dict[str, dict[str, Any]] = {}
+        rows = [
+            (event.run_id, event.seq, event.event_id, event.type, dumps(event.to_dict()))
+            for event in events
+        ]
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for event in events:
-                cursor = connection.execute(
-                    "INSERT INTO ac_events (run_id, seq, event_id, type, data) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, seq) DO NOTHING",
-                    (event.run_id, event.seq, event.event_id, event.type, dumps(event.to_dict())),
-                )
-                if cursor.rowcount == 0:
-                    self._check_duplicate(connection, event)
-                    continue
-                _count(runs, event, cursor.lastrowid or 0)
-            connection.executemany(_UPSERT_RUN, list(runs.values()))
+            before = connection.total_changes
+            connection.executemany(_INSERT_EVENT, rows)
+            if connection.total_changes - before == len(rows):
+                fresh = list(events)
+            else:  # some were stored already (a retried batch): find which, refuse conflicts
+                connection.execute("ROLLBACK")
+                connection.execute("BEGIN IMMEDIATE")
+                fresh = [
+                    event
+                    for event, row in zip(events, rows, strict=True)
+                    if connection.execute(_INSERT_EVENT, row).rowcount
+                    or self._check_duplicate(connection, event)
+                ]
+            connection.executemany(_UPSERT_RUN, _run_rows(fresh))
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
 
-    def _check_duplicate(self, connection: sqlite3.Connection, event: RunEvent) -> None:
+    def _check_duplicate(self, connection: sqlite3.Connection, event: RunEvent) -> bool:
+        """``False`` for the same event stored already; a different one is a conflict."""
         (stored,) = connection.execute(
             "SELECT event_id FROM ac_events WHERE run_id = ? AND seq = ?", (event.run_id, event.seq)
         ).fetchone()
@@ -228,6 +241,7 @@ class SQLiteRunEventStore:
                 f"{event.event_id} (two writers continued the same run)",
                 details={"run_id": event.run_id, "seq": event.seq, "stored_event_id": stored},
             )
+        return False
 
     # ------------------------------------------------------------------ reading
 
@@ -289,23 +303,26 @@ class SQLiteRunEventStore:
         return [StoredRun(*row) for row in rows]
 
 
-def _count(runs: dict[str, dict[str, Any]], event: RunEvent, pos: int) -> None:
-    entry = runs.get(event.run_id)
-    if entry is None:
-        runs[event.run_id] = {
-            "run_id": event.run_id,
-            "parent_run_id": event.parent_run_id,
-            "trace_id": event.trace_id,
-            "agent_name": event.agent_name,
-            "event_count": 1,
-            "last_seq": event.seq,
-            "started_at": event.created_at,
-            "updated_at": event.created_at,
-            "status": terminal_status(event),
-            "first_pos": pos,
-        }
-        return
-    entry["event_count"] += 1
-    entry["last_seq"] = max(entry["last_seq"], event.seq)
-    entry["updated_at"] = event.created_at
-    entry["status"] = terminal_status(event)
+def _run_rows(events: Sequence[RunEvent]) -> list[dict[str, Any]]:
+    """One ``ac_event_runs`` upsert per run of a batch of newly stored events."""
+    runs: dict[str, dict[str, Any]] = {}
+    for event in events:
+        entry = runs.get(event.run_id)
+        if entry is None:
+            runs[event.run_id] = {
+                "run_id": event.run_id,
+                "parent_run_id": event.parent_run_id,
+                "trace_id": event.trace_id,
+                "agent_name": event.agent_name,
+                "event_count": 1,
+                "last_seq": event.seq,
+                "started_at": event.created_at,
+                "updated_at": event.created_at,
+                "status": terminal_status(event),
+            }
+            continue
+        entry["event_count"] += 1
+        entry["last_seq"] = max(entry["last_seq"], event.seq)
+        entry["updated_at"] = event.created_at
+        entry["status"] = terminal_status(event)
+    return list(runs.values())

@@ -20,25 +20,25 @@ class JsonlTraceExporter:
     def __init__(self, path: str | os.PathLike[str], *, max_buffered: int = 512) -> None:
         self.path = Path(path)
         self.max_buffered = max_buffered
-        self._lines: list[str] = []
+        self._spans: list[Span] = []
 
     def on_span_start(self, span: Span) -> None:
         """Nothing is written for a span until it ends."""
 
     def on_span_end(self, span: Span) -> None:
         """Buffer the span; write the buffer at the end of a top-level run."""
-        self._lines.append(dumps(span.to_dict()) + "\n")
+        self._spans.append(span)
         if (span.kind == "run" and span.parent_span_id is None) or len(
-            self._lines
+            self._spans
         ) >= self.max_buffered:
             self.flush()
 
     def flush(self) -> None:
         """Write the buffered spans now."""
-        if not self._lines:
+        if not self._spans:
             return
-        data = "".join(self._lines).encode()
-        self._lines = []
+        data = "".join(dumps(span.to_dict()) + "\n" for span in self._spans).encode()
+        self._spans = []
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             view = memoryview(data)

@@ -19,7 +19,7 @@ Attributes (only known values are set; token counts that are unknown stay absent
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 
 SpanKind = Literal["run", "cycle", "model_call", "tool_call"]
@@ -50,7 +50,10 @@ class Span:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of every field."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(Span))
 
 
 @runtime_checkable
