@@ -221,7 +221,9 @@ class Runner:
     async def stream(
         self, agent: Agent, input: Any, *, config: RunConfig | None = None
     ) -> AsyncIterator[RunEvent]:
-        """Run and yield every event; leaving the loop early cancels the run."""
+        """Run and yield every event; leaving the loop early cancels the run. With
+        ``RunConfig.event_store`` the stream ends once every event is stored (raising
+        ``EventStoreWriteError`` if a write failed)."""
         handle = await self._start(agent, input, config, live=False)
         try:
             async for event in handle.events():

@@ -38,7 +38,7 @@ async def test_one_json_object_per_line(tmp_path: Path) -> None:
         ("{not json}\n", "not JSON"),
         ('{"run_id": "run_a", "type": "no_such_type", "version": 1}\n', "not a valid event"),
         ("[1, 2]\n", "not an event object"),
-        ("\n", "blank line"),
+        ('{"run_id": "run_a"}\n', "not a valid event"),
     ],
 )
 async def test_a_corrupt_line_is_reported_with_its_line_number(
@@ -73,6 +73,15 @@ async def test_skipping_corrupt_lines_is_explicit_and_logged(
     with caplog.at_level(logging.WARNING, logger="agentcycle.stores.jsonl_events"):
         assert dicts(await replayed(store, "run_a")) == expected
     assert any(":3: corrupt event record" in r.getMessage() for r in caplog.records)
+
+
+async def test_blank_lines_carry_no_event_and_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    expected = await stored_run(path)
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(2, "\n")
+    path.write_text("".join(lines))
+    assert dicts(await replayed(JsonlRunEventStore(path), "run_a")) == expected
 
 
 async def test_a_torn_last_line_is_reported_and_later_appends_stay_readable(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -133,3 +135,40 @@ async def test_replay_pages_through_long_runs(tmp_path: Path) -> None:
     assert [e.seq for e in events] == list(range(8, bus.seq + 1))
     assert len(events) > 1000  # more than two pages
     await store.aclose()
+
+
+RUN_IN_A_PROCESS = """
+import sys
+from agentcycle import Agent, RunConfig, Runner
+from agentcycle.stores import SQLiteRunEventStore
+from agentcycle.testing import ScriptedModel, call_tool
+
+todo = {"todos": [{"title": "t", "status": "completed", "priority": "low"}]}
+steps = [call_tool("todo_write", todo) for _ in range(5)] + [call_tool("task_finish", {})]
+config = RunConfig(event_store=SQLiteRunEventStore(sys.argv[1]))
+print(Runner.run_sync(Agent(model=ScriptedModel(steps)), "go", config=config).run_id)
+"""
+
+
+def test_runs_in_separate_processes_share_one_database(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite3"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN_IN_A_PROCESS, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    run_ids = [process.communicate(timeout=60)[0].strip() for process in processes]
+    assert all(process.returncode == 0 for process in processes)
+
+    async def check() -> None:
+        store = SQLiteRunEventStore(path)
+        runs = {run.run_id: run for run in await store.runs()}
+        assert sorted(runs) == sorted(run_ids)
+        for run_id in run_ids:
+            events = await replayed(store, run_id)
+            assert [e.seq for e in events] == list(range(1, len(events) + 1))
+            assert events[-1].type == "run_completed" and runs[run_id].status == "completed"
+        await store.aclose()
+
+    asyncio.run(check())

@@ -9,7 +9,8 @@ interleave. Flush policy: the bytes are handed to the operating system before th
 (no user-space buffer), so they survive a crash of the process; with ``fsync=True`` every write
 is also forced to disk, which survives power loss and costs a disk flush per batch. A process
 killed in the middle of a write can leave an incomplete last line; the next append starts a new
-line, so only the torn line is lost, and replay reports it.
+line, so only the torn line is lost, and replay reports it. (Blank lines carry no event and are
+ignored: that newline can also be written when another process's write was seen in flight.)
 
 Reads: a line that is not a valid event raises ``CorruptEventRecord`` with the file and the
 1-based line number; ``on_corrupt="skip"`` skips it instead and logs a warning naming it.
@@ -83,7 +84,7 @@ class JsonlRunEventStore:
             with self._lock:
                 if self._fd is None:
                     self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-                    if _ends_torn(self._fd):
+                    if _ends_torn(self._fd):  # why the fd is opened for reading too
                         data = b"\n" + data  # the torn line stays alone, reported on replay
                 view = memoryview(data)
                 while view:
@@ -142,7 +143,7 @@ class JsonlRunEventStore:
         if not raw.endswith(b"\n"):
             reason = "incomplete last line (a torn write)"
         elif not raw.strip():
-            reason = "blank line"
+            return None  # written after a torn line, or seen mid-write by another writer
         else:
             try:
                 data = json.loads(raw)
