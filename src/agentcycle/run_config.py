@@ -45,6 +45,10 @@ class RunConfig:
     (``None``: 300)."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    skills_dirs: tuple[str | Path, ...] | None = None
+    """More skill directories for this run, after the agent's ``skills_dirs``."""
+    skills_prompt_budget: int | None = None
+    """Characters the skills section of the system prompt may take (``None``: 4,000)."""
     execution: Literal["inline"] = "inline"
     run_id: str | None = None
     trace_id: str | None = None
