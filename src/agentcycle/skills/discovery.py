@@ -141,7 +141,7 @@ def load_skill(directory: str | Path) -> Skill:
                 f"{SKILL_FILE} is {size} bytes; the limit is {MAX_SKILL_FILE_BYTES}",
                 details={"limit": "file_bytes", "size": size, "max": MAX_SKILL_FILE_BYTES},
             )
-        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
     except UnicodeDecodeError as exc:
         raise SkillUnreadable(f"{SKILL_FILE} is not UTF-8 text: {exc.reason}") from exc
     except OSError as exc:
