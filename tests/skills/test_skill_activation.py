@@ -11,7 +11,7 @@ import pytest
 
 from agentcycle import Agent, RunConfig, Runner, RunState, RunStatus, ToolPolicy, function_tool
 from agentcycle.errors import ConfigurationError
-from agentcycle.events import Diagnostic, RunEvent, ToolCallCompleted
+from agentcycle.events import Diagnostic, RunEvent, ToolCallCompleted, parse_event
 from agentcycle.messages import ToolMessage, UserMessage
 from agentcycle.result import RunResult
 from agentcycle.runtime.state import ActiveSkill
@@ -323,6 +323,7 @@ async def test_invalid_skills_are_diagnostics_and_the_run_goes_on(tmp_path: Path
     ]
     invalid = events[2]
     assert isinstance(invalid, Diagnostic) and invalid.level == "warning"
+    assert all(parse_event(json.loads(json.dumps(e.to_dict()))) == e for e in events)
     assert invalid.code == "skill_invalid"
     assert invalid.details["error_code"] == "invalid_skill_name"
     assert invalid.details["path"] == str(tmp_path / "Bad")
