@@ -262,9 +262,9 @@ def _assemble_tools(agent: Agent, skills: SkillCatalog | None = None) -> ToolReg
 
 
 async def _discover_skills(agent: Agent, config: RunConfig) -> SkillCatalog:
-    """The skills under the agent's and then the run's skill directories (each directory once),
-    read off the event loop."""
-    roots = list(dict.fromkeys([*agent.skills_dirs, *(config.skills_dirs or ())]))
+    """The skills under the agent's and then the run's skill directories, read off the event
+    loop."""
+    roots = [*agent.skills_dirs, *(config.skills_dirs or ())]
     if not roots:
         return SkillCatalog()
     return await asyncio.to_thread(discover_skills, roots)

@@ -209,6 +209,12 @@ def test_roots_in_order_first_name_wins_and_a_root_may_be_one_skill(tmp_path: Pa
     assert str(first / "shared") in issue.message
 
 
+def test_a_directory_given_twice_is_read_once(tmp_path: Path) -> None:
+    write_skill(tmp_path / "skills", "only")
+    catalog = discover_skills([tmp_path / "skills", tmp_path / "skills" / ".." / "skills"])
+    assert [s.name for s in catalog.skills] == ["only"] and catalog.issues == ()
+
+
 def test_a_root_that_is_not_a_directory_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not a directory"):
         discover_skills([tmp_path / "missing"])

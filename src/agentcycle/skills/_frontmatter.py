@@ -34,7 +34,7 @@ def parse_frontmatter(frontmatter: str) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.load(frontmatter, Loader=_strict_loader())
+        data = yaml.load(frontmatter, Loader=_strict_loader())  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # +2: the frontmatter starts on the file's second line, and marks count from 0.

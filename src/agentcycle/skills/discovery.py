@@ -16,9 +16,9 @@ file is at most ``MAX_SKILL_FILE_BYTES``.
 
 A root is either one skill directory (it holds ``SKILL.md`` itself) or a directory of skill
 directories (its subdirectories, in name order; names starting with ``.`` or ``_`` are
-skipped). Roots are read in order and the first skill with a given name wins. A skill that fails
-validation becomes a ``SkillIssue`` and never stops the others from loading; only a root that
-is not a directory is a configuration error.
+skipped). Roots are read in order (a directory given twice is read once) and the first skill
+with a given name wins. A skill that fails validation becomes a ``SkillIssue`` and never stops
+the others from loading; only a root that is not a directory is a configuration error.
 """
 
 from __future__ import annotations
@@ -164,10 +164,14 @@ def load_skill(directory: str | Path) -> Skill:
 
 
 def _skill_dirs(roots: Iterable[str | Path]) -> Iterator[Path]:
-    for root in roots:
-        root = Path(root).expanduser()
+    seen: set[Path] = set()
+    for given in roots:
+        root = Path(given).expanduser()
         if not root.is_dir():
             raise ConfigurationError(f"skills directory {str(root)!r} is not a directory")
+        if root.resolve() in seen:  # the same directory given twice is read once
+            continue
+        seen.add(root.resolve())
         if (root / SKILL_FILE).is_file():
             yield root
             continue
