@@ -57,6 +57,10 @@ class RunConfig:
     replaces the runner's list."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    skills_dirs: Sequence[str | Path] | None = None
+    """More skill directories for this run, after the agent's ``skills_dirs``."""
+    skills_prompt_budget: int | None = None
+    """Characters the skills section of the system prompt may take (``None``: 4,000)."""
     execution: Literal["inline"] = "inline"
     run_id: str | None = None
     trace_id: str | None = None
