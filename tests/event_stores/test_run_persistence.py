@@ -210,3 +210,10 @@ def test_run_sync_raises_when_the_store_fails(tmp_path: Path) -> None:
     with pytest.raises(EventStoreWriteError) as caught:
         Runner.run_sync(agent, "go", config=RunConfig(event_store=store))
     assert caught.value.result.final_output == "done"
+
+
+async def test_a_runner_level_store_records_every_run(store: RunEventStore) -> None:
+    runner = Runner(RunConfig(event_store=store))
+    first = await runner.run(Agent(model=ScriptedModel([call_tool("task_finish", {})])), "a")
+    second = await runner.run(Agent(model=ScriptedModel([call_tool("task_finish", {})])), "b")
+    assert [r.run_id for r in await store.runs()] == [first.run_id, second.run_id]
