@@ -11,6 +11,7 @@ from agentcycle.models.provider import ModelProvider
 from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
+from agentcycle.sessions.base import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,10 @@ class RunConfig:
     approval_timeout: float | None = None
     """Seconds a live run waits for ``RunHandle.approve`` before the decision is ``timeout``
     (``None``: 300)."""
+    session: Session | None = None
+    """Conversation history across runs: the run starts from the session's messages and,
+    when it ends completed, waiting for the user or out of cycles, appends its turn once
+    (keyed by the run id). Resume a run with the session it started with."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     execution: Literal["inline"] = "inline"

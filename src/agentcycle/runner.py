@@ -108,6 +108,7 @@ class Runner:
                 approvals=broker,
                 resume=resume,
                 resume_input=input,
+                session=config.session,
             )
         )
         return RunHandle(compiled, bus, loop, broker)
