@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from turns import rendezvous_agent, worker_input  # noqa: E402
+from turns import rendezvous_agent, worker_input
 
-from agentcycle import RunConfig, Runner  # noqa: E402
-from agentcycle.sessions import SQLiteSession  # noqa: E402
+from agentcycle import RunConfig, Runner
+from agentcycle.sessions import SQLiteSession
 
 
 def wait_for_release() -> None:

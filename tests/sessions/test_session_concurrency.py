@@ -95,4 +95,3 @@ async def test_redis_tasks(redis_prefix: str) -> None:
     assert [r.status for r in results] == [RunStatus.COMPLETED] * RUNS
     assert sorted(workers_in(await session.get_items())) == list(range(RUNS))
     await session.aclose()
-

@@ -10,6 +10,7 @@ from agentcycle.errors import SessionCorrupt, SessionStorageError
 from agentcycle.sessions import RedisSession
 from agentcycle.testing.session_conformance import sample_turn
 
+
 @pytest.fixture
 async def session(redis_client: Any, redis_prefix: str) -> RedisSession:
     """Session ``s`` holding one turn, on a client the test owns."""

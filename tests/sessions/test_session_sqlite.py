@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -39,7 +40,7 @@ async def test_the_file_is_in_wal_mode_with_a_schema_version(store: Path) -> Non
 
 async def test_a_newer_schema_version_is_refused_without_touching_the_file(store: Path) -> None:
     execute(store, "UPDATE schema_version SET version = ?", SCHEMA_VERSION + 1)
-    before = store.read_bytes()
+    before = await asyncio.to_thread(store.read_bytes)
     session = SQLiteSession("s", store)
     for operation in (
         session.get_items(),
@@ -52,12 +53,12 @@ async def test_a_newer_schema_version_is_refused_without_touching_the_file(store
         assert caught.value.code == "unsupported_version"
         assert str(store) in caught.value.message
         assert f"schema version {SCHEMA_VERSION + 1}" in caught.value.message
-    assert store.read_bytes() == before
+    assert await asyncio.to_thread(store.read_bytes) == before
     assert execute(store, "SELECT COUNT(*) FROM session_items") == [(4,)]
 
 
 async def test_a_corrupt_row_names_the_session_and_position(store: Path) -> None:
-    execute(store, "UPDATE session_items SET message = '{\"role\": \"robot\"}' WHERE position = 1")
+    execute(store, 'UPDATE session_items SET message = \'{"role": "robot"}\' WHERE position = 1')
     session = SQLiteSession("s", store)
     with pytest.raises(SessionCorrupt) as caught:
         await session.get_items()

@@ -50,7 +50,6 @@ def check_limit(session_id: str, limit: int | None) -> None:
     """Refuse a negative ``limit`` for ``get_items``."""
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise SessionError(
-            f"session {session_id!r}: limit must be None or a non-negative integer, "
-            f"got {limit!r}",
+            f"session {session_id!r}: limit must be None or a non-negative integer, got {limit!r}",
             code="invalid_session_limit",
         )

@@ -134,9 +134,7 @@ class SQLiteSession:
         """A connection in autocommit mode (transactions are explicit); storage failures
         become ``SessionStorageError`` naming the session and the file."""
         try:
-            conn = sqlite3.connect(
-                self._path, timeout=self._busy_timeout, isolation_level=None
-            )
+            conn = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
             try:
                 if not self._ready:
                     self._prepare(conn)

@@ -223,7 +223,9 @@ class SessionConformance:
         assert await session.get_items() == turn
 
         second = ScriptedModel([call_tool("task_finish", {"message": "Four days"})])
-        await Runner.run(Agent(model=second), "Make it four days", config=RunConfig(session=session))
+        await Runner.run(
+            Agent(model=second), "Make it four days", config=RunConfig(session=session)
+        )
         seen = second.requests[0].messages
         assert seen[1:-1] == turn and seen[-1] == UserMessage(content="Make it four days")
         assert len(await session.get_items()) == 2 * len(turn)
