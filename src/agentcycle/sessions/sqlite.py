@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from os import PathLike
@@ -152,7 +153,7 @@ class SQLiteSession:
         """Check the schema version before touching the file, then switch to WAL and create
         the schema if the file is new."""
         self._check_version(_stored_version(conn))
-        conn.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal(conn)
         with _immediate(conn):
             version = _stored_version(conn)
             if version is None:
@@ -161,6 +162,22 @@ class SQLiteSession:
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             else:
                 self._check_version(version)
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL (once per file; later calls find it done). SQLite does not
+        run its busy handler for this switch, so a connection that is busy with the file
+        makes it fail at once: retry, backing off, up to the busy timeout."""
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
 
     def _check_version(self, version: int | None) -> None:
         if version is not None and version != SCHEMA_VERSION:
