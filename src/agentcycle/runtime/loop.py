@@ -467,7 +467,8 @@ class CycleLoop:
 
     async def _append_session_turn(self, outcome: LoopOutcome) -> None:
         """Store the run's turn in its session (see ``sessions/_turns.py``); a storage failure
-        fails the run. Shielded: a cancel arriving now must not leave the turn half-known."""
+        fails the run. Shielded, so a cancel arriving meanwhile cannot stop the append between
+        the write and the cursor update (a resume would store the turn twice)."""
         session = self._in.session
         if session is None or outcome.status not in APPENDING_STATUSES:
             return

@@ -43,7 +43,7 @@ from agentcycle.runner import Runner
 from agentcycle.sessions.base import Session
 from agentcycle.testing.scripted import ScriptedModel, call_tool
 
-__all__ = ["SessionConformance", "sample_turn"]
+__all__ = ["SessionConformance", "SessionFactory", "sample_turn"]
 
 SessionFactory = Callable[[str], Session]
 
