@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,17 @@ class TestMemorySession(SessionConformance):
 
 class TestSQLiteSession(SessionConformance):
     @pytest.fixture
-    def session_factory(self, tmp_path: Path) -> SessionFactory:
+    def session_factory(self, tmp_path: Path) -> Iterator[SessionFactory]:
         path = tmp_path / "sessions.sqlite3"
-        return lambda session_id: SQLiteSession(session_id, path)
+        opened: list[SQLiteSession] = []
+
+        def factory(session_id: str) -> Session:
+            opened.append(SQLiteSession(session_id, path))  # one connection per handle
+            return opened[-1]
+
+        yield factory
+        for session in opened:
+            session.close()
 
 
 class TestRedisSession(SessionConformance):

@@ -49,6 +49,9 @@ def run_worker_processes(path: Path, session_id: str) -> None:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    pipe.close()
 
 
 def test_sqlite_threads(tmp_path: Path) -> None:

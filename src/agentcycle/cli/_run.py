@@ -94,6 +94,8 @@ async def _run(
         raise
     finally:
         await handle.release_model_clients()
+        if isinstance(session, SQLiteSession):
+            session.close()
 
 
 def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:

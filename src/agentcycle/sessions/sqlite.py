@@ -4,13 +4,15 @@ Many sessions live in one file (rows keyed by session id). The file runs in WAL 
 never block the writer; every write is one ``BEGIN IMMEDIATE`` transaction, so a turn's items get
 consecutive positions whatever other threads or processes append at the same time, and a
 concurrent writer waits up to ``busy_timeout`` seconds for its turn. ``sqlite3`` is blocking, so
-each operation runs in a worker thread on its own short-lived connection.
+operations run in worker threads, taking turns on the handle's one connection (opened on first
+use; ``close()`` or garbage collection closes it). Create handles after forking, not before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +39,8 @@ _SCHEMA = (
 
 class SQLiteSession:
     """The session ``session_id`` in the SQLite file ``path`` (created with its schema on
-    first use; the directory must exist)."""
+    first use; the directory must exist). One handle may serve many threads and event
+    loops."""
 
     def __init__(
         self, session_id: str, path: str | PathLike[str], *, busy_timeout: float = 30.0
@@ -45,7 +48,8 @@ class SQLiteSession:
         self._session_id = session_id
         self._path = Path(path)
         self._busy_timeout = busy_timeout
-        self._ready = False
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
 
     @property
     def session_id(self) -> str:
@@ -56,6 +60,11 @@ class SQLiteSession:
     def path(self) -> Path:
         """The SQLite file."""
         return self._path
+
+    def close(self) -> None:
+        """Close the handle's connection (the next operation opens a new one)."""
+        with self._lock:
+            self._drop_connection()
 
     async def get_items(self, limit: int | None = None) -> list[Message]:
         """The stored messages, oldest first (the latest ``limit`` when given)."""
@@ -132,22 +141,43 @@ class SQLiteSession:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in autocommit mode (transactions are explicit); storage failures
-        become ``SessionStorageError`` naming the session and the file."""
-        try:
-            conn = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+        """This handle's connection, held exclusively for one operation. It is opened (and the
+        file checked) on first use and dropped after a storage failure, which becomes a
+        ``SessionStorageError`` naming the session and the file."""
+        with self._lock:
             try:
-                if not self._ready:
-                    self._prepare(conn)
-                    self._ready = True
-                yield conn
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            raise SessionStorageError(
-                f"session {self._session_id!r} in {self._path}: {exc}",
-                details={"session_id": self._session_id, "path": str(self._path)},
-            ) from exc
+                if self._conn is None:
+                    self._conn = self._open()
+                yield self._conn
+            except sqlite3.Error as exc:
+                self._drop_connection()
+                raise SessionStorageError(
+                    f"session {self._session_id!r} in {self._path}: {exc}",
+                    details={"session_id": self._session_id, "path": str(self._path)},
+                ) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection in autocommit mode (transactions are explicit) on a checked file."""
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,  # worker threads take turns under self._lock
+        )
+        try:
+            # WAL with NORMAL sync survives a crash of the process; only a power loss can
+            # drop the latest turns. FULL would fsync every append.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Check the schema version before touching the file, then switch to WAL and create
