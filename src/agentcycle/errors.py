@@ -189,6 +189,75 @@ class WorkspaceStorageError(WorkspaceError):
     code = "storage_error"
 
 
+class SkillError(AgentcycleError):
+    """A skill directory that cannot be loaded. Discovery reports it as an issue of that one
+    skill (``SkillCatalog.issues``) and keeps loading the others."""
+
+    code = "invalid_skill"
+
+
+class SkillFileMissing(SkillError):
+    """A directory under a skills root without a ``SKILL.md``."""
+
+    code = "skill_file_missing"
+
+
+class SkillUnreadable(SkillError):
+    """``SKILL.md`` could not be read, or is not UTF-8 text."""
+
+    code = "unreadable_skill"
+
+
+class SkillFrontmatterError(SkillError):
+    """``SKILL.md`` has no ``---`` delimited frontmatter, malformed YAML, or YAML that is not a
+    mapping (duplicate keys included)."""
+
+    code = "invalid_skill_frontmatter"
+
+
+class MissingSkillField(SkillError):
+    """A required field (``name``, ``description``, the instructions body) is missing or
+    empty."""
+
+    code = "missing_skill_field"
+
+
+class InvalidSkillField(SkillError):
+    """A field of the wrong type or shape (``allowed-tools`` entries, ``metadata``)."""
+
+    code = "invalid_skill_field"
+
+
+class InvalidSkillName(SkillError):
+    """A skill name that is not 1..64 lowercase letters, digits and single inner hyphens."""
+
+    code = "invalid_skill_name"
+
+
+class SkillNameMismatch(SkillError):
+    """The frontmatter ``name`` differs from the skill's directory name."""
+
+    code = "skill_name_mismatch"
+
+
+class SkillTooLarge(SkillError):
+    """``SKILL.md`` or its description is over its size limit."""
+
+    code = "skill_too_large"
+
+
+class DuplicateSkill(SkillError):
+    """A second skill with a name already loaded from an earlier directory (the first wins)."""
+
+    code = "duplicate_skill"
+
+
+class SkillNotFound(SkillError):
+    """``activate_skill`` was given a name the run does not list."""
+
+    code = "skill_not_found"
+
+
 class SessionError(AgentcycleError):
     """A session operation failed (also code ``invalid_session_item`` for an item that is not
     a message, ``invalid_session_limit`` for a negative ``limit``)."""

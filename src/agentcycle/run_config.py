@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,10 @@ class RunConfig:
     (keyed by the run id). Resume a run with the session it started with."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    skills_dirs: Sequence[str | Path] | None = None
+    """More skill directories for this run, after the agent's ``skills_dirs``."""
+    skills_prompt_budget: int | None = None
+    """Characters the skills section of the system prompt may take (``None``: 4,000)."""
     execution: Literal["inline"] = "inline"
     run_id: str | None = None
     trace_id: str | None = None
