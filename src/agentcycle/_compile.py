@@ -25,6 +25,7 @@ from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
+from agentcycle.sessions._turns import check_resume_session
 from agentcycle.skills import (
     DEFAULT_SKILLS_PROMPT_BUDGET,
     SkillCatalog,
@@ -62,7 +63,8 @@ class CompiledRun:
 
 
 async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
-    """Resolve everything a run needs; configuration errors surface here, before any event."""
+    """Resolve everything a run needs; configuration errors surface here, before any event.
+    With a session, its messages come between the system prompt and the new input."""
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
     language = config.language or "en-US"
@@ -84,6 +86,10 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         )
         system = f"{system}\n\n{section}"
     history: list[Message] = [SystemMessage(content=system)]
+    session = config.session
+    if session is not None:
+        history.extend(await session.get_items())
+    session_cursor = len(history) if session is not None else None
     history.extend(_input_messages(run_input))
     behavior = agent.tool_use_behavior
     spec = RunSpec(
@@ -112,10 +118,11 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         ),
         input=run_input if isinstance(run_input, str) else None,
         initial_messages=tuple(history),
+        session_id=session.session_id if session is not None else None,
         metadata=dict(config.metadata),
     )
     return CompiledRun(
-        state=RunState(spec=spec),
+        state=RunState(spec=spec, session_cursor=session_cursor),
         model=provided.model,
         info=provided.info,
         endpoint=provided.endpoint,
@@ -154,6 +161,7 @@ async def compile_resume(
         raise ConfigurationError(
             f"cannot resume run {spec.run_id}: the agent no longer offers {', '.join(missing)}"
         )
+    check_resume_session(state, config.session)
     policy = (agent.policy or ToolPolicy()).then(config.policy)
     decisions = {
         key: value

@@ -314,3 +314,23 @@ class EventStoreWriteError(EventStoreError):
         self.run_id = run_id
         self.persisted_through_seq = persisted_through_seq
         self.result: Any = None
+
+
+class SessionError(AgentcycleError):
+    """A session operation failed (also code ``invalid_session_item`` for an item that is not
+    a message, ``invalid_session_limit`` for a negative ``limit``)."""
+
+    code = "session_error"
+
+
+class SessionCorrupt(SessionError):
+    """A stored session item is not a valid message; the message names the session and the
+    item's position (0 = oldest)."""
+
+    code = "session_corrupt"
+
+
+class SessionStorageError(SessionError):
+    """The store under a session failed (database locked too long, connection refused ...)."""
+
+    code = "session_storage_error"

@@ -12,6 +12,7 @@ from agentcycle.models.provider import ModelProvider
 from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
+from agentcycle.sessions.base import Session
 
 if TYPE_CHECKING:
     from agentcycle.stores.events import RunEventStore
@@ -55,6 +56,10 @@ class RunConfig:
     trace_processors: Sequence[TraceProcessor] | None = None
     """Receive the run's spans (``agentcycle.tracing``), derived from its events. Set here, it
     replaces the runner's list."""
+    session: Session | None = None
+    """Conversation history across runs: the run starts from the session's messages and,
+    when it ends completed, waiting for the user or out of cycles, appends its turn once
+    (keyed by the run id). Resume a run with the session it started with."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     skills_dirs: Sequence[str | Path] | None = None

@@ -109,6 +109,7 @@ class Runner:
                 resume=resume,
                 resume_input=input,
                 diagnostics=compiled.diagnostics,
+                session=config.session,
             )
         )
         recorder = None
@@ -135,7 +136,8 @@ class Runner:
         """Continue a stopped run (``RunResult.to_state()``, possibly from another process):
         the pending calls run with ``approvals`` (by request id or tool call id), then
         ``input`` (the user's answer) is added and the cycles go on. Like ``start``, the handle
-        honours ``RunConfig.live_approvals``."""
+        honours ``RunConfig.live_approvals``. A run started with ``RunConfig.session`` must be
+        resumed with that session; the continuation is appended to it as its own turn."""
         return await self._start_resumed(agent, state, input, approvals, config, live=None)
 
     async def _start_resumed(

@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="LLM settings (.json/.toml/.py); default: $AGENTCYCLE_SETTINGS, ./local_settings.*",
     )
     parser.add_argument("--workspace", default=".", help="workspace directory (default: .)")
+    parser.add_argument(
+        "--session",
+        metavar="ID",
+        help="continue the conversation ID (kept in <workspace>/.agentcycle/sessions.sqlite3); "
+        "answer a question the agent asked by running again with the same ID",
+    )
     parser.add_argument("--max-cycles", type=int, default=80, help="cycle limit (default: 80)")
     parser.add_argument("--language", choices=("en-US", "zh-CN"), default="en-US")
     parser.add_argument(

@@ -28,11 +28,15 @@ from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runner import Runner
 from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.sessions.sqlite import SQLiteSession
 
 CLI_INSTRUCTIONS = (
     "You are agentcycle, a careful assistant working in the user's workspace. Plan multi-step "
     "work with todo_write, use the tools to inspect and change files, and report what you did."
 )
+
+SESSION_STORE = Path(".agentcycle") / "sessions.sqlite3"
+"""Where ``--session`` keeps conversations, relative to the workspace."""
 
 _EXIT_BY_STATUS = {
     RunStatus.COMPLETED: EXIT_COMPLETED,
@@ -58,7 +62,7 @@ def run_cli(
         JsonLinesRenderer(err) if args.verbose else HumanRenderer(err, quiet=args.json)
     )
     try:
-        result = asyncio.run(_run(agent, args.prompt, config, renderer))
+        result = asyncio.run(_run(agent, args.prompt, config, renderer, err))
     except KeyboardInterrupt:
         print("\nagentcycle: interrupted", file=err)
         return EXIT_INTERRUPTED
@@ -69,7 +73,17 @@ def run_cli(
     return _EXIT_BY_STATUS[result.status]
 
 
-async def _run(agent: Agent, prompt: str, config: RunConfig, renderer: Renderer) -> RunResult:
+async def _run(
+    agent: Agent, prompt: str, config: RunConfig, renderer: Renderer, err: TextIO
+) -> RunResult:
+    session = config.session
+    if session is not None:
+        earlier = len(await session.get_items())
+        if earlier:
+            print(
+                f"agentcycle: continuing session {session.session_id} ({earlier} earlier messages)",
+                file=err,
+            )
     handle = await Runner.start(agent, prompt, config=config)
     try:
         async for event in handle.events():
@@ -80,6 +94,8 @@ async def _run(agent: Agent, prompt: str, config: RunConfig, renderer: Renderer)
         raise
     finally:
         await handle.release_model_clients()
+        if isinstance(session, SQLiteSession):
+            session.close()
 
 
 def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
@@ -106,6 +122,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         model=model,
         shell_tools=args.agent_type == "computer",
     )
+    session = _session(args.session, workspace) if args.session is not None else None
     interactive = sys.stdin is not None and sys.stdin.isatty() and args.approval != "never"
     config = RunConfig(
         policy=ToolPolicy.of(approval_mode=args.approval),
@@ -113,12 +130,22 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         model_provider=provider,
         model_settings=settings,
         workspace=workspace.resolve(),
+        session=session,
         max_cycles=args.max_cycles,
         language=args.language,
         metadata={"agent_type": args.agent_type},
         skills_dirs=tuple(Path(d).expanduser() for d in args.skills_dir or ()),
     )
     return agent, config
+
+
+def _session(session_id: str, workspace: Path) -> SQLiteSession:
+    """The conversation ``session_id`` in the workspace's session store."""
+    if not session_id.strip():
+        raise ConfigurationError("--session needs a non-empty id")
+    store = workspace.resolve() / SESSION_STORE
+    store.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteSession(session_id, store)
 
 
 def _select_model(

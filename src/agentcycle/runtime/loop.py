@@ -38,6 +38,7 @@ from agentcycle.events import (
     RunFailed,
     RunStarted,
     RunStatus,
+    SessionPersisted,
     ToolCallRef,
 )
 from agentcycle.messages import (
@@ -75,6 +76,8 @@ from agentcycle.runtime.state import (
     RunState,
     RunToolState,
 )
+from agentcycle.sessions._turns import APPENDING_STATUSES, append_turn, turn_id
+from agentcycle.sessions.base import Session
 from agentcycle.skills.prompt import activation_message
 from agentcycle.tools.base import RunScope, Tool
 from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
@@ -147,6 +150,7 @@ class LoopInputs:
     resume: ResumeWork | None = None
     resume_input: Any = None
     diagnostics: tuple[StartupDiagnostic, ...] = ()
+    session: Session | None = None
 
 
 class CycleLoop:
@@ -196,6 +200,7 @@ class CycleLoop:
             )
         try:
             outcome = await self._cycles()
+            await self._append_session_turn(outcome)
         except asyncio.CancelledError:
             outcome = self._cancelled()
             outcome.model_calls = self._model_calls
@@ -514,6 +519,23 @@ class CycleLoop:
         return None
 
     # ------------------------------------------------------------------ endings
+
+    async def _append_session_turn(self, outcome: LoopOutcome) -> None:
+        """Store the run's turn in its session (see ``sessions/_turns.py``); a storage failure
+        fails the run. Shielded, so a cancel arriving meanwhile cannot stop the append between
+        the write and the cursor update (a resume would store the turn twice)."""
+        session = self._in.session
+        if session is None or outcome.status not in APPENDING_STATUSES:
+            return
+        state = self._in.state
+        if not await asyncio.shield(append_turn(session, state, self._history)):
+            self._bus.emit(
+                Diagnostic,
+                level="info",
+                code="session_turn_already_stored",
+                details={"turn_id": turn_id(state)},
+            )
+        self._bus.emit(SessionPersisted)
 
     def _failed(self, exc: AgentcycleError) -> LoopOutcome:
         return LoopOutcome(

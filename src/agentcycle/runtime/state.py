@@ -153,6 +153,9 @@ class RunState(BaseModel):
     resume_count: int = 0
     tool_state: RunToolState | None = None
     """The tools' state when the run stopped (todos, files seen, approvals)."""
+    session_cursor: int | None = None
+    """For a run with a session: how many messages of ``messages()`` the session holds (or
+    never gets: the system prompt); the rest is appended as a turn when the run next ends."""
 
     def messages(self) -> list[Message]:
         """The full history: the initial messages followed by every cycle's messages."""
