@@ -42,6 +42,20 @@ def refusal(code: str, message: str, **details: Any) -> WorkspaceError:
     return WorkspaceError(message, code=code, details=details or None)
 
 
+def utf8(text: str, field: str) -> bytes:
+    """``text`` as UTF-8; ``invalid_text`` when it holds an unpaired surrogate (JSON allows
+    ``"\\ud800"``, UTF-8 does not)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise refusal(
+            "invalid_text",
+            f"{field} contains an unpaired surrogate (at index {error.start}), which is not "
+            "valid Unicode text and cannot be stored as UTF-8.",
+            field=field,
+        ) from None
+
+
 def workspace_of(ctx: ToolContext) -> WorkspaceBackend:
     """The run's workspace, or ``workspace_required`` when the run has none."""
     workspace = ctx.workspace

@@ -23,6 +23,7 @@ from agentcycle.tools.builtin._file_access import (
     record,
     refusal,
     seen_stamp,
+    utf8,
     workspace_of,
     writable_path,
 )
@@ -54,7 +55,7 @@ async def write_file(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
         entry = None
     if entry is None:
         data = _compose(args["content"], leading=leading, trailing=trailing, after=b"")
-        payload = data.encode("utf-8")
+        payload = utf8(data, "content")
         written = await workspace.write(path, payload, mode="create")
         record(ctx, path, hashlib.sha256(payload).hexdigest(), written)
         return _written(path, "created", written, written)
@@ -65,13 +66,13 @@ async def write_file(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     check_unchanged(path, stamp, digest.hexdigest())
     if append:
         data = _compose(args["content"], leading=leading, trailing=trailing, after=last)
-        payload = data.encode("utf-8")
+        payload = utf8(data, "content")
         written = await workspace.write(path, payload, mode="append")
         digest.update(payload)
         record(ctx, path, digest.hexdigest(), size + written)
         return _written(path, "appended", written, size + written)
     data = _compose(args["content"], leading=leading, trailing=trailing, after=b"")
-    payload = data.encode("utf-8")
+    payload = utf8(data, "content")
     written = await workspace.write(path, payload, mode="overwrite")
     record(ctx, path, hashlib.sha256(payload).hexdigest(), written)
     return _written(path, "overwritten", written, written)
@@ -95,6 +96,7 @@ async def edit_file(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     replace_all = bool(args.get("replace_all", False))
     if old == new:
         raise refusal("no_changes", "old_string and new_string are the same; nothing to change.")
+    utf8(new, "new_string")
     entry = await file_entry(workspace, path)
     stamp = seen_stamp(ctx, path)
     if entry.size is not None and entry.size > MAX_EDIT_BYTES:
