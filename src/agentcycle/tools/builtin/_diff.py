@@ -86,16 +86,23 @@ def _opcodes(region: _Region) -> Sequence[tuple[str, int, int, int, int]]:
     return matcher.get_opcodes()
 
 
-def _hunks(lines: list[str], regions: Iterator[_Region]) -> Iterator[list[str]]:
-    """Unified-diff hunks (header first); regions closer than twice the context share one."""
+def _hunks(lines: list[str], regions: Iterator[_Region], max_lines: int) -> Iterator[list[str]]:
+    """Unified-diff hunks (header first); regions closer than twice the context share one.
+
+    A hunk stops growing past ``max_lines`` diff lines: the output is cut inside it anyway,
+    and a replacement on every line of a big file must not be laid out whole.
+    """
     group: list[_Region] = []
+    size = 0
     shift = 0  # new line number minus old line number before the current group
     for region in regions:
-        if group and region.start - _old_end(group[-1]) > 2 * CONTEXT_LINES:
+        gap = region.start - _old_end(group[-1]) if group else 0
+        if group and (gap > 2 * CONTEXT_LINES or size > max_lines):
             yield _format(lines, group, shift)
             shift += sum(len(r.new) - len(r.old) for r in group)
-            group = []
+            group, size, gap = [], 0, 0
         group.append(region)
+        size += gap + len(region.old) + len(region.new)
     if group:
         yield _format(lines, group, shift)
 
@@ -150,7 +157,8 @@ def replacement_diff(
     out = [f"--- a/{path}\n", f"+++ b/{path}\n"]
     cost = sum(json_chars(line) for line in out)
     lines = split_lines(text)
-    for hunk in _hunks(lines, _regions(text, old, new, replace_all=replace_all)):
+    regions = _regions(text, old, new, replace_all=replace_all)
+    for hunk in _hunks(lines, regions, max_lines=max_chars):
         for line in hunk:
             cost += json_chars(line)
             if cost > max_chars:
