@@ -107,9 +107,16 @@ def mixed_text() -> str:
     return "".join(lines)
 
 
-async def test_cursor_pages_concatenate_to_the_file(workspace: WorkspaceBackend) -> None:
+async def test_cursor_pages_concatenate_to_the_file(
+    workspace: WorkspaceBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = mixed_text()
-    await workspace.write("big.txt", text)
+    data = text.encode()
+    # Backend reads of a prime size: some chunk boundaries fall inside characters.
+    chunk = 65_537
+    monkeypatch.setattr(_file_access, "CHUNK_BYTES", chunk)
+    assert any(data[k] & 0xC0 == 0x80 for k in range(chunk, len(data), chunk))
+    await workspace.write("big.txt", data)
     ctx = tool_context(workspace)
     pages = await page_through(ctx, "big.txt")
     assert len(pages) > 3
