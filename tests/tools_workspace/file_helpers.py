@@ -1,9 +1,11 @@
-"""Helpers for the file tool tests: a run's tool context over a backend, and a call shortcut."""
+"""Helpers for the file tool tests: a tool context over a backend, calls, digests, a PNG."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import struct
+import zlib
 from typing import Any
 
 from agentcycle.messages import ToolResult, ToolResultStatus
@@ -48,3 +50,17 @@ def parse(result: ToolResult) -> dict[str, Any]:
 def sha256(data: bytes | str) -> str:
     """The hex digest of ``data`` (text as UTF-8)."""
     return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def png() -> bytes:
+    """A real 1x1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import base64
 import struct
-import zlib
 
 import pytest
 
 from agentcycle.messages import ToolResultStatus
 from agentcycle.tools.builtin.files import read_image_tool
 from agentcycle.workspace import WorkspaceBackend
-from tests.tools_workspace.file_helpers import parse, tool_context
+from tests.tools_workspace.file_helpers import parse, png, tool_context
 
 IMAGE = read_image_tool()
-
-
-def png() -> bytes:
-    """A real 1x1 PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"

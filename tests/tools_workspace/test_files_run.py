@@ -14,7 +14,7 @@ from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.tools.builtin.files import file_tools
 from agentcycle.workspace import MemoryWorkspaceBackend, WorkspaceBackend
-from tests.tools_workspace.test_files_image import png
+from tests.tools_workspace.file_helpers import png
 
 REPORT = "".join(f"row {i:05d}: {'漢字' * (i % 7)} value={i * 7}\n" for i in range(2_000))
 

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from agentcycle._json import dumps
-from agentcycle.errors import PathEscapesWorkspace, UnsupportedFileEncoding
+from agentcycle.errors import PathEscapesWorkspace, UnsupportedFileEncoding, WorkspaceError
 from agentcycle.messages import ToolResult
 from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.tools.base import ToolContext
@@ -62,7 +62,7 @@ async def file_info(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     return ToolResult.success(dumps(body))
 
 
-def _invalid_cursor(message: str) -> Exception:
+def _invalid_cursor(message: str) -> WorkspaceError:
     return refusal(
         "invalid_cursor",
         f"{message}. Pass back the cursor object a truncated read_file result gave, unchanged, "

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agentcycle._json import dumps
+from agentcycle.errors import WorkspaceError
 from agentcycle.messages import ToolResult
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._file_access import file_entry, refusal, workspace_of
@@ -91,7 +92,7 @@ async def read_image(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     return ToolResult.success(dumps(body), metadata={"image": image})
 
 
-def _unsupported(path: str, why: str) -> Exception:
+def _unsupported(path: str, why: str) -> WorkspaceError:
     return refusal(
         "unsupported_image_type",
         f"{show(path)} is not a supported image: read_image takes PNG, JPEG, WebP and BMP files, "
@@ -101,7 +102,7 @@ def _unsupported(path: str, why: str) -> Exception:
     )
 
 
-def _too_large(path: str, size: int) -> Exception:
+def _too_large(path: str, size: int) -> WorkspaceError:
     return refusal(
         "image_too_large",
         f"{show(path)} is {size} bytes; read_image takes images up to {MAX_IMAGE_BYTES} bytes "
