@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +192,7 @@ class S3WorkspaceBackend:
 
     async def _keys_under(
         self, rel: str, *, start_after: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Every object below the directory ``rel`` (its marker included), page by page."""
         token: str | None = None
         while True:
