@@ -63,7 +63,9 @@ def context(workspace: WorkspaceBackend | None) -> ToolContext:
 
 async def run_tool(tool: Any, workspace: WorkspaceBackend | None, **args: Any) -> Outcome:
     result = await tool.invoke(context(workspace), args)
-    return Outcome(json.loads(result.content), (result.metadata or {}).get("engine"), result.error_code)
+    return Outcome(
+        json.loads(result.content), (result.metadata or {}).get("engine"), result.error_code
+    )
 
 
 async def find(workspace: WorkspaceBackend, **args: Any) -> Outcome:

@@ -110,7 +110,13 @@ async def test_scan_limit_stops_the_walk_and_says_so(workspace: WorkspaceBackend
         await workspace.write(f"many/f{index:02d}.txt", "x")
     outcome = await find(workspace, scan_limit=5)
     assert outcome.body["scan_truncated"]
-    assert paths(outcome) == ["many", "many/f00.txt", "many/f01.txt", "many/f02.txt", "many/f03.txt"]
+    assert paths(outcome) == [
+        "many",
+        "many/f00.txt",
+        "many/f01.txt",
+        "many/f02.txt",
+        "many/f03.txt",
+    ]
     assert "scan_limit" in outcome.body["hint"]
 
 

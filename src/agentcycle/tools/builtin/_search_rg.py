@@ -164,8 +164,7 @@ async def _matching_files(
         except UnicodeDecodeError:
             continue  # not a name the workspace can address
         if not is_dir:
-            if visibility.include_sensitive or visibility.shows_file(path):
-                files.append(query.base)
+            files.append(query.base)  # a file named explicitly: the caller vetted it
         elif visibility.shows_file(path) and query.selects(path):
             files.append(path)
     files.sort()  # code point order is UTF-8 byte order: canonical for files
