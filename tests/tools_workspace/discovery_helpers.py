@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from agentcycle.runtime.state import RunToolState
 from agentcycle.tools.base import ToolContext
@@ -83,3 +87,14 @@ async def plant(workspace: WorkspaceBackend, files: dict[str, bytes | str] = SAM
 
 def paths(outcome: Outcome) -> list[str]:
     return [entry["path"] for entry in outcome.body["files"]]
+
+
+def without_rg(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATH with every directory that holds ``rg`` removed."""
+    kept = [
+        entry
+        for entry in os.environ["PATH"].split(os.pathsep)
+        if not os.path.exists(os.path.join(entry, "rg"))
+    ]
+    monkeypatch.setenv("PATH", os.pathsep.join(kept))
+    assert shutil.which("rg") is None

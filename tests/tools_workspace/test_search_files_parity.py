@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 
 from agentcycle.workspace import LocalWorkspaceBackend
-from tests.tools_workspace.discovery_helpers import SAMPLE, plant, search
+from tests.tools_workspace.discovery_helpers import SAMPLE, plant, search, without_rg
 
 EXTRA: dict[str, bytes | str] = {
     "many/lines.txt": "".join(
@@ -79,17 +78,6 @@ async def tree(tmp_path: Path) -> LocalWorkspaceBackend:
     workspace = LocalWorkspaceBackend(tmp_path / "ws")
     await plant(workspace, {**SAMPLE, **EXTRA})
     return workspace
-
-
-def without_rg(monkeypatch: pytest.MonkeyPatch) -> None:
-    """PATH with every directory that holds ``rg`` removed."""
-    kept = [
-        entry
-        for entry in os.environ["PATH"].split(os.pathsep)
-        if not os.path.exists(os.path.join(entry, "rg"))
-    ]
-    monkeypatch.setenv("PATH", os.pathsep.join(kept))
-    assert shutil.which("rg") is None
 
 
 def test_ripgrep_is_installed() -> None:
