@@ -48,6 +48,8 @@ QUERIES: list[dict[str, Any]] = [
     {"pattern": "hello", "glob": "*.md"},
     {"pattern": "hello", "glob": "src/**/*.py", "output_mode": "content"},
     {"pattern": "hello", "glob": "*.{py,ts}"},
+    {"pattern": "hello", "glob": "[!g]*.{md,txt}"},  # too fancy for ripgrep's pre-filter
+    {"pattern": "hello", "glob": "{docs,src/util}/**"},
     {"pattern": "hello", "type": "py", "output_mode": "content"},
     {"pattern": "hello", "type": "ts"},
     {"pattern": "hello", "type": "md", "path": "docs"},

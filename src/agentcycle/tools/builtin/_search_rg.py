@@ -41,7 +41,9 @@ from agentcycle.workspace.filters import IGNORED_DIR_NAMES
 _FIRST_BATCH, _MAX_BATCH = 16, 1024
 _LINE_LIMIT = 1 << 28
 """Longest JSON line read from ripgrep (a match on a very long line)."""
-_SIMPLE_GLOB = re.compile(r"[\w.*?\-\[\]!^{},+@=~ ]+")
+_PLAIN = r"[\w.*?+@=~ -]+"
+_SIMPLE_GLOB = re.compile(rf"(?:{_PLAIN})?(?:\{{{_PLAIN}(?:,{_PLAIN})+\}})?(?:{_PLAIN})?")
+"""File-name globs whose meaning ripgrep's glob dialect shares: no classes, one brace group."""
 
 
 class SearchFailed(Exception):
@@ -51,17 +53,10 @@ class SearchFailed(Exception):
 def _name_glob_prefilter(raw: str) -> str | None:
     """A file-name glob simple enough to hand ripgrep as a pre-filter, else ``None``.
 
-    ripgrep's glob dialect agrees with ours on plain patterns; anything fancier (nested
-    braces, unusual characters) is left to the exact check afterwards.
+    Anything fancier (classes, nested or unbalanced braces) is left to the exact check that
+    follows, so ripgrep never rejects or reinterprets a glob our matcher accepts.
     """
-    if not _SIMPLE_GLOB.fullmatch(raw):
-        return None
-    depth = 0
-    for char in raw:
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        if depth > 1 or depth < 0:
-            return None
-    return raw
+    return raw if raw and _SIMPLE_GLOB.fullmatch(raw) else None
 
 
 def _common_flags(query: SearchQuery) -> list[str]:
