@@ -8,7 +8,7 @@ judged on the whole workspace path: naming a secrets directory does not reveal i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +66,7 @@ class Visibility:
     include_hidden: bool = False
     include_ignored: bool = False
     include_sensitive: bool = False
+    _verdicts: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_args(cls, base: str, args: dict[str, Any]) -> Visibility:
@@ -101,16 +102,32 @@ class Visibility:
         Each segment below ``base`` must be addressable and every directory on the way must
         be one the walk would have entered.
         """
-        segments = relative_to(path, self.base).split("/")
-        top_level = not self.base
-        for index, name in enumerate(segments):
-            if not is_addressable_name(name, top_level=top_level and index == 0):
-                return False
-            if not self.include_hidden and name.startswith("."):
-                return False
-            if index < len(segments) - 1 and not self.include_ignored and is_ignored_dir_name(name):
-                return False
+        relative = relative_to(path, self.base)
+        directory, _, name = relative.rpartition("/")
+        if not self._enterable(directory):
+            return False
+        if not is_addressable_name(name, top_level=not self.base and not directory):
+            return False
+        if not self.include_hidden and name.startswith("."):
+            return False
         return self.include_sensitive or not is_sensitive_path(path)
+
+    def _enterable(self, relative_dir: str) -> bool:
+        """Whether every directory of a base-relative directory path may be walked (cached)."""
+        verdict = self._verdicts.get(relative_dir)
+        if verdict is None:
+            verdict = not relative_dir or self._check_dir(relative_dir)
+            self._verdicts[relative_dir] = verdict
+        return verdict
+
+    def _check_dir(self, relative_dir: str) -> bool:
+        parent, _, name = relative_dir.rpartition("/")
+        return (
+            self._enterable(parent)
+            and is_addressable_name(name, top_level=not self.base and not parent)
+            and (self.include_hidden or not name.startswith("."))
+            and (self.include_ignored or not is_ignored_dir_name(name))
+        )
 
 
 def type_matcher(file_type: str | None) -> GlobMatcher | None:
