@@ -45,11 +45,24 @@ _EXPORTS = {
     "ToolResult": "agentcycle.messages",
     "TokenUsage": "agentcycle.messages",
     "AgentcycleError": "agentcycle.errors",
+    "ToolPolicy": "agentcycle.runtime.policy",
+    "ApprovalMode": "agentcycle.runtime.policy",
+    "ApprovalDecision": "agentcycle.runtime.approvals",
+    "ApprovalRequest": "agentcycle.runtime.approvals",
+    "ApprovalProvider": "agentcycle.runtime.approvals",
+    "ApprovalRule": "agentcycle.runtime.approval_rules",
+    "ApprovalRules": "agentcycle.runtime.approval_rules",
 }
 
 __all__ = [
     "Agent",
     "AgentcycleError",
+    "ApprovalDecision",
+    "ApprovalMode",
+    "ApprovalProvider",
+    "ApprovalRequest",
+    "ApprovalRule",
+    "ApprovalRules",
     "CompletionReason",
     "InstructionsContext",
     "Model",
@@ -71,6 +84,7 @@ __all__ = [
     "TokenUsage",
     "Tool",
     "ToolContext",
+    "ToolPolicy",
     "ToolResult",
     "function_tool",
 ]
@@ -86,6 +100,9 @@ if TYPE_CHECKING:
     from agentcycle.result import RunResult
     from agentcycle.run_config import RunConfig
     from agentcycle.runner import Runner
+    from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
+    from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, ApprovalRequest
+    from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
     from agentcycle.runtime.state import NoToolPolicy, RunState
     from agentcycle.tools.base import SideEffect, Tool, ToolContext
     from agentcycle.tools.function_tool import function_tool
