@@ -131,6 +131,12 @@ async def test_listing_skips_escaping_links_and_does_not_descend_links(tmp_path:
     ]
     assert listed["ok_dir"].is_dir and listed["ok_dot"].is_dir
     assert listed["ok_file"].size == len("inside")
+    assert [path for path, entry in listed.items() if entry.is_link] == [
+        "ok_chain",
+        "ok_dir",
+        "ok_dot",
+        "ok_file",
+    ]
 
 
 async def test_delete_and_move_act_on_the_link(tmp_path: Path) -> None:

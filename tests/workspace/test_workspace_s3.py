@@ -21,6 +21,7 @@ from agentcycle.testing.workspace_conformance import (
     expect_error,
 )
 from agentcycle.workspace import S3Credentials, S3WorkspaceBackend, WorkspaceBackend
+from agentcycle.workspace import s3 as s3_module
 
 PREFIX = "ws/inner"
 PART_SIZE = 5 * 1024 * 1024
@@ -173,6 +174,30 @@ async def test_concurrent_appends_all_land(s3_endpoint: str, s3_bucket: str) -> 
     backend = make_backend(s3_endpoint, s3_bucket)
     await asyncio.gather(*(backend.write("log", f"{i}\n", mode="append") for i in range(4)))
     assert sorted((await backend.read_text("log")).split()) == ["0", "1", "2", "3"]
+
+
+async def test_flat_listing_seeks_past_big_pruned_directories(
+    s3_endpoint: str, s3_bucket: str, s3_admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_module, "_SKIP_BEFORE_SEEK", 2)
+    for key in ("a.txt", "deps/1", "deps/2", "deps/3", "deps/4", "deps/x/5", "deps0", "z/y"):
+        s3_admin.put_object(Bucket=s3_bucket, Key=f"ws/inner/{key}", Body=b"x")
+    backend = make_backend(s3_endpoint, s3_bucket)
+    requests: list[dict[str, Any]] = []
+    call = backend._call
+
+    async def counting(operation: str, rel: str, /, **params: Any) -> Any:
+        requests.append(params)
+        return await call(operation, rel, **params)
+
+    monkeypatch.setattr(backend, "_call", counting)
+    listing = backend.list(glob="**", descend=lambda path: path != "deps")
+    assert [e.path for e in await listing.collect()] == ["a.txt", "deps", "deps0", "z", "z/y"]
+    assert listing.scanned == 5
+    assert [params.get("StartAfter") for params in requests] == [
+        None,
+        "ws/inner/deps/\U0010ffff",
+    ]
 
 
 # -- failures -----------------------------------------------------------------------------

@@ -467,6 +467,38 @@ class WorkspaceBackendConformance:
         ]
         assert await _paths(backend, "src", "*") == ["src/main.py", "src/util"]
 
+    async def test_descend_prunes_directories(self, backend: WorkspaceBackend) -> None:
+        await self._tree(backend)
+        asked: list[str] = []
+
+        def descend(path: str) -> bool:
+            asked.append(path)
+            return path not in ("a", "src/util")
+
+        pruned = backend.list(glob="**", descend=descend)
+        assert [e.path for e in await pruned.collect()] == [
+            "README.md",
+            "a.b",
+            "a.b/x.py",
+            "a.txt",
+            "a",
+            "empty",
+            "src",
+            "src/main.py",
+            "src/util",
+            "tests",
+            "tests/test_main.py",
+            "z.md",
+        ]
+        # Pruned directories are examined themselves, their contents are not counted.
+        assert pruned.scanned == 12
+        assert "a/b" not in asked
+        assert set(asked) >= {"a", "a.b", "src", "src/util", "tests"}
+        in_src = backend.list("src", glob="**/*.py", descend=lambda path: path != "src/util")
+        assert [e.path for e in await in_src.collect()] == ["src/main.py"]
+        children = backend.list(descend=lambda path: False)
+        assert len(await children.collect()) == 8
+
     async def test_list_errors(self, backend: WorkspaceBackend) -> None:
         await backend.write("file.txt", "x")
         with expect_error("file_not_found"):

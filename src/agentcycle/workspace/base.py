@@ -18,7 +18,7 @@ it is ``not_a_directory``. Writes create missing parent directories.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -32,19 +32,24 @@ WriteMode = Literal["overwrite", "append", "create"]
 StreamWriteMode = Literal["overwrite", "create"]
 """The modes :meth:`WorkspaceBackend.write_stream` supports."""
 
+DescendPredicate = Callable[[str], bool]
+"""Called with a directory's workspace path during a listing: false keeps the walk out of it."""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceEntry:
     """One file or directory: what listings yield and ``info`` returns.
 
     ``size`` is in bytes and ``None`` for directories; ``modified`` is a POSIX timestamp in
-    seconds, ``None`` where the storage has none (virtual directories on S3).
+    seconds, ``None`` where the storage has none (virtual directories on S3). ``is_link`` is
+    true for a symbolic link (local storage only); type, size and time are then its target's.
     """
 
     path: str
     is_dir: bool
     size: int | None = None
     modified: float | None = None
+    is_link: bool = False
 
     @property
     def kind(self) -> Literal["file", "directory"]:
@@ -154,12 +159,15 @@ class WorkspaceBackend(Protocol):
         glob: str | None = None,
         limit: int | None = None,
         scan_limit: int | None = None,
+        descend: DescendPredicate | None = None,
     ) -> Listing:
         """Entries under the directory ``path``: its children, or those matching ``glob``.
 
         ``glob`` is relative to ``path`` (see :mod:`agentcycle.workspace._glob` for the syntax;
         ``"**"`` lists everything below). ``limit`` caps the entries yielded, ``scan_limit``
-        the entries examined. Symlinked directories (local) are listed but not descended into.
+        the entries examined. ``descend`` prunes: a directory for which it returns false is
+        still examined (and yielded if it matches) but nothing below it is read or counted.
+        Symlinked directories (local) are listed but not descended into.
         Path and glob errors raise here; ``file_not_found`` / ``not_a_directory`` for ``path``
         raise when iteration starts.
         """

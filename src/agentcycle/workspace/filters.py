@@ -106,15 +106,15 @@ def is_sensitive_path(path: str) -> bool:
     secret-named data files (``secrets.yml``, ``db_password.txt``) under configuration or key
     directories. Names are compared case-insensitively.
     """
-    segments = path.lower().split("/")
-    name, directories = segments[-1], segments[:-1]
+    directories = path.lower().split("/")
+    name = directories.pop()
     if _is_secret_name(name):
         return True
-    if name.endswith(".pub"):
+    if not directories or name.endswith(".pub"):
         return False
-    if any(directory in _SECRET_DIRS for directory in directories):
+    if not _SECRET_DIRS.isdisjoint(directories):
         return True
-    if any(directory in _CONFIG_DIRS for directory in directories):
+    if not _CONFIG_DIRS.isdisjoint(directories):
         stem, _, suffix = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
         return suffix in _DATA_SUFFIXES and any(word in stem for word in _SECRET_WORDS)
     return False

@@ -48,7 +48,13 @@ from agentcycle.workspace._common import (
     show,
 )
 from agentcycle.workspace._glob import GlobMatcher
-from agentcycle.workspace.base import Listing, StreamWriteMode, WorkspaceEntry, WriteMode
+from agentcycle.workspace.base import (
+    DescendPredicate,
+    Listing,
+    StreamWriteMode,
+    WorkspaceEntry,
+    WriteMode,
+)
 from agentcycle.workspace.paths import (
     MAX_PATH_BYTES,
     ancestors,
@@ -331,7 +337,9 @@ class LocalWorkspaceBackend:
         children.sort(key=lambda child: sort_key(child.name, child.is_dir))
         return children
 
-    def _walk(self, base: str, matcher: GlobMatcher) -> Iterator[WorkspaceEntry | None]:
+    def _walk(
+        self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
+    ) -> Iterator[WorkspaceEntry | None]:
         """Depth-first, lazily: yield each examined entry (``None`` when it does not match)."""
         base_real = self._real(base)
         try:
@@ -369,18 +377,25 @@ class LocalWorkspaceBackend:
                 except OSError:
                     continue
                 size = None if child.is_dir else info.st_size
-                yield WorkspaceEntry(path, child.is_dir, size, info.st_mtime)
+                yield WorkspaceEntry(path, child.is_dir, size, info.st_mtime, child.is_link)
             else:
                 yield None
             # Symlinked directories are not descended into: no loops, no duplicates.
-            if child.is_dir and not child.is_link and matcher.may_descend(relative):
+            if (
+                child.is_dir
+                and not child.is_link
+                and matcher.may_descend(relative)
+                and (descend is None or descend(path))
+            ):
                 real_child = os.path.join(real_dir, child.name)
                 # An unreadable or vanished subdirectory has nothing to list.
                 with contextlib.suppress(OSError):
                     stack.append((path, real_child, iter(self._read_dir(path, real_child))))
 
-    async def _scan(self, base: str, matcher: GlobMatcher) -> AsyncIterator[WorkspaceEntry | None]:
-        walker = self._walk(base, matcher)
+    async def _scan(
+        self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
+    ) -> AsyncIterator[WorkspaceEntry | None]:
+        walker = self._walk(base, matcher, descend)
         size = _FIRST_BATCH
         while True:
             batch = await asyncio.to_thread(builtins.list, itertools.islice(walker, size))
@@ -399,11 +414,12 @@ class LocalWorkspaceBackend:
         glob: str | None = None,
         limit: int | None = None,
         scan_limit: int | None = None,
+        descend: DescendPredicate | None = None,
     ) -> Listing:
         """Entries under ``path`` (see :meth:`WorkspaceBackend.list`)."""
         base = normalize_path(path)
         matcher = GlobMatcher(glob)
-        return Listing(self._scan(base, matcher), limit=limit, scan_limit=scan_limit)
+        return Listing(self._scan(base, matcher, descend), limit=limit, scan_limit=scan_limit)
 
     async def info(self, path: str) -> WorkspaceEntry:
         """Type, size and modification time of ``path``."""

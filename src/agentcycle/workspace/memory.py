@@ -25,7 +25,13 @@ from agentcycle.workspace._common import (
     not_found,
 )
 from agentcycle.workspace._glob import GlobMatcher
-from agentcycle.workspace.base import Listing, StreamWriteMode, WorkspaceEntry, WriteMode
+from agentcycle.workspace.base import (
+    DescendPredicate,
+    Listing,
+    StreamWriteMode,
+    WorkspaceEntry,
+    WriteMode,
+)
 from agentcycle.workspace.paths import (
     ancestors,
     join_path,
@@ -135,13 +141,16 @@ class MemoryWorkspaceBackend:
         glob: str | None = None,
         limit: int | None = None,
         scan_limit: int | None = None,
+        descend: DescendPredicate | None = None,
     ) -> Listing:
         """Entries under ``path`` (see :meth:`WorkspaceBackend.list`)."""
         base = normalize_path(path)
         matcher = GlobMatcher(glob)
-        return Listing(self._scan(base, matcher), limit=limit, scan_limit=scan_limit)
+        return Listing(self._scan(base, matcher, descend), limit=limit, scan_limit=scan_limit)
 
-    async def _scan(self, base: str, matcher: GlobMatcher) -> AsyncIterator[WorkspaceEntry | None]:
+    async def _scan(
+        self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
+    ) -> AsyncIterator[WorkspaceEntry | None]:
         with self._lock:
             if base not in self._dirs:
                 raise not_a_directory(base) if base in self._files else not_found(base)
@@ -161,7 +170,11 @@ class MemoryWorkspaceBackend:
                 entry = self._entry(path)
                 if entry is None:  # removed since its directory was read
                     continue
-                if entry.is_dir and matcher.may_descend(relative):
+                if (
+                    entry.is_dir
+                    and matcher.may_descend(relative)
+                    and (descend is None or descend(path))
+                ):
                     stack.append((path, iter(self._sorted_children(path))))
             yield entry if matcher.matches(relative) else None
 

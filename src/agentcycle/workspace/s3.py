@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,13 @@ from agentcycle.workspace._common import (
 )
 from agentcycle.workspace._glob import GlobMatcher
 from agentcycle.workspace._s3_client import AddressingStyle, S3Client, S3Credentials, S3Expected
-from agentcycle.workspace.base import Listing, StreamWriteMode, WorkspaceEntry, WriteMode
+from agentcycle.workspace.base import (
+    DescendPredicate,
+    Listing,
+    StreamWriteMode,
+    WorkspaceEntry,
+    WriteMode,
+)
 from agentcycle.workspace.paths import (
     ancestors,
     is_addressable_name,
@@ -64,6 +70,11 @@ MAX_KEY_BYTES = 1024
 _MIN_PART_SIZE = 5 * 1024 * 1024
 _APPEND_ATTEMPTS = 5
 _COPY_CONCURRENCY = 8
+_SKIP_BEFORE_SEEK = 1000
+"""Keys of a pruned directory a flat listing pages past before it restarts the listing after
+that directory instead: one list request's worth, so small pruned directories cost nothing
+extra and big ones one request."""
+_MAX_CHAR = "\U0010ffff"
 
 
 class S3WorkspaceBackend:
@@ -179,11 +190,15 @@ class S3WorkspaceBackend:
         if rel:
             await self._call("put_object", rel, Key=self._dir_prefix(rel), Body=b"")
 
-    async def _keys_under(self, rel: str) -> AsyncIterator[dict[str, Any]]:
+    async def _keys_under(
+        self, rel: str, *, start_after: str | None = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Every object below the directory ``rel`` (its marker included), page by page."""
         token: str | None = None
         while True:
-            extra = {"ContinuationToken": token} if token else {}
+            extra: dict[str, str] = {"StartAfter": start_after} if start_after else {}
+            if token:
+                extra = {"ContinuationToken": token}
             page = await self._call("list_objects_v2", rel, Prefix=self._dir_prefix(rel), **extra)
             for item in page.get("Contents", ()):
                 yield item
@@ -233,7 +248,11 @@ class S3WorkspaceBackend:
             token = page["NextContinuationToken"]
 
     async def _walk_tree(
-        self, base: str, directory: str, matcher: GlobMatcher
+        self,
+        base: str,
+        directory: str,
+        matcher: GlobMatcher,
+        descend: DescendPredicate | None,
     ) -> AsyncIterator[WorkspaceEntry | None]:
         """Depth-first with delimiter listings: for patterns without ``**`` (pruned)."""
         async for key, item in self._children(directory):
@@ -242,12 +261,50 @@ class S3WorkspaceBackend:
             entry = self._entry(key, item)
             relative = relative_to(entry.path, base)
             yield entry if matcher.matches(relative) else None
-            if entry.is_dir and matcher.may_descend(relative):
-                async for found in self._walk_tree(base, entry.path, matcher):
+            if (
+                entry.is_dir
+                and matcher.may_descend(relative)
+                and (descend is None or descend(entry.path))
+            ):
+                async for found in self._walk_tree(base, entry.path, matcher, descend):
                     yield found
 
+    async def _keys_outside_pruned(
+        self, start: str, pruned: builtins.list[str]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Keys below ``start`` in order, minus those under the directories ``pruned`` names.
+
+        The walk appends a directory to ``pruned`` as it decides not to descend into it; keys
+        under it are skipped, and once a page's worth has been skipped the listing restarts
+        just after the directory's last possible key rather than paging through the rest.
+        """
+        start_after: str | None = None
+        while True:
+            skipped = 0
+            restart: str | None = None
+            keys = self._keys_under(start, start_after=start_after)
+            try:
+                async for item in keys:
+                    # Keys come sorted, so only the latest pruned directory can hold this one.
+                    if not pruned or not self._rel(item["Key"]).startswith(pruned[-1] + "/"):
+                        yield item
+                        continue
+                    skipped += 1
+                    if skipped >= _SKIP_BEFORE_SEEK:
+                        restart = self._key(pruned[-1]) + "/" + _MAX_CHAR
+                        break
+            finally:
+                await keys.aclose()
+            if restart is None:
+                return
+            start_after = restart
+
     async def _walk_flat(
-        self, base: str, start: str, matcher: GlobMatcher
+        self,
+        base: str,
+        start: str,
+        matcher: GlobMatcher,
+        descend: DescendPredicate | None,
     ) -> AsyncIterator[WorkspaceEntry | None]:
         """One flat listing of every key below ``start``, with directories synthesised.
 
@@ -255,7 +312,8 @@ class S3WorkspaceBackend:
         directory is reported just before its first key.
         """
         chain: builtins.list[str] = []  # directories already reported, outermost first
-        async for item in self._keys_under(start):
+        pruned: builtins.list[str] = []  # directories ``descend`` refused
+        async for item in self._keys_outside_pruned(start, pruned):
             key = item["Key"]
             segments = relative_to(self._rel(key), start).split("/")
             if segments == [""]:  # the marker of ``start`` itself
@@ -271,20 +329,27 @@ class S3WorkspaceBackend:
             dirs = [join_path(start, "/".join(segments[: i + 1])) for i in range(depth)]
             while chain and (len(chain) > len(dirs) or chain[-1] != dirs[len(chain) - 1]):
                 chain.pop()
+            refused = False
             for directory in dirs[len(chain) :]:
                 chain.append(directory)
                 relative = relative_to(directory, base)
                 yield WorkspaceEntry(directory, True) if matcher.matches(relative) else None
-            if complete and not is_marker:
+                if descend is not None and not descend(directory):
+                    pruned.append(directory)
+                    refused = True
+                    break
+            if complete and not is_marker and not refused:
                 entry = self._entry(key, item)
                 yield entry if matcher.matches(relative_to(entry.path, base)) else None
 
-    async def _scan(self, base: str, matcher: GlobMatcher) -> AsyncIterator[WorkspaceEntry | None]:
+    async def _scan(
+        self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
+    ) -> AsyncIterator[WorkspaceEntry | None]:
         start = join_path(base, matcher.start)
         walk = (
-            self._walk_flat(base, start, matcher)
+            self._walk_flat(base, start, matcher, descend)
             if matcher.recursive
-            else self._walk_tree(base, start, matcher)
+            else self._walk_tree(base, start, matcher, descend)
         )
         empty = True
         async for found in walk:
@@ -307,12 +372,13 @@ class S3WorkspaceBackend:
         glob: str | None = None,
         limit: int | None = None,
         scan_limit: int | None = None,
+        descend: DescendPredicate | None = None,
     ) -> Listing:
         """Entries under ``path`` (see :meth:`WorkspaceBackend.list`)."""
         base = normalize_path(path)
         self._key(base)
         matcher = GlobMatcher(glob)
-        return Listing(self._scan(base, matcher), limit=limit, scan_limit=scan_limit)
+        return Listing(self._scan(base, matcher, descend), limit=limit, scan_limit=scan_limit)
 
     async def info(self, path: str) -> WorkspaceEntry:
         """Type, size and modification time of ``path`` (directories have no mtime)."""

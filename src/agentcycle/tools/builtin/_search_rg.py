@@ -1,0 +1,267 @@
+"""The ripgrep search engine, for local workspaces when ``rg`` is on ``PATH``.
+
+ripgrep runs with explicit flags so nothing outside the call changes its answers: no config
+file (``--no-config``), no ignore files (``--no-ignore``: ``.gitignore`` is *not* honoured, by
+either engine), no transcoding or BOM stripping (``-E none``), every file read as text (``-a``;
+the shared binary rule is applied afterwards), symlinks not followed. Hidden entries stay
+skipped unless asked for, and ignored directories are excluded with ``-g '!name/'`` globs.
+
+ripgrep reports files in no particular order, so a search runs in two steps:
+
+1. ``rg -l`` over the tree lists every matching file (ripgrep's fast path); the list is checked
+   against the same visibility, glob and type rules as the Python engine and sorted into
+   canonical order.
+2. Files are then taken in that order, skipping binary ones, and for ``content`` and ``count``
+   searched with ``rg --json -j1`` in growing batches, each process killed as soon as the
+   caller has enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import re
+from collections.abc import AsyncGenerator, Iterator
+from pathlib import Path
+from typing import Any
+
+from agentcycle.tools.builtin._scope import FILE_TYPES
+from agentcycle.tools.builtin._search_query import (
+    BINARY_SNIFF_BYTES,
+    FileLines,
+    InvalidPattern,
+    SearchQuery,
+    is_binary,
+)
+from agentcycle.workspace.base import WorkspaceBackend
+from agentcycle.workspace.filters import IGNORED_DIR_NAMES
+
+_FIRST_BATCH, _MAX_BATCH = 16, 1024
+_LINE_LIMIT = 1 << 28
+"""Longest JSON line read from ripgrep (a match on a very long line)."""
+_PLAIN = r"[\w.*?+@=~ -]+"
+_SIMPLE_GLOB = re.compile(rf"(?:{_PLAIN})?(?:\{{{_PLAIN}(?:,{_PLAIN})+\}})?(?:{_PLAIN})?")
+"""File-name globs whose meaning ripgrep's glob dialect shares: no classes, one brace group."""
+
+
+class SearchFailed(Exception):
+    """ripgrep failed for a reason other than the pattern (reported as ``search_failed``)."""
+
+
+def _name_glob_prefilter(raw: str) -> str | None:
+    """A file-name glob simple enough to hand ripgrep as a pre-filter, else ``None``.
+
+    Anything fancier (classes, nested or unbalanced braces) is left to the exact check that
+    follows, so ripgrep never rejects or reinterprets a glob our matcher accepts.
+    """
+    return raw if raw and _SIMPLE_GLOB.fullmatch(raw) else None
+
+
+def _common_flags(query: SearchQuery) -> list[str]:
+    flags = [
+        "--no-config",
+        "--no-ignore",
+        "--no-messages",
+        "--text",
+        "--encoding",
+        "none",
+        "--ignore-case" if query.ignore_case else "--case-sensitive",
+    ]
+    if query.multiline:
+        flags.append("--multiline")
+    return flags
+
+
+def _walk_flags(query: SearchQuery) -> list[str]:
+    flags: list[str] = []
+    visibility = query.visibility
+    if visibility.include_hidden:
+        flags.append("--hidden")
+    if query.file_type is not None:
+        for glob in FILE_TYPES[query.file_type]:
+            flags += ["--glob", glob]
+    elif query.raw_glob is not None and query.glob_on_name:
+        prefilter = _name_glob_prefilter(query.raw_glob)
+        if prefilter is not None:
+            flags += ["--glob", prefilter]
+    if not visibility.include_ignored:
+        # Later globs win in ripgrep, so these exclusions beat the pre-filter above.
+        for name in sorted(IGNORED_DIR_NAMES):
+            flags += ["--glob", f"!{name}/"]
+        flags += ["--glob", "!*.egg-info/"]
+    return flags
+
+
+@contextlib.asynccontextmanager
+async def _ripgrep(rg: str, root: Path, args: list[str], cancelled: asyncio.Event) -> Any:
+    """A running ripgrep process; killed on cancellation and when the caller is done."""
+    process = await asyncio.create_subprocess_exec(
+        rg,
+        *args,
+        cwd=root,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        limit=_LINE_LIMIT,
+    )
+
+    async def kill_on_cancel() -> None:
+        await cancelled.wait()
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+
+    watcher = asyncio.create_task(kill_on_cancel())
+    try:
+        yield process
+    finally:
+        watcher.cancel()
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        await process.wait()
+
+
+async def _check_exit(process: Any) -> None:
+    """Raise for ripgrep's errors (exit 2 without results); 0 and 1 are fine."""
+    code = await process.wait()
+    if code in (0, 1) or code < 0:
+        return
+    stderr = (await process.stderr.read()).decode("utf-8", errors="replace").strip()
+    if "regex" in stderr or "pattern" in stderr:
+        raise InvalidPattern(f"ripgrep: {stderr[:2000]}")
+    raise SearchFailed(stderr[:2000] or f"ripgrep exited with status {code}")
+
+
+def _to_workspace(raw: str) -> str:
+    return raw[2:] if raw.startswith("./") else raw
+
+
+async def _matching_files(
+    rg: str, root: Path, query: SearchQuery, is_dir: bool, cancelled: asyncio.Event
+) -> list[str]:
+    """Step 1: every visible matching file, in canonical order."""
+    target = "./" + query.base if query.base else "./"
+    walk = _walk_flags(query) if is_dir else []
+    args = [*_common_flags(query), *walk, "--files-with-matches", "--null"]
+    args += ["--regexp", query.regex, "--", target]
+    async with _ripgrep(rg, root, args, cancelled) as process:
+        output = await process.stdout.read()
+        await _check_exit(process)
+    files: list[str] = []
+    visibility = query.visibility
+    for raw in output.split(b"\0"):
+        if not raw:
+            continue
+        try:
+            path = _to_workspace(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            continue  # not a name the workspace can address
+        if not is_dir:
+            files.append(query.base)  # a file named explicitly: the caller vetted it
+        elif visibility.shows_file(path) and query.selects(path):
+            files.append(path)
+    files.sort()  # code point order is UTF-8 byte order: canonical for files
+    return files
+
+
+def _text(field: dict[str, Any]) -> str:
+    if "text" in field:
+        text: str = field["text"]
+        return text
+    return base64.b64decode(field["bytes"]).decode("utf-8", errors="replace")
+
+
+def _split_event_lines(text: str) -> Iterator[str]:
+    if text.endswith("\n"):
+        text = text[:-1]
+    yield from text.split("\n")
+
+
+async def _json_search(
+    rg: str,
+    root: Path,
+    query: SearchQuery,
+    paths: list[str],
+    cap: int | None,
+    cancelled: asyncio.Event,
+) -> AsyncGenerator[FileLines, None]:
+    """Step 2: search ``paths`` in order with ``--json`` and yield each file's lines."""
+    args = [*_common_flags(query), "--json", "--threads", "1"]
+    if query.mode == "content":
+        args += ["--before-context", str(query.before), "--after-context", str(query.after)]
+        if cap is not None and not query.multiline:
+            args += ["--max-count", str(cap)]
+    args += ["--regexp", query.regex, "--", *("./" + path for path in paths)]
+    keep_text = query.mode == "content"
+    wanted = set(paths)
+    async with _ripgrep(rg, root, args, cancelled) as process:
+        current: FileLines | None = None
+        while line := await process.stdout.readline():
+            event = json.loads(line)
+            kind, data = event["type"], event["data"]
+            if kind == "begin":
+                current = FileLines(_to_workspace(_text(data["path"])))
+            elif kind in ("match", "context") and current is not None:
+                number = data["line_number"]
+                for index, text in enumerate(_split_event_lines(_text(data["lines"]))):
+                    if kind == "match":
+                        current.matched.append(number + index)
+                    if keep_text:
+                        current.lines[number + index] = text
+            elif kind == "end" and current is not None:
+                # One thread searches the paths in the order given, so results come sorted.
+                if current.matched and current.path in wanted:
+                    yield current
+                current = None
+        await _check_exit(process)
+
+
+async def search(
+    query: SearchQuery,
+    workspace: WorkspaceBackend,
+    rg: str,
+    root: Path,
+    *,
+    cap: int | None,
+    cancelled: asyncio.Event,
+) -> AsyncGenerator[FileLines, None]:
+    """Files with matches under ``query.base`` (or the file it names), in canonical order."""
+    base_entry = await workspace.info(query.base)
+    candidates = await _matching_files(rg, root, query, base_entry.is_dir, cancelled)
+    batch: list[str] = []
+    size = _FIRST_BATCH
+    for path in candidates:
+        if cancelled.is_set():
+            return
+        if is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)):
+            continue
+        if query.mode == "files_with_matches":
+            yield FileLines(path)
+            continue
+        batch.append(path)
+        if len(batch) >= size:
+            async for found in _searched(rg, root, query, batch, cap, cancelled):
+                yield found
+            batch, size = [], min(size * 4, _MAX_BATCH)
+    if batch:
+        async for found in _searched(rg, root, query, batch, cap, cancelled):
+            yield found
+
+
+async def _searched(
+    rg: str,
+    root: Path,
+    query: SearchQuery,
+    paths: list[str],
+    cap: int | None,
+    cancelled: asyncio.Event,
+) -> AsyncGenerator[FileLines, None]:
+    """:func:`_json_search`, closed (its process killed) as soon as the caller stops."""
+    results = _json_search(rg, root, query, paths, cap, cancelled)
+    try:
+        async for found in results:
+            yield found
+    finally:
+        await results.aclose()
