@@ -45,18 +45,23 @@ _EXPORTS = {
     "ToolResult": "agentcycle.messages",
     "TokenUsage": "agentcycle.messages",
     "AgentcycleError": "agentcycle.errors",
+    "RuntimeHook": "agentcycle.hooks",
+    "ContextProvider": "agentcycle.context_providers",
+    "PromptFragment": "agentcycle.context_providers",
 }
 
 __all__ = [
     "Agent",
     "AgentcycleError",
     "CompletionReason",
+    "ContextProvider",
     "InstructionsContext",
     "Model",
     "ModelProvider",
     "ModelRef",
     "ModelSettings",
     "NoToolPolicy",
+    "PromptFragment",
     "RetrySettings",
     "RunConfig",
     "RunEvent",
@@ -65,6 +70,7 @@ __all__ = [
     "RunState",
     "RunStatus",
     "Runner",
+    "RuntimeHook",
     "SettingsModelProvider",
     "SideEffect",
     "StopAtTools",
@@ -77,9 +83,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+    from agentcycle.context_providers import ContextProvider, PromptFragment
     from agentcycle.errors import AgentcycleError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
+    from agentcycle.hooks import RuntimeHook
     from agentcycle.messages import TokenUsage, ToolResult
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings
     from agentcycle.models.provider import ModelProvider, SettingsModelProvider

@@ -11,14 +11,17 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
+from agentcycle.hooks import RuntimeHook
 from agentcycle.messages import Message, SystemMessage, UserMessage
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
 from agentcycle.models.provider import model_info as declared_info
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
+from agentcycle.runtime._context import Notice, render_context
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork
@@ -50,6 +53,8 @@ class CompiledRun:
     language: str
     policy: ToolPolicy
     approvals: ApprovalProvider | None
+    hooks: tuple[RuntimeHook, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
 
 async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
@@ -65,8 +70,19 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     registry = _assemble_tools(agent)
     policy = (agent.policy or ToolPolicy()).then(config.policy)
-    instructions = await _instructions(agent, run_id, run_input, config, language)
-    history: list[Message] = [SystemMessage(content=prompts.system_prompt(instructions, language))]
+    hooks = _hooks(agent, config)
+    ctx = InstructionsContext(
+        run_id=run_id, agent=agent, input=run_input, context=config.context, language=language
+    )
+    instructions = await _instructions(agent, ctx)
+    budget = _first(
+        config.context_budget_chars, agent.context_budget_chars, DEFAULT_CONTEXT_BUDGET_CHARS
+    )
+    if not isinstance(budget, int) or budget < 0:
+        raise ConfigurationError(f"context_budget_chars must be an integer >= 0, got {budget!r}")
+    context = await render_context(_providers(agent, config), ctx, budget)
+    system = prompts.system_prompt(instructions, language, context.text)
+    history: list[Message] = [SystemMessage(content=system)]
     history.extend(_input_messages(run_input))
     behavior = agent.tool_use_behavior
     spec = RunSpec(
@@ -111,6 +127,8 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+        hooks=hooks,
+        notices=context.notices,
     )
 
 
@@ -122,9 +140,10 @@ async def compile_resume(
     run_input: Any = None,
     approvals: Mapping[str, ApprovalDecision | str] | None = None,
 ) -> tuple[CompiledRun, ResumeWork]:
-    """Prepare a stopped run to continue: the same spec and history, a freshly resolved model
-    and tool table (tools are code, so the agent must still offer every tool the run had), the
-    pending calls with the host's decisions, and the user's new input."""
+    """Prepare a stopped run to continue: the same spec and history (context providers are not
+    asked again), a freshly resolved model and tool table (tools are code, so the agent must
+    still offer every tool the run had), the pending calls with the host's decisions, the
+    user's new input, and the agent's and config's hooks."""
     state = RunState.from_json(state.to_json())  # never mutate the caller's copy
     spec = state.spec
     language = config.language or "en-US"
@@ -163,6 +182,7 @@ async def compile_resume(
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+        hooks=_hooks(agent, config),
     )
     return compiled, work
 
@@ -238,17 +258,33 @@ def _assemble_tools(agent: Agent) -> ToolRegistry:
     return registry
 
 
-async def _instructions(
-    agent: Agent, run_id: str, run_input: Any, config: RunConfig, language: str
-) -> str | None:
+def _hooks(agent: Agent, config: RunConfig) -> tuple[RuntimeHook, ...]:
+    """The agent's hooks, then the config's (runner's, then run's)."""
+    hooks = (*agent.hooks, *config.hooks)
+    for hook in hooks:
+        if not isinstance(hook, RuntimeHook):
+            raise ConfigurationError(
+                f"hooks must be RuntimeHook instances, got {type(hook).__name__}"
+            )
+    return hooks
+
+
+def _providers(agent: Agent, config: RunConfig) -> tuple[ContextProvider, ...]:
+    providers = (*agent.context_providers, *config.context_providers)
+    for provider in providers:
+        if not isinstance(provider, ContextProvider):
+            raise ConfigurationError(
+                "context providers need an async fragments(ctx) method; "
+                f"{type(provider).__name__} has none"
+            )
+    return providers
+
+
+async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | None:
     instructions = agent.instructions
     if instructions is None or isinstance(instructions, str):
         return instructions
-    value = instructions(
-        InstructionsContext(
-            run_id=run_id, agent=agent, input=run_input, context=config.context, language=language
-        )
-    )
+    value = instructions(ctx)
     if inspect.isawaitable(value):
         value = await value
     if not isinstance(value, str):

@@ -108,6 +108,8 @@ class Runner:
                 approvals=broker,
                 resume=resume,
                 resume_input=input,
+                hooks=compiled.hooks,
+                notices=compiled.notices,
             )
         )
         return RunHandle(compiled, bus, loop, broker)
