@@ -15,6 +15,7 @@ EXPECTED = {
     "02_function_tools.py": "order 456: processing (follow up: True)",
     "03_streaming_events.py": "run completed: Plan done.",
     "04_ask_user.py": "waiting for the user: Deploy to which environment?",
+    "06_hooks.py": "cycle 2: refund -> Refunded 50 to order 123 on card **** 1234.",
 }
 
 
