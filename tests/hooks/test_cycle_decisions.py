@@ -120,3 +120,19 @@ def test_the_first_stop_wins_and_later_hooks_still_see_the_cycle() -> None:
     )
     assert result.error is not None and result.error["code"] == "first"
     assert seen == [1]
+
+
+def test_the_last_cycle_before_max_cycles_is_reported_as_ending() -> None:
+    endings: list[RunStatus | None] = []
+
+    class Watch(RuntimeHook):
+        async def after_cycle(self, ctx: HookContext, cycle: CycleEnd) -> Steer:
+            endings.append(cycle.ending)
+            return Steer("keep going")
+
+    model = ScriptedModel([reply("a"), reply("b")])
+    result, events = run(Agent(model=model, max_cycles=2), [Watch()])
+    assert result.status is RunStatus.MAX_CYCLES
+    assert endings == [None, RunStatus.MAX_CYCLES]
+    codes = [e.code for e in events if isinstance(e, Diagnostic) and e.code.startswith("hook_")]
+    assert codes == ["hook_steering_applied", "hook_steering_ignored"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agentcycle.errors import AgentcycleError, HookFailedError
@@ -57,21 +58,14 @@ def hook_name(hook: RuntimeHook) -> str:
     return name if isinstance(name, str) and name else type(hook).__name__
 
 
+@dataclass(frozen=True, slots=True)
 class ToolGate:
     """What ``before_tool_call`` hooks decided: a refusal, or the arguments to run with
     (``rewritten_by`` names the hooks that changed them; they need validating again)."""
 
-    __slots__ = ("arguments", "refusal", "rewritten_by")
-
-    def __init__(
-        self,
-        arguments: dict[str, Any],
-        refusal: ToolResult | None = None,
-        rewritten_by: tuple[str, ...] = (),
-    ) -> None:
-        self.arguments = arguments
-        self.refusal = refusal
-        self.rewritten_by = rewritten_by
+    arguments: dict[str, Any]
+    refusal: ToolResult | None = None
+    rewritten_by: tuple[str, ...] = ()
 
 
 class HookDispatcher:

@@ -292,7 +292,8 @@ class CycleLoop:
             else:
                 outcome = self._after_no_tool(response.text)
             if hooks is not None:
-                ending = outcome.status if outcome is not None else None
+                last = index >= spec.max_cycles
+                ending = outcome.status if outcome else (RunStatus.MAX_CYCLES if last else None)
                 cycle = CycleEnd(index, tuple(self._history[start:]), usage, ending)
                 verdict = await hooks.after_cycle(cycle)
                 if isinstance(verdict, AgentcycleError):

@@ -266,7 +266,7 @@ class ToolOrchestrator:
             and arguments is not None
         ):
             hooked = await self._before_hooks(
-                p.tool, ToolCallInfo(p.call.id, p.call.name, arguments, cycle_index)
+                self._hooks, p.tool, ToolCallInfo(p.call.id, p.call.name, arguments, cycle_index)
             )
             if isinstance(hooked, ToolResult):
                 refusal = hooked
@@ -294,11 +294,12 @@ class ToolOrchestrator:
         self._completed(p.call, result, cycle_index, p.started, executed=True)
         return ToolCallOutcome(p.call, result, executed=True)
 
-    async def _before_hooks(self, tool: Tool, info: ToolCallInfo) -> dict[str, Any] | ToolResult:
+    async def _before_hooks(
+        self, hooks: HookDispatcher, tool: Tool, info: ToolCallInfo
+    ) -> dict[str, Any] | ToolResult:
         """The arguments to run with after the ``before_tool_call`` hooks, or the error result
         of a veto, a failing hook, or rewritten arguments the schema or policy reject."""
-        assert self._hooks is not None
-        gate = await self._hooks.before_tool_call(info)
+        gate = await hooks.before_tool_call(info)
         if gate.refusal is not None:
             return gate.refusal
         if not gate.rewritten_by:
