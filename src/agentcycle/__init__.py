@@ -45,6 +45,13 @@ _EXPORTS = {
     "ToolResult": "agentcycle.messages",
     "TokenUsage": "agentcycle.messages",
     "AgentcycleError": "agentcycle.errors",
+    "ToolPolicy": "agentcycle.runtime.policy",
+    "ApprovalMode": "agentcycle.runtime.policy",
+    "ApprovalDecision": "agentcycle.runtime.approvals",
+    "ApprovalRequest": "agentcycle.runtime.approvals",
+    "ApprovalProvider": "agentcycle.runtime.approvals",
+    "ApprovalRule": "agentcycle.runtime.approval_rules",
+    "ApprovalRules": "agentcycle.runtime.approval_rules",
     "RuntimeHook": "agentcycle.hooks",
     "ContextProvider": "agentcycle.context_providers",
     "PromptFragment": "agentcycle.context_providers",
@@ -53,6 +60,12 @@ _EXPORTS = {
 __all__ = [
     "Agent",
     "AgentcycleError",
+    "ApprovalDecision",
+    "ApprovalMode",
+    "ApprovalProvider",
+    "ApprovalRequest",
+    "ApprovalRule",
+    "ApprovalRules",
     "CompletionReason",
     "ContextProvider",
     "InstructionsContext",
@@ -77,6 +90,7 @@ __all__ = [
     "TokenUsage",
     "Tool",
     "ToolContext",
+    "ToolPolicy",
     "ToolResult",
     "function_tool",
 ]
@@ -94,6 +108,9 @@ if TYPE_CHECKING:
     from agentcycle.result import RunResult
     from agentcycle.run_config import RunConfig
     from agentcycle.runner import Runner
+    from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
+    from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, ApprovalRequest
+    from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
     from agentcycle.runtime.state import NoToolPolicy, RunState
     from agentcycle.tools.base import SideEffect, Tool, ToolContext
     from agentcycle.tools.function_tool import function_tool
