@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from agentcycle.context_providers import ContextProvider
@@ -69,3 +70,6 @@ class Agent:
     context_budget_chars: int | None = None
     """Characters of provider fragments the system prompt takes at most (the run's setting
     wins; default ``DEFAULT_CONTEXT_BUDGET_CHARS``)."""
+    skills_dirs: Sequence[str | Path] = field(default_factory=tuple)
+    """Directories of skills (``agentcycle.skills``) this agent can activate; a run adds
+    ``RunConfig.skills_dirs`` after these."""

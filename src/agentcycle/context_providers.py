@@ -11,8 +11,9 @@ How fragments become prompt text:
   prompt it started with. Asking per run, not per cycle, keeps the prompt identical from one
   model call to the next, which provider-side prompt caching needs.
 - Render order: by ``order``, then provider registration order, then the order a provider
-  returned its fragments. The fragments follow the instructions and the runtime note,
-  separated by blank lines, so the constant part of the prompt stays a cacheable prefix.
+  returned its fragments. The fragments come last in the system prompt (after the
+  instructions, the runtime note and any skills section), separated by blank lines, so the
+  constant part of the prompt stays a cacheable prefix.
 - Budget: ``context_budget_chars`` (run, then agent; default
   ``DEFAULT_CONTEXT_BUDGET_CHARS``) bounds the total length of the kept fragments' text
   (separators not counted). Fragments are admitted by ``priority``, highest first (ties in

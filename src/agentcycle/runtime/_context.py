@@ -6,22 +6,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from agentcycle.context_providers import ContextProvider, PromptFragment
+from agentcycle.runtime.loop import StartupDiagnostic
 
 if TYPE_CHECKING:
     from agentcycle.agent import InstructionsContext
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A diagnostic found while compiling a run, emitted once its event bus exists."""
-
-    level: Literal["debug", "info", "warning", "error"]
-    code: str
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +21,7 @@ class RenderedContext:
     """The fragments' prompt text and what to report about them."""
 
     text: str
-    notices: tuple[Notice, ...]
+    diagnostics: tuple[StartupDiagnostic, ...]
 
 
 def provider_name(provider: object) -> str:
@@ -45,18 +37,17 @@ async def render_context(
     if not providers:
         return RenderedContext("", ())
     answers = await asyncio.gather(*(_ask(p, ctx) for p in providers))
-    notices: list[Notice] = []
+    diagnostics: list[StartupDiagnostic] = []
     fragments: list[PromptFragment] = []
     for answer in answers:
-        if isinstance(answer, Notice):
-            notices.append(answer)
+        if isinstance(answer, StartupDiagnostic):
+            diagnostics.append(answer)
         else:
             fragments.extend(f for f in answer if f.text)
     kept, omitted = fit_fragments(fragments, budget_chars)
     if omitted:
-        notices.append(
-            Notice(
-                "warning",
+        diagnostics.append(
+            StartupDiagnostic(
                 "context_fragments_omitted",
                 {
                     "omitted": len(omitted),
@@ -66,7 +57,7 @@ async def render_context(
                 },
             )
         )
-    return RenderedContext("\n\n".join(f.text for f in kept), tuple(notices))
+    return RenderedContext("\n\n".join(f.text for f in kept), tuple(diagnostics))
 
 
 def fit_fragments(
@@ -89,7 +80,7 @@ def fit_fragments(
 
 async def _ask(
     provider: ContextProvider, ctx: InstructionsContext
-) -> list[PromptFragment] | Notice:
+) -> list[PromptFragment] | StartupDiagnostic:
     name = provider_name(provider)
     try:
         value: Any = provider.fragments(ctx)
@@ -102,8 +93,7 @@ async def _ask(
                 f"fragments() returned {type(value).__name__}, not a list of PromptFragment"
             )
     except Exception as exc:  # a broken provider must not take the run down
-        return Notice(
-            "warning",
+        return StartupDiagnostic(
             "context_provider_failed",
             {"provider": name, "error_type": type(exc).__name__, "error": str(exc)},
         )

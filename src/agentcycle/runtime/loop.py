@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from agentcycle.errors import AgentcycleError, InvalidToolCallsExceeded, ModelError
 from agentcycle.events import (
@@ -66,12 +66,11 @@ from agentcycle.models.base import (
     ToolSpec,
 )
 from agentcycle.runtime import prompts
-from agentcycle.runtime._context import Notice
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
-from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.runtime.policy import ToolPolicy, skill_refusal
 from agentcycle.runtime.state import (
     CycleRecord,
     NoToolPolicy,
@@ -79,7 +78,9 @@ from agentcycle.runtime.state import (
     RunState,
     RunToolState,
 )
+from agentcycle.skills.prompt import activation_message
 from agentcycle.tools.base import RunScope, Tool
+from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,16 @@ class LoopOutcome:
     error: AgentcycleError | None = None
     wait: dict[str, Any] | None = None
     model_calls: list[ModelCallRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StartupDiagnostic:
+    """Something found while compiling the run (a skill that failed to load ...), emitted as a
+    ``diagnostic`` event right after ``agent_started``."""
+
+    code: str
+    details: dict[str, Any]
+    level: Literal["debug", "info", "warning", "error"] = "warning"
 
 
 @dataclass(slots=True)
@@ -140,8 +151,7 @@ class LoopInputs:
     resume_input: Any = None
     hooks: Sequence[RuntimeHook] = ()
     """In call order: the agent's, the runner's, the run's."""
-    notices: tuple[Notice, ...] = ()
-    """Diagnostics found while compiling the run, emitted after ``agent_started``."""
+    diagnostics: tuple[StartupDiagnostic, ...] = ()
 
 
 class CycleLoop:
@@ -189,8 +199,10 @@ class CycleLoop:
         else:
             bus.emit(RunStarted, input=self._spec.input)
         bus.emit(AgentStarted)
-        for notice in self._in.notices:
-            bus.emit(Diagnostic, level=notice.level, code=notice.code, details=notice.details)
+        for diagnostic in self._in.diagnostics:
+            bus.emit(
+                Diagnostic, level=diagnostic.level, code=diagnostic.code, details=diagnostic.details
+            )
         try:
             outcome = await self._body()
         except asyncio.CancelledError:
@@ -286,6 +298,7 @@ class CycleLoop:
                 batch = await self._orchestrator.run_batch(response.tool_calls, index)
                 self._history.extend(_tool_message(o) for o in batch.outcomes)
                 self._history.extend(_attachments(batch.outcomes))
+                self._history.extend(self._skill_instructions(batch.outcomes, index))
                 outcome = self._after_tools(batch.outcomes)
                 if outcome is None and batch.pending:
                     outcome = self._waiting_for_approval(batch.pending)
@@ -343,6 +356,7 @@ class CycleLoop:
             batch = await self._orchestrator.run_pending(work.pending, work.decisions, index)
             self._history.extend(_tool_message(o) for o in batch.outcomes)
             self._history.extend(_attachments(batch.outcomes))
+            self._history.extend(self._skill_instructions(batch.outcomes, index))
             outcome = self._after_tools(batch.outcomes)
             if outcome is None and batch.pending:
                 outcome = self._waiting_for_approval(batch.pending)
@@ -365,7 +379,7 @@ class CycleLoop:
         bus = self._bus
         request = ModelRequest(
             messages=self._history,
-            tools=self._in.tool_specs,
+            tools=self._offered_tools(),
             settings=self._spec.model_settings,
             cycle_index=index,
         )
@@ -426,6 +440,42 @@ class CycleLoop:
         if self._hooks is not None:
             response = await self._hooks.after_model_call(request, response)
         return response, usage
+
+    def _offered_tools(self) -> tuple[ToolSpec, ...]:
+        """The run's tools, less those the active skills' ``allowed-tools`` exclude."""
+        tool_state = self._in.tool_state
+        if tool_state.skill_allowed_tools() is None:
+            return self._in.tool_specs
+        return tuple(s for s in self._in.tool_specs if skill_refusal(tool_state, s.name) is None)
+
+    def _skill_instructions(self, outcomes: list[ToolCallOutcome], index: int) -> list[Message]:
+        """For each skill activated by ``outcomes``: a ``skill_activated`` diagnostic and a
+        synthetic user message with the skill's instructions (after the tool results)."""
+        messages: list[Message] = []
+        for outcome in outcomes:
+            result = outcome.result
+            skill = result.metadata.get("skill")
+            if (
+                outcome.call.name != ACTIVATE_SKILL
+                or result.status is ToolResultStatus.ERROR
+                or not isinstance(skill, dict)
+            ):
+                continue
+            self._bus.emit(
+                Diagnostic,
+                cycle_index=index,
+                level="info",
+                code="skill_activated",
+                details={
+                    "skill": skill["name"],
+                    "allowed_tools": skill["allowed_tools"],
+                    "reason": skill["reason"],
+                    "tool_call_id": outcome.call.id,
+                },
+            )
+            text = activation_message(skill["name"], skill["instructions"], self._in.language)
+            messages.append(UserMessage(content=text, synthetic=True))
+        return messages
 
     # ------------------------------------------------------------------ decisions
 

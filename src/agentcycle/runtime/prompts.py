@@ -39,11 +39,9 @@ def no_tool_hint(language: str) -> str:
     return _NO_TOOL_HINT.get(language, _NO_TOOL_HINT["en-US"])
 
 
-def system_prompt(instructions: str | None, language: str, context: str = "") -> str:
-    """The agent's instructions, the runtime note, then the context providers' fragments
-    (last, so the constant part stays a cacheable prefix)."""
-    parts = [instructions.rstrip()] if instructions else []
-    parts.append(runtime_note(language))
-    if context:
-        parts.append(context)
-    return "\n\n".join(parts)
+def system_prompt(instructions: str | None, language: str) -> str:
+    """The agent's instructions followed by the runtime note."""
+    note = runtime_note(language)
+    if not instructions:
+        return note
+    return f"{instructions.rstrip()}\n\n{note}"
