@@ -52,6 +52,9 @@ _EXPORTS = {
     "ApprovalProvider": "agentcycle.runtime.approvals",
     "ApprovalRule": "agentcycle.runtime.approval_rules",
     "ApprovalRules": "agentcycle.runtime.approval_rules",
+    "RuntimeHook": "agentcycle.hooks",
+    "ContextProvider": "agentcycle.context_providers",
+    "PromptFragment": "agentcycle.context_providers",
 }
 
 __all__ = [
@@ -64,12 +67,14 @@ __all__ = [
     "ApprovalRule",
     "ApprovalRules",
     "CompletionReason",
+    "ContextProvider",
     "InstructionsContext",
     "Model",
     "ModelProvider",
     "ModelRef",
     "ModelSettings",
     "NoToolPolicy",
+    "PromptFragment",
     "RetrySettings",
     "RunConfig",
     "RunEvent",
@@ -78,6 +83,7 @@ __all__ = [
     "RunState",
     "RunStatus",
     "Runner",
+    "RuntimeHook",
     "SettingsModelProvider",
     "SideEffect",
     "StopAtTools",
@@ -91,9 +97,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+    from agentcycle.context_providers import ContextProvider, PromptFragment
     from agentcycle.errors import AgentcycleError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
+    from agentcycle.hooks import RuntimeHook
     from agentcycle.messages import TokenUsage, ToolResult
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings
     from agentcycle.models.provider import ModelProvider, SettingsModelProvider

@@ -12,14 +12,17 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
+from agentcycle.hooks import RuntimeHook
 from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
 from agentcycle.models.provider import model_info as declared_info
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
+from agentcycle.runtime._context import render_context
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
@@ -59,6 +62,7 @@ class CompiledRun:
     language: str
     policy: ToolPolicy
     approvals: ApprovalProvider | None
+    hooks: tuple[RuntimeHook, ...] = ()
     diagnostics: tuple[StartupDiagnostic, ...] = ()
 
 
@@ -77,7 +81,11 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
     skills = await _discover_skills(agent, config)
     registry = _assemble_tools(agent, skills)
     policy = (agent.policy or ToolPolicy()).then(config.policy)
-    instructions = await _instructions(agent, run_id, run_input, config, language)
+    hooks = _hooks(agent, config)
+    ctx = InstructionsContext(
+        run_id=run_id, agent=agent, input=run_input, context=config.context, language=language
+    )
+    instructions = await _instructions(agent, ctx)
     system = prompts.system_prompt(instructions, language)
     if ACTIVATE_SKILL in registry and policy.offers(registry[ACTIVATE_SKILL]):
         budget = _first(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
@@ -85,6 +93,16 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
             skills.skills, request=_request_text(run_input), budget=budget, language=language
         )
         system = f"{system}\n\n{section}"
+    context_budget = _first(
+        config.context_budget_chars, agent.context_budget_chars, DEFAULT_CONTEXT_BUDGET_CHARS
+    )
+    if not isinstance(context_budget, int) or context_budget < 0:
+        raise ConfigurationError(
+            f"context_budget_chars must be an integer >= 0, got {context_budget!r}"
+        )
+    context = await render_context(_providers(agent, config), ctx, context_budget)
+    if context.text:  # last: the constant part of the prompt stays a cacheable prefix
+        system = f"{system}\n\n{context.text}"
     history: list[Message] = [SystemMessage(content=system)]
     session = config.session
     if session is not None:
@@ -135,7 +153,8 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         language=language,
         policy=policy,
         approvals=config.approval_provider,
-        diagnostics=_skill_diagnostics(skills),
+        hooks=hooks,
+        diagnostics=(*_skill_diagnostics(skills), *context.diagnostics),
     )
 
 
@@ -147,9 +166,10 @@ async def compile_resume(
     run_input: Any = None,
     approvals: Mapping[str, ApprovalDecision | str] | None = None,
 ) -> tuple[CompiledRun, ResumeWork]:
-    """Prepare a stopped run to continue: the same spec and history, a freshly resolved model
-    and tool table (tools are code, so the agent must still offer every tool the run had), the
-    pending calls with the host's decisions, and the user's new input."""
+    """Prepare a stopped run to continue: the same spec and history (context providers are not
+    asked again), a freshly resolved model and tool table (tools are code, so the agent must
+    still offer every tool the run had), the pending calls with the host's decisions, the
+    user's new input, and the agent's and config's hooks."""
     state = RunState.from_json(state.to_json())  # never mutate the caller's copy
     spec = state.spec
     language = config.language or "en-US"
@@ -190,6 +210,7 @@ async def compile_resume(
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+        hooks=_hooks(agent, config),
         diagnostics=_skill_diagnostics(skills),
     )
     return compiled, work
@@ -301,17 +322,33 @@ def _request_text(run_input: Any) -> str:
     return "\n".join(content_text(m.content) for m in messages if isinstance(m, UserMessage))
 
 
-async def _instructions(
-    agent: Agent, run_id: str, run_input: Any, config: RunConfig, language: str
-) -> str | None:
+def _hooks(agent: Agent, config: RunConfig) -> tuple[RuntimeHook, ...]:
+    """The agent's hooks, then the config's (runner's, then run's)."""
+    hooks = (*agent.hooks, *config.hooks)
+    for hook in hooks:
+        if not isinstance(hook, RuntimeHook):
+            raise ConfigurationError(
+                f"hooks must be RuntimeHook instances, got {type(hook).__name__}"
+            )
+    return hooks
+
+
+def _providers(agent: Agent, config: RunConfig) -> tuple[ContextProvider, ...]:
+    providers = (*agent.context_providers, *config.context_providers)
+    for provider in providers:
+        if not isinstance(provider, ContextProvider):
+            raise ConfigurationError(
+                "context providers need an async fragments(ctx) method; "
+                f"{type(provider).__name__} has none"
+            )
+    return providers
+
+
+async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | None:
     instructions = agent.instructions
     if instructions is None or isinstance(instructions, str):
         return instructions
-    value = instructions(
-        InstructionsContext(
-            run_id=run_id, agent=agent, input=run_input, context=config.context, language=language
-        )
-    )
+    value = instructions(ctx)
     if inspect.isawaitable(value):
         value = await value
     if not isinstance(value, str):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from agentcycle.context_providers import ContextProvider
+from agentcycle.hooks import RuntimeHook
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
@@ -61,6 +63,13 @@ class Agent:
     """The agent's own tool policy (the innermost layer; runner and run narrow it)."""
     shell_tools: bool = False
     """Offer ``bash`` and ``check_background_command`` (needs a local workspace)."""
+    hooks: Sequence[RuntimeHook] = ()
+    """Runtime hooks; they run before the runner's and the run's (``agentcycle.hooks``)."""
+    context_providers: Sequence[ContextProvider] = ()
+    """Prompt fragment providers, asked once per run (``agentcycle.context_providers``)."""
+    context_budget_chars: int | None = None
+    """Characters of provider fragments the system prompt takes at most (the run's setting
+    wins; default ``DEFAULT_CONTEXT_BUDGET_CHARS``)."""
     skills_dirs: Sequence[str | Path] = field(default_factory=tuple)
     """Directories of skills (``agentcycle.skills``) this agent can activate; a run adds
     ``RunConfig.skills_dirs`` after these."""

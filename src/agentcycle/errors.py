@@ -110,6 +110,21 @@ class OutputValidationError(AgentcycleError):
     code = "invalid_final_output"
 
 
+class HookFailedError(AgentcycleError):
+    """A runtime hook raised (or returned something it may not) at one of its points. The
+    message names the hook and the point; ``details`` holds ``hook``, ``point``,
+    ``error_type`` and ``error``."""
+
+    code = "hook_failed"
+
+
+class RunStoppedByHook(AgentcycleError):
+    """A hook's ``after_cycle`` decided to stop the run; the code is the one the hook chose
+    (``stopped_by_hook`` unless it set another)."""
+
+    code = "stopped_by_hook"
+
+
 class UnsupportedVersionError(AgentcycleError):
     """A serialised shape (event, state, checkpoint) carries a version this build cannot read."""
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentcycle.context_providers import ContextProvider
+from agentcycle.hooks import RuntimeHook
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
 from agentcycle.runtime.approvals import ApprovalProvider
@@ -49,6 +51,14 @@ class RunConfig:
     approval_timeout: float | None = None
     """Seconds a live run waits for ``RunHandle.approve`` before the decision is ``timeout``
     (``None``: 300)."""
+    hooks: Sequence[RuntimeHook] = ()
+    """Runtime hooks. Layers add up: the agent's run first, then the runner's, then the
+    run's (``agentcycle.hooks``)."""
+    context_providers: Sequence[ContextProvider] = ()
+    """Prompt fragment providers, after the agent's (and the runner's) ones."""
+    context_budget_chars: int | None = None
+    """Characters of provider fragments the system prompt takes at most (``None``: the
+    agent's setting, else ``DEFAULT_CONTEXT_BUDGET_CHARS``)."""
     event_store: RunEventStore | None = None
     """Persists every event of the run (``agentcycle.stores``), written in batches off the
     loop. ``RunHandle.result()`` returns once all of them are stored and raises
@@ -72,7 +82,8 @@ class RunConfig:
 
     def over(self, base: RunConfig | None) -> RunConfig:
         """This config layered over ``base``: fields set here win; model settings merge field
-        by field; metadata merges key by key."""
+        by field; metadata merges key by key; hooks and context providers add up (base
+        first)."""
         if base is None:
             return self
         updates: dict[str, Any] = {}
@@ -85,6 +96,8 @@ class RunConfig:
                 updates[f.name] = {**base.metadata, **self.metadata}
             elif f.name == "policy":
                 updates[f.name] = base.policy.then(mine) if base.policy is not None else mine
+            elif f.name in ("hooks", "context_providers"):
+                updates[f.name] = (*getattr(base, f.name), *mine)
             elif f.name == "execution":
                 updates[f.name] = mine
             else:

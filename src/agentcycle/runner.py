@@ -108,6 +108,7 @@ class Runner:
                 approvals=broker,
                 resume=resume,
                 resume_input=input,
+                hooks=compiled.hooks,
                 diagnostics=compiled.diagnostics,
                 session=config.session,
             )

@@ -16,6 +16,7 @@ EXPECTED = {
     "03_streaming_events.py": "run completed: Plan done.",
     "04_ask_user.py": "waiting for the user: Deploy to which environment?",
     "05_session.py": "second run remembered: Your name is Ada.",
+    "06_hooks.py": "cycle 2: refund -> Refunded 50 to order 123 on card **** 1234.",
     "07_skills.py": "deploy while the skill is active: tool_not_allowed",
 }
 

@@ -14,7 +14,8 @@ cancellation. Per-cycle work is proportional to that cycle, not to the history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +42,7 @@ from agentcycle.events import (
     SessionPersisted,
     ToolCallRef,
 )
+from agentcycle.hooks import CycleEnd, RunEnd, RuntimeHook
 from agentcycle.messages import (
     AssistantMessage,
     Directive,
@@ -65,6 +67,7 @@ from agentcycle.models.base import (
     ToolSpec,
 )
 from agentcycle.runtime import prompts
+from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
@@ -149,6 +152,8 @@ class LoopInputs:
     approvals: ApprovalProvider | None = None
     resume: ResumeWork | None = None
     resume_input: Any = None
+    hooks: Sequence[RuntimeHook] = ()
+    """In call order: the agent's, the runner's, the run's."""
     diagnostics: tuple[StartupDiagnostic, ...] = ()
     session: Session | None = None
 
@@ -162,6 +167,9 @@ class CycleLoop:
         self._bus = inputs.bus
         self._history = inputs.history
         self._model_calls: list[ModelCallRecord] = []
+        self._hooks = HookDispatcher.for_run(
+            inputs.hooks, inputs.bus, inputs.history, inputs.context, inputs.language
+        )
         self._orchestrator = ToolOrchestrator(
             tools=inputs.tools,
             bus=inputs.bus,
@@ -174,6 +182,7 @@ class CycleLoop:
             policy=inputs.policy,
             approvals=inputs.approvals,
             steering=lambda: bool(self._steering),
+            hooks=self._hooks if self._hooks is not None and self._hooks.has_tool_hooks else None,
         )
         self._consecutive_invalid = 0
         self._last_text: str | None = None
@@ -199,12 +208,16 @@ class CycleLoop:
                 Diagnostic, level=diagnostic.level, code=diagnostic.code, details=diagnostic.details
             )
         try:
-            outcome = await self._cycles()
-            await self._append_session_turn(outcome)
+            outcome = await self._body()
         except asyncio.CancelledError:
             outcome = self._cancelled()
             outcome.model_calls = self._model_calls
             await _close_scope(self._in.scope)
+            if self._hooks is not None:
+                # A failure here is reported and the run stays cancelled; a second cancel
+                # stops the hooks, not the terminal event.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._hooks.after_run(RunEnd(outcome.status, outcome.completion_reason))
             bus.emit(RunCancelled, reason=self._cancel_reason, partial_output=self._last_text)
             self._in.state.tool_state = self._in.tool_state
             self._in.state.event_seq = bus.seq
@@ -214,15 +227,32 @@ class CycleLoop:
                 raise  # cancelled from outside: propagate to whoever cancelled us
             task.uncancel()
             return outcome
+        outcome.model_calls = self._model_calls
+        await _close_scope(self._in.scope)
+        self._emit_terminal(outcome)
+        return outcome
+
+    async def _body(self) -> LoopOutcome:
+        """The run between its start events and its terminal event, failures included."""
+        hooks = self._hooks
+        try:
+            if hooks is not None:
+                await hooks.before_run()
+            outcome = await self._cycles()
+            await self._append_session_turn(outcome)
         except AgentcycleError as exc:
             outcome = self._failed(exc)
         except Exception as exc:  # a bug below us still ends the run with one terminal event
             error = AgentcycleError(f"{type(exc).__name__}: {exc}", code="internal_error")
             error.__cause__ = exc
             outcome = self._failed(error)
-        outcome.model_calls = self._model_calls
-        await _close_scope(self._in.scope)
-        self._emit_terminal(outcome)
+        if hooks is not None:
+            o = outcome
+            failure = await hooks.after_run(
+                RunEnd(o.status, o.completion_reason, o.final_output, o.error)
+            )
+            if failure is not None:
+                outcome = self._failed(failure)
         return outcome
 
     def steer(self, text: str) -> None:
@@ -242,6 +272,7 @@ class CycleLoop:
         spec = self._spec
         state = self._in.state
         index = state.last_cycle_index
+        hooks = self._hooks
         if self._in.resume is not None:
             resumed = await self._resume(self._in.resume, index)
             if resumed is not None:
@@ -252,6 +283,8 @@ class CycleLoop:
             todos_before = self._in.tool_state.todos
             self._bus.emit(CycleStarted, cycle_index=index)
             self._apply_steering(index)
+            if hooks is not None:
+                await hooks.before_cycle(index)
             response, usage = await self._call_model(index)
             assistant = AssistantMessage(
                 content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
@@ -276,6 +309,15 @@ class CycleLoop:
                     outcome = self._waiting_for_approval(batch.pending)
             else:
                 outcome = self._after_no_tool(response.text)
+            if hooks is not None:
+                last = index >= spec.max_cycles
+                ending = outcome.status if outcome else (RunStatus.MAX_CYCLES if last else None)
+                cycle = CycleEnd(index, tuple(self._history[start:]), usage, ending)
+                verdict = await hooks.after_cycle(cycle)
+                if isinstance(verdict, AgentcycleError):
+                    outcome = self._failed(verdict)
+                elif verdict:
+                    self._history.extend(verdict)
             todos_after = self._in.tool_state.todos
             state.cycles.append(
                 CycleRecord(
@@ -346,6 +388,8 @@ class CycleLoop:
             settings=self._spec.model_settings,
             cycle_index=index,
         )
+        if self._hooks is not None:
+            request = await self._hooks.before_model_call(request)
         ids: dict[str, Any] = {
             "call_id": new_id("mc"),
             "operation_id": new_id("op"),
@@ -397,7 +441,10 @@ class CycleLoop:
         self._model_calls.append(
             ModelCallRecord(index, ids["operation_id"], ids["attempt"], response.usage)
         )
-        return response, response.usage
+        usage = response.usage  # what the model used, whatever a hook makes of the response
+        if self._hooks is not None:
+            response = await self._hooks.after_model_call(request, response)
+        return response, usage
 
     def _offered_tools(self) -> tuple[ToolSpec, ...]:
         """The run's tools, less those the active skills' ``allowed-tools`` exclude."""

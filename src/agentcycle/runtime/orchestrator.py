@@ -1,7 +1,8 @@
 """The tool orchestrator: one pipeline for every tool call the model makes.
 
-parse arguments -> ``tool_call_planned`` -> lookup -> JSON Schema validation
--> ``tool_call_started`` -> execute (timeout, cancellation) -> ``tool_call_completed``.
+parse arguments -> ``tool_call_planned`` -> lookup -> JSON Schema validation -> policy
+-> approval gate -> ``before_tool_call`` hooks -> ``tool_call_started`` -> execute (timeout,
+cancellation) -> ``after_tool_call`` hooks -> bound output -> ``tool_call_completed``.
 Anything the model got wrong becomes an error result with a stable code that the model sees;
 nothing here crashes a run.
 """
@@ -22,7 +23,9 @@ from agentcycle.events import (
     ToolCallPlanned,
     ToolCallStarted,
 )
+from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
 from agentcycle.messages import Directive, ToolCall, ToolResult
+from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import (
     ApprovalAction,
     ApprovalDecision,
@@ -111,8 +114,10 @@ class ToolOrchestrator:
         policy: ToolPolicy | None = None,
         approvals: ApprovalProvider | None = None,
         steering: Callable[[], bool] | None = None,
+        hooks: HookDispatcher | None = None,
     ) -> None:
         self._tools = tools
+        self._hooks = hooks
         self._steering = steering or (lambda: False)
         self._policy = policy or ToolPolicy()
         self._approvals = approvals
@@ -255,7 +260,21 @@ class ToolOrchestrator:
                 if isinstance(gate, _Pending):
                     return gate
                 refusal = gate
-        if refusal is not None or p.tool is None or p.arguments is None:
+        arguments = p.arguments
+        if (
+            self._hooks is not None
+            and refusal is None
+            and p.tool is not None
+            and arguments is not None
+        ):
+            hooked = await self._before_hooks(
+                self._hooks, p.tool, ToolCallInfo(p.call.id, p.call.name, arguments, cycle_index)
+            )
+            if isinstance(hooked, ToolResult):
+                refusal = hooked
+            else:
+                arguments = hooked
+        if refusal is not None or p.tool is None or arguments is None:
             result = refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
             self._completed(p.call, result, cycle_index, p.started, executed=False)
             return ToolCallOutcome(p.call, result, executed=False)
@@ -264,15 +283,46 @@ class ToolOrchestrator:
             cycle_index=cycle_index,
             tool_call_id=p.call.id,
             tool_name=p.call.name,
-            arguments=p.arguments,
+            arguments=arguments,
         )
-        result = await self._execute(p.tool, p.call, p.arguments, cycle_index)
+        result = await self._execute(p.tool, p.call, arguments, cycle_index)
+        if self._hooks is not None:
+            info = ToolCallInfo(p.call.id, p.call.name, arguments, cycle_index)
+            result = await self._hooks.after_tool_call(info, result)
         if len(result.content) > MAX_TOOL_OUTPUT_CHARS:
             result = await bound_result(
                 result, workspace=self._workspace, run_id=self._bus.run_id, tool_call_id=p.call.id
             )
         self._completed(p.call, result, cycle_index, p.started, executed=True)
         return ToolCallOutcome(p.call, result, executed=True)
+
+    async def _before_hooks(
+        self, hooks: HookDispatcher, tool: Tool, info: ToolCallInfo
+    ) -> dict[str, Any] | ToolResult:
+        """The arguments to run with after the ``before_tool_call`` hooks, or the error result
+        of a veto, a failing hook, or rewritten arguments the schema or policy reject."""
+        gate = await hooks.before_tool_call(info)
+        if gate.refusal is not None:
+            return gate.refusal
+        if not gate.rewritten_by:
+            return gate.arguments
+        who = ", ".join(repr(name) for name in gate.rewritten_by)
+        issues = validate_arguments(tool.parameters, gate.arguments)
+        if issues:
+            return ToolResult.error(
+                HOOK_INVALID_ARGUMENTS,
+                f"Arguments rewritten by hook {who} do not match the schema of {tool.name!r}; "
+                "the call did not run.",
+                details=[issue.to_dict() for issue in issues],
+            )
+        reason = await self._policy.call_refusal(tool, gate.arguments)
+        if reason is not None:
+            return ToolResult.error(
+                HOOK_INVALID_ARGUMENTS,
+                f"Arguments rewritten by hook {who} are not allowed: {reason}; the call did not "
+                "run.",
+            )
+        return gate.arguments
 
     async def _approval_gate(
         self,
