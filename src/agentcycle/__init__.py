@@ -45,19 +45,28 @@ _EXPORTS = {
     "ToolResult": "agentcycle.messages",
     "TokenUsage": "agentcycle.messages",
     "AgentcycleError": "agentcycle.errors",
+    "BudgetExhaustedError": "agentcycle.errors",
+    "RunBudget": "agentcycle.budget",
+    "ModelPrice": "agentcycle.pricing",
+    "PriceTable": "agentcycle.pricing",
+    "StaticPriceTable": "agentcycle.pricing",
 }
 
 __all__ = [
     "Agent",
     "AgentcycleError",
+    "BudgetExhaustedError",
     "CompletionReason",
     "InstructionsContext",
     "Model",
+    "ModelPrice",
     "ModelProvider",
     "ModelRef",
     "ModelSettings",
     "NoToolPolicy",
+    "PriceTable",
     "RetrySettings",
+    "RunBudget",
     "RunConfig",
     "RunEvent",
     "RunHandle",
@@ -67,6 +76,7 @@ __all__ = [
     "Runner",
     "SettingsModelProvider",
     "SideEffect",
+    "StaticPriceTable",
     "StopAtTools",
     "TokenUsage",
     "Tool",
@@ -77,12 +87,14 @@ __all__ = [
 
 if TYPE_CHECKING:
     from agentcycle.agent import Agent, InstructionsContext, StopAtTools
-    from agentcycle.errors import AgentcycleError
+    from agentcycle.budget import RunBudget
+    from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
     from agentcycle.messages import TokenUsage, ToolResult
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings
     from agentcycle.models.provider import ModelProvider, SettingsModelProvider
+    from agentcycle.pricing import ModelPrice, PriceTable, StaticPriceTable
     from agentcycle.result import RunResult
     from agentcycle.run_config import RunConfig
     from agentcycle.runner import Runner

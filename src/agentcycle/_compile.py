@@ -11,12 +11,14 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.budget import RunBudget
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.messages import Message, SystemMessage, UserMessage
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
 from agentcycle.models.provider import model_info as declared_info
+from agentcycle.pricing import ModelPrice
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
@@ -50,6 +52,8 @@ class CompiledRun:
     language: str
     policy: ToolPolicy
     approvals: ApprovalProvider | None
+    budget: RunBudget | None = None
+    price: ModelPrice | None = None
 
 
 async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
@@ -62,6 +66,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
             f"unknown language {language!r}; choose one of {', '.join(prompts.LANGUAGES)}"
         )
     provided = _resolve_model(agent, config)
+    price = _price(config, provided)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     registry = _assemble_tools(agent)
     policy = (agent.policy or ToolPolicy()).then(config.policy)
@@ -111,6 +116,8 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+        budget=config.budget,
+        price=price,
     )
 
 
@@ -129,6 +136,7 @@ async def compile_resume(
     spec = state.spec
     language = config.language or "en-US"
     provided = _resolve_model(agent, config)
+    price = _price(config, provided)
     registry = _assemble_tools(agent)
     missing = [name for name in spec.tool_names if name not in registry]
     if missing:
@@ -163,8 +171,30 @@ async def compile_resume(
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+        budget=config.budget,
+        price=price,
     )
     return compiled, work
+
+
+def _price(config: RunConfig, provided: ProvidedModel) -> ModelPrice | None:
+    """The model's price: ``RunConfig.price_table`` first, then the settings file's. A cost
+    budget without a price could never be enforced, so it is refused here."""
+    model = provided.model
+    table = config.price_table
+    price = (table.price(model.backend, model.name) if table is not None else None) or (
+        provided.price
+    )
+    budget = config.budget
+    if price is None and budget is not None and budget.max_cost_usd is not None:
+        raise ConfigurationError(
+            f"max_cost_usd needs a price for model {model.name!r} (backend "
+            f"{model.backend!r}): add it to RunConfig.price_table or give the model a "
+            "`pricing` object in the settings file",
+            code="missing_price",
+            details={"backend": model.backend, "model": model.name},
+        )
+    return price
 
 
 def _resolve_workspace(value: Any) -> Any:

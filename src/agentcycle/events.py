@@ -40,6 +40,7 @@ class CompletionReason(enum.StrEnum):
     WAIT_USER = "wait_user"
     MAX_CYCLES = "max_cycles"
     FAILED = "failed"
+    BUDGET_EXHAUSTED = "budget_exhausted"
     CANCELLED = "cancelled"
 
 
@@ -359,7 +360,8 @@ class BudgetSnapshot(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class BudgetExhausted(RunEvent):
-    """A budget limit was hit."""
+    """A budget limit was hit; ``usage`` is every counter of the run (``BudgetUsage``) and
+    ``limit`` the limit's name. ``run_failed`` with ``budget_exhausted`` follows."""
 
     type: ClassVar[str] = "budget_exhausted"
     usage: dict[str, Any] = field(default_factory=dict)

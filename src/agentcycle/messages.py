@@ -8,7 +8,7 @@ count) stay valid for the life of the run.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -158,7 +158,10 @@ Message = Annotated[
 # --------------------------------------------------------------------------- usage
 
 
-def _add(a: int | None, b: int | None) -> int | None:
+_N = TypeVar("_N", int, float)
+
+
+def _add(a: _N | None, b: _N | None) -> _N | None:
     if a is None:
         return b
     if b is None:
@@ -167,7 +170,13 @@ def _add(a: int | None, b: int | None) -> int | None:
 
 
 class TokenUsage(_Frozen):
-    """Token counts of one or more model calls. ``None`` means unknown, never zero."""
+    """Token counts of one or more model calls. ``None`` means unknown, never zero.
+
+    ``input_tokens`` counts the whole prompt, cache reads (``cached_tokens``) and writes
+    (``cache_creation_tokens``) included. ``cost_usd`` is set when the model has a price
+    (``agentcycle.pricing``). A sum adds the known values of each field: a part whose count (or
+    cost) is unknown adds nothing, and the field stays ``None`` only when no part knows it.
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -175,6 +184,7 @@ class TokenUsage(_Frozen):
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
     cache_creation_tokens: int | None = None
+    cost_usd: float | None = None
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
@@ -184,6 +194,7 @@ class TokenUsage(_Frozen):
             reasoning_tokens=_add(self.reasoning_tokens, other.reasoning_tokens),
             cached_tokens=_add(self.cached_tokens, other.cached_tokens),
             cache_creation_tokens=_add(self.cache_creation_tokens, other.cache_creation_tokens),
+            cost_usd=_add(self.cost_usd, other.cost_usd),
         )
 
     @classmethod

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from agentcycle.budget import RunBudget
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
+from agentcycle.pricing import PriceTable
 from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
@@ -43,6 +45,12 @@ class RunConfig:
     approval_timeout: float | None = None
     """Seconds a live run waits for ``RunHandle.approve`` before the decision is ``timeout``
     (``None``: 300)."""
+    budget: RunBudget | None = None
+    """Limits on tokens, tool calls, wall time and cost (``agentcycle.budget``); merges limit by
+    limit with the layer below."""
+    price_table: PriceTable | None = None
+    """Model prices; a price found here beats the settings file's ``pricing`` for the model.
+    With a price every model call's usage carries ``cost_usd``."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     execution: Literal["inline"] = "inline"
@@ -50,8 +58,8 @@ class RunConfig:
     trace_id: str | None = None
 
     def over(self, base: RunConfig | None) -> RunConfig:
-        """This config layered over ``base``: fields set here win; model settings merge field
-        by field; metadata merges key by key."""
+        """This config layered over ``base``: fields set here win; model settings and budgets
+        merge field by field; metadata merges key by key."""
         if base is None:
             return self
         updates: dict[str, Any] = {}
@@ -64,6 +72,8 @@ class RunConfig:
                 updates[f.name] = {**base.metadata, **self.metadata}
             elif f.name == "policy":
                 updates[f.name] = base.policy.then(mine) if base.policy is not None else mine
+            elif f.name == "budget":
+                updates[f.name] = base.budget.merge(mine) if base.budget is not None else mine
             elif f.name == "execution":
                 updates[f.name] = mine
             else:

@@ -108,6 +108,8 @@ class Runner:
                 approvals=broker,
                 resume=resume,
                 resume_input=input,
+                budget=compiled.budget,
+                price=compiled.price,
             )
         )
         return RunHandle(compiled, bus, loop, broker)

@@ -7,8 +7,8 @@
           -> commit the cycle record
 
 A run ends only on an explicit condition: ``task_finish`` (or another finish directive),
-``ask_user``, the no-tool policy, a tool-use behaviour stop, ``max_cycles``, a typed failure or
-cancellation. Per-cycle work is proportional to that cycle, not to the history.
+``ask_user``, the no-tool policy, a tool-use behaviour stop, ``max_cycles``, the run's budget, a
+typed failure or cancellation. Per-cycle work is proportional to that cycle, not to the history.
 """
 
 from __future__ import annotations
@@ -18,11 +18,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentcycle.errors import AgentcycleError, InvalidToolCallsExceeded, ModelError
+from agentcycle.budget import RunBudget
+from agentcycle.errors import (
+    AgentcycleError,
+    BudgetExhaustedError,
+    InvalidToolCallsExceeded,
+    ModelError,
+)
 from agentcycle.events import (
     AgentStarted,
     AssistantDelta,
     AssistantMessageEvent,
+    BudgetExhausted,
     CheckpointResumed,
     CompletionReason,
     CycleStarted,
@@ -63,8 +70,10 @@ from agentcycle.models.base import (
     ToolCallStartDelta,
     ToolSpec,
 )
+from agentcycle.pricing import ModelPrice, priced
 from agentcycle.runtime import prompts
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
+from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
 from agentcycle.runtime.policy import ToolPolicy
@@ -80,7 +89,8 @@ from agentcycle.tools.base import RunScope, Tool
 
 @dataclass(frozen=True, slots=True)
 class ModelCallRecord:
-    """Usage of one model call (all of its attempts) in one cycle."""
+    """Usage of one model call (all of its attempts) in one cycle; ``usage.cost_usd`` is set
+    when the model has a price."""
 
     cycle_index: int
     operation_id: str
@@ -134,6 +144,9 @@ class LoopInputs:
     approvals: ApprovalProvider | None = None
     resume: ResumeWork | None = None
     resume_input: Any = None
+    budget: RunBudget | None = None
+    price: ModelPrice | None = None
+    """The model's price: every model call's usage carries its cost."""
 
 
 class CycleLoop:
@@ -145,6 +158,12 @@ class CycleLoop:
         self._bus = inputs.bus
         self._history = inputs.history
         self._model_calls: list[ModelCallRecord] = []
+        budget = inputs.budget
+        self._meter = (
+            BudgetMeter(budget, asyncio.get_running_loop().time)
+            if budget is not None and budget.limits_anything
+            else None
+        )
         self._orchestrator = ToolOrchestrator(
             tools=inputs.tools,
             bus=inputs.bus,
@@ -157,6 +176,7 @@ class CycleLoop:
             policy=inputs.policy,
             approvals=inputs.approvals,
             steering=lambda: bool(self._steering),
+            budget=self._meter,
         )
         self._consecutive_invalid = 0
         self._last_text: str | None = None
@@ -178,7 +198,7 @@ class CycleLoop:
             bus.emit(RunStarted, input=self._spec.input)
         bus.emit(AgentStarted)
         try:
-            outcome = await self._cycles()
+            outcome = await self._cycles_within_budget()
         except asyncio.CancelledError:
             outcome = self._cancelled()
             outcome.model_calls = self._model_calls
@@ -216,6 +236,22 @@ class CycleLoop:
 
     # ------------------------------------------------------------------ cycles
 
+    async def _cycles_within_budget(self) -> LoopOutcome:
+        """``_cycles`` under the wall-time budget's deadline: work in flight when it passes is
+        cancelled, its calls get skipped results and the run fails with ``budget_exhausted``."""
+        deadline = self._meter.deadline if self._meter is not None else None
+        if self._meter is None or deadline is None:
+            return await self._cycles()
+        timeout = asyncio.timeout_at(deadline)
+        try:
+            async with timeout:
+                return await self._cycles()
+        except TimeoutError:
+            if not timeout.expired():
+                raise  # not our deadline: a bug below, reported as such
+        self._commit_interrupted("the run's wall-time budget ran out")
+        raise self._meter.wall_time_exhausted()
+
     async def _cycles(self) -> LoopOutcome:
         spec = self._spec
         state = self._in.state
@@ -225,6 +261,8 @@ class CycleLoop:
             if resumed is not None:
                 return resumed
         while index < spec.max_cycles:
+            if self._meter is not None and (exhausted := self._meter.check_model_call()):
+                raise exhausted
             index += 1
             start = len(self._history)
             todos_before = self._in.tool_state.todos
@@ -251,6 +289,8 @@ class CycleLoop:
                 outcome = self._after_tools(batch.outcomes)
                 if outcome is None and batch.pending:
                     outcome = self._waiting_for_approval(batch.pending)
+                if outcome is None and batch.exhausted is not None:
+                    outcome = self._failed(batch.exhausted)
             else:
                 outcome = self._after_no_tool(response.text)
             todos_after = self._in.tool_state.todos
@@ -299,6 +339,8 @@ class CycleLoop:
             outcome = self._after_tools(batch.outcomes)
             if outcome is None and batch.pending:
                 outcome = self._waiting_for_approval(batch.pending)
+            if outcome is None and batch.exhausted is not None:
+                outcome = self._failed(batch.exhausted)
         if outcome is None:
             self._history.extend(work.inputs)
         if len(self._history) == start:
@@ -369,11 +411,12 @@ class CycleLoop:
             error = ModelError("The model stream ended without a response.", code="empty_response")
             _emit_failed(bus, index, ids, error, retryable=False)
             raise error
-        bus.emit(ModelCallCompleted, cycle_index=index, usage=response.usage, **ids)
-        self._model_calls.append(
-            ModelCallRecord(index, ids["operation_id"], ids["attempt"], response.usage)
-        )
-        return response, response.usage
+        usage = priced(response.usage, self._in.price)
+        bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
+        self._model_calls.append(ModelCallRecord(index, ids["operation_id"], ids["attempt"], usage))
+        if self._meter is not None:
+            self._meter.record_model_call(usage)
+        return response, usage
 
     # ------------------------------------------------------------------ decisions
 
@@ -463,16 +506,20 @@ class CycleLoop:
     def _failed(self, exc: AgentcycleError) -> LoopOutcome:
         return LoopOutcome(
             status=RunStatus.FAILED,
-            completion_reason=CompletionReason.FAILED,
+            completion_reason=CompletionReason.BUDGET_EXHAUSTED
+            if isinstance(exc, BudgetExhaustedError)
+            else CompletionReason.FAILED,
             partial_output=self._last_text,
             error=exc,
         )
 
-    def _cancelled(self) -> LoopOutcome:
-        self._pair_dangling_calls("cancelled")
+    def _commit_interrupted(self, reason: str) -> None:
+        """Pair the calls of an interrupted cycle and commit its messages, so they stay
+        resumable."""
+        self._pair_dangling_calls(reason)
         state = self._in.state
         committed = len(state.spec.initial_messages) + sum(len(c.messages) for c in state.cycles)
-        if len(self._history) > committed:  # keep the interrupted cycle's messages resumable
+        if len(self._history) > committed:
             state.cycles.append(
                 CycleRecord(
                     index=state.last_cycle_index + 1,
@@ -481,6 +528,9 @@ class CycleLoop:
                     model_calls=0,
                 )
             )
+
+    def _cancelled(self) -> LoopOutcome:
+        self._commit_interrupted("run cancelled")
         self._in.state.status = RunStatus.CANCELLED
         self._in.state.completion_reason = CompletionReason.CANCELLED
         return LoopOutcome(
@@ -501,7 +551,7 @@ class CycleLoop:
                 missing = [c for c in message.tool_calls if c.id not in answered]
                 if missing:
                     index = self._in.state.last_cycle_index + 1
-                    outcomes = self._orchestrator.skip_all(missing, index, f"run {reason}")
+                    outcomes = self._orchestrator.skip_all(missing, index, reason)
                     self._history.extend(_tool_message(o) for o in outcomes)
                 return
 
@@ -521,6 +571,8 @@ class CycleLoop:
             )
         else:
             error = outcome.error or AgentcycleError("run failed")
+            if isinstance(error, BudgetExhaustedError):
+                bus.emit(BudgetExhausted, usage=error.used, limit=error.limit)
             bus.emit(
                 RunFailed,
                 status=outcome.status,
