@@ -14,7 +14,8 @@ what the run had used (``BudgetUsage``). Where each limit is checked:
   a ``tool_call_skipped`` result (history stays paired), then the run ends. ``task_finish`` is
   never counted or refused: a run must be able to finish;
 - wall time: before each model call, and as a deadline while a model call or a tool is in
-  flight; the work in flight is cancelled and its calls get skipped results.
+  flight; the work in flight is cancelled, a tool call that was running gets a
+  ``tool_call_interrupted`` result and calls not yet started a ``tool_call_skipped`` one.
 
 A budget bounds one execution (``Runner.run``/``start``, or one resume): a resumed run counts
 from zero. ``max_cost_usd`` needs a price for the run's model (``agentcycle.pricing``); a run

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agentcycle.agent import Agent
+from agentcycle.budget import RunBudget
 from agentcycle.cli import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -106,6 +107,9 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         model=model,
         shell_tools=args.agent_type == "computer",
     )
+    budget = None
+    if args.max_total_tokens is not None or args.max_cost is not None:
+        budget = RunBudget(max_total_tokens=args.max_total_tokens, max_cost_usd=args.max_cost)
     interactive = sys.stdin is not None and sys.stdin.isatty() and args.approval != "never"
     config = RunConfig(
         policy=ToolPolicy.of(approval_mode=args.approval),
@@ -114,6 +118,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         model_settings=settings,
         workspace=workspace.resolve(),
         max_cycles=args.max_cycles,
+        budget=budget,
         language=args.language,
         metadata={"agent_type": args.agent_type},
     )

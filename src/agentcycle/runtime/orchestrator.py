@@ -45,6 +45,7 @@ INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"
 TOOL_TIMEOUT = "tool_timeout"
 TOOL_EXECUTION_FAILED = "tool_execution_failed"
 TOOL_CALL_SKIPPED = "tool_call_skipped"
+TOOL_CALL_INTERRUPTED = "tool_call_interrupted"
 TOOL_NOT_ALLOWED = "tool_not_allowed"
 TOOL_APPROVAL_DENIED = "tool_approval_denied"
 TOOL_APPROVAL_TIMEOUT = "tool_approval_timeout"
@@ -129,6 +130,9 @@ class ToolOrchestrator:
         self._context = context
         self._cancelled = cancelled if cancelled is not None else asyncio.Event()
         self._scope = scope if scope is not None else RunScope()
+        # Calls planned and not yet completed -> (when planned, whether execution started), so
+        # a run that is interrupted can close each one truthfully.
+        self._open: dict[str, tuple[float, bool]] = {}
 
     async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> BatchResult:
         """Run ``calls``: one outcome per call in call order, or pending entries.
@@ -183,16 +187,37 @@ class ToolOrchestrator:
     def skip_all(
         self, calls: Sequence[ToolCall], cycle_index: int, reason: str
     ) -> list[ToolCallOutcome]:
-        """Give every call a synthetic "skipped" result (used on cancellation)."""
-        return [
-            self._skipped_outcome(call, cycle_index, reason, time.perf_counter()) for call in calls
-        ]
+        """Close every call of an interrupted run (cancelled, out of wall time) with a result:
+        ``tool_call_interrupted`` for a call that had started executing (it may have had
+        effects), ``tool_call_skipped`` for the others."""
+        outcomes = []
+        for call in calls:
+            planned, executing = self._open.get(call.id, (None, False))
+            if not executing:
+                outcomes.append(
+                    self._skipped_outcome(
+                        call,
+                        cycle_index,
+                        reason,
+                        time.perf_counter() if planned is None else planned,
+                        planned=planned is not None,
+                    )
+                )
+                continue
+            result = ToolResult.error(
+                TOOL_CALL_INTERRUPTED,
+                f"Interrupted while running: {reason}. It may have had partial effects.",
+            )
+            self._completed(call, result, cycle_index, planned or 0.0, executed=True)
+            outcomes.append(ToolCallOutcome(call, result, executed=True))
+        return outcomes
 
     # ------------------------------------------------------------------ pipeline steps
 
     def _prepare(self, call: ToolCall, cycle_index: int) -> _Prepared:
         started = time.perf_counter()
         arguments, refusal = _parse(call.arguments)
+        self._open[call.id] = (started, False)
         self._bus.emit(
             ToolCallPlanned,
             cycle_index=cycle_index,
@@ -281,6 +306,7 @@ class ToolOrchestrator:
             return ToolCallOutcome(p.call, result, executed=False)
         if self._budget is not None:
             self._budget.count_tool_call(p.tool.name)
+        self._open[p.call.id] = (p.started, True)
         self._bus.emit(
             ToolCallStarted,
             cycle_index=cycle_index,
@@ -421,6 +447,7 @@ class ToolOrchestrator:
         *,
         executed: bool,
     ) -> None:
+        self._open.pop(call.id, None)
         self._bus.emit(
             ToolCallCompleted,
             cycle_index=cycle_index,
