@@ -33,6 +33,7 @@ from agentcycle.tools.registry import ToolRegistry
 
 DEFAULT_MAX_CYCLES = 10
 DEFAULT_MAX_INVALID_TOOL_CALLS = 5
+_NO_SETTINGS = ModelSettings()  # immutable: shared by every run of a model instance
 
 
 @dataclass(slots=True)
@@ -234,7 +235,7 @@ def _resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
             "ModelRef or a model name from the settings file)"
         )
     if not isinstance(chosen, ModelRef | str):
-        return ProvidedModel(model=chosen, info=declared_info(chosen), settings=ModelSettings())
+        return ProvidedModel(model=chosen, info=declared_info(chosen), settings=_NO_SETTINGS)
     provider = config.model_provider or _settings_provider(config)
     return provider.get_model(chosen)
 
