@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agentcycle import Agent, RunBudget, RunConfig, Runner, function_tool
+from agentcycle import Agent, RunBudget, RunConfig, Runner, SideEffect, function_tool
 from agentcycle.errors import ConfigurationError, RunFailedError
 from agentcycle.events import CompletionReason, RunEvent, RunStatus, parse_event
 from agentcycle.messages import AssistantMessage, Message, TokenUsage, ToolMessage
@@ -364,3 +364,30 @@ async def test_runner_level_budget_applies_to_its_runs() -> None:
     assert result.completion_reason is CompletionReason.BUDGET_EXHAUSTED and ran == ["tick"]
     with pytest.raises(RunFailedError, match="Budget exhausted"):
         result.raise_for_status()
+
+
+async def test_resumed_calls_count_against_the_resumed_runs_budget() -> None:
+    ran: list[str] = []
+
+    @function_tool(side_effect=SideEffect.EXECUTE)
+    def deploy(target: str) -> str:
+        """Deploy (needs approval: it executes)."""
+        ran.append(target)
+        return f"deployed {target}"
+
+    first = ScriptedModel([call_tool([("deploy", {"target": "a"}), ("deploy", {"target": "b"})])])
+    waiting = await Runner.run(Agent(model=first, tools=[deploy]), "ship")
+    assert waiting.status is RunStatus.WAIT_USER
+    pending = waiting.to_state().pending_tool_calls
+    approvals = {p.request_id or p.tool_call_id: "allow" for p in pending}
+    config = RunConfig(budget=RunBudget(max_tool_calls_per_tool={"deploy": 1}))
+    handle = await Runner.start_resumed(
+        Agent(model=ScriptedModel([finish()]), tools=[deploy]),
+        waiting.to_state(),
+        approvals=approvals,
+        config=config,
+    )
+    result = await handle.result()
+    events = [event async for event in handle.events()]
+    used = assert_budget_failure(result, events, "max_tool_calls_per_tool")
+    assert ran == ["a"] and used["tool_calls_per_tool"] == {"deploy": 1}
