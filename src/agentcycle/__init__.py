@@ -50,11 +50,24 @@ _EXPORTS = {
     "ModelPrice": "agentcycle.pricing",
     "PriceTable": "agentcycle.pricing",
     "StaticPriceTable": "agentcycle.pricing",
+    "ToolPolicy": "agentcycle.runtime.policy",
+    "ApprovalMode": "agentcycle.runtime.policy",
+    "ApprovalDecision": "agentcycle.runtime.approvals",
+    "ApprovalRequest": "agentcycle.runtime.approvals",
+    "ApprovalProvider": "agentcycle.runtime.approvals",
+    "ApprovalRule": "agentcycle.runtime.approval_rules",
+    "ApprovalRules": "agentcycle.runtime.approval_rules",
 }
 
 __all__ = [
     "Agent",
     "AgentcycleError",
+    "ApprovalDecision",
+    "ApprovalMode",
+    "ApprovalProvider",
+    "ApprovalRequest",
+    "ApprovalRule",
+    "ApprovalRules",
     "BudgetExhaustedError",
     "CompletionReason",
     "InstructionsContext",
@@ -81,6 +94,7 @@ __all__ = [
     "TokenUsage",
     "Tool",
     "ToolContext",
+    "ToolPolicy",
     "ToolResult",
     "function_tool",
 ]
@@ -98,6 +112,9 @@ if TYPE_CHECKING:
     from agentcycle.result import RunResult
     from agentcycle.run_config import RunConfig
     from agentcycle.runner import Runner
+    from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
+    from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, ApprovalRequest
+    from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
     from agentcycle.runtime.state import NoToolPolicy, RunState
     from agentcycle.tools.base import SideEffect, Tool, ToolContext
     from agentcycle.tools.function_tool import function_tool

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from agentcycle.models.base import Model, ModelRef, ModelSettings
@@ -60,3 +61,6 @@ class Agent:
     """The agent's own tool policy (the innermost layer; runner and run narrow it)."""
     shell_tools: bool = False
     """Offer ``bash`` and ``check_background_command`` (needs a local workspace)."""
+    skills_dirs: Sequence[str | Path] = field(default_factory=tuple)
+    """Directories of skills (``agentcycle.skills``) this agent can activate; a run adds
+    ``RunConfig.skills_dirs`` after these."""

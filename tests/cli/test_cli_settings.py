@@ -164,3 +164,65 @@ def test_ctrl_c_exits_130(server: OpenAICompatServer, settings_file: Path, tmp_p
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert "interrupted" in err
+
+
+def test_computer_agent_without_a_terminal_waits_for_approval_and_runs_nothing(
+    server: OpenAICompatServer, settings_file: Path, tmp_path: Path
+) -> None:
+    server.enqueue(
+        ChatReply(tool_calls=[ServerToolCall("bash", {"command": "touch ran.txt"})]),
+    )
+    proc = cli(
+        "--settings-file",
+        str(settings_file),
+        "--model",
+        "loop-model",
+        "--agent-type",
+        "computer",
+        "-p",
+        "make a file",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "bash" in proc.stdout  # the pending call is named
+    assert not (tmp_path / "ran.txt").exists()
+    offered = {tool["function"]["name"] for tool in server.requests[0].json["tools"]}
+    assert {"bash", "check_background_command"} <= offered
+
+
+def test_computer_agent_with_approval_never_runs_bash(
+    server: OpenAICompatServer, settings_file: Path, tmp_path: Path
+) -> None:
+    server.enqueue(
+        ChatReply(tool_calls=[ServerToolCall("bash", {"command": "echo made > ran.txt"})]),
+        finish("made it"),
+    )
+    proc = cli(
+        "--settings-file",
+        str(settings_file),
+        "--model",
+        "loop-model",
+        "--agent-type",
+        "computer",
+        "--approval",
+        "never",
+        "-p",
+        "make a file",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "ran.txt").read_text() == "made\n"
+    assert "-> bash(" in proc.stderr
+    assert proc.stdout.strip() == "made it"
+
+
+def test_default_agent_is_not_offered_shell_tools(
+    server: OpenAICompatServer, settings_file: Path, tmp_path: Path
+) -> None:
+    server.enqueue(finish("ok"))
+    proc = cli(
+        "--settings-file", str(settings_file), "--model", "loop-model", "-p", "x", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    offered = {tool["function"]["name"] for tool in server.requests[0].json["tools"]}
+    assert "bash" not in offered and "task_finish" in offered

@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="cost budget of the run in US dollars; reaching it ends the run (exit 1); needs a "
         "`pricing` object for the model in the settings file",
     )
+    parser.add_argument(
+        "--skills-dir",
+        action="append",
+        metavar="DIR",
+        help="a directory of skills (subdirectories with a SKILL.md) or one skill directory; "
+        "repeatable",
+    )
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--max-tokens", type=int)

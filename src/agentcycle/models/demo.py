@@ -22,6 +22,8 @@ DEMO_BACKEND = "demo"
 DEMO_MODEL = "demo-planner"
 
 _READ_LIMIT = 3
+_REPORT = "REPORT.md"
+_FAILED = ":failed"
 _READ_PREFERENCE = ("README", "readme", "pyproject.toml", "package.json", "Cargo.toml")
 
 
@@ -80,12 +82,12 @@ class DemoModel:
         )
 
     def _survey(self, task: str, done: dict[str, str]) -> ModelResponse | None:
-        if "find_files" in done:
+        if _tried("find_files", done):
             return None
         return self._call("Listing the workspace.", "find_files", {"path": ".", "max_results": 200})
 
     def _read(self, task: str, done: dict[str, str]) -> ModelResponse | None:
-        if "read_file" in done or "write_file" in done:
+        if _tried("read_file", done) or _tried("write_file", done):
             return None
         files = _pick_files(done.get("find_files", ""))
         if not files:
@@ -99,7 +101,7 @@ class DemoModel:
         return ModelResponse(text=text, tool_calls=calls, finish_reason="tool_calls")
 
     def _report(self, task: str, done: dict[str, str]) -> ModelResponse | None:
-        if "write_file" in done:
+        if _tried("write_file", done):
             return None
         listing = _listed_paths(done.get("find_files", ""))
         lines = [
@@ -120,7 +122,7 @@ class DemoModel:
         return self._call(
             "Writing REPORT.md.",
             "write_file",
-            {"path": "REPORT.md", "content": "\n".join(lines) + "\n"},
+            {"path": _REPORT, "content": "\n".join(lines) + "\n"},
         )
 
     def _complete_plan(self, task: str, done: dict[str, str]) -> ModelResponse | None:
@@ -135,7 +137,7 @@ class DemoModel:
     def _finish(self, task: str, done: dict[str, str]) -> ModelResponse:
         if "write_file" in done:
             message = f"Surveyed the workspace for “{task}” and wrote REPORT.md."
-            files = ["REPORT.md"]
+            files = [_REPORT]
         else:
             message = f"Demo run complete for “{task}”: planned, worked the plan, finished."
             files = []
@@ -169,14 +171,20 @@ def _progress(request: ModelRequest) -> tuple[str, dict[str, str]]:
             for call in message.tool_calls:
                 if call.name == "read_file":
                     read_paths.append(str(_loads(call.arguments).get("path", "")))
-        if isinstance(message, ToolMessage) and not message.is_error:
-            done[message.name] = content_text(message.content)
-            if message.name == "todo_write":
+        if isinstance(message, ToolMessage):
+            key = f"{message.name}{_FAILED}" if message.is_error else message.name
+            done[key] = content_text(message.content)
+            if message.name == "todo_write" and not message.is_error:
                 todo_writes += 1
     done["todo_write_count"] = str(todo_writes)
     if read_paths:
         done["read_file_paths"] = ", ".join(read_paths)
     return task or "(no request)", done
+
+
+def _tried(tool: str, done: dict[str, str]) -> bool:
+    """Whether the tool ran since the task began, successfully or not (never retry forever)."""
+    return tool in done or f"{tool}{_FAILED}" in done
 
 
 def _loads(text: str) -> dict[str, Any]:
@@ -203,5 +211,7 @@ def _listed_paths(find_files_output: str) -> list[str]:
 def _pick_files(find_files_output: str) -> list[str]:
     paths = [p for p in _listed_paths(find_files_output) if not p.endswith("/")]
     preferred = [p for p in paths if p.split("/")[-1].startswith(_READ_PREFERENCE)]
-    rest = [p for p in paths if p not in preferred and p != "REPORT.md"]
-    return (preferred + rest)[:_READ_LIMIT]
+    rest = [p for p in paths if p not in preferred and p != _REPORT]
+    picked = (preferred + rest)[:_READ_LIMIT]
+    # write_file overwrites only what the run has read: an earlier report is read first.
+    return [*picked, _REPORT] if _REPORT in paths else picked

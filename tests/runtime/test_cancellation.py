@@ -1,0 +1,179 @@
+"""Cancellation at every place a run can be: it ends promptly, exactly once, with paired history.
+
+Each test measures from ``RunHandle.cancel`` to the run's end. The bound asserted is generous
+(CI machines are small and busy); the typical figure is a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
+from agentcycle.events import ApprovalRequested, AssistantDelta, RunStatus
+from agentcycle.handle import RunHandle
+from agentcycle.messages import AssistantMessage, Message, ToolMessage
+from agentcycle.models.base import EndpointTarget, ModelRequest, ModelStreamItem
+from agentcycle.models.base import TextDelta as ModelTextDelta
+from agentcycle.models.openai import OpenAIChatModel
+from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.testing import ScriptedModel, call_tool
+from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer
+
+COOPERATIVE_BOUND_S = 0.5
+"""Cancel-to-end bound for anything that awaits cooperatively (target: under 100 ms)."""
+PROCESS_BOUND_S = 3.0
+"""Cancel-to-end bound when a process group has to be killed."""
+
+
+async def cancel_and_time(handle: RunHandle) -> float:
+    started = time.perf_counter()
+    await handle.cancel("stop requested")
+    return time.perf_counter() - started
+
+
+async def assert_cancelled_once(handle: RunHandle) -> list[Message]:
+    result = await handle.result()
+    assert result.status is RunStatus.CANCELLED
+    types = [event.type async for event in handle.events()]
+    assert types.count("run_cancelled") == 1 and types[-1] == "run_cancelled"
+    assert_paired(result.messages)
+    return result.messages
+
+
+def assert_paired(messages: list[Message]) -> None:
+    """Every tool call in history has exactly one result, and every result a call."""
+    calls = [c.id for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls]
+    results = [m.tool_call_id for m in messages if isinstance(m, ToolMessage)]
+    assert sorted(calls) == sorted(results)
+
+
+async def test_cancel_during_a_cooperative_async_tool() -> None:
+    entered = asyncio.Event()
+
+    @function_tool
+    async def wait_forever() -> str:
+        """Waits until cancelled."""
+        entered.set()
+        await asyncio.Event().wait()
+        return "unreachable"
+
+    model = ScriptedModel([call_tool("wait_forever", {})])
+    handle = await Runner.start(Agent(model=model, tools=[wait_forever]), "x")
+    await asyncio.wait_for(entered.wait(), 5)
+    assert await cancel_and_time(handle) < COOPERATIVE_BOUND_S
+    messages = await assert_cancelled_once(handle)
+    assert "cancel" in str(messages[-1].content).lower()
+
+
+class HangingModel:
+    """Streams a few words, then waits forever: a model stream cut off mid-answer."""
+
+    name = "hanging"
+    backend = None
+
+    def __init__(self) -> None:
+        self.streaming = asyncio.Event()
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+        yield ModelTextDelta("Thinking about ")
+        self.streaming.set()
+        await asyncio.Event().wait()
+        yield ModelTextDelta("never")
+
+
+async def test_cancel_during_a_streamed_model_call() -> None:
+    model = HangingModel()
+    handle = await Runner.start(Agent(model=model), "x")
+    await asyncio.wait_for(model.streaming.wait(), 5)
+    assert await cancel_and_time(handle) < COOPERATIVE_BOUND_S
+    await assert_cancelled_once(handle)
+    deltas = [e async for e in handle.events() if isinstance(e, AssistantDelta)]
+    assert [d.delta for d in deltas] == ["Thinking about "]
+
+
+arrived = threading.Event()
+
+
+def reply_late(body: object) -> ChatReply:
+    arrived.set()
+    return ChatReply(text="too late", delay=30)
+
+
+@pytest.fixture
+def slow_server() -> Iterator[OpenAICompatServer]:
+    arrived.clear()
+    with OpenAICompatServer(handler=reply_late) as server:
+        yield server
+
+
+async def test_cancel_during_an_http_model_call(slow_server: OpenAICompatServer) -> None:
+    target = EndpointTarget(
+        endpoint_id="loop", api_base=slow_server.base_url, model_id="m", api_key="sk-x"
+    )
+    model = OpenAIChatModel([target], name="m", backend="test")
+    handle = await Runner.start(Agent(model=model), "x")
+    assert await asyncio.to_thread(arrived.wait, 5), "the request never reached the server"
+    assert await cancel_and_time(handle) < COOPERATIVE_BOUND_S
+    await assert_cancelled_once(handle)
+    await handle.release_model_clients()
+
+
+async def test_cancel_while_waiting_for_an_approval() -> None:
+    ran: list[str] = []
+
+    @function_tool(side_effect=SideEffect.EXECUTE)
+    def deploy(target: str) -> str:
+        """Deploy."""
+        ran.append(target)
+        return "deployed"
+
+    model = ScriptedModel([call_tool("deploy", {"target": "prod"})])
+    handle = await Runner.start(
+        Agent(model=model, tools=[deploy]), "x", config=RunConfig(live_approvals=True)
+    )
+    async for event in handle.events():
+        if isinstance(event, ApprovalRequested):
+            break
+    assert await cancel_and_time(handle) < COOPERATIVE_BOUND_S
+    await assert_cancelled_once(handle)
+    assert ran == []
+    with pytest.raises(KeyError):
+        handle.approve(event.request_id, "allow")  # nothing waits any more
+
+
+async def test_cancel_during_bash_kills_the_process_group(tmp_path: Path) -> None:
+    model = ScriptedModel(
+        [call_tool("bash", {"command": "sleep 1000 & echo $! > child.pid; wait"})]
+    )
+    handle = await Runner.start(
+        Agent(model=model, shell_tools=True),
+        "x",
+        config=RunConfig(workspace=tmp_path, policy=ToolPolicy.of(approval_mode="never")),
+    )
+    pid_file = tmp_path / "child.pid"
+    deadline = time.monotonic() + 10
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the command never started"
+        await asyncio.sleep(0.01)  # polling a file the command writes, bounded
+    child = int(pid_file.read_text())
+    assert await cancel_and_time(handle) < PROCESS_BOUND_S
+    await assert_cancelled_once(handle)
+    deadline = time.monotonic() + PROCESS_BOUND_S
+    while alive(child):  # the kill is sent; the kernel takes a moment to finish it
+        assert time.monotonic() < deadline, "the background child survived the cancel"
+        await asyncio.sleep(0.01)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped counts as dead)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
