@@ -391,3 +391,26 @@ async def test_resumed_calls_count_against_the_resumed_runs_budget() -> None:
     events = [event async for event in handle.events()]
     used = assert_budget_failure(result, events, "max_tool_calls_per_tool")
     assert ran == ["a"] and used["tool_calls_per_tool"] == {"deploy": 1}
+
+
+async def test_wall_time_mid_batch_keeps_finished_results_and_closes_the_rest() -> None:
+    ran, tools = counting_tools()
+
+    @function_tool
+    async def hang() -> str:
+        """Never returns on its own."""
+        await asyncio.Event().wait()
+        return "unreachable"
+
+    batch = call_tool([("tick", {"n": 1}), ("hang", {}), ("tock", {"n": 2})])
+    model = ScriptedModel([batch, finish()])
+    config = RunConfig(budget=RunBudget(max_wall_seconds=0.3))
+    result, events = await run_collecting(Agent(model=model, tools=[*tools, hang]), config)
+    assert_budget_failure(result, events, "max_wall_seconds")
+    assert ran == ["tick"]
+    tick, hung, tock = [m for m in result.messages if isinstance(m, ToolMessage)]
+    assert tick.content == "ok" and not tick.is_error  # it ran: its real result is kept
+    assert json.loads(str(hung.content))["error_code"] == "tool_call_interrupted"
+    assert json.loads(str(tock.content))["error_code"] == "tool_call_skipped"
+    types = [e.type for e in events]
+    assert types.count("tool_call_planned") == 3 and types.count("tool_call_completed") == 3

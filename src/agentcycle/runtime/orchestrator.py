@@ -130,9 +130,11 @@ class ToolOrchestrator:
         self._context = context
         self._cancelled = cancelled if cancelled is not None else asyncio.Event()
         self._scope = scope if scope is not None else RunScope()
-        # Calls planned and not yet completed -> (when planned, whether execution started), so
-        # a run that is interrupted can close each one truthfully.
+        # What an interrupted run needs to close each call of its batch truthfully: calls
+        # planned and not completed -> (when planned, whether execution started), and the
+        # outcomes of the batch so far (they reach history only when the batch returns).
         self._open: dict[str, tuple[float, bool]] = {}
+        self._done: dict[str, ToolCallOutcome] = {}
 
     async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> BatchResult:
         """Run ``calls``: one outcome per call in call order, or pending entries.
@@ -156,6 +158,7 @@ class ToolOrchestrator:
         )
         if parallel:
             done = await asyncio.gather(*(self._finish(p, cycle_index) for p in prepared))
+            self._done.clear()
             return BatchResult([o for o in done if isinstance(o, ToolCallOutcome)], [])
         outcomes: list[ToolCallOutcome] = []
         pending: list[PendingToolCall] = []
@@ -182,16 +185,21 @@ class ToolOrchestrator:
             outcomes.append(outcome)
             if outcome.result.directive is not Directive.CONTINUE:
                 stop_reason = _directive_stop(outcome.result.directive)
+        self._done.clear()
         return BatchResult(outcomes, pending, exhausted)
 
     def skip_all(
         self, calls: Sequence[ToolCall], cycle_index: int, reason: str
     ) -> list[ToolCallOutcome]:
         """Close every call of an interrupted run (cancelled, out of wall time) with a result:
-        ``tool_call_interrupted`` for a call that had started executing (it may have had
-        effects), ``tool_call_skipped`` for the others."""
+        its own for a call that had finished, ``tool_call_interrupted`` for one that was
+        executing (it may have had effects), ``tool_call_skipped`` for the others."""
         outcomes = []
         for call in calls:
+            finished = self._done.pop(call.id, None)
+            if finished is not None:
+                outcomes.append(finished)
+                continue
             planned, executing = self._open.get(call.id, (None, False))
             if not executing:
                 outcomes.append(
@@ -208,8 +216,10 @@ class ToolOrchestrator:
                 TOOL_CALL_INTERRUPTED,
                 f"Interrupted while running: {reason}. It may have had partial effects.",
             )
-            self._completed(call, result, cycle_index, planned or 0.0, executed=True)
-            outcomes.append(ToolCallOutcome(call, result, executed=True))
+            outcomes.append(
+                self._completed(call, result, cycle_index, planned or 0.0, executed=True)
+            )
+        self._done.clear()
         return outcomes
 
     # ------------------------------------------------------------------ pipeline steps
@@ -272,6 +282,7 @@ class ToolOrchestrator:
             outcomes.append(outcome)
             if outcome.result.directive is not Directive.CONTINUE:
                 stop_reason = _directive_stop(outcome.result.directive)
+        self._done.clear()
         return BatchResult(outcomes, still, exhausted)
 
     async def _finish(
@@ -304,8 +315,7 @@ class ToolOrchestrator:
                 refusal = gate
         if refusal is not None or p.tool is None or p.arguments is None:
             result = refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
-            self._completed(p.call, result, cycle_index, p.started, executed=False)
-            return ToolCallOutcome(p.call, result, executed=False)
+            return self._completed(p.call, result, cycle_index, p.started, executed=False)
         if self._budget is not None:
             self._budget.count_tool_call(p.tool.name)
         self._open[p.call.id] = (p.started, True)
@@ -321,8 +331,7 @@ class ToolOrchestrator:
             result = await bound_result(
                 result, workspace=self._workspace, run_id=self._bus.run_id, tool_call_id=p.call.id
             )
-        self._completed(p.call, result, cycle_index, p.started, executed=True)
-        return ToolCallOutcome(p.call, result, executed=True)
+        return self._completed(p.call, result, cycle_index, p.started, executed=True)
 
     async def _approval_gate(
         self,
@@ -437,8 +446,7 @@ class ToolOrchestrator:
                 arguments=call.arguments,
             )
         result = ToolResult.error(TOOL_CALL_SKIPPED, f"Not run: {reason}.")
-        self._completed(call, result, cycle_index, started, executed=False)
-        return ToolCallOutcome(call, result, executed=False)
+        return self._completed(call, result, cycle_index, started, executed=False)
 
     def _completed(
         self,
@@ -448,8 +456,9 @@ class ToolOrchestrator:
         started: float,
         *,
         executed: bool,
-    ) -> None:
+    ) -> ToolCallOutcome:
         self._open.pop(call.id, None)
+        outcome = self._done[call.id] = ToolCallOutcome(call, result, executed)
         self._bus.emit(
             ToolCallCompleted,
             cycle_index=cycle_index,
@@ -461,6 +470,7 @@ class ToolOrchestrator:
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
         )
+        return outcome
 
 
 _BUDGET_STOP = "the run's tool-call budget is exhausted"
