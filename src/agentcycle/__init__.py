@@ -45,6 +45,11 @@ _EXPORTS = {
     "ToolResult": "agentcycle.messages",
     "TokenUsage": "agentcycle.messages",
     "AgentcycleError": "agentcycle.errors",
+    "BudgetExhaustedError": "agentcycle.errors",
+    "RunBudget": "agentcycle.budget",
+    "ModelPrice": "agentcycle.pricing",
+    "PriceTable": "agentcycle.pricing",
+    "StaticPriceTable": "agentcycle.pricing",
     "ToolPolicy": "agentcycle.runtime.policy",
     "ApprovalMode": "agentcycle.runtime.policy",
     "ApprovalDecision": "agentcycle.runtime.approvals",
@@ -66,16 +71,20 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalRule",
     "ApprovalRules",
+    "BudgetExhaustedError",
     "CompletionReason",
     "ContextProvider",
     "InstructionsContext",
     "Model",
+    "ModelPrice",
     "ModelProvider",
     "ModelRef",
     "ModelSettings",
     "NoToolPolicy",
+    "PriceTable",
     "PromptFragment",
     "RetrySettings",
+    "RunBudget",
     "RunConfig",
     "RunEvent",
     "RunHandle",
@@ -86,6 +95,7 @@ __all__ = [
     "RuntimeHook",
     "SettingsModelProvider",
     "SideEffect",
+    "StaticPriceTable",
     "StopAtTools",
     "TokenUsage",
     "Tool",
@@ -97,14 +107,16 @@ __all__ = [
 
 if TYPE_CHECKING:
     from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+    from agentcycle.budget import RunBudget
     from agentcycle.context_providers import ContextProvider, PromptFragment
-    from agentcycle.errors import AgentcycleError
+    from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
     from agentcycle.hooks import RuntimeHook
     from agentcycle.messages import TokenUsage, ToolResult
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings
     from agentcycle.models.provider import ModelProvider, SettingsModelProvider
+    from agentcycle.pricing import ModelPrice, PriceTable, StaticPriceTable
     from agentcycle.result import RunResult
     from agentcycle.run_config import RunConfig
     from agentcycle.runner import Runner

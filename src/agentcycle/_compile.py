@@ -12,6 +12,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.budget import RunBudget
 from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
@@ -20,6 +21,7 @@ from agentcycle.messages import Message, SystemMessage, UserMessage, content_tex
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
 from agentcycle.models.provider import model_info as declared_info
+from agentcycle.pricing import ModelPrice
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime._context import render_context
@@ -43,6 +45,7 @@ from agentcycle.tools.registry import ToolRegistry
 
 DEFAULT_MAX_CYCLES = 10
 DEFAULT_MAX_INVALID_TOOL_CALLS = 5
+_NO_SETTINGS = ModelSettings()  # immutable: shared by every run of a model instance
 
 
 @dataclass(slots=True)
@@ -63,6 +66,8 @@ class CompiledRun:
     policy: ToolPolicy
     approvals: ApprovalProvider | None
     hooks: tuple[RuntimeHook, ...] = ()
+    budget: RunBudget | None = None
+    price: ModelPrice | None = None
     diagnostics: tuple[StartupDiagnostic, ...] = ()
 
 
@@ -77,6 +82,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
             f"unknown language {language!r}; choose one of {', '.join(prompts.LANGUAGES)}"
         )
     provided = _resolve_model(agent, config)
+    price = _price(config, provided)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     skills = await _discover_skills(agent, config)
     registry = _assemble_tools(agent, skills)
@@ -155,6 +161,8 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         approvals=config.approval_provider,
         hooks=hooks,
         diagnostics=(*_skill_diagnostics(skills), *context.diagnostics),
+        budget=config.budget,
+        price=price,
     )
 
 
@@ -174,6 +182,7 @@ async def compile_resume(
     spec = state.spec
     language = config.language or "en-US"
     provided = _resolve_model(agent, config)
+    price = _price(config, provided)
     skills = await _discover_skills(agent, config)
     registry = _assemble_tools(agent, skills)
     missing = [name for name in spec.tool_names if name not in registry]
@@ -211,9 +220,31 @@ async def compile_resume(
         policy=policy,
         approvals=config.approval_provider,
         hooks=_hooks(agent, config),
+        budget=config.budget,
+        price=price,
         diagnostics=_skill_diagnostics(skills),
     )
     return compiled, work
+
+
+def _price(config: RunConfig, provided: ProvidedModel) -> ModelPrice | None:
+    """The model's price: ``RunConfig.price_table`` first, then the settings file's. A cost
+    budget without a price could never be enforced, so it is refused here."""
+    model = provided.model
+    table = config.price_table
+    price = (table.price(model.backend, model.name) if table is not None else None) or (
+        provided.price
+    )
+    budget = config.budget
+    if price is None and budget is not None and budget.max_cost_usd is not None:
+        raise ConfigurationError(
+            f"max_cost_usd needs a price for model {model.name!r} (backend "
+            f"{model.backend!r}): add it to RunConfig.price_table or give the model a "
+            "`pricing` object in the settings file",
+            code="missing_price",
+            details={"backend": model.backend, "model": model.name},
+        )
+    return price
 
 
 def _resolve_workspace(value: Any) -> Any:
@@ -253,7 +284,7 @@ def _resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
             "ModelRef or a model name from the settings file)"
         )
     if not isinstance(chosen, ModelRef | str):
-        return ProvidedModel(model=chosen, info=declared_info(chosen), settings=ModelSettings())
+        return ProvidedModel(model=chosen, info=declared_info(chosen), settings=_NO_SETTINGS)
     provider = config.model_provider or _settings_provider(config)
     return provider.get_model(chosen)
 

@@ -98,6 +98,35 @@ class MaxCyclesExceeded(AgentcycleError):
     code = "max_cycles"
 
 
+class BudgetExhaustedError(AgentcycleError):
+    """A limit of the run's ``RunBudget`` was reached.
+
+    ``limit`` names it (``max_total_tokens``, ``max_tool_calls``, ``max_tool_calls_per_tool``,
+    ``max_wall_seconds``, ``max_cost_usd``), ``limit_value`` is its value, ``tool`` the tool for
+    a per-tool limit, and ``used`` every counter of the run at that point. ``details`` holds the
+    same, JSON-safe."""
+
+    code = "budget_exhausted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        limit_value: float,
+        used: dict[str, Any],
+        tool: str | None = None,
+    ) -> None:
+        details: dict[str, Any] = {"limit": limit, "limit_value": limit_value, "used": used}
+        if tool is not None:
+            details["tool"] = tool
+        super().__init__(message, details=details)
+        self.limit = limit
+        self.limit_value = limit_value
+        self.used = used
+        self.tool = tool
+
+
 class InvalidToolCallsExceeded(AgentcycleError):
     """Too many consecutive malformed tool calls from the model."""
 

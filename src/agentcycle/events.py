@@ -40,6 +40,7 @@ class CompletionReason(enum.StrEnum):
     WAIT_USER = "wait_user"
     MAX_CYCLES = "max_cycles"
     FAILED = "failed"
+    BUDGET_EXHAUSTED = "budget_exhausted"
     CANCELLED = "cancelled"
 
 
@@ -54,7 +55,9 @@ class RunEvent:
     __pydantic_config__ = ConfigDict(extra="forbid")  # parse_event rejects unknown fields
 
     type: ClassVar[str] = ""
-    version: int = EVENT_VERSION
+    # A class constant, not a slot: every event this build makes or reads is this version
+    # (``parse_event`` rejects others), and a slot would cost 8 bytes on every event kept.
+    version: ClassVar[int] = EVENT_VERSION
     event_id: str
     seq: int
     run_id: str
@@ -70,7 +73,8 @@ class RunEvent:
     def to_dict(self) -> dict[str, Any]:
         """The flat JSON object of this event. Unset optional envelope fields are left out;
         payload nulls (e.g. an unknown token count) are kept."""
-        data: dict[str, Any] = _adapter(type(self)).dump_python(self, mode="json")
+        data: dict[str, Any] = {"version": EVENT_VERSION}
+        data.update(_adapter(type(self)).dump_python(self, mode="json"))
         data["type"] = self.type
         for key in _OPTIONAL_ENVELOPE:
             if data[key] is None:
@@ -359,7 +363,8 @@ class BudgetSnapshot(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class BudgetExhausted(RunEvent):
-    """A budget limit was hit."""
+    """A budget limit was hit; ``usage`` is every counter of the run (``BudgetUsage``) and
+    ``limit`` the limit's name. ``run_failed`` with ``budget_exhausted`` follows."""
 
     type: ClassVar[str] = "budget_exhausted"
     usage: dict[str, Any] = field(default_factory=dict)
@@ -493,6 +498,6 @@ def parse_event(data: dict[str, Any]) -> RunEvent:
     cls = EVENT_TYPES.get(data.get("type", ""))
     if cls is None:
         raise ValueError(f"unknown event type {data.get('type')!r}")
-    fields = {key: value for key, value in data.items() if key != "type"}
+    fields = {key: value for key, value in data.items() if key not in ("type", "version")}
     event: RunEvent = _adapter(cls).validate_python(fields)
     return event

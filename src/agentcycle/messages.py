@@ -8,26 +8,23 @@ count) stay valid for the life of the run.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+from agentcycle._frozen import FrozenModel
 
 # --------------------------------------------------------------------------- content parts
 
 
-class TextPart(_Frozen):
+class TextPart(FrozenModel):
     """A run of plain text inside a message."""
 
     type: Literal["text"] = "text"
     text: str
 
 
-class ImagePart(_Frozen):
+class ImagePart(FrozenModel):
     """An image, either by URL (``https://`` or ``data:``) or as base64 ``data``."""
 
     type: Literal["image"] = "image"
@@ -57,7 +54,7 @@ def content_text(content: Content) -> str:
 # --------------------------------------------------------------------------- tool calls
 
 
-class ToolCall(_Frozen):
+class ToolCall(FrozenModel):
     """One call the model asked for. ``arguments`` is the raw JSON text the model wrote; it may
     be malformed, which the orchestrator reports back to the model as an error result."""
 
@@ -83,7 +80,7 @@ class Directive(enum.StrEnum):
     WAIT_USER = "wait_user"
 
 
-class ToolResult(_Frozen):
+class ToolResult(FrozenModel):
     """The outcome of one tool call: model-visible ``content``, host-only ``metadata``."""
 
     status: ToolResultStatus = ToolResultStatus.SUCCESS
@@ -115,14 +112,14 @@ class ToolResult(_Frozen):
 # --------------------------------------------------------------------------- messages
 
 
-class SystemMessage(_Frozen):
+class SystemMessage(FrozenModel):
     """Instructions for the model."""
 
     role: Literal["system"] = "system"
     content: str
 
 
-class UserMessage(_Frozen):
+class UserMessage(FrozenModel):
     """Input from the user (or a runtime hint written on the user's behalf)."""
 
     role: Literal["user"] = "user"
@@ -131,7 +128,7 @@ class UserMessage(_Frozen):
     """True for messages the runtime wrote (hints, steering notes), not the person."""
 
 
-class AssistantMessage(_Frozen):
+class AssistantMessage(FrozenModel):
     """A model response as appended to history."""
 
     role: Literal["assistant"] = "assistant"
@@ -140,7 +137,7 @@ class AssistantMessage(_Frozen):
     reasoning: str | None = None
 
 
-class ToolMessage(_Frozen):
+class ToolMessage(FrozenModel):
     """The result of one tool call, paired with the call by ``tool_call_id``."""
 
     role: Literal["tool"] = "tool"
@@ -158,7 +155,10 @@ Message = Annotated[
 # --------------------------------------------------------------------------- usage
 
 
-def _add(a: int | None, b: int | None) -> int | None:
+_N = TypeVar("_N", int, float)
+
+
+def _add(a: _N | None, b: _N | None) -> _N | None:
     if a is None:
         return b
     if b is None:
@@ -166,8 +166,14 @@ def _add(a: int | None, b: int | None) -> int | None:
     return a + b
 
 
-class TokenUsage(_Frozen):
-    """Token counts of one or more model calls. ``None`` means unknown, never zero."""
+class TokenUsage(FrozenModel):
+    """Token counts of one or more model calls. ``None`` means unknown, never zero.
+
+    ``input_tokens`` counts the whole prompt, cache reads (``cached_tokens``) and writes
+    (``cache_creation_tokens``) included. ``cost_usd`` is set when the model has a price
+    (``agentcycle.pricing``). A sum adds the known values of each field: a part whose count (or
+    cost) is unknown adds nothing, and the field stays ``None`` only when no part knows it.
+    """
 
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -175,6 +181,7 @@ class TokenUsage(_Frozen):
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
     cache_creation_tokens: int | None = None
+    cost_usd: float | None = None
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
@@ -184,6 +191,7 @@ class TokenUsage(_Frozen):
             reasoning_tokens=_add(self.reasoning_tokens, other.reasoning_tokens),
             cached_tokens=_add(self.cached_tokens, other.cached_tokens),
             cache_creation_tokens=_add(self.cache_creation_tokens, other.cache_creation_tokens),
+            cost_usd=_add(self.cost_usd, other.cost_usd),
         )
 
     @classmethod

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentcycle.budget import RunBudget
 from agentcycle.context_providers import ContextProvider
 from agentcycle.hooks import RuntimeHook
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
+from agentcycle.pricing import PriceTable
 from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
@@ -59,6 +61,12 @@ class RunConfig:
     context_budget_chars: int | None = None
     """Characters of provider fragments the system prompt takes at most (``None``: the
     agent's setting, else ``DEFAULT_CONTEXT_BUDGET_CHARS``)."""
+    budget: RunBudget | None = None
+    """Limits on tokens, tool calls, wall time and cost (``agentcycle.budget``); merges limit by
+    limit with the layer below."""
+    price_table: PriceTable | None = None
+    """Model prices; a price found here beats the settings file's ``pricing`` for the model.
+    With a price every model call's usage carries ``cost_usd``."""
     event_store: RunEventStore | None = None
     """Persists every event of the run (``agentcycle.stores``), written in batches off the
     loop. ``RunHandle.result()`` returns once all of them are stored and raises
@@ -81,9 +89,9 @@ class RunConfig:
     trace_id: str | None = None
 
     def over(self, base: RunConfig | None) -> RunConfig:
-        """This config layered over ``base``: fields set here win; model settings merge field
-        by field; metadata merges key by key; hooks and context providers add up (base
-        first)."""
+        """This config layered over ``base``: fields set here win; model settings and budgets
+        merge field by field; metadata merges key by key; hooks and context providers add up
+        (base first)."""
         if base is None:
             return self
         updates: dict[str, Any] = {}
@@ -98,6 +106,8 @@ class RunConfig:
                 updates[f.name] = base.policy.then(mine) if base.policy is not None else mine
             elif f.name in ("hooks", "context_providers"):
                 updates[f.name] = (*getattr(base, f.name), *mine)
+            elif f.name == "budget":
+                updates[f.name] = base.budget.merge(mine) if base.budget is not None else mine
             elif f.name == "execution":
                 updates[f.name] = mine
             else:

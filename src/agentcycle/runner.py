@@ -109,6 +109,8 @@ class Runner:
                 resume=resume,
                 resume_input=input,
                 hooks=compiled.hooks,
+                budget=compiled.budget,
+                price=compiled.price,
                 diagnostics=compiled.diagnostics,
                 session=config.session,
             )

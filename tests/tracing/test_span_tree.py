@@ -150,7 +150,9 @@ async def test_a_cancelled_run_closes_its_open_spans(recorder: Recorder) -> None
     await handle.cancel("stop")
     spans = recorder.ended
     (tool,) = by_kind(spans, "tool_call")
-    assert (tool.status, tool.error_code) == ("error", "tool_call_skipped")  # paired on cancel
+    # Closed on cancel; it had started, so it is interrupted rather than skipped.
+    assert (tool.status, tool.error_code) == ("error", "tool_call_interrupted")
+    assert tool.attributes["execution_started"] is True
     (run,) = by_kind(spans, "run")
     assert (run.status, run.error_code, run.error_message) == ("error", "cancelled", "stop")
     assert len(recorder.started) == len(spans)

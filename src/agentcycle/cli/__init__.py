@@ -56,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
         "stdin is a TTY, otherwise the run stops waiting for approval (exit 3)",
     )
     parser.add_argument(
+        "--max-total-tokens",
+        type=int,
+        help="token budget of the run (all model calls); reaching it ends the run (exit 1)",
+    )
+    parser.add_argument(
+        "--max-cost",
+        type=float,
+        help="cost budget of the run in US dollars; reaching it ends the run (exit 1); needs a "
+        "`pricing` object for the model in the settings file",
+    )
+    parser.add_argument(
         "--skills-dir",
         action="append",
         metavar="DIR",

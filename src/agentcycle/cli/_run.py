@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agentcycle.agent import Agent
+from agentcycle.budget import RunBudget
 from agentcycle.cli import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -123,6 +124,9 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         shell_tools=args.agent_type == "computer",
     )
     session = _session(args.session, workspace) if args.session is not None else None
+    budget = None
+    if args.max_total_tokens is not None or args.max_cost is not None:
+        budget = RunBudget(max_total_tokens=args.max_total_tokens, max_cost_usd=args.max_cost)
     interactive = sys.stdin is not None and sys.stdin.isatty() and args.approval != "never"
     config = RunConfig(
         policy=ToolPolicy.of(approval_mode=args.approval),
@@ -132,6 +136,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         workspace=workspace.resolve(),
         session=session,
         max_cycles=args.max_cycles,
+        budget=budget,
         language=args.language,
         metadata={"agent_type": args.agent_type},
         skills_dirs=tuple(Path(d).expanduser() for d in args.skills_dir or ()),

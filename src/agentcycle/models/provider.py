@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings
+from agentcycle.pricing import ModelPrice
 
 if TYPE_CHECKING:
     from agentcycle.models.settings import LLMSettings
@@ -14,12 +15,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class ProvidedModel:
-    """A model ready to call, with its limits and provider-level settings."""
+    """A model ready to call, with its limits, provider-level settings and price (if known)."""
 
     model: Model
     info: ModelInfo
     settings: ModelSettings
     endpoint: str | None = None
+    price: ModelPrice | None = None
 
 
 @runtime_checkable
@@ -52,6 +54,7 @@ class SettingsModelProvider:
             info=resolved.info,
             settings=resolved.settings,
             endpoint=resolved.targets[0].endpoint_id if resolved.targets else None,
+            price=resolved.price,
         )
 
 

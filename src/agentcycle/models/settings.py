@@ -20,7 +20,10 @@ groups of models, each model served by one or more endpoints in failover order):
               "endpoints": ["openai", {"endpoint_id": "ollama", "model_id": "qwen3:8b"}],
               "context_length": 1047576, "max_output_tokens": 32768,
               "function_call_available": true, "native_multimodal": true,
-              "settings": {"temperature": 0.2}           # optional ModelSettings fields
+              "settings": {"temperature": 0.2},          # optional ModelSettings fields
+              "pricing": {"input_per_million": 2.0,      # optional ModelPrice, USD per 1M
+                          "output_per_million": 8.0,
+                          "cached_input_per_million": 0.5}
             }
           }
         }
@@ -31,7 +34,10 @@ The same shape is accepted as ``.json``, ``.toml`` or ``.py`` (a literal assigne
 ``LLM_SETTINGS``; parsed, never executed). Beyond the ecosystem's shape this module accepts,
 all optional: a top-level ``default_backend``; a per-backend ``default_model``; a per-model
 ``settings`` object (``ModelSettings`` fields, the provider layer of the settings merge); a
-per-model ``id`` defaulting to the model's name. ``endpoint_type`` defaults to ``openai``; an
+per-model ``id`` defaulting to the model's name; a per-model ``pricing`` object (``ModelPrice``
+fields: ``input_per_million``, ``output_per_million``, optional ``cached_input_per_million`` and
+``cache_write_per_million``, in US dollars), which makes runs of the model report their cost
+(``RunConfig.price_table`` overrides it). ``endpoint_type`` defaults to ``openai``; an
 endpoint may have ``api_key``, ``api_key_env`` or neither (local servers), never both. Unknown
 fields are errors. All endpoints of one model must share an ``endpoint_type``.
 
@@ -62,6 +68,7 @@ from pydantic import (
 from agentcycle.errors import ConfigurationError, ModelNotFoundError, SettingsFileError
 from agentcycle.models._settings_loader import read_settings_data
 from agentcycle.models.base import EndpointTarget, Model, ModelInfo, ModelRef, ModelSettings
+from agentcycle.pricing import ModelPrice
 
 SETTINGS_ENV_VAR = "AGENTCYCLE_SETTINGS"
 """Environment variable naming the settings file when no explicit path is given."""
@@ -110,6 +117,8 @@ class ModelConfig(_Config):
     function_call_available: bool = True
     native_multimodal: bool = False
     settings: ModelSettings | None = None
+    pricing: ModelPrice | None = None
+    """US dollars per million tokens; runs of this model then report their cost."""
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -283,6 +292,7 @@ class ResolvedModel:
     targets: tuple[EndpointTarget, ...]
     info: ModelInfo
     settings: ModelSettings
+    price: ModelPrice | None = None
 
     @property
     def endpoint_type(self) -> Literal["openai", "anthropic"]:
@@ -369,6 +379,7 @@ def resolve_model(
             native_multimodal=model.native_multimodal,
         ),
         settings=model.settings or ModelSettings(),
+        price=model.pricing,
     )
 
 

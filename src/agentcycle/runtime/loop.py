@@ -7,8 +7,8 @@
           -> commit the cycle record
 
 A run ends only on an explicit condition: ``task_finish`` (or another finish directive),
-``ask_user``, the no-tool policy, a tool-use behaviour stop, ``max_cycles``, a typed failure or
-cancellation. Per-cycle work is proportional to that cycle, not to the history.
+``ask_user``, the no-tool policy, a tool-use behaviour stop, ``max_cycles``, the run's budget, a
+typed failure or cancellation. Per-cycle work is proportional to that cycle, not to the history.
 """
 
 from __future__ import annotations
@@ -19,11 +19,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agentcycle.errors import AgentcycleError, InvalidToolCallsExceeded, ModelError
+from agentcycle.budget import RunBudget
+from agentcycle.errors import (
+    AgentcycleError,
+    BudgetExhaustedError,
+    InvalidToolCallsExceeded,
+    ModelError,
+)
 from agentcycle.events import (
     AgentStarted,
     AssistantDelta,
     AssistantMessageEvent,
+    BudgetExhausted,
     CheckpointResumed,
     CompletionReason,
     CycleStarted,
@@ -66,9 +73,11 @@ from agentcycle.models.base import (
     ToolCallStartDelta,
     ToolSpec,
 )
+from agentcycle.pricing import ModelPrice, priced
 from agentcycle.runtime import prompts
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
+from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
 from agentcycle.runtime.policy import ToolPolicy, skill_refusal
@@ -88,7 +97,8 @@ from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 
 @dataclass(frozen=True, slots=True)
 class ModelCallRecord:
-    """Usage of one model call (all of its attempts) in one cycle."""
+    """Usage of one model call (all of its attempts) in one cycle; ``usage.cost_usd`` is set
+    when the model has a price."""
 
     cycle_index: int
     operation_id: str
@@ -154,6 +164,9 @@ class LoopInputs:
     resume_input: Any = None
     hooks: Sequence[RuntimeHook] = ()
     """In call order: the agent's, the runner's, the run's."""
+    budget: RunBudget | None = None
+    price: ModelPrice | None = None
+    """The model's price: every model call's usage carries its cost."""
     diagnostics: tuple[StartupDiagnostic, ...] = ()
     session: Session | None = None
 
@@ -170,6 +183,12 @@ class CycleLoop:
         self._hooks = HookDispatcher.for_run(
             inputs.hooks, inputs.bus, inputs.history, inputs.context, inputs.language
         )
+        budget = inputs.budget
+        self._meter = (
+            BudgetMeter(budget, asyncio.get_running_loop().time)
+            if budget is not None and budget.limits_anything
+            else None
+        )
         self._orchestrator = ToolOrchestrator(
             tools=inputs.tools,
             bus=inputs.bus,
@@ -183,6 +202,7 @@ class CycleLoop:
             approvals=inputs.approvals,
             steering=lambda: bool(self._steering),
             hooks=self._hooks if self._hooks is not None and self._hooks.has_tool_hooks else None,
+            budget=self._meter,
         )
         self._consecutive_invalid = 0
         self._last_text: str | None = None
@@ -238,7 +258,7 @@ class CycleLoop:
         try:
             if hooks is not None:
                 await hooks.before_run()
-            outcome = await self._cycles()
+            outcome = await self._cycles_within_budget()
             await self._append_session_turn(outcome)
         except AgentcycleError as exc:
             outcome = self._failed(exc)
@@ -268,6 +288,23 @@ class CycleLoop:
 
     # ------------------------------------------------------------------ cycles
 
+    async def _cycles_within_budget(self) -> LoopOutcome:
+        """``_cycles`` under the wall-time budget's deadline: work in flight when it passes is
+        cancelled, its calls are closed (interrupted or skipped) and the run fails with
+        ``budget_exhausted``."""
+        deadline = self._meter.deadline if self._meter is not None else None
+        if self._meter is None or deadline is None:
+            return await self._cycles()
+        timeout = asyncio.timeout_at(deadline)
+        try:
+            async with timeout:
+                return await self._cycles()
+        except TimeoutError:
+            if not timeout.expired():
+                raise  # not our deadline: a bug below, reported as such
+        self._commit_interrupted("the run's wall-time budget ran out")
+        raise self._meter.wall_time_exhausted()
+
     async def _cycles(self) -> LoopOutcome:
         spec = self._spec
         state = self._in.state
@@ -278,6 +315,8 @@ class CycleLoop:
             if resumed is not None:
                 return resumed
         while index < spec.max_cycles:
+            if self._meter is not None and (exhausted := self._meter.check_model_call()):
+                raise exhausted
             index += 1
             start = len(self._history)
             todos_before = self._in.tool_state.todos
@@ -307,6 +346,8 @@ class CycleLoop:
                 outcome = self._after_tools(batch.outcomes)
                 if outcome is None and batch.pending:
                     outcome = self._waiting_for_approval(batch.pending)
+                if outcome is None and batch.exhausted is not None:
+                    outcome = self._failed(batch.exhausted)
             else:
                 outcome = self._after_no_tool(response.text)
             if hooks is not None:
@@ -365,6 +406,8 @@ class CycleLoop:
             outcome = self._after_tools(batch.outcomes)
             if outcome is None and batch.pending:
                 outcome = self._waiting_for_approval(batch.pending)
+            if outcome is None and batch.exhausted is not None:
+                outcome = self._failed(batch.exhausted)
         if outcome is None:
             self._history.extend(work.inputs)
         if len(self._history) == start:
@@ -437,11 +480,12 @@ class CycleLoop:
             error = ModelError("The model stream ended without a response.", code="empty_response")
             _emit_failed(bus, index, ids, error, retryable=False)
             raise error
-        bus.emit(ModelCallCompleted, cycle_index=index, usage=response.usage, **ids)
-        self._model_calls.append(
-            ModelCallRecord(index, ids["operation_id"], ids["attempt"], response.usage)
-        )
-        usage = response.usage  # what the model used, whatever a hook makes of the response
+        # What the model used (priced), whatever a hook makes of the response.
+        usage = priced(response.usage, self._in.price)
+        bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
+        self._model_calls.append(ModelCallRecord(index, ids["operation_id"], ids["attempt"], usage))
+        if self._meter is not None:
+            self._meter.record_model_call(usage)
         if self._hooks is not None:
             response = await self._hooks.after_model_call(request, response)
         return response, usage
@@ -587,16 +631,20 @@ class CycleLoop:
     def _failed(self, exc: AgentcycleError) -> LoopOutcome:
         return LoopOutcome(
             status=RunStatus.FAILED,
-            completion_reason=CompletionReason.FAILED,
+            completion_reason=CompletionReason.BUDGET_EXHAUSTED
+            if isinstance(exc, BudgetExhaustedError)
+            else CompletionReason.FAILED,
             partial_output=self._last_text,
             error=exc,
         )
 
-    def _cancelled(self) -> LoopOutcome:
-        self._pair_dangling_calls("cancelled")
+    def _commit_interrupted(self, reason: str) -> None:
+        """Pair the calls of an interrupted cycle and commit its messages, so they stay
+        resumable."""
+        self._pair_dangling_calls(reason)
         state = self._in.state
         committed = len(state.spec.initial_messages) + sum(len(c.messages) for c in state.cycles)
-        if len(self._history) > committed:  # keep the interrupted cycle's messages resumable
+        if len(self._history) > committed:
             state.cycles.append(
                 CycleRecord(
                     index=state.last_cycle_index + 1,
@@ -605,6 +653,9 @@ class CycleLoop:
                     model_calls=0,
                 )
             )
+
+    def _cancelled(self) -> LoopOutcome:
+        self._commit_interrupted("run cancelled")
         self._in.state.status = RunStatus.CANCELLED
         self._in.state.completion_reason = CompletionReason.CANCELLED
         return LoopOutcome(
@@ -625,7 +676,7 @@ class CycleLoop:
                 missing = [c for c in message.tool_calls if c.id not in answered]
                 if missing:
                     index = self._in.state.last_cycle_index + 1
-                    outcomes = self._orchestrator.skip_all(missing, index, f"run {reason}")
+                    outcomes = self._orchestrator.skip_all(missing, index, reason)
                     self._history.extend(_tool_message(o) for o in outcomes)
                 return
 
@@ -645,6 +696,8 @@ class CycleLoop:
             )
         else:
             error = outcome.error or AgentcycleError("run failed")
+            if isinstance(error, BudgetExhaustedError):
+                bus.emit(BudgetExhausted, usage=error.used, limit=error.limit)
             bus.emit(
                 RunFailed,
                 status=outcome.status,

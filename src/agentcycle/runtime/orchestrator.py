@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentcycle.errors import AgentcycleError, ToolArgumentsError
+from agentcycle.errors import AgentcycleError, BudgetExhaustedError, ToolArgumentsError
 from agentcycle.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -33,6 +33,7 @@ from agentcycle.runtime.approvals import (
     ApprovalRequest,
     describe,
 )
+from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
 from agentcycle.runtime.policy import ToolPolicy, skill_refusal
@@ -47,6 +48,7 @@ INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"
 TOOL_TIMEOUT = "tool_timeout"
 TOOL_EXECUTION_FAILED = "tool_execution_failed"
 TOOL_CALL_SKIPPED = "tool_call_skipped"
+TOOL_CALL_INTERRUPTED = "tool_call_interrupted"
 TOOL_NOT_ALLOWED = "tool_not_allowed"
 TOOL_APPROVAL_DENIED = "tool_approval_denied"
 TOOL_APPROVAL_TIMEOUT = "tool_approval_timeout"
@@ -82,10 +84,13 @@ class _Pending:
 @dataclass(slots=True)
 class BatchResult:
     """The outcomes of a batch, in call order, and the calls left pending (approval needed
-    with nobody to ask; the calls after such a call wait with it to keep their order)."""
+    with nobody to ask; the calls after such a call wait with it to keep their order).
+    ``exhausted`` is set when a call hit the run's tool-call budget: that call and the rest of
+    the batch were skipped, and the run ends."""
 
     outcomes: list[ToolCallOutcome]
     pending: list[PendingToolCall]
+    exhausted: BudgetExhaustedError | None = None
 
 
 @dataclass(slots=True)
@@ -115,9 +120,11 @@ class ToolOrchestrator:
         approvals: ApprovalProvider | None = None,
         steering: Callable[[], bool] | None = None,
         hooks: HookDispatcher | None = None,
+        budget: BudgetMeter | None = None,
     ) -> None:
         self._tools = tools
         self._hooks = hooks
+        self._budget = budget
         self._steering = steering or (lambda: False)
         self._policy = policy or ToolPolicy()
         self._approvals = approvals
@@ -128,63 +135,104 @@ class ToolOrchestrator:
         self._context = context
         self._cancelled = cancelled if cancelled is not None else asyncio.Event()
         self._scope = scope if scope is not None else RunScope()
+        # What an interrupted run needs to close each call of its batch truthfully: calls
+        # planned and not completed -> (when planned, whether execution started), and the
+        # outcomes of the batch so far (they reach history only when the batch returns).
+        self._open: dict[str, tuple[float, bool]] = {}
+        self._done: dict[str, ToolCallOutcome] = {}
 
     async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> BatchResult:
         """Run ``calls``: one outcome per call in call order, or pending entries.
 
         Calls run concurrently when every tool in the batch is read-only and needs no approval;
-        otherwise in order. Once a call returns a finish or wait directive the remaining calls
-        are skipped (with a result each, so history stays paired)."""
+        otherwise in order. Once a call returns a finish or wait directive, or hits the tool-call
+        budget, the remaining calls are skipped (with a result each, so history stays paired)."""
         prepared = [self._prepare(call, cycle_index) for call in calls]
-        parallel = len(prepared) > 1 and all(
-            p.refusal is None
-            and p.tool is not None
-            and p.tool.read_only
-            and not self._policy.needs_approval(p.tool)
-            for p in prepared
+        parallel = (
+            len(prepared) > 1
+            and all(
+                p.refusal is None
+                and p.tool is not None
+                and p.tool.read_only
+                and not self._policy.needs_approval(p.tool)
+                for p in prepared
+            )
+            # A batch that would cross a tool-call limit runs in order, so the budget stops it
+            # at the exact call.
+            and (self._budget is None or self._budget.admits([p.call.name for p in prepared]))
         )
         if parallel:
             done = await asyncio.gather(*(self._finish(p, cycle_index) for p in prepared))
+            self._done.clear()
             return BatchResult([o for o in done if isinstance(o, ToolCallOutcome)], [])
         outcomes: list[ToolCallOutcome] = []
         pending: list[PendingToolCall] = []
-        stop_directive: Directive | None = None
+        exhausted: BudgetExhaustedError | None = None
+        stop_reason: str | None = None
         for p in prepared:
             if pending:
                 pending.append(_pending(p.call))
                 continue
-            if stop_directive is not None:
-                outcomes.append(self._skip(p, cycle_index, stop_directive))
+            if stop_reason is not None:
+                outcomes.append(self._skip(p, cycle_index, stop_reason))
                 continue
             if self._steering():
-                outcomes.append(
-                    self._skipped_outcome(
-                        p.call, cycle_index, "skipped due to steering", p.started, planned=True
-                    )
-                )
+                outcomes.append(self._skip(p, cycle_index, "skipped due to steering"))
                 continue
             outcome = await self._finish(p, cycle_index)
             if isinstance(outcome, _Pending):
                 pending.append(_pending(p.call, outcome.request_id, outcome.message))
                 continue
+            if isinstance(outcome, BudgetExhaustedError):
+                exhausted, stop_reason = outcome, _BUDGET_STOP
+                outcomes.append(self._skip(p, cycle_index, stop_reason))
+                continue
             outcomes.append(outcome)
             if outcome.result.directive is not Directive.CONTINUE:
-                stop_directive = outcome.result.directive
-        return BatchResult(outcomes, pending)
+                stop_reason = _directive_stop(outcome.result.directive)
+        self._done.clear()
+        return BatchResult(outcomes, pending, exhausted)
 
     def skip_all(
         self, calls: Sequence[ToolCall], cycle_index: int, reason: str
     ) -> list[ToolCallOutcome]:
-        """Give every call a synthetic "skipped" result (used on cancellation)."""
-        return [
-            self._skipped_outcome(call, cycle_index, reason, time.perf_counter()) for call in calls
-        ]
+        """Close every call of an interrupted run (cancelled, out of wall time) with a result:
+        its own for a call that had finished, ``tool_call_interrupted`` for one that was
+        executing (it may have had effects), ``tool_call_skipped`` for the others."""
+        outcomes = []
+        for call in calls:
+            finished = self._done.pop(call.id, None)
+            if finished is not None:
+                outcomes.append(finished)
+                continue
+            planned, executing = self._open.get(call.id, (None, False))
+            if not executing:
+                outcomes.append(
+                    self._skipped_outcome(
+                        call,
+                        cycle_index,
+                        reason,
+                        time.perf_counter() if planned is None else planned,
+                        planned=planned is not None,
+                    )
+                )
+                continue
+            result = ToolResult.error(
+                TOOL_CALL_INTERRUPTED,
+                f"Interrupted while running: {reason}. It may have had partial effects.",
+            )
+            outcomes.append(
+                self._completed(call, result, cycle_index, planned or 0.0, executed=True)
+            )
+        self._done.clear()
+        return outcomes
 
     # ------------------------------------------------------------------ pipeline steps
 
     def _prepare(self, call: ToolCall, cycle_index: int) -> _Prepared:
         started = time.perf_counter()
         arguments, refusal = _parse(call.arguments)
+        self._open[call.id] = (started, False)
         self._bus.emit(
             ToolCallPlanned,
             cycle_index=cycle_index,
@@ -214,15 +262,16 @@ class ToolOrchestrator:
         pending; every approved call runs exactly once here."""
         outcomes: list[ToolCallOutcome] = []
         still: list[PendingToolCall] = []
-        stop_directive: Directive | None = None
+        exhausted: BudgetExhaustedError | None = None
+        stop_reason: str | None = None
         for entry in pending:
             call = ToolCall(id=entry.tool_call_id, name=entry.tool_name, arguments=entry.arguments)
             if still:
                 still.append(entry)
                 continue
             p = self._prepare(call, cycle_index)
-            if stop_directive is not None:
-                outcomes.append(self._skip(p, cycle_index, stop_directive))
+            if stop_reason is not None:
+                outcomes.append(self._skip(p, cycle_index, stop_reason))
                 continue
             decision = decisions.get(entry.request_id or "") or decisions.get(entry.tool_call_id)
             outcome = await self._finish(
@@ -231,10 +280,15 @@ class ToolOrchestrator:
             if isinstance(outcome, _Pending):
                 still.append(_pending(call, outcome.request_id, outcome.message))
                 continue
+            if isinstance(outcome, BudgetExhaustedError):
+                exhausted, stop_reason = outcome, _BUDGET_STOP
+                outcomes.append(self._skip(p, cycle_index, stop_reason))
+                continue
             outcomes.append(outcome)
             if outcome.result.directive is not Directive.CONTINUE:
-                stop_directive = outcome.result.directive
-        return BatchResult(outcomes, still)
+                stop_reason = _directive_stop(outcome.result.directive)
+        self._done.clear()
+        return BatchResult(outcomes, still, exhausted)
 
     async def _finish(
         self,
@@ -243,7 +297,7 @@ class ToolOrchestrator:
         *,
         request_id: str | None = None,
         decision: ApprovalDecision | None = None,
-    ) -> ToolCallOutcome | _Pending:
+    ) -> ToolCallOutcome | _Pending | BudgetExhaustedError:
         refusal = p.refusal
         if refusal is None and p.tool is not None and p.arguments is not None:
             reason = skill_refusal(self._state, p.tool.name) or await self._policy.call_refusal(
@@ -251,6 +305,10 @@ class ToolOrchestrator:
             )
             if reason is not None:
                 refusal = ToolResult.error(TOOL_NOT_ALLOWED, f"Not allowed: {reason}.")
+            elif self._budget is not None and (
+                exhausted := self._budget.check_tool_call(p.tool.name)
+            ):
+                return exhausted  # before asking for approval: the call could not run anyway
             elif self._policy.needs_approval(p.tool) and p.tool.name not in (
                 self._state.approved_tools
             ):
@@ -276,8 +334,10 @@ class ToolOrchestrator:
                 arguments = hooked
         if refusal is not None or p.tool is None or arguments is None:
             result = refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
-            self._completed(p.call, result, cycle_index, p.started, executed=False)
-            return ToolCallOutcome(p.call, result, executed=False)
+            return self._completed(p.call, result, cycle_index, p.started, executed=False)
+        if self._budget is not None:
+            self._budget.count_tool_call(p.tool.name)
+        self._open[p.call.id] = (p.started, True)
         self._bus.emit(
             ToolCallStarted,
             cycle_index=cycle_index,
@@ -293,8 +353,7 @@ class ToolOrchestrator:
             result = await bound_result(
                 result, workspace=self._workspace, run_id=self._bus.run_id, tool_call_id=p.call.id
             )
-        self._completed(p.call, result, cycle_index, p.started, executed=True)
-        return ToolCallOutcome(p.call, result, executed=True)
+        return self._completed(p.call, result, cycle_index, p.started, executed=True)
 
     async def _before_hooks(
         self, hooks: HookDispatcher, tool: Tool, info: ToolCallInfo
@@ -416,8 +475,7 @@ class ToolOrchestrator:
             )
         return result
 
-    def _skip(self, p: _Prepared, cycle_index: int, directive: Directive) -> ToolCallOutcome:
-        reason = "the run is finishing" if directive is Directive.FINISH else "the run is waiting"
+    def _skip(self, p: _Prepared, cycle_index: int, reason: str) -> ToolCallOutcome:
         return self._skipped_outcome(p.call, cycle_index, reason, p.started, planned=True)
 
     def _skipped_outcome(
@@ -438,8 +496,7 @@ class ToolOrchestrator:
                 arguments=call.arguments,
             )
         result = ToolResult.error(TOOL_CALL_SKIPPED, f"Not run: {reason}.")
-        self._completed(call, result, cycle_index, started, executed=False)
-        return ToolCallOutcome(call, result, executed=False)
+        return self._completed(call, result, cycle_index, started, executed=False)
 
     def _completed(
         self,
@@ -449,7 +506,9 @@ class ToolOrchestrator:
         started: float,
         *,
         executed: bool,
-    ) -> None:
+    ) -> ToolCallOutcome:
+        self._open.pop(call.id, None)
+        outcome = self._done[call.id] = ToolCallOutcome(call, result, executed)
         self._bus.emit(
             ToolCallCompleted,
             cycle_index=cycle_index,
@@ -461,6 +520,14 @@ class ToolOrchestrator:
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
         )
+        return outcome
+
+
+_BUDGET_STOP = "the run's tool-call budget is exhausted"
+
+
+def _directive_stop(directive: Directive) -> str:
+    return "the run is finishing" if directive is Directive.FINISH else "the run is waiting"
 
 
 def _pending(

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentcycle._frozen import FrozenModel
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import Message, TokenUsage
@@ -28,10 +29,8 @@ class NoToolPolicy(enum.StrEnum):
     WAIT_USER = "wait_user"
 
 
-class TodoItem(BaseModel):
+class TodoItem(FrozenModel):
     """One entry of the run's TODO list (``todo_write``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str
     title: str
@@ -39,10 +38,8 @@ class TodoItem(BaseModel):
     priority: Literal["low", "medium", "high"]
 
 
-class FileStamp(BaseModel):
+class FileStamp(FrozenModel):
     """What this run last saw of a workspace file (for write-after-read checks)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     sha256: str
     size: int
@@ -87,10 +84,8 @@ class RunToolState(BaseModel):
         return frozenset(name for allowed in declared for name in allowed)
 
 
-class RunSpec(BaseModel):
+class RunSpec(FrozenModel):
     """Everything that defines a run, fixed when it starts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     run_id: str
     trace_id: str
@@ -111,10 +106,8 @@ class RunSpec(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class CycleRecord(BaseModel):
+class CycleRecord(FrozenModel):
     """What one cycle added: its messages (assistant, tool results, hints) and its usage."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     index: int
     messages: tuple[Message, ...]
@@ -124,11 +117,9 @@ class CycleRecord(BaseModel):
     """The TODO list after this cycle, when the cycle changed it."""
 
 
-class PendingToolCall(BaseModel):
+class PendingToolCall(FrozenModel):
     """A tool call of the last assistant message that has not run yet: it waits for approval
     (``request_id`` set) or follows one that does (order is kept)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     tool_call_id: str
     tool_name: str

@@ -89,7 +89,9 @@ class RecordedRequest:
 
 
 class ScriptedModel:
-    """A model that plays back a script (see the module docstring)."""
+    """A model that plays back a script (see the module docstring). ``record_requests=False``
+    keeps no requests (``requests`` stays empty, ``calls`` still counts): for load tests that
+    hold thousands of runs in one process."""
 
     def __init__(
         self,
@@ -99,10 +101,13 @@ class ScriptedModel:
         context_length: int | None = None,
         max_output_tokens: int | None = None,
         stream_chunk_chars: int = 0,
+        record_requests: bool = True,
     ) -> None:
         self._steps = steps
         self._position = 0
         self._seen: list[tuple[ModelRequest, int]] = []
+        self._record = record_requests
+        self._calls = 0
         self._name = name
         self._chunk = stream_chunk_chars
         self.info = ModelInfo(context_length=context_length, max_output_tokens=max_output_tokens)
@@ -132,7 +137,7 @@ class ScriptedModel:
     @property
     def calls(self) -> int:
         """How many times the model was called."""
-        return len(self._seen)
+        return self._calls
 
     def _next(self, request: ModelRequest) -> ScriptStep:
         if callable(self._steps):
@@ -149,7 +154,9 @@ class ScriptedModel:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
         """Play the next step as a stream of deltas ending with the response."""
         # Recording the length, not a copy, keeps each call O(1) however long the history.
-        self._seen.append((request, len(request.messages)))
+        self._calls += 1
+        if self._record:
+            self._seen.append((request, len(request.messages)))
         step = self._next(request)
         if isinstance(step, BaseException):
             raise step

@@ -93,6 +93,10 @@ def parse_arguments(raw: str | None) -> dict[str, Any]:
 # id(schema) -> (schema, validator, fast check). Holding the schema keeps its id from being
 # reused by another object while the entry lives.
 _validators: dict[int, tuple[dict[str, Any], Validator, Check | None]] = {}
+# Canonical JSON text -> (validator, fast check): equal schemas built as separate objects (a
+# tool made per run, many runs alive at once) share one metaschema check, which costs
+# milliseconds, instead of evicting each other from the id cache and re-checking.
+_by_content: dict[str, tuple[Validator, Check | None]] = {}
 _lock = threading.Lock()
 
 
@@ -100,6 +104,21 @@ def _validator_for(schema: dict[str, Any]) -> tuple[Validator, Check | None]:
     entry = _validators.get(id(schema))
     if entry is not None and entry[0] is schema:
         return entry[1], entry[2]
+    key = json.dumps(schema, sort_keys=True, default=repr)
+    compiled = _by_content.get(key)
+    if compiled is None:
+        compiled = _compile(schema)
+    with _lock:
+        if len(_validators) >= _CACHE_LIMIT:
+            _validators.pop(next(iter(_validators)))
+        if len(_by_content) >= _CACHE_LIMIT:
+            _by_content.pop(next(iter(_by_content)))
+        _validators[id(schema)] = (schema, *compiled)
+        _by_content[key] = compiled
+    return compiled
+
+
+def _compile(schema: dict[str, Any]) -> tuple[Validator, Check | None]:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -112,12 +131,7 @@ def _validator_for(schema: dict[str, Any]) -> tuple[Validator, Check | None]:
             details={"path": where, "rule": str(exc.validator)},
         ) from None
     validator: Validator = Draft202012Validator(schema)
-    fast = compile_check(schema)
-    with _lock:
-        if len(_validators) >= _CACHE_LIMIT:
-            _validators.pop(next(iter(_validators)))
-        _validators[id(schema)] = (schema, validator, fast)
-    return validator, fast
+    return validator, compile_check(schema)
 
 
 def check_schema(schema: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -19,9 +20,22 @@ def task_finish_tool(output_type: type[Any] | None = None) -> BuiltinTool:
     """The ``task_finish`` tool. With an ``output_type`` other than ``str`` the call must also
     carry a structured ``output`` that validates against the type's schema; the validated value
     becomes the run's final output."""
+    if output_type is None or output_type is str:
+        return _plain_task_finish_tool()
+    return _task_finish_tool(output_type)
+
+
+# Built-in tools are immutable and stateless, so one shared instance serves every run instead
+# of each run rebuilding the schema (and looking up its validator) again.
+@functools.cache
+def _plain_task_finish_tool() -> BuiltinTool:
+    return _task_finish_tool(None)
+
+
+def _task_finish_tool(output_type: type[Any] | None) -> BuiltinTool:
     adapter: TypeAdapter[Any] | None = None
     output_schema: dict[str, Any] | None = None
-    if output_type is not None and output_type is not str:
+    if output_type is not None:
         adapter = TypeAdapter(output_type)
         output_schema = adapter.json_schema()
     properties: dict[str, Any] = {
@@ -109,6 +123,7 @@ async def _ask_user(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
+@functools.cache
 def ask_user_tool() -> BuiltinTool:
     """The ``ask_user`` tool: pause the run until the user answers."""
     return BuiltinTool(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -55,8 +56,9 @@ async def _todo_write(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
+@functools.cache
 def todo_write_tool() -> BuiltinTool:
-    """The ``todo_write`` tool."""
+    """The ``todo_write`` tool (one shared instance: it keeps no state of its own)."""
     return BuiltinTool(
         name=TODO_WRITE,
         description=(
