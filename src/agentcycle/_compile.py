@@ -13,6 +13,7 @@ from typing import Any
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.messages import Message, SystemMessage, UserMessage
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
@@ -50,6 +51,7 @@ class CompiledRun:
     language: str
     policy: ToolPolicy
     approvals: ApprovalProvider | None
+    memory: MemoryPolicy
 
 
 async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
@@ -111,6 +113,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+        memory=_first(config.memory, agent.memory, MemoryPolicy()),
     )
 
 
@@ -163,6 +166,7 @@ async def compile_resume(
         language=language,
         policy=policy,
         approvals=config.approval_provider,
+        memory=_first(config.memory, agent.memory, MemoryPolicy()),
     )
     return compiled, work
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
@@ -60,3 +61,5 @@ class Agent:
     """The agent's own tool policy (the innermost layer; runner and run narrow it)."""
     shell_tools: bool = False
     """Offer ``bash`` and ``check_background_command`` (needs a local workspace)."""
+    memory: MemoryPolicy | None = None
+    """Context budgeting and compaction (``None``: the runner's or run's, else the defaults)."""

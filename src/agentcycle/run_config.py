@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
 from agentcycle.runtime.approvals import ApprovalProvider
@@ -43,6 +44,8 @@ class RunConfig:
     approval_timeout: float | None = None
     """Seconds a live run waits for ``RunHandle.approve`` before the decision is ``timeout``
     (``None``: 300)."""
+    memory: MemoryPolicy | None = None
+    """Context budgeting and compaction; replaces the agent's policy as a whole."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     execution: Literal["inline"] = "inline"

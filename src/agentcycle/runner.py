@@ -108,6 +108,8 @@ class Runner:
                 approvals=broker,
                 resume=resume,
                 resume_input=input,
+                memory=compiled.memory,
+                model_info=compiled.info,
             )
         )
         return RunHandle(compiled, bus, loop, broker)

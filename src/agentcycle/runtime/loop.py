@@ -1,6 +1,7 @@
 """The cycle loop: the one implementation every entry point runs.
 
-    cycle = call model (streamed; deltas become events)
+    cycle = prepare context (token budget, compaction)
+          -> call model (streamed; deltas become events; a too-long prompt is compacted, resent)
           -> append assistant message
           -> run tool calls through the orchestrator
           -> apply directives (finish / wait_user / continue)
@@ -18,7 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentcycle.errors import AgentcycleError, InvalidToolCallsExceeded, ModelError
+from agentcycle.errors import (
+    AgentcycleError,
+    InvalidToolCallsExceeded,
+    ModelError,
+    PromptTooLongError,
+)
 from agentcycle.events import (
     AgentStarted,
     AssistantDelta,
@@ -30,6 +36,7 @@ from agentcycle.events import (
     ModelCallCompleted,
     ModelCallFailed,
     ModelCallStarted,
+    ModelOperation,
     ModelToolCallProgress,
     ModelToolCallStarted,
     ReasoningDelta,
@@ -40,6 +47,7 @@ from agentcycle.events import (
     RunStatus,
     ToolCallRef,
 )
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.messages import (
     AssistantMessage,
     Directive,
@@ -55,6 +63,7 @@ from agentcycle.models.base import (
     AttemptFailed,
     AttemptStarted,
     Model,
+    ModelInfo,
     ModelRequest,
     ModelResponse,
     ReasoningTextDelta,
@@ -65,6 +74,7 @@ from agentcycle.models.base import (
 )
 from agentcycle.runtime import prompts
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
+from agentcycle.runtime.context import ContextManager
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
 from agentcycle.runtime.policy import ToolPolicy
@@ -86,6 +96,7 @@ class ModelCallRecord:
     operation_id: str
     attempts: int
     usage: TokenUsage
+    operation: ModelOperation = "agent_cycle"
 
 
 @dataclass(slots=True)
@@ -134,6 +145,8 @@ class LoopInputs:
     approvals: ApprovalProvider | None = None
     resume: ResumeWork | None = None
     resume_input: Any = None
+    memory: MemoryPolicy = field(default_factory=MemoryPolicy)
+    model_info: ModelInfo = field(default_factory=ModelInfo)
 
 
 class CycleLoop:
@@ -158,6 +171,7 @@ class CycleLoop:
             approvals=inputs.approvals,
             steering=lambda: bool(self._steering),
         )
+        self._memory = ContextManager(inputs, self._record_compaction_call)
         self._consecutive_invalid = 0
         self._last_text: str | None = None
         self._cancel_reason: str | None = None
@@ -230,7 +244,7 @@ class CycleLoop:
             todos_before = self._in.tool_state.todos
             self._bus.emit(CycleStarted, cycle_index=index)
             self._apply_steering(index)
-            response, usage = await self._call_model(index)
+            response, usage, start = await self._model_turn(index, start)
             assistant = AssistantMessage(
                 content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
             )
@@ -312,6 +326,30 @@ class CycleLoop:
             )
         )
         return outcome
+
+    async def _model_turn(self, index: int, start: int) -> tuple[ModelResponse, TokenUsage, int]:
+        """Prepare the context (budget, compaction), then call the model. A prompt the provider
+        rejects as too long is compacted harder and sent again, a bounded number of times
+        (``context_exhausted`` after that). Returns the response, its usage, and where this
+        cycle's messages start in the possibly compacted history."""
+        start = await self._memory.prepare(index, start)
+        attempt = 0
+        while True:
+            try:
+                response, usage = await self._call_model(index)
+            except PromptTooLongError as exc:
+                attempt += 1
+                start = await self._memory.recover(index, start, exc, attempt)
+                continue
+            self._memory.observe(usage)
+            return response, usage, start
+
+    def _record_compaction_call(
+        self, index: int, operation_id: str, attempts: int, usage: TokenUsage
+    ) -> None:
+        self._model_calls.append(
+            ModelCallRecord(index, operation_id, attempts, usage, operation="memory_compaction")
+        )
 
     async def _call_model(self, index: int) -> tuple[ModelResponse, TokenUsage]:
         model = self._in.model
@@ -471,7 +509,7 @@ class CycleLoop:
     def _cancelled(self) -> LoopOutcome:
         self._pair_dangling_calls("cancelled")
         state = self._in.state
-        committed = len(state.spec.initial_messages) + sum(len(c.messages) for c in state.cycles)
+        committed = state.message_count()
         if len(self._history) > committed:  # keep the interrupted cycle's messages resumable
             state.cycles.append(
                 CycleRecord(

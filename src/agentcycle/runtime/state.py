@@ -88,8 +88,24 @@ class RunSpec(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class CompactionInfo(BaseModel):
+    """How a compaction rewrote the history (the same facts as ``memory_compact_completed``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trigger: Literal["threshold", "prompt_too_long", "manual"]
+    mode: Literal["micro", "structural", "summary", "emergency"]
+    tokens_before: int
+    tokens_after: int
+    dropped: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class CycleRecord(BaseModel):
-    """What one cycle added: its messages (assistant, tool results, hints) and its usage."""
+    """What one cycle added: its messages (assistant, tool results, hints) and its usage.
+
+    A compaction record (``compaction`` set) instead holds the whole compacted history at that
+    point: its ``messages`` replace everything before it. It carries the index of the last
+    committed cycle and the usage of the summary call, if any."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,6 +115,7 @@ class CycleRecord(BaseModel):
     model_calls: int = 1
     todos: tuple[TodoItem, ...] | None = None
     """The TODO list after this cycle, when the cycle changed it."""
+    compaction: CompactionInfo | None = None
 
 
 class PendingToolCall(BaseModel):
@@ -132,11 +149,22 @@ class RunState(BaseModel):
     """The tools' state when the run stopped (todos, files seen, approvals)."""
 
     def messages(self) -> list[Message]:
-        """The full history: the initial messages followed by every cycle's messages."""
+        """The history as the model sees it: the initial messages and every cycle's messages,
+        starting over at each compaction record."""
         history: list[Message] = list(self.spec.initial_messages)
         for cycle in self.cycles:
-            history.extend(cycle.messages)
+            if cycle.compaction is not None:
+                history = list(cycle.messages)
+            else:
+                history.extend(cycle.messages)
         return history
+
+    def message_count(self) -> int:
+        """``len(self.messages())`` without building the list."""
+        count = len(self.spec.initial_messages)
+        for cycle in self.cycles:
+            count = len(cycle.messages) + (0 if cycle.compaction is not None else count)
+        return count
 
     @property
     def last_cycle_index(self) -> int:
