@@ -89,7 +89,11 @@ class RecordedRequest:
 
 
 class ScriptedModel:
-    """A model that plays back a script (see the module docstring)."""
+    """A model that plays back a script (see the module docstring).
+
+    ``context_length`` and ``max_output_tokens`` declare limits as a settings file would, so
+    runs with a small window exercise memory compaction; summary calls arrive as requests with
+    ``operation="memory_compaction"``."""
 
     def __init__(
         self,
@@ -119,7 +123,9 @@ class ScriptedModel:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request so far, each with the history exactly as that call saw it."""
+        """Every request so far, each with the history as that call saw it. A compaction
+        rewrites the history in place, so entries from before it show the compacted messages;
+        inspect ``request.messages`` inside a callable script to see a request exactly."""
         return [
             RecordedRequest(
                 messages=request.messages[:length],
