@@ -9,7 +9,7 @@ from agentcycle.errors import PromptTooLongError
 from agentcycle.events import RunStatus
 from agentcycle.memory.compaction import is_memory_note
 from agentcycle.memory.policy import MemoryPolicy
-from agentcycle.messages import Message, UserMessage
+from agentcycle.messages import Message, TokenUsage, UserMessage
 from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.runtime.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
@@ -132,3 +132,28 @@ async def test_a_compaction_during_recovery_keeps_the_cycles_steering_message_on
     compaction = next(c for c in result.state.cycles if c.compaction is not None)
     assert compaction.compaction is not None and compaction.compaction.trigger == "prompt_too_long"
     assert compaction.index == 7  # recorded after the last committed cycle
+
+
+async def test_the_providers_reported_prompt_tokens_drive_the_threshold() -> None:
+    # Window 10,000: 5,000 reserved for output, 500 safety; compaction above 3,600 tokens.
+    def step(request: ModelRequest) -> ModelResponse:
+        if request.operation == "memory_compaction":
+            return reply("summary")
+        index = request.cycle_index or 0
+        if index >= 8:
+            return call_tool("task_finish", {"message": "done"})
+        prompt = 4_000 if index == 5 else 1_000
+        return call_tool("fetch", {"n": index}, usage=TokenUsage.of(prompt, 10))
+
+    agent = Agent(model=ScriptedModel(step, context_length=10_000), tools=[fetch], max_cycles=9)
+    handle = await Runner.start(agent, "go")
+    result = await handle.result()
+    events = [e async for e in handle.events() if e.type.startswith("memory_compact")]
+    assert result.completed
+    started, completed = events[0], events[1]
+    # The local estimate passed the threshold cycles earlier; the provider's counts (1,000)
+    # held compaction off until a call reported 4,000 prompt tokens.
+    assert started.cycle_index == 6
+    assert started.estimated_tokens > 4_000
+    assert completed.tokens_before > 3_600
+    assert completed.tokens_after < completed.tokens_before

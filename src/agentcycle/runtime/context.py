@@ -101,13 +101,23 @@ class ContextManager:
         if budget is None or not self._policy.enabled:
             return start
         self._scan()
-        estimate = self._counter().estimate()
+        counter = self._counter()
+        estimate = counter.estimate()
         if estimate <= max(budget.threshold, self._quiet_until):
             return start
+        # Compaction measures with local estimates; when the provider counts differently, aim
+        # at the target in its units.
+        scale = estimate / counter.local_total()
         start, after = await self._compact(
-            index, start, "threshold", estimate, target=budget.target, emergency=False
+            index,
+            start,
+            "threshold",
+            estimate,
+            target=int(budget.target / scale),
+            emergency=False,
         )
         # Could not get under: wait for real growth before trying (and paying for) it again.
+        after = int(after * scale)
         fell_short = after > budget.threshold
         self._quiet_until = after + (budget.threshold - budget.target) // 2 if fell_short else 0
         return start
