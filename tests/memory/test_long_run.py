@@ -3,10 +3,11 @@ content and records everything it removed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from agentcycle import Agent, RunConfig, Runner, ToolContext, function_tool
-from agentcycle.events import RunEvent
+from agentcycle.events import RunEvent, parse_event
 from agentcycle.memory.compaction import MEMORY_NOTE_PREFIX, is_memory_note
 from agentcycle.memory.policy import MemoryPolicy, context_budget
 from agentcycle.memory.tokens import TokenEstimator
@@ -127,7 +128,10 @@ async def test_300_cycles_on_a_small_window_keep_pinned_content_and_account_for_
             assert path in content_text(kept.content)
             assert await workspace.read_text(path) == page(n)
 
-    # Events account for the tokens they reclaimed; summaries were metered model calls.
+    # Events account for the tokens they reclaimed and survive a JSON round trip; summaries
+    # were metered model calls.
+    for e in [*started, *completed]:
+        assert parse_event(json.loads(json.dumps(e.to_dict()))) == e
     for e in completed:
         assert e.reclaimed_tokens == e.tokens_before - e.tokens_after
         assert e.before_count >= 1 and e.after_count >= 1
