@@ -4,6 +4,7 @@ thread, or (later) on a worker."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from agentcycle.agent import Agent, InstructionsContext, StopAtTools
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.memory.policy import MemoryPolicy
-from agentcycle.messages import Message, SystemMessage, UserMessage
+from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
 from agentcycle.models.provider import model_info as declared_info
@@ -22,11 +23,18 @@ from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import new_id
-from agentcycle.runtime.loop import ResumeWork
+from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
+from agentcycle.skills import (
+    DEFAULT_SKILLS_PROMPT_BUDGET,
+    SkillCatalog,
+    discover_skills,
+    render_skills_section,
+)
 from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
+from agentcycle.tools.builtin.skills import ACTIVATE_SKILL, activate_skill_tool
 from agentcycle.tools.builtin.todo import todo_write_tool
 from agentcycle.tools.registry import ToolRegistry
 
@@ -52,6 +60,7 @@ class CompiledRun:
     policy: ToolPolicy
     approvals: ApprovalProvider | None
     memory: MemoryPolicy
+    diagnostics: tuple[StartupDiagnostic, ...] = ()
 
 
 async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
@@ -65,10 +74,18 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         )
     provided = _resolve_model(agent, config)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
-    registry = _assemble_tools(agent)
+    skills = await _discover_skills(agent, config)
+    registry = _assemble_tools(agent, skills)
     policy = (agent.policy or ToolPolicy()).then(config.policy)
     instructions = await _instructions(agent, run_id, run_input, config, language)
-    history: list[Message] = [SystemMessage(content=prompts.system_prompt(instructions, language))]
+    system = prompts.system_prompt(instructions, language)
+    if ACTIVATE_SKILL in registry and policy.offers(registry[ACTIVATE_SKILL]):
+        budget = _first(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
+        section = render_skills_section(
+            skills.skills, request=_request_text(run_input), budget=budget, language=language
+        )
+        system = f"{system}\n\n{section}"
+    history: list[Message] = [SystemMessage(content=system)]
     history.extend(_input_messages(run_input))
     behavior = agent.tool_use_behavior
     spec = RunSpec(
@@ -114,6 +131,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         policy=policy,
         approvals=config.approval_provider,
         memory=_first(config.memory, agent.memory, MemoryPolicy()),
+        diagnostics=_skill_diagnostics(skills),
     )
 
 
@@ -132,7 +150,8 @@ async def compile_resume(
     spec = state.spec
     language = config.language or "en-US"
     provided = _resolve_model(agent, config)
-    registry = _assemble_tools(agent)
+    skills = await _discover_skills(agent, config)
+    registry = _assemble_tools(agent, skills)
     missing = [name for name in spec.tool_names if name not in registry]
     if missing:
         raise ConfigurationError(
@@ -167,6 +186,7 @@ async def compile_resume(
         policy=policy,
         approvals=config.approval_provider,
         memory=_first(config.memory, agent.memory, MemoryPolicy()),
+        diagnostics=_skill_diagnostics(skills),
     )
     return compiled, work
 
@@ -227,9 +247,10 @@ def _settings_provider(config: RunConfig) -> ModelProvider:
     return SettingsModelProvider(path, config.default_backend)
 
 
-def _assemble_tools(agent: Agent) -> ToolRegistry:
+def _assemble_tools(agent: Agent, skills: SkillCatalog | None = None) -> ToolRegistry:
     """Built-ins first, then the agent's own tools; the order is stable (prompt caching).
-    Plain functions are wrapped with ``function_tool``; duplicate names are an error."""
+    Plain functions are wrapped with ``function_tool``; duplicate names are an error.
+    ``activate_skill`` is offered when ``skills`` holds at least one skill."""
     registry = ToolRegistry([task_finish_tool(output_type=agent.output_type)])
     if agent.allow_ask_user:
         registry.add(ask_user_tool())
@@ -238,8 +259,42 @@ def _assemble_tools(agent: Agent) -> ToolRegistry:
         from agentcycle.tools.builtin.shell import shell_tools
 
         registry.extend(shell_tools())
+    if skills is not None and skills.skills:
+        registry.add(activate_skill_tool(skills))
     registry.extend(agent.tools)
     return registry
+
+
+async def _discover_skills(agent: Agent, config: RunConfig) -> SkillCatalog:
+    """The skills under the agent's and then the run's skill directories, read off the event
+    loop."""
+    roots = [*agent.skills_dirs, *(config.skills_dirs or ())]
+    if not roots:
+        return SkillCatalog()
+    return await asyncio.to_thread(discover_skills, roots)
+
+
+def _skill_diagnostics(skills: SkillCatalog) -> tuple[StartupDiagnostic, ...]:
+    return tuple(
+        StartupDiagnostic(
+            code="skill_invalid",
+            details={
+                "path": issue.path,
+                "error_code": issue.code,
+                "message": issue.message,
+                "name": issue.name,
+            },
+        )
+        for issue in skills.issues
+    )
+
+
+def _request_text(run_input: Any) -> str:
+    """The user's words in the run input (what skill relevance is judged against)."""
+    if isinstance(run_input, str):
+        return run_input
+    messages = run_input if isinstance(run_input, list | tuple) else ()
+    return "\n".join(content_text(m.content) for m in messages if isinstance(m, UserMessage))
 
 
 async def _instructions(

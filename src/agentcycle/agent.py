@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from agentcycle.memory.policy import MemoryPolicy
@@ -63,3 +64,6 @@ class Agent:
     """Offer ``bash`` and ``check_background_command`` (needs a local workspace)."""
     memory: MemoryPolicy | None = None
     """Context budgeting and compaction (``None``: the runner's or run's, else the defaults)."""
+    skills_dirs: Sequence[str | Path] = field(default_factory=tuple)
+    """Directories of skills (``agentcycle.skills``) this agent can activate; a run adds
+    ``RunConfig.skills_dirs`` after these."""

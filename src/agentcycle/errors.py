@@ -195,3 +195,130 @@ class WorkspaceStorageError(WorkspaceError):
     """The storage underneath failed (permissions, network, missing bucket ...)."""
 
     code = "storage_error"
+
+
+class SkillError(AgentcycleError):
+    """A skill directory that cannot be loaded. Discovery reports it as an issue of that one
+    skill (``SkillCatalog.issues``) and keeps loading the others."""
+
+    code = "invalid_skill"
+
+
+class SkillFileMissing(SkillError):
+    """A directory under a skills root without a ``SKILL.md``."""
+
+    code = "skill_file_missing"
+
+
+class SkillUnreadable(SkillError):
+    """``SKILL.md`` could not be read, or is not UTF-8 text."""
+
+    code = "unreadable_skill"
+
+
+class SkillFrontmatterError(SkillError):
+    """``SKILL.md`` has no ``---`` delimited frontmatter, malformed YAML, or YAML that is not a
+    mapping (duplicate keys included)."""
+
+    code = "invalid_skill_frontmatter"
+
+
+class MissingSkillField(SkillError):
+    """A required field (``name``, ``description``, the instructions body) is missing or
+    empty."""
+
+    code = "missing_skill_field"
+
+
+class InvalidSkillField(SkillError):
+    """A field of the wrong type or shape (``allowed-tools`` entries, ``metadata``)."""
+
+    code = "invalid_skill_field"
+
+
+class InvalidSkillName(SkillError):
+    """A skill name that is not 1..64 lowercase letters, digits and single inner hyphens."""
+
+    code = "invalid_skill_name"
+
+
+class SkillNameMismatch(SkillError):
+    """The frontmatter ``name`` differs from the skill's directory name."""
+
+    code = "skill_name_mismatch"
+
+
+class SkillTooLarge(SkillError):
+    """``SKILL.md`` or its description is over its size limit."""
+
+    code = "skill_too_large"
+
+
+class DuplicateSkill(SkillError):
+    """A second skill with a name already loaded from an earlier directory (the first wins)."""
+
+    code = "duplicate_skill"
+
+
+class SkillNotFound(SkillError):
+    """``activate_skill`` was given a name the run does not list."""
+
+    code = "skill_not_found"
+
+
+class EventStoreError(AgentcycleError):
+    """An event store could not read or write events."""
+
+    code = "event_store_error"
+
+
+class CorruptEventRecord(EventStoreError):
+    """A stored event that cannot be read back. ``path`` names the store's file; ``line`` is the
+    1-based line of a JSONL store, ``row`` the row position of a SQLite store."""
+
+    code = "corrupt_event_record"
+
+    def __init__(
+        self, message: str, *, path: str, line: int | None = None, row: int | None = None
+    ) -> None:
+        super().__init__(message, details={"path": path, "line": line, "row": row})
+        self.path = path
+        self.line = line
+        self.row = row
+
+
+class EventSeqConflict(EventStoreError):
+    """A different event was already stored at the same ``(run_id, seq)``: two writers
+    continued the same run."""
+
+    code = "event_seq_conflict"
+
+
+class EventStoreWriteError(EventStoreError):
+    """Events of a run could not be persisted to ``RunConfig.event_store``. ``result`` holds the
+    run's result (the run itself went on); ``persisted_through_seq`` is the last ``seq`` of the
+    run known to be stored."""
+
+    code = "event_store_write_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        persisted_through_seq: int | None,
+        cause: BaseException,
+    ) -> None:
+        cause_code = cause.code if isinstance(cause, AgentcycleError) else type(cause).__name__
+        super().__init__(
+            message,
+            details={
+                "run_id": run_id,
+                "persisted_through_seq": persisted_through_seq,
+                "cause_code": cause_code,
+                "cause": str(cause),
+            },
+        )
+        self.run_id = run_id
+        self.persisted_through_seq = persisted_through_seq
+        self.result: Any = None

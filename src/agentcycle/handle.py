@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from agentcycle._compile import CompiledRun
-from agentcycle.errors import ConfigurationError
+from agentcycle.errors import ConfigurationError, EventStoreWriteError
 from agentcycle.events import RunEvent
 from agentcycle.result import RunResult
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalBroker, ApprovalDecision
@@ -14,15 +16,24 @@ from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import CycleLoop, LoopOutcome
 from agentcycle.runtime.state import RunState
 
+if TYPE_CHECKING:
+    from agentcycle.runtime.event_recorder import EventRecorder
+
 
 class RunHandle:
     """A started run. ``events()`` streams typed events (each call is an independent, lossless
     subscriber that starts from the backlog); ``result()`` waits for the ``RunResult``."""
 
     def __init__(
-        self, compiled: CompiledRun, bus: EventBus, loop: CycleLoop, broker: ApprovalBroker
+        self,
+        compiled: CompiledRun,
+        bus: EventBus,
+        loop: CycleLoop,
+        broker: ApprovalBroker,
+        recorder: EventRecorder | None = None,
     ) -> None:
         self._compiled = compiled
+        self._recorder = recorder
         self._broker = broker
         self._bus = bus
         self._loop = loop
@@ -69,11 +80,15 @@ class RunHandle:
         self._broker.resolve(request_id, decision)
 
     async def cancel(self, reason: str = "cancelled by host") -> None:
-        """Cancel the run (idempotent). Waits until the run has ended with ``run_cancelled``."""
+        """Cancel the run (idempotent). Waits until the run has ended with ``run_cancelled`` and
+        its events are in ``RunConfig.event_store``."""
         if not self._task.done():
             self._loop.request_cancel(reason)
             self._task.cancel()
         await asyncio.wait({self._task})
+        if self._recorder is not None:
+            with contextlib.suppress(EventStoreWriteError):  # result() raises it
+                await self._recorder.flush()
 
     async def release_model_clients(self) -> None:
         """Close the HTTP clients the run's model opened on this event loop. Front doors that
@@ -83,11 +98,24 @@ class RunHandle:
             await aclose()
 
     async def result(self) -> RunResult:
-        """Wait for the run to end and return its result."""
+        """Wait for the run to end (and, with ``RunConfig.event_store``, for its events to be
+        stored) and return its result. Raises ``EventStoreWriteError`` (with the result as
+        ``.result``) if the event store failed."""
         if self._result is None:
             outcome = await asyncio.shield(self._task)
             self._result = build_result(self._compiled, outcome)
+        try:
+            await self.flush_events()
+        except EventStoreWriteError as exc:
+            exc.result = self._result
+            raise
         return self._result
+
+    async def flush_events(self) -> None:
+        """Wait until every event emitted so far is in ``RunConfig.event_store`` (returns at
+        once without one); raise ``EventStoreWriteError`` if a write failed."""
+        if self._recorder is not None:
+            await self._recorder.flush()
 
 
 def build_result(compiled: CompiledRun, outcome: LoopOutcome) -> RunResult:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.models.base import Model, ModelRef, ModelSettings
@@ -12,6 +13,10 @@ from agentcycle.models.provider import ModelProvider
 from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
+
+if TYPE_CHECKING:
+    from agentcycle.stores.events import RunEventStore
+    from agentcycle.tracing.spans import TraceProcessor
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +51,19 @@ class RunConfig:
     (``None``: 300)."""
     memory: MemoryPolicy | None = None
     """Context budgeting and compaction; replaces the agent's policy as a whole."""
+    event_store: RunEventStore | None = None
+    """Persists every event of the run (``agentcycle.stores``), written in batches off the
+    loop. ``RunHandle.result()`` returns once all of them are stored and raises
+    ``EventStoreWriteError`` if a write failed."""
+    trace_processors: Sequence[TraceProcessor] | None = None
+    """Receive the run's spans (``agentcycle.tracing``), derived from its events. Set here, it
+    replaces the runner's list."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    skills_dirs: Sequence[str | Path] | None = None
+    """More skill directories for this run, after the agent's ``skills_dirs``."""
+    skills_prompt_budget: int | None = None
+    """Characters the skills section of the system prompt may take (``None``: 4,000)."""
     execution: Literal["inline"] = "inline"
     run_id: str | None = None
     trace_id: str | None = None

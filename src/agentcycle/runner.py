@@ -110,9 +110,19 @@ class Runner:
                 resume_input=input,
                 memory=compiled.memory,
                 model_info=compiled.info,
+                diagnostics=compiled.diagnostics,
             )
         )
-        return RunHandle(compiled, bus, loop, broker)
+        recorder = None
+        if config.event_store is not None:
+            from agentcycle.runtime.event_recorder import EventRecorder
+
+            recorder = EventRecorder(config.event_store, bus)
+        if config.trace_processors:
+            from agentcycle.tracing.builder import SpanBuilder
+
+            bus.add_listener(SpanBuilder(config.trace_processors).on_event)
+        return RunHandle(compiled, bus, loop, broker, recorder)
 
     @_ClassOrInstance
     async def start_resumed(
@@ -214,7 +224,9 @@ class Runner:
     async def stream(
         self, agent: Agent, input: Any, *, config: RunConfig | None = None
     ) -> AsyncIterator[RunEvent]:
-        """Run and yield every event; leaving the loop early cancels the run."""
+        """Run and yield every event; leaving the loop early cancels the run. With
+        ``RunConfig.event_store`` the stream ends once every event is stored (raising
+        ``EventStoreWriteError`` if a write failed)."""
         handle = await self._start(agent, input, config, live=False)
         try:
             async for event in handle.events():
@@ -222,6 +234,7 @@ class Runner:
         finally:
             if not handle.done():
                 await handle.cancel("stream closed by consumer")
+        await handle.flush_events()
 
     @_ClassOrInstance
     def stream_sync(
@@ -240,6 +253,7 @@ class Runner:
             try:
                 async for event in handle.events():
                     items.put(event)
+                await handle.flush_events()
             finally:
                 if not handle.done():
                     await handle.cancel("stream closed by consumer")

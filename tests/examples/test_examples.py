@@ -15,6 +15,7 @@ EXPECTED = {
     "02_function_tools.py": "order 456: processing (follow up: True)",
     "03_streaming_events.py": "run completed: Plan done.",
     "04_ask_user.py": "waiting for the user: Deploy to which environment?",
+    "07_skills.py": "deploy while the skill is active: tool_not_allowed",
 }
 
 

@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="when tool calls ask first (default: shell commands); asks on the terminal when "
         "stdin is a TTY, otherwise the run stops waiting for approval (exit 3)",
     )
+    parser.add_argument(
+        "--skills-dir",
+        action="append",
+        metavar="DIR",
+        help="a directory of skills (subdirectories with a SKILL.md) or one skill directory; "
+        "repeatable",
+    )
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--max-tokens", type=int)

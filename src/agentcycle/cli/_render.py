@@ -7,6 +7,7 @@ from typing import Any, Protocol, TextIO
 
 from agentcycle.events import (
     AssistantDelta,
+    Diagnostic,
     ModelCallFailed,
     RunEvent,
     ToolCallCompleted,
@@ -43,6 +44,11 @@ class HumanRenderer:
             self._line(f"  -> {event.tool_name}({_preview(event.arguments)})")
         elif isinstance(event, ToolCallCompleted) and event.error_code:
             self._line(f"     {event.tool_name} failed: {event.error_code}")
+        elif isinstance(event, Diagnostic) and event.code == "skill_invalid":
+            details = event.details
+            self._line(f"  skill skipped: {details['path']}: {details['message']}")
+        elif isinstance(event, Diagnostic) and event.code == "skill_activated":
+            self._line(f"  skill activated: {event.details['skill']}")
         elif isinstance(event, ModelCallFailed) and event.retryable:
             self._line(
                 f"  model call attempt {event.attempt} failed ({event.error_code}); retrying"

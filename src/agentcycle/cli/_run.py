@@ -116,6 +116,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         max_cycles=args.max_cycles,
         language=args.language,
         metadata={"agent_type": args.agent_type},
+        skills_dirs=tuple(Path(d).expanduser() for d in args.skills_dir or ()),
     )
     return agent, config
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from agentcycle.errors import (
     AgentcycleError,
@@ -77,7 +77,7 @@ from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.context import ContextManager
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
-from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.runtime.policy import ToolPolicy, skill_refusal
 from agentcycle.runtime.state import (
     CycleRecord,
     NoToolPolicy,
@@ -85,7 +85,9 @@ from agentcycle.runtime.state import (
     RunState,
     RunToolState,
 )
+from agentcycle.skills.prompt import activation_message
 from agentcycle.tools.base import RunScope, Tool
+from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,16 @@ class LoopOutcome:
     error: AgentcycleError | None = None
     wait: dict[str, Any] | None = None
     model_calls: list[ModelCallRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class StartupDiagnostic:
+    """Something found while compiling the run (a skill that failed to load ...), emitted as a
+    ``diagnostic`` event right after ``agent_started``."""
+
+    code: str
+    details: dict[str, Any]
+    level: Literal["debug", "info", "warning", "error"] = "warning"
 
 
 @dataclass(slots=True)
@@ -147,6 +159,7 @@ class LoopInputs:
     resume_input: Any = None
     memory: MemoryPolicy = field(default_factory=MemoryPolicy)
     model_info: ModelInfo = field(default_factory=ModelInfo)
+    diagnostics: tuple[StartupDiagnostic, ...] = ()
 
 
 class CycleLoop:
@@ -191,6 +204,10 @@ class CycleLoop:
         else:
             bus.emit(RunStarted, input=self._spec.input)
         bus.emit(AgentStarted)
+        for diagnostic in self._in.diagnostics:
+            bus.emit(
+                Diagnostic, level=diagnostic.level, code=diagnostic.code, details=diagnostic.details
+            )
         try:
             outcome = await self._cycles()
         except asyncio.CancelledError:
@@ -262,6 +279,7 @@ class CycleLoop:
                 batch = await self._orchestrator.run_batch(response.tool_calls, index)
                 self._history.extend(_tool_message(o) for o in batch.outcomes)
                 self._history.extend(_attachments(batch.outcomes))
+                self._history.extend(self._skill_instructions(batch.outcomes, index))
                 outcome = self._after_tools(batch.outcomes)
                 if outcome is None and batch.pending:
                     outcome = self._waiting_for_approval(batch.pending)
@@ -310,6 +328,7 @@ class CycleLoop:
             batch = await self._orchestrator.run_pending(work.pending, work.decisions, index)
             self._history.extend(_tool_message(o) for o in batch.outcomes)
             self._history.extend(_attachments(batch.outcomes))
+            self._history.extend(self._skill_instructions(batch.outcomes, index))
             outcome = self._after_tools(batch.outcomes)
             if outcome is None and batch.pending:
                 outcome = self._waiting_for_approval(batch.pending)
@@ -356,7 +375,7 @@ class CycleLoop:
         bus = self._bus
         request = ModelRequest(
             messages=self._history,
-            tools=self._in.tool_specs,
+            tools=self._offered_tools(),
             settings=self._spec.model_settings,
             cycle_index=index,
         )
@@ -412,6 +431,42 @@ class CycleLoop:
             ModelCallRecord(index, ids["operation_id"], ids["attempt"], response.usage)
         )
         return response, response.usage
+
+    def _offered_tools(self) -> tuple[ToolSpec, ...]:
+        """The run's tools, less those the active skills' ``allowed-tools`` exclude."""
+        tool_state = self._in.tool_state
+        if tool_state.skill_allowed_tools() is None:
+            return self._in.tool_specs
+        return tuple(s for s in self._in.tool_specs if skill_refusal(tool_state, s.name) is None)
+
+    def _skill_instructions(self, outcomes: list[ToolCallOutcome], index: int) -> list[Message]:
+        """For each skill activated by ``outcomes``: a ``skill_activated`` diagnostic and a
+        synthetic user message with the skill's instructions (after the tool results)."""
+        messages: list[Message] = []
+        for outcome in outcomes:
+            result = outcome.result
+            skill = result.metadata.get("skill")
+            if (
+                outcome.call.name != ACTIVATE_SKILL
+                or result.status is ToolResultStatus.ERROR
+                or not isinstance(skill, dict)
+            ):
+                continue
+            self._bus.emit(
+                Diagnostic,
+                cycle_index=index,
+                level="info",
+                code="skill_activated",
+                details={
+                    "skill": skill["name"],
+                    "allowed_tools": skill["allowed_tools"],
+                    "reason": skill["reason"],
+                    "tool_call_id": outcome.call.id,
+                },
+            )
+            text = activation_message(skill["name"], skill["instructions"], self._in.language)
+            messages.append(UserMessage(content=text, synthetic=True))
+        return messages
 
     # ------------------------------------------------------------------ decisions
 

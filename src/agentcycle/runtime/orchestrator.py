@@ -32,7 +32,7 @@ from agentcycle.runtime.approvals import (
 )
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
-from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.runtime.policy import ToolPolicy, skill_refusal
 from agentcycle.runtime.state import PendingToolCall, RunToolState
 from agentcycle.tools.base import RunScope, Tool, ToolContext
 from agentcycle.tools.validation import parse_arguments, validate_arguments
@@ -241,7 +241,9 @@ class ToolOrchestrator:
     ) -> ToolCallOutcome | _Pending:
         refusal = p.refusal
         if refusal is None and p.tool is not None and p.arguments is not None:
-            reason = await self._policy.call_refusal(p.tool, p.arguments)
+            reason = skill_refusal(self._state, p.tool.name) or await self._policy.call_refusal(
+                p.tool, p.arguments
+            )
             if reason is not None:
                 refusal = ToolResult.error(TOOL_NOT_ALLOWED, f"Not allowed: {reason}.")
             elif self._policy.needs_approval(p.tool) and p.tool.name not in (

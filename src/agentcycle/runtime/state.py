@@ -48,6 +48,19 @@ class FileStamp(BaseModel):
     size: int
 
 
+class ActiveSkill(BaseModel):
+    """A skill activated in this run (``activate_skill``). Its ``allowed_tools`` are copied at
+    activation, so a resumed run enforces what the model was told even if the skill changed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    allowed_tools: tuple[str, ...] | None = None
+    """``None``: the skill does not restrict tools."""
+    cycle_index: int
+    reason: str | None = None
+
+
 class RunToolState(BaseModel):
     """Mutable state shared by the run's tools; snapshotted into each cycle record."""
 
@@ -57,11 +70,21 @@ class RunToolState(BaseModel):
     files_seen: dict[str, FileStamp] = Field(default_factory=dict)
     approved_tools: set[str] = Field(default_factory=set)
     """Tools approved with ``allow_session`` for the rest of the run."""
+    active_skills: list[ActiveSkill] = Field(default_factory=list)
+    """Skills activated so far, in order; a skill stays active for the rest of the run."""
     extra: dict[str, Any] = Field(default_factory=dict)
 
     def open_todos(self) -> list[TodoItem]:
         """TODO items that are not completed."""
         return [todo for todo in self.todos if todo.status != "completed"]
+
+    def skill_allowed_tools(self) -> frozenset[str] | None:
+        """The union of the ``allowed_tools`` of the active skills that declare them, or
+        ``None`` when no active skill restricts tools."""
+        declared = [s.allowed_tools for s in self.active_skills if s.allowed_tools is not None]
+        if not declared:
+            return None
+        return frozenset(name for allowed in declared for name in allowed)
 
 
 class RunSpec(BaseModel):

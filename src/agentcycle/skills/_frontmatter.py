@@ -1,0 +1,72 @@
+"""Split ``SKILL.md`` into its YAML frontmatter and markdown body, and parse the frontmatter.
+
+The frontmatter is the block between a first line ``---`` and the next line ``---``. It is
+parsed with PyYAML's safe loader (no arbitrary objects), extended to reject duplicate keys,
+which the plain safe loader silently resolves to the last value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from functools import cache
+from typing import Any
+
+from agentcycle.errors import SkillFrontmatterError
+
+_DELIMITER = "---"
+
+
+def split_frontmatter(text: str) -> tuple[str, str]:
+    """``(frontmatter, body)`` of a ``SKILL.md`` text; raises ``SkillFrontmatterError`` when
+    the text does not open with a closed ``---`` block."""
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].rstrip() != _DELIMITER:
+        raise SkillFrontmatterError("SKILL.md must start with a '---' line opening the frontmatter")
+    for index in range(1, len(lines)):
+        if lines[index].rstrip() == _DELIMITER:
+            return "".join(lines[1:index]), "".join(lines[index + 1 :])
+    raise SkillFrontmatterError("the frontmatter opened on line 1 is never closed by '---'")
+
+
+def parse_frontmatter(frontmatter: str) -> dict[str, Any]:
+    """The frontmatter as a mapping; raises ``SkillFrontmatterError`` for malformed YAML, a
+    duplicate key, or YAML that is not a mapping."""
+    import yaml
+
+    try:
+        data = yaml.load(frontmatter, Loader=_strict_loader())  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        # +2: the frontmatter starts on the file's second line, and marks count from 0.
+        where = f" (SKILL.md line {mark.line + 2})" if mark is not None else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SkillFrontmatterError(f"malformed YAML frontmatter{where}: {problem}") from exc
+    except yaml.YAMLError as exc:
+        raise SkillFrontmatterError(f"malformed YAML frontmatter: {exc}") from exc
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise SkillFrontmatterError(f"the frontmatter must be a YAML mapping, not {kind}")
+    return data
+
+
+@cache
+def _strict_loader() -> type[Any]:
+    """A ``SafeLoader`` that refuses duplicate mapping keys (built on first use so PyYAML
+    loads only when a skill is read)."""
+    import yaml
+
+    class StrictSafeLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, Hashable):
+                    continue  # the base constructor reports unhashable keys itself
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictSafeLoader
