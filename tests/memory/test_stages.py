@@ -114,11 +114,16 @@ async def test_micro_archives_old_large_results_oldest_first_until_under_target(
     assert [r["tokens"] > 0 for r in result.dropped] == [True, True]
 
 
-async def test_micro_spares_recent_cycles_small_results_and_the_todo_list() -> None:
-    messages = history(turn(1, tool="todo_write"), turn(2, 100), *(turn(n) for n in range(3, 6)))
+async def test_micro_spares_recent_cycles_small_results_the_plan_and_skills() -> None:
+    messages = history(
+        turn(0, tool="activate_skill"),
+        turn(1, tool="todo_write"),
+        turn(2, 100),
+        *(turn(n) for n in range(3, 6)),
+    )
     result = await compact(messages, 0, Host(), summary=False)
     archived = [r["tool_call_id"] for r in result.dropped if r["stage"] == "micro"]
-    assert archived == []  # todo list, a small result, then only the last 3 cycles
+    assert archived == []  # skill, todo list, a small result, then only the last 3 cycles
     assert result.messages == messages
 
 

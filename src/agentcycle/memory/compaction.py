@@ -5,8 +5,8 @@
 1. **micro** — tool results older than the last ``keep_recent_cycles`` cycles and longer than
    ``micro_min_chars`` become a marker with the tool name, a short excerpt and the artifact path
    holding the full text (``CompactionHost.archive``; without a workspace the marker says the text
-   was dropped and keeps only the excerpt). ``todo_write`` results are never archived: they carry
-   the plan.
+   was dropped and keeps only the excerpt). Results of ``keep_tool_results`` tools (the TODO
+   list, skill instructions) are never archived.
 2. **structural** — outside the recent cycles: reasoning is dropped, a run of assistant replies
    without tool calls collapses into its last reply, images in non-pinned turns become a short
    text placeholder.
@@ -52,7 +52,6 @@ Stage = Literal["micro", "structural", "summary", "emergency"]
 MEMORY_NOTE_PREFIX = "[agentcycle memory]"
 """Start of the synthetic user message that holds summaries and pinned state."""
 ARCHIVED_PREFIX = "[archived tool result"
-TODO_TOOL = "todo_write"
 MAX_RECORDED_IDS = 100
 """A summary or emergency record lists at most this many tool call ids."""
 _LOCAL_ITEM_CHARS = 200
@@ -262,7 +261,7 @@ class Compactor:
             if work.total <= target:
                 return
             message = work.messages[i]
-            if not isinstance(message, ToolMessage) or message.name == TODO_TOOL:
+            if not isinstance(message, ToolMessage) or message.name in policy.keep_tool_results:
                 continue
             text = content_text(message.content)
             if len(text) < policy.micro_min_chars or text.startswith(ARCHIVED_PREFIX):

@@ -47,6 +47,8 @@ class MemoryPolicy:
     """Tool results shorter than this are never archived."""
     excerpt_chars: int = 300
     """Length of the excerpt an archived tool result keeps."""
+    keep_tool_results: tuple[str, ...] = ("todo_write", "activate_skill")
+    """Tools whose results micro compaction never archives (the plan, skill instructions)."""
     summary: bool = True
     """Run the summary stage (one model call) before resorting to emergency drops."""
     summary_model: Model | None = None

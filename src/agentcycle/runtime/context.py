@@ -107,7 +107,7 @@ class ContextManager:
             return start
         # Compaction measures with local estimates; when the provider counts differently, aim
         # at the target in its units.
-        scale = estimate / counter.local_total()
+        scale = estimate / max(1, counter.local_total())
         start, after = await self._compact(
             index,
             start,
