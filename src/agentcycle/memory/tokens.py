@@ -54,16 +54,32 @@ def _chars_estimate(text: str) -> int:
     return math.ceil((len(text) - non_ascii) / 4) + non_ascii
 
 
+_SHORT_CHARS = 64
+_SHORT_CACHE_SIZE = 4_096
+
+
 class TokenEstimator:
     """Counts tokens of text, messages and tool specs with one tokenizer."""
 
     def __init__(self, tokenizer: Tokenizer = "cl100k_base") -> None:
         self.tokenizer = tokenizer
+        # Tool names, short results ("ok") and the like recur every cycle: remember them.
+        self._short: dict[str, int] = {}
 
     def text(self, text: str) -> int:
         """Tokens of ``text``."""
         if not text:
             return 0
+        if len(text) > _SHORT_CHARS:
+            return self._count(text)
+        n = self._short.get(text)
+        if n is None:
+            n = self._count(text)
+            if len(self._short) < _SHORT_CACHE_SIZE:
+                self._short[text] = n
+        return n
+
+    def _count(self, text: str) -> int:
         if self.tokenizer == "chars":
             return _chars_estimate(text)
         return len(_encoding(self.tokenizer).encode_ordinary(text))
