@@ -17,6 +17,7 @@ from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextPr
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.hooks import RuntimeHook
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
@@ -65,6 +66,7 @@ class CompiledRun:
     language: str
     policy: ToolPolicy
     approvals: ApprovalProvider | None
+    memory: MemoryPolicy
     hooks: tuple[RuntimeHook, ...] = ()
     budget: RunBudget | None = None
     price: ModelPrice | None = None
@@ -163,6 +165,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         diagnostics=(*_skill_diagnostics(skills), *context.diagnostics),
         budget=config.budget,
         price=price,
+        memory=_first(config.memory, agent.memory, MemoryPolicy()),
     )
 
 
@@ -222,6 +225,7 @@ async def compile_resume(
         hooks=_hooks(agent, config),
         budget=config.budget,
         price=price,
+        memory=_first(config.memory, agent.memory, MemoryPolicy()),
         diagnostics=_skill_diagnostics(skills),
     )
     return compiled, work

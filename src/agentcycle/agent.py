@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from agentcycle.context_providers import ContextProvider
 from agentcycle.hooks import RuntimeHook
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
@@ -70,6 +71,8 @@ class Agent:
     context_budget_chars: int | None = None
     """Characters of provider fragments the system prompt takes at most (the run's setting
     wins; default ``DEFAULT_CONTEXT_BUDGET_CHARS``)."""
+    memory: MemoryPolicy | None = None
+    """Context budgeting and compaction (``None``: the runner's or run's, else the defaults)."""
     skills_dirs: Sequence[str | Path] = field(default_factory=tuple)
     """Directories of skills (``agentcycle.skills``) this agent can activate; a run adds
     ``RunConfig.skills_dirs`` after these."""

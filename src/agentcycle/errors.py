@@ -80,6 +80,14 @@ class PromptTooLongError(ModelError):
     code = "prompt_too_long"
 
 
+class ContextExhaustedError(AgentcycleError):
+    """The prompt does not fit the model's context window even after compaction: the provider
+    kept rejecting it as too long, or nothing was left to compact. ``details`` holds the number
+    of recovery attempts and the estimated prompt tokens."""
+
+    code = "context_exhausted"
+
+
 class ToolDefinitionError(ConfigurationError):
     """A tool whose definition is invalid (bad schema, duplicate name, unsupported signature)."""
 

@@ -291,12 +291,16 @@ class MemoryCompactStarted(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class MemoryCompactCompleted(RunEvent):
-    """Compaction finished; ``dropped`` is a short record of what left the context."""
+    """Compaction finished. ``mode`` is the most drastic stage that ran; counts are messages,
+    tokens are estimates of the whole request; ``dropped`` is a short record of what left the
+    context (one entry per archived result, one per summary or emergency drop)."""
 
     type: ClassVar[str] = "memory_compact_completed"
     mode: Literal["micro", "structural", "summary", "emergency"]
     before_count: int
     after_count: int
+    tokens_before: int = 0
+    tokens_after: int = 0
     reclaimed_tokens: int
     archived_count: int = 0
     dropped: list[dict[str, Any]] = field(default_factory=list)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from agentcycle.budget import RunBudget
 from agentcycle.context_providers import ContextProvider
 from agentcycle.hooks import RuntimeHook
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
 from agentcycle.pricing import PriceTable
@@ -67,6 +68,8 @@ class RunConfig:
     price_table: PriceTable | None = None
     """Model prices; a price found here beats the settings file's ``pricing`` for the model.
     With a price every model call's usage carries ``cost_usd``."""
+    memory: MemoryPolicy | None = None
+    """Context budgeting and compaction; replaces the agent's policy as a whole."""
     event_store: RunEventStore | None = None
     """Persists every event of the run (``agentcycle.stores``), written in batches off the
     loop. ``RunHandle.result()`` returns once all of them are stored and raises

@@ -111,6 +111,8 @@ class Runner:
                 hooks=compiled.hooks,
                 budget=compiled.budget,
                 price=compiled.price,
+                memory=compiled.memory,
+                model_info=compiled.info,
                 diagnostics=compiled.diagnostics,
                 session=config.session,
             )

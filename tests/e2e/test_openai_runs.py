@@ -136,7 +136,7 @@ async def test_malformed_arguments_are_repaired_on_the_next_cycle(
     assert error_result["error_code"] == "invalid_arguments_json"
 
 
-async def test_context_length_error_fails_with_prompt_too_long(
+async def test_context_length_error_with_nothing_to_compact_is_context_exhausted(
     server: OpenAICompatServer,
 ) -> None:
     server.enqueue(
@@ -148,8 +148,10 @@ async def test_context_length_error_fails_with_prompt_too_long(
     )
     result = await Runner.run(Agent(model=model_for(server)), "huge")
     assert result.status is RunStatus.FAILED
-    assert result.error is not None and result.error["code"] == "prompt_too_long"
-    assert len(server.requests) == 1  # not retried
+    # Only the system prompt and the request: compaction has nothing to remove.
+    assert result.error is not None and result.error["code"] == "context_exhausted"
+    assert result.error["details"]["last_error"] == "prompt_too_long"
+    assert len(server.requests) == 1  # the same prompt is not resent
 
 
 async def test_ask_user_over_http(server: OpenAICompatServer) -> None:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from agentcycle import Agent, RunConfig, Runner, StopAtTools, function_tool
-from agentcycle.errors import AgentcycleError, ConfigurationError, PromptTooLongError
+from agentcycle.errors import AgentcycleError, ConfigurationError, ModelError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import AssistantMessage, ImagePart, ToolMessage, ToolResult, UserMessage
 from agentcycle.runtime.state import RunState
@@ -270,10 +270,10 @@ def test_output_type_makes_final_output_typed() -> None:
 
 
 def test_model_errors_fail_the_run_with_their_code() -> None:
-    model = ScriptedModel([PromptTooLongError("too long", code="prompt_too_long")])
+    model = ScriptedModel([ModelError("refused", code="content_filtered")])
     result = Runner.run_sync(Agent(model=model), "x")
     assert result.status is RunStatus.FAILED
-    assert result.error is not None and result.error["code"] == "prompt_too_long"
+    assert result.error is not None and result.error["code"] == "content_filtered"
 
 
 def test_no_model_is_a_configuration_error() -> None:

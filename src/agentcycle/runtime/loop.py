@@ -1,6 +1,7 @@
 """The cycle loop: the one implementation every entry point runs.
 
-    cycle = call model (streamed; deltas become events)
+    cycle = prepare context (token budget, compaction)
+          -> call model (streamed; deltas become events; a too-long prompt is compacted, resent)
           -> append assistant message
           -> run tool calls through the orchestrator
           -> apply directives (finish / wait_user / continue)
@@ -25,6 +26,7 @@ from agentcycle.errors import (
     BudgetExhaustedError,
     InvalidToolCallsExceeded,
     ModelError,
+    PromptTooLongError,
 )
 from agentcycle.events import (
     AgentStarted,
@@ -38,6 +40,7 @@ from agentcycle.events import (
     ModelCallCompleted,
     ModelCallFailed,
     ModelCallStarted,
+    ModelOperation,
     ModelToolCallProgress,
     ModelToolCallStarted,
     ReasoningDelta,
@@ -50,6 +53,7 @@ from agentcycle.events import (
     ToolCallRef,
 )
 from agentcycle.hooks import CycleEnd, RunEnd, RuntimeHook
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.messages import (
     AssistantMessage,
     Directive,
@@ -65,6 +69,7 @@ from agentcycle.models.base import (
     AttemptFailed,
     AttemptStarted,
     Model,
+    ModelInfo,
     ModelRequest,
     ModelResponse,
     ReasoningTextDelta,
@@ -78,6 +83,7 @@ from agentcycle.runtime import prompts
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.budget_meter import BudgetMeter
+from agentcycle.runtime.context import ContextManager
 from agentcycle.runtime.event_bus import EventBus, new_id
 from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
 from agentcycle.runtime.policy import ToolPolicy, skill_refusal
@@ -104,6 +110,7 @@ class ModelCallRecord:
     operation_id: str
     attempts: int
     usage: TokenUsage
+    operation: ModelOperation = "agent_cycle"
 
 
 @dataclass(slots=True)
@@ -167,6 +174,8 @@ class LoopInputs:
     budget: RunBudget | None = None
     price: ModelPrice | None = None
     """The model's price: every model call's usage carries its cost."""
+    memory: MemoryPolicy = field(default_factory=MemoryPolicy)
+    model_info: ModelInfo = field(default_factory=ModelInfo)
     diagnostics: tuple[StartupDiagnostic, ...] = ()
     session: Session | None = None
 
@@ -204,6 +213,7 @@ class CycleLoop:
             hooks=self._hooks if self._hooks is not None and self._hooks.has_tool_hooks else None,
             budget=self._meter,
         )
+        self._memory = ContextManager(inputs, self._record_compaction_call)
         self._consecutive_invalid = 0
         self._last_text: str | None = None
         self._cancel_reason: str | None = None
@@ -324,7 +334,7 @@ class CycleLoop:
             self._apply_steering(index)
             if hooks is not None:
                 await hooks.before_cycle(index)
-            response, usage = await self._call_model(index)
+            response, usage, start = await self._model_turn(index, start)
             assistant = AssistantMessage(
                 content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
             )
@@ -421,6 +431,30 @@ class CycleLoop:
             )
         )
         return outcome
+
+    async def _model_turn(self, index: int, start: int) -> tuple[ModelResponse, TokenUsage, int]:
+        """Prepare the context (budget, compaction), then call the model. A prompt the provider
+        rejects as too long is compacted harder and sent again, a bounded number of times
+        (``context_exhausted`` after that). Returns the response, its usage, and where this
+        cycle's messages start in the possibly compacted history."""
+        start = await self._memory.prepare(index, start)
+        attempt = 0
+        while True:
+            try:
+                response, usage = await self._call_model(index)
+            except PromptTooLongError as exc:
+                attempt += 1
+                start = await self._memory.recover(index, start, exc, attempt)
+                continue
+            self._memory.observe(usage)
+            return response, usage, start
+
+    def _record_compaction_call(
+        self, index: int, operation_id: str, attempts: int, usage: TokenUsage
+    ) -> None:
+        self._model_calls.append(
+            ModelCallRecord(index, operation_id, attempts, usage, operation="memory_compaction")
+        )
 
     async def _call_model(self, index: int) -> tuple[ModelResponse, TokenUsage]:
         model = self._in.model
@@ -643,8 +677,8 @@ class CycleLoop:
         resumable."""
         self._pair_dangling_calls(reason)
         state = self._in.state
-        committed = len(state.spec.initial_messages) + sum(len(c.messages) for c in state.cycles)
-        if len(self._history) > committed:
+        committed = state.message_count()
+        if len(self._history) > committed:  # keep the interrupted cycle's messages resumable
             state.cycles.append(
                 CycleRecord(
                     index=state.last_cycle_index + 1,

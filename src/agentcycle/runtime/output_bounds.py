@@ -9,6 +9,7 @@ rest was dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +24,7 @@ RESERVED_DIR = ".agentcycle"
 """Workspace paths under this directory are read-only to tools."""
 
 _CHUNK_CHARS = 64 * 1024
+_ARTIFACT_PATH = re.compile(re.escape(ARTIFACTS_DIR) + r"/[^\s\"'()]+?\.txt")
 
 
 def is_reserved(path: str) -> bool:
@@ -48,7 +50,7 @@ async def bound_result(
     path: str | None = None
     write_stream = getattr(workspace, "write_stream", None)
     if write_stream is not None:
-        path = f"{ARTIFACTS_DIR}/{run_id}/{_safe(tool_call_id)}.txt"
+        path = artifact_path(run_id, tool_call_id)
         try:
             await write_stream(path, _encoded(content), mode="create")
         except (AgentcycleError, OSError) as exc:  # the preview still goes to the model
@@ -68,6 +70,31 @@ async def bound_result(
         )
     preview = content[:HEAD_CHARS] + marker + content[-TAIL_CHARS:]
     return result.model_copy(update={"content": preview, "metadata": metadata})
+
+
+def artifact_path_in(text: str) -> str | None:
+    """The artifact path a bounded preview names, if ``text`` is one."""
+    match = _ARTIFACT_PATH.search(text)
+    return match.group(0) if match else None
+
+
+async def archive_text(workspace: Any, path: str, text: str) -> str | None:
+    """Write ``text`` once to ``path`` under the artifacts area; ``None`` when there is no
+    workspace or the write fails (the caller then says the text was not kept)."""
+    write_stream = getattr(workspace, "write_stream", None)
+    if write_stream is None:
+        return None
+    try:
+        await write_stream(path, _encoded(text), mode="create")
+    except (AgentcycleError, OSError):
+        return None
+    return path
+
+
+def artifact_path(run_id: str, name: str, area: str = "") -> str:
+    """Where the artifact ``name`` of run ``run_id`` lives (``area``: a sub-folder)."""
+    folder = f"{ARTIFACTS_DIR}/{run_id}" + (f"/{area}" if area else "")
+    return f"{folder}/{_safe(name)}.txt"
 
 
 def _safe(name: str) -> str:

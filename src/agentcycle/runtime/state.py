@@ -106,8 +106,22 @@ class RunSpec(FrozenModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class CompactionInfo(FrozenModel):
+    """How a compaction rewrote the history (the same facts as ``memory_compact_completed``)."""
+
+    trigger: Literal["threshold", "prompt_too_long", "manual"]
+    mode: Literal["micro", "structural", "summary", "emergency"]
+    tokens_before: int
+    tokens_after: int
+    dropped: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class CycleRecord(FrozenModel):
-    """What one cycle added: its messages (assistant, tool results, hints) and its usage."""
+    """What one cycle added: its messages (assistant, tool results, hints) and its usage.
+
+    A compaction record (``compaction`` set) instead holds the whole compacted history at that
+    point: its ``messages`` replace everything before it. It carries the index of the last
+    committed cycle and the usage of the summary call, if any."""
 
     index: int
     messages: tuple[Message, ...]
@@ -115,6 +129,7 @@ class CycleRecord(FrozenModel):
     model_calls: int = 1
     todos: tuple[TodoItem, ...] | None = None
     """The TODO list after this cycle, when the cycle changed it."""
+    compaction: CompactionInfo | None = None
 
 
 class PendingToolCall(FrozenModel):
@@ -149,11 +164,22 @@ class RunState(BaseModel):
     never gets: the system prompt); the rest is appended as a turn when the run next ends."""
 
     def messages(self) -> list[Message]:
-        """The full history: the initial messages followed by every cycle's messages."""
+        """The history as the model sees it: the initial messages and every cycle's messages,
+        starting over at each compaction record."""
         history: list[Message] = list(self.spec.initial_messages)
         for cycle in self.cycles:
-            history.extend(cycle.messages)
+            if cycle.compaction is not None:
+                history = list(cycle.messages)
+            else:
+                history.extend(cycle.messages)
         return history
+
+    def message_count(self) -> int:
+        """``len(self.messages())`` without building the list."""
+        count = len(self.spec.initial_messages)
+        for cycle in self.cycles:
+            count = len(cycle.messages) + (0 if cycle.compaction is not None else count)
+        return count
 
     @property
     def last_cycle_index(self) -> int:

@@ -89,9 +89,13 @@ class RecordedRequest:
 
 
 class ScriptedModel:
-    """A model that plays back a script (see the module docstring). ``record_requests=False``
-    keeps no requests (``requests`` stays empty, ``calls`` still counts): for load tests that
-    hold thousands of runs in one process."""
+    """A model that plays back a script (see the module docstring).
+
+    ``context_length`` and ``max_output_tokens`` declare limits as a settings file would, so
+    runs with a small window exercise memory compaction; summary calls arrive as requests with
+    ``operation="memory_compaction"``. ``record_requests=False`` keeps no requests
+    (``requests`` stays empty, ``calls`` still counts): for load tests that hold thousands of
+    runs in one process."""
 
     def __init__(
         self,
@@ -124,7 +128,9 @@ class ScriptedModel:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request so far, each with the history exactly as that call saw it."""
+        """Every request so far, each with the history as that call saw it. A compaction
+        rewrites the history in place, so entries from before it show the compacted messages;
+        inspect ``request.messages`` inside a callable script to see a request exactly."""
         return [
             RecordedRequest(
                 messages=request.messages[:length],
