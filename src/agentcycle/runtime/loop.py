@@ -653,7 +653,7 @@ class CycleLoop:
         if session is None or outcome.status not in APPENDING_STATUSES:
             return
         state = self._in.state
-        if not await asyncio.shield(append_turn(session, state, self._history)):
+        if not await asyncio.shield(append_turn(session, state)):
             self._bus.emit(
                 Diagnostic,
                 level="info",

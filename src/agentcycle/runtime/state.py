@@ -160,8 +160,9 @@ class RunState(BaseModel):
     tool_state: RunToolState | None = None
     """The tools' state when the run stopped (todos, files seen, approvals)."""
     session_cursor: int | None = None
-    """For a run with a session: how many messages of ``messages()`` the session holds (or
-    never gets: the system prompt); the rest is appended as a turn when the run next ends."""
+    """For a run with a session: how many messages of ``appended_messages()`` the session
+    holds (or never gets: the system prompt); the rest is appended as a turn when the run next
+    ends."""
 
     def messages(self) -> list[Message]:
         """The history as the model sees it: the initial messages and every cycle's messages,
@@ -173,6 +174,16 @@ class RunState(BaseModel):
             else:
                 history.extend(cycle.messages)
         return history
+
+    def appended_messages(self) -> list[Message]:
+        """Every message the run added, in order, as if nothing had been compacted: the initial
+        messages and each ordinary cycle's messages (compaction records rewrite the history the
+        model sees; they add nothing to the conversation)."""
+        stream: list[Message] = list(self.spec.initial_messages)
+        for cycle in self.cycles:
+            if cycle.compaction is None:
+                stream.extend(cycle.messages)
+        return stream
 
     def message_count(self) -> int:
         """``len(self.messages())`` without building the list."""

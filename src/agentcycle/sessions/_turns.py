@@ -1,17 +1,17 @@
 """How a run meets its session: the history it starts from and the turn it appends.
 
-A run remembers in ``RunState.session_cursor`` how much of its history the session already
-holds. When the run ends completed, waiting for the user or out of cycles, everything after the
-cursor is appended as one turn and the cursor moves to the end. A failed or cancelled run appends
-nothing: it did not conclude, and the host may retry it under the same run id (only the attempt
-that concludes records the turn) or resume it (the continuation then carries the whole delta).
+A run remembers in ``RunState.session_cursor`` how much of the conversation it added
+(``RunState.appended_messages()``: uncompacted) the session already holds. When the run ends
+completed, waiting for the user or out of cycles, everything after the cursor is appended as one
+turn and the cursor moves to the end. A failed or cancelled run appends nothing: it did not
+conclude, and the host may retry it under the same run id (only the attempt that concludes
+records the turn) or resume it (the continuation then carries the whole delta).
 """
 
 from __future__ import annotations
 
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
-from agentcycle.messages import Message
 from agentcycle.runtime.state import RunState
 from agentcycle.sessions.base import Session
 
@@ -26,14 +26,17 @@ def turn_id(state: RunState) -> str:
     return run_id if state.resume_count == 0 else f"{run_id}:resume-{state.resume_count}"
 
 
-async def append_turn(session: Session, state: RunState, history: list[Message]) -> bool:
-    """Append the part of ``history`` the session does not hold yet; ``False`` when the
-    session already had this turn (a retried run)."""
+async def append_turn(session: Session, state: RunState) -> bool:
+    """Append the part of the run's conversation the session does not hold yet; ``False`` when
+    the session already had this turn (a retried run)."""
     cursor = state.session_cursor
     if cursor is None:
         raise ConfigurationError(f"run {state.spec.run_id} was not started with a session")
-    appended = await session.add_items(history[cursor:], turn_id=turn_id(state))
-    state.session_cursor = len(history)
+    # The conversation as the run added it, not the compacted history the model last saw:
+    # the session keeps every message, and its own reader decides what to load.
+    stream = state.appended_messages()
+    appended = await session.add_items(stream[cursor:], turn_id=turn_id(state))
+    state.session_cursor = len(stream)
     return appended
 
 
