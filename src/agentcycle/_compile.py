@@ -87,7 +87,13 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
     price = _price(config, provided)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     skills = await _discover_skills(agent, config)
-    registry = _assemble_tools(agent, skills)
+    workspace = _resolve_workspace(config.workspace)
+    registry = _assemble_tools(
+        agent,
+        skills,
+        workspace=workspace is not None,
+        multimodal=provided.info.native_multimodal,
+    )
     policy = (agent.policy or ToolPolicy()).then(config.policy)
     hooks = _hooks(agent, config)
     ctx = InstructionsContext(
@@ -156,7 +162,7 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         tool_specs=tuple(s for s in registry.specs() if policy.offers(registry[s.name])),
         history=history,
         tool_state=RunToolState(),
-        workspace=_resolve_workspace(config.workspace),
+        workspace=workspace,
         context=config.context,
         language=language,
         policy=policy,
@@ -187,7 +193,13 @@ async def compile_resume(
     provided = _resolve_model(agent, config)
     price = _price(config, provided)
     skills = await _discover_skills(agent, config)
-    registry = _assemble_tools(agent, skills)
+    workspace = _resolve_workspace(config.workspace)
+    registry = _assemble_tools(
+        agent,
+        skills,
+        workspace=workspace is not None,
+        multimodal=provided.info.native_multimodal,
+    )
     missing = [name for name in spec.tool_names if name not in registry]
     if missing:
         raise ConfigurationError(
@@ -217,7 +229,7 @@ async def compile_resume(
         tool_specs=tuple(s for s in registry.specs() if s.name in spec.tool_names),
         history=state.messages(),
         tool_state=state.tool_state.model_copy(deep=True) if state.tool_state else RunToolState(),
-        workspace=_resolve_workspace(config.workspace),
+        workspace=workspace,
         context=config.context,
         language=language,
         policy=policy,
@@ -307,13 +319,25 @@ def _settings_provider(config: RunConfig) -> ModelProvider:
     return SettingsModelProvider(path, config.default_backend)
 
 
-def _assemble_tools(agent: Agent, skills: SkillCatalog | None = None) -> ToolRegistry:
-    """Built-ins first, then the agent's own tools; the order is stable (prompt caching).
-    Plain functions are wrapped with ``function_tool``; duplicate names are an error.
-    ``activate_skill`` is offered when ``skills`` holds at least one skill."""
+def _assemble_tools(
+    agent: Agent,
+    skills: SkillCatalog | None = None,
+    *,
+    workspace: bool = False,
+    multimodal: bool = False,
+) -> ToolRegistry:
+    """Built-ins first, then the agent's own tools; the order is stable (prompt caching, see
+    TOOLS.md). Plain functions are wrapped with ``function_tool``; duplicate names are an
+    error. With a ``workspace`` the file tools come after ``ask_user`` (and ``read_image``
+    after the shell and skill tools when the model is ``multimodal``); ``activate_skill`` is
+    offered when ``skills`` holds at least one skill."""
     registry = ToolRegistry([task_finish_tool(output_type=agent.output_type)])
     if agent.allow_ask_user:
         registry.add(ask_user_tool())
+    if workspace:
+        from agentcycle.tools.builtin.workspace import workspace_tools
+
+        registry.extend(workspace_tools())
     registry.add(todo_write_tool())
     if agent.shell_tools:
         from agentcycle.tools.builtin.shell import shell_tools
@@ -321,6 +345,10 @@ def _assemble_tools(agent: Agent, skills: SkillCatalog | None = None) -> ToolReg
         registry.extend(shell_tools())
     if skills is not None and skills.skills:
         registry.add(activate_skill_tool(skills))
+    if workspace and multimodal:
+        from agentcycle.tools.builtin.workspace import image_tool
+
+        registry.add(image_tool())
     registry.extend(agent.tools)
     return registry
 

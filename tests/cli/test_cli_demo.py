@@ -36,9 +36,21 @@ def test_without_settings_the_demo_runs_and_shows_its_tool_calls(workspace: Path
     proc = run_cli("--prompt", "Summarise this project", cwd=workspace)
     assert proc.returncode == 0, proc.stderr
     assert "no settings file found; running the offline demo backend" in proc.stderr
-    assert "-> todo_write(" in proc.stderr
-    assert "-> task_finish(" in proc.stderr
+    for call in ("todo_write", "find_files", "read_file", "write_file", "task_finish"):
+        assert f"-> {call}(" in proc.stderr, call
     assert "Summarise this project" in proc.stdout
+    report = (workspace / "REPORT.md").read_text()
+    assert "Request: Summarise this project" in report
+    assert "- `README.md`" in report and "- `main.py`" in report
+    assert "Files read: README.md, main.py" in report
+
+
+def test_a_second_demo_run_reads_and_replaces_its_report(workspace: Path) -> None:
+    assert run_cli("-p", "first", "--backend", "demo", cwd=workspace).returncode == 0
+    proc = run_cli("-p", "second", "--backend", "demo", cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    assert '-> read_file({"path": "REPORT.md"})' in proc.stderr
+    assert "Request: second" in (workspace / "REPORT.md").read_text()
 
 
 def test_json_output_reports_status_and_resolution(workspace: Path) -> None:

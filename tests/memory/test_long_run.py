@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agentcycle import Agent, RunConfig, Runner, ToolContext, function_tool
+from agentcycle import Agent, RunConfig, Runner, function_tool
 from agentcycle.events import RunEvent, parse_event
 from agentcycle.memory.compaction import MEMORY_NOTE_PREFIX, is_memory_note
 from agentcycle.memory.policy import MemoryPolicy, context_budget
@@ -33,13 +33,6 @@ def page(n: int) -> str:
 def fetch(n: int) -> str:
     """Fetch one page."""
     return page(n)
-
-
-@function_tool(run_in_thread=False)
-async def write_file(ctx: ToolContext, path: str, content: str) -> str:
-    """Write a file."""
-    await ctx.workspace.write(path, content)
-    return "written"
 
 
 class Script:
@@ -76,7 +69,7 @@ async def test_300_cycles_on_a_small_window_keep_pinned_content_and_account_for_
     script = Script()
     model = ScriptedModel(script, context_length=WINDOW, max_output_tokens=2_000)
     workspace = MemoryWorkspaceBackend()
-    agent = Agent(model=model, tools=[fetch, write_file], max_cycles=CYCLES)
+    agent = Agent(model=model, tools=[fetch], max_cycles=CYCLES)
     handle = await Runner.start(agent, REQUEST, config=RunConfig(workspace=workspace))
     script.handle = handle
     result = await handle.result()

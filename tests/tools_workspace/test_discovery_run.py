@@ -29,7 +29,7 @@ async def test_a_run_finds_and_searches_files(tmp_path: Path) -> None:
     tools = discovery_tools()
     assert [tool.name for tool in tools] == ["find_files", "search_files"]
     result = await Runner.run(
-        Agent(model=model, tools=tools), "look around", config=RunConfig(workspace=tmp_path)
+        Agent(model=model), "look around", config=RunConfig(workspace=tmp_path)
     )
     assert result.status is RunStatus.COMPLETED
     messages = [m for m in result.messages if isinstance(m, ToolMessage)]

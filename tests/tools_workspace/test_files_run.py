@@ -12,7 +12,6 @@ from agentcycle.events import RunStatus
 from agentcycle.messages import ImagePart, ToolMessage, UserMessage
 from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.testing import ScriptedModel, call_tool
-from agentcycle.tools.builtin.files import file_tools
 from agentcycle.workspace import MemoryWorkspaceBackend, WorkspaceBackend
 from tests.tools_workspace.file_helpers import png
 
@@ -65,7 +64,7 @@ class Script:
 async def test_read_edit_write_and_page_an_artifact_in_a_run(workspace: WorkspaceBackend) -> None:
     await workspace.write("app.py", "def answer():\n    return 1\n")
     await workspace.write("config.txt", "debug = false\n")
-    agent = Agent(model=ScriptedModel(Script()), tools=[*file_tools(multimodal=False), report])
+    agent = Agent(model=ScriptedModel(Script()), tools=[report])
     config = RunConfig(workspace=workspace, max_cycles=40)
     result = await Runner.run(agent, "review app.py", config=config)
     assert result.status is RunStatus.COMPLETED, result.error
@@ -103,18 +102,13 @@ async def test_read_image_shows_the_image_on_the_next_turn() -> None:
         [
             call_tool("read_image", {"path": "chart.png"}),
             call_tool("task_finish", {"message": "seen"}),
-        ]
+        ],
+        native_multimodal=True,
     )
-    agent = Agent(model=model, tools=file_tools(multimodal=True))
+    agent = Agent(model=model)
     result = await Runner.run(agent, "look", config=RunConfig(workspace=workspace))
     assert result.status is RunStatus.COMPLETED
-    assert model.requests[0].tools[-5:] == (
-        "file_info",
-        "read_file",
-        "write_file",
-        "edit_file",
-        "read_image",
-    )
+    assert model.requests[0].tools[-1] == "read_image"
     shown = model.requests[1].messages[-1]
     assert isinstance(shown, UserMessage) and shown.synthetic
     assert isinstance(shown.content, list)

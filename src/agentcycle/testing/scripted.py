@@ -95,7 +95,8 @@ class ScriptedModel:
     runs with a small window exercise memory compaction; summary calls arrive as requests with
     ``operation="memory_compaction"``. ``record_requests=False`` keeps no requests
     (``requests`` stays empty, ``calls`` still counts): for load tests that hold thousands of
-    runs in one process."""
+    runs in one process. ``native_multimodal=True`` declares a model that takes images, so runs
+with a workspace offer it ``read_image``."""
 
     def __init__(
         self,
@@ -104,6 +105,7 @@ class ScriptedModel:
         name: str = "scripted",
         context_length: int | None = None,
         max_output_tokens: int | None = None,
+        native_multimodal: bool = False,
         stream_chunk_chars: int = 0,
         record_requests: bool = True,
     ) -> None:
@@ -114,7 +116,11 @@ class ScriptedModel:
         self._calls = 0
         self._name = name
         self._chunk = stream_chunk_chars
-        self.info = ModelInfo(context_length=context_length, max_output_tokens=max_output_tokens)
+        self.info = ModelInfo(
+            context_length=context_length,
+            max_output_tokens=max_output_tokens,
+            native_multimodal=native_multimodal,
+        )
 
     @property
     def name(self) -> str:
