@@ -35,10 +35,16 @@ from agentcycle.tools.builtin._search_query import (
     SearchQuery,
     is_binary,
 )
+from agentcycle.tools.builtin._search_walk import OrderedWalk
 from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.filters import IGNORED_DIR_NAMES
 
 _FIRST_BATCH, _MAX_BATCH = 16, 1024
+"""Files per ``rg --json`` process in step 2: few first, growing while more are wanted."""
+_FIRST_WALK, _MAX_WALK = 256, 16_384
+"""Files per explicit ``rg -l`` batch in step 1, growing fourfold."""
+_ARG_BYTES = 128 * 1024
+"""Path bytes per ripgrep command line, well below the system's limit on arguments."""
 _LINE_LIMIT = 1 << 28
 """Longest JSON line read from ripgrep (a match on a very long line)."""
 _PLAIN = r"[\w.*?+@=~ -]+"
@@ -138,32 +144,79 @@ def _to_workspace(raw: str) -> str:
     return raw[2:] if raw.startswith("./") else raw
 
 
-async def _matching_files(
-    rg: str, root: Path, query: SearchQuery, is_dir: bool, cancelled: asyncio.Event
+async def _files_with_matches(
+    rg: str,
+    root: Path,
+    query: SearchQuery,
+    targets: list[str],
+    *,
+    walk: bool,
+    cancelled: asyncio.Event,
 ) -> list[str]:
-    """Step 1: every visible matching file, in canonical order."""
-    target = "./" + query.base if query.base else "./"
-    walk = _walk_flags(query) if is_dir else []
-    args = [*_common_flags(query), *walk, "--files-with-matches", "--null"]
-    args += ["--regexp", query.regex, "--", target]
-    async with _ripgrep(rg, root, args, cancelled) as process:
-        output = await process.stdout.read()
-        await _check_exit(process)
-    files: list[str] = []
+    """``rg -l`` over workspace ``targets`` (files, or directories when ``walk``), unordered.
+
+    Long target lists are split over several commands so no command line gets too long.
+    """
+    args = [*_common_flags(query), *(_walk_flags(query) if walk else [])]
+    args += ["--files-with-matches", "--null", "--regexp", query.regex, "--"]
+    found: list[str] = []
+    start = 0
+    while start < len(targets):
+        chunk: list[str] = []
+        size = 0
+        while start < len(targets) and size < _ARG_BYTES:
+            chunk.append("./" + targets[start])
+            size += len(chunk[-1]) + 1
+            start += 1
+        async with _ripgrep(rg, root, [*args, *chunk], cancelled) as process:
+            output = await process.stdout.read()
+            await _check_exit(process)
+        for raw in output.split(b"\0"):
+            if raw:
+                with contextlib.suppress(UnicodeDecodeError):  # not a workspace name
+                    found.append(_to_workspace(raw.decode("utf-8")))
+    return found
+
+
+async def _matching_files(
+    rg: str, root: Path, query: SearchQuery, need: int, cancelled: asyncio.Event
+) -> AsyncGenerator[str, None]:
+    """Step 1: every visible matching file below the base directory, in canonical order.
+
+    The walk lists files in order and ripgrep searches them in growing explicit batches, so
+    a common pattern fills the page from the first few hundred files. Once the matches so
+    far suggest the next batch would not fill it, the unvisited rest of the tree (files and
+    whole directories) goes to one ``rg -l``, whose unordered answer is filtered and sorted.
+    """
+    walk = OrderedWalk(root, query)
+    size = _FIRST_WALK
+    scanned = hits = 0
+    while True:
+        batch = await asyncio.to_thread(walk.take, size)
+        if not batch and not scanned:
+            # Nothing to search, but ripgrep still judges the pattern (it may reject it).
+            await _files_with_matches(rg, root, query, [query.base], walk=True, cancelled=cancelled)
+            return
+        found = await _files_with_matches(rg, root, query, batch, walk=False, cancelled=cancelled)
+        found.sort()  # the batch is in canonical order, and so is code point order
+        for path in found:
+            yield path
+        scanned, hits = scanned + len(batch), hits + len(found)
+        if walk.exhausted:
+            return
+        size = min(size * 4, _MAX_WALK)
+        # Files still to scan at the hit rate so far, if each match is one unit.
+        if not hits or (need - hits) * scanned > hits * size:
+            break
+    rest = walk.rest()
+    if not rest:
+        return
     visibility = query.visibility
-    for raw in output.split(b"\0"):
-        if not raw:
-            continue
-        try:
-            path = _to_workspace(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            continue  # not a name the workspace can address
-        if not is_dir:
-            files.append(query.base)  # a file named explicitly: the caller vetted it
-        elif visibility.shows_file(path) and query.selects(path):
-            files.append(path)
-    files.sort()  # code point order is UTF-8 byte order: canonical for files
-    return files
+    found = await _files_with_matches(rg, root, query, rest, walk=True, cancelled=cancelled)
+    matching = [path for path in found if visibility.shows_file(path) and query.selects(path)]
+    matching.sort()  # code point order is UTF-8 byte order: canonical for files
+    for path in matching:
+        yield path
 
 
 def _text(field: dict[str, Any]) -> str:
@@ -225,29 +278,47 @@ async def search(
     root: Path,
     *,
     cap: int | None,
+    need: int,
     cancelled: asyncio.Event,
 ) -> AsyncGenerator[FileLines, None]:
-    """Files with matches under ``query.base`` (or the file it names), in canonical order."""
+    """Files with matches under ``query.base`` (or the file it names), in canonical order.
+
+    ``need`` is how many paging units the caller wants; it sizes the walk's batches.
+    """
     base_entry = await workspace.info(query.base)
-    candidates = await _matching_files(rg, root, query, base_entry.is_dir, cancelled)
+    if base_entry.is_dir:
+        candidates = _matching_files(rg, root, query, need, cancelled)
+    else:
+        candidates = _named_file(rg, root, query, cancelled)
     batch: list[str] = []
     size = _FIRST_BATCH
-    for path in candidates:
-        if cancelled.is_set():
-            return
-        if is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)):
-            continue
-        if query.mode == "files_with_matches":
-            yield FileLines(path)
-            continue
-        batch.append(path)
-        if len(batch) >= size:
-            async for found in _searched(rg, root, query, batch, cap, cancelled):
-                yield found
-            batch, size = [], min(size * 4, _MAX_BATCH)
+    try:
+        async for path in candidates:
+            if cancelled.is_set():
+                return
+            if is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)):
+                continue
+            if query.mode == "files_with_matches":
+                yield FileLines(path)
+                continue
+            batch.append(path)
+            if len(batch) >= size:
+                async for found in _searched(rg, root, query, batch, cap, cancelled):
+                    yield found
+                batch, size = [], min(size * 4, _MAX_BATCH)
+    finally:
+        await candidates.aclose()
     if batch:
         async for found in _searched(rg, root, query, batch, cap, cancelled):
             yield found
+
+
+async def _named_file(
+    rg: str, root: Path, query: SearchQuery, cancelled: asyncio.Event
+) -> AsyncGenerator[str, None]:
+    """Step 1 for a file named explicitly (the caller vetted it): the file, if it matches."""
+    if await _files_with_matches(rg, root, query, [query.base], walk=False, cancelled=cancelled):
+        yield query.base
 
 
 async def _searched(

@@ -172,7 +172,9 @@ async def _collect(
     root = workspace.local_root
     if rg is not None and root is not None:
         engine = "ripgrep"
-        results = _search_rg.search(query, workspace, rg, root, cap=cap, cancelled=ctx.cancelled)
+        results = _search_rg.search(
+            query, workspace, rg, root, cap=cap, need=need, cancelled=ctx.cancelled
+        )
     else:
         engine = "python"
         results = _search_py.search(query, workspace, cap=cap, cancelled=ctx.cancelled)
