@@ -146,3 +146,61 @@ async def test_cancellation_kills_ripgrep(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(started) == 1 and started[0].returncode == -9  # killed, not finished
     with pytest.raises(ProcessLookupError):
         os.kill(started[0].pid, 0)
+
+
+def spawned_ripgrep(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record the paths each ripgrep process the engine starts is given (it still runs)."""
+    commands: list[list[str]] = []
+    spawn = asyncio.create_subprocess_exec
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        commands.append(list(args[list(args).index("--") + 1 :]))
+        return await spawn(*args, **kwargs)
+
+    monkeypatch.setattr(_search_rg.asyncio, "create_subprocess_exec", recording)
+    return commands
+
+
+@pytest.fixture
+def many_files(tmp_path: Path) -> Path:
+    """3,000 files that all say ``import os``, the last one also ``needle``."""
+    root = tmp_path / "ws"
+    for directory in range(30):
+        (root / f"d{directory:02d}").mkdir(parents=True)
+        for index in range(100):
+            (root / f"d{directory:02d}" / f"f{index:03d}.py").write_text("import os\n")
+    (root / "d29" / "f099.py").write_text("import os\nneedle\n")
+    return root
+
+
+async def test_common_pattern_stops_after_the_first_files(
+    many_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands = spawned_ripgrep(monkeypatch)
+    workspace = LocalWorkspaceBackend(many_files)
+    outcome = await search(workspace, pattern="import", head_limit=10)
+    assert outcome.engine == "ripgrep"
+    assert outcome.body["files"] == [f"d00/f{index:03d}.py" for index in range(10)]
+    assert outcome.body["next_offset"] == 10
+    # One `rg -l` over the walk's first batch of files, in order; the tree was not walked.
+    assert commands == [[f"./d{i // 100:02d}/f{i % 100:03d}.py" for i in range(256)]]
+    commands.clear()
+    content = await search(workspace, pattern="import", output_mode="content", head_limit=3)
+    assert content.body["content"].splitlines() == [
+        f"d00/f{index:03d}.py:1:import os" for index in range(3)
+    ]
+    assert len(commands) == 2 and len(commands[0]) == 256 and len(commands[1]) <= 16
+
+
+async def test_rare_pattern_hands_the_rest_of_the_tree_to_ripgrep(
+    many_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands = spawned_ripgrep(monkeypatch)
+    outcome = await search(LocalWorkspaceBackend(many_files), pattern="needle")
+    assert outcome.body["files"] == ["d29/f099.py"] and outcome.body["total"] == 1
+    first, rest = commands
+    assert len(first) == 256
+    # The rest of the walk: the unsearched files of the third directory, then directories.
+    assert rest == [f"./d02/f{index:03d}.py" for index in range(56, 100)] + [
+        f"./d{directory:02d}" for directory in range(3, 30)
+    ]

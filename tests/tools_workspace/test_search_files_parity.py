@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agentcycle.tools.builtin import _search_rg
 from agentcycle.workspace import LocalWorkspaceBackend
 from tests.tools_workspace.discovery_helpers import SAMPLE, plant, search, without_rg
 
@@ -118,3 +120,37 @@ async def test_spot_checks(tree: LocalWorkspaceBackend) -> None:
     assert context["truncated"] and context["next_offset"] == 2
     long_line = (await search(tree, pattern="y{600}", output_mode="content")).body["content"]
     assert long_line.endswith("… [1506 more characters]")
+
+
+@pytest.mark.parametrize(
+    ("first", "largest", "arg_bytes"),
+    [(1, 4, 1), (2, 2, 64), (3, 48, 1 << 20)],
+    ids=["one-path-commands", "early-hand-off", "explicit-batches"],
+)
+async def test_engines_agree_wherever_ripgrep_takes_over(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    first: int,
+    largest: int,
+    arg_bytes: int,
+) -> None:
+    """Tiny explicit batches and command lines: every query mixes the walk's batches with
+    the hand-off of the rest of the tree, split over several ripgrep commands."""
+    root = tmp_path / "ws"
+    workspace = LocalWorkspaceBackend(root)
+    await plant(workspace, {**SAMPLE, **EXTRA})
+    (root / "src" / "linked.py").symlink_to(root / "src" / "app.py")
+    (root / "linked_dir").symlink_to(root / "docs")
+    (root / "dangling.txt").symlink_to(root / "missing.txt")
+    os.mkfifo(root / "src" / "fifo")  # a reader would block: neither engine may open it
+    monkeypatch.setattr(_search_rg, "_FIRST_WALK", first)
+    monkeypatch.setattr(_search_rg, "_MAX_WALK", largest)
+    monkeypatch.setattr(_search_rg, "_ARG_BYTES", arg_bytes)
+    with_rg = [await search(workspace, **query) for query in QUERIES]
+    without_rg(monkeypatch)
+    with_python = [await search(workspace, **query) for query in QUERIES]
+    for query, rg_outcome, py_outcome in zip(QUERIES, with_rg, with_python, strict=True):
+        assert rg_outcome.engine == "ripgrep" and py_outcome.engine == "python"
+        assert rg_outcome.body == py_outcome.body, query
+    linked = [o.body.get("files", []) for o in with_rg]
+    assert not any("src/linked.py" in files or "linked_dir/guide.md" in files for files in linked)

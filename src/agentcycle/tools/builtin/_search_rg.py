@@ -292,7 +292,7 @@ async def search(
         candidates = _named_file(rg, root, query, cancelled)
     batch: list[str] = []
     size = _FIRST_BATCH
-    try:
+    async with contextlib.aclosing(candidates):
         async for path in candidates:
             if cancelled.is_set():
                 return
@@ -303,14 +303,18 @@ async def search(
                 continue
             batch.append(path)
             if len(batch) >= size:
-                async for found in _searched(rg, root, query, batch, cap, cancelled):
-                    yield found
+                async with contextlib.aclosing(
+                    _json_search(rg, root, query, batch, cap, cancelled)
+                ) as results:
+                    async for found in results:
+                        yield found
                 batch, size = [], min(size * 4, _MAX_BATCH)
-    finally:
-        await candidates.aclose()
     if batch:
-        async for found in _searched(rg, root, query, batch, cap, cancelled):
-            yield found
+        async with contextlib.aclosing(
+            _json_search(rg, root, query, batch, cap, cancelled)
+        ) as results:
+            async for found in results:
+                yield found
 
 
 async def _named_file(
@@ -319,20 +323,3 @@ async def _named_file(
     """Step 1 for a file named explicitly (the caller vetted it): the file, if it matches."""
     if await _files_with_matches(rg, root, query, [query.base], walk=False, cancelled=cancelled):
         yield query.base
-
-
-async def _searched(
-    rg: str,
-    root: Path,
-    query: SearchQuery,
-    paths: list[str],
-    cap: int | None,
-    cancelled: asyncio.Event,
-) -> AsyncGenerator[FileLines, None]:
-    """:func:`_json_search`, closed (its process killed) as soon as the caller stops."""
-    results = _json_search(rg, root, query, paths, cap, cancelled)
-    try:
-        async for found in results:
-            yield found
-    finally:
-        await results.aclose()

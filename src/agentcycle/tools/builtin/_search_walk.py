@@ -88,7 +88,7 @@ class OrderedWalk:
         return files
 
     def rest(self) -> list[str]:
-        """Every file and directory not reached yet; the walk is used up afterwards."""
-        remaining = [path for level in self._stack for path, _ in level]
+        """Every file and directory not reached yet, in order; the walk is used up after."""
+        remaining = [path for level in reversed(self._stack) for path, _ in level]
         self._stack.clear()
         return remaining
