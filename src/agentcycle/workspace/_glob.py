@@ -161,7 +161,7 @@ class GlobMatcher:
     ``GlobMatcher(None)`` matches the base's direct children only.
     """
 
-    __slots__ = ("_alternatives", "pattern", "recursive", "start")
+    __slots__ = ("_alternatives", "_only", "pattern", "recursive", "start")
 
     def __init__(self, pattern: str | None) -> None:
         self.pattern = pattern
@@ -177,6 +177,8 @@ class GlobMatcher:
                     raise _invalid(pattern, "it names the base directory itself, not entries")
                 alternatives.append(_Alternative.compile(normalized))
         self._alternatives = tuple(alternatives)
+        # One alternative (the usual case) is matched without the loop: listings call this a lot.
+        self._only = alternatives[0].full.fullmatch if len(alternatives) == 1 else None
         self.recursive = any("**" in a.segments for a in alternatives)
         common = alternatives[0].literal_dirs()
         for alternative in alternatives[1:]:
@@ -189,6 +191,8 @@ class GlobMatcher:
 
     def matches(self, relative: str) -> bool:
         """Whether a path relative to the listing base matches the pattern."""
+        if self._only is not None:
+            return self._only(relative) is not None
         return any(a.full.fullmatch(relative) for a in self._alternatives)
 
     def may_descend(self, relative_dir: str) -> bool:

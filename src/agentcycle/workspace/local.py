@@ -26,7 +26,6 @@ import secrets
 import shutil
 import stat
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from agentcycle.errors import AgentcycleError, WorkspaceStorageError
@@ -64,7 +63,6 @@ from agentcycle.workspace.paths import (
     parent_path,
     path_error,
     path_name,
-    relative_to,
     sort_key,
 )
 
@@ -84,14 +82,9 @@ _LINK_UNSUPPORTED = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Child:
-    """One addressable directory entry, ready to sort and report."""
-
-    name: str
-    is_dir: bool
-    is_link: bool
-    source: os.DirEntry[str] | os.stat_result
+_Child = tuple[str, bool, bool, "os.DirEntry[str] | os.stat_result"]
+"""One addressable directory entry: name, is_dir, is_link, and what to stat for its metadata.
+A plain tuple: listings make one per entry."""
 
 
 def _read_all(fd: int, count: int, offset: int) -> bytes:
@@ -325,16 +318,15 @@ class LocalWorkspaceBackend:
                         if target is None:
                             continue
                         is_dir, is_file = stat.S_ISDIR(target.st_mode), stat.S_ISREG(target.st_mode)
-                        source: os.DirEntry[str] | os.stat_result = target
-                    else:
-                        is_dir = item.is_dir(follow_symlinks=False)
-                        is_file = not is_dir and item.is_file(follow_symlinks=False)
-                        source = item
+                        if is_dir or is_file:
+                            children.append((item.name, is_dir, True, target))
+                        continue
+                    is_dir = item.is_dir(follow_symlinks=False)
+                    if is_dir or item.is_file(follow_symlinks=False):
+                        children.append((item.name, is_dir, False, item))
                 except OSError:  # removed while we looked
                     continue
-                if is_dir or is_file:
-                    children.append(_Child(item.name, is_dir, source is not item, source))
-        children.sort(key=lambda child: sort_key(child.name, child.is_dir))
+        children.sort(key=lambda child: sort_key(child[0], child[1]))
         return children
 
     def _walk(
@@ -357,40 +349,40 @@ class LocalWorkspaceBackend:
         except OSError as error:
             raise self._error(error, start) from None
         stack: builtins.list[tuple[str, str, Iterator[_Child]]] = [(start, start_real, iter(first))]
+        prefix = len(base) + 1 if base else 0
+        matches, may_descend = matcher.matches, matcher.may_descend
         while stack:
             directory, real_dir, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                continue
-            path = join_path(directory, child.name)
-            if len(path) > MAX_PATH_BYTES // 4 and len(path.encode()) > MAX_PATH_BYTES:
-                continue
-            relative = relative_to(path, base)
-            if matcher.matches(relative):
-                try:
-                    info = (
-                        child.source.stat()
-                        if isinstance(child.source, os.DirEntry)
-                        else child.source
-                    )
-                except OSError:
+            # Runs once per entry of the tree, so it is written for speed: each directory's
+            # loop breaks off to descend and resumes from its iterator afterwards.
+            for name, is_dir, is_link, source in children:
+                path = f"{directory}/{name}" if directory else name
+                if len(path) > MAX_PATH_BYTES // 4 and len(path.encode()) > MAX_PATH_BYTES:
                     continue
-                size = None if child.is_dir else info.st_size
-                yield WorkspaceEntry(path, child.is_dir, size, info.st_mtime, child.is_link)
+                relative = path[prefix:]
+                if matches(relative):
+                    try:
+                        info = source.stat() if isinstance(source, os.DirEntry) else source
+                    except OSError:
+                        continue
+                    size = None if is_dir else info.st_size
+                    yield WorkspaceEntry(path, is_dir, size, info.st_mtime, is_link)
+                else:
+                    yield None
+                # Symlinked directories are not descended into: no loops, no duplicates.
+                if (
+                    is_dir
+                    and not is_link
+                    and may_descend(relative)
+                    and (descend is None or descend(path))
+                ):
+                    real_child = os.path.join(real_dir, name)
+                    # An unreadable or vanished subdirectory has nothing to list.
+                    with contextlib.suppress(OSError):
+                        stack.append((path, real_child, iter(self._read_dir(path, real_child))))
+                        break
             else:
-                yield None
-            # Symlinked directories are not descended into: no loops, no duplicates.
-            if (
-                child.is_dir
-                and not child.is_link
-                and matcher.may_descend(relative)
-                and (descend is None or descend(path))
-            ):
-                real_child = os.path.join(real_dir, child.name)
-                # An unreadable or vanished subdirectory has nothing to list.
-                with contextlib.suppress(OSError):
-                    stack.append((path, real_child, iter(self._read_dir(path, real_child))))
+                stack.pop()
 
     async def _scan(
         self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None

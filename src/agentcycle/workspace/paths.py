@@ -54,6 +54,8 @@ _FORBIDDEN_CHARS = re.compile(
     r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 _MESSAGE_PATH_CHARS = 120
+_PLAIN_NAME = re.compile(r"[\w.+@=~,-]{1,255}", re.ASCII)
+"""Names that are addressable at a glance (no separator, control, colon or non-ASCII)."""
 
 _EXPLANATIONS = {
     "parent_traversal": "its '..' segments climb above the workspace root",
@@ -181,6 +183,8 @@ def is_addressable_name(name: str, *, top_level: bool) -> bool:
     Listings skip names that fail (a file called ``a\\b``, one with a newline in its name, a
     top-level ``C:x``): every listed path must be one the backend accepts back.
     """
+    if _PLAIN_NAME.fullmatch(name) is not None:
+        return name not in (".", "..")  # the common case, checked cheaply: listings call this
     return (
         name not in ("", ".", "..")
         and "/" not in name
