@@ -8,9 +8,14 @@ skipped unless asked for, and ignored directories are excluded with ``-g '!name/
 
 ripgrep reports files in no particular order, so a search runs in two steps:
 
-1. ``rg -l`` over the tree lists every matching file (ripgrep's fast path); the list is checked
-   against the same visibility, glob and type rules as the Python engine and sorted into
-   canonical order.
+1. Matching files in canonical order. The walk (:mod:`._search_walk`) lists the files the
+   Python engine would search, in order, and ``rg -l`` searches them in explicit batches
+   (256 files, then four times more each time); sorting a batch's answer puts it in order. A
+   common pattern fills the page from the first batch, so the tree is never walked whole. When
+   the hit rate so far says the next batch would not fill the page, the rest of the walk (the
+   files and whole directories not reached yet) goes to one ``rg -l`` (ripgrep's fast path),
+   whose answer is checked against the same visibility, glob and type rules as the Python
+   engine and sorted. Long path lists are split over several commands.
 2. Files are then taken in that order, skipping binary ones, and for ``content`` and ``count``
    searched with ``rg --json -j1`` in growing batches, each process killed as soon as the
    caller has enough.
