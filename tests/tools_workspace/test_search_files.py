@@ -190,6 +190,12 @@ async def test_common_pattern_stops_after_the_first_files(
         f"d00/f{index:03d}.py:1:import os" for index in range(3)
     ]
     assert len(commands) == 2 and len(commands[0]) == 256 and len(commands[1]) <= 16
+    commands.clear()
+    # A big page keeps to explicit batches while the hit rate says they will fill it.
+    big = await search(workspace, pattern="import", head_limit=450)
+    assert big.body["files"][-1] == "d04/f049.py" and big.body["returned"] == 450
+    assert [len(paths) for paths in commands] == [256, 1024]
+    assert all(path.endswith(".py") for paths in commands for path in paths)
 
 
 async def test_rare_pattern_hands_the_rest_of_the_tree_to_ripgrep(

@@ -8,13 +8,13 @@ skipped unless asked for, and ignored directories are excluded with ``-g '!name/
 
 ripgrep reports files in no particular order, so a search runs in two steps:
 
-1. Matching files in canonical order. The walk (:mod:`._search_walk`) lists the files the
-   Python engine would search, in order, and ``rg -l`` searches them in explicit batches
-   (256 files, then four times more each time); sorting a batch's answer puts it in order. A
-   common pattern fills the page from the first batch, so the tree is never walked whole. When
-   the hit rate so far says the next batch would not fill the page, the rest of the walk (the
-   files and whole directories not reached yet) goes to one ``rg -l`` (ripgrep's fast path),
-   whose answer is checked against the same visibility, glob and type rules as the Python
+1. Matching files in canonical order. The walk (:mod:`._search_walk`) lists the files the Python
+   engine would search, in order, and ``rg -l`` searches them in explicit batches (256 files,
+   then four times more each time); sorting a batch's answer puts it in order. A common pattern
+   fills the page from the first batch, so the tree is never walked whole. When the hit rate so
+   far says filling the page would take more than 16,384 further files, the rest of the walk
+   (the files and whole directories not reached yet) goes to one ``rg -l`` (ripgrep's fast
+   path), whose answer is checked against the same visibility, glob and type rules as the Python
    engine and sorted. Long path lists are split over several commands.
 2. Files are then taken in that order, skipping binary ones, and for ``content`` and ``count``
    searched with ``rg --json -j1`` in growing batches, each process killed as soon as the
@@ -188,10 +188,11 @@ async def _matching_files(
 ) -> AsyncGenerator[str, None]:
     """Step 1: every visible matching file below the base directory, in canonical order.
 
-    The walk lists files in order and ripgrep searches them in growing explicit batches, so
-    a common pattern fills the page from the first few hundred files. Once the matches so
-    far suggest the next batch would not fill it, the unvisited rest of the tree (files and
-    whole directories) goes to one ``rg -l``, whose unordered answer is filtered and sorted.
+    The walk lists files in order and ripgrep searches them in growing explicit batches, so a
+    common pattern fills the page from the first few hundred files. Once the hit rate so far
+    says filling it would take more than one largest batch, the unvisited rest of the tree
+    (files and whole directories) goes to one ``rg -l``, whose unordered answer is filtered and
+    sorted.
     """
     walk = OrderedWalk(root, query)
     size = _FIRST_WALK
@@ -210,8 +211,9 @@ async def _matching_files(
         if walk.exhausted:
             return
         size = min(size * 4, _MAX_WALK)
-        # Files still to scan at the hit rate so far, if each match is one unit.
-        if not hits or (need - hits) * scanned > hits * size:
+        # Files still to scan at the hit rate so far (each match at least one unit): beyond
+        # one largest batch, ripgrep's own walk of the rest is cheaper than ours.
+        if not hits or (need - hits) * scanned > hits * _MAX_WALK:
             break
     rest = walk.rest()
     if not rest:
