@@ -2,8 +2,8 @@
 
 Two trees: a generated one (100,000 files a few directories deep, with node_modules and .git
 noise; written once under ``~/.cache/agentcycle-bench`` and reused) and the Python standard
-library. For each query the tool's time (local backend, ripgrep engine) is compared with the
-raw ``rg`` command the engine runs for it (same flags, a subprocess), and with the tool on the
+library. For each query the tool's time (local backend, ripgrep engine) is compared with raw
+``rg -l`` over the whole tree with the engine's flags (a subprocess), and with the tool on the
 pure-Python engine (ripgrep hidden from ``PATH``). Best of ``--repeats`` runs (the Python
 engine runs once). Prints a table and the peak RSS.
 
@@ -110,7 +110,7 @@ async def _best(repeats: int, call: Callable[[], Awaitable[Any]]) -> tuple[float
 
 
 def _raw_rg(root: Path, args: dict[str, Any]) -> float:
-    """The step-1 ripgrep command the engine runs for ``args``, timed on its own."""
+    """``rg -l`` over the whole tree with the engine's flags for ``args``, timed on its own."""
     query = SearchQuery.from_args("", {"output_mode": "files_with_matches", **args})
     command = [
         "rg",
