@@ -32,8 +32,9 @@ class OrderedWalk:
         self._root = str(root)
         self._query = query
         self._path_glob = query.glob if query.glob is not None and not query.glob_on_name else None
-        self._stack: list[Iterator[tuple[str, bool]]] = []
-        self._stack.append(iter(self._children(query.base)))
+        # The base itself is the first "entry", so even its directory is read by take(), which
+        # callers run in a worker thread.
+        self._stack: list[Iterator[tuple[str, bool]]] = [iter([(query.base, True)])]
 
     @property
     def exhausted(self) -> bool:
