@@ -196,8 +196,9 @@ class ContextManager:
         tail_tokens = sum(counts[start:])
         self._index = index
         self._summary_calls, self._summary_usage = 0, TokenUsage()
+        compacted = before[:start]
         result = await self._compactor.compact(
-            before[:start],
+            compacted,
             counts[:start],
             fixed=counter.fixed_tokens + tail_tokens,
             target=target,
@@ -236,9 +237,9 @@ class ContextManager:
             )
         if self._providers:
             await self._providers.after_compaction(
-                self._compaction_record(index, trigger, result, before[:start], local_before, after)
+                self._compaction_record(index, trigger, result, compacted, local_before, after)
             )
-        del before, known
+        del before, compacted, known
         return start, after
 
     async def _notify_start(
