@@ -91,12 +91,12 @@ class RecordedRequest:
 class ScriptedModel:
     """A model that plays back a script (see the module docstring).
 
-    ``context_length`` and ``max_output_tokens`` declare limits as a settings file would, so
-    runs with a small window exercise memory compaction; summary calls arrive as requests with
-    ``operation="memory_compaction"``. ``record_requests=False`` keeps no requests
-    (``requests`` stays empty, ``calls`` still counts): for load tests that hold thousands of
-    runs in one process. ``native_multimodal=True`` declares a model that takes images, so runs
-with a workspace offer it ``read_image``."""
+        ``context_length`` and ``max_output_tokens`` declare limits as a settings file would, so
+        runs with a small window exercise memory compaction; summary calls arrive as requests with
+        ``operation="memory_compaction"``. ``record_requests=False`` keeps no requests
+        (``requests`` stays empty, ``calls`` still counts): for load tests that hold thousands of
+        runs in one process. ``native_multimodal=True`` declares a model that takes images, so runs
+    with a workspace offer it ``read_image``."""
 
     def __init__(
         self,
