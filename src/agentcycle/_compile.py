@@ -18,6 +18,8 @@ from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
+from agentcycle.memory.provider import MemoryProvider
+from agentcycle.memory.session_store import SessionMemoryStore, WorkspaceSessionMemoryStore
 from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
@@ -26,12 +28,18 @@ from agentcycle.pricing import ModelPrice
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime._context import render_context
+from agentcycle.runtime._memory_providers import (
+    MEMORY_PROVIDER_FAILED,
+    RecallFragment,
+    SessionNotesFragment,
+)
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
 from agentcycle.sessions._turns import check_resume_session
+from agentcycle.sessions.base import Session
 from agentcycle.skills import (
     DEFAULT_SKILLS_PROMPT_BUDGET,
     SkillCatalog,
@@ -71,6 +79,8 @@ class CompiledRun:
     budget: RunBudget | None = None
     price: ModelPrice | None = None
     diagnostics: tuple[StartupDiagnostic, ...] = ()
+    memory_providers: tuple[MemoryProvider, ...] = ()
+    session_memory_store: SessionMemoryStore | None = None
 
 
 async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
@@ -114,11 +124,37 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         raise ConfigurationError(
             f"context_budget_chars must be an integer >= 0, got {context_budget!r}"
         )
-    context = await render_context(_providers(agent, config), ctx, context_budget)
+    memory = _first(config.memory, agent.memory, MemoryPolicy())
+    memory_providers = _memory_providers(agent, config)
+    session = config.session
+    notes_store = _session_memory_store(memory, session, workspace)
+    notes = memory.session_memory
+    memory_fragments: list[ContextProvider] = []
+    if notes_store is not None and session is not None and notes is not None:
+        memory_fragments.append(
+            SessionNotesFragment(notes_store, session.session_id, notes.prompt_chars)
+        )
+    query = _request_text(run_input)
+    recalls = [
+        RecallFragment(p, query, memory.recall_limit, memory.recall_chars) for p in memory_providers
+    ]
+    context = await render_context(
+        (*_providers(agent, config), *memory_fragments, *recalls), ctx, context_budget
+    )
+    memory_diagnostics = [
+        StartupDiagnostic(MEMORY_PROVIDER_FAILED, r.failure) for r in recalls if r.failure
+    ]
+    if notes is not None and session is None:
+        memory_diagnostics.append(
+            StartupDiagnostic(
+                "session_memory_inactive",
+                {"reason": "the run has no session (RunConfig.session)"},
+                level="info",
+            )
+        )
     if context.text:  # last: the constant part of the prompt stays a cacheable prefix
         system = f"{system}\n\n{context.text}"
     history: list[Message] = [SystemMessage(content=system)]
-    session = config.session
     if session is not None:
         history.extend(await session.get_items())
     session_cursor = len(history) if session is not None else None
@@ -168,10 +204,12 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         policy=policy,
         approvals=config.approval_provider,
         hooks=hooks,
-        diagnostics=(*_skill_diagnostics(skills), *context.diagnostics),
+        diagnostics=(*_skill_diagnostics(skills), *context.diagnostics, *memory_diagnostics),
         budget=config.budget,
         price=price,
-        memory=_first(config.memory, agent.memory, MemoryPolicy()),
+        memory=memory,
+        memory_providers=memory_providers,
+        session_memory_store=notes_store,
     )
 
 
@@ -206,6 +244,7 @@ async def compile_resume(
             f"cannot resume run {spec.run_id}: the agent no longer offers {', '.join(missing)}"
         )
     check_resume_session(state, config.session)
+    memory = _first(config.memory, agent.memory, MemoryPolicy())
     policy = (agent.policy or ToolPolicy()).then(config.policy)
     decisions = {
         key: value
@@ -237,8 +276,10 @@ async def compile_resume(
         hooks=_hooks(agent, config),
         budget=config.budget,
         price=price,
-        memory=_first(config.memory, agent.memory, MemoryPolicy()),
+        memory=memory,
         diagnostics=_skill_diagnostics(skills),
+        memory_providers=_memory_providers(agent, config),
+        session_memory_store=_session_memory_store(memory, config.session, workspace),
     )
     return compiled, work
 
@@ -405,6 +446,35 @@ def _providers(agent: Agent, config: RunConfig) -> tuple[ContextProvider, ...]:
                 f"{type(provider).__name__} has none"
             )
     return providers
+
+
+def _memory_providers(agent: Agent, config: RunConfig) -> tuple[MemoryProvider, ...]:
+    providers = (*agent.memory_providers, *config.memory_providers)
+    for provider in providers:
+        if not isinstance(provider, MemoryProvider):
+            raise ConfigurationError(
+                "memory providers need async search, save, before_compaction and "
+                f"after_compaction methods; {type(provider).__name__} lacks some"
+            )
+    return providers
+
+
+def _session_memory_store(
+    memory: MemoryPolicy, session: Session | None, workspace: Any
+) -> SessionMemoryStore | None:
+    """The store session memory uses in this run, or ``None`` when it does not apply (off, or
+    no session)."""
+    settings = memory.session_memory
+    if settings is None or session is None:
+        return None
+    if settings.store is not None:
+        return settings.store
+    if workspace is None:
+        raise ConfigurationError(
+            "session memory needs a store: pass SessionMemory(store=...) or run with a "
+            "workspace (RunConfig.workspace) to keep notes in .agentcycle/memory/"
+        )
+    return WorkspaceSessionMemoryStore(workspace)
 
 
 async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | None:

@@ -115,6 +115,8 @@ class Runner:
                 model_info=compiled.info,
                 diagnostics=compiled.diagnostics,
                 session=config.session,
+                memory_providers=compiled.memory_providers,
+                session_memory_store=compiled.session_memory_store,
             )
         )
         recorder = None

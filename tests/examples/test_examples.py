@@ -18,6 +18,7 @@ EXPECTED = {
     "05_session.py": "second run remembered: Your name is Ada.",
     "06_hooks.py": "cycle 2: refund -> Refunded 50 to order 123 on card **** 1234.",
     "07_skills.py": "deploy while the skill is active: tool_not_allowed",
+    "08_memory_provider.py": "new conversation recalled: Invoices are exported as CSV",
 }
 
 
