@@ -128,10 +128,18 @@ def _raw_rg(root: Path, args: dict[str, Any]) -> float:
     return time.perf_counter() - began
 
 
-def _raw_rg_files(root: Path) -> float:
-    """``rg --files`` with the same exclusions: the native listing baseline for find_files."""
+def _raw_rg_files(root: Path, extra: list[str]) -> float:
+    """``rg --files`` with the same exclusions and the same order as the find_files call
+    (``--sort path`` or ``--sortr modified``, which makes ripgrep stat every file too)."""
     query = SearchQuery.from_args("", {"pattern": "x"})
-    command = ["rg", "--files", "--no-config", "--no-ignore", *_search_rg._walk_flags(query)]
+    command = [
+        "rg",
+        "--files",
+        "--no-config",
+        "--no-ignore",
+        *_search_rg._walk_flags(query),
+        *extra,
+    ]
     began = time.perf_counter()
     subprocess.run(command, cwd=root, capture_output=True, check=False)
     return time.perf_counter() - began
@@ -157,13 +165,16 @@ async def bench_tree(
         body: dict[str, Any] = json.loads(result.content)
         return body
 
-    finds = {
-        "find_files (first 100)": {},
-        "find_files **/*.py modified_desc": {"glob": "**/*.py", "sort": "modified_desc"},
+    finds: dict[str, tuple[dict[str, Any], list[str]]] = {
+        "find_files (first 100)": ({}, ["--sort", "path"]),
+        "find_files **/*.py modified_desc": (
+            {"glob": "**/*.py", "sort": "modified_desc"},
+            ["-g", "*.py", "--sortr", "modified"],
+        ),
     }
-    for label, args in finds.items():
+    for label, (args, rg_order) in finds.items():
         seconds, body = await _best(repeats, lambda a=args: tool_call(find, a))  # type: ignore[misc]
-        raw = _raw_rg_files(root) if "modified" in label else None
+        raw = min(_raw_rg_files(root, rg_order) for _ in range(repeats))
         rows.append((name, label, seconds, raw, None, f"{body['returned']} listed"))
     searches = {
         "common literal 'import'": {"pattern": "import", "literal": True},
