@@ -77,9 +77,7 @@ class ContextManager:
         self._policy = inputs.memory
         self._history = inputs.history
         self._record_call = record_call
-        self._budget = context_budget(
-            self._policy, inputs.model_info, inputs.state.spec.model_settings
-        )
+        self._budget = context_budget(self._policy, inputs.model_info, inputs.behavior.settings)
         self._estimator = TokenEstimator(self._policy.tokenizer)
         self._tokens: HistoryTokens | None = None
         self._compactor = Compactor(self._policy, self._estimator)
@@ -93,6 +91,14 @@ class ContextManager:
         self._summary_usage = TokenUsage()
 
     # ------------------------------------------------------------------ loop entry points
+
+    def agent_changed(self) -> None:
+        """Another agent took control (a handoff): budget for its model and settings, and
+        count the history again (its system prompt and tools differ, and the provider's prompt
+        tokens of the last call were another model's)."""
+        self._budget = context_budget(self._policy, self._in.model_info, self._in.behavior.settings)
+        self._tokens = None
+        self._quiet_until = 0
 
     async def prepare(self, index: int, start: int) -> int:
         """Compact if the next request would pass the threshold. ``start`` is where the
@@ -306,7 +312,7 @@ class ContextManager:
         """One metered model call (``operation="memory_compaction"``) summarising
         ``messages``; raises on failure or an empty answer."""
         model: Model = self._policy.summary_model or self._in.model
-        settings = self._in.state.spec.model_settings.model_copy(
+        settings = self._in.behavior.settings.model_copy(
             update={
                 "max_tokens": self._policy.summary_max_tokens,
                 "tool_choice": None,
