@@ -96,7 +96,7 @@ class ScriptedModel:
     ``operation="memory_compaction"``. ``record_requests=False`` keeps no requests
     (``requests`` stays empty, ``calls`` still counts): for load tests that hold thousands of
     runs in one process. ``native_multimodal=True`` declares a model that takes images, so runs
-with a workspace offer it ``read_image``."""
+    with a workspace offer it ``read_image``."""
 
     def __init__(
         self,
