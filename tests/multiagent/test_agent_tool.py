@@ -169,3 +169,18 @@ async def test_outside_a_runner_the_tool_says_it_cannot_run() -> None:
     ctx = ToolContext(**ids, cycle_index=1, state=RunToolState())
     result = await tool.invoke(ctx, {"task_description": "x"})
     assert result.error_code == "sub_run_unavailable"
+
+
+async def test_a_child_can_hand_off_inside_its_own_run() -> None:
+    closer = Agent(
+        name="Closer", model=ScriptedModel([call_tool("task_finish", {"message": "closed"})])
+    )
+    child = researcher([call_tool("transfer_to_closer", {"input": "wrap up"})], handoffs=[closer])
+    parent = planner(child)
+    result, events = await run_with_events(parent)
+    (child_id,) = child_run_ids(events, result.run_id)
+    handoffs = [e for e in events if e.type == "handoff_completed"]
+    assert [e.run_id for e in handoffs] == [child_id]
+    completed = next(e for e in events if isinstance(e, SubRunCompleted))
+    assert (completed.child_agent_name, completed.final_output) == ("Closer", "closed")
+    assert tool_result(parent, "researcher").content == "closed"

@@ -17,6 +17,7 @@ from agentcycle.events import (
     ToolCallCompleted,
 )
 from agentcycle.handoffs import handoff
+from agentcycle.hooks import HookContext, RuntimeHook
 from agentcycle.messages import SystemMessage, UserMessage
 from agentcycle.models.base import ModelResponse
 from agentcycle.sessions import MemorySession
@@ -238,3 +239,15 @@ async def test_a_handed_off_run_resumes_after_ask_user_with_the_target() -> None
     assert isinstance(system, SystemMessage) and system.content.startswith("You handle refunds.")
     assert request.messages[-1] == UserMessage(content="order 123")
     assert all(e.agent_name == "Billing" for e in events)
+
+
+async def test_the_run_hooks_go_on_and_see_the_agent_in_control() -> None:
+    seen: list[tuple[int, str]] = []
+
+    class Watch(RuntimeHook):
+        async def before_cycle(self, ctx: HookContext, cycle_index: int) -> None:
+            seen.append((cycle_index, ctx.agent_name))
+
+    target = billing([call_tool("task_finish", {"message": "done"})])
+    await Runner.run(triage(target, [transfer()], hooks=[Watch()]), "x")
+    assert seen == [(1, "Triage"), (2, "Billing")]

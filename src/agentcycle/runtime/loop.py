@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.budget import RunBudget
@@ -37,8 +37,6 @@ from agentcycle.events import (
     CompletionReason,
     CycleStarted,
     Diagnostic,
-    HandoffCompleted,
-    HandoffStarted,
     ModelCallCompleted,
     ModelCallFailed,
     ModelCallStarted,
@@ -84,9 +82,9 @@ from agentcycle.pricing import ModelPrice, priced
 from agentcycle.runtime import prompts
 from agentcycle.runtime._handoffs import (
     AgentBehavior,
-    AgentProfile,
     AgentSwitcher,
     HandoffRequest,
+    hand_off,
     requested_handoff,
 )
 from agentcycle.runtime._hooks import HookDispatcher
@@ -103,7 +101,6 @@ from agentcycle.runtime.state import (
     PendingToolCall,
     RunState,
     RunToolState,
-    set_system_prompt,
 )
 from agentcycle.sessions._turns import APPENDING_STATUSES, append_turn, turn_id
 from agentcycle.sessions.base import Session
@@ -450,50 +447,15 @@ class CycleLoop:
             )
 
     async def _hand_off(self, request: HandoffRequest, index: int) -> HandoffRecord:
-        """Give control to the agent ``request`` names for the next cycle: its model, tools,
-        policy, behaviour and system prompt; the run, its history and its state go on. A target
-        that cannot be resolved fails the run (``handoff_completed`` with status ``failed``)."""
-        bus = self._bus
-        source = bus.agent_name or self._spec.agent_name
-        ids = {"source_agent": source, "target_agent": request.target}
-        ids["tool_call_id"] = request.tool_call_id
-        bus.emit(HandoffStarted, cycle_index=index, **ids)
-        switch = self._in.switch_agent
-        try:
-            if switch is None:
-                raise AgentcycleError(
-                    "This run cannot hand off: it has no handoff graph.", code="handoff_failed"
-                )
-            profile = await switch(request.target)
-        except AgentcycleError:
-            bus.emit(HandoffCompleted, cycle_index=index, status="failed", **ids)
-            raise
-        self._apply_profile(profile)
-        set_system_prompt(self._history, profile.system_prompt)
-        note = prompts.handoff_note(source, request.input, self._in.language)
-        self._history.append(UserMessage(content=note, synthetic=True))
-        bus.agent_name = profile.name
-        bus.emit(HandoffCompleted, cycle_index=index, status="completed", **ids)
-        bus.emit(AgentStarted, cycle_index=index)
-        return HandoffRecord(
-            source_agent=source,
-            target_agent=profile.name,
-            tool_call_id=request.tool_call_id,
-            system_prompt=profile.system_prompt,
-            tool_names=tuple(spec.name for spec in profile.tool_specs),
-        )
+        """Give control to the agent ``request`` names (see ``runtime/_handoffs.py``)."""
+        return await hand_off(request, index, self._in, self._agent_changed)
 
-    def _apply_profile(self, profile: AgentProfile) -> None:
+    def _agent_changed(self, name: str) -> None:
         inputs = self._in
-        inputs.model = profile.model
-        inputs.model_info = profile.model_info
-        inputs.price = profile.price
-        inputs.tools = profile.tools
-        inputs.tool_specs = profile.tool_specs
-        inputs.policy = profile.policy
-        inputs.behavior = profile.behavior
-        self._orchestrator.switch_agent(profile.tools, profile.policy)
+        self._orchestrator.switch_agent(inputs.tools, inputs.policy)
         self._memory.agent_changed()
+        if self._hooks is not None:
+            self._hooks.ctx = replace(self._hooks.ctx, agent_name=name)
 
     async def _resume(self, work: ResumeWork, index: int) -> LoopOutcome | None:
         """Finish the calls left pending and add the new input, committed as a continuation of
