@@ -41,6 +41,7 @@ from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import RunState
+from agentcycle.tools.base import RunScope
 
 if TYPE_CHECKING:
     from agentcycle.agent import Agent
@@ -57,6 +58,18 @@ SUB_RUN_UNAVAILABLE = "sub_run_unavailable"
 
 class ChildRun:
     """A started child run: await ``result()``, or ``cancel()`` it."""
+
+    __slots__ = (
+        "_bus",
+        "_compiled",
+        "_loop",
+        "_owner",
+        "_task",
+        "cycle_index",
+        "parent_tool_call_id",
+        "reported",
+        "task_id",
+    )
 
     def __init__(
         self,
@@ -132,6 +145,19 @@ class ChildRun:
 class ChildRuns:
     """Starts and tracks the child runs of one run (``ToolContext.children``)."""
 
+    # One per run, most never used: slots keep its cost per concurrent run small.
+    __slots__ = (
+        "_broker",
+        "_bus",
+        "_compiled",
+        "_config",
+        "_launch",
+        "_loop",
+        "_meter",
+        "_running",
+        "_scope",
+    )
+
     def __init__(
         self,
         *,
@@ -140,16 +166,18 @@ class ChildRuns:
         bus: EventBus,
         broker: ApprovalBroker,
         meter: BudgetMeter | None,
+        scope: RunScope,
         launch: Launcher,
     ) -> None:
         self._config = config
+        self._scope = scope
         self._compiled = compiled
         self._bus = bus
         self._broker = broker
         self._meter = meter
         self._launch = launch
         self._loop: CycleLoop | None = None
-        self._running: dict[str, ChildRun] = {}
+        self._running: dict[str, ChildRun] | None = None  # made by the first start
 
     def attach(self, loop: CycleLoop) -> None:
         """Bind the parent's loop (usage, current model and policy, cancel reason)."""
@@ -158,7 +186,7 @@ class ChildRuns:
     @property
     def running(self) -> list[ChildRun]:
         """Children that have not ended yet."""
-        return list(self._running.values())
+        return list(self._running.values()) if self._running is not None else []
 
     async def start(
         self,
@@ -203,6 +231,11 @@ class ChildRuns:
             task_id=task_id,
             cycle_index=cycle_index,
         )
+        if self._running is None:
+            self._running = {}
+            # Children still running when the run ends (it failed, was cancelled, or left
+            # them in the background) end with it, before its terminal event.
+            self._scope.on_close(self.aclose)
         self._running[child.run_id] = child
         return child
 
@@ -243,7 +276,8 @@ class ChildRuns:
         if child.reported:
             return
         child.reported = True
-        self._running.pop(child.run_id, None)
+        if self._running is not None:
+            self._running.pop(child.run_id, None)
         if result is not None and self._loop is not None:
             self._loop.add_model_calls(
                 [

@@ -73,7 +73,7 @@ class CompiledRun:
     approvals: ApprovalProvider | None
     memory: MemoryPolicy
     behavior: AgentBehavior
-    switch_agent: AgentSwitcher
+    switch_agent: AgentSwitcher | None
     hooks: tuple[RuntimeHook, ...] = ()
     budget: RunBudget | None = None
     price: ModelPrice | None = None
@@ -116,7 +116,8 @@ async def compile_run(
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
     language = _language(config)
-    graph = handoff_graph(agent)
+    if agent.handoffs:
+        handoff_graph(agent)  # refuse an ambiguous graph before the run starts
     max_handoffs = _positive(
         "max_handoffs", _first(config.max_handoffs, agent.max_handoffs, DEFAULT_MAX_HANDOFFS)
     )
@@ -169,7 +170,6 @@ async def compile_run(
         RunState(spec=spec, session_cursor=session_cursor),
         parts,
         frame,
-        graph,
         agent,
         history=history,
         tool_state=RunToolState(),
@@ -237,7 +237,6 @@ async def compile_resume(
         state,
         parts,
         frame,
-        graph,
         agent,
         history=state.messages(),
         tool_state=state.tool_state.model_copy(deep=True) if state.tool_state else RunToolState(),
@@ -249,19 +248,12 @@ def _compiled(
     state: RunState,
     parts: _AgentParts,
     frame: _RunFrame,
-    graph: Mapping[str, Agent],
     root: Agent,
     *,
     history: list[Message],
     tool_state: RunToolState,
 ) -> CompiledRun:
     config = frame.config
-
-    async def switch_agent(name: str) -> AgentProfile:
-        target = graph.get(name)
-        if target is None:
-            raise ConfigurationError(f"no agent named {name!r} in this run's handoff graph")
-        return _profile(target, await _compile_agent(target, frame, render_context=True))
 
     return CompiledRun(
         state=state,
@@ -279,12 +271,29 @@ def _compiled(
         approvals=config.approval_provider,
         memory=_first(config.memory, root.memory, MemoryPolicy()),
         behavior=parts.behavior,
-        switch_agent=switch_agent,
+        # Without handoffs the root is the run's only agent: nothing to switch to.
+        switch_agent=_Switcher(root, frame) if root.handoffs else None,
         hooks=_hooks(root, config),
         budget=config.budget,
         price=parts.price,
         diagnostics=parts.diagnostics,
     )
+
+
+class _Switcher:
+    """Resolves a handoff target of the run by name (the run's ``AgentSwitcher``)."""
+
+    __slots__ = ("_frame", "_root")
+
+    def __init__(self, root: Agent, frame: _RunFrame) -> None:
+        self._root = root
+        self._frame = frame
+
+    async def __call__(self, name: str) -> AgentProfile:
+        target = handoff_graph(self._root).get(name)
+        if target is None:
+            raise ConfigurationError(f"no agent named {name!r} in this run's handoff graph")
+        return _profile(target, await _compile_agent(target, self._frame, render_context=True))
 
 
 def _profile(agent: Agent, parts: _AgentParts) -> AgentProfile:

@@ -35,7 +35,13 @@ def build_loop(
         meter = BudgetMeter(budget, asyncio.get_running_loop().time)
     scope = RunScope()
     children = ChildRuns(
-        config=config, compiled=compiled, bus=bus, broker=broker, meter=meter, launch=build_loop
+        config=config,
+        compiled=compiled,
+        bus=bus,
+        broker=broker,
+        meter=meter,
+        scope=scope,
+        launch=build_loop,
     )
     loop = CycleLoop(
         LoopInputs(
@@ -68,6 +74,4 @@ def build_loop(
         )
     )
     children.attach(loop)
-    # Children still running when the run ends (it failed, or was cancelled) end with it.
-    scope.on_close(children.aclose)
     return loop
