@@ -19,6 +19,8 @@ from agentcycle.events import RunStatus
 from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
+from agentcycle.memory.provider import MemoryProvider
+from agentcycle.memory.session_store import SessionMemoryStore, WorkspaceSessionMemoryStore
 from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
 from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
 from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
@@ -28,12 +30,18 @@ from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime._context import render_context as render_context_fragments
 from agentcycle.runtime._handoffs import AgentBehavior, AgentProfile, AgentSwitcher
+from agentcycle.runtime._memory_providers import (
+    MEMORY_PROVIDER_FAILED,
+    RecallFragment,
+    SessionNotesFragment,
+)
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
 from agentcycle.sessions._turns import check_resume_session
+from agentcycle.sessions.base import Session
 from agentcycle.skills import (
     DEFAULT_SKILLS_PROMPT_BUDGET,
     SkillCatalog,
@@ -78,6 +86,8 @@ class CompiledRun:
     budget: RunBudget | None = None
     price: ModelPrice | None = None
     diagnostics: tuple[StartupDiagnostic, ...] = ()
+    memory_providers: tuple[MemoryProvider, ...] = ()
+    session_memory_store: SessionMemoryStore | None = None
 
 
 @dataclass(slots=True)
@@ -105,6 +115,8 @@ class _RunFrame:
     language: str
     workspace: Any
     counter: HandoffCounter
+    fragments: tuple[ContextProvider, ...] = ()
+    """Run-level prompt fragments (session notes, memory recall) after each agent's own."""
 
 
 async def compile_run(
@@ -121,17 +133,43 @@ async def compile_run(
     max_handoffs = _positive(
         "max_handoffs", _first(config.max_handoffs, agent.max_handoffs, DEFAULT_MAX_HANDOFFS)
     )
+    workspace = _resolve_workspace(config.workspace)
+    memory = _first(config.memory, agent.memory, MemoryPolicy())
+    memory_providers = _memory_providers(agent, config)
+    session = config.session
+    notes_store = _session_memory_store(memory, session, workspace)
+    notes = memory.session_memory
+    fragments: list[ContextProvider] = []
+    if notes_store is not None and session is not None and notes is not None:
+        fragments.append(SessionNotesFragment(notes_store, session.session_id, notes.prompt_chars))
+    query = _request_text(run_input)
+    fragments.extend(
+        RecallFragment(p, query, memory.recall_limit, memory.recall_chars) for p in memory_providers
+    )
     frame = _RunFrame(
         config=config,
         run_id=run_id,
         run_input=run_input,
         language=language,
-        workspace=_resolve_workspace(config.workspace),
+        workspace=workspace,
         counter=HandoffCounter(limit=max_handoffs),
+        fragments=tuple(fragments),
     )
     parts = await _compile_agent(agent, frame, render_context=True)
+    memory_diagnostics = [
+        StartupDiagnostic(MEMORY_PROVIDER_FAILED, r.failure)
+        for r in frame.fragments
+        if isinstance(r, RecallFragment) and r.failure
+    ]
+    if notes is not None and session is None:
+        memory_diagnostics.append(
+            StartupDiagnostic(
+                "session_memory_inactive",
+                {"reason": "the run has no session (RunConfig.session)"},
+                level="info",
+            )
+        )
     history: list[Message] = [SystemMessage(content=parts.system)]
-    session = config.session
     if session is not None:
         history.extend(await session.get_items())
     session_cursor = len(history) if session is not None else None
@@ -173,6 +211,10 @@ async def compile_run(
         agent,
         history=history,
         tool_state=RunToolState(),
+        memory=memory,
+        memory_providers=memory_providers,
+        session_memory_store=notes_store,
+        diagnostics=memory_diagnostics,
     )
 
 
@@ -220,6 +262,7 @@ async def compile_resume(
     if current == spec.agent_name:
         parts.behavior = AgentBehavior.of(spec)  # the run keeps what it started with
     check_resume_session(state, config.session)
+    memory = _first(config.memory, agent.memory, MemoryPolicy())
     decisions = {
         key: value
         if isinstance(value, ApprovalDecision)
@@ -240,6 +283,9 @@ async def compile_resume(
         agent,
         history=state.messages(),
         tool_state=state.tool_state.model_copy(deep=True) if state.tool_state else RunToolState(),
+        memory=memory,
+        memory_providers=_memory_providers(agent, config),
+        session_memory_store=_session_memory_store(memory, config.session, frame.workspace),
     )
     return compiled, work
 
@@ -252,9 +298,12 @@ def _compiled(
     *,
     history: list[Message],
     tool_state: RunToolState,
+    memory: MemoryPolicy,
+    memory_providers: tuple[MemoryProvider, ...],
+    session_memory_store: SessionMemoryStore | None,
+    diagnostics: Sequence[StartupDiagnostic] = (),
 ) -> CompiledRun:
     config = frame.config
-
     return CompiledRun(
         state=state,
         model=parts.provided.model,
@@ -269,14 +318,16 @@ def _compiled(
         language=frame.language,
         policy=parts.policy,
         approvals=config.approval_provider,
-        memory=_first(config.memory, root.memory, MemoryPolicy()),
+        memory=memory,
         behavior=parts.behavior,
         # Without handoffs the root is the run's only agent: nothing to switch to.
         switch_agent=_Switcher(root, frame) if root.handoffs else None,
         hooks=_hooks(root, config),
         budget=config.budget,
         price=parts.price,
-        diagnostics=parts.diagnostics,
+        diagnostics=(*parts.diagnostics, *diagnostics),
+        memory_providers=memory_providers,
+        session_memory_store=session_memory_store,
     )
 
 
@@ -354,7 +405,9 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
             raise ConfigurationError(
                 f"context_budget_chars must be an integer >= 0, got {context_budget!r}"
             )
-        context = await render_context_fragments(_providers(agent, config), ctx, context_budget)
+        context = await render_context_fragments(
+            (*_providers(agent, config), *frame.fragments), ctx, context_budget
+        )
         if context.text:  # last: the constant part of the prompt stays a cacheable prefix
             system = f"{system}\n\n{context.text}"
         diagnostics = (*diagnostics, *context.diagnostics)
@@ -582,6 +635,35 @@ def _providers(agent: Agent, config: RunConfig) -> tuple[ContextProvider, ...]:
                 f"{type(provider).__name__} has none"
             )
     return providers
+
+
+def _memory_providers(agent: Agent, config: RunConfig) -> tuple[MemoryProvider, ...]:
+    providers = (*agent.memory_providers, *config.memory_providers)
+    for provider in providers:
+        if not isinstance(provider, MemoryProvider):
+            raise ConfigurationError(
+                "memory providers need async search, save, before_compaction and "
+                f"after_compaction methods; {type(provider).__name__} lacks some"
+            )
+    return providers
+
+
+def _session_memory_store(
+    memory: MemoryPolicy, session: Session | None, workspace: Any
+) -> SessionMemoryStore | None:
+    """The store session memory uses in this run, or ``None`` when it does not apply (off, or
+    no session)."""
+    settings = memory.session_memory
+    if settings is None or session is None:
+        return None
+    if settings.store is not None:
+        return settings.store
+    if workspace is None:
+        raise ConfigurationError(
+            "session memory needs a store: pass SessionMemory(store=...) or run with a "
+            "workspace (RunConfig.workspace) to keep notes in .agentcycle/memory/"
+        )
+    return WorkspaceSessionMemoryStore(workspace)
 
 
 async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | None:

@@ -68,6 +68,8 @@ def build_loop(
             model_info=compiled.info,
             diagnostics=compiled.diagnostics,
             session=config.session,
+            memory_providers=compiled.memory_providers,
+            session_memory_store=compiled.session_memory_store,
             meter=meter,
             children=children,
             switch_agent=compiled.switch_agent,

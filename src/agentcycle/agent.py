@@ -11,6 +11,7 @@ from agentcycle.context_providers import ContextProvider
 from agentcycle.handoffs import Handoff
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
+from agentcycle.memory.provider import MemoryProvider
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
@@ -74,6 +75,9 @@ class Agent:
     wins; default ``DEFAULT_CONTEXT_BUDGET_CHARS``)."""
     memory: MemoryPolicy | None = None
     """Context budgeting and compaction (``None``: the runner's or run's, else the defaults)."""
+    memory_providers: Sequence[MemoryProvider] = ()
+    """External memory (``agentcycle.memory.provider``); the runner's and the run's come
+    after these."""
     skills_dirs: Sequence[str | Path] = field(default_factory=tuple)
     """Directories of skills (``agentcycle.skills``) this agent can activate; a run adds
     ``RunConfig.skills_dirs`` after these."""

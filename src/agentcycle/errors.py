@@ -386,3 +386,21 @@ class SessionStorageError(SessionError):
     """The store under a session failed (database locked too long, connection refused ...)."""
 
     code = "session_storage_error"
+
+
+class SessionMemoryError(AgentcycleError):
+    """Session memory could not be used: its store failed, or an extraction was unusable."""
+
+    code = "session_memory_error"
+
+
+class SessionMemoryCorrupt(SessionMemoryError):
+    """A stored session memory is not a valid notes file (it is left as it is)."""
+
+    code = "session_memory_corrupt"
+
+
+class InvalidNotesExtraction(SessionMemoryError):
+    """The model's answer to a session memory extraction is not the JSON object asked for."""
+
+    code = "invalid_notes_extraction"

@@ -307,6 +307,20 @@ class MemoryCompactCompleted(RunEvent):
 
 
 @dataclass(slots=True, kw_only=True)
+class SessionMemoryUpdated(RunEvent):
+    """Session memory stored the notes an extraction produced (``agentcycle.memory.session``).
+    ``trigger`` says why it ran; ``added`` counts the new notes by category; ``dropped`` is how
+    many of the oldest notes went to keep the session within its bound; ``total`` the notes
+    the session holds now."""
+
+    type: ClassVar[str] = "session_memory_updated"
+    trigger: Literal["threshold", "run_end"]
+    added: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0
+    total: int = 0
+
+
+@dataclass(slots=True, kw_only=True)
 class SubRunStarted(RunEvent):
     """A child run started under a tool call of this run (``parent_tool_call_id``); its own
     events follow in this stream with ``parent_run_id`` set, then ``sub_run_completed``."""
@@ -467,6 +481,7 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
         ToolCallCompleted,
         MemoryCompactStarted,
         MemoryCompactCompleted,
+        SessionMemoryUpdated,
         SubRunStarted,
         SubRunCompleted,
         HandoffStarted,

@@ -19,7 +19,8 @@ Points, in the order a run meets them::
 ``before_tool_call`` runs after validation, policy and the approval gate, immediately before
 ``tool_call_started``; ``after_tool_call`` runs before oversized output is bounded. Tool hooks
 see only calls that reached that point (not refused ones) and may run concurrently for a
-parallel read-only batch. ``before_compaction`` / ``after_compaction`` frame memory compaction.
+parallel read-only batch. ``before_compaction`` / ``after_compaction`` frame memory compaction
+(right after ``memory_compact_started`` / ``memory_compact_completed``).
 
 Failures are contained, never raised into the host or other runs:
 

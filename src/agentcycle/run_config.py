@@ -11,6 +11,7 @@ from agentcycle.budget import RunBudget
 from agentcycle.context_providers import ContextProvider
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
+from agentcycle.memory.provider import MemoryProvider
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
 from agentcycle.pricing import PriceTable
@@ -71,7 +72,11 @@ class RunConfig:
     """Model prices; a price found here beats the settings file's ``pricing`` for the model.
     With a price every model call's usage carries ``cost_usd``."""
     memory: MemoryPolicy | None = None
-    """Context budgeting and compaction; replaces the agent's policy as a whole."""
+    """Context budgeting, compaction and session memory; replaces the agent's policy as a
+    whole."""
+    memory_providers: Sequence[MemoryProvider] = ()
+    """External memory (``agentcycle.memory.provider``), after the agent's (and the
+    runner's)."""
     event_store: RunEventStore | None = None
     """Persists every event of the run (``agentcycle.stores``), written in batches off the
     loop. ``RunHandle.result()`` returns once all of them are stored and raises
@@ -95,8 +100,8 @@ class RunConfig:
 
     def over(self, base: RunConfig | None) -> RunConfig:
         """This config layered over ``base``: fields set here win; model settings and budgets
-        merge field by field; metadata merges key by key; hooks and context providers add up
-        (base first)."""
+        merge field by field; metadata merges key by key; hooks, context providers and memory
+        providers add up (base first)."""
         if base is None:
             return self
         updates: dict[str, Any] = {}
@@ -109,7 +114,7 @@ class RunConfig:
                 updates[f.name] = {**base.metadata, **self.metadata}
             elif f.name == "policy":
                 updates[f.name] = base.policy.then(mine) if base.policy is not None else mine
-            elif f.name in ("hooks", "context_providers"):
+            elif f.name in ("hooks", "context_providers", "memory_providers"):
                 updates[f.name] = (*getattr(base, f.name), *mine)
             elif f.name == "budget":
                 updates[f.name] = base.budget.merge(mine) if base.budget is not None else mine

@@ -8,6 +8,9 @@ The budget (see ``ContextBudget``) is the model's context window minus the reser
 safety buffer. When the estimated prompt passes ``compact_at`` of that budget, compaction runs the
 stages cheapest first (micro, structural, summary, emergency) until the prompt is under
 ``compact_to`` of it.
+
+The same policy turns on session memory (``session_memory``, off by default) and bounds what
+memory providers recall into the system prompt (``recall_limit``, ``recall_chars``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentcycle.errors import ConfigurationError
+from agentcycle.memory.session import SessionMemory
 from agentcycle.memory.tokens import Tokenizer
 from agentcycle.models.base import Model, ModelInfo, ModelSettings
 
@@ -63,6 +67,14 @@ class MemoryPolicy:
     """How much of each re-attached file is shown."""
     max_recovery_attempts: int = 3
     """Compaction retries after prompt-too-long rejections before ``context_exhausted``."""
+    session_memory: SessionMemory | None = None
+    """Notes carried across the runs of a session (``memory.session``); ``None``: off."""
+    recall_limit: int = 5
+    """Items each memory provider's ``search`` may return at run start
+    (``memory.provider``)."""
+    recall_chars: int = 2_000
+    """Characters each memory provider's recalled section of the system prompt takes at
+    most."""
 
     def __post_init__(self) -> None:
         if not 0 < self.compact_to < self.compact_at <= 1:
@@ -74,6 +86,8 @@ class MemoryPolicy:
             raise ConfigurationError(f"safety_ratio must be in [0, 0.5), got {self.safety_ratio}")
         if self.keep_recent_cycles < 1 or self.max_recovery_attempts < 1:
             raise ConfigurationError("keep_recent_cycles and max_recovery_attempts must be >= 1")
+        if self.recall_limit < 1 or self.recall_chars < 1:
+            raise ConfigurationError("recall_limit and recall_chars must be >= 1")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ rejects the prompt as too long. Both may compact the history (see ``memory.compa
 compaction rewrites only the part of the history already committed to the run state (messages of
 the cycle in progress stay as they are), replaces the history list's contents in place, appends a
 compaction record to the run state (so a resumed run sees the compacted history), and emits
-``memory_compact_started`` / ``memory_compact_completed``.
+``memory_compact_started`` / ``memory_compact_completed``. Right after each of those events the
+runtime hooks' ``before_compaction`` / ``after_compaction`` run (a failing hook ends the run as
+``hook_failed``), then the memory providers' (contained: a ``memory_provider_failed``
+diagnostic); providers' ``after_compaction`` gets the removed messages themselves.
 
 Without a known context window there is no threshold compaction and no counting at all; recovery
 still works, aiming below the estimated size of the rejected prompt.
@@ -14,21 +17,18 @@ still works, aiming below the estimated size of the rejected prompt.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
-from agentcycle.errors import ContextExhaustedError, ModelError, PromptTooLongError
-from agentcycle.events import (
-    MemoryCompactCompleted,
-    MemoryCompactStarted,
-    ModelCallCompleted,
-    ModelCallFailed,
-    ModelCallStarted,
-)
+from agentcycle.errors import ContextExhaustedError, PromptTooLongError
+from agentcycle.events import MemoryCompactCompleted, MemoryCompactStarted, ModelOperation
+from agentcycle.hooks import CompactionEnd, CompactionStart
 from agentcycle.memory.accounting import HistoryTokens
 from agentcycle.memory.compaction import CompactionResult, Compactor
 from agentcycle.memory.policy import context_budget
+from agentcycle.memory.provider import CompactionNotice, CompactionRecord
 from agentcycle.memory.tokens import TokenEstimator
+from agentcycle.memory.transcript import render_transcript
 from agentcycle.messages import (
     AssistantMessage,
     Message,
@@ -36,28 +36,19 @@ from agentcycle.messages import (
     TokenUsage,
     ToolMessage,
     UserMessage,
-    content_text,
 )
-from agentcycle.models.base import (
-    AttemptFailed,
-    AttemptStarted,
-    Model,
-    ModelRequest,
-    ModelResponse,
-)
+from agentcycle.models.base import Model
 from agentcycle.runtime import output_bounds
-from agentcycle.runtime.event_bus import new_id
+from agentcycle.runtime._hooks import HookDispatcher
+from agentcycle.runtime._memory_providers import ProviderCalls
+from agentcycle.runtime._side_call import CallRecorder, side_call, side_settings
 from agentcycle.runtime.state import CompactionInfo, CycleRecord
 
 if TYPE_CHECKING:
     from agentcycle.runtime.loop import LoopInputs
 
-CallRecorder = Callable[[int, str, int, TokenUsage], None]
-"""Records a metered model call: ``(cycle_index, operation_id, attempts, usage)``."""
-
 RECOVERY_FACTOR = 0.7
 """Each prompt-too-long attempt aims at this share of the previous aim."""
-_TRANSCRIPT_MESSAGE_CHARS = 2_000
 _TRANSCRIPT_DEFAULT_CHARS = 200_000
 
 SUMMARY_INSTRUCTIONS = """You compress the history of an agent's work so it can continue \
@@ -72,8 +63,16 @@ class ContextManager:
     """Budget and compaction for one run (see the module docstring); it is the
     ``CompactionHost`` its compactions use."""
 
-    def __init__(self, inputs: LoopInputs, record_call: CallRecorder) -> None:
+    def __init__(
+        self,
+        inputs: LoopInputs,
+        record_call: CallRecorder,
+        hooks: HookDispatcher | None,
+        providers: ProviderCalls,
+    ) -> None:
         self._in = inputs
+        self._hooks = hooks
+        self._providers = providers
         self._policy = inputs.memory
         self._history = inputs.history
         self._record_call = record_call
@@ -193,6 +192,7 @@ class ContextManager:
             estimated_tokens=estimate,
             thresholds=thresholds,
         )
+        await self._notify_start(index, trigger, len(history), estimate)
         # The old messages stay referenced until the counts are rebuilt: ``known`` is keyed by
         # identity, and a freed message's id could be reused by a new one.
         before = list(history)
@@ -202,8 +202,9 @@ class ContextManager:
         tail_tokens = sum(counts[start:])
         self._index = index
         self._summary_calls, self._summary_usage = 0, TokenUsage()
+        compacted = before[:start]
         result = await self._compactor.compact(
-            before[:start],
+            compacted,
             counts[:start],
             fixed=counter.fixed_tokens + tail_tokens,
             target=target,
@@ -230,8 +231,76 @@ class ContextManager:
             archived_count=result.archived,
             dropped=result.dropped,
         )
-        del before, known
+        if self._hooks is not None:
+            await self._hooks.after_compaction(
+                CompactionEnd(
+                    mode=result.mode,
+                    before_count=len(before),
+                    after_count=len(history),
+                    reclaimed_tokens=local_before - after,
+                    dropped=tuple(result.dropped),
+                )
+            )
+        if self._providers:
+            await self._providers.after_compaction(
+                self._compaction_record(index, trigger, result, compacted, local_before, after)
+            )
+        del before, compacted, known
         return start, after
+
+    async def _notify_start(
+        self,
+        index: int,
+        trigger: Literal["threshold", "prompt_too_long"],
+        message_count: int,
+        estimate: int,
+    ) -> None:
+        """``before_compaction``: hooks (a failure ends the run), then memory providers."""
+        if self._hooks is not None:
+            await self._hooks.before_compaction(
+                CompactionStart(
+                    trigger=trigger, message_count=message_count, estimated_tokens=estimate
+                )
+            )
+        if self._providers:
+            spec = self._in.state.spec
+            await self._providers.before_compaction(
+                CompactionNotice(
+                    run_id=spec.run_id,
+                    session_id=spec.session_id,
+                    cycle_index=index,
+                    trigger=trigger,
+                    message_count=message_count,
+                    estimated_tokens=estimate,
+                )
+            )
+
+    def _compaction_record(
+        self,
+        index: int,
+        trigger: Literal["threshold", "prompt_too_long"],
+        result: CompactionResult,
+        compacted: Sequence[Message],
+        tokens_before: int,
+        tokens_after: int,
+    ) -> CompactionRecord:
+        """What memory providers get: the messages that left the compacted part and the ones
+        that replaced them (told apart by identity: compaction never copies a kept message)."""
+        kept = {id(m) for m in result.messages}
+        was = {id(m) for m in compacted}
+        spec = self._in.state.spec
+        return CompactionRecord(
+            run_id=spec.run_id,
+            session_id=spec.session_id,
+            cycle_index=index,
+            trigger=trigger,
+            mode=result.mode,
+            tokens_before=tokens_before,
+            tokens_after=tokens_after,
+            removed=tuple(m for m in compacted if id(m) not in kept) if result.dropped else (),
+            added=tuple(m for m in result.messages if id(m) not in was) if result.dropped else (),
+            dropped=tuple(result.dropped),
+        )
 
     def _record(
         self,
@@ -312,56 +381,30 @@ class ContextManager:
         """One metered model call (``operation="memory_compaction"``) summarising
         ``messages``; raises on failure or an empty answer."""
         model: Model = self._policy.summary_model or self._in.model
-        settings = self._in.behavior.settings.model_copy(
-            update={
-                "max_tokens": self._policy.summary_max_tokens,
-                "tool_choice": None,
-                "parallel_tool_calls": None,
-                "response_format": None,
-            }
-        )
-        request = ModelRequest(
-            messages=[
+        return await side_call(
+            model,
+            [
                 SystemMessage(content=SUMMARY_INSTRUCTIONS),
                 UserMessage(content=self._transcript(messages), synthetic=True),
             ],
-            settings=settings,
-            cycle_index=self._index,
+            side_settings(self._in.behavior.settings, self._policy.summary_max_tokens),
             operation="memory_compaction",
+            index=self._index,
+            bus=self._in.bus,
+            record=self._record_summary,
         )
-        bus = self._in.bus
-        index = self._index
-        ids: dict[str, Any] = {
-            "call_id": new_id("mc"),
-            "operation_id": new_id("op"),
-            "attempt": 1,
-            "operation": "memory_compaction",
-            "backend": model.backend,
-            "model": model.name,
-        }
-        bus.emit(ModelCallStarted, cycle_index=index, **ids)
-        response: ModelResponse | None = None
-        try:
-            async for item in model.stream(request):
-                if isinstance(item, ModelResponse):
-                    response = item
-                elif isinstance(item, AttemptFailed):
-                    _failed(bus, index, ids, item.error, retryable=True)
-                elif isinstance(item, AttemptStarted):
-                    ids.update(attempt=item.attempt, call_id=new_id("mc"))
-                    bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
-        except ModelError as exc:
-            _failed(bus, index, ids, exc, retryable=False)
-            raise
-        if response is None or not response.text.strip():
-            error = ModelError("The summary call returned no text.", code="empty_response")
-            _failed(bus, index, ids, error, retryable=False)
-            raise error
-        bus.emit(ModelCallCompleted, cycle_index=index, usage=response.usage, **ids)
-        self._record_call(index, ids["operation_id"], ids["attempt"], response.usage)
+
+    def _record_summary(
+        self,
+        index: int,
+        operation_id: str,
+        attempts: int,
+        usage: TokenUsage,
+        operation: ModelOperation,
+    ) -> None:
+        self._record_call(index, operation_id, attempts, usage, operation)
         self._summary_calls += 1
-        self._summary_usage = self._summary_usage + response.usage
-        return response.text
+        self._summary_usage = self._summary_usage + usage
 
     def _transcript(self, messages: Sequence[Message]) -> str:
         """The messages as bounded text: each message clipped, the whole kept under what the
@@ -372,16 +415,7 @@ class ContextManager:
             if budget is None
             else max(4_000, (budget.input_limit - self._policy.summary_max_tokens) * 3)
         )
-        lines = [_render(m) for m in messages]
-        kept: list[str] = []
-        used = 0
-        for line in reversed(lines):
-            if used + len(line) > total_chars and kept:
-                kept.append(f"[{len(lines) - len(kept)} earlier messages omitted]")
-                break
-            kept.append(line)
-            used += len(line)
-        return "Conversation to summarise:\n\n" + "\n\n".join(reversed(kept))
+        return "Conversation to summarise:\n\n" + render_transcript(messages, total_chars)
 
     async def archive(self, message: ToolMessage, text: str) -> str | None:
         """Keep a tool result's full text: the artifact its preview already names, else a new
@@ -392,19 +426,6 @@ class ContextManager:
         spec = self._in.state.spec
         path = output_bounds.artifact_path(spec.run_id, message.tool_call_id, "memory")
         return await output_bounds.archive_text(self._in.workspace, path, text)
-
-
-def _render(message: Message) -> str:
-    text = content_text(message.content)
-    if isinstance(message, AssistantMessage) and message.tool_calls:
-        calls = "; ".join(f"{c.name}({c.arguments[:300]})" for c in message.tool_calls)
-        text = f"{text}\n[tool calls: {calls}]".strip()
-    label: str = message.role
-    if isinstance(message, ToolMessage):
-        label = f"tool {message.name}" + (" (error)" if message.is_error else "")
-    if len(text) > _TRANSCRIPT_MESSAGE_CHARS:
-        text = text[:_TRANSCRIPT_MESSAGE_CHARS] + " [...]"
-    return f"{label}: {text}"
 
 
 def _path_argument(arguments: str) -> str | None:
@@ -424,15 +445,3 @@ def _exhausted(error: PromptTooLongError, attempts: int, estimate: int) -> Conte
     )
     exhausted.__cause__ = error
     return exhausted
-
-
-def _failed(bus: Any, index: int, ids: dict[str, Any], exc: Exception, *, retryable: bool) -> None:
-    bus.emit(
-        ModelCallFailed,
-        cycle_index=index,
-        error_code=getattr(exc, "code", "model_error"),
-        error=str(exc),
-        retryable=retryable,
-        outcome=getattr(exc, "outcome", "definitive"),
-        **ids,
-    )

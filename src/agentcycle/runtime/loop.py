@@ -54,6 +54,8 @@ from agentcycle.events import (
 )
 from agentcycle.hooks import CycleEnd, RunEnd, RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
+from agentcycle.memory.provider import MemoryProvider
+from agentcycle.memory.session_store import SessionMemoryStore
 from agentcycle.messages import (
     AssistantMessage,
     Directive,
@@ -88,6 +90,8 @@ from agentcycle.runtime._handoffs import (
     requested_handoff,
 )
 from agentcycle.runtime._hooks import HookDispatcher
+from agentcycle.runtime._memory_providers import ProviderCalls
+from agentcycle.runtime._session_memory import SessionNotesRecorder
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
@@ -193,6 +197,11 @@ class LoopInputs:
     model_info: ModelInfo = field(default_factory=ModelInfo)
     diagnostics: tuple[StartupDiagnostic, ...] = ()
     session: Session | None = None
+    memory_providers: tuple[MemoryProvider, ...] = ()
+    """In call order: the agent's, the runner's, the run's."""
+    session_memory_store: SessionMemoryStore | None = None
+    """Where session memory keeps notes; set only when session memory is on and the run has a
+    session."""
     meter: BudgetMeter | None = None
     """A budget meter shared with a parent run (a child's usage counts against the parent's
     budget); ``None``: the loop meters ``budget`` itself."""
@@ -234,7 +243,23 @@ class CycleLoop:
             budget=self._meter,
             children=inputs.children,
         )
-        self._memory = ContextManager(inputs, self._record_compaction_call)
+        providers = ProviderCalls(inputs.memory_providers, inputs.bus)
+        self._memory = ContextManager(inputs, self._record_side_call, self._hooks, providers)
+        notes = inputs.memory.session_memory
+        self._notes = (
+            SessionNotesRecorder(
+                inputs,
+                notes,
+                inputs.session_memory_store,
+                inputs.session.session_id,
+                providers,
+                self._record_side_call,
+            )
+            if notes is not None
+            and inputs.session_memory_store is not None
+            and inputs.session is not None
+            else None
+        )
         self._consecutive_invalid = 0
         self._last_text: str | None = None
         self._cancel_reason: str | None = None
@@ -290,6 +315,8 @@ class CycleLoop:
             if hooks is not None:
                 await hooks.before_run()
             outcome = await self._cycles_within_budget()
+            if self._notes is not None and outcome.status in APPENDING_STATUSES:
+                await self._notes.at_end(self._in.state.last_cycle_index)
             await self._append_session_turn(outcome)
         except AgentcycleError as exc:
             outcome = self._failed(exc)
@@ -425,6 +452,8 @@ class CycleLoop:
             )
             if outcome is not None:
                 return outcome
+            if self._notes is not None:
+                await self._notes.after_cycle(index)
         return LoopOutcome(
             status=RunStatus.MAX_CYCLES,
             completion_reason=CompletionReason.MAX_CYCLES,
@@ -510,12 +539,16 @@ class CycleLoop:
             self._memory.observe(usage)
             return response, usage, start
 
-    def _record_compaction_call(
-        self, index: int, operation_id: str, attempts: int, usage: TokenUsage
+    def _record_side_call(
+        self,
+        index: int,
+        operation_id: str,
+        attempts: int,
+        usage: TokenUsage,
+        operation: ModelOperation,
     ) -> None:
-        self._model_calls.append(
-            ModelCallRecord(index, operation_id, attempts, usage, operation="memory_compaction")
-        )
+        """Record a model call made outside a cycle (compaction summary, session memory)."""
+        self._model_calls.append(ModelCallRecord(index, operation_id, attempts, usage, operation))
 
     async def _call_model(self, index: int) -> tuple[ModelResponse, TokenUsage]:
         model = self._in.model

@@ -93,10 +93,11 @@ class ScriptedModel:
 
     ``context_length`` and ``max_output_tokens`` declare limits as a settings file would, so
     runs with a small window exercise memory compaction; summary calls arrive as requests with
-    ``operation="memory_compaction"``. ``record_requests=False`` keeps no requests
-    (``requests`` stays empty, ``calls`` still counts): for load tests that hold thousands of
-    runs in one process. ``native_multimodal=True`` declares a model that takes images, so runs
-    with a workspace offer it ``read_image``."""
+    ``operation="memory_compaction"``, session memory extractions with
+    ``operation="session_memory"``. ``record_requests=False`` keeps no requests (``requests``
+    stays empty, ``calls`` still counts): for load tests that hold thousands of runs in one
+    process. ``native_multimodal=True`` declares a model that takes images, so runs with a
+    workspace offer it ``read_image``."""
 
     def __init__(
         self,

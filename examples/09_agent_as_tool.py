@@ -4,7 +4,7 @@ The researcher runs as a child run of the planner's run: its events stream into 
 stream (with ``parent_run_id`` set) between ``sub_run_started`` and ``sub_run_completed``, its
 final output is the tool's result, and its usage is part of the planner's.
 
-Run: python examples/08_agent_as_tool.py
+Run: python examples/09_agent_as_tool.py
 """
 
 from __future__ import annotations

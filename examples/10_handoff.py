@@ -1,7 +1,7 @@
 """Triage hands a conversation to a specialist, who asks the user something; the run resumes
 with the specialist, not with triage.
 
-Run: python examples/09_handoff.py
+Run: python examples/10_handoff.py
 """
 
 from __future__ import annotations

@@ -1,0 +1,95 @@
+"""Model calls a run makes outside its cycles (compaction summaries, session memory extraction):
+the same ``model_call_*`` events as a cycle's call, and the usage recorded with the run's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agentcycle.errors import ModelError
+from agentcycle.events import ModelCallCompleted, ModelCallFailed, ModelCallStarted, ModelOperation
+from agentcycle.messages import Message, TokenUsage
+from agentcycle.models.base import (
+    AttemptFailed,
+    AttemptStarted,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+)
+from agentcycle.runtime.event_bus import EventBus, new_id
+
+CallRecorder = Callable[[int, str, int, TokenUsage, ModelOperation], None]
+"""Records a metered model call: ``(cycle_index, operation_id, attempts, usage, operation)``."""
+
+
+def side_settings(settings: ModelSettings, max_tokens: int) -> ModelSettings:
+    """The run's model settings for a call that offers no tools and answers in free text."""
+    return settings.model_copy(
+        update={
+            "max_tokens": max_tokens,
+            "tool_choice": None,
+            "parallel_tool_calls": None,
+            "response_format": None,
+        }
+    )
+
+
+async def side_call(
+    model: Model,
+    messages: Sequence[Message],
+    settings: ModelSettings,
+    *,
+    operation: ModelOperation,
+    index: int,
+    bus: EventBus,
+    record: CallRecorder,
+) -> str:
+    """One metered call of ``model``; returns the answer text. Raises ``ModelError`` when the
+    call fails or answers with no text (after emitting ``model_call_failed``)."""
+    request = ModelRequest(
+        messages=messages, settings=settings, cycle_index=index, operation=operation
+    )
+    ids: dict[str, Any] = {
+        "call_id": new_id("mc"),
+        "operation_id": new_id("op"),
+        "attempt": 1,
+        "operation": operation,
+        "backend": model.backend,
+        "model": model.name,
+    }
+    bus.emit(ModelCallStarted, cycle_index=index, **ids)
+    response: ModelResponse | None = None
+    try:
+        async for item in model.stream(request):
+            if isinstance(item, ModelResponse):
+                response = item
+            elif isinstance(item, AttemptFailed):
+                _failed(bus, index, ids, item.error, retryable=True)
+            elif isinstance(item, AttemptStarted):
+                ids.update(attempt=item.attempt, call_id=new_id("mc"))
+                bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
+    except ModelError as exc:
+        _failed(bus, index, ids, exc, retryable=False)
+        raise
+    if response is None or not response.text.strip():
+        error = ModelError(f"The {operation} call returned no text.", code="empty_response")
+        _failed(bus, index, ids, error, retryable=False)
+        raise error
+    bus.emit(ModelCallCompleted, cycle_index=index, usage=response.usage, **ids)
+    record(index, ids["operation_id"], ids["attempt"], response.usage, operation)
+    return response.text
+
+
+def _failed(
+    bus: EventBus, index: int, ids: dict[str, Any], exc: Exception, *, retryable: bool
+) -> None:
+    bus.emit(
+        ModelCallFailed,
+        cycle_index=index,
+        error_code=getattr(exc, "code", "model_error"),
+        error=str(exc),
+        retryable=retryable,
+        outcome=getattr(exc, "outcome", "definitive"),
+        **ids,
+    )
