@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Agent": "agentcycle.agent",
     "StopAtTools": "agentcycle.agent",
+    "Handoff": "agentcycle.handoffs",
+    "handoff": "agentcycle.handoffs",
     "InstructionsContext": "agentcycle.agent",
     "Runner": "agentcycle.runner",
     "RunConfig": "agentcycle.run_config",
@@ -74,6 +76,7 @@ __all__ = [
     "BudgetExhaustedError",
     "CompletionReason",
     "ContextProvider",
+    "Handoff",
     "InstructionsContext",
     "Model",
     "ModelPrice",
@@ -103,6 +106,7 @@ __all__ = [
     "ToolPolicy",
     "ToolResult",
     "function_tool",
+    "handoff",
 ]
 
 if TYPE_CHECKING:
@@ -112,6 +116,7 @@ if TYPE_CHECKING:
     from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
+    from agentcycle.handoffs import Handoff, handoff
     from agentcycle.hooks import RuntimeHook
     from agentcycle.messages import TokenUsage, ToolResult
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings

@@ -16,6 +16,7 @@ from agentcycle.budget import RunBudget
 from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
+from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
@@ -27,7 +28,8 @@ from agentcycle.models.provider import model_info as declared_info
 from agentcycle.pricing import ModelPrice
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
-from agentcycle.runtime._context import render_context
+from agentcycle.runtime._context import render_context as render_context_fragments
+from agentcycle.runtime._handoffs import AgentBehavior, AgentProfile, AgentSwitcher
 from agentcycle.runtime._memory_providers import (
     MEMORY_PROVIDER_FAILED,
     RecallFragment,
@@ -48,6 +50,7 @@ from agentcycle.skills import (
 )
 from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
+from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
 from agentcycle.tools.builtin.skills import ACTIVATE_SKILL, activate_skill_tool
 from agentcycle.tools.builtin.todo import todo_write_tool
 from agentcycle.tools.registry import ToolRegistry
@@ -59,7 +62,9 @@ _NO_SETTINGS = ModelSettings()  # immutable: shared by every run of a model inst
 
 @dataclass(slots=True)
 class CompiledRun:
-    """A run ready for the loop."""
+    """A run ready for the loop. The model, tools, policy and ``behavior`` are those of the
+    agent in control (the root agent, or the last handoff's target for a resumed run);
+    ``switch_agent`` resolves the other agents of the handoff graph."""
 
     state: RunState
     model: Model
@@ -75,6 +80,8 @@ class CompiledRun:
     policy: ToolPolicy
     approvals: ApprovalProvider | None
     memory: MemoryPolicy
+    behavior: AgentBehavior
+    switch_agent: AgentSwitcher | None
     hooks: tuple[RuntimeHook, ...] = ()
     budget: RunBudget | None = None
     price: ModelPrice | None = None
@@ -83,66 +90,76 @@ class CompiledRun:
     session_memory_store: SessionMemoryStore | None = None
 
 
-async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> CompiledRun:
+@dataclass(slots=True)
+class _AgentParts:
+    """One agent of a run, resolved: model, tools, policy, system prompt, behaviour."""
+
+    provided: ProvidedModel
+    price: ModelPrice | None
+    registry: ToolRegistry
+    policy: ToolPolicy
+    tool_specs: tuple[ToolSpec, ...]
+    """The tools offered to the model (the policy lets them through)."""
+    system: str
+    behavior: AgentBehavior
+    diagnostics: tuple[StartupDiagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _RunFrame:
+    """What every agent of one run is compiled against."""
+
+    config: RunConfig
+    run_id: str
+    run_input: Any
+    language: str
+    workspace: Any
+    counter: HandoffCounter
+    fragments: tuple[ContextProvider, ...] = ()
+    """Run-level prompt fragments (session notes, memory recall) after each agent's own."""
+
+
+async def compile_run(
+    agent: Agent, run_input: Any, config: RunConfig, *, parent_run_id: str | None = None
+) -> CompiledRun:
     """Resolve everything a run needs; configuration errors surface here, before any event.
-    With a session, its messages come between the system prompt and the new input."""
+    With a session, its messages come between the system prompt and the new input.
+    ``parent_run_id`` makes it a child run of that run."""
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
-    language = config.language or "en-US"
-    if language not in prompts.LANGUAGES:
-        raise ConfigurationError(
-            f"unknown language {language!r}; choose one of {', '.join(prompts.LANGUAGES)}"
-        )
-    provided = _resolve_model(agent, config)
-    price = _price(config, provided)
-    settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
-    skills = await _discover_skills(agent, config)
+    language = _language(config)
+    if agent.handoffs:
+        handoff_graph(agent)  # refuse an ambiguous graph before the run starts
+    max_handoffs = _positive(
+        "max_handoffs", _first(config.max_handoffs, agent.max_handoffs, DEFAULT_MAX_HANDOFFS)
+    )
     workspace = _resolve_workspace(config.workspace)
-    registry = _assemble_tools(
-        agent,
-        skills,
-        workspace=workspace is not None,
-        multimodal=provided.info.native_multimodal,
-    )
-    policy = (agent.policy or ToolPolicy()).then(config.policy)
-    hooks = _hooks(agent, config)
-    ctx = InstructionsContext(
-        run_id=run_id, agent=agent, input=run_input, context=config.context, language=language
-    )
-    instructions = await _instructions(agent, ctx)
-    system = prompts.system_prompt(instructions, language)
-    if ACTIVATE_SKILL in registry and policy.offers(registry[ACTIVATE_SKILL]):
-        budget = _first(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
-        section = render_skills_section(
-            skills.skills, request=_request_text(run_input), budget=budget, language=language
-        )
-        system = f"{system}\n\n{section}"
-    context_budget = _first(
-        config.context_budget_chars, agent.context_budget_chars, DEFAULT_CONTEXT_BUDGET_CHARS
-    )
-    if not isinstance(context_budget, int) or context_budget < 0:
-        raise ConfigurationError(
-            f"context_budget_chars must be an integer >= 0, got {context_budget!r}"
-        )
     memory = _first(config.memory, agent.memory, MemoryPolicy())
     memory_providers = _memory_providers(agent, config)
     session = config.session
     notes_store = _session_memory_store(memory, session, workspace)
     notes = memory.session_memory
-    memory_fragments: list[ContextProvider] = []
+    fragments: list[ContextProvider] = []
     if notes_store is not None and session is not None and notes is not None:
-        memory_fragments.append(
-            SessionNotesFragment(notes_store, session.session_id, notes.prompt_chars)
-        )
+        fragments.append(SessionNotesFragment(notes_store, session.session_id, notes.prompt_chars))
     query = _request_text(run_input)
-    recalls = [
+    fragments.extend(
         RecallFragment(p, query, memory.recall_limit, memory.recall_chars) for p in memory_providers
-    ]
-    context = await render_context(
-        (*_providers(agent, config), *memory_fragments, *recalls), ctx, context_budget
     )
+    frame = _RunFrame(
+        config=config,
+        run_id=run_id,
+        run_input=run_input,
+        language=language,
+        workspace=workspace,
+        counter=HandoffCounter(limit=max_handoffs),
+        fragments=tuple(fragments),
+    )
+    parts = await _compile_agent(agent, frame, render_context=True)
     memory_diagnostics = [
-        StartupDiagnostic(MEMORY_PROVIDER_FAILED, r.failure) for r in recalls if r.failure
+        StartupDiagnostic(MEMORY_PROVIDER_FAILED, r.failure)
+        for r in frame.fragments
+        if isinstance(r, RecallFragment) and r.failure
     ]
     if notes is not None and session is None:
         memory_diagnostics.append(
@@ -152,30 +169,26 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
                 level="info",
             )
         )
-    if context.text:  # last: the constant part of the prompt stays a cacheable prefix
-        system = f"{system}\n\n{context.text}"
-    history: list[Message] = [SystemMessage(content=system)]
+    history: list[Message] = [SystemMessage(content=parts.system)]
     if session is not None:
         history.extend(await session.get_items())
     session_cursor = len(history) if session is not None else None
     history.extend(_input_messages(run_input))
-    behavior = agent.tool_use_behavior
+    behavior = parts.behavior
     spec = RunSpec(
         run_id=run_id,
         trace_id=trace_id,
         agent_name=agent.name,
-        backend=provided.model.backend,
-        model=provided.model.name,
-        model_settings=settings,
-        tool_names=tuple(t.name for t in registry if policy.offers(t)),
+        backend=parts.provided.model.backend,
+        model=parts.provided.model.name,
+        model_settings=behavior.settings,
+        tool_names=tuple(s.name for s in parts.tool_specs),
         max_cycles=_positive(
             "max_cycles", _first(config.max_cycles, agent.max_cycles, DEFAULT_MAX_CYCLES)
         ),
-        no_tool_policy=NoToolPolicy(
-            _first(config.no_tool_policy, agent.no_tool_policy, NoToolPolicy.CONTINUE)
-        ),
-        tool_use_behavior="stop_at_tool_names" if isinstance(behavior, StopAtTools) else behavior,
-        stop_at_tool_names=behavior.tool_names if isinstance(behavior, StopAtTools) else (),
+        no_tool_policy=behavior.no_tool_policy,
+        tool_use_behavior=behavior.tool_use_behavior,
+        stop_at_tool_names=behavior.stop_at_tool_names,
         max_invalid_tool_calls=_positive(
             "max_invalid_tool_calls",
             _first(
@@ -187,29 +200,21 @@ async def compile_run(agent: Agent, run_input: Any, config: RunConfig) -> Compil
         input=run_input if isinstance(run_input, str) else None,
         initial_messages=tuple(history),
         session_id=session.session_id if session is not None else None,
+        parent_run_id=parent_run_id,
+        max_handoffs=max_handoffs,
         metadata=dict(config.metadata),
     )
-    return CompiledRun(
-        state=RunState(spec=spec, session_cursor=session_cursor),
-        model=provided.model,
-        info=provided.info,
-        endpoint=provided.endpoint,
-        tools={tool.name: tool for tool in registry},
-        tool_specs=tuple(s for s in registry.specs() if policy.offers(registry[s.name])),
+    return _compiled(
+        RunState(spec=spec, session_cursor=session_cursor),
+        parts,
+        frame,
+        agent,
         history=history,
         tool_state=RunToolState(),
-        workspace=workspace,
-        context=config.context,
-        language=language,
-        policy=policy,
-        approvals=config.approval_provider,
-        hooks=hooks,
-        diagnostics=(*_skill_diagnostics(skills), *context.diagnostics, *memory_diagnostics),
-        budget=config.budget,
-        price=price,
         memory=memory,
         memory_providers=memory_providers,
         session_memory_store=notes_store,
+        diagnostics=memory_diagnostics,
     )
 
 
@@ -224,28 +229,40 @@ async def compile_resume(
     """Prepare a stopped run to continue: the same spec and history (context providers are not
     asked again), a freshly resolved model and tool table (tools are code, so the agent must
     still offer every tool the run had), the pending calls with the host's decisions, the
-    user's new input, and the agent's and config's hooks."""
+    user's new input, and the agent's and config's hooks. ``agent`` is the agent the run
+    started with; a run that stopped after a handoff continues with the agent in control,
+    found by name in ``agent``'s handoff graph."""
     state = RunState.from_json(state.to_json())  # never mutate the caller's copy
     spec = state.spec
-    language = config.language or "en-US"
-    provided = _resolve_model(agent, config)
-    price = _price(config, provided)
-    skills = await _discover_skills(agent, config)
-    workspace = _resolve_workspace(config.workspace)
-    registry = _assemble_tools(
-        agent,
-        skills,
-        workspace=workspace is not None,
-        multimodal=provided.info.native_multimodal,
+    graph = handoff_graph(agent)
+    current = state.current_agent()
+    active = agent if current == spec.agent_name else graph.get(current)
+    if active is None:
+        raise ConfigurationError(
+            f"cannot resume run {spec.run_id}: agent {current!r} has control, and the handoff "
+            f"graph of {agent.name!r} does not reach it"
+        )
+    frame = _RunFrame(
+        config=config,
+        run_id=spec.run_id,
+        run_input=spec.input,
+        language=_language(config),
+        workspace=_resolve_workspace(config.workspace),
+        counter=HandoffCounter(limit=spec.max_handoffs, used=state.handoff_count()),
     )
-    missing = [name for name in spec.tool_names if name not in registry]
+    parts = await _compile_agent(active, frame, render_context=False)
+    offered = state.offered_tool_names()
+    missing = [name for name in offered if name not in parts.registry]
     if missing:
         raise ConfigurationError(
-            f"cannot resume run {spec.run_id}: the agent no longer offers {', '.join(missing)}"
+            f"cannot resume run {spec.run_id}: agent {current!r} no longer offers "
+            f"{', '.join(missing)}"
         )
+    parts.tool_specs = tuple(s for s in parts.registry.specs() if s.name in offered)
+    if current == spec.agent_name:
+        parts.behavior = AgentBehavior.of(spec)  # the run keeps what it started with
     check_resume_session(state, config.session)
     memory = _first(config.memory, agent.memory, MemoryPolicy())
-    policy = (agent.policy or ToolPolicy()).then(config.policy)
     decisions = {
         key: value
         if isinstance(value, ApprovalDecision)
@@ -259,29 +276,192 @@ async def compile_resume(
     state.resume_count += 1
     state.status = None
     state.completion_reason = None
-    compiled = CompiledRun(
-        state=state,
-        model=provided.model,
-        info=provided.info,
-        endpoint=provided.endpoint,
-        tools={tool.name: tool for tool in registry},
-        tool_specs=tuple(s for s in registry.specs() if s.name in spec.tool_names),
+    compiled = _compiled(
+        state,
+        parts,
+        frame,
+        agent,
         history=state.messages(),
         tool_state=state.tool_state.model_copy(deep=True) if state.tool_state else RunToolState(),
-        workspace=workspace,
-        context=config.context,
-        language=language,
-        policy=policy,
-        approvals=config.approval_provider,
-        hooks=_hooks(agent, config),
-        budget=config.budget,
-        price=price,
         memory=memory,
-        diagnostics=_skill_diagnostics(skills),
         memory_providers=_memory_providers(agent, config),
-        session_memory_store=_session_memory_store(memory, config.session, workspace),
+        session_memory_store=_session_memory_store(memory, config.session, frame.workspace),
     )
     return compiled, work
+
+
+def _compiled(
+    state: RunState,
+    parts: _AgentParts,
+    frame: _RunFrame,
+    root: Agent,
+    *,
+    history: list[Message],
+    tool_state: RunToolState,
+    memory: MemoryPolicy,
+    memory_providers: tuple[MemoryProvider, ...],
+    session_memory_store: SessionMemoryStore | None,
+    diagnostics: Sequence[StartupDiagnostic] = (),
+) -> CompiledRun:
+    config = frame.config
+    return CompiledRun(
+        state=state,
+        model=parts.provided.model,
+        info=parts.provided.info,
+        endpoint=parts.provided.endpoint,
+        tools={tool.name: tool for tool in parts.registry},
+        tool_specs=parts.tool_specs,
+        history=history,
+        tool_state=tool_state,
+        workspace=frame.workspace,
+        context=config.context,
+        language=frame.language,
+        policy=parts.policy,
+        approvals=config.approval_provider,
+        memory=memory,
+        behavior=parts.behavior,
+        # Without handoffs the root is the run's only agent: nothing to switch to.
+        switch_agent=_Switcher(root, frame) if root.handoffs else None,
+        hooks=_hooks(root, config),
+        budget=config.budget,
+        price=parts.price,
+        diagnostics=(*parts.diagnostics, *diagnostics),
+        memory_providers=memory_providers,
+        session_memory_store=session_memory_store,
+    )
+
+
+class _Switcher:
+    """Resolves a handoff target of the run by name (the run's ``AgentSwitcher``)."""
+
+    __slots__ = ("_frame", "_root")
+
+    def __init__(self, root: Agent, frame: _RunFrame) -> None:
+        self._root = root
+        self._frame = frame
+
+    async def __call__(self, name: str) -> AgentProfile:
+        target = handoff_graph(self._root).get(name)
+        if target is None:
+            raise ConfigurationError(f"no agent named {name!r} in this run's handoff graph")
+        return _profile(target, await _compile_agent(target, self._frame, render_context=True))
+
+
+def _profile(agent: Agent, parts: _AgentParts) -> AgentProfile:
+    return AgentProfile(
+        name=agent.name,
+        model=parts.provided.model,
+        model_info=parts.provided.info,
+        price=parts.price,
+        tools={tool.name: tool for tool in parts.registry},
+        tool_specs=parts.tool_specs,
+        policy=parts.policy,
+        system_prompt=parts.system,
+        behavior=parts.behavior,
+    )
+
+
+async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool) -> _AgentParts:
+    """Resolve one agent of a run. ``render_context`` asks the context providers for the
+    system prompt (a resumed run keeps the prompt it has)."""
+    config = frame.config
+    language = frame.language
+    provided = _resolve_model(agent, config)
+    price = _price(config, provided)
+    settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
+    skills = await _discover_skills(agent, config)
+    registry = _assemble_tools(
+        agent,
+        skills,
+        workspace=frame.workspace is not None,
+        multimodal=provided.info.native_multimodal,
+        counter=frame.counter,
+    )
+    policy = (agent.policy or ToolPolicy()).then(config.policy)
+    diagnostics = _skill_diagnostics(skills)
+    system = ""
+    if render_context:
+        ctx = InstructionsContext(
+            run_id=frame.run_id,
+            agent=agent,
+            input=frame.run_input,
+            context=config.context,
+            language=language,
+        )
+        system = prompts.system_prompt(await _instructions(agent, ctx), language)
+        if ACTIVATE_SKILL in registry and policy.offers(registry[ACTIVATE_SKILL]):
+            budget = _first(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
+            section = render_skills_section(
+                skills.skills,
+                request=_request_text(frame.run_input),
+                budget=budget,
+                language=language,
+            )
+            system = f"{system}\n\n{section}"
+        context_budget = _first(
+            config.context_budget_chars, agent.context_budget_chars, DEFAULT_CONTEXT_BUDGET_CHARS
+        )
+        if not isinstance(context_budget, int) or context_budget < 0:
+            raise ConfigurationError(
+                f"context_budget_chars must be an integer >= 0, got {context_budget!r}"
+            )
+        context = await render_context_fragments(
+            (*_providers(agent, config), *frame.fragments), ctx, context_budget
+        )
+        if context.text:  # last: the constant part of the prompt stays a cacheable prefix
+            system = f"{system}\n\n{context.text}"
+        diagnostics = (*diagnostics, *context.diagnostics)
+    behavior = agent.tool_use_behavior
+    return _AgentParts(
+        provided=provided,
+        price=price,
+        registry=registry,
+        policy=policy,
+        tool_specs=tuple(s for s in registry.specs() if policy.offers(registry[s.name])),
+        system=system,
+        behavior=AgentBehavior(
+            settings=settings,
+            no_tool_policy=NoToolPolicy(
+                _first(config.no_tool_policy, agent.no_tool_policy, NoToolPolicy.CONTINUE)
+            ),
+            tool_use_behavior="stop_at_tool_names"
+            if isinstance(behavior, StopAtTools)
+            else behavior,
+            stop_at_tool_names=behavior.tool_names if isinstance(behavior, StopAtTools) else (),
+        ),
+        diagnostics=diagnostics,
+    )
+
+
+def handoff_graph(root: Agent) -> dict[str, Agent]:
+    """Every agent reachable from ``root`` through handoffs, by name (``root`` included).
+    Two different agents with one name are an error: resume finds agents by name."""
+    graph: dict[str, Agent] = {root.name: root}
+    queue = [root]
+    while queue:
+        agent = queue.pop()
+        for item in agent.handoffs:
+            target = item.agent if isinstance(item, Handoff) else item
+            known = graph.get(target.name)
+            if known is target:
+                continue
+            if known is not None:
+                raise ConfigurationError(
+                    f"two different agents are named {target.name!r} in the handoff graph of "
+                    f"{root.name!r}; give each a unique name"
+                )
+            graph[target.name] = target
+            queue.append(target)
+    return graph
+
+
+def _language(config: RunConfig) -> str:
+    language = config.language or "en-US"
+    if language not in prompts.LANGUAGES:
+        raise ConfigurationError(
+            f"unknown language {language!r}; choose one of {', '.join(prompts.LANGUAGES)}"
+        )
+    return language
 
 
 def _price(config: RunConfig, provided: ProvidedModel) -> ModelPrice | None:
@@ -366,12 +546,14 @@ def _assemble_tools(
     *,
     workspace: bool = False,
     multimodal: bool = False,
+    counter: HandoffCounter | None = None,
 ) -> ToolRegistry:
-    """Built-ins first, then the agent's own tools; the order is stable (prompt caching, see
-    TOOLS.md). Plain functions are wrapped with ``function_tool``; duplicate names are an
-    error. With a ``workspace`` the file tools come after ``ask_user`` (and ``read_image``
-    after the shell and skill tools when the model is ``multimodal``); ``activate_skill`` is
-    offered when ``skills`` holds at least one skill."""
+    """Built-ins first, then the agent's own tools, then its handoff tools; the order is stable
+    (prompt caching, see TOOLS.md). Plain functions are wrapped with ``function_tool``;
+    duplicate names are an error. With a ``workspace`` the file tools come after ``ask_user``
+    (and ``read_image`` after the shell and skill tools when the model is ``multimodal``);
+    ``activate_skill`` is offered when ``skills`` holds at least one skill. The transfer tools
+    share the run's handoff ``counter``."""
     registry = ToolRegistry([task_finish_tool(output_type=agent.output_type)])
     if agent.allow_ask_user:
         registry.add(ask_user_tool())
@@ -391,6 +573,13 @@ def _assemble_tools(
 
         registry.add(image_tool())
     registry.extend(agent.tools)
+    if agent.handoffs:
+        counter = counter or HandoffCounter(limit=DEFAULT_MAX_HANDOFFS)
+        for item in agent.handoffs:
+            target = item if isinstance(item, Handoff) else Handoff(item)
+            registry.add(
+                transfer_tool(target.tool_name, target.agent.name, target.description, counter)
+            )
     return registry
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agentcycle.context_providers import ContextProvider
+from agentcycle.handoffs import Handoff
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
@@ -80,3 +81,18 @@ class Agent:
     skills_dirs: Sequence[str | Path] = field(default_factory=tuple)
     """Directories of skills (``agentcycle.skills``) this agent can activate; a run adds
     ``RunConfig.skills_dirs`` after these."""
+    handoffs: Sequence[Agent | Handoff] = field(default_factory=tuple)
+    """Agents this one can hand the conversation to, each offered as a ``transfer_to_<slug>``
+    tool (``agentcycle.handoffs``)."""
+    max_handoffs: int | None = None
+    """Handoffs a run started with this agent may make (``RunConfig.max_handoffs`` wins;
+    default 10)."""
+
+    def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
+        """This agent as a tool another agent can call: it takes ``task_description``
+        (required) and ``output_requirements``, runs this agent as a child run of the calling
+        run, and returns the child's final output (see ``agentcycle._agent_tool``). ``name``
+        defaults to the agent's name as a slug."""
+        from agentcycle._agent_tool import agent_tool
+
+        return agent_tool(self, name=name, description=description)

@@ -322,7 +322,8 @@ class SessionMemoryUpdated(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class SubRunStarted(RunEvent):
-    """A child run started under a tool call of this run."""
+    """A child run started under a tool call of this run (``parent_tool_call_id``); its own
+    events follow in this stream with ``parent_run_id`` set, then ``sub_run_completed``."""
 
     type: ClassVar[str] = "sub_run_started"
     parent_tool_call_id: str | None = None
@@ -333,19 +334,23 @@ class SubRunStarted(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class SubRunCompleted(RunEvent):
-    """A child run ended."""
+    """A child run ended with ``status`` (a ``RunStatus`` value); ``final_output`` is its
+    output (the question for ``wait_user``), ``error_code`` its error when it failed."""
 
     type: ClassVar[str] = "sub_run_completed"
     parent_tool_call_id: str | None = None
     task_id: str | None = None
     child_run_id: str
+    child_agent_name: str | None = None
+    """The agent that ended the child run (after any handoffs inside it)."""
     status: str
     final_output: Any = None
+    error_code: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
 class HandoffStarted(RunEvent):
-    """Control is moving to another agent."""
+    """Control is moving to another agent within this run (``transfer_to_<agent>``)."""
 
     type: ClassVar[str] = "handoff_started"
     source_agent: str
@@ -355,7 +360,8 @@ class HandoffStarted(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class HandoffCompleted(RunEvent):
-    """Control moved to another agent."""
+    """The handoff ended: ``status`` is ``completed`` (``agent_started`` of the target
+    follows) or ``failed`` (the target could not be prepared; the run fails)."""
 
     type: ClassVar[str] = "handoff_completed"
     source_agent: str

@@ -129,7 +129,7 @@ def build_result(compiled: CompiledRun, outcome: LoopOutcome) -> RunResult:
     return RunResult(
         run_id=spec.run_id,
         trace_id=spec.trace_id,
-        agent_name=spec.agent_name,
+        agent_name=compiled.state.current_agent(),
         status=outcome.status,
         completion_reason=outcome.completion_reason,
         final_output=outcome.final_output,

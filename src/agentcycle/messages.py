@@ -78,6 +78,9 @@ class Directive(enum.StrEnum):
     CONTINUE = "continue"
     FINISH = "finish"
     WAIT_USER = "wait_user"
+    HANDOFF = "handoff"
+    """Control moves to another agent (``metadata["handoff"]`` names it); the rest of the
+    batch is skipped."""
 
 
 class ToolResult(FrozenModel):

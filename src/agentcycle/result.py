@@ -18,7 +18,9 @@ class RunResult:
 
     ``final_output`` is the ``task_finish`` message (or the typed output when the agent has an
     ``output_type``); for ``wait_user`` it is the question. ``partial_output`` is the last
-    assistant text of a run that did not complete. ``usage`` totals ``model_calls``.
+    assistant text of a run that did not complete. ``usage`` totals ``model_calls``, which
+    include the calls of the run's child runs (agent-as-tool; ``run_id`` set on those records).
+    ``agent_name`` is the agent that ended the run (the last handoff's target, if any).
     """
 
     run_id: str

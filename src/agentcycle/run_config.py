@@ -43,6 +43,8 @@ class RunConfig:
     max_cycles: int | None = None
     no_tool_policy: NoToolPolicy | str | None = None
     max_invalid_tool_calls: int | None = None
+    max_handoffs: int | None = None
+    """Handoffs a run may make in all (``None``: the agent's setting, else 10)."""
     language: str | None = None
     policy: ToolPolicy | None = None
     """Narrows the agent's (and the runner's) tool policy for this run."""

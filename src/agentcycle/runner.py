@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from agentcycle._compile import CompiledRun, compile_resume, compile_run
+from agentcycle._launch import build_loop
 from agentcycle.agent import Agent
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunEvent
@@ -23,7 +24,7 @@ from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime.approvals import ApprovalBroker, ApprovalDecision
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.loop import CycleLoop, LoopInputs, ResumeWork
+from agentcycle.runtime.loop import ResumeWork
 from agentcycle.runtime.state import RunState
 
 DEFAULT_APPROVAL_TIMEOUT = 300.0
@@ -87,37 +88,13 @@ class Runner:
         bus = EventBus(
             run_id=spec.run_id,
             trace_id=spec.trace_id,
-            agent_name=spec.agent_name,
+            agent_name=compiled.state.current_agent(),
             session_id=spec.session_id,
             parent_run_id=spec.parent_run_id,
             start_seq=compiled.state.event_seq,
         )
-        loop = CycleLoop(
-            LoopInputs(
-                state=compiled.state,
-                model=compiled.model,
-                tools=compiled.tools,
-                tool_specs=compiled.tool_specs,
-                bus=bus,
-                history=compiled.history,
-                tool_state=compiled.tool_state,
-                workspace=compiled.workspace,
-                context=compiled.context,
-                language=compiled.language,
-                policy=compiled.policy,
-                approvals=broker,
-                resume=resume,
-                resume_input=input,
-                hooks=compiled.hooks,
-                budget=compiled.budget,
-                price=compiled.price,
-                memory=compiled.memory,
-                model_info=compiled.info,
-                diagnostics=compiled.diagnostics,
-                session=config.session,
-                memory_providers=compiled.memory_providers,
-                session_memory_store=compiled.session_memory_store,
-            )
+        loop = build_loop(
+            compiled, config=config, bus=bus, broker=broker, resume=resume, input=input
         )
         recorder = None
         if config.event_store is not None:

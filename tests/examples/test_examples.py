@@ -19,6 +19,8 @@ EXPECTED = {
     "06_hooks.py": "cycle 2: refund -> Refunded 50 to order 123 on card **** 1234.",
     "07_skills.py": "deploy while the skill is active: tool_not_allowed",
     "08_memory_provider.py": "new conversation recalled: Invoices are exported as CSV",
+    "09_agent_as_tool.py": "tokens: 458 in all, 140 by the researcher",
+    "10_handoff.py": "Billing finished: Refunded order A-17.",
 }
 
 

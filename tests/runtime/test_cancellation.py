@@ -9,14 +9,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
-from agentcycle.events import ApprovalRequested, AssistantDelta, RunStatus
+from agentcycle.events import (
+    ApprovalRequested,
+    AssistantDelta,
+    RunStatus,
+    SubRunCompleted,
+    ToolCallCompleted,
+)
 from agentcycle.handle import RunHandle
+from agentcycle.hooks import HookContext, RuntimeHook
 from agentcycle.messages import AssistantMessage, Message, ToolMessage
 from agentcycle.models.base import EndpointTarget, ModelRequest, ModelStreamItem
 from agentcycle.models.base import TextDelta as ModelTextDelta
@@ -40,13 +47,14 @@ async def cancel_and_time(handle: RunHandle) -> float:
 async def assert_cancelled_once(handle: RunHandle) -> list[Message]:
     result = await handle.result()
     assert result.status is RunStatus.CANCELLED
-    types = [event.type async for event in handle.events()]
-    assert types.count("run_cancelled") == 1 and types[-1] == "run_cancelled"
+    events = [event async for event in handle.events()]
+    ends = [e for e in events if e.type == "run_cancelled" and e.run_id == handle.run_id]
+    assert len(ends) == 1 and events[-1] is ends[0]
     assert_paired(result.messages)
     return result.messages
 
 
-def assert_paired(messages: list[Message]) -> None:
+def assert_paired(messages: Sequence[Message]) -> None:
     """Every tool call in history has exactly one result, and every result a call."""
     calls = [c.id for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls]
     results = [m.tool_call_id for m in messages if isinstance(m, ToolMessage)]
@@ -177,3 +185,42 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+async def test_cancel_with_a_child_run_cancels_the_child_first() -> None:
+    entered = asyncio.Event()
+    child_history: list[Sequence[Message]] = []
+
+    @function_tool
+    async def dig() -> str:
+        """Waits until cancelled."""
+        entered.set()
+        await asyncio.Event().wait()
+        return "unreachable"
+
+    class KeepHistory(RuntimeHook):
+        async def before_run(self, ctx: HookContext) -> None:
+            child_history.append(ctx.messages)
+
+    child = Agent(
+        name="digger",
+        model=ScriptedModel([call_tool("dig", {})]),
+        tools=[dig],
+        hooks=[KeepHistory()],
+    )
+    model = ScriptedModel([call_tool("digger", {"task_description": "dig"})])
+    handle = await Runner.start(Agent(model=model, tools=[child.as_tool()]), "x")
+    await asyncio.wait_for(entered.wait(), 5)
+    assert await cancel_and_time(handle) < COOPERATIVE_BOUND_S
+    messages = await assert_cancelled_once(handle)
+    events = [event async for event in handle.events()]
+    ends = [e for e in events if e.type == "run_cancelled"]
+    assert [e.run_id == handle.run_id for e in ends] == [False, True]  # one each, child first
+    assert ends[0].parent_run_id == handle.run_id
+    assert "parent run was cancelled: stop requested" in str(ends[0].reason)
+    sub = next(e for e in events if isinstance(e, SubRunCompleted))
+    assert sub.status == "cancelled" and events.index(sub) < events.index(ends[1])
+    assert_paired(messages)
+    assert_paired(child_history[0])
+    interrupted = [e for e in events if isinstance(e, ToolCallCompleted)]
+    assert {e.error_code for e in interrupted} == {"tool_call_interrupted"}  # dig and digger

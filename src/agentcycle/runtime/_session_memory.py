@@ -108,7 +108,7 @@ class SessionNotesRecorder:
                     SystemMessage(content=EXTRACTION_INSTRUCTIONS),
                     UserMessage(content=extraction_request(existing, transcript), synthetic=True),
                 ],
-                side_settings(self._in.state.spec.model_settings, settings.max_tokens),
+                side_settings(self._in.behavior.settings, settings.max_tokens),
                 operation="session_memory",
                 index=index,
                 bus=self._in.bus,

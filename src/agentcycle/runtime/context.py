@@ -76,9 +76,7 @@ class ContextManager:
         self._policy = inputs.memory
         self._history = inputs.history
         self._record_call = record_call
-        self._budget = context_budget(
-            self._policy, inputs.model_info, inputs.state.spec.model_settings
-        )
+        self._budget = context_budget(self._policy, inputs.model_info, inputs.behavior.settings)
         self._estimator = TokenEstimator(self._policy.tokenizer)
         self._tokens: HistoryTokens | None = None
         self._compactor = Compactor(self._policy, self._estimator)
@@ -92,6 +90,14 @@ class ContextManager:
         self._summary_usage = TokenUsage()
 
     # ------------------------------------------------------------------ loop entry points
+
+    def agent_changed(self) -> None:
+        """Another agent took control (a handoff): budget for its model and settings, and
+        count the history again (its system prompt and tools differ, and the provider's prompt
+        tokens of the last call were another model's)."""
+        self._budget = context_budget(self._policy, self._in.model_info, self._in.behavior.settings)
+        self._tokens = None
+        self._quiet_until = 0
 
     async def prepare(self, index: int, start: int) -> int:
         """Compact if the next request would pass the threshold. ``start`` is where the
@@ -381,7 +387,7 @@ class ContextManager:
                 SystemMessage(content=SUMMARY_INSTRUCTIONS),
                 UserMessage(content=self._transcript(messages), synthetic=True),
             ],
-            side_settings(self._in.state.spec.model_settings, self._policy.summary_max_tokens),
+            side_settings(self._in.behavior.settings, self._policy.summary_max_tokens),
             operation="memory_compaction",
             index=self._index,
             bus=self._in.bus,

@@ -49,7 +49,9 @@ def new_id(prefix: str) -> str:
 
 
 class EventBus:
-    """Emits the typed events of one run (and forwards those of its child runs)."""
+    """Emits the typed events of one run (and forwards those of its child runs). A child
+    run's bus stamps ``parent_run_id`` and ``parent_event_id`` (its ``sub_run_started`` in the
+    parent's stream) on each of its events."""
 
     def __init__(
         self,
@@ -59,6 +61,7 @@ class EventBus:
         agent_name: str | None = None,
         session_id: str | None = None,
         parent_run_id: str | None = None,
+        parent_event_id: str | None = None,
         start_seq: int = 0,
     ) -> None:
         self.run_id = run_id
@@ -66,6 +69,7 @@ class EventBus:
         self.agent_name = agent_name
         self.session_id = session_id
         self.parent_run_id = parent_run_id
+        self.parent_event_id = parent_event_id
         self._backlog: list[RunEvent] = []
         self._seq = start_seq
         self._closed = False
@@ -104,6 +108,7 @@ class EventBus:
             created_at=time.time(),
             session_id=self.session_id,
             parent_run_id=self.parent_run_id,
+            parent_event_id=self.parent_event_id,
             cycle_index=cycle_index,
             agent_name=self.agent_name,
             **payload,

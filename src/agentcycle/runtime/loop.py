@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.budget import RunBudget
 from agentcycle.errors import (
@@ -82,6 +82,13 @@ from agentcycle.models.base import (
 )
 from agentcycle.pricing import ModelPrice, priced
 from agentcycle.runtime import prompts
+from agentcycle.runtime._handoffs import (
+    AgentBehavior,
+    AgentSwitcher,
+    HandoffRequest,
+    hand_off,
+    requested_handoff,
+)
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime._memory_providers import ProviderCalls
 from agentcycle.runtime._session_memory import SessionNotesRecorder
@@ -93,6 +100,7 @@ from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
 from agentcycle.runtime.policy import ToolPolicy, skill_refusal
 from agentcycle.runtime.state import (
     CycleRecord,
+    HandoffRecord,
     NoToolPolicy,
     PendingToolCall,
     RunState,
@@ -104,17 +112,22 @@ from agentcycle.skills.prompt import activation_message
 from agentcycle.tools.base import RunScope, Tool
 from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 
+if TYPE_CHECKING:
+    from agentcycle._child_runs import ChildRuns
+
 
 @dataclass(frozen=True, slots=True)
 class ModelCallRecord:
     """Usage of one model call (all of its attempts) in one cycle; ``usage.cost_usd`` is set
-    when the model has a price."""
+    when the model has a price. ``run_id`` names the child run that made the call (agent-as-tool
+    runs add their calls to the parent's), ``None`` for the run itself."""
 
     cycle_index: int
     operation_id: str
     attempts: int
     usage: TokenUsage
     operation: ModelOperation = "agent_cycle"
+    run_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -155,7 +168,8 @@ class ResumeWork:
 @dataclass(slots=True)
 class LoopInputs:
     """What one run of the loop needs. ``history`` starts with the initial messages and is
-    appended to in place."""
+    appended to in place. The model, tools, policy, price and ``behavior`` are those of the
+    agent in control; a handoff replaces them (``switch_agent`` resolves the target)."""
 
     state: RunState
     model: Model
@@ -164,6 +178,7 @@ class LoopInputs:
     bus: EventBus
     history: list[Message]
     tool_state: RunToolState
+    behavior: AgentBehavior
     workspace: Any = None
     context: Any = None
     language: str = "en-US"
@@ -187,6 +202,12 @@ class LoopInputs:
     session_memory_store: SessionMemoryStore | None = None
     """Where session memory keeps notes; set only when session memory is on and the run has a
     session."""
+    meter: BudgetMeter | None = None
+    """A budget meter shared with a parent run (a child's usage counts against the parent's
+    budget); ``None``: the loop meters ``budget`` itself."""
+    children: ChildRuns | None = None
+    """Starts child runs for the run's tools (``ToolContext.children``)."""
+    switch_agent: AgentSwitcher | None = None
 
 
 class CycleLoop:
@@ -202,7 +223,7 @@ class CycleLoop:
             inputs.hooks, inputs.bus, inputs.history, inputs.context, inputs.language
         )
         budget = inputs.budget
-        self._meter = (
+        self._meter = inputs.meter or (
             BudgetMeter(budget, asyncio.get_running_loop().time)
             if budget is not None and budget.limits_anything
             else None
@@ -211,7 +232,6 @@ class CycleLoop:
             tools=inputs.tools,
             bus=inputs.bus,
             state=inputs.tool_state,
-            agent_name=self._spec.agent_name,
             workspace=inputs.workspace,
             context=inputs.context,
             cancelled=inputs.cancelled,
@@ -221,6 +241,7 @@ class CycleLoop:
             steering=lambda: bool(self._steering),
             hooks=self._hooks if self._hooks is not None and self._hooks.has_tool_hooks else None,
             budget=self._meter,
+            children=inputs.children,
         )
         providers = ProviderCalls(inputs.memory_providers, inputs.bus)
         self._memory = ContextManager(inputs, self._record_side_call, self._hooks, providers)
@@ -317,6 +338,25 @@ class CycleLoop:
         not started yet are skipped."""
         self._steering.append(text)
 
+    @property
+    def inputs(self) -> LoopInputs:
+        """What the loop runs with now: after a handoff, the target's model, tools and policy."""
+        return self._in
+
+    @property
+    def meter(self) -> BudgetMeter | None:
+        """The run's budget meter (child runs share it), ``None`` without a budget."""
+        return self._meter
+
+    @property
+    def cancel_reason(self) -> str | None:
+        """Why the host cancelled the run, once it did."""
+        return self._cancel_reason
+
+    def add_model_calls(self, records: Sequence[ModelCallRecord]) -> None:
+        """Count a child run's model calls in this run's usage."""
+        self._model_calls.extend(records)
+
     def request_cancel(self, reason: str) -> None:
         """Mark the run as cancelled by its host; the caller then cancels the loop's task."""
         if self._cancel_reason is None:
@@ -375,16 +415,20 @@ class CycleLoop:
                 tool_calls=[ToolCallRef(id=c.id, name=c.name) for c in response.tool_calls],
             )
             outcome: LoopOutcome | None
+            handoff: HandoffRecord | None = None
             if response.tool_calls:
                 batch = await self._orchestrator.run_batch(response.tool_calls, index)
                 self._history.extend(_tool_message(o) for o in batch.outcomes)
                 self._history.extend(_attachments(batch.outcomes))
                 self._history.extend(self._skill_instructions(batch.outcomes, index))
-                outcome = self._after_tools(batch.outcomes)
+                request = requested_handoff(batch.outcomes)
+                outcome = self._after_tools(batch.outcomes, handing_off=request is not None)
                 if outcome is None and batch.pending:
                     outcome = self._waiting_for_approval(batch.pending)
                 if outcome is None and batch.exhausted is not None:
                     outcome = self._failed(batch.exhausted)
+                if outcome is None and request is not None:
+                    handoff = await self._hand_off(request, index)
             else:
                 outcome = self._after_no_tool(response.text)
             if hooks is not None:
@@ -403,6 +447,7 @@ class CycleLoop:
                     messages=tuple(self._history[start:]),
                     usage=usage,
                     todos=tuple(todos_after) if todos_after is not todos_before else None,
+                    handoff=handoff,
                 )
             )
             if outcome is not None:
@@ -430,6 +475,17 @@ class CycleLoop:
                 details={"text": text},
             )
 
+    async def _hand_off(self, request: HandoffRequest, index: int) -> HandoffRecord:
+        """Give control to the agent ``request`` names (see ``runtime/_handoffs.py``)."""
+        return await hand_off(request, index, self._in, self._agent_changed)
+
+    def _agent_changed(self, name: str) -> None:
+        inputs = self._in
+        self._orchestrator.switch_agent(inputs.tools, inputs.policy)
+        self._memory.agent_changed()
+        if self._hooks is not None:
+            self._hooks.ctx = replace(self._hooks.ctx, agent_name=name)
+
     async def _resume(self, work: ResumeWork, index: int) -> LoopOutcome | None:
         """Finish the calls left pending and add the new input, committed as a continuation of
         cycle ``index`` (no model call)."""
@@ -437,16 +493,20 @@ class CycleLoop:
         state.pending_tool_calls = []
         start = len(self._history)
         outcome: LoopOutcome | None = None
+        handoff: HandoffRecord | None = None
         if work.pending:
             batch = await self._orchestrator.run_pending(work.pending, work.decisions, index)
             self._history.extend(_tool_message(o) for o in batch.outcomes)
             self._history.extend(_attachments(batch.outcomes))
             self._history.extend(self._skill_instructions(batch.outcomes, index))
-            outcome = self._after_tools(batch.outcomes)
+            request = requested_handoff(batch.outcomes)
+            outcome = self._after_tools(batch.outcomes, handing_off=request is not None)
             if outcome is None and batch.pending:
                 outcome = self._waiting_for_approval(batch.pending)
             if outcome is None and batch.exhausted is not None:
                 outcome = self._failed(batch.exhausted)
+            if outcome is None and request is not None:
+                handoff = await self._hand_off(request, index)
         if outcome is None:
             self._history.extend(work.inputs)
         if len(self._history) == start:
@@ -457,6 +517,7 @@ class CycleLoop:
                 messages=tuple(self._history[start:]),
                 usage=TokenUsage(),
                 model_calls=0,
+                handoff=handoff,
             )
         )
         return outcome
@@ -495,7 +556,7 @@ class CycleLoop:
         request = ModelRequest(
             messages=self._history,
             tools=self._offered_tools(),
-            settings=self._spec.model_settings,
+            settings=self._in.behavior.settings,
             cycle_index=index,
         )
         if self._hooks is not None:
@@ -595,8 +656,13 @@ class CycleLoop:
 
     # ------------------------------------------------------------------ decisions
 
-    def _after_tools(self, outcomes: list[ToolCallOutcome]) -> LoopOutcome | None:
+    def _after_tools(
+        self, outcomes: list[ToolCallOutcome], *, handing_off: bool = False
+    ) -> LoopOutcome | None:
+        """How the run goes on after a batch: ended by a directive or the tool-use behaviour,
+        or ``None`` to continue (a batch that hands off always continues, with the target)."""
         spec = self._spec
+        behavior = self._in.behavior
         for o in outcomes:
             self._consecutive_invalid = self._consecutive_invalid + 1 if o.invalid else 0
             if self._consecutive_invalid >= spec.max_invalid_tool_calls:
@@ -625,7 +691,9 @@ class CycleLoop:
         executed = [
             o for o in outcomes if o.executed and o.result.status is ToolResultStatus.SUCCESS
         ]
-        if spec.tool_use_behavior == "stop_on_first_tool" and executed:
+        if handing_off:
+            return None
+        if behavior.tool_use_behavior == "stop_on_first_tool" and executed:
             first = executed[0]
             return LoopOutcome(
                 status=RunStatus.COMPLETED,
@@ -633,9 +701,9 @@ class CycleLoop:
                 final_output=first.result.content,
                 completion_tool_name=first.call.name,
             )
-        if spec.tool_use_behavior == "stop_at_tool_names":
+        if behavior.tool_use_behavior == "stop_at_tool_names":
             for o in executed:
-                if o.call.name in spec.stop_at_tool_names:
+                if o.call.name in behavior.stop_at_tool_names:
                     return LoopOutcome(
                         status=RunStatus.COMPLETED,
                         completion_reason=CompletionReason.STOP_AT_TOOL_NAME,
@@ -657,7 +725,7 @@ class CycleLoop:
         )
 
     def _after_no_tool(self, text: str) -> LoopOutcome | None:
-        policy = self._spec.no_tool_policy
+        policy = self._in.behavior.no_tool_policy
         if policy is NoToolPolicy.FINISH:
             return LoopOutcome(
                 status=RunStatus.COMPLETED,

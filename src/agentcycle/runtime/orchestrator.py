@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcycle.errors import AgentcycleError, BudgetExhaustedError, ToolArgumentsError
 from agentcycle.events import (
@@ -40,6 +40,9 @@ from agentcycle.runtime.policy import ToolPolicy, skill_refusal
 from agentcycle.runtime.state import PendingToolCall, RunToolState
 from agentcycle.tools.base import RunScope, Tool, ToolContext
 from agentcycle.tools.validation import parse_arguments, validate_arguments
+
+if TYPE_CHECKING:
+    from agentcycle._child_runs import ChildRuns
 
 # Error codes the orchestrator produces itself (TOOLS.md, "Results").
 INVALID_ARGUMENTS_JSON = "invalid_arguments_json"
@@ -111,7 +114,6 @@ class ToolOrchestrator:
         tools: Mapping[str, Tool],
         bus: EventBus,
         state: RunToolState,
-        agent_name: str,
         workspace: Any = None,
         context: Any = None,
         cancelled: asyncio.Event | None = None,
@@ -121,8 +123,10 @@ class ToolOrchestrator:
         steering: Callable[[], bool] | None = None,
         hooks: HookDispatcher | None = None,
         budget: BudgetMeter | None = None,
+        children: ChildRuns | None = None,
     ) -> None:
         self._tools = tools
+        self._children = children
         self._hooks = hooks
         self._budget = budget
         self._steering = steering or (lambda: False)
@@ -130,7 +134,6 @@ class ToolOrchestrator:
         self._approvals = approvals
         self._bus = bus
         self._state = state
-        self._agent_name = agent_name
         self._workspace = workspace
         self._context = context
         self._cancelled = cancelled if cancelled is not None else asyncio.Event()
@@ -140,6 +143,11 @@ class ToolOrchestrator:
         # outcomes of the batch so far (they reach history only when the batch returns).
         self._open: dict[str, tuple[float, bool]] = {}
         self._done: dict[str, ToolCallOutcome] = {}
+
+    def switch_agent(self, tools: Mapping[str, Tool], policy: ToolPolicy) -> None:
+        """Serve another agent from the next batch on (a handoff): its tools and policy."""
+        self._tools = tools
+        self._policy = policy
 
     async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> BatchResult:
         """Run ``calls``: one outcome per call in call order, or pending entries.
@@ -442,7 +450,7 @@ class ToolOrchestrator:
         ctx = ToolContext(
             run_id=self._bus.run_id,
             trace_id=self._bus.trace_id,
-            agent_name=self._agent_name,
+            agent_name=self._bus.agent_name or "",
             tool_call_id=call.id,
             cycle_index=cycle_index,
             state=self._state,
@@ -450,6 +458,7 @@ class ToolOrchestrator:
             context=self._context,
             cancelled=self._cancelled,
             scope=self._scope,
+            children=self._children,
         )
         try:
             if tool.timeout_seconds is None:
@@ -527,6 +536,8 @@ _BUDGET_STOP = "the run's tool-call budget is exhausted"
 
 
 def _directive_stop(directive: Directive) -> str:
+    if directive is Directive.HANDOFF:
+        return "control was handed off to another agent"
     return "the run is finishing" if directive is Directive.FINISH else "the run is waiting"
 
 

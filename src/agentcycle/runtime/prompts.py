@@ -26,6 +26,17 @@ _NO_TOOL_HINT = {
     ),
 }
 
+_HANDOFF_NOTE = {
+    "en-US": (
+        "[handoff] The agent {source!r} handed this conversation to you; you are in charge "
+        "now and your own tools and instructions apply. Its note: {note}"
+    ),
+    "zh-CN": (
+        "[移交] 代理 {source!r} 将此对话移交给你；现在由你负责，适用你自己的工具和指令。"
+        "附言：{note}"
+    ),
+}
+
 LANGUAGES = tuple(_RUNTIME_NOTE)
 
 
@@ -37,6 +48,12 @@ def runtime_note(language: str) -> str:
 def no_tool_hint(language: str) -> str:
     """The user-side hint added when the model answered without a tool call."""
     return _NO_TOOL_HINT.get(language, _NO_TOOL_HINT["en-US"])
+
+
+def handoff_note(source: str, note: str, language: str) -> str:
+    """The user-side message the target of a handoff reads first."""
+    template = _HANDOFF_NOTE.get(language, _HANDOFF_NOTE["en-US"])
+    return template.format(source=source, note=note.strip() or "-")
 
 
 def system_prompt(instructions: str | None, language: str) -> str:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentcycle._frozen import FrozenModel
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.events import CompletionReason, RunStatus
-from agentcycle.messages import Message, TokenUsage
+from agentcycle.messages import Message, SystemMessage, TokenUsage
 from agentcycle.models.base import ModelSettings
 
 STATE_VERSION = 1
@@ -103,6 +103,8 @@ class RunSpec(FrozenModel):
     initial_messages: tuple[Message, ...]
     session_id: str | None = None
     parent_run_id: str | None = None
+    max_handoffs: int = 10
+    """Handoffs (``transfer_to_<agent>``) the run may make in all; cycles count separately."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -114,6 +116,18 @@ class CompactionInfo(FrozenModel):
     tokens_before: int
     tokens_after: int
     dropped: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class HandoffRecord(FrozenModel):
+    """Control moved to another agent in this cycle. The target's system prompt and the tools
+    it was offered are kept, so the state alone says what the model saw from here on and a
+    resumed run can check that the target still offers them."""
+
+    source_agent: str
+    target_agent: str
+    tool_call_id: str
+    system_prompt: str
+    tool_names: tuple[str, ...]
 
 
 class CycleRecord(FrozenModel):
@@ -130,6 +144,8 @@ class CycleRecord(FrozenModel):
     todos: tuple[TodoItem, ...] | None = None
     """The TODO list after this cycle, when the cycle changed it."""
     compaction: CompactionInfo | None = None
+    handoff: HandoffRecord | None = None
+    """Set when a handoff ended this cycle: the target agent runs the next one."""
 
 
 class PendingToolCall(FrozenModel):
@@ -141,6 +157,16 @@ class PendingToolCall(FrozenModel):
     arguments: str
     request_id: str | None = None
     message: str | None = None
+
+
+def set_system_prompt(history: list[Message], text: str) -> None:
+    """Make ``text`` the history's system prompt (in place): it replaces the leading system
+    message, or goes first when there is none."""
+    message = SystemMessage(content=text)
+    if history and isinstance(history[0], SystemMessage):
+        history[0] = message
+    else:
+        history.insert(0, message)
 
 
 class RunState(BaseModel):
@@ -173,7 +199,28 @@ class RunState(BaseModel):
                 history = list(cycle.messages)
             else:
                 history.extend(cycle.messages)
+            if cycle.handoff is not None:
+                set_system_prompt(history, cycle.handoff.system_prompt)
         return history
+
+    def current_agent(self) -> str:
+        """The agent in control: the target of the last handoff, else the one the run
+        started with."""
+        for cycle in reversed(self.cycles):
+            if cycle.handoff is not None:
+                return cycle.handoff.target_agent
+        return self.spec.agent_name
+
+    def handoff_count(self) -> int:
+        """How many handoffs the run has made."""
+        return sum(1 for cycle in self.cycles if cycle.handoff is not None)
+
+    def offered_tool_names(self) -> tuple[str, ...]:
+        """The tools the agent in control was offered (the last handoff's, else the spec's)."""
+        for cycle in reversed(self.cycles):
+            if cycle.handoff is not None:
+                return cycle.handoff.tool_names
+        return self.spec.tool_names
 
     def appended_messages(self) -> list[Message]:
         """Every message the run added, in order, as if nothing had been compacted: the initial

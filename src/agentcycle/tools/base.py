@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from agentcycle.messages import ToolResult
 
 if TYPE_CHECKING:
+    from agentcycle._child_runs import ChildRuns
     from agentcycle.runtime.state import RunToolState
 
 
@@ -70,7 +71,8 @@ class ToolContext:
     ``state`` is the run's tool state (todos, files read and written); ``context`` is the
     host's own object passed through ``RunConfig.context``; ``cancelled`` is set when the run
     is being cancelled so long-running tools can stop cooperatively; ``scope`` holds per-run
-    resources (background processes ...) that are closed when the run ends.
+    resources (background processes ...) that are closed when the run ends; ``children``
+    starts child runs of this run (agent-as-tool), ``None`` outside a runner.
     """
 
     run_id: str
@@ -83,6 +85,7 @@ class ToolContext:
     context: Any = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     scope: RunScope = field(default_factory=RunScope)
+    children: ChildRuns | None = None
 
 
 @runtime_checkable
