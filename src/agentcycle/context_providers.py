@@ -21,9 +21,10 @@ How fragments become prompt text:
   lower-priority one may still fit. Omissions are reported by a ``diagnostic`` event
   ``context_fragments_omitted`` (details ``omitted``, ``sources``, ``budget_chars``,
   ``used_chars``).
-- A provider that raises or returns something other than a list of ``PromptFragment`` is
-  left out; the run goes on without its fragments and a ``diagnostic`` event (level
-  ``warning``, code ``context_provider_failed``) names it.
+- A provider that raises, returns something other than a list of ``PromptFragment``, or does
+  not answer within its ``timeout`` attribute (seconds; ``None`` for no limit; default
+  ``DEFAULT_PROVIDER_TIMEOUT``) is left out; the run goes on without its fragments and a
+  ``diagnostic`` event (level ``warning``, code ``context_provider_failed``) names it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from agentcycle.agent import InstructionsContext
+
+DEFAULT_PROVIDER_TIMEOUT = 10.0
+"""Seconds a provider without a ``timeout`` attribute may take: a run waits for its providers
+before the first model call, so one that hangs must not hold the run forever."""
 
 DEFAULT_CONTEXT_BUDGET_CHARS = 8_000
 """Characters of fragment text a run's system prompt takes at most (about 2,000 tokens)."""
@@ -56,7 +61,8 @@ class PromptFragment:
 @runtime_checkable
 class ContextProvider(Protocol):
     """Supplies prompt fragments for a run. An optional ``name`` attribute names it in
-    reports; otherwise its class name is used."""
+    reports (otherwise its class name is used); an optional ``timeout`` attribute (seconds, or
+    ``None``) replaces ``DEFAULT_PROVIDER_TIMEOUT``."""
 
     async def fragments(self, ctx: InstructionsContext) -> list[PromptFragment]:
         """The fragments for this run."""

@@ -215,6 +215,11 @@ class RuntimeHook:
     for order, return values and failure handling). ``name`` identifies the hook in errors
     and events; it defaults to the class name."""
 
+    timeout: float | None = None
+    """Seconds each call of this hook may take before it fails as ``hook_failed`` (with
+    ``error_type`` ``TimeoutError``); ``None`` (the default) waits as long as it takes, for
+    hooks that wait on a person. Applies to async hook methods."""
+
     @property
     def name(self) -> str:
         """How errors and events name this hook."""

@@ -192,3 +192,21 @@ def test_something_without_fragments_is_a_configuration_error() -> None:
             Agent(model=ScriptedModel([finish()]), context_providers=[object()]),  # type: ignore[list-item]
             "go",
         )
+
+
+def test_a_provider_over_its_timeout_is_left_out_and_the_run_goes_on() -> None:
+    class Hangs:
+        name = "slow-crm"
+        timeout = 0.05
+
+        async def fragments(self, ctx: InstructionsContext) -> list[PromptFragment]:
+            await asyncio.Event().wait()
+            return []
+
+    good = Static(PromptFragment("known good"))
+    system, result, events, _ = run([Hangs(), good])
+    assert result.completed and system.endswith("known good")
+    (failed,) = diagnostics(events, "context_provider_failed")
+    assert failed.details["provider"] == "slow-crm"
+    assert failed.details["error_type"] == "TimeoutError"
+    assert "0.05 s" in failed.details["error"]

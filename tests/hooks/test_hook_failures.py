@@ -239,3 +239,39 @@ def test_compaction_points_are_called_and_their_failures_are_typed() -> None:
 def test_without_hooks_there_is_no_dispatcher() -> None:
     bus = EventBus(run_id="run_1", trace_id="trace_1")
     assert HookDispatcher.for_run([], bus, [], None, "en-US") is None
+
+
+def test_a_hook_over_its_timeout_fails_its_run_as_hook_failed() -> None:
+    class Slow(RuntimeHook):
+        timeout = 0.05
+
+        async def before_model_call(self, ctx: HookContext, request: ModelRequest) -> None:
+            await asyncio.Event().wait()
+
+    model = finishing_model()
+
+    async def main() -> tuple[Any, list[RunEvent]]:
+        handle = await Runner.start(Agent(model=model), "go", config=RunConfig(hooks=[Slow()]))
+        result = await asyncio.wait_for(handle.result(), timeout=10)
+        return result, [e async for e in handle.events()]
+
+    result, events = asyncio.run(main())
+    assert result.status is RunStatus.FAILED and result.error["code"] == "hook_failed"
+    (failure,) = [e for e in events if isinstance(e, Diagnostic) and e.code == "hook_failed"]
+    assert failure.details["point"] == "before_model_call"
+    assert failure.details["error_type"] == "TimeoutError"
+    assert "0.05 s" in failure.details["error"]
+    assert model.requests == []  # the model was never called
+
+
+def test_a_hooks_own_timeout_error_is_reported_as_its_own() -> None:
+    class Raises(RuntimeHook):
+        timeout = 30.0
+
+        async def before_cycle(self, ctx: HookContext, cycle_index: int) -> None:
+            raise TimeoutError("the audit service timed out")
+
+    result, events = asyncio.run(run_with([Raises()]))
+    assert result.status is RunStatus.FAILED
+    (failure,) = [e for e in events if isinstance(e, Diagnostic) and e.code == "hook_failed"]
+    assert failure.details["error"] == "the audit service timed out"

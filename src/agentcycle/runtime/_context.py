@@ -9,7 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from agentcycle.context_providers import ContextProvider, PromptFragment
+from agentcycle.context_providers import (
+    DEFAULT_PROVIDER_TIMEOUT,
+    ContextProvider,
+    PromptFragment,
+)
 from agentcycle.runtime.loop import StartupDiagnostic
 
 if TYPE_CHECKING:
@@ -82,10 +86,18 @@ async def _ask(
     provider: ContextProvider, ctx: InstructionsContext
 ) -> list[PromptFragment] | StartupDiagnostic:
     name = provider_name(provider)
+    timeout = getattr(provider, "timeout", DEFAULT_PROVIDER_TIMEOUT)
     try:
         value: Any = provider.fragments(ctx)
         if inspect.isawaitable(value):
-            value = await value
+            scope = asyncio.timeout(timeout)
+            try:
+                async with scope:
+                    value = await value
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+                raise TimeoutError(f"fragments() did not answer within {timeout} s") from None
         if not isinstance(value, list | tuple) or not all(
             isinstance(f, PromptFragment) for f in value
         ):

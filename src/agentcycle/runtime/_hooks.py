@@ -4,6 +4,7 @@ has hooks, so a run without any pays nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -277,7 +278,15 @@ class HookDispatcher:
         try:
             value = getattr(hook, point)(self.ctx, *args)
             if inspect.isawaitable(value):
-                value = await value
+                timeout = getattr(hook, "timeout", None)
+                scope = asyncio.timeout(timeout)
+                try:
+                    async with scope:
+                        value = await value
+                except TimeoutError:
+                    if not scope.expired():
+                        raise
+                    raise TimeoutError(f"no answer within {timeout} s") from None
         except Exception as exc:
             raise self._failed(hook, point, cycle_index, exc) from exc
         return value
