@@ -64,10 +64,12 @@ class HumanRenderer:
             self._line(event, f"   {event.tool_name} failed: {event.error_code}")
         elif isinstance(event, HandoffCompleted):
             note = self._notes.pop(event.tool_call_id, "")
+            # Shown as the source's line: the event already carries the target's name.
+            prefix = self._prefix(event, event.source_agent)
             if event.status == "completed":
-                self._line(event, f"-> handed off to {event.target_agent}{note}")
+                self._write_line(f"{prefix}-> handed off to {event.target_agent}{note}")
             else:
-                self._line(event, f"   handoff to {event.target_agent} {event.status}")
+                self._write_line(f"{prefix}   handoff to {event.target_agent} {event.status}")
         elif isinstance(event, SubRunStarted):
             self._depth[event.child_run_id] = self._depth.get(event.run_id, 0) + 1
         elif isinstance(event, SubRunCompleted) and event.status != RunStatus.COMPLETED:
@@ -104,12 +106,12 @@ class HumanRenderer:
         """One line about ``event``, under its run."""
         self._write_line(self._prefix(event) + text)
 
-    def _prefix(self, event: RunEvent) -> str:
+    def _prefix(self, event: RunEvent, agent_name: str | None = None) -> str:
         """The run's own events are indented one step; a child's one more per level, with the
-        name of the agent in control of it."""
+        name of the agent in control of it (``agent_name``, else the event's)."""
         if event.parent_run_id is None:
             return _INDENT
-        return self._child_prefix(event.run_id, event.agent_name)
+        return self._child_prefix(event.run_id, agent_name or event.agent_name)
 
     def _child_prefix(self, run_id: str, agent_name: str | None) -> str:
         depth = self._depth.get(run_id, 1)
