@@ -306,3 +306,31 @@ def test_the_example_team_as_a_subprocess(
     ]
     system = server.requests[0].json["messages"][0]["content"]
     assert system.startswith("You are the front desk of a small shop.")
+
+
+def test_a_session_continues_with_the_entry_agent_on_the_whole_conversation(
+    server: OpenAICompatServer,
+    settings_file: Path,
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server.enqueue(
+        call("transfer_to_billing", {"input": "refund"}),
+        call("ask_user", {"question": "Which order?"}),
+        finish("Order 7 goes back to billing."),
+    )
+    team = str(write(tmp_path, TEAM))
+    common = ["--agents", team, "--settings-file", str(settings_file), "--workspace",
+              str(workspace), "--session", "chat-1"]  # fmt: skip
+    code, out, err = run(capsys, *common, prompt="I want a refund")
+    assert code == 3, err
+    assert "Which order?" in out
+
+    code, out, err = run(capsys, *common, prompt="Order 7.")
+    assert code == 0, err
+    third = server.requests[2].json
+    assert third["model"] == "served-front"  # triage again
+    contents = [m.get("content") or "" for m in third["messages"]]
+    assert any("transfer_to_billing" in json.dumps(m) for m in third["messages"])
+    assert contents[-1] == "Order 7."
