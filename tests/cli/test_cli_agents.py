@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from agentcycle.cli import main
-from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, ServerToolCall
+from agentcycle.testing.openai_server import (
+    ChatReply,
+    OpenAICompatServer,
+    ServerToolCall,
+    usage,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agents.example.yaml"
 
@@ -334,3 +339,61 @@ def test_a_session_continues_with_the_entry_agent_on_the_whole_conversation(
     contents = [m.get("content") or "" for m in third["messages"]]
     assert any("transfer_to_billing" in json.dumps(m) for m in third["messages"])
     assert contents[-1] == "Order 7."
+
+
+def test_skills_dirs_reach_child_runs_and_max_cycles_bounds_the_entry_agent(
+    server: OpenAICompatServer,
+    settings_file: Path,
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    skill = tmp_path / "skills" / "refunds"
+    skill.mkdir(parents=True)
+    (skill / "SKILL.md").write_text(
+        "---\nname: refunds\ndescription: How refunds are made.\n---\nRefund to the card.\n"
+    )
+    server.enqueue(
+        call("researcher", {"task_description": "check"}),
+        finish("checked"),
+        call("read_file", {"path": "orders.txt"}),
+    )
+    code, _, err = run(
+        capsys,
+        "--agents", str(write(tmp_path, TEAM)), "--settings-file", str(settings_file),
+        "--workspace", str(workspace), "--skills-dir", str(tmp_path / "skills"),
+        "--max-cycles", "2",
+    )  # fmt: skip
+    assert code == 4, err  # triage has no max_cycles of its own: --max-cycles applies
+    assert "stopped after 2 cycles" in err
+    parent, child, _ = (request.json for request in server.requests)
+    assert "activate_skill" in offered(parent) and "activate_skill" in offered(child)
+    assert "refunds" in child["messages"][0]["content"]
+
+
+def test_the_run_budget_counts_the_child_runs(
+    server: OpenAICompatServer,
+    settings_file: Path,
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server.enqueue(
+        ChatReply(
+            tool_calls=[ServerToolCall("researcher", {"task_description": "check"})],
+            usage=usage(60, 10),
+        ),
+        ChatReply(
+            tool_calls=[ServerToolCall("read_file", {"path": "orders.txt"})], usage=usage(60, 10)
+        ),
+    )
+    code, _, err = run(
+        capsys,
+        "--agents", str(write(tmp_path, TEAM)), "--settings-file", str(settings_file),
+        "--workspace", str(workspace), "--max-total-tokens", "100",
+    )  # fmt: skip
+    assert code == 1, err
+    lines = err.splitlines()
+    assert "    [researcher] ended failed (budget_exhausted)" in lines
+    assert lines[-1].startswith("agentcycle: run failed: budget_exhausted:")
+    assert len(server.requests) == 2  # the child's call crossed the run's budget
