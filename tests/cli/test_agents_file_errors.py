@@ -149,12 +149,16 @@ def test_a_wrong_agents_file_is_one_line_and_runs_nothing(
     assert server.requests == []
 
 
-def test_json_syntax_and_file_type_and_a_missing_file(
+def test_json_syntax_duplicates_file_type_and_a_missing_file(
     settings_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken = tmp_path / "team.json"
     broken.write_text('{"agents": {"a": {},}}')
     assert "invalid JSON at line 1, column 21" in fails(capsys, broken, settings_file)
+
+    twice = tmp_path / "twice.json"
+    twice.write_text('{"agents": {"a": {}, "a": {"model": "x"}}}')
+    assert "invalid JSON: duplicate key 'a'" in fails(capsys, twice, settings_file)
 
     toml = tmp_path / "team.toml"
     toml.write_text("[agents.a]\n")

@@ -348,12 +348,32 @@ def _key_path(location: Sequence[int | str]) -> str:
 
 def _parse_json(text: str, source: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise AgentsFileError(
             f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             details={"path": source, "line": exc.lineno},
         ) from None
+    except _DuplicateKey as exc:
+        raise AgentsFileError(
+            f"{source}: invalid JSON: duplicate key {exc.key!r}", details={"path": source}
+        ) from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a repeated key (``json`` would keep the last silently)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
 
 
 def _parse_yaml(text: str, source: str) -> Any:
