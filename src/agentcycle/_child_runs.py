@@ -137,7 +137,7 @@ class ChildRun:
         except asyncio.CancelledError:
             self._owner.ended(self, None)
             raise
-        result = build_result(self._compiled, outcome)
+        result = build_result(self._compiled, outcome, self._loop.inputs)
         self._owner.ended(self, result)
         return result
 

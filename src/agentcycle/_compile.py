@@ -352,6 +352,7 @@ def _profile(agent: Agent, parts: _AgentParts) -> AgentProfile:
         name=agent.name,
         model=parts.provided.model,
         model_info=parts.provided.info,
+        endpoint=parts.provided.endpoint,
         price=parts.price,
         tools={tool.name: tool for tool in parts.registry},
         tool_specs=parts.tool_specs,

@@ -66,6 +66,7 @@ def build_loop(
             price=compiled.price,
             memory=compiled.memory,
             model_info=compiled.info,
+            endpoint=compiled.endpoint,
             diagnostics=compiled.diagnostics,
             session=config.session,
             memory_providers=compiled.memory_providers,

@@ -40,6 +40,13 @@ class SettingsFileError(ConfigurationError):
     code = "invalid_settings_file"
 
 
+class AgentsFileError(ConfigurationError):
+    """An agents file (the CLI's ``--agents``) that cannot be read or describes a team that
+    cannot work; the message names the file and the offending key."""
+
+    code = "invalid_agents_file"
+
+
 class ModelNotFoundError(ConfigurationError):
     """An unknown backend or model; the message lists what exists."""
 

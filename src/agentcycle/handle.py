@@ -13,7 +13,7 @@ from agentcycle.events import RunEvent
 from agentcycle.result import RunResult
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalBroker, ApprovalDecision
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.loop import CycleLoop, LoopOutcome
+from agentcycle.runtime.loop import CycleLoop, LoopInputs, LoopOutcome
 from agentcycle.runtime.state import RunState
 
 if TYPE_CHECKING:
@@ -91,11 +91,14 @@ class RunHandle:
                 await self._recorder.flush()
 
     async def release_model_clients(self) -> None:
-        """Close the HTTP clients the run's model opened on this event loop. Front doors that
-        own their event loop (``run_sync``, the CLI) call this before the loop closes."""
-        aclose = getattr(self._compiled.model, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        """Close the HTTP clients the run's model opened on this event loop (and, after a
+        handoff, those of the model in control). Front doors that own their event loop
+        (``run_sync``, the CLI) call this before the loop closes."""
+        first, current = self._compiled.model, self._loop.inputs.model
+        for model in (first,) if current is first else (first, current):
+            aclose = getattr(model, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def result(self) -> RunResult:
         """Wait for the run to end (and, with ``RunConfig.event_store``, for its events to be
@@ -103,7 +106,7 @@ class RunHandle:
         ``.result``) if the event store failed."""
         if self._result is None:
             outcome = await asyncio.shield(self._task)
-            self._result = build_result(self._compiled, outcome)
+            self._result = build_result(self._compiled, outcome, self._loop.inputs)
         try:
             await self.flush_events()
         except EventStoreWriteError as exc:
@@ -118,14 +121,17 @@ class RunHandle:
             await self._recorder.flush()
 
 
-def build_result(compiled: CompiledRun, outcome: LoopOutcome) -> RunResult:
-    """Turn the loop's outcome into the public ``RunResult``."""
+def build_result(compiled: CompiledRun, outcome: LoopOutcome, inputs: LoopInputs) -> RunResult:
+    """Turn the loop's outcome into the public ``RunResult``. The model it names is the one
+    the loop ended with (``inputs``): after a handoff, the target's, which produced the
+    output."""
     from agentcycle.messages import TokenUsage
 
     usage = TokenUsage()
     for call in outcome.model_calls:
         usage = usage + call.usage
     spec = compiled.state.spec
+    model = inputs.model
     return RunResult(
         run_id=spec.run_id,
         trace_id=spec.trace_id,
@@ -140,9 +146,9 @@ def build_result(compiled: CompiledRun, outcome: LoopOutcome) -> RunResult:
         model_calls=outcome.model_calls,
         cycles=compiled.state.last_cycle_index,
         state=compiled.state,
-        backend=spec.backend,
-        model=spec.model,
-        endpoint=compiled.endpoint,
+        backend=model.backend,
+        model=model.name,
+        endpoint=inputs.endpoint,
         error=outcome.error.to_dict() if outcome.error is not None else None,
         wait=outcome.wait,
         todos=list(compiled.tool_state.todos),

@@ -20,7 +20,8 @@ class RunResult:
     ``output_type``); for ``wait_user`` it is the question. ``partial_output`` is the last
     assistant text of a run that did not complete. ``usage`` totals ``model_calls``, which
     include the calls of the run's child runs (agent-as-tool; ``run_id`` set on those records).
-    ``agent_name`` is the agent that ended the run (the last handoff's target, if any).
+    ``agent_name`` is the agent that ended the run (the last handoff's target, if any);
+    ``backend``, ``model`` and ``endpoint`` name its model, the one that produced the output.
     """
 
     run_id: str
@@ -63,13 +64,15 @@ class RunResult:
         return self.state
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-safe summary (what the CLI's ``--json`` prints)."""
+        """A JSON-safe summary (what the CLI's ``--json`` prints); ``resolved`` names the model
+        of the agent that ended the run."""
         final = self.final_output
         dump = getattr(final, "model_dump", None)
         if callable(dump):
             final = dump(mode="json")
         return {
             "status": self.status.value,
+            "agent_name": self.agent_name,
             "final_output": final,
             "completion_reason": self.completion_reason.value,
             "cycles": self.cycles,

@@ -61,8 +61,10 @@ def test_json_output_reports_status_and_resolution(workspace: Path) -> None:
     assert data["completion_reason"] == "tool_finish"
     assert data["resolved"] == {"backend": "demo", "model": "demo-planner", "endpoint": None}
     assert data["cycles"] >= 2
+    assert data["agent_name"] == "agentcycle"
     assert set(data) == {
         "status",
+        "agent_name",
         "final_output",
         "completion_reason",
         "cycles",

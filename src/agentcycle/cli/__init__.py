@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--settings-file",
         help="LLM settings (.json/.toml/.py); default: $AGENTCYCLE_SETTINGS, ./local_settings.*",
     )
+    parser.add_argument(
+        "--agents",
+        metavar="FILE",
+        help="a team of agents (.yaml/.yml/.json): which one gets the prompt, who hands off to "
+        "whom, who calls whom as a tool; the other flags are the defaults of its agents",
+    )
     parser.add_argument("--workspace", default=".", help="workspace directory (default: .)")
     parser.add_argument(
         "--session",

@@ -18,13 +18,18 @@ from agentcycle.cli import (
     EXIT_MAX_CYCLES,
     EXIT_WAIT_USER,
 )
+from agentcycle.cli._agents_file import (
+    AgentDefaults,
+    build_team,
+    load_agents_file,
+    parse_agents_file,
+)
 from agentcycle.cli._approval import TerminalApprovalProvider
+from agentcycle.cli._models import ModelChoice, SharedModels
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
 from agentcycle.errors import AgentcycleError, ConfigurationError
 from agentcycle.events import RunStatus
-from agentcycle.models.base import Model, ModelRef, ModelSettings
-from agentcycle.models.demo import DEMO_BACKEND, DemoModel
-from agentcycle.models.provider import ModelProvider, SettingsModelProvider
+from agentcycle.models.base import ModelSettings
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runner import Runner
@@ -35,6 +40,9 @@ CLI_INSTRUCTIONS = (
     "You are agentcycle, a careful assistant working in the user's workspace. Plan multi-step "
     "work with todo_write, use the tools to inspect and change files, and report what you did."
 )
+
+CLI_AGENT = "agentcycle"
+"""The name of the agent the CLI runs without ``--agents``."""
 
 SESSION_STORE = Path(".agentcycle") / "sessions.sqlite3"
 """Where ``--session`` keeps conversations, relative to the workspace."""
@@ -95,6 +103,8 @@ async def _run(
         raise
     finally:
         await handle.release_model_clients()
+        if isinstance(config.model_provider, SharedModels):
+            await config.model_provider.aclose()
         if isinstance(session, SQLiteSession):
             session.close()
 
@@ -105,24 +115,29 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         raise ConfigurationError(f"workspace {str(workspace)!r} is not a directory")
     if args.max_cycles < 1:
         raise ConfigurationError("--max-cycles must be at least 1")
-    model, provider = _select_model(args, err)
-    settings = ModelSettings(
-        **{
-            key: value
-            for key, value in (
-                ("temperature", args.temperature),
-                ("top_p", args.top_p),
-                ("max_tokens", args.max_tokens),
-            )
-            if value is not None
-        }
+    team = (
+        load_agents_file(Path(args.agents).expanduser())
+        if args.agents is not None
+        else parse_agents_file({"agents": {CLI_AGENT: {}}}, source="the built-in agent")
     )
-    agent = Agent(
-        name="agentcycle",
+    sampling = {
+        key: value
+        for key, value in (
+            ("temperature", args.temperature),
+            ("top_p", args.top_p),
+            ("max_tokens", args.max_tokens),
+        )
+        if value is not None
+    }
+    defaults = AgentDefaults(
         instructions=CLI_INSTRUCTIONS,
-        model=model,
-        shell_tools=args.agent_type == "computer",
+        max_cycles=args.max_cycles,
+        agent_type=args.agent_type,
+        model_settings=ModelSettings(**sampling) if sampling else None,
+        skills_dirs=tuple(Path(d).expanduser() for d in args.skills_dir or ()),
     )
+    models = ModelChoice(args, err)
+    agent = build_team(team, defaults, models.for_agent)
     session = _session(args.session, workspace) if args.session is not None else None
     budget = None
     if args.max_total_tokens is not None or args.max_cost is not None:
@@ -131,15 +146,12 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
     config = RunConfig(
         policy=ToolPolicy.of(approval_mode=args.approval),
         approval_provider=TerminalApprovalProvider(err) if interactive else None,
-        model_provider=provider,
-        model_settings=settings,
+        model_provider=models.provider,
         workspace=workspace.resolve(),
         session=session,
-        max_cycles=args.max_cycles,
         budget=budget,
         language=args.language,
         metadata={"agent_type": args.agent_type},
-        skills_dirs=tuple(Path(d).expanduser() for d in args.skills_dir or ()),
     )
     return agent, config
 
@@ -151,39 +163,6 @@ def _session(session_id: str, workspace: Path) -> SQLiteSession:
     store = workspace.resolve() / SESSION_STORE
     store.parent.mkdir(parents=True, exist_ok=True)
     return SQLiteSession(session_id, store)
-
-
-def _select_model(
-    args: argparse.Namespace, err: TextIO
-) -> tuple[Model | ModelRef, ModelProvider | None]:
-    if args.backend == DEMO_BACKEND:
-        return DemoModel(), None
-    from agentcycle.models.settings import find_settings_file
-
-    if args.settings_file is not None and not Path(args.settings_file).is_file():
-        raise ConfigurationError(f"settings file {args.settings_file!r} does not exist")
-    path = find_settings_file(args.settings_file)
-    if path is None:
-        if args.backend or args.model:
-            raise ConfigurationError(
-                "no settings file found (--settings-file, $AGENTCYCLE_SETTINGS or "
-                "./local_settings.json); use --backend demo for the offline demo"
-            )
-        print(
-            "agentcycle: no settings file found; running the offline demo backend "
-            "(see local_settings.example.json to use a real model)",
-            file=err,
-        )
-        return DemoModel(), None
-    provider = SettingsModelProvider(path, default_backend=args.backend)
-    from agentcycle.models.settings import default_model_ref
-
-    ref = (
-        ModelRef(model=args.model, backend_name=args.backend)
-        if args.model
-        else default_model_ref(provider.settings, args.backend)
-    )
-    return ref, provider
 
 
 def _report(result: RunResult, as_json: bool, out: TextIO, err: TextIO) -> None:

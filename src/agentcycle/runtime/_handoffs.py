@@ -56,6 +56,7 @@ class AgentProfile:
     name: str
     model: Model
     model_info: ModelInfo
+    endpoint: str | None
     price: ModelPrice | None
     tools: Mapping[str, Tool]
     tool_specs: tuple[ToolSpec, ...]
@@ -121,6 +122,7 @@ async def hand_off(
         raise
     inputs.model = profile.model
     inputs.model_info = profile.model_info
+    inputs.endpoint = profile.endpoint
     inputs.price = profile.price
     inputs.tools = profile.tools
     inputs.tool_specs = profile.tool_specs

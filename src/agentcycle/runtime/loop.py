@@ -195,6 +195,8 @@ class LoopInputs:
     """The model's price: every model call's usage carries its cost."""
     memory: MemoryPolicy = field(default_factory=MemoryPolicy)
     model_info: ModelInfo = field(default_factory=ModelInfo)
+    endpoint: str | None = None
+    """The settings-file endpoint ``model`` was resolved to (its first), if any."""
     diagnostics: tuple[StartupDiagnostic, ...] = ()
     session: Session | None = None
     memory_providers: tuple[MemoryProvider, ...] = ()

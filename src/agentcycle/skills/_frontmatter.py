@@ -1,16 +1,15 @@
 """Split ``SKILL.md`` into its YAML frontmatter and markdown body, and parse the frontmatter.
 
 The frontmatter is the block between a first line ``---`` and the next line ``---``. It is
-parsed with PyYAML's safe loader (no arbitrary objects), extended to reject duplicate keys,
-which the plain safe loader silently resolves to the last value.
+parsed with PyYAML's safe loader (no arbitrary objects), extended to reject duplicate keys
+(``agentcycle._yaml``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from functools import cache
 from typing import Any
 
+from agentcycle._yaml import strict_loader
 from agentcycle.errors import SkillFrontmatterError
 
 _DELIMITER = "---"
@@ -34,7 +33,7 @@ def parse_frontmatter(frontmatter: str) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.load(frontmatter, Loader=_strict_loader())  # a SafeLoader subclass
+        data = yaml.load(frontmatter, Loader=strict_loader())  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # +2: the frontmatter starts on the file's second line, and marks count from 0.
@@ -47,26 +46,3 @@ def parse_frontmatter(frontmatter: str) -> dict[str, Any]:
         kind = "empty" if data is None else type(data).__name__
         raise SkillFrontmatterError(f"the frontmatter must be a YAML mapping, not {kind}")
     return data
-
-
-@cache
-def _strict_loader() -> type[Any]:
-    """A ``SafeLoader`` that refuses duplicate mapping keys (built on first use so PyYAML
-    loads only when a skill is read)."""
-    import yaml
-
-    class StrictSafeLoader(yaml.SafeLoader):
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if not isinstance(key, Hashable):
-                    continue  # the base constructor reports unhashable keys itself
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r}", key_node.start_mark
-                    )
-                seen.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    return StrictSafeLoader

@@ -1,0 +1,134 @@
+"""Which model each agent of a CLI run uses: the flags' choice, or an agent's own
+``backend`` / ``model`` from the agents file, both resolved through one settings file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from agentcycle.errors import ConfigurationError
+from agentcycle.models.base import Model, ModelRef
+from agentcycle.models.demo import DEMO_BACKEND, DEMO_MODEL, DemoModel
+from agentcycle.models.provider import ProvidedModel, SettingsModelProvider
+
+if TYPE_CHECKING:
+    from agentcycle.models.settings import LLMSettings
+
+_NO_SETTINGS_FILE = (
+    "no settings file found (--settings-file, $AGENTCYCLE_SETTINGS or ./local_settings.json)"
+)
+
+
+class SharedModels:
+    """A model provider that resolves each model once per CLI run: every agent naming it (a
+    handoff target, the child run of an agent tool) shares one model and its HTTP clients,
+    and ``aclose`` closes them all before the CLI's event loop ends."""
+
+    def __init__(self, provider: SettingsModelProvider) -> None:
+        self._provider = provider
+        self._models: dict[ModelRef | str, ProvidedModel] = {}
+
+    @property
+    def settings(self) -> LLMSettings:
+        """The settings file's contents."""
+        return self._provider.settings
+
+    def get_model(self, ref: ModelRef | str) -> ProvidedModel:
+        """The model for ``ref``, resolved on first use; raises ``ModelNotFoundError``."""
+        provided = self._models.get(ref)
+        if provided is None:
+            provided = self._models[ref] = self._provider.get_model(ref)
+        return provided
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients the models opened on the running event loop."""
+        for provided in self._models.values():
+            aclose = getattr(provided.model, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+
+class ModelChoice:
+    """The CLI's model resolution. The settings file is looked up when first needed, so the
+    demo backend never reads one."""
+
+    def __init__(self, args: argparse.Namespace, err: TextIO) -> None:
+        self._args = args
+        self._err = err
+        self._provider: SharedModels | None = None
+        self._looked_up = False
+        self._default: Model | ModelRef | None = None
+
+    @property
+    def provider(self) -> SharedModels | None:
+        """The settings file's models, if a settings file was needed and found."""
+        return self._provider
+
+    def default(self) -> Model | ModelRef:
+        """The model the flags choose (``--backend``, ``--model``): for the single agent, and
+        for every agent of an agents file that names none."""
+        if self._default is None:
+            self._default = self._choose_default()
+        return self._default
+
+    def for_agent(self, backend: str | None, model: str | None) -> Model | ModelRef:
+        """The model for an agent's ``backend`` and ``model`` keys, resolved now so a wrong
+        name fails before anything runs. Either unset falls back to the flags' choice."""
+        if backend is None and model is None:
+            return self.default()
+        if backend == DEMO_BACKEND:
+            if model not in (None, DEMO_MODEL):
+                raise ConfigurationError(f"the demo backend has one model, {DEMO_MODEL!r}")
+            return DemoModel()
+        provider = self._settings()
+        if provider is None:
+            raise ConfigurationError(
+                f"naming a backend or model needs a settings file: {_NO_SETTINGS_FILE}"
+            )
+        if model is None:
+            from agentcycle.models.settings import default_model_ref
+
+            ref = default_model_ref(provider.settings, backend)
+        else:
+            ref = ModelRef(model=model, backend_name=backend)
+        provider.get_model(ref)
+        return ref
+
+    def _choose_default(self) -> Model | ModelRef:
+        args = self._args
+        if args.backend == DEMO_BACKEND:
+            return DemoModel()
+        provider = self._settings()
+        if provider is None:
+            if args.backend or args.model:
+                raise ConfigurationError(
+                    f"{_NO_SETTINGS_FILE}; use --backend demo for the offline demo"
+                )
+            print(
+                "agentcycle: no settings file found; running the offline demo backend "
+                "(see local_settings.example.json to use a real model)",
+                file=self._err,
+            )
+            return DemoModel()
+        if args.model:
+            return ModelRef(model=args.model, backend_name=args.backend)
+        from agentcycle.models.settings import default_model_ref
+
+        return default_model_ref(provider.settings, args.backend)
+
+    def _settings(self) -> SharedModels | None:
+        if self._looked_up:
+            return self._provider
+        self._looked_up = True
+        args = self._args
+        if args.settings_file is not None and not Path(args.settings_file).is_file():
+            raise ConfigurationError(f"settings file {args.settings_file!r} does not exist")
+        from agentcycle.models.settings import find_settings_file
+
+        path = find_settings_file(args.settings_file)
+        if path is not None:
+            # With --backend demo, an agent's bare model name resolves by the file's defaults.
+            backend = args.backend if args.backend != DEMO_BACKEND else None
+            self._provider = SharedModels(SettingsModelProvider(path, default_backend=backend))
+        return self._provider
