@@ -107,8 +107,10 @@ class SubTasks:
         from agentcycle._sub_task_views import main_summary
 
         workspace = self._children.workspace
-        if exclude_files_pattern is not None and workspace is not None:
-            workspace = ExcludingWorkspace(workspace, ExcludedPaths(exclude_files_pattern))
+        if exclude_files_pattern is not None:
+            excluded = ExcludedPaths(exclude_files_pattern)  # checked even without a workspace
+            if workspace is not None:
+                workspace = ExcludingWorkspace(workspace, excluded)
         summary = main_summary(self._children.parent_history()) if include_main_summary else None
         tasks = []
         for spec in specs:
