@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_jsonable_python
 
 from agentcycle._child_runs import SUB_RUN_UNAVAILABLE
+from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
-from agentcycle.messages import Message, SystemMessage, UserMessage
+from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from agentcycle.runtime.state import RunToolState
 from agentcycle.sub_agents import SUB_TASKS_KEY, SubAgent, SubTaskInfo
 from agentcycle.workspace._excluding import ExcludedPaths, ExcludingWorkspace
@@ -149,7 +150,7 @@ class SubTasks:
         self, task: SubTask, message: str, *, parent_tool_call_id: str, cycle_index: int
     ) -> None:
         """Continue a finished task's conversation with ``message`` in a new child run."""
-        history = [m for m in task.messages if not isinstance(m, SystemMessage)]
+        history = _continuable(task.messages)
         task.update(status="queued", final_output=None, error=None, note=None)
         self._drive(
             task, [*history, UserMessage(content=message)], parent_tool_call_id, cycle_index
@@ -266,3 +267,27 @@ class SubTasks:
             if status == "cancelled"
             else None,
         )
+
+
+def _continuable(messages: Sequence[Message]) -> list[Message]:
+    """A finished turn's history as the next turn's input: without the system prompt (the
+    child run writes its own) and with every tool call answered. A turn that stopped for an
+    approval nobody gave left its calls unanswered, which providers reject."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    history: list[Message] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            continue
+        history.append(message)
+        if isinstance(message, AssistantMessage):
+            history.extend(
+                ToolMessage(
+                    tool_call_id=call.id,
+                    name=call.name,
+                    content=dumps({"ok": False, "error": "not run: the sub-task stopped first"}),
+                    is_error=True,
+                )
+                for call in message.tool_calls
+                if call.id not in answered
+            )
+    return history

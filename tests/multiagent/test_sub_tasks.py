@@ -16,7 +16,8 @@ from agentcycle.events import (
     ToolCallCompleted,
     ToolCallStarted,
 )
-from agentcycle.messages import AssistantMessage, UserMessage, content_text
+from agentcycle.messages import AssistantMessage, ToolMessage, UserMessage, content_text
+from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.testing import ScriptedModel, call_tool, reply
 from tests.multiagent.helpers import of_run, run_with_events, types
 from tests.multiagent.sub_task_helpers import last_user_text, parent, tool_results, worker
@@ -326,3 +327,40 @@ async def test_the_tools_sit_after_the_shell_tools_and_describe_the_sub_agents(
     )
     create = next(t for t in request.request.tools if t.name == "create_sub_task")
     assert "- researcher: Looks things up." in create.description
+
+
+async def test_a_follow_up_after_an_unanswered_approval_closes_the_waiting_call() -> None:
+    @function_tool(needs_approval=True)
+    def deploy() -> str:
+        """Deploy to production."""
+        return "deployed"
+
+    def script(request: ModelRequest) -> ModelResponse:
+        if last_user_text(request.messages) == "skip the deploy":
+            return call_tool("task_finish", {"message": "skipped"})
+        return call_tool("deploy", {})
+
+    deployer = Agent(name="Deployer", model=ScriptedModel(script), tools=[deploy])
+    lead = parent(
+        [
+            call_tool("create_sub_task", {"agent_id": "deployer", "task_description": "ship"}),
+            call_tool(
+                "sub_task_status", {"task_ids": ["deployer-1"], "message": "skip the deploy"}
+            ),
+            call_tool("task_finish", {"message": "ok"}),
+        ],
+        {"deployer": SubAgent(deployer, "Deploys.")},
+    )
+    result, _ = await run_with_events(lead)
+    assert result.status is RunStatus.COMPLETED
+    (created,) = tool_results(lead, "create_sub_task")
+    waiting = created["tasks"][0]
+    assert (waiting["status"], waiting["question"]) == ("wait_user", "Waiting for approval: deploy")
+    (status,) = tool_results(lead, "sub_task_status")
+    assert status["tasks"][0]["output"] == "skipped"
+    model = deployer.model
+    assert isinstance(model, ScriptedModel)
+    follow_up = model.requests[-1].messages
+    closed = [m for m in follow_up if isinstance(m, ToolMessage) and m.name == "deploy"]
+    assert len(closed) == 1 and closed[0].is_error
+    assert "not run" in content_text(closed[0].content)
