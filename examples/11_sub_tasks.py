@@ -2,8 +2,9 @@
 
 ``Agent(sub_agents={...})`` gives the lead ``create_sub_task`` and ``sub_task_status``. The lead
 starts three independent lookups as one batch without waiting (each a child run of its own, run
-in parallel), checks on them with a snapshot, waits for all of them with a bounded wait, and
-writes its answer from their outputs. ``RunResult.sub_tasks`` keeps the record of every task.
+in parallel), takes a snapshot after a short bounded wait (they are still working), waits for
+all of them, and writes its answer from their outputs. ``RunResult.sub_tasks`` keeps the record
+of every task.
 
 Run: python examples/11_sub_tasks.py
 """
@@ -62,7 +63,15 @@ def lead_script(request: ModelRequest) -> ModelResponse:
             text="Three independent lookups: run them in parallel.",
         )
     if len(results) == 1:
-        return call_tool("sub_task_status", {"task_ids": TASK_IDS, "detail_level": "snapshot"})
+        return call_tool(  # a short bounded wait: they are still working after it
+            "sub_task_status",
+            {
+                "task_ids": TASK_IDS,
+                "detail_level": "snapshot",
+                "wait_for_completion": True,
+                "max_wait_seconds": 0.1,
+            },
+        )
     if len(results) == 2:
         return call_tool(
             "sub_task_status",
@@ -101,6 +110,9 @@ async def main() -> None:
     for label, poll in zip(("first poll", "after waiting"), polls, strict=True):
         tasks = json.loads(content_text(poll.content))["tasks"]
         print(f"{label}:", ", ".join(f"{t['task_id']} {t['status']}" for t in tasks))
+        for task in tasks:
+            for call in task.get("snapshot", {}).get("recent_activity", []):
+                print(f"  {task['task_id']}: {call['tool']}{call['arguments']} {call['result']}")
     for task in result.sub_tasks:
         print(f"{task.task_id} [{task.status}] {task.final_output}")
     print("final:", result.final_output)

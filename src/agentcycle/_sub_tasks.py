@@ -210,6 +210,7 @@ class SubTasks:
         )
         try:
             async with slot:
+                task.update(status="running")
                 child = await children.start(
                     sub_agent.agent,
                     run_input,
@@ -220,7 +221,7 @@ class SubTasks:
                     workspace=task.workspace,
                 )
                 task.child = child
-                task.update(status="running", run_ids=(*task.info.run_ids, child.run_id))
+                task.update(run_ids=(*task.info.run_ids, child.run_id))
                 result = await child.outcome()
         except asyncio.CancelledError:
             await self._cancelled(task)

@@ -46,7 +46,8 @@ _AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SubTaskStatus = Literal[
     "queued", "running", "completed", "wait_user", "max_cycles", "failed", "cancelled"
 ]
-"""``queued`` (waiting for a concurrency slot), ``running``, or how its last run ended."""
+"""``queued`` (not started: waiting for one of its sub-agent's concurrency slots),
+``running``, or how its last run ended."""
 
 
 @dataclass(frozen=True, slots=True)
