@@ -104,7 +104,7 @@ async def test_a_batch_runs_concurrently() -> None:
     assert [t["output"] for t in seen["tasks"]] == [f"done: topic {n}" for n in range(4)]
     assert [t["task_id"] for t in seen["tasks"]] == [f"researcher-{n}" for n in range(1, 5)]
     # Four 0.3 s tasks in parallel: about 0.3 s, far from the 1.2 s of running them in turn.
-    assert elapsed < 0.9, elapsed
+    assert elapsed < 1.0, elapsed
     assert len([e for e in events if isinstance(e, SubRunStarted)]) == 4
 
 
