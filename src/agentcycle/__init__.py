@@ -62,6 +62,8 @@ _EXPORTS = {
     "RuntimeHook": "agentcycle.hooks",
     "ContextProvider": "agentcycle.context_providers",
     "PromptFragment": "agentcycle.context_providers",
+    "SubAgent": "agentcycle.sub_agents",
+    "SubTaskInfo": "agentcycle.sub_agents",
 }
 
 __all__ = [
@@ -100,6 +102,8 @@ __all__ = [
     "SideEffect",
     "StaticPriceTable",
     "StopAtTools",
+    "SubAgent",
+    "SubTaskInfo",
     "TokenUsage",
     "Tool",
     "ToolContext",
@@ -129,6 +133,7 @@ if TYPE_CHECKING:
     from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, ApprovalRequest
     from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
     from agentcycle.runtime.state import NoToolPolicy, RunState
+    from agentcycle.sub_agents import SubAgent, SubTaskInfo
     from agentcycle.tools.base import SideEffect, Tool, ToolContext
     from agentcycle.tools.function_tool import function_tool
 

@@ -14,12 +14,14 @@ A child run is a full run with its own run id, history, tool state and loop, tie
   child's ``approval_requested``;
 - budget and usage: the child shares the parent's budget meter, and its model calls are added
   to the parent's ``RunResult.usage`` (``ModelCallRecord.run_id`` names the child);
-- configuration: the parent's workspace, language, model provider, settings file, price table,
-  host context and metadata; the child agent's own model (else ``RunConfig.model``, else the
+- configuration: the parent's workspace (or a filtered view of it, for a sub-task's
+  ``exclude_files_pattern``), language, model provider, settings file, price table, host context
+  and metadata; the child agent's own model (else ``RunConfig.model``, else the
   parent's current model), settings, instructions, hooks and limits. No session (a child never
   writes the parent's conversation), no event store or tracer of its own;
 - cancellation: cancelling the parent cancels its running children first (one
-  ``run_cancelled`` each); children still running when the parent ends are cancelled then.
+  ``run_cancelled`` each); children still running when the parent ends are cancelled then, and
+  no child starts once the parent is ending.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from pydantic_core import to_jsonable_python
 
 from agentcycle._compile import CompiledRun, compile_run
 from agentcycle._json import dumps
+from agentcycle.errors import AgentcycleError
 from agentcycle.events import RunEvent, RunStatus, SubRunCompleted, SubRunStarted
-from agentcycle.messages import ToolResult
+from agentcycle.messages import Message, ToolResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime.approvals import ApprovalBroker
 from agentcycle.runtime.budget_meter import BudgetMeter
@@ -44,6 +47,7 @@ from agentcycle.runtime.state import RunState
 from agentcycle.tools.base import RunScope
 
 if TYPE_CHECKING:
+    from agentcycle._sub_tasks import SubTasks
     from agentcycle.agent import Agent
     from agentcycle.result import RunResult
     from agentcycle.runtime.loop import CycleLoop
@@ -116,9 +120,21 @@ class ChildRun:
         """The child's state so far."""
         return self._compiled.state
 
+    @property
+    def messages(self) -> list[Message]:
+        """The child's history as it grows (read it, never change it)."""
+        return self._compiled.history
+
     async def result(self) -> RunResult:
         """Wait for the child to end. Cancelling the waiter does not cancel the child."""
         return await asyncio.shield(self._task)
+
+    async def outcome(self) -> RunResult | None:
+        """Wait for the child to end without raising for its cancellation: its result, or
+        ``None`` when it was cancelled before its loop ran. Cancelling the waiter does not
+        cancel the child."""
+        await asyncio.wait({self._task})
+        return None if self._task.cancelled() else self._task.result()
 
     async def cancel(self, reason: str) -> None:
         """Cancel the child (idempotent) and wait until it has ended."""
@@ -149,6 +165,7 @@ class ChildRuns:
     __slots__ = (
         "_broker",
         "_bus",
+        "_closing",
         "_compiled",
         "_config",
         "_launch",
@@ -156,6 +173,7 @@ class ChildRuns:
         "_meter",
         "_running",
         "_scope",
+        "_tasks",
     )
 
     def __init__(
@@ -178,6 +196,8 @@ class ChildRuns:
         self._launch = launch
         self._loop: CycleLoop | None = None
         self._running: dict[str, ChildRun] | None = None  # made by the first start
+        self._tasks: SubTasks | None = None  # made by the first create_sub_task
+        self._closing = False
 
     def attach(self, loop: CycleLoop) -> None:
         """Bind the parent's loop (usage, current model and policy, cancel reason)."""
@@ -188,6 +208,30 @@ class ChildRuns:
         """Children that have not ended yet."""
         return list(self._running.values()) if self._running is not None else []
 
+    @property
+    def sub_tasks(self) -> SubTasks:
+        """The run's configured-sub-agent tasks (``create_sub_task``), made on first use."""
+        if self._tasks is None:
+            from agentcycle._sub_tasks import SubTasks
+
+            self._track()
+            self._tasks = SubTasks(self, self._compiled.tool_state)
+        return self._tasks
+
+    @property
+    def started_sub_tasks(self) -> SubTasks | None:
+        """The run's sub-tasks, ``None`` when it never created one."""
+        return self._tasks
+
+    @property
+    def workspace(self) -> Any:
+        """The parent run's workspace (``None`` without one)."""
+        return self._compiled.workspace
+
+    def parent_history(self) -> list[Message]:
+        """The parent run's history as it grows (read it, never change it)."""
+        return self._loop.inputs.history if self._loop is not None else self._compiled.history
+
     async def start(
         self,
         agent: Agent,
@@ -197,10 +241,18 @@ class ChildRuns:
         task_id: str | None = None,
         cycle_index: int | None = None,
         max_cycles: int | None = None,
+        workspace: Any = None,
     ) -> ChildRun:
         """Compile ``agent`` with ``input`` as a child of this run and start it in its own task.
-        Raises ``ConfigurationError`` (before any event) when the child cannot be compiled."""
-        config = self._child_config(agent, max_cycles)
+        ``workspace`` replaces the parent's (a filtered view of it). Raises
+        ``ConfigurationError`` (before any event) when the child cannot be compiled, and
+        ``sub_run_unavailable`` once the parent run is ending."""
+        if self._closing:
+            raise AgentcycleError(
+                "the parent run is ending: no new child run can start",
+                code=SUB_RUN_UNAVAILABLE,
+            )
+        config = self._child_config(agent, max_cycles, workspace)
         compiled = await compile_run(agent, input, config, parent_run_id=self._bus.run_id)
         spec = compiled.state.spec
         started = self._bus.emit(
@@ -231,13 +283,17 @@ class ChildRuns:
             task_id=task_id,
             cycle_index=cycle_index,
         )
+        self._track()[child.run_id] = child
+        return child
+
+    def _track(self) -> dict[str, ChildRun]:
+        """The running children, registering the run-end cleanup on first use."""
         if self._running is None:
             self._running = {}
             # Children still running when the run ends (it failed, was cancelled, or left
             # them in the background) end with it, before its terminal event.
             self._scope.on_close(self.aclose)
-        self._running[child.run_id] = child
-        return child
+        return self._running
 
     async def run(
         self,
@@ -262,13 +318,16 @@ class ChildRuns:
         try:
             return await child.result()
         except asyncio.CancelledError:
-            await child.cancel(self._cancel_reason())
+            await child.cancel(self.cancel_reason())
             raise
 
     async def aclose(self) -> None:
-        """Cancel every child still running (the parent run is ending)."""
+        """Cancel every sub-task and child still running (the parent run is ending)."""
+        self._closing = True
+        if self._tasks is not None:
+            await self._tasks.aclose()
         for child in self.running:
-            await child.cancel(self._cancel_reason())
+            await child.cancel(self.cancel_reason())
 
     def ended(self, child: ChildRun, result: RunResult | None) -> None:
         """Account for a child that ended (``None``: cancelled before it produced a result):
@@ -300,7 +359,7 @@ class ChildRuns:
             error_code=error["code"] if error else None,
         )
 
-    def _child_config(self, agent: Agent, max_cycles: int | None) -> RunConfig:
+    def _child_config(self, agent: Agent, max_cycles: int | None, workspace: Any) -> RunConfig:
         parent = self._config
         model: Any = None
         if agent.model is None:
@@ -311,7 +370,7 @@ class ChildRuns:
             model_provider=parent.model_provider,
             settings_file=parent.settings_file,
             default_backend=parent.default_backend,
-            workspace=self._compiled.workspace,
+            workspace=workspace if workspace is not None else self._compiled.workspace,
             max_cycles=max_cycles,
             language=self._compiled.language,
             policy=inherited_policy(policy),
@@ -321,7 +380,8 @@ class ChildRuns:
             trace_id=self._bus.trace_id,
         )
 
-    def _cancel_reason(self) -> str:
+    def cancel_reason(self) -> str:
+        """Why children are being cancelled: the parent ended, or was cancelled (and why)."""
         reason = self._loop.cancel_reason if self._loop is not None else None
         if reason is None:
             return "the parent run ended"

@@ -48,6 +48,7 @@ from agentcycle.skills import (
     discover_skills,
     render_skills_section,
 )
+from agentcycle.sub_agents import check_sub_agents
 from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
 from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
@@ -552,10 +553,18 @@ def _assemble_tools(
     """Built-ins first, then the agent's own tools, then its handoff tools; the order is stable
     (prompt caching, see TOOLS.md). Plain functions are wrapped with ``function_tool``;
     duplicate names are an error. With a ``workspace`` the file tools come after ``ask_user``
-    (and ``read_image`` after the shell and skill tools when the model is ``multimodal``);
+    (and ``read_image`` after the shell, sub-task and skill tools when the model is
+    ``multimodal``); ``create_sub_task`` and ``sub_task_status`` come after the shell tools
+    when the agent has ``sub_agents`` (and its ``task_finish`` then minds running sub-tasks);
     ``activate_skill`` is offered when ``skills`` holds at least one skill. The transfer tools
     share the run's handoff ``counter``."""
-    registry = ToolRegistry([task_finish_tool(output_type=agent.output_type)])
+    finish = task_finish_tool(output_type=agent.output_type)
+    sub_agents = check_sub_agents(agent.sub_agents) if agent.sub_agents else None
+    if sub_agents:
+        from agentcycle._sub_task_tools import guard_finish
+
+        finish = guard_finish(finish)
+    registry = ToolRegistry([finish])
     if agent.allow_ask_user:
         registry.add(ask_user_tool())
     if workspace:
@@ -567,6 +576,10 @@ def _assemble_tools(
         from agentcycle.tools.builtin.shell import shell_tools
 
         registry.extend(shell_tools())
+    if sub_agents:
+        from agentcycle._sub_task_tools import sub_task_tools
+
+        registry.extend(sub_task_tools(sub_agents))
     if skills is not None and skills.skills:
         registry.add(activate_skill_tool(skills))
     if workspace and multimodal:

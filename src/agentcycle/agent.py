@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.context_providers import ContextProvider
 from agentcycle.handoffs import Handoff
@@ -16,6 +16,9 @@ from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy
 from agentcycle.tools.base import Tool
+
+if TYPE_CHECKING:
+    from agentcycle.sub_agents import SubAgent
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,9 @@ class Agent:
     max_handoffs: int | None = None
     """Handoffs a run started with this agent may make (``RunConfig.max_handoffs`` wins;
     default 10)."""
+    sub_agents: Mapping[str, SubAgent] = field(default_factory=dict)
+    """Agents this one can delegate tasks to, by id: they add the ``create_sub_task`` and
+    ``sub_task_status`` tools (``agentcycle.sub_agents``)."""
 
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
         """This agent as a tool another agent can call: it takes ``task_description``

@@ -10,6 +10,7 @@ from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import Message, TokenUsage
 from agentcycle.runtime.loop import ModelCallRecord
 from agentcycle.runtime.state import RunState, TodoItem
+from agentcycle.sub_agents import SUB_TASKS_KEY, SubTaskInfo
 
 
 @dataclass(slots=True)
@@ -22,6 +23,7 @@ class RunResult:
     include the calls of the run's child runs (agent-as-tool; ``run_id`` set on those records).
     ``agent_name`` is the agent that ended the run (the last handoff's target, if any);
     ``backend``, ``model`` and ``endpoint`` name its model, the one that produced the output.
+    ``sub_tasks`` lists the tasks the run gave its configured sub-agents.
     """
 
     run_id: str
@@ -43,6 +45,15 @@ class RunResult:
     error: dict[str, Any] | None = None
     wait: dict[str, Any] | None = None
     todos: list[TodoItem] = field(default_factory=list)
+
+    @property
+    def sub_tasks(self) -> list[SubTaskInfo]:
+        """Every sub-task of the run (``create_sub_task``), in creation order, as it ended:
+        tasks still running when the run ended were cancelled, ``status="cancelled"`` with a
+        ``note`` saying so."""
+        tool_state = self.state.tool_state
+        records = tool_state.extra.get(SUB_TASKS_KEY) if tool_state is not None else None
+        return [SubTaskInfo.model_validate(r) for r in (records or {}).values()]
 
     @property
     def completed(self) -> bool:

@@ -21,6 +21,8 @@ EXPECTED = {
     "08_memory_provider.py": "new conversation recalled: Invoices are exported as CSV",
     "09_agent_as_tool.py": "tokens: 458 in all, 140 by the researcher",
     "10_handoff.py": "Billing finished: Refunded order A-17.",
+    "11_sub_tasks.py": "after waiting: researcher-1 completed, researcher-2 completed, "
+    "researcher-3 completed",
 }
 
 

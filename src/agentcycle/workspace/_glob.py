@@ -175,7 +175,10 @@ class GlobMatcher:
                 normalized = normalize_path(expanded)
                 if not normalized:
                     raise _invalid(pattern, "it names the base directory itself, not entries")
-                alternatives.append(_Alternative.compile(normalized))
+                try:
+                    alternatives.append(_Alternative.compile(normalized))
+                except re.error as error:  # a class like [z-a]: a bad pattern, not a crash
+                    raise _invalid(pattern, str(error)) from None
         self._alternatives = tuple(alternatives)
         # One alternative (the usual case) is matched without the loop: listings call this a lot.
         self._only = alternatives[0].full.fullmatch if len(alternatives) == 1 else None

@@ -1,8 +1,9 @@
 """``search_files``: regex search over the workspace, the same answers from either engine.
 
 On a local workspace with ``rg`` on ``PATH`` the search runs ripgrep
-(:mod:`._search_rg`); on memory and S3 workspaces, and when ripgrep is missing, a pure-Python
-engine (:mod:`._search_py`). Both apply the rules in :mod:`._search_query` and
+(:mod:`._search_rg`); on memory and S3 workspaces, on a sub-task's filtered view of a workspace
+(``exclude_files_pattern``), and when ripgrep is missing, a pure-Python engine
+(:mod:`._search_py`). Both apply the rules in :mod:`._search_query` and
 :mod:`._scope` and report files in canonical path order, so paging with ``offset`` and
 ``head_limit`` is stable. ``.gitignore`` files are not honoured; dependency and cache
 directories, hidden and sensitive files are skipped unless asked for.
@@ -31,6 +32,7 @@ from agentcycle.tools.builtin._scope import (
 )
 from agentcycle.tools.builtin._search_query import FileLines, SearchQuery
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
+from agentcycle.workspace._excluding import ExcludingWorkspace
 from agentcycle.workspace.filters import is_sensitive_path
 from agentcycle.workspace.paths import normalize_path
 
@@ -169,7 +171,9 @@ async def _collect(
     workspace = ctx.workspace
     cap = need if query.mode == "content" else None
     rg = shutil.which("rg")
-    root = workspace.local_root
+    # ripgrep reads the directory itself, past a sub-task's exclusions: those searches go
+    # through the backend with the Python engine.
+    root = None if isinstance(workspace, ExcludingWorkspace) else workspace.local_root
     if rg is not None and root is not None:
         engine = "ripgrep"
         results = _search_rg.search(

@@ -1,0 +1,294 @@
+"""The sub-tasks of one run: ``create_sub_task`` / ``sub_task_status`` state and scheduling.
+
+Each task is driven by an asyncio task of its own: it waits for one of its sub-agent's
+concurrency slots (``queued``), runs a child run through ``ChildRuns.start`` (``running``), and
+records how the run ended. A follow-up message runs another turn the same way, with the task's
+history so far as the child's input. Every change is written through to the run's
+``RunToolState.extra["sub_tasks"]`` (see ``agentcycle.sub_agents``), so the records are
+serialisable and outlive the run's in-memory state.
+
+When the parent run ends, ``ChildRuns.aclose`` calls :meth:`SubTasks.aclose`: queued tasks
+never start, running ones are cancelled (their child emits ``run_cancelled``, the parent
+``sub_run_completed`` with status ``cancelled``), and every record says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic_core import to_jsonable_python
+
+from agentcycle._child_runs import SUB_RUN_UNAVAILABLE
+from agentcycle._json import dumps
+from agentcycle.errors import AgentcycleError
+from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
+from agentcycle.runtime.state import RunToolState
+from agentcycle.sub_agents import SUB_TASKS_KEY, SubAgent, SubTaskInfo
+from agentcycle.workspace._excluding import ExcludedPaths, ExcludingWorkspace
+
+if TYPE_CHECKING:
+    from agentcycle._child_runs import ChildRun, ChildRuns
+    from agentcycle.result import RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task of a ``create_sub_task`` call."""
+
+    task_description: str
+    output_requirements: str | None = None
+
+
+class SubTask:
+    """A task of this run: its record, and what runs it now."""
+
+    __slots__ = ("_store", "child", "driver", "info", "messages", "sub_agent", "workspace")
+
+    def __init__(
+        self, info: SubTaskInfo, sub_agent: SubAgent, workspace: Any, store: dict[str, Any]
+    ) -> None:
+        self.info = info
+        self.sub_agent = sub_agent
+        self.workspace = workspace
+        self._store = store
+        self.driver: asyncio.Task[None] | None = None
+        self.child: ChildRun | None = None
+        self.messages: list[Message] = []
+        """The history of the last turn that ended (what a follow-up continues)."""
+        store[info.task_id] = info.model_dump(mode="json")
+
+    @property
+    def task_id(self) -> str:
+        """The task's id."""
+        return self.info.task_id
+
+    def update(self, **fields: Any) -> None:
+        """Change the record (and its serialised copy in the run's tool state)."""
+        self.info = self.info.model_copy(update=fields)
+        self._store[self.task_id] = self.info.model_dump(mode="json")
+
+    def live_messages(self) -> list[Message]:
+        """The running turn's history as it grows, else the last turn's."""
+        return self.child.messages if self.child is not None else self.messages
+
+    def live_cycles(self) -> int:
+        """Cycles of the running turn so far, else of the last one."""
+        child = self.child
+        return child.state().last_cycle_index if child is not None else self.info.cycles
+
+
+class SubTasks:
+    """Creates, runs, waits for and cancels the sub-tasks of one run (``ChildRuns.sub_tasks``)."""
+
+    def __init__(self, children: ChildRuns, tool_state: RunToolState) -> None:
+        self._children = children
+        self._store: dict[str, Any] = tool_state.extra.setdefault(SUB_TASKS_KEY, {})
+        self._live: dict[str, SubTask] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._reported: frozenset[str] = frozenset()
+
+    def create(
+        self,
+        agent_id: str,
+        sub_agent: SubAgent,
+        specs: Sequence[TaskSpec],
+        *,
+        include_main_summary: bool,
+        exclude_files_pattern: str | None,
+        parent_tool_call_id: str,
+        cycle_index: int,
+    ) -> list[SubTask]:
+        """Start a task per spec (queued until a slot of the sub-agent is free). Raises
+        ``invalid_glob`` for an unusable ``exclude_files_pattern``, before any task starts."""
+        from agentcycle._agent_tool import child_input
+        from agentcycle._sub_task_views import main_summary
+
+        workspace = self._children.workspace
+        if exclude_files_pattern is not None:
+            excluded = ExcludedPaths(exclude_files_pattern)  # checked even without a workspace
+            if workspace is not None:
+                workspace = ExcludingWorkspace(workspace, excluded)
+        summary = main_summary(self._children.parent_history()) if include_main_summary else None
+        tasks = []
+        for spec in specs:
+            number = len(self._store) + 1  # records of earlier legs of a resumed run count
+            info = SubTaskInfo(
+                task_id=f"{agent_id}-{number}",
+                agent_id=agent_id,
+                status="queued",
+                task_description=spec.task_description,
+                output_requirements=spec.output_requirements,
+                exclude_files_pattern=exclude_files_pattern,
+                include_main_summary=include_main_summary,
+            )
+            task = SubTask(info, sub_agent, workspace, self._store)
+            self._live[task.task_id] = task
+            text = child_input(spec.task_description, spec.output_requirements)
+            if summary is not None:
+                text = f"{summary}\n\nYour task:\n{text}"
+            self._drive(task, text, parent_tool_call_id, cycle_index)
+            tasks.append(task)
+        return tasks
+
+    def lookup(self, task_id: str) -> SubTask | SubTaskInfo | None:
+        """A task of this run: live, or (from before a resume) only its record."""
+        live = self._live.get(task_id)
+        if live is not None:
+            return live
+        record = self._store.get(task_id)
+        return SubTaskInfo.model_validate(record) if record is not None else None
+
+    def known_ids(self) -> list[str]:
+        """Every task id of the run, in creation order."""
+        return list(self._store)
+
+    def follow_up(
+        self, task: SubTask, message: str, *, parent_tool_call_id: str, cycle_index: int
+    ) -> None:
+        """Continue a finished task's conversation with ``message`` in a new child run."""
+        history = _continuable(task.messages)
+        task.update(status="queued", final_output=None, error=None, note=None)
+        self._drive(
+            task, [*history, UserMessage(content=message)], parent_tool_call_id, cycle_index
+        )
+
+    async def wait(
+        self, tasks: Sequence[SubTask], max_seconds: float | None, interval: float
+    ) -> None:
+        """Wait until every task in ``tasks`` has finished (its current turn included), at most
+        ``max_seconds`` (``None``: no limit), re-checking every ``interval`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = None if max_seconds is None else loop.time() + max_seconds
+        while True:
+            pending = {t.driver for t in tasks if t.driver is not None and not t.driver.done()}
+            remaining = None if deadline is None else deadline - loop.time()
+            if not pending or (remaining is not None and remaining <= 0):
+                return
+            step = interval if remaining is None else min(interval, remaining)
+            await asyncio.wait(pending, timeout=step)
+
+    def unreported_running(self) -> list[SubTaskInfo]:
+        """Tasks still queued or running, when at least one of them was not reported by an
+        earlier call (``task_finish`` refuses once per set of running tasks); else ``[]``."""
+        running = [t.info for t in self._live.values() if not t.info.finished]
+        ids = frozenset(info.task_id for info in running)
+        if ids <= self._reported:
+            return []
+        self._reported |= ids
+        return running
+
+    async def aclose(self) -> None:
+        """Cancel every task not finished yet (the parent run is ending) and wait for them."""
+        drivers = [t.driver for t in self._live.values() if t.driver and not t.driver.done()]
+        for driver in drivers:
+            driver.cancel()
+        if drivers:
+            await asyncio.wait(drivers)
+
+    # ------------------------------------------------------------------ turns
+
+    def _drive(
+        self, task: SubTask, run_input: Any, parent_tool_call_id: str, cycle_index: int
+    ) -> None:
+        task.driver = asyncio.get_running_loop().create_task(
+            self._turn(task, run_input, parent_tool_call_id, cycle_index),
+            name=f"agentcycle-sub-task-{task.task_id}",
+        )
+
+    async def _turn(
+        self, task: SubTask, run_input: Any, parent_tool_call_id: str, cycle_index: int
+    ) -> None:
+        """One turn of a task: a slot, a child run, its outcome in the record."""
+        children = self._children
+        sub_agent = task.sub_agent
+        slot = self._slots.setdefault(
+            task.info.agent_id, asyncio.Semaphore(sub_agent.max_concurrency)
+        )
+        try:
+            async with slot:
+                task.update(status="running")
+                child = await children.start(
+                    sub_agent.agent,
+                    run_input,
+                    parent_tool_call_id=parent_tool_call_id,
+                    task_id=task.task_id,
+                    cycle_index=cycle_index,
+                    max_cycles=sub_agent.max_cycles,
+                    workspace=task.workspace,
+                )
+                task.child = child
+                task.update(run_ids=(*task.info.run_ids, child.run_id))
+                result = await child.outcome()
+        except asyncio.CancelledError:
+            await self._cancelled(task)
+            raise
+        except AgentcycleError as error:
+            if error.code == SUB_RUN_UNAVAILABLE:  # the parent began ending meanwhile
+                task.update(
+                    status="cancelled", note=f"{children.cancel_reason()} before it started"
+                )
+            else:  # the child could not be compiled
+                task.update(status="failed", error={"code": error.code, "message": error.message})
+            return
+        self._ended(task, result)
+
+    async def _cancelled(self, task: SubTask) -> None:
+        reason = self._children.cancel_reason()
+        child = task.child
+        if child is None:
+            task.update(status="cancelled", note=f"{reason} before it started")
+            return
+        with contextlib.suppress(asyncio.CancelledError):  # a second cancel: finish cleanup
+            await child.cancel(reason)
+        task.child = None
+        task.messages = child.messages
+        task.update(
+            status="cancelled", cycles=child.state().last_cycle_index, note=f"{reason} while it ran"
+        )
+
+    def _ended(self, task: SubTask, result: RunResult | None) -> None:
+        task.child = None
+        if result is None:  # cancelled before its loop ran
+            reason = self._children.cancel_reason()
+            task.update(status="cancelled", note=f"{reason} before it started")
+            return
+        task.messages = result.messages
+        error = result.error
+        status = result.status.value
+        task.update(
+            status=status,
+            cycles=result.cycles,
+            final_output=to_jsonable_python(result.final_output, fallback=str),
+            error={"code": error["code"], "message": error["message"]} if error else None,
+            note=f"{self._children.cancel_reason()} while it ran"
+            if status == "cancelled"
+            else None,
+        )
+
+
+def _continuable(messages: Sequence[Message]) -> list[Message]:
+    """A finished turn's history as the next turn's input: without the system prompt (the
+    child run writes its own) and with every tool call answered. A turn that stopped for an
+    approval nobody gave left its calls unanswered, which providers reject."""
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    history: list[Message] = []
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            continue
+        history.append(message)
+        if isinstance(message, AssistantMessage):
+            history.extend(
+                ToolMessage(
+                    tool_call_id=call.id,
+                    name=call.name,
+                    content=dumps({"ok": False, "error": "not run: the sub-task stopped first"}),
+                    is_error=True,
+                )
+                for call in message.tool_calls
+                if call.id not in answered
+            )
+    return history
