@@ -65,7 +65,8 @@ BAD_FILES = {
     "unknown_agent_key": (
         "agents:\n  a:\n    tols: [b]\n",
         "agents.a.tols: unknown key (known: description, instructions, backend, model, "
-        "max_cycles, agent_type, handoffs, agent_tools)",
+        "max_cycles, agent_type, handoffs, agent_tools, "
+        "sub_agents)",
     ),
     "wrong_type": (
         "agents:\n  a:\n    max_cycles: ten\n",
@@ -110,6 +111,19 @@ BAD_FILES = {
         "agents:\n  a:\n    agent_tools: [b]\n  b:\n    handoffs: [c]\n  c:\n    handoffs: [a]\n",
         "agents.a.agent_tools[0]: calling 'b' as a tool can lead back to 'a' (a -> b -> c -> a), "
         "so a run could nest itself without end",
+    ),
+    "self_sub_agent": (
+        "agents:\n  a:\n    sub_agents: [a]\n",
+        "agents.a.sub_agents[0]: an agent cannot be its own sub-agent",
+    ),
+    "sub_agent_cycle": (
+        "agents:\n  a:\n    sub_agents: [b]\n  b:\n    agent_tools: [c]\n  c:\n    handoffs: [a]\n",
+        "agents.a.sub_agents[0]: giving 'b' sub-tasks can lead back to 'a' (a -> b -> c -> a), "
+        "so a run could nest itself without end",
+    ),
+    "sub_agent_id": (
+        "agents:\n  a:\n    sub_agents: [research team]\n  research team: {}\n",
+        "agents.a.sub_agents: ",
     ),
     "same_tool_name": (
         "agents:\n  Billing: {}\n  billing: {}\n",

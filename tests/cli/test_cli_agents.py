@@ -397,3 +397,42 @@ def test_the_run_budget_counts_the_child_runs(
     assert "    [researcher] ended failed (budget_exhausted)" in lines
     assert lines[-1].startswith("agentcycle: run failed: budget_exhausted:")
     assert len(server.requests) == 2  # the child's call crossed the run's budget
+
+
+def test_sub_agents_take_tasks_from_create_sub_task(
+    server: OpenAICompatServer,
+    settings_file: Path,
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    team = """
+agents:
+  lead:
+    instructions: Delegate.
+    sub_agents: [researcher]
+  researcher:
+    description: Reads the workspace.
+    instructions: Look things up.
+    model: back
+"""
+    server.enqueue(
+        call("create_sub_task", {"agent_id": "researcher", "task_description": "Check order 7."}),
+        call("read_file", {"path": "orders.txt"}),
+        finish("Order 7 was paid twice."),
+        finish("The researcher found order 7 paid twice."),
+    )
+    code, out, err = run(
+        capsys,
+        "--agents", str(write(tmp_path, team)), "--settings-file", str(settings_file),
+        "--workspace", str(workspace),
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.strip() == "The researcher found order 7 paid twice."
+    assert '    [researcher] -> read_file({"path": "orders.txt"})' in err.splitlines()
+    parent, child, _, last = (request.json for request in server.requests)
+    assert {"create_sub_task", "sub_task_status"} <= offered(parent)
+    assert "researcher" in json.dumps(parent["tools"])  # the model is told its sub-agents
+    assert child["model"] == "served-back" and parent["model"] == "served-front"
+    assert "Check order 7." in child["messages"][-1]["content"]
+    assert "Order 7 was paid twice." in last["messages"][-1]["content"]

@@ -7,6 +7,7 @@ JSON (``.json``)::
         instructions: Route each request to the right specialist.
         handoffs: [billing]        # a transfer_to_billing tool: billing takes over the run
         agent_tools: [researcher]  # a researcher tool: runs researcher as a child run
+        sub_agents: [analyst]      # create_sub_task / sub_task_status: background tasks
       billing:
         description: Payments, invoices and refunds.
         backend: local
@@ -15,24 +16,28 @@ JSON (``.json``)::
         description: Looks things up in the workspace and reports what it found.
         agent_type: computer
         max_cycles: 20
+      analyst:
+        description: Reads one part of the workspace and summarises it.
 
 Every key of an agent is optional. ``description`` is what other agents are told about it (in
 the ``transfer_to_`` and agent-as-tool tool descriptions); ``instructions`` default to the
 CLI's own; ``backend`` / ``model`` resolve through the CLI's settings file; ``max_cycles``
 bounds the runs the agent starts (the whole run for the entry agent, since a handoff continues
 the same run; its own child run when called as a tool); ``agent_type: computer`` offers the
-shell tools. The CLI's flags are the defaults of every key an agent does not set.
+shell tools. The CLI's flags are the defaults of every key an agent does not set. A
+sub-agent's id in ``create_sub_task`` is its name here, and its tasks run at most its
+``max_cycles`` (default 8, as for ``SubAgent``).
 
 Everything is checked before anything runs, and each problem is one ``AgentsFileError`` line
 naming the file and the key: unknown keys, wrong types, references to agents the file does
-not define, an agent handing off to itself, and agent-tool references that lead back to the
-caller (directly, or through handoffs and other agent tools), which would let a run nest
+not define, an agent handing off to itself, and agent-tool or sub-agent references that lead
+back to the caller (directly, or through handoffs and other agent tools), which would let a run nest
 itself without end. Handoff cycles (triage -> billing -> triage) are fine: they stay in one
 run, bounded by ``max_handoffs``.
 
 The format is the CLI's; an SDK host builds the same team in Python (``Agent(handoffs=...)``,
-``Agent.as_tool``). Keys naming other agents are listed in ``_REFERENCES``: one more such key
-(say, configured sub-agents) needs its field, its entry there, and a line in ``build_team``.
+``Agent.as_tool``, ``Agent(sub_agents=...)``). Keys naming other agents are listed in
+``_REFERENCES``; those that start child runs also in ``_NESTING``.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from agentcycle.agent import Agent
 from agentcycle.errors import AgentsFileError, ConfigurationError, ToolDefinitionError
 from agentcycle.handoffs import agent_slug, handoff
 from agentcycle.models.base import Model, ModelRef, ModelSettings
+from agentcycle.sub_agents import DEFAULT_SUB_AGENT_MAX_CYCLES, SubAgent, check_sub_agents
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _MAX_REPORTED_ERRORS = 4
@@ -70,13 +76,20 @@ class AgentSpec(BaseModel):
     """Agents this one can hand the run to."""
     agent_tools: list[str] = Field(default_factory=list)
     """Agents this one can call as tools (each call is a child run)."""
+    sub_agents: list[str] = Field(default_factory=list)
+    """Agents this one can give tasks with ``create_sub_task`` (each task is a child run)."""
 
 
 _REFERENCES: dict[str, str] = {
     "handoffs": "an agent cannot hand off to itself",
     "agent_tools": "an agent cannot call itself as a tool",
+    "sub_agents": "an agent cannot be its own sub-agent",
 }
 """The keys of an agent that name other agents of the file, and why one cannot name itself."""
+
+_NESTING = ("agent_tools", "sub_agents")
+"""The reference keys whose use starts a child run (so a reference back to the caller would
+let a run nest itself without end)."""
 
 
 class AgentsFile(BaseModel):
@@ -205,6 +218,18 @@ def build_team(team: AgentsFile, defaults: AgentDefaults, model_for: ModelChoose
             agents[target].as_tool(description=_tool_description(target, team.agents[target]))
             for target in spec.agent_tools
         )
+        agent.sub_agents = {
+            target: SubAgent(
+                agents[target],
+                team.agents[target].description or f"The agent {target!r}.",
+                max_cycles=team.agents[target].max_cycles or DEFAULT_SUB_AGENT_MAX_CYCLES,
+            )
+            for target in spec.sub_agents
+        }
+        try:
+            check_sub_agents(agent.sub_agents)
+        except ConfigurationError as exc:
+            raise _error(team, f"agents.{name}.sub_agents", exc.message) from None
         _check_tool_names(team, name, agent)
     return agents[team.entry_name]
 
@@ -244,15 +269,22 @@ def _check_team(team: AgentsFile) -> None:
                     raise _error(team, where, naming_itself)
                 seen.add(target)
     for name, spec in team.agents.items():
-        for index, target in enumerate(spec.agent_tools):
-            path = _path_between(team, target, name)
-            if path is not None:
-                raise _error(
-                    team,
-                    f"agents.{name}.agent_tools[{index}]",
-                    f"calling {target!r} as a tool can lead back to {name!r} "
-                    f"({' -> '.join([name, *path])}), so a run could nest itself without end",
-                )
+        for key in _NESTING:
+            for index, target in enumerate(_references(spec, key)):
+                path = _path_between(team, target, name)
+                if path is not None:
+                    use = (
+                        f"calling {target!r} as a tool"
+                        if key == "agent_tools"
+                        else (f"giving {target!r} sub-tasks")
+                    )
+                    raise _error(
+                        team,
+                        f"agents.{name}.{key}[{index}]",
+                        f"{use} can lead back to {name!r} "
+                        f"({' -> '.join([name, *path])}), so a run could nest itself without "
+                        "end",
+                    )
 
 
 def _references(spec: AgentSpec, key: str) -> Sequence[str]:
