@@ -82,8 +82,9 @@ async def test_a_background_command_is_killed_at_its_hard_limit(
 ) -> None:
     await bash(ctx, command="true")  # creates the run's session store
     store: SessionStore = ctx.scope.get_or_create(SESSIONS_KEY, SessionStore)
+    # Generous: under load a login shell can take a while to print "begun".
     session = await ShellSession.start(
-        "echo begun; exec sleep 1000", cwd=workspace, env=os.environ, hard_limit=0.3
+        "echo begun; exec sleep 1000", cwd=workspace, env=os.environ, hard_limit=1.5
     )
     store.add(session)
     await session.finished
