@@ -56,7 +56,7 @@ class ToolBatches:
             scope=inputs.scope,
             policy=inputs.policy,
             approvals=inputs.approvals,
-            steering=lambda: bool(self._steering),
+            steering=self._steered,
             hooks=hooks if hooks is not None and hooks.has_tool_hooks else None,
             budget=meter,
             children=inputs.children,
@@ -91,6 +91,9 @@ class ToolBatches:
     def steer(self, text: str) -> None:
         """Queue a user message for the next model call."""
         self._steering.append(text)
+
+    def _steered(self) -> bool:
+        return bool(self._steering)
 
     def apply_steering(self, index: int) -> None:
         """Move the queued steering messages into history (cycle ``index`` starts)."""
