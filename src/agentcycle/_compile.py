@@ -59,6 +59,7 @@ from agentcycle.tools.registry import ToolRegistry
 DEFAULT_MAX_CYCLES = 10
 DEFAULT_MAX_INVALID_TOOL_CALLS = 5
 _NO_SETTINGS = ModelSettings()  # immutable: shared by every run of a model instance
+_DEFAULT_MEMORY = MemoryPolicy()  # immutable: shared by every run without a memory policy
 
 
 @dataclass(slots=True)
@@ -135,7 +136,7 @@ async def compile_run(
         "max_handoffs", _first(config.max_handoffs, agent.max_handoffs, DEFAULT_MAX_HANDOFFS)
     )
     workspace = _resolve_workspace(config.workspace)
-    memory = _first(config.memory, agent.memory, MemoryPolicy())
+    memory = _first(config.memory, agent.memory, _DEFAULT_MEMORY)
     memory_providers = _memory_providers(agent, config)
     session = config.session
     notes_store = _session_memory_store(memory, session, workspace)
@@ -263,7 +264,7 @@ async def compile_resume(
     if current == spec.agent_name:
         parts.behavior = AgentBehavior.of(spec)  # the run keeps what it started with
     check_resume_session(state, config.session)
-    memory = _first(config.memory, agent.memory, MemoryPolicy())
+    memory = _first(config.memory, agent.memory, _DEFAULT_MEMORY)
     decisions = {
         key: value
         if isinstance(value, ApprovalDecision)

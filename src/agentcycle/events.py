@@ -9,7 +9,8 @@ See ``shared/design/EVENTS.md`` for the taxonomy and ordering rules.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, TypeAdapter
@@ -44,12 +45,44 @@ class CompletionReason(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+@dataclass(frozen=True, slots=True)
+class EventOrigin:
+    """Who emitted an event: the envelope fields every event of one emitter shares, and how
+    its event ids are formed.
+
+    A run's bus holds one origin (a new one when the agent in control changes) and every event
+    it emits refers to it, instead of each event holding six identity fields and an id string
+    of its own: a process running thousands of runs keeps every event of each of them.
+    """
+
+    run_id: str
+    trace_id: str
+    session_id: str | None = None
+    parent_run_id: str | None = None
+    parent_event_id: str | None = None
+    agent_name: str | None = None
+    id_prefix: str = ""
+    """An event's ``event_id`` is this prefix followed by its ``seq``, ..."""
+    event_id: str | None = None
+    """... unless this is set: the id of the one event that was read back with an id of
+    another form (``parse_event``)."""
+
+    def id_for(self, seq: int) -> str:
+        """The ``event_id`` of this origin's event number ``seq``."""
+        if self.event_id is not None:
+            return self.event_id
+        return f"{self.id_prefix}{seq}"
+
+
 @dataclass(slots=True, kw_only=True)
 class RunEvent:
     """The envelope shared by every event type.
 
     Events are slotted dataclasses rather than validated models because the loop emits several
-    per cycle; treat them as immutable once emitted (stores and subscribers share them).
+    per cycle; treat them as immutable once emitted (stores and subscribers share them). The
+    identity fields (``event_id``, ``run_id``, ``trace_id``, ``session_id``, ``parent_run_id``,
+    ``parent_event_id``, ``agent_name``) are read from the shared ``origin``; on the wire they
+    sit flat beside the others (``to_dict``, ``parse_event``).
     """
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # parse_event rejects unknown fields
@@ -58,38 +91,90 @@ class RunEvent:
     # A class constant, not a slot: every event this build makes or reads is this version
     # (``parse_event`` rejects others), and a slot would cost 8 bytes on every event kept.
     version: ClassVar[int] = EVENT_VERSION
-    event_id: str
+    origin: EventOrigin
     seq: int
-    run_id: str
-    trace_id: str
     created_at: float
-    session_id: str | None = None
-    parent_run_id: str | None = None
-    parent_event_id: str | None = None
     cycle_index: int | None = None
-    agent_name: str | None = None
     metadata: dict[str, Any] | None = None
+
+    @property
+    def event_id(self) -> str:
+        """Unique, stable through stores and replays (``evt_…``)."""
+        return self.origin.id_for(self.seq)
+
+    @property
+    def run_id(self) -> str:
+        """The run that emitted the event (a child run's events keep their own)."""
+        return self.origin.run_id
+
+    @property
+    def trace_id(self) -> str:
+        """The trace of the run tree (a child run shares its parent's)."""
+        return self.origin.trace_id
+
+    @property
+    def session_id(self) -> str | None:
+        """The session of the run, if it has one."""
+        return self.origin.session_id
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """For a child run's event: the parent run."""
+        return self.origin.parent_run_id
+
+    @property
+    def parent_event_id(self) -> str | None:
+        """For a child run's event: the ``sub_run_started`` event in the parent's stream."""
+        return self.origin.parent_event_id
+
+    @property
+    def agent_name(self) -> str | None:
+        """The agent in control when the event was emitted."""
+        return self.origin.agent_name
 
     def to_dict(self) -> dict[str, Any]:
         """The flat JSON object of this event. Unset optional envelope fields are left out;
         payload nulls (e.g. an unknown token count) are kept."""
-        data: dict[str, Any] = {"version": EVENT_VERSION}
-        data.update(_adapter(type(self)).dump_python(self, mode="json"))
+        origin = self.origin
+        payload = _adapter(type(self)).dump_python(self, mode="json", exclude=_NOT_PAYLOAD)
+        data: dict[str, Any] = {
+            "version": EVENT_VERSION,
+            "event_id": origin.id_for(self.seq),
+            "seq": self.seq,
+            "run_id": origin.run_id,
+            "trace_id": origin.trace_id,
+            "created_at": self.created_at,
+        }
+        optional = (
+            ("session_id", origin.session_id),
+            ("parent_run_id", origin.parent_run_id),
+            ("parent_event_id", origin.parent_event_id),
+            ("cycle_index", self.cycle_index),
+            ("agent_name", origin.agent_name),
+            ("metadata", payload.pop("metadata")),
+        )
+        for key, value in optional:
+            if value is not None:
+                data[key] = value
+        data.update(payload)
         data["type"] = self.type
-        for key in _OPTIONAL_ENVELOPE:
-            if data[key] is None:
-                del data[key]
         return data
 
 
-_OPTIONAL_ENVELOPE = (
+_NOT_PAYLOAD: set[str] = {"origin", "seq", "created_at", "cycle_index"}
+"""Fields ``to_dict`` writes itself (``metadata`` is dumped with the payload: it may hold any
+JSON-able value)."""
+
+_ORIGIN_FIELDS = (
+    "event_id",
+    "run_id",
+    "trace_id",
     "session_id",
     "parent_run_id",
     "parent_event_id",
-    "cycle_index",
     "agent_name",
-    "metadata",
 )
+"""The wire fields an event reads from its origin."""
 
 
 # --------------------------------------------------------------------------- run lifecycle
@@ -524,5 +609,44 @@ def parse_event(data: dict[str, Any]) -> RunEvent:
     if cls is None:
         raise ValueError(f"unknown event type {data.get('type')!r}")
     fields = {key: value for key, value in data.items() if key not in ("type", "version")}
-    event: RunEvent = _adapter(cls).validate_python(fields)
+    if "origin" in fields:  # not a wire field: the identity sits flat in the object
+        raise ValueError("unknown event field 'origin'")
+    identity = {key: fields.pop(key) for key in _ORIGIN_FIELDS if key in fields}
+    origin = _identity_adapter().validate_python(identity).origin()
+    event: RunEvent = _adapter(cls).validate_python({**fields, "origin": origin})
+    # An id of the form every bus writes (prefix + seq) reads back as the emitted origin did,
+    # so the event compares equal to the one that was stored.
+    literal, suffix = origin.event_id or "", str(event.seq)
+    if literal.endswith(suffix):
+        event.origin = replace(origin, id_prefix=literal[: -len(suffix)], event_id=None)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class _WireIdentity:
+    """The identity fields of an event's flat JSON object (``event_id`` as written)."""
+
+    event_id: str
+    run_id: str
+    trace_id: str
+    session_id: str | None = None
+    parent_run_id: str | None = None
+    parent_event_id: str | None = None
+    agent_name: str | None = None
+
+    def origin(self) -> EventOrigin:
+        return EventOrigin(
+            run_id=self.run_id,
+            trace_id=self.trace_id,
+            session_id=self.session_id,
+            parent_run_id=self.parent_run_id,
+            parent_event_id=self.parent_event_id,
+            agent_name=self.agent_name,
+            event_id=self.event_id,
+        )
+
+
+@functools.cache
+def _identity_adapter() -> TypeAdapter[_WireIdentity]:
+    # Built on first use, like the event adapters: importing events stays cheap.
+    return TypeAdapter(_WireIdentity)

@@ -13,7 +13,8 @@ from agentcycle.events import RunEvent
 from agentcycle.result import RunResult
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalBroker, ApprovalDecision
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.loop import CycleLoop, LoopInputs, LoopOutcome
+from agentcycle.runtime.loop import CycleLoop, LoopInputs
+from agentcycle.runtime.outcome import LoopOutcome
 from agentcycle.runtime.state import RunState
 
 if TYPE_CHECKING:

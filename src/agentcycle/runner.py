@@ -49,7 +49,9 @@ class Runner:
         self.config = config or RunConfig()
 
     def _effective(self, config: RunConfig | None) -> RunConfig:
-        return (config or RunConfig()).over(self.config)
+        # Without a run config the runner's is the effective one (configs are immutable):
+        # no merged copy per run.
+        return self.config if config is None else config.over(self.config)
 
     @_ClassOrInstance
     async def start(

@@ -7,6 +7,7 @@ import itertools
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from agentcycle import Agent, Runner
 from agentcycle.errors import UnsupportedVersionError
@@ -103,6 +104,26 @@ async def test_events_round_trip_through_json() -> None:
     for event in events:
         text = json.dumps(event.to_dict())
         assert parse_event(json.loads(text)) == event
+
+
+async def test_an_event_id_of_another_form_reads_back_as_written() -> None:
+    events = await collect(Agent(model=ScriptedModel(script())))
+    wire = events[3].to_dict() | {"event_id": "evt_written_elsewhere"}
+    event = parse_event(wire)
+    assert event.event_id == "evt_written_elsewhere"
+    assert event.to_dict() == wire
+
+
+async def test_a_malformed_envelope_is_rejected() -> None:
+    events = await collect(Agent(model=ScriptedModel(script())))
+    wire = events[0].to_dict()
+    without_id = {key: value for key, value in wire.items() if key != "event_id"}
+    with pytest.raises(ValidationError, match="event_id"):
+        parse_event(without_id)
+    with pytest.raises(ValidationError, match="run_id"):
+        parse_event(wire | {"run_id": 7})
+    with pytest.raises(ValueError, match="origin"):
+        parse_event(wire | {"origin": {"run_id": "r", "trace_id": "t"}})
 
 
 def test_unknown_event_version_is_rejected() -> None:

@@ -27,9 +27,13 @@ def execute(path: Path, sql: str, *params: object) -> list[tuple]:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> Path:
-    """A store file holding one turn in session ``s``."""
+    """A store file holding one turn in session ``s``, its connection closed: a handle left
+    to the garbage collector closes whenever a collection runs, and closing the last
+    connection checkpoints the WAL into the file."""
     path = tmp_path / "sessions.sqlite3"
-    await SQLiteSession("s", path).add_items(sample_turn("a"), turn_id="t1")
+    session = SQLiteSession("s", path)
+    await session.add_items(sample_turn("a"), turn_id="t1")
+    session.close()
     return path
 
 

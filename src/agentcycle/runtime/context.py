@@ -47,6 +47,9 @@ from agentcycle.runtime.state import CompactionInfo, CycleRecord
 if TYPE_CHECKING:
     from agentcycle.runtime.loop import LoopInputs
 
+_NO_USAGE = TokenUsage()
+"""The usage of no call (immutable: shared, not one per run)."""
+
 RECOVERY_FACTOR = 0.7
 """Each prompt-too-long attempt aims at this share of the previous aim."""
 _TRANSCRIPT_DEFAULT_CHARS = 200_000
@@ -77,9 +80,10 @@ class ContextManager:
         self._history = inputs.history
         self._record_call = record_call
         self._budget = context_budget(self._policy, inputs.model_info, inputs.behavior.settings)
-        self._estimator = TokenEstimator(self._policy.tokenizer)
         self._tokens: HistoryTokens | None = None
-        self._compactor = Compactor(self._policy, self._estimator)
+        self._compactor: Compactor | None = None
+        """With its token estimator, built on the first count: a run whose model declares no
+        context window, and that is never told its prompt is too long, never counts."""
         self._quiet_until = 0
         """No threshold compaction until the estimate passes this (after one fell short)."""
         self._modified: dict[str, None] = {}
@@ -87,7 +91,7 @@ class ContextManager:
         self._scanned = 0
         self._index = 0
         self._summary_calls = 0
-        self._summary_usage = TokenUsage()
+        self._summary_usage = _NO_USAGE
 
     # ------------------------------------------------------------------ loop entry points
 
@@ -157,9 +161,15 @@ class ContextManager:
 
     def _counter(self) -> HistoryTokens:
         if self._tokens is None:
-            fixed = self._estimator.tools(self._in.tool_specs)
-            self._tokens = HistoryTokens(self._estimator, self._history, fixed)
+            estimator = self._compaction().estimator
+            fixed = estimator.tools(self._in.tool_specs)
+            self._tokens = HistoryTokens(estimator, self._history, fixed)
         return self._tokens
+
+    def _compaction(self) -> Compactor:
+        if self._compactor is None:
+            self._compactor = Compactor(self._policy, TokenEstimator(self._policy.tokenizer))
+        return self._compactor
 
     async def _compact(
         self,
@@ -201,9 +211,9 @@ class ContextManager:
         counts = counter.counts
         tail_tokens = sum(counts[start:])
         self._index = index
-        self._summary_calls, self._summary_usage = 0, TokenUsage()
+        self._summary_calls, self._summary_usage = 0, _NO_USAGE
         compacted = before[:start]
-        result = await self._compactor.compact(
+        result = await self._compaction().compact(
             compacted,
             counts[:start],
             fixed=counter.fixed_tokens + tail_tokens,

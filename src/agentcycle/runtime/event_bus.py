@@ -13,9 +13,10 @@ import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
-from agentcycle.events import RunEvent
+from agentcycle.events import EventOrigin, RunEvent
 
 E = TypeVar("E", bound=RunEvent)
 
@@ -64,19 +65,40 @@ class EventBus:
         parent_event_id: str | None = None,
         start_seq: int = 0,
     ) -> None:
-        self.run_id = run_id
-        self.trace_id = trace_id
-        self.agent_name = agent_name
-        self.session_id = session_id
-        self.parent_run_id = parent_run_id
-        self.parent_event_id = parent_event_id
+        # Event ids: one unique prefix per bus plus the sequence number (no per-event draw).
+        self._origin = EventOrigin(
+            run_id=run_id,
+            trace_id=trace_id,
+            session_id=session_id,
+            parent_run_id=parent_run_id,
+            parent_event_id=parent_event_id,
+            agent_name=agent_name,
+            id_prefix=new_id("evt") + "_",
+        )
         self._backlog: list[RunEvent] = []
         self._seq = start_seq
         self._closed = False
         self._wakeup: asyncio.Future[None] | None = None
         self._listeners: list[EventListener] = []
-        # Event ids: one unique stem per bus plus the sequence number (no per-event draw).
-        self._event_stem = new_id("evt") + "_"
+
+    @property
+    def run_id(self) -> str:
+        """The run whose events this bus emits."""
+        return self._origin.run_id
+
+    @property
+    def trace_id(self) -> str:
+        """The run's trace."""
+        return self._origin.trace_id
+
+    @property
+    def agent_name(self) -> str | None:
+        """The agent in control: stamped on every event emitted from now on."""
+        return self._origin.agent_name
+
+    @agent_name.setter
+    def agent_name(self, name: str | None) -> None:
+        self._origin = replace(self._origin, agent_name=name)
 
     @property
     def backlog(self) -> list[RunEvent]:
@@ -101,16 +123,10 @@ class EventBus:
         """Build an event of ``event_type`` with this run's envelope and publish it."""
         seq = self._seq = self._seq + 1
         event = event_type(
-            event_id=f"{self._event_stem}{seq}",
+            origin=self._origin,
             seq=seq,
-            run_id=self.run_id,
-            trace_id=self.trace_id,
             created_at=time.time(),
-            session_id=self.session_id,
-            parent_run_id=self.parent_run_id,
-            parent_event_id=self.parent_event_id,
             cycle_index=cycle_index,
-            agent_name=self.agent_name,
             **payload,
         )
         self._publish(event)

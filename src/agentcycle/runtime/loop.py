@@ -1,15 +1,17 @@
 """The cycle loop: the one implementation every entry point runs.
 
-    cycle = prepare context (token budget, compaction)
-          -> call model (streamed; deltas become events; a too-long prompt is compacted, resent)
+    cycle = prepare context (token budget, compaction)           context.py
+          -> call model (streamed; deltas become events;         _model_call.py
+             a too-long prompt is compacted, resent)
           -> append assistant message
-          -> run tool calls through the orchestrator
-          -> apply directives (finish / wait_user / continue)
+          -> run tool calls through the orchestrator             _tool_batch.py, orchestrator.py
+          -> apply directives (finish / wait_user / continue)    _directives.py, _handoffs.py
           -> commit the cycle record
 
 A run ends only on an explicit condition: ``task_finish`` (or another finish directive),
 ``ask_user``, the no-tool policy, a tool-use behaviour stop, ``max_cycles``, the run's budget, a
-typed failure or cancellation. Per-cycle work is proportional to that cycle, not to the history.
+typed failure or cancellation; its start and terminal events are ``_lifecycle.py``'s. Per-cycle
+work is proportional to that cycle, not to the history.
 """
 
 from __future__ import annotations
@@ -21,127 +23,62 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.budget import RunBudget
-from agentcycle.errors import (
-    AgentcycleError,
-    BudgetExhaustedError,
-    InvalidToolCallsExceeded,
-    ModelError,
-    PromptTooLongError,
-)
+from agentcycle.errors import AgentcycleError
 from agentcycle.events import (
-    AgentStarted,
-    AssistantDelta,
     AssistantMessageEvent,
-    BudgetExhausted,
-    CheckpointResumed,
     CompletionReason,
     CycleStarted,
-    Diagnostic,
-    ModelCallCompleted,
-    ModelCallFailed,
-    ModelCallStarted,
     ModelOperation,
-    ModelToolCallProgress,
-    ModelToolCallStarted,
-    ReasoningDelta,
-    RunCancelled,
-    RunCompleted,
-    RunFailed,
-    RunStarted,
     RunStatus,
-    SessionPersisted,
     ToolCallRef,
 )
 from agentcycle.hooks import CycleEnd, RunEnd, RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.memory.session_store import SessionMemoryStore
-from agentcycle.messages import (
-    AssistantMessage,
-    Directive,
-    ImagePart,
-    Message,
-    TextPart,
-    TokenUsage,
-    ToolMessage,
-    ToolResultStatus,
-    UserMessage,
+from agentcycle.messages import AssistantMessage, Message, TokenUsage
+from agentcycle.models.base import Model, ModelInfo, ModelResponse, ToolSpec
+from agentcycle.pricing import ModelPrice
+from agentcycle.runtime._directives import (
+    after_no_tool,
+    after_tools,
+    failed,
+    max_cycles,
+    waiting_for_approval,
 )
-from agentcycle.models.base import (
-    AttemptFailed,
-    AttemptStarted,
-    Model,
-    ModelInfo,
-    ModelRequest,
-    ModelResponse,
-    ReasoningTextDelta,
-    TextDelta,
-    ToolCallArgumentsDelta,
-    ToolCallStartDelta,
-    ToolSpec,
-)
-from agentcycle.pricing import ModelPrice, priced
-from agentcycle.runtime import prompts
-from agentcycle.runtime._handoffs import (
-    AgentBehavior,
-    AgentSwitcher,
-    HandoffRequest,
-    hand_off,
-    requested_handoff,
-)
+from agentcycle.runtime._handoffs import AgentBehavior, AgentSwitcher, hand_off, requested_handoff
 from agentcycle.runtime._hooks import HookDispatcher
+from agentcycle.runtime._lifecycle import (
+    append_session_turn,
+    close_scope,
+    emit_cancelled,
+    emit_start,
+    emit_terminal,
+)
 from agentcycle.runtime._memory_providers import ProviderCalls
+from agentcycle.runtime._model_call import ModelCaller
 from agentcycle.runtime._session_memory import SessionNotesRecorder
+from agentcycle.runtime._tool_batch import ToolBatches
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
-from agentcycle.runtime.event_bus import EventBus, new_id
-from agentcycle.runtime.orchestrator import ToolCallOutcome, ToolOrchestrator
-from agentcycle.runtime.policy import ToolPolicy, skill_refusal
+from agentcycle.runtime.event_bus import EventBus
+from agentcycle.runtime.orchestrator import BatchResult
+from agentcycle.runtime.outcome import LoopOutcome, ModelCallRecord
+from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import (
     CycleRecord,
     HandoffRecord,
-    NoToolPolicy,
     PendingToolCall,
     RunState,
     RunToolState,
 )
-from agentcycle.sessions._turns import APPENDING_STATUSES, append_turn, turn_id
+from agentcycle.sessions._turns import APPENDING_STATUSES
 from agentcycle.sessions.base import Session
-from agentcycle.skills.prompt import activation_message
 from agentcycle.tools.base import RunScope, Tool
-from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 
 if TYPE_CHECKING:
     from agentcycle._child_runs import ChildRuns
-
-
-@dataclass(frozen=True, slots=True)
-class ModelCallRecord:
-    """Usage of one model call (all of its attempts) in one cycle; ``usage.cost_usd`` is set
-    when the model has a price. ``run_id`` names the child run that made the call (agent-as-tool
-    runs add their calls to the parent's), ``None`` for the run itself."""
-
-    cycle_index: int
-    operation_id: str
-    attempts: int
-    usage: TokenUsage
-    operation: ModelOperation = "agent_cycle"
-    run_id: str | None = None
-
-
-@dataclass(slots=True)
-class LoopOutcome:
-    """How the loop ended, for the SDK to turn into a ``RunResult``."""
-
-    status: RunStatus
-    completion_reason: CompletionReason
-    final_output: Any = None
-    completion_tool_name: str | None = None
-    partial_output: str | None = None
-    error: AgentcycleError | None = None
-    wait: dict[str, Any] | None = None
-    model_calls: list[ModelCallRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,23 +167,12 @@ class CycleLoop:
             if budget is not None and budget.limits_anything
             else None
         )
-        self._orchestrator = ToolOrchestrator(
-            tools=inputs.tools,
-            bus=inputs.bus,
-            state=inputs.tool_state,
-            workspace=inputs.workspace,
-            context=inputs.context,
-            cancelled=inputs.cancelled,
-            scope=inputs.scope,
-            policy=inputs.policy,
-            approvals=inputs.approvals,
-            steering=lambda: bool(self._steering),
-            hooks=self._hooks if self._hooks is not None and self._hooks.has_tool_hooks else None,
-            budget=self._meter,
-            children=inputs.children,
-        )
+        self._tools = ToolBatches(inputs, self._hooks, self._meter)
         providers = ProviderCalls(inputs.memory_providers, inputs.bus)
-        self._memory = ContextManager(inputs, self._record_side_call, self._hooks, providers)
+        self._memory = ContextManager(inputs, self._record_model_call, self._hooks, providers)
+        self._model = ModelCaller(
+            inputs, self._memory, self._hooks, self._meter, self._record_model_call
+        )
         notes = inputs.memory.session_memory
         self._notes = (
             SessionNotesRecorder(
@@ -255,59 +181,31 @@ class CycleLoop:
                 inputs.session_memory_store,
                 inputs.session.session_id,
                 providers,
-                self._record_side_call,
+                self._record_model_call,
             )
             if notes is not None
             and inputs.session_memory_store is not None
             and inputs.session is not None
             else None
         )
-        self._consecutive_invalid = 0
         self._last_text: str | None = None
         self._cancel_reason: str | None = None
-        self._steering: list[str] = []
 
     async def run(self) -> LoopOutcome:
         """Run to a terminal condition and emit exactly one terminal event."""
-        bus = self._bus
-        state = self._in.state
-        if state.resume_count:
-            bus.emit(RunStarted, input=self._in.resume_input)
-            bus.emit(
-                CheckpointResumed,
-                checkpoint_key=f"{self._spec.run_id}:{state.last_cycle_index}",
-                resume_attempt=state.resume_count,
-            )
-        else:
-            bus.emit(RunStarted, input=self._spec.input)
-        bus.emit(AgentStarted)
-        for diagnostic in self._in.diagnostics:
-            bus.emit(
-                Diagnostic, level=diagnostic.level, code=diagnostic.code, details=diagnostic.details
-            )
+        emit_start(self._in)
         try:
             outcome = await self._body()
         except asyncio.CancelledError:
-            outcome = self._cancelled()
-            outcome.model_calls = self._model_calls
-            await _close_scope(self._in.scope)
-            if self._hooks is not None:
-                # A failure here is reported and the run stays cancelled; a second cancel
-                # stops the hooks, not the terminal event.
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._hooks.after_run(RunEnd(outcome.status, outcome.completion_reason))
-            bus.emit(RunCancelled, reason=self._cancel_reason, partial_output=self._last_text)
-            self._in.state.tool_state = self._in.tool_state
-            self._in.state.event_seq = bus.seq
-            bus.close()
+            outcome = await self._end_cancelled()
             task = asyncio.current_task()
             if self._cancel_reason is None or task is None:
                 raise  # cancelled from outside: propagate to whoever cancelled us
             task.uncancel()
             return outcome
         outcome.model_calls = self._model_calls
-        await _close_scope(self._in.scope)
-        self._emit_terminal(outcome)
+        await close_scope(self._in.scope)
+        emit_terminal(self._in, outcome)
         return outcome
 
     async def _body(self) -> LoopOutcome:
@@ -319,7 +217,7 @@ class CycleLoop:
             outcome = await self._cycles_within_budget()
             if self._notes is not None and outcome.status in APPENDING_STATUSES:
                 await self._notes.at_end(self._in.state.last_cycle_index)
-            await self._append_session_turn(outcome)
+            await append_session_turn(self._in, outcome)
         except AgentcycleError as exc:
             outcome = self._failed(exc)
         except Exception as exc:  # a bug below us still ends the run with one terminal event
@@ -338,7 +236,7 @@ class CycleLoop:
     def steer(self, text: str) -> None:
         """Queue a user message for the next model call; calls of the current batch that have
         not started yet are skipped."""
-        self._steering.append(text)
+        self._tools.steer(text)
 
     @property
     def inputs(self) -> LoopInputs:
@@ -381,7 +279,7 @@ class CycleLoop:
         except TimeoutError:
             if not timeout.expired():
                 raise  # not our deadline: a bug below, reported as such
-        self._commit_interrupted("the run's wall-time budget ran out")
+        self._tools.commit_interrupted("the run's wall-time budget ran out")
         raise self._meter.wall_time_exhausted()
 
     async def _cycles(self) -> LoopOutcome:
@@ -400,39 +298,21 @@ class CycleLoop:
             start = len(self._history)
             todos_before = self._in.tool_state.todos
             self._bus.emit(CycleStarted, cycle_index=index)
-            self._apply_steering(index)
+            self._tools.apply_steering(index)
             if hooks is not None:
                 await hooks.before_cycle(index)
-            response, usage, start = await self._model_turn(index, start)
-            assistant = AssistantMessage(
-                content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
-            )
-            self._history.append(assistant)
-            if response.text:
-                self._last_text = response.text
-            self._bus.emit(
-                AssistantMessageEvent,
-                cycle_index=index,
-                text=response.text,
-                tool_calls=[ToolCallRef(id=c.id, name=c.name) for c in response.tool_calls],
-            )
+            response, usage, start = await self._model.turn(index, start)
+            self._append_assistant(response, index)
             outcome: LoopOutcome | None
             handoff: HandoffRecord | None = None
             if response.tool_calls:
-                batch = await self._orchestrator.run_batch(response.tool_calls, index)
-                self._history.extend(_tool_message(o) for o in batch.outcomes)
-                self._history.extend(_attachments(batch.outcomes))
-                self._history.extend(self._skill_instructions(batch.outcomes, index))
-                request = requested_handoff(batch.outcomes)
-                outcome = self._after_tools(batch.outcomes, handing_off=request is not None)
-                if outcome is None and batch.pending:
-                    outcome = self._waiting_for_approval(batch.pending)
-                if outcome is None and batch.exhausted is not None:
-                    outcome = self._failed(batch.exhausted)
-                if outcome is None and request is not None:
-                    handoff = await self._hand_off(request, index)
+                batch = await self._tools.run(response.tool_calls, index)
+                outcome, handoff = await self._apply_directives(batch, index)
             else:
-                outcome = self._after_no_tool(response.text)
+                inputs = self._in
+                outcome = after_no_tool(
+                    response.text, inputs.behavior, self._history, inputs.language
+                )
             if hooks is not None:
                 last = index >= spec.max_cycles
                 ending = outcome.status if outcome else (RunStatus.MAX_CYCLES if last else None)
@@ -456,37 +336,22 @@ class CycleLoop:
                 return outcome
             if self._notes is not None:
                 await self._notes.after_cycle(index)
-        return LoopOutcome(
-            status=RunStatus.MAX_CYCLES,
-            completion_reason=CompletionReason.MAX_CYCLES,
-            partial_output=self._last_text,
-            error=AgentcycleError(
-                f"The run used all {spec.max_cycles} cycles without finishing.", code="max_cycles"
-            ),
-        )
+        return max_cycles(spec.max_cycles, self._last_text)
 
-    def _apply_steering(self, index: int) -> None:
-        while self._steering:
-            text = self._steering.pop(0)
-            self._history.append(UserMessage(content=text))
-            self._bus.emit(
-                Diagnostic,
-                cycle_index=index,
-                level="info",
-                code="steering_applied",
-                details={"text": text},
+    def _append_assistant(self, response: ModelResponse, index: int) -> None:
+        self._history.append(
+            AssistantMessage(
+                content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
             )
-
-    async def _hand_off(self, request: HandoffRequest, index: int) -> HandoffRecord:
-        """Give control to the agent ``request`` names (see ``runtime/_handoffs.py``)."""
-        return await hand_off(request, index, self._in, self._agent_changed)
-
-    def _agent_changed(self, name: str) -> None:
-        inputs = self._in
-        self._orchestrator.switch_agent(inputs.tools, inputs.policy)
-        self._memory.agent_changed()
-        if self._hooks is not None:
-            self._hooks.ctx = replace(self._hooks.ctx, agent_name=name)
+        )
+        if response.text:
+            self._last_text = response.text
+        self._bus.emit(
+            AssistantMessageEvent,
+            cycle_index=index,
+            text=response.text,
+            tool_calls=[ToolCallRef(id=c.id, name=c.name) for c in response.tool_calls],
+        )
 
     async def _resume(self, work: ResumeWork, index: int) -> LoopOutcome | None:
         """Finish the calls left pending and add the new input, committed as a continuation of
@@ -497,18 +362,8 @@ class CycleLoop:
         outcome: LoopOutcome | None = None
         handoff: HandoffRecord | None = None
         if work.pending:
-            batch = await self._orchestrator.run_pending(work.pending, work.decisions, index)
-            self._history.extend(_tool_message(o) for o in batch.outcomes)
-            self._history.extend(_attachments(batch.outcomes))
-            self._history.extend(self._skill_instructions(batch.outcomes, index))
-            request = requested_handoff(batch.outcomes)
-            outcome = self._after_tools(batch.outcomes, handing_off=request is not None)
-            if outcome is None and batch.pending:
-                outcome = self._waiting_for_approval(batch.pending)
-            if outcome is None and batch.exhausted is not None:
-                outcome = self._failed(batch.exhausted)
-            if outcome is None and request is not None:
-                handoff = await self._hand_off(request, index)
+            batch = await self._tools.run_pending(work.pending, work.decisions, index)
+            outcome, handoff = await self._apply_directives(batch, index)
         if outcome is None:
             self._history.extend(work.inputs)
         if len(self._history) == start:
@@ -524,24 +379,7 @@ class CycleLoop:
         )
         return outcome
 
-    async def _model_turn(self, index: int, start: int) -> tuple[ModelResponse, TokenUsage, int]:
-        """Prepare the context (budget, compaction), then call the model. A prompt the provider
-        rejects as too long is compacted harder and sent again, a bounded number of times
-        (``context_exhausted`` after that). Returns the response, its usage, and where this
-        cycle's messages start in the possibly compacted history."""
-        start = await self._memory.prepare(index, start)
-        attempt = 0
-        while True:
-            try:
-                response, usage = await self._call_model(index)
-            except PromptTooLongError as exc:
-                attempt += 1
-                start = await self._memory.recover(index, start, exc, attempt)
-                continue
-            self._memory.observe(usage)
-            return response, usage, start
-
-    def _record_side_call(
+    def _record_model_call(
         self,
         index: int,
         operation_id: str,
@@ -549,355 +387,57 @@ class CycleLoop:
         usage: TokenUsage,
         operation: ModelOperation,
     ) -> None:
-        """Record a model call made outside a cycle (compaction summary, session memory)."""
+        """Record a model call of the run: a cycle's, or one made outside the cycles
+        (compaction summary, session memory)."""
         self._model_calls.append(ModelCallRecord(index, operation_id, attempts, usage, operation))
 
-    async def _call_model(self, index: int) -> tuple[ModelResponse, TokenUsage]:
-        model = self._in.model
-        bus = self._bus
-        request = ModelRequest(
-            messages=self._history,
-            tools=self._offered_tools(),
-            settings=self._in.behavior.settings,
-            cycle_index=index,
-        )
+    # ------------------------------------------------------------------ directives
+
+    async def _apply_directives(
+        self, batch: BatchResult, index: int
+    ) -> tuple[LoopOutcome | None, HandoffRecord | None]:
+        """How the run goes on after a batch: ended (a directive, the tool-use behaviour, an
+        approval nobody can give now, the tool-call budget), handed off to another agent (see
+        ``runtime/_handoffs.py``), or ``(None, None)`` to continue."""
+        request = requested_handoff(batch.outcomes)
+        outcome = after_tools(batch.outcomes, self._in.behavior, handing_off=request is not None)
+        if outcome is None and batch.pending:
+            outcome = waiting_for_approval(self._in.state, batch.pending)
+        if outcome is None and batch.exhausted is not None:
+            outcome = self._failed(batch.exhausted)
+        if outcome is None and request is not None:
+            return None, await hand_off(request, index, self._in, self._agent_changed)
+        return outcome, None
+
+    def _agent_changed(self, name: str) -> None:
+        self._tools.switch_agent()
+        self._memory.agent_changed()
         if self._hooks is not None:
-            request = await self._hooks.before_model_call(request)
-        ids: dict[str, Any] = {
-            "call_id": new_id("mc"),
-            "operation_id": new_id("op"),
-            "attempt": 1,
-            "backend": model.backend,
-            "model": model.name,
-        }
-        bus.emit(ModelCallStarted, cycle_index=index, **ids)
-        response: ModelResponse | None = None
-        try:
-            async for item in model.stream(request):
-                if isinstance(item, TextDelta):
-                    bus.emit(AssistantDelta, cycle_index=index, delta=item.text)
-                elif isinstance(item, ReasoningTextDelta):
-                    bus.emit(ReasoningDelta, cycle_index=index, delta=item.text)
-                elif isinstance(item, ToolCallArgumentsDelta):
-                    bus.emit(
-                        ModelToolCallProgress,
-                        cycle_index=index,
-                        tool_call_id=item.id,
-                        tool_name=item.name,
-                        tool_call_index=item.index,
-                        arguments_chars=item.total_chars,
-                    )
-                elif isinstance(item, ToolCallStartDelta):
-                    bus.emit(
-                        ModelToolCallStarted,
-                        cycle_index=index,
-                        tool_call_id=item.id,
-                        tool_name=item.name,
-                        tool_call_index=item.index,
-                    )
-                elif isinstance(item, ModelResponse):
-                    response = item
-                elif isinstance(item, AttemptFailed):
-                    _emit_failed(bus, index, ids, item.error, retryable=True)
-                elif isinstance(item, AttemptStarted):
-                    ids["attempt"] = item.attempt
-                    ids["call_id"] = new_id("mc")
-                    bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
-        except ModelError as exc:
-            _emit_failed(bus, index, ids, exc, retryable=False)
-            raise
-        if response is None:
-            error = ModelError("The model stream ended without a response.", code="empty_response")
-            _emit_failed(bus, index, ids, error, retryable=False)
-            raise error
-        # What the model used (priced), whatever a hook makes of the response.
-        usage = priced(response.usage, self._in.price)
-        bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
-        self._model_calls.append(ModelCallRecord(index, ids["operation_id"], ids["attempt"], usage))
-        if self._meter is not None:
-            self._meter.record_model_call(usage)
-        if self._hooks is not None:
-            response = await self._hooks.after_model_call(request, response)
-        return response, usage
-
-    def _offered_tools(self) -> tuple[ToolSpec, ...]:
-        """The run's tools, less those the active skills' ``allowed-tools`` exclude."""
-        tool_state = self._in.tool_state
-        if tool_state.skill_allowed_tools() is None:
-            return self._in.tool_specs
-        return tuple(s for s in self._in.tool_specs if skill_refusal(tool_state, s.name) is None)
-
-    def _skill_instructions(self, outcomes: list[ToolCallOutcome], index: int) -> list[Message]:
-        """For each skill activated by ``outcomes``: a ``skill_activated`` diagnostic and a
-        synthetic user message with the skill's instructions (after the tool results)."""
-        messages: list[Message] = []
-        for outcome in outcomes:
-            result = outcome.result
-            skill = result.metadata.get("skill")
-            if (
-                outcome.call.name != ACTIVATE_SKILL
-                or result.status is ToolResultStatus.ERROR
-                or not isinstance(skill, dict)
-            ):
-                continue
-            self._bus.emit(
-                Diagnostic,
-                cycle_index=index,
-                level="info",
-                code="skill_activated",
-                details={
-                    "skill": skill["name"],
-                    "allowed_tools": skill["allowed_tools"],
-                    "reason": skill["reason"],
-                    "tool_call_id": outcome.call.id,
-                },
-            )
-            text = activation_message(skill["name"], skill["instructions"], self._in.language)
-            messages.append(UserMessage(content=text, synthetic=True))
-        return messages
-
-    # ------------------------------------------------------------------ decisions
-
-    def _after_tools(
-        self, outcomes: list[ToolCallOutcome], *, handing_off: bool = False
-    ) -> LoopOutcome | None:
-        """How the run goes on after a batch: ended by a directive or the tool-use behaviour,
-        or ``None`` to continue (a batch that hands off always continues, with the target)."""
-        spec = self._spec
-        behavior = self._in.behavior
-        for o in outcomes:
-            self._consecutive_invalid = self._consecutive_invalid + 1 if o.invalid else 0
-            if self._consecutive_invalid >= spec.max_invalid_tool_calls:
-                raise InvalidToolCallsExceeded(
-                    f"The model made {self._consecutive_invalid} malformed tool calls in a row.",
-                    details={"last_error": o.result.content},
-                )
-        for o in outcomes:
-            result = o.result
-            if result.directive is Directive.FINISH:
-                return LoopOutcome(
-                    status=RunStatus.COMPLETED,
-                    completion_reason=CompletionReason.TOOL_FINISH,
-                    final_output=result.metadata.get("output", result.metadata.get("message")),
-                    completion_tool_name=o.call.name,
-                )
-            if result.directive is Directive.WAIT_USER:
-                wait = {"kind": o.call.name, "tool_call_id": o.call.id, **result.metadata}
-                return LoopOutcome(
-                    status=RunStatus.WAIT_USER,
-                    completion_reason=CompletionReason.WAIT_USER,
-                    final_output=result.metadata.get("question"),
-                    completion_tool_name=o.call.name,
-                    wait=wait,
-                )
-        executed = [
-            o for o in outcomes if o.executed and o.result.status is ToolResultStatus.SUCCESS
-        ]
-        if handing_off:
-            return None
-        if behavior.tool_use_behavior == "stop_on_first_tool" and executed:
-            first = executed[0]
-            return LoopOutcome(
-                status=RunStatus.COMPLETED,
-                completion_reason=CompletionReason.STOP_ON_FIRST_TOOL,
-                final_output=first.result.content,
-                completion_tool_name=first.call.name,
-            )
-        if behavior.tool_use_behavior == "stop_at_tool_names":
-            for o in executed:
-                if o.call.name in behavior.stop_at_tool_names:
-                    return LoopOutcome(
-                        status=RunStatus.COMPLETED,
-                        completion_reason=CompletionReason.STOP_AT_TOOL_NAME,
-                        final_output=o.result.content,
-                        completion_tool_name=o.call.name,
-                    )
-        return None
-
-    def _waiting_for_approval(self, pending: list[PendingToolCall]) -> LoopOutcome:
-        self._in.state.pending_tool_calls = pending
-        waiting = [p for p in pending if p.request_id is not None]
-        names = ", ".join(p.tool_name for p in waiting)
-        return LoopOutcome(
-            status=RunStatus.WAIT_USER,
-            completion_reason=CompletionReason.WAIT_USER,
-            final_output=f"Waiting for approval: {names}",
-            completion_tool_name=waiting[0].tool_name if waiting else None,
-            wait={"kind": "approval", "pending": [p.model_dump() for p in pending]},
-        )
-
-    def _after_no_tool(self, text: str) -> LoopOutcome | None:
-        policy = self._in.behavior.no_tool_policy
-        if policy is NoToolPolicy.FINISH:
-            return LoopOutcome(
-                status=RunStatus.COMPLETED,
-                completion_reason=CompletionReason.NO_TOOL_FINISH,
-                final_output=text,
-            )
-        if policy is NoToolPolicy.WAIT_USER:
-            return LoopOutcome(
-                status=RunStatus.WAIT_USER,
-                completion_reason=CompletionReason.WAIT_USER,
-                final_output=text,
-                wait={"kind": "no_tool", "question": text},
-            )
-        self._history.append(
-            UserMessage(content=prompts.no_tool_hint(self._in.language), synthetic=True)
-        )
-        return None
+            self._hooks.ctx = replace(self._hooks.ctx, agent_name=name)
 
     # ------------------------------------------------------------------ endings
 
-    async def _append_session_turn(self, outcome: LoopOutcome) -> None:
-        """Store the run's turn in its session (see ``sessions/_turns.py``); a storage failure
-        fails the run. Shielded, so a cancel arriving meanwhile cannot stop the append between
-        the write and the cursor update (a resume would store the turn twice)."""
-        session = self._in.session
-        if session is None or outcome.status not in APPENDING_STATUSES:
-            return
-        state = self._in.state
-        if not await asyncio.shield(append_turn(session, state)):
-            self._bus.emit(
-                Diagnostic,
-                level="info",
-                code="session_turn_already_stored",
-                details={"turn_id": turn_id(state)},
-            )
-        self._bus.emit(SessionPersisted)
-
     def _failed(self, exc: AgentcycleError) -> LoopOutcome:
-        return LoopOutcome(
-            status=RunStatus.FAILED,
-            completion_reason=CompletionReason.BUDGET_EXHAUSTED
-            if isinstance(exc, BudgetExhaustedError)
-            else CompletionReason.FAILED,
-            partial_output=self._last_text,
-            error=exc,
-        )
+        return failed(exc, self._last_text)
 
-    def _commit_interrupted(self, reason: str) -> None:
-        """Pair the calls of an interrupted cycle and commit its messages, so they stay
-        resumable."""
-        self._pair_dangling_calls(reason)
+    async def _end_cancelled(self) -> LoopOutcome:
+        """End a cancelled run: commit what the interrupted cycle did (its calls closed), let
+        the ``after_run`` hooks see it, then ``run_cancelled``."""
+        self._tools.commit_interrupted("run cancelled")
         state = self._in.state
-        committed = state.message_count()
-        if len(self._history) > committed:  # keep the interrupted cycle's messages resumable
-            state.cycles.append(
-                CycleRecord(
-                    index=state.last_cycle_index + 1,
-                    messages=tuple(self._history[committed:]),
-                    usage=TokenUsage(),
-                    model_calls=0,
-                )
-            )
-
-    def _cancelled(self) -> LoopOutcome:
-        self._commit_interrupted("run cancelled")
-        self._in.state.status = RunStatus.CANCELLED
-        self._in.state.completion_reason = CompletionReason.CANCELLED
-        return LoopOutcome(
+        state.status = RunStatus.CANCELLED
+        state.completion_reason = CompletionReason.CANCELLED
+        outcome = LoopOutcome(
             status=RunStatus.CANCELLED,
             completion_reason=CompletionReason.CANCELLED,
             partial_output=self._last_text,
+            model_calls=self._model_calls,
         )
-
-    def _pair_dangling_calls(self, reason: str) -> None:
-        """Give every tool call of the last assistant message a result, so history stays valid
-        for a later resume."""
-        for i in range(len(self._history) - 1, -1, -1):
-            message = self._history[i]
-            if isinstance(message, AssistantMessage):
-                answered = {
-                    m.tool_call_id for m in self._history[i + 1 :] if isinstance(m, ToolMessage)
-                }
-                missing = [c for c in message.tool_calls if c.id not in answered]
-                if missing:
-                    index = self._in.state.last_cycle_index + 1
-                    outcomes = self._orchestrator.skip_all(missing, index, reason)
-                    self._history.extend(_tool_message(o) for o in outcomes)
-                return
-
-    def _emit_terminal(self, outcome: LoopOutcome) -> None:
-        bus = self._bus
-        state = self._in.state
-        state.status = outcome.status
-        state.completion_reason = outcome.completion_reason
-        state.tool_state = self._in.tool_state
-        if outcome.status in (RunStatus.COMPLETED, RunStatus.WAIT_USER):
-            bus.emit(
-                RunCompleted,
-                status=outcome.status,
-                final_output=_jsonable(outcome.final_output),
-                completion_reason=outcome.completion_reason,
-                completion_tool_name=outcome.completion_tool_name,
-            )
-        else:
-            error = outcome.error or AgentcycleError("run failed")
-            if isinstance(error, BudgetExhaustedError):
-                bus.emit(BudgetExhausted, usage=error.used, limit=error.limit)
-            bus.emit(
-                RunFailed,
-                status=outcome.status,
-                error=error.message,
-                error_code=error.code,
-                completion_reason=outcome.completion_reason,
-                partial_output=outcome.partial_output,
-            )
-        state.event_seq = bus.seq
-        bus.close()
-
-
-async def _close_scope(scope: RunScope) -> None:
-    # Shielded: a second cancel must not leave background processes of this run alive.
-    await asyncio.shield(scope.aclose())
-
-
-def _attachments(outcomes: list[ToolCallOutcome]) -> list[Message]:
-    """Images tools asked to show the model (``read_image``), as one synthetic user turn after
-    the tool results: tool messages carry text only on most providers."""
-    parts: list[TextPart | ImagePart] = []
-    for outcome in outcomes:
-        image = outcome.result.metadata.get("image")
-        if isinstance(image, dict) and outcome.result.status is ToolResultStatus.SUCCESS:
-            label = image.get("label") or outcome.call.name
-            parts.append(TextPart(text=f"[image attached by {outcome.call.name}: {label}]"))
-            parts.append(
-                ImagePart(
-                    url=image.get("url"),
-                    data=image.get("data"),
-                    media_type=image.get("media_type"),
-                )
-            )
-    return [UserMessage(content=parts, synthetic=True)] if parts else []
-
-
-def _tool_message(outcome: ToolCallOutcome) -> ToolMessage:
-    return ToolMessage(
-        tool_call_id=outcome.call.id,
-        name=outcome.call.name,
-        content=outcome.result.content,
-        is_error=outcome.result.status is ToolResultStatus.ERROR,
-    )
-
-
-def _emit_failed(
-    bus: EventBus, index: int, ids: dict[str, Any], exc: Exception, *, retryable: bool
-) -> None:
-    code = exc.code if isinstance(exc, AgentcycleError) else "model_error"
-    outcome = exc.outcome if isinstance(exc, ModelError) else "definitive"
-    bus.emit(
-        ModelCallFailed,
-        cycle_index=index,
-        error_code=code,
-        error=str(exc),
-        retryable=retryable,
-        outcome=outcome,
-        **ids,
-    )
-
-
-def _jsonable(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json")
-    return value
+        await close_scope(self._in.scope)
+        if self._hooks is not None:
+            # A failure here is reported and the run stays cancelled; a second cancel
+            # stops the hooks, not the terminal event.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._hooks.after_run(RunEnd(outcome.status, outcome.completion_reason))
+        emit_cancelled(self._in, self._cancel_reason, self._last_text)
+        return outcome

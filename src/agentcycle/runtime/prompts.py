@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 _RUNTIME_NOTE = {
     "en-US": (
         "You work in cycles: each reply may call tools, and you see their results next. "
@@ -56,8 +58,10 @@ def handoff_note(source: str, note: str, language: str) -> str:
     return template.format(source=source, note=note.strip() or "-")
 
 
+@functools.lru_cache(maxsize=256)
 def system_prompt(instructions: str | None, language: str) -> str:
-    """The agent's instructions followed by the runtime note."""
+    """The agent's instructions followed by the runtime note. Cached: every run of an agent
+    with fixed instructions holds the same string, not a copy of its (often long) prompt."""
     note = runtime_note(language)
     if not instructions:
         return note

@@ -1,0 +1,124 @@
+"""The edges of a run around its cycles: the start events, the turn stored in the run's session,
+and the one terminal event, written together with the state it seals (status, tool state, the
+last event's sequence number) before the event bus closes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from agentcycle.errors import AgentcycleError, BudgetExhaustedError
+from agentcycle.events import (
+    AgentStarted,
+    BudgetExhausted,
+    CheckpointResumed,
+    Diagnostic,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+    RunStatus,
+    SessionPersisted,
+)
+from agentcycle.sessions._turns import APPENDING_STATUSES, append_turn, turn_id
+from agentcycle.tools.base import RunScope
+
+if TYPE_CHECKING:
+    from agentcycle.runtime.loop import LoopInputs
+    from agentcycle.runtime.outcome import LoopOutcome
+
+
+def emit_start(inputs: LoopInputs) -> None:
+    """``run_started`` (with ``checkpoint_resumed`` for a resumed run), ``agent_started``, and
+    a ``diagnostic`` for each problem found while compiling the run."""
+    bus = inputs.bus
+    state = inputs.state
+    spec = state.spec
+    if state.resume_count:
+        bus.emit(RunStarted, input=inputs.resume_input)
+        bus.emit(
+            CheckpointResumed,
+            checkpoint_key=f"{spec.run_id}:{state.last_cycle_index}",
+            resume_attempt=state.resume_count,
+        )
+    else:
+        bus.emit(RunStarted, input=spec.input)
+    bus.emit(AgentStarted)
+    for diagnostic in inputs.diagnostics:
+        bus.emit(
+            Diagnostic, level=diagnostic.level, code=diagnostic.code, details=diagnostic.details
+        )
+
+
+async def append_session_turn(inputs: LoopInputs, outcome: LoopOutcome) -> None:
+    """Store the run's turn in its session (see ``sessions/_turns.py``); a storage failure
+    fails the run. Shielded, so a cancel arriving meanwhile cannot stop the append between
+    the write and the cursor update (a resume would store the turn twice)."""
+    session = inputs.session
+    if session is None or outcome.status not in APPENDING_STATUSES:
+        return
+    state = inputs.state
+    if not await asyncio.shield(append_turn(session, state)):
+        inputs.bus.emit(
+            Diagnostic,
+            level="info",
+            code="session_turn_already_stored",
+            details={"turn_id": turn_id(state)},
+        )
+    inputs.bus.emit(SessionPersisted)
+
+
+async def close_scope(scope: RunScope) -> None:
+    """End what the run's tools left running (background processes)."""
+    # Shielded: a second cancel must not leave background processes of this run alive.
+    await asyncio.shield(scope.aclose())
+
+
+def emit_terminal(inputs: LoopInputs, outcome: LoopOutcome) -> None:
+    """Seal the state with ``outcome`` and emit ``run_completed`` or ``run_failed`` (after
+    ``budget_exhausted`` when the budget ended the run)."""
+    bus = inputs.bus
+    state = inputs.state
+    state.status = outcome.status
+    state.completion_reason = outcome.completion_reason
+    state.tool_state = inputs.tool_state
+    if outcome.status in (RunStatus.COMPLETED, RunStatus.WAIT_USER):
+        bus.emit(
+            RunCompleted,
+            status=outcome.status,
+            final_output=_jsonable(outcome.final_output),
+            completion_reason=outcome.completion_reason,
+            completion_tool_name=outcome.completion_tool_name,
+        )
+    else:
+        error = outcome.error or AgentcycleError("run failed")
+        if isinstance(error, BudgetExhaustedError):
+            bus.emit(BudgetExhausted, usage=error.used, limit=error.limit)
+        bus.emit(
+            RunFailed,
+            status=outcome.status,
+            error=error.message,
+            error_code=error.code,
+            completion_reason=outcome.completion_reason,
+            partial_output=outcome.partial_output,
+        )
+    _close(inputs)
+
+
+def emit_cancelled(inputs: LoopInputs, reason: str | None, partial_output: str | None) -> None:
+    """Emit ``run_cancelled`` for a run whose state already says so."""
+    inputs.bus.emit(RunCancelled, reason=reason, partial_output=partial_output)
+    inputs.state.tool_state = inputs.tool_state
+    _close(inputs)
+
+
+def _close(inputs: LoopInputs) -> None:
+    inputs.state.event_seq = inputs.bus.seq
+    inputs.bus.close()
+
+
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return value

@@ -1,0 +1,216 @@
+"""A cycle's tool batch as the loop sees it: run the calls through the orchestrator and put what
+they produced in history (tool results, images tools attached, the instructions of skills they
+activated), count malformed calls, apply steering (a steering message skips the calls of the
+batch that have not started yet), and close the calls of a cycle that was interrupted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from agentcycle.errors import InvalidToolCallsExceeded
+from agentcycle.events import Diagnostic
+from agentcycle.messages import (
+    AssistantMessage,
+    ImagePart,
+    Message,
+    TextPart,
+    TokenUsage,
+    ToolCall,
+    ToolMessage,
+    ToolResultStatus,
+    UserMessage,
+)
+from agentcycle.runtime._hooks import HookDispatcher
+from agentcycle.runtime.approvals import ApprovalDecision
+from agentcycle.runtime.budget_meter import BudgetMeter
+from agentcycle.runtime.orchestrator import BatchResult, ToolCallOutcome, ToolOrchestrator
+from agentcycle.runtime.state import CycleRecord, PendingToolCall
+from agentcycle.skills.prompt import activation_message
+from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
+
+if TYPE_CHECKING:
+    from agentcycle.runtime.loop import LoopInputs
+
+
+class ToolBatches:
+    """Runs the tool batches of one run, for the agent in control (``switch_agent`` on a
+    handoff), and keeps the steering messages the host queued for the next model call."""
+
+    __slots__ = ("_consecutive_invalid", "_in", "_orchestrator", "_steering")
+
+    def __init__(
+        self, inputs: LoopInputs, hooks: HookDispatcher | None, meter: BudgetMeter | None
+    ) -> None:
+        self._in = inputs
+        self._steering: list[str] = []
+        self._consecutive_invalid = 0
+        self._orchestrator = ToolOrchestrator(
+            tools=inputs.tools,
+            bus=inputs.bus,
+            state=inputs.tool_state,
+            workspace=inputs.workspace,
+            context=inputs.context,
+            cancelled=inputs.cancelled,
+            scope=inputs.scope,
+            policy=inputs.policy,
+            approvals=inputs.approvals,
+            steering=self._steered,
+            hooks=hooks if hooks is not None and hooks.has_tool_hooks else None,
+            budget=meter,
+            children=inputs.children,
+        )
+
+    async def run(self, calls: Sequence[ToolCall], index: int) -> BatchResult:
+        """Run the calls of cycle ``index``'s assistant message; their results are in history
+        when this returns. Raises ``InvalidToolCallsExceeded`` once the model has made
+        ``max_invalid_tool_calls`` malformed calls in a row."""
+        batch = await self._orchestrator.run_batch(calls, index)
+        self._record(batch, index)
+        return batch
+
+    async def run_pending(
+        self,
+        pending: list[PendingToolCall],
+        decisions: dict[str, ApprovalDecision],
+        index: int,
+    ) -> BatchResult:
+        """Finish the calls a run left pending, with the host's approval decisions (a resumed
+        run, before its next model call); like ``run`` otherwise."""
+        batch = await self._orchestrator.run_pending(pending, decisions, index)
+        self._record(batch, index)
+        return batch
+
+    def switch_agent(self) -> None:
+        """Serve the agent now in control (a handoff swapped the tools and policy)."""
+        self._orchestrator.switch_agent(self._in.tools, self._in.policy)
+
+    # ------------------------------------------------------------------ steering
+
+    def steer(self, text: str) -> None:
+        """Queue a user message for the next model call."""
+        self._steering.append(text)
+
+    def _steered(self) -> bool:
+        return bool(self._steering)
+
+    def apply_steering(self, index: int) -> None:
+        """Move the queued steering messages into history (cycle ``index`` starts)."""
+        while self._steering:
+            text = self._steering.pop(0)
+            self._in.history.append(UserMessage(content=text))
+            self._in.bus.emit(
+                Diagnostic,
+                cycle_index=index,
+                level="info",
+                code="steering_applied",
+                details={"text": text},
+            )
+
+    # ------------------------------------------------------------------ interruption
+
+    def commit_interrupted(self, reason: str) -> None:
+        """Pair the calls of an interrupted cycle and commit its messages, so they stay
+        resumable."""
+        self._pair_dangling_calls(reason)
+        state = self._in.state
+        history = self._in.history
+        committed = state.message_count()
+        if len(history) > committed:  # keep the interrupted cycle's messages resumable
+            state.cycles.append(
+                CycleRecord(
+                    index=state.last_cycle_index + 1,
+                    messages=tuple(history[committed:]),
+                    usage=TokenUsage(),
+                    model_calls=0,
+                )
+            )
+
+    def _pair_dangling_calls(self, reason: str) -> None:
+        """Give every tool call of the last assistant message a result, so history stays valid
+        for a later resume."""
+        history = self._in.history
+        for i in range(len(history) - 1, -1, -1):
+            message = history[i]
+            if isinstance(message, AssistantMessage):
+                answered = {m.tool_call_id for m in history[i + 1 :] if isinstance(m, ToolMessage)}
+                missing = [c for c in message.tool_calls if c.id not in answered]
+                if missing:
+                    index = self._in.state.last_cycle_index + 1
+                    outcomes = self._orchestrator.skip_all(missing, index, reason)
+                    history.extend(_tool_message(o) for o in outcomes)
+                return
+
+    # ------------------------------------------------------------------ results into history
+
+    def _record(self, batch: BatchResult, index: int) -> None:
+        history = self._in.history
+        history.extend(_tool_message(o) for o in batch.outcomes)
+        history.extend(_attachments(batch.outcomes))
+        history.extend(self._skill_instructions(batch.outcomes, index))
+        limit = self._in.state.spec.max_invalid_tool_calls
+        for o in batch.outcomes:
+            self._consecutive_invalid = self._consecutive_invalid + 1 if o.invalid else 0
+            if self._consecutive_invalid >= limit:
+                raise InvalidToolCallsExceeded(
+                    f"The model made {self._consecutive_invalid} malformed tool calls in a row.",
+                    details={"last_error": o.result.content},
+                )
+
+    def _skill_instructions(self, outcomes: list[ToolCallOutcome], index: int) -> list[Message]:
+        """For each skill activated by ``outcomes``: a ``skill_activated`` diagnostic and a
+        synthetic user message with the skill's instructions (after the tool results)."""
+        messages: list[Message] = []
+        for outcome in outcomes:
+            result = outcome.result
+            skill = result.metadata.get("skill")
+            if (
+                outcome.call.name != ACTIVATE_SKILL
+                or result.status is ToolResultStatus.ERROR
+                or not isinstance(skill, dict)
+            ):
+                continue
+            self._in.bus.emit(
+                Diagnostic,
+                cycle_index=index,
+                level="info",
+                code="skill_activated",
+                details={
+                    "skill": skill["name"],
+                    "allowed_tools": skill["allowed_tools"],
+                    "reason": skill["reason"],
+                    "tool_call_id": outcome.call.id,
+                },
+            )
+            text = activation_message(skill["name"], skill["instructions"], self._in.language)
+            messages.append(UserMessage(content=text, synthetic=True))
+        return messages
+
+
+def _attachments(outcomes: list[ToolCallOutcome]) -> list[Message]:
+    """Images tools asked to show the model (``read_image``), as one synthetic user turn after
+    the tool results: tool messages carry text only on most providers."""
+    parts: list[TextPart | ImagePart] = []
+    for outcome in outcomes:
+        image = outcome.result.metadata.get("image")
+        if isinstance(image, dict) and outcome.result.status is ToolResultStatus.SUCCESS:
+            label = image.get("label") or outcome.call.name
+            parts.append(TextPart(text=f"[image attached by {outcome.call.name}: {label}]"))
+            parts.append(
+                ImagePart(
+                    url=image.get("url"),
+                    data=image.get("data"),
+                    media_type=image.get("media_type"),
+                )
+            )
+    return [UserMessage(content=parts, synthetic=True)] if parts else []
+
+
+def _tool_message(outcome: ToolCallOutcome) -> ToolMessage:
+    return ToolMessage(
+        tool_call_id=outcome.call.id,
+        name=outcome.call.name,
+        content=outcome.result.content,
+        is_error=outcome.result.status is ToolResultStatus.ERROR,
+    )
