@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentcycle import Agent, RunConfig, Runner, function_tool
+import pytest
+
+from agentcycle import Agent, RunBudget, RunConfig, Runner, function_tool
 from agentcycle.errors import PromptTooLongError
-from agentcycle.events import RunStatus
+from agentcycle.events import ModelCallCompleted, RunStatus
 from agentcycle.memory.compaction import is_memory_note
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.messages import Message, TokenUsage, UserMessage
 from agentcycle.models.base import ModelRequest, ModelResponse
+from agentcycle.pricing import ModelPrice, StaticPriceTable
 from agentcycle.runtime.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
@@ -157,3 +160,54 @@ async def test_the_providers_reported_prompt_tokens_drive_the_threshold() -> Non
     assert started.estimated_tokens > 4_000
     assert completed.tokens_before > 3_600
     assert completed.tokens_after < completed.tokens_before
+
+
+def summarising_with_usage(summary_usage: TokenUsage) -> Any:
+    """Fetches (no usage reported, so the window is estimated locally) with summaries that
+    report ``summary_usage``."""
+
+    def step(request: ModelRequest) -> ModelResponse:
+        if request.operation == "memory_compaction":
+            return reply("summary of the earlier pages", usage=summary_usage)
+        index = request.cycle_index or 0
+        if index < 20:
+            return call_tool("fetch", {"n": index})
+        return call_tool("task_finish", {"message": "done"})
+
+    return step
+
+
+def summarising_agent(summary_usage: TokenUsage) -> Agent:
+    # Results under micro_min_chars are never archived, so only summaries can make room.
+    return Agent(
+        model=ScriptedModel(summarising_with_usage(summary_usage), context_length=8_000),
+        tools=[fetch],
+        max_cycles=20,
+        memory=MemoryPolicy(micro_min_chars=10**6),
+    )
+
+
+PRICES = StaticPriceTable({"scripted": ModelPrice(input_per_million=1.0, output_per_million=10.0)})
+
+
+async def test_summary_calls_are_priced_like_the_runs_own_calls() -> None:
+    agent = summarising_agent(TokenUsage.of(5_000, 500))  # $0.005 + $0.005 at PRICES
+    handle = await Runner.start(agent, "go", config=RunConfig(price_table=PRICES))
+    result = await handle.result()
+    summaries = [
+        e
+        async for e in handle.events()
+        if isinstance(e, ModelCallCompleted) and e.operation == "memory_compaction"
+    ]
+    assert result.completed and summaries
+    assert all(e.usage.cost_usd == pytest.approx(0.01) for e in summaries)
+    assert result.usage.cost_usd == pytest.approx(0.01 * len(summaries))
+
+
+async def test_summary_calls_count_toward_the_token_budget() -> None:
+    agent = summarising_agent(TokenUsage.of(5_000, 500))
+    config = RunConfig(budget=RunBudget(max_total_tokens=5_000))
+    result = await Runner.run(agent, "go", config=config)
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None and result.error["code"] == "budget_exhausted"
+    assert result.error["details"]["used"]["total_tokens"] == 5_500

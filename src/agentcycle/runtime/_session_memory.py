@@ -102,8 +102,9 @@ class SessionNotesRecorder:
             existing = await self._store.load(self._session_id)
             stage = "call"
             transcript = render_transcript(messages, settings.transcript_chars)
+            model = settings.model or self._in.model
             answer = await side_call(
-                settings.model or self._in.model,
+                model,
                 [
                     SystemMessage(content=EXTRACTION_INSTRUCTIONS),
                     UserMessage(content=extraction_request(existing, transcript), synthetic=True),
@@ -113,6 +114,7 @@ class SessionNotesRecorder:
                 index=index,
                 bus=self._in.bus,
                 record=self._record_call,
+                price=self._in.price if model is self._in.model else None,
             )
             stage = "parse"
             notes = parse_extraction(

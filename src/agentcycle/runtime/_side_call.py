@@ -1,5 +1,6 @@
 """Model calls a run makes outside its cycles (compaction summaries, session memory extraction):
-the same ``model_call_*`` events as a cycle's call, and the usage recorded with the run's."""
+the same ``model_call_*`` events as a cycle's call, priced the same way, and the usage recorded
+with the run's (and counted by its budget)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from agentcycle.models.base import (
     ModelResponse,
     ModelSettings,
 )
+from agentcycle.pricing import ModelPrice, priced
 from agentcycle.runtime.event_bus import EventBus, new_id
 
 CallRecorder = Callable[[int, str, int, TokenUsage, ModelOperation], None]
@@ -44,9 +46,11 @@ async def side_call(
     index: int,
     bus: EventBus,
     record: CallRecorder,
+    price: ModelPrice | None,
 ) -> str:
-    """One metered call of ``model``; returns the answer text. Raises ``ModelError`` when the
-    call fails or answers with no text (after emitting ``model_call_failed``)."""
+    """One metered call of ``model`` (its usage priced with ``price``, when known); returns
+    the answer text. Raises ``ModelError`` when the call fails or answers with no text (after
+    emitting ``model_call_failed``)."""
     request = ModelRequest(
         messages=messages, settings=settings, cycle_index=index, operation=operation
     )
@@ -76,8 +80,9 @@ async def side_call(
         error = ModelError(f"The {operation} call returned no text.", code="empty_response")
         _failed(bus, index, ids, error, retryable=False)
         raise error
-    bus.emit(ModelCallCompleted, cycle_index=index, usage=response.usage, **ids)
-    record(index, ids["operation_id"], ids["attempt"], response.usage, operation)
+    usage = priced(response.usage, price)
+    bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
+    record(index, ids["operation_id"], ids["attempt"], usage, operation)
     return response.text
 
 

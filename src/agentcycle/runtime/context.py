@@ -402,6 +402,8 @@ class ContextManager:
             index=self._index,
             bus=self._in.bus,
             record=self._record_summary,
+            # A separate summary model's price is not known here: its calls stay unpriced.
+            price=self._in.price if model is self._in.model else None,
         )
 
     def _record_summary(

@@ -169,7 +169,7 @@ class CycleLoop:
         )
         self._tools = ToolBatches(inputs, self._hooks, self._meter)
         providers = ProviderCalls(inputs.memory_providers, inputs.bus)
-        self._memory = ContextManager(inputs, self._record_model_call, self._hooks, providers)
+        self._memory = ContextManager(inputs, self._record_side_call, self._hooks, providers)
         self._model = ModelCaller(
             inputs, self._memory, self._hooks, self._meter, self._record_model_call
         )
@@ -181,7 +181,7 @@ class CycleLoop:
                 inputs.session_memory_store,
                 inputs.session.session_id,
                 providers,
-                self._record_model_call,
+                self._record_side_call,
             )
             if notes is not None
             and inputs.session_memory_store is not None
@@ -390,6 +390,20 @@ class CycleLoop:
         """Record a model call of the run: a cycle's, or one made outside the cycles
         (compaction summary, session memory)."""
         self._model_calls.append(ModelCallRecord(index, operation_id, attempts, usage, operation))
+
+    def _record_side_call(
+        self,
+        index: int,
+        operation_id: str,
+        attempts: int,
+        usage: TokenUsage,
+        operation: ModelOperation,
+    ) -> None:
+        """Record a model call made outside the cycles; the budget counts it like any other
+        (the next cycle's check ends the run if it went over)."""
+        self._record_model_call(index, operation_id, attempts, usage, operation)
+        if self._meter is not None:
+            self._meter.record_model_call(usage)
 
     # ------------------------------------------------------------------ directives
 
