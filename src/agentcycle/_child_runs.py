@@ -253,7 +253,9 @@ class ChildRuns:
                 code=SUB_RUN_UNAVAILABLE,
             )
         config = self._child_config(agent, max_cycles, workspace)
-        compiled = await compile_run(agent, input, config, parent_run_id=self._bus.run_id)
+        compiled = await compile_run(
+            agent, input, config, parent_run_id=self._bus.run_id, models=self._compiled.models
+        )
         spec = compiled.state.spec
         started = self._bus.emit(
             SubRunStarted,

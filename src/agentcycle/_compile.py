@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -90,6 +90,9 @@ class CompiledRun:
     diagnostics: tuple[StartupDiagnostic, ...] = ()
     memory_providers: tuple[MemoryProvider, ...] = ()
     session_memory_store: SessionMemoryStore | None = None
+    models: list[Model] = field(default_factory=list)
+    """Every model the run, its handoffs and its child runs resolved (grows as they do):
+    ``RunHandle.release_model_clients`` closes their clients."""
 
 
 @dataclass(slots=True)
@@ -117,16 +120,24 @@ class _RunFrame:
     language: str
     workspace: Any
     counter: HandoffCounter
+    models: list[Model] = field(default_factory=list)
+    """Every model the run tree resolved (shared with its child runs), to close at its end."""
     fragments: tuple[ContextProvider, ...] = ()
     """Run-level prompt fragments (session notes, memory recall) after each agent's own."""
 
 
 async def compile_run(
-    agent: Agent, run_input: Any, config: RunConfig, *, parent_run_id: str | None = None
+    agent: Agent,
+    run_input: Any,
+    config: RunConfig,
+    *,
+    parent_run_id: str | None = None,
+    models: list[Model] | None = None,
 ) -> CompiledRun:
     """Resolve everything a run needs; configuration errors surface here, before any event.
     With a session, its messages come between the system prompt and the new input.
-    ``parent_run_id`` makes it a child run of that run."""
+    ``parent_run_id`` makes it a child run of that run; ``models`` is then the parent's
+    ``CompiledRun.models``, so the models the child resolves are closed with the parent's."""
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
     language = _language(config)
@@ -155,6 +166,7 @@ async def compile_run(
         language=language,
         workspace=workspace,
         counter=HandoffCounter(limit=max_handoffs),
+        models=[] if models is None else models,
         fragments=tuple(fragments),
     )
     parts = await _compile_agent(agent, frame, render_context=True)
@@ -330,6 +342,7 @@ def _compiled(
         diagnostics=(*parts.diagnostics, *diagnostics),
         memory_providers=memory_providers,
         session_memory_store=session_memory_store,
+        models=frame.models,
     )
 
 
@@ -370,6 +383,8 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
     config = frame.config
     language = frame.language
     provided = _resolve_model(agent, config)
+    if not any(model is provided.model for model in frame.models):
+        frame.models.append(provided.model)
     price = _price(config, provided)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     skills = await _discover_skills(agent, config)

@@ -92,11 +92,11 @@ class RunHandle:
                 await self._recorder.flush()
 
     async def release_model_clients(self) -> None:
-        """Close the HTTP clients the run's model opened on this event loop (and, after a
-        handoff, those of the model in control). Front doors that own their event loop
-        (``run_sync``, the CLI) call this before the loop closes."""
-        first, current = self._compiled.model, self._loop.inputs.model
-        for model in (first,) if current is first else (first, current):
+        """Close the HTTP clients that the run's models (its own, its handoff targets' and its
+        child runs') opened on this event loop. Front doors that own their event loop
+        (``run_sync``, the CLI) call this before the loop closes; a later call on this loop
+        opens new clients."""
+        for model in self._compiled.models:
             aclose = getattr(model, "aclose", None)
             if aclose is not None:
                 await aclose()

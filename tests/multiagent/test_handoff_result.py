@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from agentcycle import Agent, ModelRef, RunConfig, Runner, RunState, RunStatus, handoff
+from agentcycle.models.base import ModelInfo, ModelSettings
+from agentcycle.models.provider import ProvidedModel
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, ServerToolCall
 
@@ -136,3 +138,45 @@ async def test_releasing_the_clients_closes_the_handoff_targets_model_too() -> N
     await handle.result()
     await handle.release_model_clients()
     assert (source_model.closed, target_model.closed) == (1, 1)
+
+
+class BuildingProvider:
+    """A model provider that builds a new closable model per resolution, as the settings
+    provider does, and keeps them all; each name answers from its own script."""
+
+    def __init__(self, scripts: dict[str, list[Any]]) -> None:
+        self.scripts = scripts
+        self.built: list[tuple[str, ClosableModel]] = []
+
+    def get_model(self, ref: ModelRef | str) -> ProvidedModel:
+        name = ref if isinstance(ref, str) else ref.model
+        assert name is not None
+        script = self.scripts[name]
+        model = ClosableModel(lambda request: script.pop(0))
+        self.built.append((name, model))
+        return ProvidedModel(model=model, info=ModelInfo(), settings=ModelSettings())
+
+
+async def test_releasing_the_clients_closes_every_model_the_run_tree_resolved() -> None:
+    provider = BuildingProvider(
+        {
+            "triage": [
+                call_tool("researcher", {"task_description": "look"}),
+                call_tool("transfer_to_billing", {"input": "a refund"}),
+                call_tool("task_finish", {"message": "refunded"}),
+            ],
+            "researcher": [call_tool("task_finish", {"message": "found it"})],
+            "billing": [call_tool("transfer_to_triage", {"input": "back to you"})],
+        }
+    )
+    researcher = Agent(name="researcher", model="researcher")
+    triage = Agent(name="Triage", model="triage", tools=[researcher.as_tool()])
+    billing = Agent(name="Billing", model="billing", handoffs=[triage])
+    triage.handoffs = (billing,)
+    handle = await Runner.start(triage, "x", config=RunConfig(model_provider=provider))
+    result = await handle.result()
+    assert result.final_output == "refunded"
+    # Each handoff resolves its target again; the child resolves its own model.
+    assert [name for name, _ in provider.built] == ["triage", "researcher", "billing", "triage"]
+    await handle.release_model_clients()
+    assert [model.closed for _, model in provider.built] == [1, 1, 1, 1]
