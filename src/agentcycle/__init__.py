@@ -24,6 +24,7 @@ _EXPORTS = {
     "StopAtTools": "agentcycle.agent",
     "Handoff": "agentcycle.handoffs",
     "handoff": "agentcycle.handoffs",
+    "agent_in_control": "agentcycle.handoffs",
     "InstructionsContext": "agentcycle.agent",
     "Runner": "agentcycle.runner",
     "RunConfig": "agentcycle.run_config",
@@ -109,6 +110,7 @@ __all__ = [
     "ToolContext",
     "ToolPolicy",
     "ToolResult",
+    "agent_in_control",
     "function_tool",
     "handoff",
 ]
@@ -120,7 +122,7 @@ if TYPE_CHECKING:
     from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
-    from agentcycle.handoffs import Handoff, handoff
+    from agentcycle.handoffs import Handoff, agent_in_control, handoff
     from agentcycle.hooks import RuntimeHook
     from agentcycle.messages import TokenUsage, ToolResult
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings

@@ -9,11 +9,16 @@ own model, settings, instructions, tools and policy apply, while the run id, his
 cancellation, budget and tool state (todos, files seen) continue. ``max_handoffs`` (agent or
 ``RunConfig``, default 10) bounds the handoffs of a run, separately from its cycles; a transfer
 over the limit is refused with ``max_handoffs_exceeded`` and the current agent keeps control.
+
+A new run always starts with the agent it is given. To continue a conversation (a ``Session``)
+with the agent that had control when the last run ended, start it with
+``agent_in_control(root, await session.get_items())``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +26,7 @@ from agentcycle.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from agentcycle.agent import Agent
+    from agentcycle.messages import Message
 
 DEFAULT_MAX_HANDOFFS = 10
 TRANSFER_PREFIX = "transfer_to_"
@@ -51,3 +57,24 @@ def agent_slug(name: str) -> str:
     if not slug:
         raise ConfigurationError(f"agent name {name!r} has no letters or digits to name a tool")
     return slug[: 64 - len(TRANSFER_PREFIX)]
+
+
+def agent_in_control(root: Agent, messages: Sequence[Message]) -> Agent:
+    """The agent of ``root``'s handoff graph that the last successful transfer in
+    ``messages`` gave control to, or ``root`` when there was none (or its target is no longer
+    in the graph)."""
+    from agentcycle._compile import handoff_graph
+    from agentcycle.messages import ToolMessage
+
+    for message in reversed(messages):
+        if (
+            isinstance(message, ToolMessage)
+            and message.name.startswith(TRANSFER_PREFIX)
+            and not message.is_error
+        ):
+            slug = message.name[len(TRANSFER_PREFIX) :]
+            for agent in handoff_graph(root).values():
+                if agent_slug(agent.name) == slug:
+                    return agent
+            return root
+    return root

@@ -313,7 +313,7 @@ def test_the_example_team_as_a_subprocess(
     assert system.startswith("You are the front desk of a small shop.")
 
 
-def test_a_session_continues_with_the_entry_agent_on_the_whole_conversation(
+def test_a_session_continues_with_the_agent_in_control_on_the_whole_conversation(
     server: OpenAICompatServer,
     settings_file: Path,
     workspace: Path,
@@ -323,7 +323,7 @@ def test_a_session_continues_with_the_entry_agent_on_the_whole_conversation(
     server.enqueue(
         call("transfer_to_billing", {"input": "refund"}),
         call("ask_user", {"question": "Which order?"}),
-        finish("Order 7 goes back to billing."),
+        finish("Order 7 is refunded."),
     )
     team = str(write(tmp_path, TEAM))
     common = ["--agents", team, "--settings-file", str(settings_file), "--workspace",
@@ -334,11 +334,12 @@ def test_a_session_continues_with_the_entry_agent_on_the_whole_conversation(
 
     code, out, err = run(capsys, *common, prompt="Order 7.")
     assert code == 0, err
+    assert "earlier messages) with billing" in err
     third = server.requests[2].json
-    assert third["model"] == "served-front"  # triage again
-    contents = [m.get("content") or "" for m in third["messages"]]
+    assert third["model"] == "served-back"  # billing answers the question it asked
+    assert third["messages"][0]["content"].startswith("You handle refunds.")
     assert any("transfer_to_billing" in json.dumps(m) for m in third["messages"])
-    assert contents[-1] == "Order 7."
+    assert third["messages"][-1]["content"] == "Order 7."
 
 
 def test_skills_dirs_reach_child_runs_and_max_cycles_bounds_the_entry_agent(

@@ -29,6 +29,7 @@ from agentcycle.cli._models import ModelChoice, SharedModels
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
 from agentcycle.errors import AgentcycleError, ConfigurationError
 from agentcycle.events import RunStatus
+from agentcycle.handoffs import agent_in_control
 from agentcycle.models.base import ModelSettings
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
@@ -87,10 +88,13 @@ async def _run(
 ) -> RunResult:
     session = config.session
     if session is not None:
-        earlier = len(await session.get_items())
+        earlier = await session.get_items()
         if earlier:
+            # The conversation goes on with the agent a handoff last gave it to.
+            agent = agent_in_control(agent, earlier)
             print(
-                f"agentcycle: continuing session {session.session_id} ({earlier} earlier messages)",
+                f"agentcycle: continuing session {session.session_id} ({len(earlier)} earlier "
+                f"messages) with {agent.name}",
                 file=err,
             )
     handle = await Runner.start(agent, prompt, config=config)
