@@ -365,16 +365,14 @@ def _follow_up(
             details=[{"task_id": t.task_id, "status": t.info.status} for t in busy],
         )
     for task_id, task in found.items():
-        if isinstance(task, SubTaskInfo):
-            try:
-                found[task_id] = manager.revive(task, sub_agents[task.agent_id])
-            except AgentcycleError as error:
-                return ToolResult.error(error.code, error.message, details=error.details)
-    for task in found.values():
-        if isinstance(task, SubTask):
-            manager.follow_up(
-                task, message, parent_tool_call_id=ctx.tool_call_id, cycle_index=ctx.cycle_index
-            )
+        # A task from before a resume is made live again (then ``found`` reports it as such).
+        live = (
+            task if isinstance(task, SubTask) else manager.revive(task, sub_agents[task.agent_id])
+        )
+        found[task_id] = live
+        manager.follow_up(
+            live, message, parent_tool_call_id=ctx.tool_call_id, cycle_index=ctx.cycle_index
+        )
     return None
 
 

@@ -88,7 +88,7 @@ class SubTask:
 
     def conversation(self) -> list[Message]:
         """The task's conversation as kept in the run state (see the module docstring)."""
-        return stored_conversation(self._conversations, self.info)
+        return _MESSAGES.validate_python(self._conversations[self.task_id])
 
     def keep(self, messages: Sequence[Message]) -> None:
         """Make ``messages`` (a turn's input, or its history once it ended) the task's kept
@@ -100,9 +100,7 @@ class SubTask:
     def extend(self, message: Message) -> None:
         """Add ``message`` to the kept conversation (a follow-up's request), reusing the
         already serialised messages."""
-        kept = self._conversations.get(self.task_id)
-        if kept is None:
-            kept = _MESSAGES.dump_python(self.conversation(), mode="json")
+        kept = self._conversations[self.task_id]
         self._conversations[self.task_id] = [*kept, message.model_dump(mode="json")]
 
     def live_messages(self) -> list[Message]:
@@ -113,18 +111,6 @@ class SubTask:
         """Cycles of the running turn so far, else of the last one."""
         child = self.child
         return child.state().last_cycle_index if child is not None else self.info.cycles
-
-
-def stored_conversation(conversations: dict[str, list[Any]], info: SubTaskInfo) -> list[Message]:
-    """A task's kept conversation; for a record without one (written before conversations were
-    kept), the task's request alone."""
-    from agentcycle._agent_tool import child_input
-
-    kept = conversations.get(info.task_id)
-    if kept is None:
-        text = child_input(info.task_description, info.output_requirements)
-        return [UserMessage(content=text)]
-    return _MESSAGES.validate_python(kept)
 
 
 class SubTasks:
@@ -190,8 +176,7 @@ class SubTasks:
 
     def revive(self, info: SubTaskInfo, sub_agent: SubAgent) -> SubTask:
         """A task from before a resume, live again on ``sub_agent`` (its agent id's current
-        configuration) with its kept conversation, ready for a follow-up. Raises
-        ``invalid_glob`` if its ``exclude_files_pattern`` no longer parses."""
+        configuration) with its kept conversation, ready for a follow-up."""
         task = SubTask(
             info,
             sub_agent,
@@ -204,7 +189,7 @@ class SubTasks:
 
     def conversation(self, info: SubTaskInfo) -> list[Message]:
         """The kept conversation of a task from before a resume (for a snapshot)."""
-        return stored_conversation(self._conversations, info)
+        return _MESSAGES.validate_python(self._conversations[info.task_id])
 
     def known_ids(self) -> list[str]:
         """Every task id of the run, in creation order."""
