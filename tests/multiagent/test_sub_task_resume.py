@@ -72,11 +72,11 @@ async def test_a_follow_up_after_a_resume_continues_the_tasks_conversation() -> 
         ("user", "and in kilometres?"),
     ]
     (status,) = tool_results(resumed_lead, "sub_task_status")
-    assert status["tasks"][0] | {"cycles": 0} == {
+    assert status["tasks"][0] == {
         "task_id": "researcher-1",
         "agent_id": "researcher",
         "status": "completed",
-        "cycles": 0,
+        "cycles": 1,
         "turns": 2,
         "output": "3.2 km (1 earlier fact)",
     }
@@ -105,7 +105,8 @@ def test_a_follow_up_continues_the_task_in_another_process(tmp_path: Path) -> No
     assert ("tool", FACT) in seen
     final = RunState.from_json(state_file.read_text())
     assert final.status is RunStatus.COMPLETED
-    (record,) = final.tool_state.extra["sub_tasks"].values() if final.tool_state else ()
+    assert final.tool_state is not None
+    (record,) = final.tool_state.extra["sub_tasks"].values()
     assert (record["status"], len(record["run_ids"])) == ("completed", 2)
 
 
