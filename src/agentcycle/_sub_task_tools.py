@@ -6,8 +6,8 @@ Errors the model sees: ``unknown_agent_id`` (listing the configured ids), ``unkn
 (listing the run's task ids), ``invalid_tool_arguments`` (neither or both of
 ``task_description`` and ``tasks``), ``invalid_glob`` (an unusable ``exclude_files_pattern``),
 ``sub_task_running`` (a follow-up to a task that has not finished), ``sub_task_unavailable`` (a
-follow-up to a task from before the run was resumed: its conversation is not kept), and
-``sub_tasks_running`` from ``task_finish``.
+follow-up to a task from before the run was resumed whose sub-agent is no longer configured),
+and ``sub_tasks_running`` from ``task_finish``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ _OUTPUT_REQUIREMENTS = {
 
 def sub_task_tools(sub_agents: Mapping[str, SubAgent]) -> tuple[BuiltinTool, BuiltinTool]:
     """``create_sub_task`` (describing ``sub_agents`` to the model) and ``sub_task_status``."""
-    return _create_tool(dict(sub_agents)), _status_tool()
+    configured = dict(sub_agents)
+    return _create_tool(configured), _status_tool(configured)
 
 
 def guard_finish(finish: BuiltinTool) -> BuiltinTool:
@@ -210,7 +211,7 @@ def _specs(args: dict[str, Any]) -> list[TaskSpec] | ToolResult:
 # --------------------------------------------------------------------------- sub_task_status
 
 
-def _status_tool() -> BuiltinTool:
+def _status_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
     parameters = closed_object(
         {
             "task_ids": {
@@ -281,11 +282,10 @@ def _status_tool() -> BuiltinTool:
                 f"No sub-task {', '.join(unknown)} in this run.",
                 details={"unknown": unknown, "known": manager.known_ids()},
             )
-        live = [task for task in found.values() if isinstance(task, SubTask)]
         wait = bool(args.get("wait_for_completion", False))
         message = args.get("message")
         if message is not None:
-            refused = _follow_up(manager, found, message, ctx)
+            refused = _follow_up(manager, sub_agents, found, message, ctx)
             if refused is not None:
                 return refused
             wait = wait or bool(args.get("wait_for_response", True))
@@ -296,14 +296,20 @@ def _status_tool() -> BuiltinTool:
             )
             interval = float(args.get("check_interval_seconds", DEFAULT_CHECK_INTERVAL))
             interval = min(max(interval, MIN_CHECK_INTERVAL), MAX_CHECK_INTERVAL)
+            live = [task for task in found.values() if isinstance(task, SubTask)]
             await manager.wait(live, waited, interval)
         file_limit = int(args.get("workspace_file_limit", DEFAULT_FILE_LIMIT))
         with_snapshot = args.get("detail_level") == "snapshot"
         reports = []
         for task in found.values():
             report = _describe(task)
-            if with_snapshot and isinstance(task, SubTask):
-                report["snapshot"] = snapshot(task.live_messages(), file_limit)
+            if with_snapshot:
+                messages = (
+                    task.live_messages()
+                    if isinstance(task, SubTask)
+                    else manager.conversation(task)
+                )
+                report["snapshot"] = snapshot(messages, file_limit)
             reports.append(report)
         finished = all(report["status"] not in ("queued", "running") for report in reports)
         body: dict[str, Any] = {"ok": True, "tasks": reports, "all_finished": finished}
@@ -331,18 +337,24 @@ def _status_tool() -> BuiltinTool:
 
 def _follow_up(
     manager: SubTasks,
-    found: Mapping[str, SubTask | SubTaskInfo],
+    sub_agents: Mapping[str, SubAgent],
+    found: dict[str, SubTask | SubTaskInfo],
     message: str,
     ctx: ToolContext,
 ) -> ToolResult | None:
-    """Start a follow-up turn on every task, or refuse them all (the error result)."""
-    stale = [task_id for task_id, task in found.items() if isinstance(task, SubTaskInfo)]
-    if stale:
+    """Start a follow-up turn on every task, or refuse them all (the error result). Tasks from
+    before a resume are revived first (``found`` then holds the live tasks)."""
+    orphans = [
+        info
+        for info in found.values()
+        if isinstance(info, SubTaskInfo) and info.agent_id not in sub_agents
+    ]
+    if orphans:
         return ToolResult.error(
             "sub_task_unavailable",
-            f"{', '.join(stale)} ran before this run was resumed; its conversation is not "
-            "kept, so it cannot continue. Start a new task with create_sub_task.",
-            details={"task_ids": stale},
+            f"{', '.join(i.task_id for i in orphans)} ran on a sub-agent this agent no longer "
+            f"has; start a new task with create_sub_task (sub-agents: {', '.join(sub_agents)}).",
+            details=[{"task_id": i.task_id, "agent_id": i.agent_id} for i in orphans],
         )
     busy = [task for task in found.values() if isinstance(task, SubTask) and not task.info.finished]
     if busy:
@@ -352,11 +364,15 @@ def _follow_up(
             "(wait_for_completion=true) before sending a follow-up.",
             details=[{"task_id": t.task_id, "status": t.info.status} for t in busy],
         )
-    for task in found.values():
-        if isinstance(task, SubTask):
-            manager.follow_up(
-                task, message, parent_tool_call_id=ctx.tool_call_id, cycle_index=ctx.cycle_index
-            )
+    for task_id, task in found.items():
+        # A task from before a resume is made live again (then ``found`` reports it as such).
+        live = (
+            task if isinstance(task, SubTask) else manager.revive(task, sub_agents[task.agent_id])
+        )
+        found[task_id] = live
+        manager.follow_up(
+            live, message, parent_tool_call_id=ctx.tool_call_id, cycle_index=ctx.cycle_index
+        )
     return None
 
 

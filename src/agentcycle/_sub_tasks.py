@@ -7,6 +7,14 @@ history so far as the child's input. Every change is written through to the run'
 ``RunToolState.extra["sub_tasks"]`` (see ``agentcycle.sub_agents``), so the records are
 serialisable and outlive the run's in-memory state.
 
+A task's conversation is kept in ``RunToolState.extra["sub_task_conversations"]`` (task id ->
+its messages as JSON, system prompt left out): the task's request when it is created, the
+request plus a follow-up message when one is sent, and the child's whole history when a turn
+ends (finished, or cancelled part-way). Each write replaces the task's entry, and the run's tool
+state is stored once when the run stops, so the state grows with the tasks' conversations, never
+with the parent's cycles. A resumed run revives a task from its record and conversation
+(:meth:`SubTasks.revive`), so a follow-up continues it as if the run had never stopped.
+
 When the parent run ends, ``ChildRuns.aclose`` calls :meth:`SubTasks.aclose`: queued tasks
 never start, running ones are cancelled (their child emits ``run_cancelled``, the parent
 ``sub_run_completed`` with status ``cancelled``), and every record says why.
@@ -20,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from agentcycle._child_runs import SUB_RUN_UNAVAILABLE
@@ -27,12 +36,14 @@ from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from agentcycle.runtime.state import RunToolState
-from agentcycle.sub_agents import SUB_TASKS_KEY, SubAgent, SubTaskInfo
+from agentcycle.sub_agents import SUB_TASK_CONVERSATIONS_KEY, SUB_TASKS_KEY, SubAgent, SubTaskInfo
 from agentcycle.workspace._excluding import ExcludedPaths, ExcludingWorkspace
 
 if TYPE_CHECKING:
     from agentcycle._child_runs import ChildRun, ChildRuns
     from agentcycle.result import RunResult
+
+_MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +55,25 @@ class TaskSpec:
 
 
 class SubTask:
-    """A task of this run: its record, and what runs it now."""
+    """A task of this run: its record, its conversation, and what runs it now."""
 
-    __slots__ = ("_store", "child", "driver", "info", "messages", "sub_agent", "workspace")
+    __slots__ = ("_conversations", "_store", "child", "driver", "info", "sub_agent", "workspace")
 
     def __init__(
-        self, info: SubTaskInfo, sub_agent: SubAgent, workspace: Any, store: dict[str, Any]
+        self,
+        info: SubTaskInfo,
+        sub_agent: SubAgent,
+        workspace: Any,
+        store: dict[str, Any],
+        conversations: dict[str, list[Any]],
     ) -> None:
         self.info = info
         self.sub_agent = sub_agent
         self.workspace = workspace
         self._store = store
+        self._conversations = conversations
         self.driver: asyncio.Task[None] | None = None
         self.child: ChildRun | None = None
-        self.messages: list[Message] = []
-        """The history of the last turn that ended (what a follow-up continues)."""
         store[info.task_id] = info.model_dump(mode="json")
 
     @property
@@ -71,9 +86,26 @@ class SubTask:
         self.info = self.info.model_copy(update=fields)
         self._store[self.task_id] = self.info.model_dump(mode="json")
 
+    def conversation(self) -> list[Message]:
+        """The task's conversation as kept in the run state (see the module docstring)."""
+        return _MESSAGES.validate_python(self._conversations[self.task_id])
+
+    def keep(self, messages: Sequence[Message]) -> None:
+        """Make ``messages`` (a turn's input, or its history once it ended) the task's kept
+        conversation, replacing the previous one."""
+        self._conversations[self.task_id] = [
+            m.model_dump(mode="json") for m in messages if not isinstance(m, SystemMessage)
+        ]
+
+    def extend(self, message: Message) -> None:
+        """Add ``message`` to the kept conversation (a follow-up's request), reusing the
+        already serialised messages."""
+        kept = self._conversations[self.task_id]
+        self._conversations[self.task_id] = [*kept, message.model_dump(mode="json")]
+
     def live_messages(self) -> list[Message]:
-        """The running turn's history as it grows, else the last turn's."""
-        return self.child.messages if self.child is not None else self.messages
+        """The running turn's history as it grows, else the kept conversation."""
+        return self.child.messages if self.child is not None else self.conversation()
 
     def live_cycles(self) -> int:
         """Cycles of the running turn so far, else of the last one."""
@@ -87,6 +119,9 @@ class SubTasks:
     def __init__(self, children: ChildRuns, tool_state: RunToolState) -> None:
         self._children = children
         self._store: dict[str, Any] = tool_state.extra.setdefault(SUB_TASKS_KEY, {})
+        self._conversations: dict[str, list[Any]] = tool_state.extra.setdefault(
+            SUB_TASK_CONVERSATIONS_KEY, {}
+        )
         self._live: dict[str, SubTask] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._reported: frozenset[str] = frozenset()
@@ -107,11 +142,7 @@ class SubTasks:
         from agentcycle._agent_tool import child_input
         from agentcycle._sub_task_views import main_summary
 
-        workspace = self._children.workspace
-        if exclude_files_pattern is not None:
-            excluded = ExcludedPaths(exclude_files_pattern)  # checked even without a workspace
-            if workspace is not None:
-                workspace = ExcludingWorkspace(workspace, excluded)
+        workspace = self._workspace(exclude_files_pattern)
         summary = main_summary(self._children.parent_history()) if include_main_summary else None
         tasks = []
         for spec in specs:
@@ -125,11 +156,12 @@ class SubTasks:
                 exclude_files_pattern=exclude_files_pattern,
                 include_main_summary=include_main_summary,
             )
-            task = SubTask(info, sub_agent, workspace, self._store)
+            task = SubTask(info, sub_agent, workspace, self._store, self._conversations)
             self._live[task.task_id] = task
             text = child_input(spec.task_description, spec.output_requirements)
             if summary is not None:
                 text = f"{summary}\n\nYour task:\n{text}"
+            task.keep([UserMessage(content=text)])  # a task cancelled before it starts keeps it
             self._drive(task, text, parent_tool_call_id, cycle_index)
             tasks.append(task)
         return tasks
@@ -142,6 +174,23 @@ class SubTasks:
         record = self._store.get(task_id)
         return SubTaskInfo.model_validate(record) if record is not None else None
 
+    def revive(self, info: SubTaskInfo, sub_agent: SubAgent) -> SubTask:
+        """A task from before a resume, live again on ``sub_agent`` (its agent id's current
+        configuration) with its kept conversation, ready for a follow-up."""
+        task = SubTask(
+            info,
+            sub_agent,
+            self._workspace(info.exclude_files_pattern),
+            self._store,
+            self._conversations,
+        )
+        self._live[task.task_id] = task
+        return task
+
+    def conversation(self, info: SubTaskInfo) -> list[Message]:
+        """The kept conversation of a task from before a resume (for a snapshot)."""
+        return _MESSAGES.validate_python(self._conversations[info.task_id])
+
     def known_ids(self) -> list[str]:
         """Every task id of the run, in creation order."""
         return list(self._store)
@@ -150,11 +199,11 @@ class SubTasks:
         self, task: SubTask, message: str, *, parent_tool_call_id: str, cycle_index: int
     ) -> None:
         """Continue a finished task's conversation with ``message`` in a new child run."""
-        history = _continuable(task.messages)
+        request = UserMessage(content=message)
+        history = _continuable(task.conversation())
+        task.extend(request)  # a turn cancelled before it starts keeps its request
         task.update(status="queued", final_output=None, error=None, note=None)
-        self._drive(
-            task, [*history, UserMessage(content=message)], parent_tool_call_id, cycle_index
-        )
+        self._drive(task, [*history, request], parent_tool_call_id, cycle_index)
 
     async def wait(
         self, tasks: Sequence[SubTask], max_seconds: float | None, interval: float
@@ -188,6 +237,15 @@ class SubTasks:
             driver.cancel()
         if drivers:
             await asyncio.wait(drivers)
+
+    def _workspace(self, exclude_files_pattern: str | None) -> Any:
+        """The parent's workspace as a task sees it (``exclude_files_pattern`` hidden)."""
+        workspace = self._children.workspace
+        if exclude_files_pattern is not None:
+            excluded = ExcludedPaths(exclude_files_pattern)  # checked even without a workspace
+            if workspace is not None:
+                workspace = ExcludingWorkspace(workspace, excluded)
+        return workspace
 
     # ------------------------------------------------------------------ turns
 
@@ -245,7 +303,7 @@ class SubTasks:
         with contextlib.suppress(asyncio.CancelledError):  # a second cancel: finish cleanup
             await child.cancel(reason)
         task.child = None
-        task.messages = child.messages
+        task.keep(child.messages)
         task.update(
             status="cancelled", cycles=child.state().last_cycle_index, note=f"{reason} while it ran"
         )
@@ -256,7 +314,7 @@ class SubTasks:
             reason = self._children.cancel_reason()
             task.update(status="cancelled", note=f"{reason} before it started")
             return
-        task.messages = result.messages
+        task.keep(result.messages)
         error = result.error
         status = result.status.value
         task.update(

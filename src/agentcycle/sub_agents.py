@@ -13,9 +13,10 @@ An agent with sub-agents gets two tools (TOOLS.md, "Multi-agent and skills"):
   ``message`` that continues a finished task's conversation in a new child run.
 
 Task ids are ``<agent_id>-<n>`` (``researcher-1``, ``writer-2``), numbered in the order tasks
-are created, unique within a run. Every task's record (:class:`SubTaskInfo`) is kept in the
-run's tool state, so it survives serialisation and resume, and ``RunResult.sub_tasks`` lists
-them when the run ends.
+are created, unique within a run. Every task's record (:class:`SubTaskInfo`) and conversation
+are kept in the run's tool state, so they survive serialisation and resume: after
+``Runner.resume`` a follow-up continues a task exactly as it would have before, and
+``RunResult.sub_tasks`` lists the records when the run ends.
 
 When the run ends: a first ``task_finish`` while tasks are still running or queued is refused
 with ``sub_tasks_running`` (listing them), so the model can wait for their results; calling
@@ -40,6 +41,9 @@ DEFAULT_SUB_AGENT_MAX_CYCLES = 8
 DEFAULT_SUB_AGENT_CONCURRENCY = 4
 SUB_TASKS_KEY = "sub_tasks"
 """Where the run's ``RunToolState.extra`` keeps the task records (task id -> record)."""
+SUB_TASK_CONVERSATIONS_KEY = "sub_task_conversations"
+"""Where the run's ``RunToolState.extra`` keeps each task's conversation (task id -> its
+messages as JSON, without the system prompt), what a follow-up continues."""
 
 _AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

@@ -268,20 +268,20 @@ async def test_task_records_survive_a_resume_and_ids_keep_counting() -> None:
     state = paused.to_state().from_json(paused.to_state().to_json())
     resumed = await Runner.resume(lead, state, input="yes")
     assert resumed.status is RunStatus.COMPLETED
-    refused, report = tool_results(lead, "sub_task_status")
-    assert refused["error_code"] == "sub_task_unavailable"
+    followed, report = tool_results(lead, "sub_task_status")
+    assert followed["tasks"][0]["output"] == "done: again"
     assert report["tasks"] == [
         {
             "task_id": "helper-1",
             "agent_id": "helper",
             "status": "completed",
             "cycles": 1,
-            "turns": 1,
-            "output": "done: first",
+            "turns": 2,
+            "output": "done: again",
         }
     ]
     assert [(t.task_id, t.final_output) for t in resumed.sub_tasks] == [
-        ("helper-1", "done: first"),
+        ("helper-1", "done: again"),
         ("helper-2", "done: second"),
     ]
 
