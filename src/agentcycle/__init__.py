@@ -29,6 +29,7 @@ _EXPORTS = {
     "Runner": "agentcycle.runner",
     "RunConfig": "agentcycle.run_config",
     "RunHandle": "agentcycle.handle",
+    "SyncRunHandle": "agentcycle.sync_handle",
     "RunResult": "agentcycle.result",
     "RunState": "agentcycle.runtime.state",
     "NoToolPolicy": "agentcycle.runtime.state",
@@ -105,6 +106,7 @@ __all__ = [
     "StopAtTools",
     "SubAgent",
     "SubTaskInfo",
+    "SyncRunHandle",
     "TokenUsage",
     "Tool",
     "ToolContext",
@@ -122,6 +124,7 @@ if TYPE_CHECKING:
     from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
+    from agentcycle.sync_handle import SyncRunHandle
     from agentcycle.handoffs import Handoff, agent_in_control, handoff
     from agentcycle.hooks import RuntimeHook
     from agentcycle.messages import TokenUsage, ToolResult

@@ -12,7 +12,7 @@ import asyncio
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcycle._compile import CompiledRun, compile_resume, compile_run
 from agentcycle._launch import build_loop
@@ -26,6 +26,9 @@ from agentcycle.runtime.approvals import ApprovalBroker, ApprovalDecision
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import ResumeWork
 from agentcycle.runtime.state import RunState
+
+if TYPE_CHECKING:
+    from agentcycle.sync_handle import SyncRunHandle
 
 DEFAULT_APPROVAL_TIMEOUT = 300.0
 
@@ -108,6 +111,36 @@ class Runner:
 
             bus.add_listener(SpanBuilder(config.trace_processors).on_event)
         return RunHandle(compiled, bus, loop, broker, recorder)
+
+    @_ClassOrInstance
+    def start_sync(
+        self, agent: Agent, input: Any, *, config: RunConfig | None = None
+    ) -> SyncRunHandle:
+        """``start`` for synchronous code: the run executes on a private event loop in a
+        worker thread, driven through the returned ``SyncRunHandle`` (close it, or use it as a
+        context manager, when done)."""
+        _require_no_running_loop("start_sync")
+        from agentcycle.sync_handle import SyncRunHandle
+
+        return SyncRunHandle(lambda: self._start(agent, input, config, live=None))
+
+    @_ClassOrInstance
+    def start_resumed_sync(
+        self,
+        agent: Agent,
+        state: RunState,
+        *,
+        input: Any = None,
+        approvals: Mapping[str, ApprovalDecision | str] | None = None,
+        config: RunConfig | None = None,
+    ) -> SyncRunHandle:
+        """``start_resumed`` for synchronous code (see ``start_sync``)."""
+        _require_no_running_loop("start_resumed_sync")
+        from agentcycle.sync_handle import SyncRunHandle
+
+        return SyncRunHandle(
+            lambda: self._start_resumed(agent, state, input, approvals, config, live=None)
+        )
 
     @_ClassOrInstance
     async def start_resumed(

@@ -1,0 +1,180 @@
+"""``SyncRunHandle``: a live run driven from synchronous code (``Runner.start_sync``).
+
+The run executes on a private event loop in a worker thread; every method hands its work to
+that loop and waits for the answer, so a thread-based host (a web framework's request thread,
+a desktop UI, a script) gets the same control as ``RunHandle``: lossless event subscribers,
+cancel, steer, live approvals, state and result.
+
+    with Runner.start_sync(agent, "...", config=RunConfig(live_approvals=True)) as handle:
+        for event in handle.events():
+            if event.type == "approval_requested":
+                handle.approve(event.request_id, "allow")
+        result = handle.result()
+
+The worker thread lives until ``close()`` (or the end of the ``with`` block), so events can
+be read again after the run ended; ``close()`` cancels a run still going, closes the models'
+HTTP clients and stops the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, TypeVar
+
+from agentcycle.errors import ConfigurationError, EventStoreWriteError
+from agentcycle.events import RunEvent
+from agentcycle.runtime.approvals import ApprovalDecision
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from agentcycle.handle import RunHandle
+    from agentcycle.result import RunResult
+    from agentcycle.runtime.state import RunState
+
+_T = TypeVar("_T")
+
+
+class SyncRunHandle:
+    """A started run, for synchronous code. Mirrors ``RunHandle``; blocking calls take an
+    optional ``timeout`` in seconds (``TimeoutError`` when it passes; the run goes on)."""
+
+    def __init__(self, start: Callable[[], Awaitable[RunHandle]]) -> None:
+        """Start a worker thread with its own event loop and the run on it (``start`` builds
+        the ``RunHandle`` there). Configuration errors are raised here, in the caller."""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._serve, name="agentcycle-sync-handle", daemon=True
+        )
+        self._closed = False
+        self._thread.start()
+        try:
+            self._handle = self._submit(start)
+        except BaseException:
+            self._stop()
+            raise
+
+    # ------------------------------------------------------------------ RunHandle's surface
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self._handle.run_id
+
+    @property
+    def trace_id(self) -> str:
+        """The run's trace id."""
+        return self._handle.trace_id
+
+    def events(self, since_seq: int | None = None) -> Iterator[RunEvent]:
+        """Every event of the run from the start (or after ``since_seq``) until it ends; each
+        call is an independent, lossless subscriber, as with ``RunHandle.events``."""
+        subscription = self._handle.events(since_seq)
+        try:
+            while True:
+                try:
+                    yield self._submit(lambda: anext(subscription))
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._closed:
+                self._submit(subscription.aclose)  # type: ignore[attr-defined]
+
+    def done(self) -> bool:
+        """True once the run reached a terminal state."""
+        return self._call(self._handle.done)
+
+    def state(self) -> RunState:
+        """The run's state so far (spec and committed cycles)."""
+        return self._call(self._handle.state)
+
+    def steer(self, text: str) -> None:
+        """Add a user message at the next model call (see ``RunHandle.steer``)."""
+        self._call(lambda: self._handle.steer(text))
+
+    def approve(self, request_id: str, decision: ApprovalDecision | str) -> None:
+        """Decide a pending approval request (see ``RunHandle.approve``); raises ``KeyError``
+        for a request that is not waiting."""
+        self._call(lambda: self._handle.approve(request_id, decision))
+
+    def cancel(self, reason: str = "cancelled by host", timeout: float | None = None) -> None:
+        """Cancel the run (idempotent) and wait until it has ended."""
+        self._submit(lambda: self._handle.cancel(reason), timeout)
+
+    def result(self, timeout: float | None = None) -> RunResult:
+        """Wait for the run to end and return its result (see ``RunHandle.result``)."""
+        return self._submit(self._handle.result, timeout)
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Cancel the run if it is still going, close its models' HTTP clients and stop the
+        worker thread (idempotent). Events already read stay valid; the handle answers no
+        further calls."""
+        if self._closed:
+            return
+        try:
+            self._submit(self._shutdown)
+        finally:
+            self._closed = True
+            self._stop()
+
+    def __enter__(self) -> SyncRunHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ machinery
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def _submit(self, work: Callable[[], Awaitable[_T]], timeout: float | None = None) -> _T:
+        """Await ``work()`` on the run's loop and return its answer (or raise its error)."""
+        if self._closed:
+            raise ConfigurationError("this SyncRunHandle is closed")
+        future: Future[_T] = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # stops the waiting, never the run (waits are shielded there)
+            raise
+
+    def _call(self, fn: Callable[[], _T]) -> _T:
+        """Run ``fn`` on the run's loop thread (the handle's state belongs to that thread)."""
+
+        async def on_loop() -> _T:
+            return fn()
+
+        return self._submit(on_loop)
+
+    async def _shutdown(self) -> None:
+        handle = self._handle
+        if not handle.done():
+            await handle.cancel("sync handle closed")
+        with contextlib.suppress(EventStoreWriteError):  # result() reports it
+            await handle.flush_events()
+        await handle.release_model_clients()
+
+    def _stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+
+
+async def _awaited(work: Callable[[], Awaitable[_T]]) -> _T:
+    return await work()
