@@ -124,7 +124,6 @@ if TYPE_CHECKING:
     from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle
-    from agentcycle.sync_handle import SyncRunHandle
     from agentcycle.handoffs import Handoff, agent_in_control, handoff
     from agentcycle.hooks import RuntimeHook
     from agentcycle.messages import TokenUsage, ToolResult
@@ -139,6 +138,7 @@ if TYPE_CHECKING:
     from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
     from agentcycle.runtime.state import NoToolPolicy, RunState
     from agentcycle.sub_agents import SubAgent, SubTaskInfo
+    from agentcycle.sync_handle import SyncRunHandle
     from agentcycle.tools.base import SideEffect, Tool, ToolContext
     from agentcycle.tools.function_tool import function_tool
 
