@@ -1,16 +1,28 @@
 """Compile Agent + input + RunConfig into what the loop runs: a frozen ``RunSpec``, the resolved
 model, the tool table and the initial history. The same compiled run can execute inline, in a
-thread, or (later) on a worker."""
+thread, or (later) on a worker. Settings resolution lives in ``_resolution``, the tool table's
+order in ``_tool_assembly``."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
 from typing import Any
 
+from agentcycle._resolution import (
+    first_set,
+    layered_context_providers,
+    layered_hooks,
+    layered_memory_providers,
+    model_price,
+    positive,
+    resolve_model,
+    resolve_workspace,
+    run_language,
+    session_memory_store,
+)
+from agentcycle._tool_assembly import assemble_tools, discover_agent_skills, skill_diagnostics
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
 from agentcycle.budget import RunBudget
 from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
@@ -20,11 +32,10 @@ from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
-from agentcycle.memory.session_store import SessionMemoryStore, WorkspaceSessionMemoryStore
+from agentcycle.memory.session_store import SessionMemoryStore
 from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
-from agentcycle.models.base import Model, ModelInfo, ModelRef, ModelSettings, ToolSpec
-from agentcycle.models.provider import ModelProvider, ProvidedModel, SettingsModelProvider
-from agentcycle.models.provider import model_info as declared_info
+from agentcycle.models.base import Model, ModelInfo, ToolSpec
+from agentcycle.models.provider import ProvidedModel
 from agentcycle.pricing import ModelPrice
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
@@ -41,24 +52,17 @@ from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
 from agentcycle.sessions._turns import check_resume_session
-from agentcycle.sessions.base import Session
 from agentcycle.skills import (
     DEFAULT_SKILLS_PROMPT_BUDGET,
-    SkillCatalog,
-    discover_skills,
     render_skills_section,
 )
-from agentcycle.sub_agents import check_sub_agents
 from agentcycle.tools.base import Tool
-from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
-from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
-from agentcycle.tools.builtin.skills import ACTIVATE_SKILL, activate_skill_tool
-from agentcycle.tools.builtin.todo import todo_write_tool
+from agentcycle.tools.builtin.handoff import HandoffCounter
+from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 from agentcycle.tools.registry import ToolRegistry
 
 DEFAULT_MAX_CYCLES = 10
 DEFAULT_MAX_INVALID_TOOL_CALLS = 5
-_NO_SETTINGS = ModelSettings()  # immutable: shared by every run of a model instance
 _DEFAULT_MEMORY = MemoryPolicy()  # immutable: shared by every run without a memory policy
 
 
@@ -140,17 +144,17 @@ async def compile_run(
     ``CompiledRun.models``, so the models the child resolves are closed with the parent's."""
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
-    language = _language(config)
+    language = run_language(config)
     if agent.handoffs:
         handoff_graph(agent)  # refuse an ambiguous graph before the run starts
-    max_handoffs = _positive(
-        "max_handoffs", _first(config.max_handoffs, agent.max_handoffs, DEFAULT_MAX_HANDOFFS)
+    max_handoffs = positive(
+        "max_handoffs", first_set(config.max_handoffs, agent.max_handoffs, DEFAULT_MAX_HANDOFFS)
     )
-    workspace = _resolve_workspace(config.workspace)
-    memory = _first(config.memory, agent.memory, _DEFAULT_MEMORY)
-    memory_providers = _memory_providers(agent, config)
+    workspace = resolve_workspace(config.workspace)
+    memory = first_set(config.memory, agent.memory, _DEFAULT_MEMORY)
+    memory_providers = layered_memory_providers(agent, config)
     session = config.session
-    notes_store = _session_memory_store(memory, session, workspace)
+    notes_store = session_memory_store(memory, session, workspace)
     notes = memory.session_memory
     fragments: list[ContextProvider] = []
     if notes_store is not None and session is not None and notes is not None:
@@ -197,15 +201,15 @@ async def compile_run(
         model=parts.provided.model.name,
         model_settings=behavior.settings,
         tool_names=tuple(s.name for s in parts.tool_specs),
-        max_cycles=_positive(
-            "max_cycles", _first(config.max_cycles, agent.max_cycles, DEFAULT_MAX_CYCLES)
+        max_cycles=positive(
+            "max_cycles", first_set(config.max_cycles, agent.max_cycles, DEFAULT_MAX_CYCLES)
         ),
         no_tool_policy=behavior.no_tool_policy,
         tool_use_behavior=behavior.tool_use_behavior,
         stop_at_tool_names=behavior.stop_at_tool_names,
-        max_invalid_tool_calls=_positive(
+        max_invalid_tool_calls=positive(
             "max_invalid_tool_calls",
-            _first(
+            first_set(
                 config.max_invalid_tool_calls,
                 agent.max_invalid_tool_calls,
                 DEFAULT_MAX_INVALID_TOOL_CALLS,
@@ -260,8 +264,8 @@ async def compile_resume(
         config=config,
         run_id=spec.run_id,
         run_input=spec.input,
-        language=_language(config),
-        workspace=_resolve_workspace(config.workspace),
+        language=run_language(config),
+        workspace=resolve_workspace(config.workspace),
         counter=HandoffCounter(limit=spec.max_handoffs, used=state.handoff_count()),
     )
     parts = await _compile_agent(active, frame, render_context=False)
@@ -276,7 +280,7 @@ async def compile_resume(
     if current == spec.agent_name:
         parts.behavior = AgentBehavior.of(spec)  # the run keeps what it started with
     check_resume_session(state, config.session)
-    memory = _first(config.memory, agent.memory, _DEFAULT_MEMORY)
+    memory = first_set(config.memory, agent.memory, _DEFAULT_MEMORY)
     decisions = {
         key: value
         if isinstance(value, ApprovalDecision)
@@ -298,8 +302,8 @@ async def compile_resume(
         history=state.messages(),
         tool_state=state.tool_state.model_copy(deep=True) if state.tool_state else RunToolState(),
         memory=memory,
-        memory_providers=_memory_providers(agent, config),
-        session_memory_store=_session_memory_store(memory, config.session, frame.workspace),
+        memory_providers=layered_memory_providers(agent, config),
+        session_memory_store=session_memory_store(memory, config.session, frame.workspace),
     )
     return compiled, work
 
@@ -336,7 +340,7 @@ def _compiled(
         behavior=parts.behavior,
         # Without handoffs the root is the run's only agent: nothing to switch to.
         switch_agent=_Switcher(root, frame) if root.handoffs else None,
-        hooks=_hooks(root, config),
+        hooks=layered_hooks(root, config),
         budget=config.budget,
         price=parts.price,
         diagnostics=(*parts.diagnostics, *diagnostics),
@@ -382,13 +386,13 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
     system prompt (a resumed run keeps the prompt it has)."""
     config = frame.config
     language = frame.language
-    provided = _resolve_model(agent, config)
+    provided = resolve_model(agent, config)
     if not any(model is provided.model for model in frame.models):
         frame.models.append(provided.model)
-    price = _price(config, provided)
+    price = model_price(config, provided)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
-    skills = await _discover_skills(agent, config)
-    registry = _assemble_tools(
+    skills = await discover_agent_skills(agent, config)
+    registry = assemble_tools(
         agent,
         skills,
         workspace=frame.workspace is not None,
@@ -396,7 +400,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         counter=frame.counter,
     )
     policy = (agent.policy or ToolPolicy()).then(config.policy)
-    diagnostics = _skill_diagnostics(skills)
+    diagnostics = skill_diagnostics(skills)
     system = ""
     if render_context:
         ctx = InstructionsContext(
@@ -408,7 +412,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         )
         system = prompts.system_prompt(await _instructions(agent, ctx), language)
         if ACTIVATE_SKILL in registry and policy.offers(registry[ACTIVATE_SKILL]):
-            budget = _first(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
+            budget = first_set(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
             section = render_skills_section(
                 skills.skills,
                 request=_request_text(frame.run_input),
@@ -416,7 +420,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
                 language=language,
             )
             system = f"{system}\n\n{section}"
-        context_budget = _first(
+        context_budget = first_set(
             config.context_budget_chars, agent.context_budget_chars, DEFAULT_CONTEXT_BUDGET_CHARS
         )
         if not isinstance(context_budget, int) or context_budget < 0:
@@ -424,7 +428,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
                 f"context_budget_chars must be an integer >= 0, got {context_budget!r}"
             )
         context = await render_context_fragments(
-            (*_providers(agent, config), *frame.fragments), ctx, context_budget
+            (*layered_context_providers(agent, config), *frame.fragments), ctx, context_budget
         )
         if context.text:  # last: the constant part of the prompt stays a cacheable prefix
             system = f"{system}\n\n{context.text}"
@@ -440,7 +444,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         behavior=AgentBehavior(
             settings=settings,
             no_tool_policy=NoToolPolicy(
-                _first(config.no_tool_policy, agent.no_tool_policy, NoToolPolicy.CONTINUE)
+                first_set(config.no_tool_policy, agent.no_tool_policy, NoToolPolicy.CONTINUE)
             ),
             tool_use_behavior="stop_at_tool_names"
             if isinstance(behavior, StopAtTools)
@@ -473,227 +477,12 @@ def handoff_graph(root: Agent) -> dict[str, Agent]:
     return graph
 
 
-def _language(config: RunConfig) -> str:
-    language = config.language or "en-US"
-    if language not in prompts.LANGUAGES:
-        raise ConfigurationError(
-            f"unknown language {language!r}; choose one of {', '.join(prompts.LANGUAGES)}"
-        )
-    return language
-
-
-def _price(config: RunConfig, provided: ProvidedModel) -> ModelPrice | None:
-    """The model's price: ``RunConfig.price_table`` first, then the settings file's. A cost
-    budget without a price could never be enforced, so it is refused here."""
-    model = provided.model
-    table = config.price_table
-    price = (table.price(model.backend, model.name) if table is not None else None) or (
-        provided.price
-    )
-    budget = config.budget
-    if price is None and budget is not None and budget.max_cost_usd is not None:
-        raise ConfigurationError(
-            f"max_cost_usd needs a price for model {model.name!r} (backend "
-            f"{model.backend!r}): add it to RunConfig.price_table or give the model a "
-            "`pricing` object in the settings file",
-            code="missing_price",
-            details={"backend": model.backend, "model": model.name},
-        )
-    return price
-
-
-def _resolve_workspace(value: Any) -> Any:
-    """``RunConfig.workspace`` as a backend: a path means a local directory."""
-    if value is None:
-        return None
-    if isinstance(value, str | PurePath):
-        from agentcycle.workspace.local import LocalWorkspaceBackend
-
-        if not Path(value).is_dir():
-            raise ConfigurationError(f"workspace {str(value)!r} is not a directory")
-        return LocalWorkspaceBackend(Path(value))
-    from agentcycle.workspace.base import WorkspaceBackend
-
-    if isinstance(value, WorkspaceBackend):
-        return value
-    raise ConfigurationError(
-        f"workspace must be a directory path or a WorkspaceBackend, got {type(value).__name__}"
-    )
-
-
-def _first(*values: Any) -> Any:
-    return next(v for v in values if v is not None)
-
-
-def _positive(name: str, value: int) -> int:
-    if not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def _resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
-    chosen: Model | ModelRef | str | None = _first(config.model, agent.model, "")
-    if chosen is None or chosen == "":
-        raise ConfigurationError(
-            "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a "
-            "ModelRef or a model name from the settings file)"
-        )
-    if not isinstance(chosen, ModelRef | str):
-        return ProvidedModel(model=chosen, info=declared_info(chosen), settings=_NO_SETTINGS)
-    provider = config.model_provider or _settings_provider(config)
-    return provider.get_model(chosen)
-
-
-def _settings_provider(config: RunConfig) -> ModelProvider:
-    from agentcycle.models.settings import find_settings_file
-
-    path = find_settings_file(
-        str(config.settings_file) if config.settings_file is not None else None
-    )
-    if path is None:
-        raise ConfigurationError(
-            "no settings file: pass settings_file, set AGENTCYCLE_SETTINGS, or create "
-            "./local_settings.json (see local_settings.example.json)"
-        )
-    return SettingsModelProvider(path, config.default_backend)
-
-
-def _assemble_tools(
-    agent: Agent,
-    skills: SkillCatalog | None = None,
-    *,
-    workspace: bool = False,
-    multimodal: bool = False,
-    counter: HandoffCounter | None = None,
-) -> ToolRegistry:
-    """Built-ins first, then the agent's own tools, then its handoff tools; the order is stable
-    (prompt caching, see TOOLS.md). Plain functions are wrapped with ``function_tool``;
-    duplicate names are an error. With a ``workspace`` the file tools come after ``ask_user``
-    (and ``read_image`` after the shell, sub-task and skill tools when the model is
-    ``multimodal``); ``create_sub_task`` and ``sub_task_status`` come after the shell tools
-    when the agent has ``sub_agents`` (and its ``task_finish`` then minds running sub-tasks);
-    ``activate_skill`` is offered when ``skills`` holds at least one skill. The transfer tools
-    share the run's handoff ``counter``."""
-    finish = task_finish_tool(output_type=agent.output_type)
-    sub_agents = check_sub_agents(agent.sub_agents) if agent.sub_agents else None
-    if sub_agents:
-        from agentcycle._sub_task_tools import guard_finish
-
-        finish = guard_finish(finish)
-    registry = ToolRegistry([finish])
-    if agent.allow_ask_user:
-        registry.add(ask_user_tool())
-    if workspace:
-        from agentcycle.tools.builtin.workspace import workspace_tools
-
-        registry.extend(workspace_tools())
-    registry.add(todo_write_tool())
-    if agent.shell_tools:
-        from agentcycle.tools.builtin.shell import shell_tools
-
-        registry.extend(shell_tools())
-    if sub_agents:
-        from agentcycle._sub_task_tools import sub_task_tools
-
-        registry.extend(sub_task_tools(sub_agents))
-    if skills is not None and skills.skills:
-        registry.add(activate_skill_tool(skills))
-    if workspace and multimodal:
-        from agentcycle.tools.builtin.workspace import image_tool
-
-        registry.add(image_tool())
-    registry.extend(agent.tools)
-    if agent.handoffs:
-        counter = counter or HandoffCounter(limit=DEFAULT_MAX_HANDOFFS)
-        for item in agent.handoffs:
-            target = item if isinstance(item, Handoff) else Handoff(item)
-            registry.add(
-                transfer_tool(target.tool_name, target.agent.name, target.description, counter)
-            )
-    return registry
-
-
-async def _discover_skills(agent: Agent, config: RunConfig) -> SkillCatalog:
-    """The skills under the agent's and then the run's skill directories, read off the event
-    loop."""
-    roots = [*agent.skills_dirs, *(config.skills_dirs or ())]
-    if not roots:
-        return SkillCatalog()
-    return await asyncio.to_thread(discover_skills, roots)
-
-
-def _skill_diagnostics(skills: SkillCatalog) -> tuple[StartupDiagnostic, ...]:
-    return tuple(
-        StartupDiagnostic(
-            code="skill_invalid",
-            details={
-                "path": issue.path,
-                "error_code": issue.code,
-                "message": issue.message,
-                "name": issue.name,
-            },
-        )
-        for issue in skills.issues
-    )
-
-
 def _request_text(run_input: Any) -> str:
     """The user's words in the run input (what skill relevance is judged against)."""
     if isinstance(run_input, str):
         return run_input
     messages = run_input if isinstance(run_input, list | tuple) else ()
     return "\n".join(content_text(m.content) for m in messages if isinstance(m, UserMessage))
-
-
-def _hooks(agent: Agent, config: RunConfig) -> tuple[RuntimeHook, ...]:
-    """The agent's hooks, then the config's (runner's, then run's)."""
-    hooks = (*agent.hooks, *config.hooks)
-    for hook in hooks:
-        if not isinstance(hook, RuntimeHook):
-            raise ConfigurationError(
-                f"hooks must be RuntimeHook instances, got {type(hook).__name__}"
-            )
-    return hooks
-
-
-def _providers(agent: Agent, config: RunConfig) -> tuple[ContextProvider, ...]:
-    providers = (*agent.context_providers, *config.context_providers)
-    for provider in providers:
-        if not isinstance(provider, ContextProvider):
-            raise ConfigurationError(
-                "context providers need an async fragments(ctx) method; "
-                f"{type(provider).__name__} has none"
-            )
-    return providers
-
-
-def _memory_providers(agent: Agent, config: RunConfig) -> tuple[MemoryProvider, ...]:
-    providers = (*agent.memory_providers, *config.memory_providers)
-    for provider in providers:
-        if not isinstance(provider, MemoryProvider):
-            raise ConfigurationError(
-                "memory providers need async search, save, before_compaction and "
-                f"after_compaction methods; {type(provider).__name__} lacks some"
-            )
-    return providers
-
-
-def _session_memory_store(
-    memory: MemoryPolicy, session: Session | None, workspace: Any
-) -> SessionMemoryStore | None:
-    """The store session memory uses in this run, or ``None`` when it does not apply (off, or
-    no session)."""
-    settings = memory.session_memory
-    if settings is None or session is None:
-        return None
-    if settings.store is not None:
-        return settings.store
-    if workspace is None:
-        raise ConfigurationError(
-            "session memory needs a store: pass SessionMemory(store=...) or run with a "
-            "workspace (RunConfig.workspace) to keep notes in .agentcycle/memory/"
-        )
-    return WorkspaceSessionMemoryStore(workspace)
 
 
 async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | None:

@@ -1,0 +1,97 @@
+"""The tools a run offers, in TOOLS.md order, and the skills they draw on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agentcycle.agent import Agent
+from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
+from agentcycle.run_config import RunConfig
+from agentcycle.runtime.loop import StartupDiagnostic
+from agentcycle.skills import SkillCatalog, discover_skills
+from agentcycle.sub_agents import check_sub_agents
+from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
+from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
+from agentcycle.tools.builtin.skills import activate_skill_tool
+from agentcycle.tools.builtin.todo import todo_write_tool
+from agentcycle.tools.registry import ToolRegistry
+
+
+def assemble_tools(
+    agent: Agent,
+    skills: SkillCatalog | None = None,
+    *,
+    workspace: bool = False,
+    multimodal: bool = False,
+    counter: HandoffCounter | None = None,
+) -> ToolRegistry:
+    """Built-ins first, then the agent's own tools, then its handoff tools; the order is stable
+    (prompt caching, see TOOLS.md). Plain functions are wrapped with ``function_tool``;
+    duplicate names are an error. With a ``workspace`` the file tools come after ``ask_user``
+    (and ``read_image`` after the shell, sub-task and skill tools when the model is
+    ``multimodal``); ``create_sub_task`` and ``sub_task_status`` come after the shell tools
+    when the agent has ``sub_agents`` (and its ``task_finish`` then minds running sub-tasks);
+    ``activate_skill`` is offered when ``skills`` holds at least one skill. The transfer tools
+    share the run's handoff ``counter``."""
+    finish = task_finish_tool(output_type=agent.output_type)
+    sub_agents = check_sub_agents(agent.sub_agents) if agent.sub_agents else None
+    if sub_agents:
+        from agentcycle._sub_task_tools import guard_finish
+
+        finish = guard_finish(finish)
+    registry = ToolRegistry([finish])
+    if agent.allow_ask_user:
+        registry.add(ask_user_tool())
+    if workspace:
+        from agentcycle.tools.builtin.workspace import workspace_tools
+
+        registry.extend(workspace_tools())
+    registry.add(todo_write_tool())
+    if agent.shell_tools:
+        from agentcycle.tools.builtin.shell import shell_tools
+
+        registry.extend(shell_tools())
+    if sub_agents:
+        from agentcycle._sub_task_tools import sub_task_tools
+
+        registry.extend(sub_task_tools(sub_agents))
+    if skills is not None and skills.skills:
+        registry.add(activate_skill_tool(skills))
+    if workspace and multimodal:
+        from agentcycle.tools.builtin.workspace import image_tool
+
+        registry.add(image_tool())
+    registry.extend(agent.tools)
+    if agent.handoffs:
+        counter = counter or HandoffCounter(limit=DEFAULT_MAX_HANDOFFS)
+        for item in agent.handoffs:
+            target = item if isinstance(item, Handoff) else Handoff(item)
+            registry.add(
+                transfer_tool(target.tool_name, target.agent.name, target.description, counter)
+            )
+    return registry
+
+
+async def discover_agent_skills(agent: Agent, config: RunConfig) -> SkillCatalog:
+    """The skills under the agent's and then the run's skill directories, read off the event
+    loop."""
+    roots = [*agent.skills_dirs, *(config.skills_dirs or ())]
+    if not roots:
+        return SkillCatalog()
+    return await asyncio.to_thread(discover_skills, roots)
+
+
+def skill_diagnostics(skills: SkillCatalog) -> tuple[StartupDiagnostic, ...]:
+    """One ``skill_invalid`` startup diagnostic per skill that failed to load."""
+    return tuple(
+        StartupDiagnostic(
+            code="skill_invalid",
+            details={
+                "path": issue.path,
+                "error_code": issue.code,
+                "message": issue.message,
+                "name": issue.name,
+            },
+        )
+        for issue in skills.issues
+    )
