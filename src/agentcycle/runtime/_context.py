@@ -4,7 +4,6 @@ the character budget and render them (rules in ``agentcycle.context_providers``)
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from agentcycle.context_providers import (
     ContextProvider,
     PromptFragment,
 )
+from agentcycle.runtime._timeouts import answer_within
 from agentcycle.runtime.loop import StartupDiagnostic
 
 if TYPE_CHECKING:
@@ -88,16 +88,7 @@ async def _ask(
     name = provider_name(provider)
     timeout = getattr(provider, "timeout", DEFAULT_PROVIDER_TIMEOUT)
     try:
-        value: Any = provider.fragments(ctx)
-        if inspect.isawaitable(value):
-            scope = asyncio.timeout(timeout)
-            try:
-                async with scope:
-                    value = await value
-            except TimeoutError:
-                if not scope.expired():
-                    raise
-                raise TimeoutError(f"fragments() did not answer within {timeout} s") from None
+        value: Any = await answer_within(provider.fragments(ctx), timeout, "fragments()")
         if not isinstance(value, list | tuple) or not all(
             isinstance(f, PromptFragment) for f in value
         ):

@@ -4,8 +4,6 @@ has hooks, so a run without any pays nothing."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +28,7 @@ from agentcycle.hooks import (
 )
 from agentcycle.messages import Message, ToolResult, UserMessage
 from agentcycle.models.base import ModelRequest, ModelResponse
+from agentcycle.runtime._timeouts import answer_within
 from agentcycle.runtime.event_bus import EventBus
 
 _POINTS = (
@@ -276,17 +275,9 @@ class HookDispatcher:
         self, hook: RuntimeHook, point: str, cycle_index: int | None, *args: Any
     ) -> Any:
         try:
-            value = getattr(hook, point)(self.ctx, *args)
-            if inspect.isawaitable(value):
-                timeout = getattr(hook, "timeout", None)
-                scope = asyncio.timeout(timeout)
-                try:
-                    async with scope:
-                        value = await value
-                except TimeoutError:
-                    if not scope.expired():
-                        raise
-                    raise TimeoutError(f"no answer within {timeout} s") from None
+            value = await answer_within(
+                getattr(hook, point)(self.ctx, *args), getattr(hook, "timeout", None), point
+            )
         except Exception as exc:
             raise self._failed(hook, point, cycle_index, exc) from exc
         return value
