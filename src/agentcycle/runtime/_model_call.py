@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentcycle.errors import AgentcycleError, ModelError, PromptTooLongError
+from agentcycle.errors import ModelError, PromptTooLongError
 from agentcycle.events import (
     AssistantDelta,
     ModelCallCompleted,
-    ModelCallFailed,
     ModelCallStarted,
     ModelToolCallProgress,
     ModelToolCallStarted,
@@ -35,10 +34,10 @@ from agentcycle.models.base import (
 )
 from agentcycle.pricing import priced
 from agentcycle.runtime._hooks import HookDispatcher
-from agentcycle.runtime._side_call import CallRecorder
+from agentcycle.runtime._side_call import CallRecorder, emit_call_failed
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
-from agentcycle.runtime.event_bus import EventBus, new_id
+from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.policy import skill_refusal
 
 if TYPE_CHECKING:
@@ -129,17 +128,17 @@ class ModelCaller:
                 elif isinstance(item, ModelResponse):
                     response = item
                 elif isinstance(item, AttemptFailed):
-                    _emit_failed(bus, index, ids, item.error, retryable=True)
+                    emit_call_failed(bus, index, ids, item.error, retryable=True)
                 elif isinstance(item, AttemptStarted):
                     ids["attempt"] = item.attempt
                     ids["call_id"] = new_id("mc")
                     bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
         except ModelError as exc:
-            _emit_failed(bus, index, ids, exc, retryable=False)
+            emit_call_failed(bus, index, ids, exc, retryable=False)
             raise
         if response is None:
             error = ModelError("The model stream ended without a response.", code="empty_response")
-            _emit_failed(bus, index, ids, error, retryable=False)
+            emit_call_failed(bus, index, ids, error, retryable=False)
             raise error
         # What the model used (priced), whatever a hook makes of the response.
         usage = priced(response.usage, self._in.price)
@@ -157,19 +156,3 @@ class ModelCaller:
         if tool_state.skill_allowed_tools() is None:
             return self._in.tool_specs
         return tuple(s for s in self._in.tool_specs if skill_refusal(tool_state, s.name) is None)
-
-
-def _emit_failed(
-    bus: EventBus, index: int, ids: dict[str, Any], exc: Exception, *, retryable: bool
-) -> None:
-    code = exc.code if isinstance(exc, AgentcycleError) else "model_error"
-    outcome = exc.outcome if isinstance(exc, ModelError) else "definitive"
-    bus.emit(
-        ModelCallFailed,
-        cycle_index=index,
-        error_code=code,
-        error=str(exc),
-        retryable=retryable,
-        outcome=outcome,
-        **ids,
-    )

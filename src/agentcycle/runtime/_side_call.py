@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agentcycle.errors import ModelError
+from agentcycle.errors import AgentcycleError, ModelError
 from agentcycle.events import ModelCallCompleted, ModelCallFailed, ModelCallStarted, ModelOperation
 from agentcycle.messages import Message, TokenUsage
 from agentcycle.models.base import (
@@ -69,16 +69,16 @@ async def side_call(
             if isinstance(item, ModelResponse):
                 response = item
             elif isinstance(item, AttemptFailed):
-                _failed(bus, index, ids, item.error, retryable=True)
+                emit_call_failed(bus, index, ids, item.error, retryable=True)
             elif isinstance(item, AttemptStarted):
                 ids.update(attempt=item.attempt, call_id=new_id("mc"))
                 bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
     except ModelError as exc:
-        _failed(bus, index, ids, exc, retryable=False)
+        emit_call_failed(bus, index, ids, exc, retryable=False)
         raise
     if response is None or not response.text.strip():
         error = ModelError(f"The {operation} call returned no text.", code="empty_response")
-        _failed(bus, index, ids, error, retryable=False)
+        emit_call_failed(bus, index, ids, error, retryable=False)
         raise error
     usage = priced(response.usage, price)
     bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
@@ -86,15 +86,18 @@ async def side_call(
     return response.text
 
 
-def _failed(
+def emit_call_failed(
     bus: EventBus, index: int, ids: dict[str, Any], exc: Exception, *, retryable: bool
 ) -> None:
+    """Emit ``model_call_failed`` for the call ``ids`` names, from the error that ended it."""
+    code = exc.code if isinstance(exc, AgentcycleError) else "model_error"
+    outcome = exc.outcome if isinstance(exc, ModelError) else "definitive"
     bus.emit(
         ModelCallFailed,
         cycle_index=index,
-        error_code=getattr(exc, "code", "model_error"),
+        error_code=code,
         error=str(exc),
         retryable=retryable,
-        outcome=getattr(exc, "outcome", "definitive"),
+        outcome=outcome,
         **ids,
     )
