@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agentcycle import Agent, RunConfig
+from agentcycle import Agent, RunConfig, SubAgent
 from agentcycle.events import parse_event
 from agentcycle.handoffs import handoff
 from agentcycle.stores import JsonlRunEventStore
@@ -19,6 +19,7 @@ from tests.multiagent.helpers import (
     run_with_events,
     types,
 )
+from tests.multiagent.sub_task_helpers import parent, worker
 
 
 class Recorder:
@@ -105,3 +106,38 @@ async def test_every_multi_agent_event_round_trips_through_json() -> None:
     assert {"sub_run_started", "sub_run_completed", "handoff_started", "handoff_completed"} <= kinds
     for event in events:
         assert parse_event(json.loads(json.dumps(event.to_dict()))) == event
+
+
+async def test_a_background_sub_task_started_after_its_call_ended_hangs_under_that_call() -> None:
+    # One slot: the second task starts only when the first ends, after create_sub_task returned.
+    lead = parent(
+        [
+            call_tool(
+                "create_sub_task",
+                {
+                    "agent_id": "worker",
+                    "tasks": [{"task_description": "one"}, {"task_description": "two"}],
+                    "wait_for_completion": False,
+                },
+            ),
+            call_tool(
+                "sub_task_status",
+                {"task_ids": ["worker-1", "worker-2"], "wait_for_completion": True},
+            ),
+            call_tool("task_finish", {"message": "both done"}),
+        ],
+        {"worker": SubAgent(worker(), "Does one thing.", max_concurrency=1)},
+    )
+    recorder = Recorder()
+    result, events = await run_with_events(lead, config=RunConfig(trace_processors=[recorder]))
+    assert result.final_output == "both done"
+    children = child_run_ids(events, result.run_id)
+    assert len(children) == 2
+    spans = recorder.ended
+    (create,) = [
+        s for s in spans if s.kind == "tool_call" and s.attributes["tool_name"] == "create_sub_task"
+    ]
+    runs = {s.run_id: s for s in spans if s.kind == "run"}
+    assert [runs[child].parent_span_id for child in children] == [create.span_id] * 2
+    # The second child really did start after the call's span had ended.
+    assert runs[children[1]].start_time >= create.end_time

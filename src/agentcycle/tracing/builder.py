@@ -2,8 +2,9 @@
 
 Rules, all driven by events:
 - ``run_started`` opens a run span (a resumed run opens a new one per segment; a child run's
-  span sits under the tool call that started it, named by ``sub_run_started``, or under its
-  parent run); the terminal event closes everything still open in that run, then the run span.
+  span sits under the tool call that started it, named by ``sub_run_started``, even when that
+  call has ended (a background sub-task started later), or under its parent run); the
+  terminal event closes everything still open in that run, then the run span.
 - ``cycle_started`` closes the previous cycle span and opens the next.
 - ``model_call_started`` opens a span per attempt (``call_id``); ``model_call_completed`` /
   ``model_call_failed`` close it with its usage.
@@ -61,6 +62,12 @@ class _RunSpans:
     cycle: _Open | None = None
     model_calls: dict[str, _Open] = field(default_factory=dict)
     tool_calls: dict[str, _Open] = field(default_factory=dict)
+    ended_starters: dict[str, str] = field(default_factory=dict)
+    """Ended tool calls that may still start child runs (sub-task tools): call id -> span id."""
+
+
+_CHILD_STARTERS = frozenset({"create_sub_task", "sub_task_status"})
+"""Tools whose child runs may start after the call returned (background sub-tasks)."""
 
 
 class SpanBuilder:
@@ -123,8 +130,13 @@ class SpanBuilder:
         elif isinstance(event, ToolCallCompleted):
             self._tool_call_ended(spans, event)
         elif isinstance(event, SubRunStarted):
-            tool = spans.tool_calls.get(event.parent_tool_call_id or "")
-            parent = tool.span.span_id if tool is not None else _parent(spans)
+            starter = event.parent_tool_call_id or ""
+            tool = spans.tool_calls.get(starter)
+            parent = (
+                tool.span.span_id
+                if tool is not None
+                else spans.ended_starters.get(starter) or _parent(spans)
+            )
             self._child_parents[event.child_run_id] = parent
         elif isinstance(event, CheckpointResumed):
             spans.run.span.attributes["resume_attempt"] = event.resume_attempt
@@ -195,6 +207,8 @@ class SpanBuilder:
         call = spans.tool_calls.pop(event.tool_call_id, None)
         if call is None:
             return
+        if call.span.attributes.get("tool_name") in _CHILD_STARTERS:
+            spans.ended_starters[event.tool_call_id] = call.span.span_id
         call.span.attributes.update(
             tool_status=event.status,
             directive=event.directive,
