@@ -189,7 +189,8 @@ async def test_common_pattern_stops_after_the_first_files(
     assert content.body["content"].splitlines() == [
         f"d00/f{index:03d}.py:1:import os" for index in range(3)
     ]
-    assert len(commands) == 2 and len(commands[0]) == 256 and len(commands[1]) <= 16
+    # Then one `rg --json` over that batch's matches, stopped once three lines are in.
+    assert commands == [commands[0], commands[0]] and len(commands[0]) == 256
     commands.clear()
     # A big page keeps to explicit batches while the hit rate says they will fill it.
     big = await search(workspace, pattern="import", head_limit=450)

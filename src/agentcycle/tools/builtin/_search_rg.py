@@ -27,6 +27,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import re
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
@@ -45,11 +46,16 @@ from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.filters import IGNORED_DIR_NAMES
 
 _FIRST_BATCH, _MAX_BATCH = 16, 1024
-"""Files per ``rg --json`` process in step 2: few first, growing while more are wanted."""
+"""Step 2 waits for this many files (growing fourfold while more are wanted) before it starts
+``rg --json`` on all it has, and gives one process at most the largest number."""
 _FIRST_WALK, _MAX_WALK = 256, 16_384
 """Files per explicit ``rg -l`` batch in step 1, growing fourfold."""
-_ARG_BYTES = 128 * 1024
-"""Path bytes per ripgrep command line, well below the system's limit on arguments."""
+_ARG_BYTES = max(128 * 1024, min(os.sysconf("SC_ARG_MAX") // 4, 1 << 20))
+"""Path bytes per ripgrep command line: a quarter of the system's limit on arguments, which
+the environment shares (512 KiB on Linux: a batch of 4,096 paths fits one command)."""
+_EXPLICIT_COST = 2.5
+"""Cost of a file in an explicit batch (our walk, then ripgrep on named files) relative to
+one that ripgrep's parallel walk of a whole directory reaches."""
 _LINE_LIMIT = 1 << 28
 """Longest JSON line read from ripgrep (a match on a very long line)."""
 _PLAIN = r"[\w.*?+@=~ -]+"
@@ -185,8 +191,9 @@ async def _files_with_matches(
 
 async def _matching_files(
     rg: str, root: Path, query: SearchQuery, need: int, cancelled: asyncio.Event
-) -> AsyncGenerator[str, None]:
-    """Step 1: every visible matching file below the base directory, in canonical order.
+) -> AsyncGenerator[list[str], None]:
+    """Step 1: every visible matching file below the base directory, in canonical order, in
+    groups of files found together (one per ripgrep answer).
 
     The walk lists files in order and ripgrep searches them in growing explicit batches, so a
     common pattern fills the page from the first few hundred files. Once the hit rate so far
@@ -205,15 +212,19 @@ async def _matching_files(
             return
         found = await _files_with_matches(rg, root, query, batch, walk=False, cancelled=cancelled)
         found.sort()  # the batch is in canonical order, and so is code point order
-        for path in found:
-            yield path
+        if found:
+            yield found
         scanned, hits = scanned + len(batch), hits + len(found)
         if walk.exhausted:
             return
         size = min(size * 4, _MAX_WALK)
-        # Files still to scan at the hit rate so far (each match at least one unit): beyond
-        # one largest batch, ripgrep's own walk of the rest is cheaper than ours.
-        if not hits or (need - hits) * scanned > hits * _MAX_WALK:
+        if not hits:
+            break
+        # Files still to scan at the hit rate so far (each match at least one unit). Beyond
+        # one largest batch, or beyond what the rest of the tree is worth in explicit files,
+        # ripgrep's own walk of the rest is cheaper than ours.
+        expected = (need - hits) * scanned / hits
+        if expected > _MAX_WALK or expected * _EXPLICIT_COST > walk.estimated_rest():
             break
     rest = walk.rest()
     if not rest:
@@ -222,8 +233,8 @@ async def _matching_files(
     found = await _files_with_matches(rg, root, query, rest, walk=True, cancelled=cancelled)
     matching = [path for path in found if visibility.shows_file(path) and query.selects(path)]
     matching.sort()  # code point order is UTF-8 byte order: canonical for files
-    for path in matching:
-        yield path
+    if matching:
+        yield matching
 
 
 def _text(field: dict[str, Any]) -> str:
@@ -253,7 +264,25 @@ async def _json_search(
         args += ["--before-context", str(query.before), "--after-context", str(query.after)]
         if cap is not None and not query.multiline:
             args += ["--max-count", str(cap)]
-    args += ["--regexp", query.regex, "--", *("./" + path for path in paths)]
+    args += ["--regexp", query.regex, "--"]
+    for start in range(0, len(paths), _MAX_BATCH):
+        async with contextlib.aclosing(
+            _json_process(rg, root, query, [*args], paths[start : start + _MAX_BATCH], cancelled)
+        ) as results:
+            async for found in results:
+                yield found
+
+
+async def _json_process(
+    rg: str,
+    root: Path,
+    query: SearchQuery,
+    args: list[str],
+    paths: list[str],
+    cancelled: asyncio.Event,
+) -> AsyncGenerator[FileLines, None]:
+    """One ``rg --json`` process over ``paths`` (``args`` end with ``--``), in order."""
+    args += ["./" + path for path in paths]
     keep_text = query.mode == "content"
     wanted = set(paths)
     async with _ripgrep(rg, root, args, cancelled) as process:
@@ -300,15 +329,19 @@ async def search(
     batch: list[str] = []
     size = _FIRST_BATCH
     async with contextlib.aclosing(candidates):
-        async for path in candidates:
-            if cancelled.is_set():
-                return
-            if is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)):
-                continue
-            if query.mode == "files_with_matches":
-                yield FileLines(path)
-                continue
-            batch.append(path)
+        async for group in candidates:
+            for path in group:
+                if cancelled.is_set():
+                    return
+                if is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)):
+                    continue
+                if query.mode == "files_with_matches":
+                    yield FileLines(path)
+                else:
+                    batch.append(path)
+            # Whole groups go to ripgrep (each process killed once the caller has enough), so
+            # a large late group, such as the answer for the rest of the tree, costs few
+            # start-ups.
             if len(batch) >= size:
                 async with contextlib.aclosing(
                     _json_search(rg, root, query, batch, cap, cancelled)
@@ -326,7 +359,7 @@ async def search(
 
 async def _named_file(
     rg: str, root: Path, query: SearchQuery, cancelled: asyncio.Event
-) -> AsyncGenerator[str, None]:
+) -> AsyncGenerator[list[str], None]:
     """Step 1 for a file named explicitly (the caller vetted it): the file, if it matches."""
     if await _files_with_matches(rg, root, query, [query.base], walk=False, cancelled=cancelled):
-        yield query.base
+        yield [query.base]
