@@ -211,3 +211,19 @@ async def test_rare_pattern_hands_the_rest_of_the_tree_to_ripgrep(
     assert rest == [f"./d02/f{index:03d}.py" for index in range(56, 100)] + [
         f"./d{directory:02d}" for directory in range(3, 30)
     ]
+
+
+async def test_page_the_tree_cannot_fill_hands_off_after_the_first_batch(
+    many_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file in fifty matches: the first batch's hit rate says filling 250 results would
+    take more files than the walk estimates are left, so ripgrep walks the rest at once."""
+    for directory in range(30):
+        for index in (0, 50):
+            (many_files / f"d{directory:02d}" / f"f{index:03d}.py").write_text("handler\n")
+    commands = spawned_ripgrep(monkeypatch)
+    outcome = await search(LocalWorkspaceBackend(many_files), pattern="handler")
+    expected = [f"d{directory:02d}/f{index:03d}.py" for directory in range(30) for index in (0, 50)]
+    assert outcome.body["files"] == expected and outcome.body["total"] == 60
+    first, rest = commands
+    assert len(first) == 256 and rest[-1] == "./d29"
