@@ -227,3 +227,18 @@ async def test_page_the_tree_cannot_fill_hands_off_after_the_first_batch(
     assert outcome.body["files"] == expected and outcome.body["total"] == 60
     first, rest = commands
     assert len(first) == 256 and rest[-1] == "./d29"
+
+
+def test_binary_sniff_reads_only_regular_files_and_leaves_the_rest_to_the_backend(
+    tmp_path: Path,
+) -> None:
+    """The engine's own sniff of matching files: text or binary for a regular file; anything
+    else (a FIFO it must not block on, a link it must not follow, a file gone since ripgrep
+    saw it) is left to the backend, which raises the usual typed errors."""
+    (tmp_path / "text.py").write_text("x = 1\n" * 3000)
+    (tmp_path / "blob.bin").write_bytes(b"x = 1\n\x00rest")
+    (tmp_path / "late.bin").write_bytes(b"x" * 9000 + b"\x00")  # NUL past the sniffed head
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link.py").symlink_to(tmp_path / "text.py")
+    names = ["text.py", "blob.bin", "late.bin", "fifo", "link.py", "gone.py"]
+    assert _search_rg._sniff(str(tmp_path), names) == [False, True, False, None, None, None]

@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,8 @@ _EXPLICIT_COST = 2.5
 one that ripgrep's parallel walk of a whole directory reaches."""
 _LINE_LIMIT = 1 << 28
 """Longest JSON line read from ripgrep (a match on a very long line)."""
+_SNIFF_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+"""Opening a file to sniff it: never a final symlink, never blocking on a FIFO."""
 _PLAIN = r"[\w.*?+@=~ -]+"
 _SIMPLE_GLOB = re.compile(rf"(?:{_PLAIN})?(?:\{{{_PLAIN}(?:,{_PLAIN})+\}})?(?:{_PLAIN})?")
 """File-name globs whose meaning ripgrep's glob dialect shares: no classes, one brace group."""
@@ -240,6 +243,34 @@ async def _matching_files(
         yield matching
 
 
+def _sniff(root: str, paths: list[str]) -> list[bool | None]:
+    """Whether each of ``paths`` is binary, read straight from the directory the way ripgrep
+    just did (without the backend's per-component checks, which cost more than the read);
+    ``None`` for a file that cannot be opened as a regular one now, left to the backend."""
+    verdicts: list[bool | None] = []
+    for path in paths:
+        try:
+            fd = os.open(os.path.join(root, path), _SNIFF_FLAGS)
+        except OSError:
+            verdicts.append(None)
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                verdicts.append(None)
+                continue
+            head = b""
+            while len(head) < BINARY_SNIFF_BYTES and (
+                chunk := os.read(fd, BINARY_SNIFF_BYTES - len(head))
+            ):
+                head += chunk
+            verdicts.append(is_binary(head))
+        except OSError:
+            verdicts.append(None)
+        finally:
+            os.close(fd)
+    return verdicts
+
+
 def _text(field: dict[str, Any]) -> str:
     if "text" in field:
         text: str = field["text"]
@@ -333,10 +364,13 @@ async def search(
     size = _FIRST_BATCH
     async with contextlib.aclosing(candidates):
         async for group in candidates:
-            for path in group:
+            binary = await asyncio.to_thread(_sniff, str(root), group)
+            for path, verdict in zip(group, binary, strict=True):
                 if cancelled.is_set():
                     return
-                if is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)):
+                if verdict is None:  # the backend reports what went wrong
+                    verdict = is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES))
+                if verdict:
                     continue
                 if query.mode == "files_with_matches":
                     yield FileLines(path)
