@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import stat
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
@@ -62,6 +63,9 @@ _EXPLICIT_COST = 2.5
 one that ripgrep's parallel walk of a whole directory reaches."""
 _LINE_LIMIT = 1 << 28
 """Longest JSON line read from ripgrep (a match on a very long line)."""
+_SNIFF_SLICE = 256
+"""Matching files sniffed for binary content at a time (a few milliseconds of reads), so a
+long answer is only read as far as the caller wants."""
 _SNIFF_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 """Opening a file to sniff it: never a final symlink, never blocking on a FIFO."""
 _PLAIN = r"[\w.*?+@=~ -]+"
@@ -130,19 +134,24 @@ async def _ripgrep(rg: str, root: Path, args: list[str], cancelled: asyncio.Even
         limit=_LINE_LIMIT,
     )
 
+    def kill() -> None:
+        # Signalled directly: Popen.kill() first polls, reaping a child that has just exited
+        # behind the child watcher's back (it then warns of an unknown process). An exited
+        # child keeps its pid until the watcher reaps it, an instant before reporting.
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+
     async def kill_on_cancel() -> None:
         await cancelled.wait()
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        kill()
 
     watcher = asyncio.create_task(kill_on_cancel())
     try:
         yield process
     finally:
         watcher.cancel()
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+        kill()
         await process.wait()
 
 
@@ -246,7 +255,11 @@ async def _matching_files(
 def _sniff(root: str, paths: list[str]) -> list[bool | None]:
     """Whether each of ``paths`` is binary, read straight from the directory the way ripgrep
     just did (without the backend's per-component checks, which cost more than the read);
-    ``None`` for a file that cannot be opened as a regular one now, left to the backend."""
+    ``None`` for a file that cannot be opened as a regular one now, left to the backend.
+
+    Reads of 8 KiB from local files are short enough to run on the event loop (the backend's
+    own small reads do too); a worker thread per slice costs more than it saves.
+    """
     verdicts: list[bool | None] = []
     for path in paths:
         try:
@@ -364,28 +377,31 @@ async def search(
     size = _FIRST_BATCH
     async with contextlib.aclosing(candidates):
         async for group in candidates:
-            binary = await asyncio.to_thread(_sniff, str(root), group)
-            for path, verdict in zip(group, binary, strict=True):
-                if cancelled.is_set():
-                    return
-                if verdict is None:  # the backend reports what went wrong
-                    verdict = is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES))
-                if verdict:
-                    continue
-                if query.mode == "files_with_matches":
-                    yield FileLines(path)
-                else:
-                    batch.append(path)
-            # Whole groups go to ripgrep (each process killed once the caller has enough), so
-            # a large late group, such as the answer for the rest of the tree, costs few
-            # start-ups.
-            if len(batch) >= size:
-                async with contextlib.aclosing(
-                    _json_search(rg, root, query, batch, cap, cancelled)
-                ) as results:
-                    async for found in results:
-                        yield found
-                batch, size = [], min(size * 4, _MAX_BATCH)
+            for start in range(0, len(group), _SNIFF_SLICE):
+                part = group[start : start + _SNIFF_SLICE]
+                for path, verdict in zip(part, _sniff(str(root), part), strict=True):
+                    if cancelled.is_set():
+                        return
+                    if verdict is None:  # the backend reports what went wrong
+                        head = await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)
+                        verdict = is_binary(head)
+                    if verdict:
+                        continue
+                    if query.mode == "files_with_matches":
+                        yield FileLines(path)
+                    else:
+                        batch.append(path)
+                # Whole groups go to ripgrep (each process killed once the caller has enough),
+                # so a large late group, such as the answer for the rest of the tree, costs few
+                # start-ups; a very large one goes a largest batch at a time.
+                group_done = start + _SNIFF_SLICE >= len(group)
+                if len(batch) >= size and (group_done or len(batch) >= _MAX_BATCH):
+                    async with contextlib.aclosing(
+                        _json_search(rg, root, query, batch, cap, cancelled)
+                    ) as results:
+                        async for found in results:
+                            yield found
+                    batch, size = [], min(size * 4, _MAX_BATCH)
     if batch:
         async with contextlib.aclosing(
             _json_search(rg, root, query, batch, cap, cancelled)
