@@ -12,12 +12,12 @@ ripgrep reports files in no particular order, so a search runs in two steps:
    engine would search, in order, and ``rg -l`` searches them in explicit batches (256 files,
    then four times more each time); sorting a batch's answer puts it in order. A common pattern
    fills the page from the first batch, so the tree is never walked whole. When the hit rate so
-   far says filling the page would take more than 16,384 further files, or more than 1/2.5 of
-   the files the walk estimates are left (a file in an explicit batch costs about 2.5 times one
-   ripgrep reaches by walking a directory itself), the rest of the walk (the files and whole
-   directories not reached yet) goes to one ``rg -l`` (ripgrep's fast path), whose answer is
-   checked against the same visibility, glob and type rules as the Python engine and sorted.
-   Long path lists are split over several commands.
+   far says the next batch will not fill the page, and filling it would take more than 16,384
+   further files or more than 1/2.5 of the files the walk estimates are left (a file in an
+   explicit batch costs about 2.5 times one ripgrep reaches by walking a directory itself),
+   the rest of the walk (the files and whole directories not reached yet) goes to one ``rg -l``
+   (ripgrep's fast path), whose answer is checked against the same visibility, glob and type
+   rules as the Python engine and sorted. Long path lists are split over several commands.
 2. Files are then taken in that order, skipping binary ones, and for ``content`` and ``count``
    searched with ``rg --json -j1``: once at least 16 files are waiting (then 64, 256, 1024),
    all of them go to one process (1,024 at most each), killed as soon as the caller has
@@ -235,10 +235,13 @@ async def _matching_files(
         size = min(size * 4, _MAX_WALK)
         if not hits:
             break
-        # Files still to scan at the hit rate so far (each match at least one unit). Beyond
-        # one largest batch, or beyond what the rest of the tree is worth in explicit files,
-        # ripgrep's own walk of the rest is cheaper than ours.
+        # Files still to scan at the hit rate so far (each match at least one unit). When the
+        # next batch should fill the page it goes ahead. Beyond one largest batch, or beyond
+        # what the rest of the tree is worth in explicit files, ripgrep's own walk of the
+        # rest is cheaper than ours.
         expected = (need - hits) * scanned / hits
+        if expected <= size:
+            continue
         if expected > _MAX_WALK or expected * _EXPLICIT_COST > walk.estimated_rest():
             break
     rest = walk.rest()
