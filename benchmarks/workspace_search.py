@@ -8,7 +8,8 @@ pure-Python engine (ripgrep hidden from ``PATH``). Best of ``--repeats`` runs (t
 engine runs once). Prints a table and the peak RSS.
 
 Run: ``PYTHONPATH=src .venv/bin/python benchmarks/workspace_search.py [--files 100000]
-[--repeats 3] [--cache DIR] [--skip-python]``. Needs ``rg`` on ``PATH``.
+[--repeats 3] [--cache DIR] [--skip-python] [--tree generated|stdlib]``. Needs ``rg`` on
+``PATH``. ``--tree`` runs one tree only (``--tree stdlib`` needs no generated tree).
 """
 
 from __future__ import annotations
@@ -203,15 +204,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "agentcycle-bench")
     parser.add_argument("--skip-python", action="store_true", help="skip the pure-Python engine")
+    parser.add_argument("--tree", choices=["generated", "stdlib"], help="run one tree only")
     options = parser.parse_args()
     if shutil.which("rg") is None:
         raise SystemExit("ripgrep (rg) is not on PATH")
-    began = time.perf_counter()
-    tree = generate(options.cache / "workspace-tree", options.files)
-    print(f"generated tree: {tree} ({time.perf_counter() - began:.1f} s, reused when present)")
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    trees: list[tuple[str, Path]] = []
+    if options.tree != "stdlib":
+        began = time.perf_counter()
+        tree = generate(options.cache / "workspace-tree", options.files)
+        print(f"generated tree: {tree} ({time.perf_counter() - began:.1f} s, reused when present)")
+        trees.append((f"generated {options.files:,}", tree))
+    if options.tree != "generated":
+        trees.append(("stdlib", Path(sysconfig.get_paths()["stdlib"])))
     rows = []
-    for name, root in ((f"generated {options.files:,}", tree), ("stdlib", stdlib)):
+    for name, root in trees:
         rows += asyncio.run(bench_tree(name, root, options.repeats, not options.skip_python))
     header = f"{'tree':<18} {'query':<36} {'tool+rg':>9} {'raw rg':>9} {'ratio':>6} {'python':>9}"
     print(header)

@@ -189,7 +189,8 @@ async def test_common_pattern_stops_after_the_first_files(
     assert content.body["content"].splitlines() == [
         f"d00/f{index:03d}.py:1:import os" for index in range(3)
     ]
-    assert len(commands) == 2 and len(commands[0]) == 256 and len(commands[1]) <= 16
+    # Then one `rg --json` over that batch's matches, stopped once three lines are in.
+    assert commands == [commands[0], commands[0]] and len(commands[0]) == 256
     commands.clear()
     # A big page keeps to explicit batches while the hit rate says they will fill it.
     big = await search(workspace, pattern="import", head_limit=450)
@@ -210,3 +211,34 @@ async def test_rare_pattern_hands_the_rest_of_the_tree_to_ripgrep(
     assert rest == [f"./d02/f{index:03d}.py" for index in range(56, 100)] + [
         f"./d{directory:02d}" for directory in range(3, 30)
     ]
+
+
+async def test_page_the_tree_cannot_fill_hands_off_after_the_first_batch(
+    many_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file in fifty matches: the first batch's hit rate says filling 250 results would
+    take more files than the walk estimates are left, so ripgrep walks the rest at once."""
+    for directory in range(30):
+        for index in (0, 50):
+            (many_files / f"d{directory:02d}" / f"f{index:03d}.py").write_text("handler\n")
+    commands = spawned_ripgrep(monkeypatch)
+    outcome = await search(LocalWorkspaceBackend(many_files), pattern="handler")
+    expected = [f"d{directory:02d}/f{index:03d}.py" for directory in range(30) for index in (0, 50)]
+    assert outcome.body["files"] == expected and outcome.body["total"] == 60
+    first, rest = commands
+    assert len(first) == 256 and rest[-1] == "./d29"
+
+
+def test_binary_sniff_reads_only_regular_files_and_leaves_the_rest_to_the_backend(
+    tmp_path: Path,
+) -> None:
+    """The engine's own sniff of matching files: text or binary for a regular file; anything
+    else (a FIFO it must not block on, a link it must not follow, a file gone since ripgrep
+    saw it) is left to the backend, which raises the usual typed errors."""
+    (tmp_path / "text.py").write_text("x = 1\n" * 3000)
+    (tmp_path / "blob.bin").write_bytes(b"x = 1\n\x00rest")
+    (tmp_path / "late.bin").write_bytes(b"x" * 9000 + b"\x00")  # NUL past the sniffed head
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link.py").symlink_to(tmp_path / "text.py")
+    names = ["text.py", "blob.bin", "late.bin", "fifo", "link.py", "gone.py"]
+    assert _search_rg._sniff(str(tmp_path), names) == [False, True, False, None, None, None]

@@ -135,7 +135,8 @@ async def test_engines_agree_wherever_ripgrep_takes_over(
     arg_bytes: int,
 ) -> None:
     """Tiny explicit batches and command lines: every query mixes the walk's batches with
-    the hand-off of the rest of the tree, split over several ripgrep commands."""
+    the hand-off of the rest of the tree, split over several ripgrep commands, and content
+    and counts come from several ``--json`` processes."""
     root = tmp_path / "ws"
     workspace = LocalWorkspaceBackend(root)
     await plant(workspace, {**SAMPLE, **EXTRA})
@@ -146,6 +147,8 @@ async def test_engines_agree_wherever_ripgrep_takes_over(
     monkeypatch.setattr(_search_rg, "_FIRST_WALK", first)
     monkeypatch.setattr(_search_rg, "_MAX_WALK", largest)
     monkeypatch.setattr(_search_rg, "_ARG_BYTES", arg_bytes)
+    monkeypatch.setattr(_search_rg, "_FIRST_BATCH", first)
+    monkeypatch.setattr(_search_rg, "_MAX_BATCH", largest)
     with_rg = [await search(workspace, **query) for query in QUERIES]
     without_rg(monkeypatch)
     with_python = [await search(workspace, **query) for query in QUERIES]

@@ -12,13 +12,16 @@ ripgrep reports files in no particular order, so a search runs in two steps:
    engine would search, in order, and ``rg -l`` searches them in explicit batches (256 files,
    then four times more each time); sorting a batch's answer puts it in order. A common pattern
    fills the page from the first batch, so the tree is never walked whole. When the hit rate so
-   far says filling the page would take more than 16,384 further files, the rest of the walk
-   (the files and whole directories not reached yet) goes to one ``rg -l`` (ripgrep's fast
-   path), whose answer is checked against the same visibility, glob and type rules as the Python
-   engine and sorted. Long path lists are split over several commands.
+   far says the next batch will not fill the page, and filling it would take more than 16,384
+   further files or more than 1/2.5 of the files the walk estimates are left (a file in an
+   explicit batch costs about 2.5 times one ripgrep reaches by walking a directory itself),
+   the rest of the walk (the files and whole directories not reached yet) goes to one ``rg -l``
+   (ripgrep's fast path), whose answer is checked against the same visibility, glob and type
+   rules as the Python engine and sorted. Long path lists are split over several commands.
 2. Files are then taken in that order, skipping binary ones, and for ``content`` and ``count``
-   searched with ``rg --json -j1`` in growing batches, each process killed as soon as the
-   caller has enough.
+   searched with ``rg --json -j1``: once at least 16 files are waiting (then 64, 256, 1024),
+   all of them go to one process (1,024 at most each), killed as soon as the caller has
+   enough. The whole answer for the rest of the tree thus usually costs one process.
 """
 
 from __future__ import annotations
@@ -27,7 +30,10 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import re
+import signal
+import stat
 from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,13 +51,23 @@ from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.filters import IGNORED_DIR_NAMES
 
 _FIRST_BATCH, _MAX_BATCH = 16, 1024
-"""Files per ``rg --json`` process in step 2: few first, growing while more are wanted."""
+"""Step 2 waits for this many files (growing fourfold while more are wanted) before it starts
+``rg --json`` on all it has, and gives one process at most the largest number."""
 _FIRST_WALK, _MAX_WALK = 256, 16_384
 """Files per explicit ``rg -l`` batch in step 1, growing fourfold."""
-_ARG_BYTES = 128 * 1024
-"""Path bytes per ripgrep command line, well below the system's limit on arguments."""
+_ARG_BYTES = max(128 * 1024, min(os.sysconf("SC_ARG_MAX") // 4, 1 << 20))
+"""Path bytes per ripgrep command line: a quarter of the system's limit on arguments, which
+the environment shares (512 KiB on Linux: a batch of 4,096 paths fits one command)."""
+_EXPLICIT_COST = 2.5
+"""Cost of a file in an explicit batch (our walk, then ripgrep on named files) relative to
+one that ripgrep's parallel walk of a whole directory reaches."""
 _LINE_LIMIT = 1 << 28
 """Longest JSON line read from ripgrep (a match on a very long line)."""
+_SNIFF_SLICE = 256
+"""Matching files sniffed for binary content at a time (a few milliseconds of reads), so a
+long answer is only read as far as the caller wants."""
+_SNIFF_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+"""Opening a file to sniff it: never a final symlink, never blocking on a FIFO."""
 _PLAIN = r"[\w.*?+@=~ -]+"
 _SIMPLE_GLOB = re.compile(rf"(?:{_PLAIN})?(?:\{{{_PLAIN}(?:,{_PLAIN})+\}})?(?:{_PLAIN})?")
 """File-name globs whose meaning ripgrep's glob dialect shares: no classes, one brace group."""
@@ -118,19 +134,24 @@ async def _ripgrep(rg: str, root: Path, args: list[str], cancelled: asyncio.Even
         limit=_LINE_LIMIT,
     )
 
+    def kill() -> None:
+        # Signalled directly: Popen.kill() first polls, reaping a child that has just exited
+        # behind the child watcher's back (it then warns of an unknown process). An exited
+        # child keeps its pid until the watcher reaps it, an instant before reporting.
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGKILL)
+
     async def kill_on_cancel() -> None:
         await cancelled.wait()
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        kill()
 
     watcher = asyncio.create_task(kill_on_cancel())
     try:
         yield process
     finally:
         watcher.cancel()
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
+        kill()
         await process.wait()
 
 
@@ -185,8 +206,9 @@ async def _files_with_matches(
 
 async def _matching_files(
     rg: str, root: Path, query: SearchQuery, need: int, cancelled: asyncio.Event
-) -> AsyncGenerator[str, None]:
-    """Step 1: every visible matching file below the base directory, in canonical order.
+) -> AsyncGenerator[list[str], None]:
+    """Step 1: every visible matching file below the base directory, in canonical order, in
+    groups of files found together (one per ripgrep answer).
 
     The walk lists files in order and ripgrep searches them in growing explicit batches, so a
     common pattern fills the page from the first few hundred files. Once the hit rate so far
@@ -205,15 +227,22 @@ async def _matching_files(
             return
         found = await _files_with_matches(rg, root, query, batch, walk=False, cancelled=cancelled)
         found.sort()  # the batch is in canonical order, and so is code point order
-        for path in found:
-            yield path
+        if found:
+            yield found
         scanned, hits = scanned + len(batch), hits + len(found)
         if walk.exhausted:
             return
         size = min(size * 4, _MAX_WALK)
-        # Files still to scan at the hit rate so far (each match at least one unit): beyond
-        # one largest batch, ripgrep's own walk of the rest is cheaper than ours.
-        if not hits or (need - hits) * scanned > hits * _MAX_WALK:
+        if not hits:
+            break
+        # Files still to scan at the hit rate so far (each match at least one unit). When the
+        # next batch should fill the page it goes ahead. Beyond one largest batch, or beyond
+        # what the rest of the tree is worth in explicit files, ripgrep's own walk of the
+        # rest is cheaper than ours.
+        expected = (need - hits) * scanned / hits
+        if expected <= size:
+            continue
+        if expected > _MAX_WALK or expected * _EXPLICIT_COST > walk.estimated_rest():
             break
     rest = walk.rest()
     if not rest:
@@ -222,8 +251,40 @@ async def _matching_files(
     found = await _files_with_matches(rg, root, query, rest, walk=True, cancelled=cancelled)
     matching = [path for path in found if visibility.shows_file(path) and query.selects(path)]
     matching.sort()  # code point order is UTF-8 byte order: canonical for files
-    for path in matching:
-        yield path
+    if matching:
+        yield matching
+
+
+def _sniff(root: str, paths: list[str]) -> list[bool | None]:
+    """Whether each of ``paths`` is binary, read straight from the directory the way ripgrep
+    just did (without the backend's per-component checks, which cost more than the read);
+    ``None`` for a file that cannot be opened as a regular one now, left to the backend.
+
+    Reads of 8 KiB from local files are short enough to run on the event loop (the backend's
+    own small reads do too); a worker thread per slice costs more than it saves.
+    """
+    verdicts: list[bool | None] = []
+    for path in paths:
+        try:
+            fd = os.open(os.path.join(root, path), _SNIFF_FLAGS)
+        except OSError:
+            verdicts.append(None)
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                verdicts.append(None)
+                continue
+            head = b""
+            while len(head) < BINARY_SNIFF_BYTES and (
+                chunk := os.read(fd, BINARY_SNIFF_BYTES - len(head))
+            ):
+                head += chunk
+            verdicts.append(is_binary(head))
+        except OSError:
+            verdicts.append(None)
+        finally:
+            os.close(fd)
+    return verdicts
 
 
 def _text(field: dict[str, Any]) -> str:
@@ -253,7 +314,25 @@ async def _json_search(
         args += ["--before-context", str(query.before), "--after-context", str(query.after)]
         if cap is not None and not query.multiline:
             args += ["--max-count", str(cap)]
-    args += ["--regexp", query.regex, "--", *("./" + path for path in paths)]
+    args += ["--regexp", query.regex, "--"]
+    for start in range(0, len(paths), _MAX_BATCH):
+        async with contextlib.aclosing(
+            _json_process(rg, root, query, [*args], paths[start : start + _MAX_BATCH], cancelled)
+        ) as results:
+            async for found in results:
+                yield found
+
+
+async def _json_process(
+    rg: str,
+    root: Path,
+    query: SearchQuery,
+    args: list[str],
+    paths: list[str],
+    cancelled: asyncio.Event,
+) -> AsyncGenerator[FileLines, None]:
+    """One ``rg --json`` process over ``paths`` (``args`` end with ``--``), in order."""
+    args += ["./" + path for path in paths]
     keep_text = query.mode == "content"
     wanted = set(paths)
     async with _ripgrep(rg, root, args, cancelled) as process:
@@ -300,22 +379,32 @@ async def search(
     batch: list[str] = []
     size = _FIRST_BATCH
     async with contextlib.aclosing(candidates):
-        async for path in candidates:
-            if cancelled.is_set():
-                return
-            if is_binary(await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)):
-                continue
-            if query.mode == "files_with_matches":
-                yield FileLines(path)
-                continue
-            batch.append(path)
-            if len(batch) >= size:
-                async with contextlib.aclosing(
-                    _json_search(rg, root, query, batch, cap, cancelled)
-                ) as results:
-                    async for found in results:
-                        yield found
-                batch, size = [], min(size * 4, _MAX_BATCH)
+        async for group in candidates:
+            for start in range(0, len(group), _SNIFF_SLICE):
+                part = group[start : start + _SNIFF_SLICE]
+                for path, verdict in zip(part, _sniff(str(root), part), strict=True):
+                    if cancelled.is_set():
+                        return
+                    if verdict is None:  # the backend reports what went wrong
+                        head = await workspace.read_bytes(path, end=BINARY_SNIFF_BYTES)
+                        verdict = is_binary(head)
+                    if verdict:
+                        continue
+                    if query.mode == "files_with_matches":
+                        yield FileLines(path)
+                    else:
+                        batch.append(path)
+                # Whole groups go to ripgrep (each process killed once the caller has enough),
+                # so a large late group, such as the answer for the rest of the tree, costs few
+                # start-ups; a very large one goes a largest batch at a time.
+                group_done = start + _SNIFF_SLICE >= len(group)
+                if len(batch) >= size and (group_done or len(batch) >= _MAX_BATCH):
+                    async with contextlib.aclosing(
+                        _json_search(rg, root, query, batch, cap, cancelled)
+                    ) as results:
+                        async for found in results:
+                            yield found
+                    batch, size = [], min(size * 4, _MAX_BATCH)
     if batch:
         async with contextlib.aclosing(
             _json_search(rg, root, query, batch, cap, cancelled)
@@ -326,7 +415,7 @@ async def search(
 
 async def _named_file(
     rg: str, root: Path, query: SearchQuery, cancelled: asyncio.Event
-) -> AsyncGenerator[str, None]:
+) -> AsyncGenerator[list[str], None]:
     """Step 1 for a file named explicitly (the caller vetted it): the file, if it matches."""
     if await _files_with_matches(rg, root, query, [query.base], walk=False, cancelled=cancelled):
-        yield query.base
+        yield [query.base]
