@@ -151,8 +151,11 @@ class SyncRunHandle:
         future: Future[_T] = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
         try:
             return future.result(timeout)
-        except TimeoutError:
-            future.cancel()  # stops the waiting, never the run (waits are shielded there)
+        except BaseException:
+            # A timeout or Ctrl+C stops the waiting, never the run (waits are shielded there);
+            # the wait is cancelled first so that what it waited on (an events() subscription
+            # closed next) is free again.
+            future.cancel()
             raise
 
     def _call(self, fn: Callable[[], _T]) -> _T:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import threading
 import time
 
@@ -146,3 +148,31 @@ def test_a_stopped_run_resumes_through_the_sync_twin() -> None:
     ) as handle:
         assert handle.result().final_output == "resumed"
     assert launched == ["b"]
+
+
+def _interrupt_main_thread_once_it_waits_on_the_run() -> None:
+    """Send Ctrl+C to the main thread once it is blocked waiting on the handle's loop."""
+    main = threading.main_thread().ident
+    assert main is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        frame = sys._current_frames().get(main)
+        names = []
+        while frame is not None:
+            names.append(frame.f_code.co_name)
+            frame = frame.f_back
+        if names and names[0] == "wait" and "_submit" in names:
+            signal.pthread_kill(main, signal.SIGINT)
+            return
+        time.sleep(0.005)  # polling the main thread's stack, with a deadline
+
+
+def test_ctrl_c_while_waiting_for_events_raises_keyboard_interrupt() -> None:
+    model = ScriptedModel([call_tool("wait_forever", {})])
+    handle = Runner.start_sync(Agent(model=model, tools=[wait_forever]), "x")
+    interrupter = threading.Thread(target=_interrupt_main_thread_once_it_waits_on_the_run)
+    with pytest.raises(KeyboardInterrupt), handle:
+        for event in handle.events():
+            if isinstance(event, ToolCallStarted):
+                interrupter.start()
+    interrupter.join()
