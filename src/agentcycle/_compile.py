@@ -46,7 +46,7 @@ from agentcycle.runtime._memory_providers import (
     RecallFragment,
     SessionNotesFragment,
 )
-from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision, ApprovalProvider
+from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, as_decision
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
 from agentcycle.runtime.policy import ToolPolicy
@@ -281,12 +281,7 @@ async def compile_resume(
         parts.behavior = AgentBehavior.of(spec)  # the run keeps what it started with
     check_resume_session(state, config.session)
     memory = first_set(config.memory, agent.memory, _DEFAULT_MEMORY)
-    decisions = {
-        key: value
-        if isinstance(value, ApprovalDecision)
-        else ApprovalDecision(ApprovalAction(value))
-        for key, value in (approvals or {}).items()
-    }
+    decisions = {key: as_decision(value) for key, value in (approvals or {}).items()}
     inputs = list(_input_messages(run_input)) if run_input is not None else []
     if state.status is RunStatus.WAIT_USER and not state.pending_tool_calls and not inputs:
         raise ConfigurationError(f"run {spec.run_id} is waiting for the user: pass input=...")

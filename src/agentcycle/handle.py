@@ -11,7 +11,7 @@ from agentcycle._compile import CompiledRun
 from agentcycle.errors import ConfigurationError, EventStoreWriteError
 from agentcycle.events import RunEvent
 from agentcycle.result import RunResult
-from agentcycle.runtime.approvals import ApprovalAction, ApprovalBroker, ApprovalDecision
+from agentcycle.runtime.approvals import ApprovalBroker, ApprovalDecision, as_decision
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import CycleLoop, LoopInputs
 from agentcycle.runtime.outcome import LoopOutcome
@@ -75,10 +75,9 @@ class RunHandle:
     def approve(self, request_id: str, decision: ApprovalDecision | str) -> None:
         """Decide a pending approval request (``approval_requested`` event) of this run:
         ``"allow"``, ``"allow_session"``, ``"deny"`` (or ``ApprovalDecision.deny(reason)``) or
-        ``"timeout"``. Raises ``KeyError`` for a request that is not waiting."""
-        if isinstance(decision, str):
-            decision = ApprovalDecision(ApprovalAction(decision))
-        self._broker.resolve(request_id, decision)
+        ``"timeout"``. Raises ``KeyError`` for a request that is not waiting and
+        ``ConfigurationError`` for anything else as ``decision``."""
+        self._broker.resolve(request_id, as_decision(decision))
 
     async def cancel(self, reason: str = "cancelled by host") -> None:
         """Cancel the run (idempotent). Waits until the run has ended with ``run_cancelled`` and

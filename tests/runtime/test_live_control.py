@@ -8,6 +8,7 @@ import json
 import pytest
 
 from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
+from agentcycle.errors import ConfigurationError
 from agentcycle.events import ApprovalRequested, RunStatus
 from agentcycle.messages import ToolMessage, UserMessage
 from agentcycle.runtime.approvals import ApprovalDecision
@@ -57,6 +58,8 @@ async def test_host_denial_reaches_the_model_and_unknown_requests_are_errors() -
     request = await first_request(handle)
     with pytest.raises(KeyError):
         handle.approve("apr_unknown", "allow")
+    with pytest.raises(ConfigurationError, match="'ALLOW' is not an approval decision"):
+        handle.approve(request.request_id, "ALLOW")
     handle.approve(request.request_id, ApprovalDecision.deny("wrong target"))
     result = await handle.result()
     denial = json.loads(model.requests[1].messages[-1].content)

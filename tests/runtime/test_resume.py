@@ -122,3 +122,13 @@ def test_approval_round_trip_across_processes_runs_the_call_exactly_once(
     assert final.status is RunStatus.COMPLETED and final.pending_tool_calls == []
     results = [m for m in final.messages() if isinstance(m, ToolMessage)]
     assert [m.content for m in results] == ["deployed prod", '{"ok":true,"finished":true}']
+
+
+async def test_a_misspelt_decision_is_a_configuration_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    waiting = await Runner.run(agent([call_tool("deploy", {"target": "prod"})]), "ship")
+    request_id = waiting.to_state().pending_tool_calls[0].request_id
+    assert request_id is not None
+    with pytest.raises(ConfigurationError, match="'yes' is not an approval decision"):
+        await Runner.resume(agent([]), waiting.to_state(), approvals={request_id: "yes"})
+    assert not (tmp_path / "ledger.txt").exists()

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from agentcycle.errors import ConfigurationError
 from agentcycle.tools.base import SideEffect
 
 
@@ -59,6 +60,21 @@ class ApprovalDecision:
     def deny(cls, reason: str | None = None) -> ApprovalDecision:
         """Refuse the call; the model sees ``reason``."""
         return cls(ApprovalAction.DENY, reason)
+
+
+def as_decision(value: ApprovalDecision | str) -> ApprovalDecision:
+    """``value`` as a decision: a decision as is, or an action name (``"allow"``,
+    ``"allow_session"``, ``"deny"``, ``"timeout"``). Raises ``ConfigurationError`` for any
+    other value."""
+    if isinstance(value, ApprovalDecision):
+        return value
+    try:
+        return ApprovalDecision(ApprovalAction(value))
+    except ValueError:
+        choices = ", ".join(repr(a.value) for a in ApprovalAction)
+        raise ConfigurationError(
+            f"{value!r} is not an approval decision; use one of {choices} or an ApprovalDecision"
+        ) from None
 
 
 @runtime_checkable
