@@ -22,7 +22,11 @@ from agentcycle.events import RunEvent
 from agentcycle.handle import RunHandle
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
-from agentcycle.runtime.approvals import ApprovalBroker, ApprovalDecision
+from agentcycle.runtime.approvals import (
+    ApprovalBroker,
+    ApprovalDecision,
+    report_provider_failure,
+)
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import ResumeWork
 from agentcycle.runtime.state import RunState
@@ -84,12 +88,6 @@ class Runner:
         """``live=None`` follows ``config.live_approvals``; ``False`` is for front doors that
         give the caller no handle to approve with."""
         spec = compiled.state.spec
-        timeout = config.approval_timeout
-        broker = ApprovalBroker(
-            compiled.approvals,
-            live=bool(config.live_approvals) if live is None else live,
-            timeout=DEFAULT_APPROVAL_TIMEOUT if timeout is None else timeout,
-        )
         bus = EventBus(
             run_id=spec.run_id,
             trace_id=spec.trace_id,
@@ -97,6 +95,13 @@ class Runner:
             session_id=spec.session_id,
             parent_run_id=spec.parent_run_id,
             start_seq=compiled.state.event_seq,
+        )
+        timeout = config.approval_timeout
+        broker = ApprovalBroker(
+            compiled.approvals,
+            live=bool(config.live_approvals) if live is None else live,
+            timeout=DEFAULT_APPROVAL_TIMEOUT if timeout is None else timeout,
+            on_provider_failure=lambda request, exc: report_provider_failure(bus, request, exc),
         )
         loop = build_loop(
             compiled, config=config, bus=bus, broker=broker, resume=resume, input=input

@@ -9,7 +9,7 @@ import pytest
 
 from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
 from agentcycle.errors import ConfigurationError
-from agentcycle.events import ApprovalRequested, RunStatus
+from agentcycle.events import ApprovalRequested, Diagnostic, RunStatus
 from agentcycle.messages import ToolMessage, UserMessage
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.testing import ScriptedModel, call_tool
@@ -123,3 +123,32 @@ async def test_steer_injects_a_user_message_and_skips_unstarted_calls() -> None:
     last_seen = model.requests[1].messages[-1]
     assert isinstance(last_seen, UserMessage) and last_seen.content.startswith("Actually")
     assert not last_seen.synthetic
+
+
+class BrokenProvider:
+    """An approval provider whose backing service is down."""
+
+    async def decide(self, request: object) -> ApprovalDecision | None:
+        raise RuntimeError("policy service unreachable")
+
+
+async def test_a_failing_approval_provider_leaves_the_call_undecided_and_reports_it() -> None:
+    launched.clear()
+    config = RunConfig(approval_provider=BrokenProvider())
+    agent = Agent(model=launch_then_finish(), tools=[launch])
+    waiting = await Runner.run(agent, "x", config=config)
+    assert waiting.status is RunStatus.WAIT_USER and launched == []
+    assert [p.tool_name for p in waiting.to_state().pending_tool_calls] == ["launch"]
+
+    live = RunConfig(approval_provider=BrokenProvider(), live_approvals=True)
+    handle = await Runner.start(Agent(model=launch_then_finish(), tools=[launch]), "x", config=live)
+    request = await first_request(handle)
+    handle.approve(request.request_id, "allow")  # the host is asked instead
+    assert (await handle.result()).status is RunStatus.COMPLETED and launched == ["c"]
+    (failure,) = [
+        e
+        async for e in handle.events()
+        if isinstance(e, Diagnostic) and e.code == "approval_provider_failed"
+    ]
+    assert failure.level == "error" and failure.details["tool_name"] == "launch"
+    assert "policy service unreachable" in failure.details["error"]

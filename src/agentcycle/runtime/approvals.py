@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentcycle.errors import ConfigurationError
+from agentcycle.events import Diagnostic
 from agentcycle.tools.base import SideEffect
+
+if TYPE_CHECKING:
+    from agentcycle.runtime.event_bus import EventBus
 
 
 class ApprovalAction(enum.StrEnum):
@@ -91,15 +96,23 @@ class ApprovalBroker:
 
     It asks the run's own provider first; when that has no decision, it waits for the host to
     call ``resolve`` — up to ``timeout`` seconds, after which the decision is ``timeout``. With
-    ``live=False`` (nobody holds the handle) it never waits: the call stays pending.
+    ``live=False`` (nobody holds the handle) it never waits: the call stays pending. A provider
+    that raises or answers something other than a decision has no decision (never a silent
+    allow); ``on_provider_failure`` is told.
     """
 
     def __init__(
-        self, provider: ApprovalProvider | None, *, live: bool, timeout: float | None
+        self,
+        provider: ApprovalProvider | None,
+        *,
+        live: bool,
+        timeout: float | None,
+        on_provider_failure: Callable[[ApprovalRequest, Exception], None] | None = None,
     ) -> None:
         self._provider = provider
         self._live = live
         self._timeout = timeout
+        self._on_provider_failure = on_provider_failure
         self._waiting: dict[str, asyncio.Future[ApprovalDecision]] = {}
 
     @property
@@ -110,7 +123,7 @@ class ApprovalBroker:
     async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
         """The provider's decision, else the host's, else ``None`` (pending)."""
         if self._provider is not None:
-            decision = await self._provider.decide(request)
+            decision = await self._ask_provider(self._provider, request)
             if decision is not None:
                 return decision
         if not self._live:
@@ -123,6 +136,22 @@ class ApprovalBroker:
             return ApprovalDecision(ApprovalAction.TIMEOUT)
         finally:
             self._waiting.pop(request.request_id, None)
+
+    async def _ask_provider(
+        self, provider: ApprovalProvider, request: ApprovalRequest
+    ) -> ApprovalDecision | None:
+        try:
+            decision = await provider.decide(request)
+            if decision is not None and not isinstance(decision, ApprovalDecision):
+                raise TypeError(
+                    f"decide() returned {type(decision).__name__}, expected ApprovalDecision "
+                    "or None"
+                )
+        except Exception as exc:  # a broken provider must not crash the run mid-batch
+            if self._on_provider_failure is not None:
+                self._on_provider_failure(request, exc)
+            return None
+        return decision
 
     def resolve(self, request_id: str, decision: ApprovalDecision) -> None:
         """Answer a waiting request."""
@@ -141,3 +170,23 @@ def describe(tool_name: str, arguments: dict[str, Any], side_effect: SideEffect)
     if len(text) > 200:
         text = text[:199] + "…"
     return f"{tool_name} ({side_effect.value}) {text}"
+
+
+APPROVAL_PROVIDER_FAILED = "approval_provider_failed"
+"""``diagnostic`` code: the approval provider failed on a request, which stayed undecided."""
+
+
+def report_provider_failure(bus: EventBus, request: ApprovalRequest, exc: Exception) -> None:
+    """Report on ``bus`` that the approval provider failed on ``request``."""
+    bus.emit(
+        Diagnostic,
+        level="error",
+        code=APPROVAL_PROVIDER_FAILED,
+        details={
+            "request_id": request.request_id,
+            "tool_call_id": request.tool_call_id,
+            "tool_name": request.tool_name,
+            "error_type": type(exc).__name__,
+            "error": str(exc),
+        },
+    )
