@@ -218,7 +218,8 @@ class RuntimeHook:
     timeout: float | None = None
     """Seconds each call of this hook may take before it fails as ``hook_failed`` (with
     ``error_type`` ``TimeoutError``); ``None`` (the default) waits as long as it takes, for
-    hooks that wait on a person. Applies to async hook methods."""
+    hooks that wait on a person. Applies to async hook methods; anything but a positive
+    number or ``None`` is a ``ConfigurationError`` when a run starts."""
 
     @property
     def name(self) -> str:

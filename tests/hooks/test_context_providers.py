@@ -210,3 +210,13 @@ def test_a_provider_over_its_timeout_is_left_out_and_the_run_goes_on() -> None:
     assert failed.details["provider"] == "slow-crm"
     assert failed.details["error_type"] == "TimeoutError"
     assert "0.05 s" in failed.details["error"]
+
+
+def test_a_provider_timeout_that_is_not_seconds_is_a_configuration_error() -> None:
+    class Misconfigured(Static):
+        timeout = "10"
+
+    with pytest.raises(ConfigurationError, match=r"Misconfigured\.timeout must be a positive"):
+        Runner.run_sync(
+            Agent(model=ScriptedModel([finish()]), context_providers=[Misconfigured()]), "go"
+        )

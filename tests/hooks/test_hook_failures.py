@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agentcycle import Agent, RunConfig, Runner, function_tool
-from agentcycle.errors import HookFailedError
+from agentcycle.errors import ConfigurationError, HookFailedError
 from agentcycle.events import (
     TERMINAL_EVENT_TYPES,
     Diagnostic,
@@ -275,3 +275,15 @@ def test_a_hooks_own_timeout_error_is_reported_as_its_own() -> None:
     assert result.status is RunStatus.FAILED
     (failure,) = [e for e in events if isinstance(e, Diagnostic) and e.code == "hook_failed"]
     assert failure.details["error"] == "the audit service timed out"
+
+
+@pytest.mark.parametrize("timeout", ["5", 0, -1.0, True])
+def test_a_hook_timeout_that_is_not_seconds_is_a_configuration_error(timeout: object) -> None:
+    class Misconfigured(RuntimeHook):
+        async def before_cycle(self, ctx: HookContext, cycle_index: int) -> None:
+            """Never reached."""
+
+    hook = Misconfigured()
+    hook.timeout = timeout  # type: ignore[assignment]
+    with pytest.raises(ConfigurationError, match=r"Misconfigured\.timeout must be a positive"):
+        Runner.run_sync(Agent(model=finishing_model(), hooks=[hook]), "go")
