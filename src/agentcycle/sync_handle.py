@@ -51,6 +51,7 @@ class SyncRunHandle:
             target=self._serve, name="agentcycle-sync-handle", daemon=True
         )
         self._closed = False
+        self._lock = threading.Lock()
         self._thread.start()
         try:
             self._handle = self._submit(start)
@@ -72,16 +73,28 @@ class SyncRunHandle:
 
     def events(self, since_seq: int | None = None) -> Iterator[RunEvent]:
         """Every event of the run from the start (or after ``since_seq``) until it ends; each
-        call is an independent, lossless subscriber, as with ``RunHandle.events``."""
+        call is an independent, lossless subscriber, as with ``RunHandle.events`` (one that is
+        still reading when another thread closes the handle gets the rest of the stream)."""
         subscription = self._handle.events(since_seq)
+        began_open = not self._closed
+        last: RunEvent | None = None
         try:
             while True:
                 try:
-                    yield self._submit(lambda: anext(subscription))
+                    last = self._submit(lambda: anext(subscription))
                 except StopAsyncIteration:
                     return
+                except ConfigurationError:
+                    if not (began_open and self._closed):
+                        raise
+                    # Closed by another thread while this one read: the run has ended, so
+                    # the rest of the stream is the bus's final backlog.
+                    yield from self._rest_of_stream(last, since_seq)
+                    return
+                yield last
         finally:
-            if not self._closed:
+            # A closed handle already closed every subscription (with its loop).
+            with contextlib.suppress(ConfigurationError):
                 self._submit(subscription.aclose)  # type: ignore[attr-defined]
 
     def done(self) -> bool:
@@ -120,7 +133,8 @@ class SyncRunHandle:
         try:
             self._submit(self._shutdown)
         finally:
-            self._closed = True
+            with self._lock:
+                self._closed = True
             self._stop()
 
     def __enter__(self) -> SyncRunHandle:
@@ -136,6 +150,18 @@ class SyncRunHandle:
 
     # ------------------------------------------------------------------ machinery
 
+    def _rest_of_stream(self, last: RunEvent | None, since_seq: int | None) -> list[RunEvent]:
+        """The events a subscriber that yielded ``last`` has not seen, read on the caller's
+        thread (only once the handle is closed: the loop no longer touches the backlog)."""
+        bus = self._handle._bus  # the twin's own bus; nothing else reads it off the loop
+        backlog = bus.backlog
+        if last is None:
+            return backlog[bus.start_index(since_seq) :]
+        for i in range(len(backlog) - 1, -1, -1):
+            if backlog[i] is last:
+                return backlog[i + 1 :]
+        return []
+
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
@@ -146,9 +172,10 @@ class SyncRunHandle:
 
     def _submit(self, work: Callable[[], Awaitable[_T]], timeout: float | None = None) -> _T:
         """Await ``work()`` on the run's loop and return its answer (or raise its error)."""
-        if self._closed:
-            raise ConfigurationError("this SyncRunHandle is closed")
-        future: Future[_T] = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
+        with self._lock:  # never schedules work after close() stopped the loop (it would hang)
+            if self._closed:
+                raise ConfigurationError("this SyncRunHandle is closed")
+            future: Future[_T] = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
         try:
             return future.result(timeout)
         except BaseException:

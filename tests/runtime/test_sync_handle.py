@@ -12,7 +12,7 @@ import pytest
 
 from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
 from agentcycle.errors import ConfigurationError
-from agentcycle.events import ApprovalRequested, RunStatus, ToolCallStarted
+from agentcycle.events import ApprovalRequested, RunEvent, RunStatus, ToolCallStarted
 from agentcycle.messages import UserMessage
 from agentcycle.testing import ScriptedModel, call_tool
 
@@ -176,3 +176,31 @@ def test_ctrl_c_while_waiting_for_events_raises_keyboard_interrupt() -> None:
             if isinstance(event, ToolCallStarted):
                 interrupter.start()
     interrupter.join()
+
+
+def test_a_reader_still_iterating_when_another_thread_closes_gets_the_whole_stream() -> None:
+    model = ScriptedModel([call_tool("wait_forever", {})])
+    handle = Runner.start_sync(Agent(model=model, tools=[wait_forever]), "x")
+    tool_started, closed = threading.Event(), threading.Event()
+    read: list[RunEvent] = []
+    failures: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for event in handle.events():
+                read.append(event)
+                if isinstance(event, ToolCallStarted):
+                    tool_started.set()
+                    assert closed.wait(10)  # the UI thread closes the handle meanwhile
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert tool_started.wait(10)
+    handle.close()
+    closed.set()
+    thread.join(10)
+    assert not thread.is_alive() and failures == []
+    assert [e.seq for e in read] == list(range(1, len(read) + 1))  # nothing lost or repeated
+    assert read[-1].type == "run_cancelled"

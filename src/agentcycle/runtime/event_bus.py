@@ -154,19 +154,24 @@ class EventBus:
             if not wakeup.done():
                 wakeup.set_result(None)
 
+    def start_index(self, since_seq: int | None) -> int:
+        """Where in the backlog a subscriber from ``since_seq`` starts now: after the last event
+        of this run with ``seq <= since_seq``."""
+        if since_seq is None:
+            return 0
+        return next(
+            (
+                i + 1
+                for i in range(len(self._backlog) - 1, -1, -1)
+                if self._backlog[i].run_id == self.run_id and self._backlog[i].seq <= since_seq
+            ),
+            0,
+        )
+
     async def subscribe(self, since_seq: int | None = None) -> AsyncIterator[RunEvent]:
         """Yield every event from the start of the backlog (or after ``since_seq`` of this run)
         until the run ends."""
-        index = 0
-        if since_seq is not None:
-            index = next(
-                (
-                    i + 1
-                    for i in range(len(self._backlog) - 1, -1, -1)
-                    if self._backlog[i].run_id == self.run_id and self._backlog[i].seq <= since_seq
-                ),
-                0,
-            )
+        index = self.start_index(since_seq)
         while True:
             while index < len(self._backlog):
                 event = self._backlog[index]
