@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from typing import Any
 
 import pytest
 
+from agentcycle import Agent, RunConfig, Runner
 from agentcycle.errors import SessionCorrupt, SessionStorageError
+from agentcycle.events import RunStatus
+from agentcycle.messages import UserMessage
 from agentcycle.sessions import RedisSession
+from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.testing.session_conformance import sample_turn
+
+from .conftest import REDIS_URL
 
 
 @pytest.fixture
@@ -63,3 +71,32 @@ async def test_an_unreachable_server_is_a_storage_error() -> None:
         await session.add_items(sample_turn("a"))
     assert caught.value.code == "session_storage_error"
     await session.aclose()
+
+
+def test_one_session_serves_consecutive_sync_runs_each_on_its_own_loop() -> None:
+    import redis
+
+    prefix = f"agentcycle-test:{uuid.uuid4().hex}:"
+    session = RedisSession("chat", url=REDIS_URL, key_prefix=prefix)
+
+    def finishing(message: str) -> Agent:
+        return Agent(model=ScriptedModel([call_tool("task_finish", {"message": message})]))
+
+    try:
+        # run_sync and start_sync each run on a fresh event loop.
+        first = Runner.run_sync(finishing("one"), "first", config=RunConfig(session=session))
+        second = Runner.run_sync(finishing("two"), "second", config=RunConfig(session=session))
+        with Runner.start_sync(
+            finishing("three"), "third", config=RunConfig(session=session)
+        ) as handle:
+            third = handle.result()
+        assert [r.status for r in (first, second, third)] == [RunStatus.COMPLETED] * 3
+        stored = asyncio.run(session.get_items())
+        users = [m.content for m in stored if isinstance(m, UserMessage)]
+        assert users == ["first", "second", "third"]
+    finally:
+        cleanup = redis.Redis.from_url(REDIS_URL)
+        keys = list(cleanup.scan_iter(match=f"{prefix}*"))
+        if keys:
+            cleanup.delete(*keys)
+        cleanup.close()

@@ -9,6 +9,7 @@ imported when a session is created, never by ``import agentcycle``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -45,6 +46,8 @@ class RedisSession:
     ) -> None:
         self._session_id = session_id
         self._owns_client = client is None
+        self._url = url
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         if client is None:
             try:
                 import redis.asyncio
@@ -73,6 +76,7 @@ class RedisSession:
         check_limit(self._session_id, limit)
         if limit == 0:
             return []
+        self._bind_to_running_loop()
         with self._storage_errors():
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.llen(self._items_key)
@@ -85,6 +89,7 @@ class RedisSession:
         """Append ``items`` in one atomic script unless ``turn_id`` was recorded before."""
         encoded = encode_items(self._session_id, items)
         turn = ["1", turn_id] if turn_id is not None else ["0", ""]
+        self._bind_to_running_loop()
         with self._storage_errors():
             appended = await self._append(
                 keys=[self._items_key, self._turns_key], args=[*turn, *encoded]
@@ -95,6 +100,7 @@ class RedisSession:
         """Remove and return the latest message (a corrupt one raises and stays)."""
         from redis.exceptions import WatchError
 
+        self._bind_to_running_loop()
         with self._storage_errors():
             async with self._client.pipeline(transaction=True) as pipe:
                 while True:
@@ -114,6 +120,7 @@ class RedisSession:
 
     async def clear(self) -> None:
         """Delete the session's keys."""
+        self._bind_to_running_loop()
         with self._storage_errors():
             await self._client.delete(self._items_key, self._turns_key)
 
@@ -121,6 +128,21 @@ class RedisSession:
         """Close the connection pool this session opened (not a ``client`` passed in)."""
         if self._owns_client:
             await self._client.aclose()
+
+    def _bind_to_running_loop(self) -> None:
+        """The session's own client works on one event loop: its connections belong to the
+        loop that opened them. A session used from another loop (``run_sync`` and
+        ``start_sync`` run each run on a fresh one) gets a new client there; the old one's
+        connections went with their loop."""
+        loop = asyncio.get_running_loop()
+        if self._client_loop is None or not self._owns_client:
+            self._client_loop = loop
+        elif self._client_loop is not loop:
+            import redis.asyncio
+
+            self._client = redis.asyncio.Redis.from_url(self._url)
+            self._append = self._client.register_script(_APPEND_TURN)
+            self._client_loop = loop
 
     @contextmanager
     def _storage_errors(self) -> Iterator[None]:
