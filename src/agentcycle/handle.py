@@ -84,7 +84,8 @@ class RunHandle:
         its events are in ``RunConfig.event_store``."""
         if not self._task.done():
             self._loop.request_cancel(reason)
-            self._task.cancel()
+            if self._loop.started:  # before that, the loop ends itself once it begins
+                self._task.cancel()
         await asyncio.wait({self._task})
         if self._recorder is not None:
             with contextlib.suppress(EventStoreWriteError):  # result() raises it

@@ -18,6 +18,7 @@ from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
 from agentcycle.events import (
     ApprovalRequested,
     AssistantDelta,
+    RunEvent,
     RunStatus,
     SubRunCompleted,
     ToolCallCompleted,
@@ -224,3 +225,18 @@ async def test_cancel_with_a_child_run_cancels_the_child_first() -> None:
     assert_paired(child_history[0])
     interrupted = [e for e in events if isinstance(e, ToolCallCompleted)]
     assert {e.error_code for e in interrupted} == {"tool_call_interrupted"}  # dig and digger
+
+
+async def test_cancel_right_after_start_ends_the_run_with_its_terminal_event() -> None:
+    model = ScriptedModel([call_tool("task_finish", {"message": "never"})])
+    handle = await Runner.start(Agent(model=model), "x")
+    subscriber = handle.events()  # a host listening from the start
+    await handle.cancel("user pressed stop at once")  # before the run's task ever ran
+    streamed = await asyncio.wait_for(_collect(subscriber), timeout=5)
+    assert [e.type for e in streamed] == ["run_started", "agent_started", "run_cancelled"]
+    await assert_cancelled_once(handle)
+    assert model.requests == []
+
+
+async def _collect(events: AsyncIterator[RunEvent]) -> list[RunEvent]:
+    return [event async for event in events]

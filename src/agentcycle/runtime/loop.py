@@ -190,11 +190,15 @@ class CycleLoop:
         )
         self._last_text: str | None = None
         self._cancel_reason: str | None = None
+        self._started = False
 
     async def run(self) -> LoopOutcome:
         """Run to a terminal condition and emit exactly one terminal event."""
+        self._started = True
         emit_start(self._in)
         try:
+            if self._cancel_reason is not None:
+                raise asyncio.CancelledError  # the host cancelled before the run began
             outcome = await self._body()
         except asyncio.CancelledError:
             outcome = await self._end_cancelled()
@@ -257,8 +261,16 @@ class CycleLoop:
         """Count a child run's model calls in this run's usage."""
         self._model_calls.extend(records)
 
+    @property
+    def started(self) -> bool:
+        """True once ``run`` began. A task cancelled before that would never run its ending
+        (no ``run_cancelled``, subscribers left waiting): a run cancelled that early is only
+        marked (``request_cancel``), and ``run`` ends it as cancelled when it begins."""
+        return self._started
+
     def request_cancel(self, reason: str) -> None:
-        """Mark the run as cancelled by its host; the caller then cancels the loop's task."""
+        """Mark the run as cancelled by its host; the caller then cancels the loop's task
+        (once ``started``)."""
         if self._cancel_reason is None:
             self._cancel_reason = reason
         self._in.cancelled.set()
