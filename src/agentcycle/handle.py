@@ -80,8 +80,8 @@ class RunHandle:
         self._broker.resolve(request_id, as_decision(decision))
 
     async def cancel(self, reason: str = "cancelled by host") -> None:
-        """Cancel the run (idempotent). Waits until the run has ended with ``run_cancelled`` and
-        its events are in ``RunConfig.event_store``."""
+        """Cancel the run (idempotent). Waits until the run has ended (with ``run_cancelled``,
+        unless it had concluded already) and its events are in ``RunConfig.event_store``."""
         if not self._task.done():
             self._loop.request_cancel(reason)
             if self._loop.started:  # before that, the loop ends itself once it begins

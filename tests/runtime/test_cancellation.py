@@ -16,6 +16,7 @@ import pytest
 
 from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
 from agentcycle.events import (
+    TERMINAL_EVENT_TYPES,
     ApprovalRequested,
     AssistantDelta,
     RunEvent,
@@ -240,3 +241,21 @@ async def test_cancel_right_after_start_ends_the_run_with_its_terminal_event() -
 
 async def _collect(events: AsyncIterator[RunEvent]) -> list[RunEvent]:
     return [event async for event in events]
+
+
+async def test_a_cancel_racing_the_end_of_the_run_still_ends_it_with_one_terminal_event() -> None:
+    model = ScriptedModel([call_tool("task_finish", {"message": "done"})])
+    handle = await Runner.start(Agent(model=model), "x")
+    canceller = asyncio.create_task(handle.cancel("stop"))  # lands while the run is ending
+    result = await asyncio.wait_for(handle.result(), timeout=5)
+    await canceller
+    events = await asyncio.wait_for(_collect(handle.events()), timeout=5)
+    terminal = [e for e in events if e.type in TERMINAL_EVENT_TYPES]
+    assert len(terminal) == 1 and events[-1] is terminal[0]
+    assert (
+        terminal[0].type
+        == {
+            RunStatus.COMPLETED: "run_completed",
+            RunStatus.CANCELLED: "run_cancelled",
+        }[result.status]
+    )

@@ -208,7 +208,14 @@ class CycleLoop:
             task.uncancel()
             return outcome
         outcome.model_calls = self._model_calls
-        await close_scope(self._in.scope)
+        try:
+            await close_scope(self._in.scope)
+        except asyncio.CancelledError:
+            # The host cancelled as the run was ending: it has its outcome, which stands.
+            task = asyncio.current_task()
+            if self._cancel_reason is None or task is None:
+                raise
+            task.uncancel()
         emit_terminal(self._in, outcome)
         return outcome
 
