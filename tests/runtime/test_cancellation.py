@@ -23,6 +23,7 @@ from agentcycle.events import (
     RunStatus,
     SubRunCompleted,
     ToolCallCompleted,
+    ToolCallStarted,
 )
 from agentcycle.handle import RunHandle
 from agentcycle.hooks import HookContext, RuntimeHook
@@ -259,3 +260,26 @@ async def test_a_cancel_racing_the_end_of_the_run_still_ends_it_with_one_termina
             RunStatus.CANCELLED: "run_cancelled",
         }[result.status]
     )
+
+
+async def test_pressing_stop_again_while_the_run_is_ending_does_not_lose_run_cancelled() -> None:
+    @function_tool
+    async def wait_forever() -> str:
+        """Waits until cancelled."""
+        await asyncio.Event().wait()
+        return "unreachable"
+
+    model = ScriptedModel([call_tool("wait_forever", {})])
+    handle = await Runner.start(Agent(model=model, tools=[wait_forever]), "x")
+    first: list[asyncio.Task[None]] = []
+
+    async def host() -> None:
+        async for event in handle.events():
+            if isinstance(event, ToolCallStarted):
+                first.append(asyncio.create_task(handle.cancel("stop")))
+            elif isinstance(event, ToolCallCompleted):  # the interrupted call being closed
+                await handle.cancel("stop, again")
+
+    await asyncio.wait_for(host(), timeout=5)
+    await first[0]
+    await assert_cancelled_once(handle)
