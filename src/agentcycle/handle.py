@@ -82,9 +82,7 @@ class RunHandle:
     async def cancel(self, reason: str = "cancelled by host") -> None:
         """Cancel the run (idempotent). Waits until the run has ended (with ``run_cancelled``,
         unless it had concluded already) and its events are in ``RunConfig.event_store``."""
-        # Only the first cancel interrupts the task: a second one would interrupt the run's
-        # own ending (its calls being closed, run_cancelled) instead.
-        if not self._task.done() and self._loop.cancel_reason is None:
+        if not self._task.done():
             self._loop.request_cancel(reason)
             if self._loop.started:  # before that, the loop ends itself once it begins
                 self._task.cancel()

@@ -466,7 +466,10 @@ class CycleLoop:
             partial_output=self._last_text,
             model_calls=self._model_calls,
         )
-        await close_scope(self._in.scope)
+        with contextlib.suppress(asyncio.CancelledError):
+            # A second cancel (the host pressing stop again) must not lose the terminal
+            # event; the scope goes on closing (shielded).
+            await close_scope(self._in.scope)
         if self._hooks is not None:
             # A failure here is reported and the run stays cancelled; a second cancel
             # stops the hooks, not the terminal event.
