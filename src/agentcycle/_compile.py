@@ -137,11 +137,14 @@ async def compile_run(
     *,
     parent_run_id: str | None = None,
     models: list[Model] | None = None,
+    tool_state: RunToolState | None = None,
 ) -> CompiledRun:
     """Resolve everything a run needs; configuration errors surface here, before any event.
     With a session, its messages come between the system prompt and the new input.
     ``parent_run_id`` makes it a child run of that run; ``models`` is then the parent's
-    ``CompiledRun.models``, so the models the child resolves are closed with the parent's."""
+    ``CompiledRun.models``, so the models the child resolves are closed with the parent's.
+    ``tool_state`` is the tools' state to start from (a sub-task's follow-up continues its
+    last turn's todos, files seen and active skills), else a fresh one."""
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
     language = run_language(config)
@@ -228,7 +231,7 @@ async def compile_run(
         frame,
         agent,
         history=history,
-        tool_state=RunToolState(),
+        tool_state=tool_state if tool_state is not None else RunToolState(),
         memory=memory,
         memory_providers=memory_providers,
         session_memory_store=notes_store,
