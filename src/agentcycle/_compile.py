@@ -465,8 +465,7 @@ def handoff_graph(root: Agent) -> dict[str, Agent]:
     queue = [root]
     while queue:
         agent = queue.pop()
-        for item in agent.handoffs:
-            target = item.agent if isinstance(item, Handoff) else item
+        for target in _handoff_targets(agent):
             known = graph.get(target.name)
             if known is target:
                 continue
@@ -478,6 +477,29 @@ def handoff_graph(root: Agent) -> dict[str, Agent]:
             graph[target.name] = target
             queue.append(target)
     return graph
+
+
+def _handoff_targets(agent: Agent) -> list[Agent]:
+    """The agents ``agent`` can hand off to; ``ConfigurationError`` for handoffs that are not
+    a list of agents and ``handoff(...)`` results (a name, or one agent not in a list)."""
+    items: Any = agent.handoffs
+    if isinstance(items, Agent | Handoff | str) or not isinstance(items, Sequence):
+        raise ConfigurationError(
+            f"handoffs of {agent.name!r} must be a list of Agents or handoff(...), got "
+            f"{type(items).__name__}"
+        )
+    targets = []
+    for item in items:
+        if isinstance(item, Handoff):
+            targets.append(item.agent)
+        elif isinstance(item, Agent):
+            targets.append(item)
+        else:
+            raise ConfigurationError(
+                f"handoffs of {agent.name!r} must be Agents or handoff(...) results, got "
+                f"{type(item).__name__} {item!r}"
+            )
+    return targets
 
 
 def _request_text(run_input: Any) -> str:
