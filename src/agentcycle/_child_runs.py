@@ -43,7 +43,7 @@ from agentcycle.runtime.approvals import ApprovalBroker
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.runtime.state import RunState
+from agentcycle.runtime.state import RunState, RunToolState
 from agentcycle.tools.base import RunScope
 
 if TYPE_CHECKING:
@@ -119,6 +119,11 @@ class ChildRun:
     def state(self) -> RunState:
         """The child's state so far."""
         return self._compiled.state
+
+    @property
+    def tool_state(self) -> RunToolState:
+        """The child's tool state as it changes (read it, never change it)."""
+        return self._compiled.tool_state
 
     @property
     def messages(self) -> list[Message]:
@@ -242,9 +247,11 @@ class ChildRuns:
         cycle_index: int | None = None,
         max_cycles: int | None = None,
         workspace: Any = None,
+        tool_state: RunToolState | None = None,
     ) -> ChildRun:
         """Compile ``agent`` with ``input`` as a child of this run and start it in its own task.
-        ``workspace`` replaces the parent's (a filtered view of it). Raises
+        ``workspace`` replaces the parent's (a filtered view of it); ``tool_state`` is the one
+        the child starts from (a sub-task's follow-up). Raises
         ``ConfigurationError`` (before any event) when the child cannot be compiled, and
         ``sub_run_unavailable`` once the parent run is ending."""
         if self._closing:
@@ -254,7 +261,12 @@ class ChildRuns:
             )
         config = self._child_config(agent, max_cycles, workspace)
         compiled = await compile_run(
-            agent, input, config, parent_run_id=self._bus.run_id, models=self._compiled.models
+            agent,
+            input,
+            config,
+            parent_run_id=self._bus.run_id,
+            models=self._compiled.models,
+            tool_state=tool_state,
         )
         spec = compiled.state.spec
         started = self._bus.emit(

@@ -137,11 +137,14 @@ async def compile_run(
     *,
     parent_run_id: str | None = None,
     models: list[Model] | None = None,
+    tool_state: RunToolState | None = None,
 ) -> CompiledRun:
     """Resolve everything a run needs; configuration errors surface here, before any event.
     With a session, its messages come between the system prompt and the new input.
     ``parent_run_id`` makes it a child run of that run; ``models`` is then the parent's
-    ``CompiledRun.models``, so the models the child resolves are closed with the parent's."""
+    ``CompiledRun.models``, so the models the child resolves are closed with the parent's.
+    ``tool_state`` is the tools' state to start from (a sub-task's follow-up continues its
+    last turn's todos, files seen and active skills), else a fresh one."""
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
     language = run_language(config)
@@ -228,7 +231,7 @@ async def compile_run(
         frame,
         agent,
         history=history,
-        tool_state=RunToolState(),
+        tool_state=tool_state if tool_state is not None else RunToolState(),
         memory=memory,
         memory_providers=memory_providers,
         session_memory_store=notes_store,
@@ -457,8 +460,7 @@ def handoff_graph(root: Agent) -> dict[str, Agent]:
     queue = [root]
     while queue:
         agent = queue.pop()
-        for item in agent.handoffs:
-            target = item.agent if isinstance(item, Handoff) else item
+        for target in _handoff_targets(agent):
             known = graph.get(target.name)
             if known is target:
                 continue
@@ -470,6 +472,29 @@ def handoff_graph(root: Agent) -> dict[str, Agent]:
             graph[target.name] = target
             queue.append(target)
     return graph
+
+
+def _handoff_targets(agent: Agent) -> list[Agent]:
+    """The agents ``agent`` can hand off to; ``ConfigurationError`` for handoffs that are not
+    a list of agents and ``handoff(...)`` results (a name, or one agent not in a list)."""
+    items: Any = agent.handoffs
+    if isinstance(items, Agent | Handoff | str) or not isinstance(items, Sequence):
+        raise ConfigurationError(
+            f"handoffs of {agent.name!r} must be a list of Agents or handoff(...), got "
+            f"{type(items).__name__}"
+        )
+    targets = []
+    for item in items:
+        if isinstance(item, Handoff):
+            targets.append(item.agent)
+        elif isinstance(item, Agent):
+            targets.append(item)
+        else:
+            raise ConfigurationError(
+                f"handoffs of {agent.name!r} must be Agents or handoff(...) results, got "
+                f"{type(item).__name__} {item!r}"
+            )
+    return targets
 
 
 def _request_text(run_input: Any) -> str:

@@ -5,7 +5,8 @@
   parent agent's latest notes, quoted and clipped, at most about 2,000 characters.
 - :func:`describe`: a task as ``sub_task_status`` and ``create_sub_task`` report it.
 - :func:`snapshot`: ``detail_level: snapshot``: the task's recent tool calls, its latest text,
-  and the workspace files it read or changed, newest first, read from its history.
+  and the workspace files it read or changed (each once, by its normalised path), newest first,
+  read from its history.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, ToolMessage, UserMessage, content_text
 from agentcycle.sub_agents import SubTaskInfo
+from agentcycle.workspace.paths import normalize_path
 
 RECENT_REQUESTS = 3
 REQUEST_CHARS = 600
@@ -131,7 +134,12 @@ def _path_argument(arguments: str) -> str | None:
     except ValueError:
         return None
     path = parsed.get("path") if isinstance(parsed, dict) else None
-    return path if isinstance(path, str) and path else None
+    if not isinstance(path, str) or not path:
+        return None
+    try:  # ``./a.txt`` and ``a.txt`` are one file
+        return normalize_path(path)
+    except AgentcycleError:  # not a workspace path (the call failed anyway)
+        return path
 
 
 def _clip(text: str, limit: int) -> str:

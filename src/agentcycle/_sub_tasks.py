@@ -12,8 +12,10 @@ its messages as JSON, system prompt left out): the task's request when it is cre
 request plus a follow-up message when one is sent, and the child's whole history when a turn
 ends (finished, or cancelled part-way). Each write replaces the task's entry, and the run's tool
 state is stored once when the run stops, so the state grows with the tasks' conversations, never
-with the parent's cycles. A resumed run revives a task from its record and conversation
-(:meth:`SubTasks.revive`), so a follow-up continues it as if the run had never stopped.
+with the parent's cycles. Each turn's tool state is kept the same way
+(``RunToolState.extra["sub_task_tool_states"]``) and is where the next turn starts: a skill the
+task activated keeps restricting its tools. A resumed run revives a task from its record and
+conversation (:meth:`SubTasks.revive`), so a follow-up continues it as if the run had never stopped.
 
 When the parent run ends, ``ChildRuns.aclose`` calls :meth:`SubTasks.aclose`: queued tasks
 never start, running ones are cancelled (their child emits ``run_cancelled``, the parent
@@ -36,7 +38,13 @@ from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from agentcycle.runtime.state import RunToolState
-from agentcycle.sub_agents import SUB_TASK_CONVERSATIONS_KEY, SUB_TASKS_KEY, SubAgent, SubTaskInfo
+from agentcycle.sub_agents import (
+    SUB_TASK_CONVERSATIONS_KEY,
+    SUB_TASK_TOOL_STATES_KEY,
+    SUB_TASKS_KEY,
+    SubAgent,
+    SubTaskInfo,
+)
 from agentcycle.workspace._excluding import ExcludedPaths, ExcludingWorkspace
 
 if TYPE_CHECKING:
@@ -122,6 +130,9 @@ class SubTasks:
         self._conversations: dict[str, list[Any]] = tool_state.extra.setdefault(
             SUB_TASK_CONVERSATIONS_KEY, {}
         )
+        self._tool_states: dict[str, Any] = tool_state.extra.setdefault(
+            SUB_TASK_TOOL_STATES_KEY, {}
+        )
         self._live: dict[str, SubTask] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._reported: frozenset[str] = frozenset()
@@ -198,12 +209,15 @@ class SubTasks:
     def follow_up(
         self, task: SubTask, message: str, *, parent_tool_call_id: str, cycle_index: int
     ) -> None:
-        """Continue a finished task's conversation with ``message`` in a new child run."""
+        """Continue a finished task's conversation with ``message`` in a new child run, from
+        the tool state its last turn left."""
         request = UserMessage(content=message)
         history = _continuable(task.conversation())
+        saved = self._tool_states.get(task.task_id)
+        tools = RunToolState.model_validate(saved) if saved is not None else None
         task.extend(request)  # a turn cancelled before it starts keeps its request
         task.update(status="queued", final_output=None, error=None, note=None)
-        self._drive(task, [*history, request], parent_tool_call_id, cycle_index)
+        self._drive(task, [*history, request], parent_tool_call_id, cycle_index, tools)
 
     async def wait(
         self, tasks: Sequence[SubTask], max_seconds: float | None, interval: float
@@ -250,15 +264,25 @@ class SubTasks:
     # ------------------------------------------------------------------ turns
 
     def _drive(
-        self, task: SubTask, run_input: Any, parent_tool_call_id: str, cycle_index: int
+        self,
+        task: SubTask,
+        run_input: Any,
+        parent_tool_call_id: str,
+        cycle_index: int,
+        tool_state: RunToolState | None = None,
     ) -> None:
         task.driver = asyncio.get_running_loop().create_task(
-            self._turn(task, run_input, parent_tool_call_id, cycle_index),
+            self._turn(task, run_input, parent_tool_call_id, cycle_index, tool_state),
             name=f"agentcycle-sub-task-{task.task_id}",
         )
 
     async def _turn(
-        self, task: SubTask, run_input: Any, parent_tool_call_id: str, cycle_index: int
+        self,
+        task: SubTask,
+        run_input: Any,
+        parent_tool_call_id: str,
+        cycle_index: int,
+        tool_state: RunToolState | None,
     ) -> None:
         """One turn of a task: a slot, a child run, its outcome in the record."""
         children = self._children
@@ -277,6 +301,7 @@ class SubTasks:
                     cycle_index=cycle_index,
                     max_cycles=sub_agent.max_cycles,
                     workspace=task.workspace,
+                    tool_state=tool_state,
                 )
                 task.child = child
                 task.update(run_ids=(*task.info.run_ids, child.run_id))
@@ -304,12 +329,15 @@ class SubTasks:
             await child.cancel(reason)
         task.child = None
         task.keep(child.messages)
+        self._tool_states[task.task_id] = child.tool_state.model_dump(mode="json")
         task.update(
             status="cancelled", cycles=child.state().last_cycle_index, note=f"{reason} while it ran"
         )
 
     def _ended(self, task: SubTask, result: RunResult | None) -> None:
-        task.child = None
+        child, task.child = task.child, None
+        if child is not None:
+            self._tool_states[task.task_id] = child.tool_state.model_dump(mode="json")
         if result is None:  # cancelled before its loop ran
             reason = self._children.cancel_reason()
             task.update(status="cancelled", note=f"{reason} before it started")

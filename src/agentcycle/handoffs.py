@@ -39,6 +39,18 @@ class Handoff:
     agent: Agent
     description: str | None = None
 
+    def __post_init__(self) -> None:
+        from agentcycle.agent import Agent
+
+        if not isinstance(self.agent, Agent):
+            raise ConfigurationError(
+                f"a handoff target must be an Agent, got {type(self.agent).__name__}"
+            )
+        if self.description is not None and not isinstance(self.description, str):
+            raise ConfigurationError(
+                f"a handoff description must be a string, got {type(self.description).__name__}"
+            )
+
     @property
     def tool_name(self) -> str:
         """The transfer tool's name: ``transfer_to_<agent_slug>``."""

@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from agentcycle.cli import main
-from agentcycle.cli._agents_file import load_agents_file
+from agentcycle.cli._agents_file import (
+    AgentDefaults,
+    build_team,
+    load_agents_file,
+    parse_agents_file,
+)
 from agentcycle.errors import AgentsFileError
+from agentcycle.testing import ScriptedModel
 from agentcycle.testing.openai_server import OpenAICompatServer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "agents.example.yaml"
@@ -223,3 +229,20 @@ def test_the_example_file_is_valid() -> None:
     assert team.agents["billing"].handoffs == ["triage"]  # a handoff cycle is fine
     assert team.agents["triage"].agent_tools == ["researcher"]
     assert team.agents["researcher"].max_cycles == 20
+
+
+def test_a_blank_description_or_instructions_is_left_to_the_defaults() -> None:
+    team = parse_agents_file(
+        {
+            "agents": {
+                "lead": {"sub_agents": ["worker"], "handoffs": ["worker"]},
+                "worker": {"description": "   ", "instructions": "\n"},
+            }
+        },
+        source="team.yaml",
+    )
+    defaults = AgentDefaults(instructions="Be useful.", max_cycles=5, agent_type="default")
+    lead = build_team(team, defaults, lambda backend, model: ScriptedModel([]))
+    worker = lead.sub_agents["worker"]
+    assert worker.description == "The agent 'worker'."
+    assert worker.agent.instructions == "Be useful."

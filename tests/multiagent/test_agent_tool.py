@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
-from agentcycle import Agent, RunBudget, RunConfig, RunStatus
-from agentcycle.errors import ModelError
+from agentcycle import Agent, RunBudget, RunConfig, Runner, RunStatus
+from agentcycle.errors import ModelError, ToolDefinitionError
 from agentcycle.events import SubRunCompleted, SubRunStarted, ToolCallCompleted, ToolCallStarted
 from agentcycle.messages import TokenUsage, ToolMessage, UserMessage
 from agentcycle.runtime.state import RunToolState
@@ -184,3 +185,14 @@ async def test_a_child_can_hand_off_inside_its_own_run() -> None:
     completed = next(e for e in events if isinstance(e, SubRunCompleted))
     assert (completed.child_agent_name, completed.final_output) == ("Closer", "closed")
     assert tool_result(parent, "researcher").content == "closed"
+
+
+async def test_an_agent_given_as_a_tool_without_as_tool_is_a_clear_error() -> None:
+    child = researcher()
+    for given in (child, child.as_tool):  # the agent itself; the method, not called
+        agent = Agent(name="Planner", model=ScriptedModel([]), tools=[given])
+        with pytest.raises(ToolDefinitionError) as caught:
+            await Runner.run(agent, "go")
+        assert caught.value.message == (
+            "Agent 'Researcher' is not a tool: give the tool its as_tool() call returns."
+        )

@@ -201,6 +201,28 @@ async def test_two_agents_with_one_name_are_refused_before_the_run_starts() -> N
         await Runner.run(triage(twin, []), "x")
 
 
+def test_a_handoff_to_something_that_is_not_an_agent_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="handoff target must be an Agent, got str"):
+        handoff("Billing")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="handoff description must be a string"):
+        handoff(Agent(name="Billing"), 5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("handoffs", "message"),
+    [
+        (["Billing"], "handoffs of 'Triage' must be Agents or handoff"),
+        (Agent(name="Billing"), "handoffs of 'Triage' must be a list"),
+    ],
+)
+async def test_handoffs_that_are_not_agents_fail_before_the_run_starts(
+    handoffs: Any, message: str
+) -> None:
+    agent = Agent(name="Triage", model=ScriptedModel([]), handoffs=handoffs)
+    with pytest.raises(ConfigurationError, match=message):
+        await Runner.run(agent, "x")
+
+
 async def test_transfer_tools_come_after_the_agent_tools_with_slugged_names() -> None:
     target = Agent(name="Billing Team!", model=ScriptedModel([]))
     source = Agent(

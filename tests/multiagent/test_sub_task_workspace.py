@@ -14,7 +14,7 @@ from agentcycle.messages import ToolMessage
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.workspace import MemoryWorkspaceBackend
 from tests.multiagent.helpers import run_with_events
-from tests.multiagent.sub_task_helpers import parent, worker
+from tests.multiagent.sub_task_helpers import parent, tool_results, worker
 
 CHECKS: list[tuple[str, dict[str, Any]]] = [
     ("find_files", {"glob": "**"}),
@@ -105,3 +105,34 @@ async def test_a_path_pattern_matches_from_the_root(tmp_path: Path) -> None:
     assert "secret/plan.md" in paths and not any(p.startswith("secret/deep") for p in paths)
     assert "secret/deep/more.md" not in searched["files"]
     assert "secret/plan.md" in searched["files"]
+
+
+async def test_a_snapshot_lists_each_touched_file_once_with_its_latest_action(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "notes.txt").write_text("alpha\n")
+    steps = [
+        ("read_file", {"path": "./notes.txt"}),
+        ("read_file", {"path": "missing.txt"}),  # failed: not touched
+        ("write_file", {"path": "out/report.md", "content": "draft\n"}),
+        ("edit_file", {"path": "out//report.md", "old_string": "draft", "new_string": "final"}),
+        ("read_file", {"path": "notes.txt"}),
+    ]
+    lead = parent(
+        [
+            call_tool("create_sub_task", {"agent_id": "scribe", "task_description": "write"}),
+            call_tool("sub_task_status", {"task_ids": ["scribe-1"], "detail_level": "snapshot"}),
+            call_tool("task_finish", {"message": "ok"}),
+        ],
+        {"scribe": SubAgent(worker("Scribe", steps=steps), "Writes.")},
+    )
+    result, _ = await run_with_events(lead, config=RunConfig(workspace=tmp_path))
+    assert result.status is RunStatus.COMPLETED
+    assert (tmp_path / "out" / "report.md").read_text() == "final\n"
+    (status,) = tool_results(lead, "sub_task_status")
+    snapshot = status["tasks"][0]["snapshot"]
+    assert snapshot["touched_files"] == [
+        {"path": "notes.txt", "action": "read"},
+        {"path": "out/report.md", "action": "edited"},
+    ]
+    assert snapshot["touched_files_total"] == 2

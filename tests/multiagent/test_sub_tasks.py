@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.testing import ScriptedModel, call_tool, reply
 from tests.multiagent.helpers import of_run, run_with_events, types
 from tests.multiagent.sub_task_helpers import last_user_text, parent, tool_results, worker
+from tests.skills.skill_files import write_skill
 
 RESEARCHER = "Looks things up."
 
@@ -364,3 +366,56 @@ async def test_a_follow_up_after_an_unanswered_approval_closes_the_waiting_call(
     closed = [m for m in follow_up if isinstance(m, ToolMessage) and m.name == "deploy"]
     assert len(closed) == 1 and closed[0].is_error
     assert "not run" in content_text(closed[0].content)
+
+
+async def test_a_follow_up_keeps_the_skills_the_task_activated(tmp_path: Path) -> None:
+    """A follow-up continues the task from its last turn's tool state: a skill it activated
+    still restricts its tools (the skill's instructions are in the conversation it continues,
+    so lifting the restriction would make ``allowed-tools`` advisory)."""
+    write_skill(tmp_path, "read-only", allowed_tools=["lookup"])
+    deployed: list[str] = []
+
+    @function_tool
+    def deploy(target: str) -> str:
+        """Deploy to a target."""
+        deployed.append(target)
+        return f"deployed {target}"
+
+    def script(request: ModelRequest) -> ModelResponse:
+        if last_user_text(request.messages) == "now deploy":
+            if not any(isinstance(m, ToolMessage) and m.name == "deploy" for m in request.messages):
+                return call_tool("deploy", {"target": "production"})
+            return call_tool("task_finish", {"message": "tried"})
+        if not any(isinstance(m, ToolMessage) for m in request.messages):
+            return call_tool(
+                [
+                    ("activate_skill", {"skill_name": "read-only"}),
+                    (
+                        "todo_write",
+                        {"todos": [{"id": "t1", "title": "check", "status": "pending"}]},
+                    ),
+                ]
+            )
+        return call_tool("task_finish", {"message": "checked"})
+
+    ops = Agent(name="Ops", model=ScriptedModel(script), tools=[deploy], skills_dirs=[tmp_path])
+    lead = parent(
+        [
+            call_tool("create_sub_task", {"agent_id": "ops", "task_description": "check"}),
+            call_tool("sub_task_status", {"task_ids": ["ops-1"], "message": "now deploy"}),
+            call_tool("task_finish", {"message": "ok"}),
+        ],
+        {"ops": SubAgent(ops, "Operations.")},
+    )
+    result, events = await run_with_events(lead)
+
+    assert result.status is RunStatus.COMPLETED
+    assert deployed == []
+    refused = [e for e in events if isinstance(e, ToolCallCompleted) and e.tool_name == "deploy"]
+    assert [e.error_code for e in refused] == ["tool_not_allowed"]
+    model = ops.model
+    assert isinstance(model, ScriptedModel)
+    assert "deploy" not in model.requests[-1].tools  # not offered either
+    follow_up = [e for e in events if isinstance(e, SubRunStarted)][1].child_run_id
+    completed = [e for e in events if isinstance(e, SubRunCompleted)]
+    assert completed[-1].child_run_id == follow_up and completed[-1].status == "completed"

@@ -79,6 +79,13 @@ class AgentSpec(BaseModel):
     sub_agents: list[str] = Field(default_factory=list)
     """Agents this one can give tasks with ``create_sub_task`` (each task is a child run)."""
 
+    @field_validator("description", "instructions")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        # ``description: " "`` says nothing: the default applies, as for an empty string
+        # (a sub-agent needs a description the delegating model can read).
+        return value if value is None or value.strip() else None
+
 
 _REFERENCES: dict[str, str] = {
     "handoffs": "an agent cannot hand off to itself",

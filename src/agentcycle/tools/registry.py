@@ -45,6 +45,7 @@ class ToolRegistry:
     def add(self, tool: Tool | Callable[..., Any]) -> Tool:
         """Register ``tool`` (wrapping a plain function first) and return the registered tool."""
         if not isinstance(tool, Tool):
+            _refuse_agent(tool)
             if not callable(tool):
                 raise ToolDefinitionError(
                     f"Not a tool: {tool!r} (expected a Tool object or a function)."
@@ -120,3 +121,17 @@ class ToolRegistry:
 
     def __repr__(self) -> str:
         return f"ToolRegistry({list(self._tools)!r})"
+
+
+def _refuse_agent(value: object) -> None:
+    """Refuse an agent where a tool belongs, or its ``as_tool`` method given without the call
+    (which, as a plain function, would become a tool named ``as_tool``)."""
+    from agentcycle.agent import Agent
+
+    owner = getattr(value, "__self__", None)
+    if isinstance(owner, Agent) and getattr(value, "__name__", None) == "as_tool":
+        value = owner
+    if isinstance(value, Agent):
+        raise ToolDefinitionError(
+            f"Agent {value.name!r} is not a tool: give the tool its as_tool() call returns."
+        )
