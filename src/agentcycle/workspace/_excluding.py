@@ -100,13 +100,17 @@ class ExcludingWorkspace:
     def _changeable(self, path: str) -> str:
         rel = normalize_path(path)
         if self.excluded.matches(rel):
-            raise WorkspaceError(
+            raise self._refusal(
+                rel,
                 f"{rel!r} is excluded from this sub-task's workspace view "
                 f"(pattern {self.excluded.pattern!r}); it cannot be changed",
-                code=PATH_EXCLUDED,
-                details={"path": rel, "pattern": self.excluded.pattern},
             )
         return rel
+
+    def _refusal(self, path: str, message: str) -> WorkspaceError:
+        return WorkspaceError(
+            message, code=PATH_EXCLUDED, details={"path": path, "pattern": self.excluded.pattern}
+        )
 
     def list(
         self,
@@ -169,10 +173,8 @@ class ExcludingWorkspace:
         that holds excluded entries is refused too: they would go with it unseen."""
         rel = self._changeable(path)
         if recursive and await self._holds_excluded(rel):
-            raise WorkspaceError(
-                f"{rel!r} holds paths excluded from this sub-task's view; it cannot be deleted",
-                code=PATH_EXCLUDED,
-                details={"path": rel, "pattern": self.excluded.pattern},
+            raise self._refusal(
+                rel, f"{rel!r} holds paths excluded from this sub-task's view; it cannot be deleted"
             )
         await self._inner.delete(rel, recursive=recursive)
 
@@ -181,10 +183,9 @@ class ExcludingWorkspace:
         ``src`` is a directory holding excluded entries."""
         source, target = self._changeable(src), self._changeable(dst)
         if await self._holds_excluded(source):
-            raise WorkspaceError(
+            raise self._refusal(
+                source,
                 f"{source!r} holds paths excluded from this sub-task's view; it cannot be moved",
-                code=PATH_EXCLUDED,
-                details={"path": source, "pattern": self.excluded.pattern},
             )
         await self._inner.move(source, target, overwrite=overwrite)
 
