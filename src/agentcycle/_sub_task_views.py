@@ -11,13 +11,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, ToolMessage, UserMessage, content_text
 from agentcycle.sub_agents import SubTaskInfo
+from agentcycle.tools.validation import parse_arguments
 from agentcycle.workspace.paths import normalize_path
 
 RECENT_REQUESTS = 3
@@ -129,11 +129,10 @@ def snapshot(messages: Sequence[Message], file_limit: int) -> dict[str, Any]:
 
 
 def _path_argument(arguments: str) -> str | None:
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
+    try:  # the parser the call itself went through
+        path = parse_arguments(arguments).get("path")
+    except AgentcycleError:
         return None
-    path = parsed.get("path") if isinstance(parsed, dict) else None
     if not isinstance(path, str) or not path:
         return None
     try:  # ``./a.txt`` and ``a.txt`` are one file
