@@ -311,19 +311,20 @@ class SubTasks:
             raise
         except AgentcycleError as error:
             if error.code == SUB_RUN_UNAVAILABLE:  # the parent began ending meanwhile
-                task.update(
-                    status="cancelled", note=f"{children.cancel_reason()} before it started"
-                )
+                self._not_started(task)
             else:  # the child could not be compiled
                 task.update(status="failed", error={"code": error.code, "message": error.message})
             return
         self._ended(task, result)
 
+    def _not_started(self, task: SubTask) -> None:
+        task.update(status="cancelled", note=f"{self._children.cancel_reason()} before it started")
+
     async def _cancelled(self, task: SubTask) -> None:
         reason = self._children.cancel_reason()
         child = task.child
         if child is None:
-            task.update(status="cancelled", note=f"{reason} before it started")
+            self._not_started(task)
             return
         with contextlib.suppress(asyncio.CancelledError):  # a second cancel: finish cleanup
             await child.cancel(reason)
@@ -339,8 +340,7 @@ class SubTasks:
         if child is not None:
             self._tool_states[task.task_id] = child.tool_state.model_dump(mode="json")
         if result is None:  # cancelled before its loop ran
-            reason = self._children.cancel_reason()
-            task.update(status="cancelled", note=f"{reason} before it started")
+            self._not_started(task)
             return
         task.keep(result.messages)
         error = result.error
