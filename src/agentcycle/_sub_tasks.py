@@ -33,8 +33,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
+from agentcycle._agent_tool import child_input
 from agentcycle._child_runs import SUB_RUN_UNAVAILABLE
 from agentcycle._json import dumps
+from agentcycle._sub_task_views import main_summary
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from agentcycle.runtime.state import RunToolState
@@ -150,9 +152,6 @@ class SubTasks:
     ) -> list[SubTask]:
         """Start a task per spec (queued until a slot of the sub-agent is free). Raises
         ``invalid_glob`` for an unusable ``exclude_files_pattern``, before any task starts."""
-        from agentcycle._agent_tool import child_input
-        from agentcycle._sub_task_views import main_summary
-
         workspace = self._workspace(exclude_files_pattern)
         summary = main_summary(self._children.parent_history()) if include_main_summary else None
         tasks = []
