@@ -88,8 +88,8 @@ def positive(name: str, value: int) -> int:
 def resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
     """The run's model (``RunConfig.model``, else the agent's): an instance as is, a name or
     ``ModelRef`` through the model provider (else the settings file)."""
-    chosen: Model | ModelRef | str | None = first_set(config.model, agent.model, "")
-    if chosen is None or chosen == "":
+    chosen: Model | ModelRef | str = first_set(config.model, agent.model, "")
+    if chosen == "":
         raise ConfigurationError(
             "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a "
             "ModelRef or a model name from the settings file)"
