@@ -88,8 +88,8 @@ def positive(name: str, value: int) -> int:
 def resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
     """The run's model (``RunConfig.model``, else the agent's): an instance as is, a name or
     ``ModelRef`` through the model provider (else the settings file)."""
-    chosen: Model | ModelRef | str | None = first_set(config.model, agent.model, "")
-    if chosen is None or chosen == "":
+    chosen: Model | ModelRef | str = first_set(config.model, agent.model, "")
+    if chosen == "":
         raise ConfigurationError(
             "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a "
             "ModelRef or a model name from the settings file)"
@@ -123,7 +123,7 @@ def layered_hooks(agent: Agent, config: RunConfig) -> tuple[RuntimeHook, ...]:
             raise ConfigurationError(
                 f"hooks must be RuntimeHook instances, got {type(hook).__name__}"
             )
-        _check_timeout(hook, getattr(hook, "timeout", None))
+        _check_timeout(hook)
     return hooks
 
 
@@ -136,13 +136,14 @@ def layered_context_providers(agent: Agent, config: RunConfig) -> tuple[ContextP
                 "context providers need an async fragments(ctx) method; "
                 f"{type(provider).__name__} has none"
             )
-        _check_timeout(provider, getattr(provider, "timeout", None))
+        _check_timeout(provider)
     return providers
 
 
-def _check_timeout(owner: object, timeout: object) -> None:
+def _check_timeout(owner: object) -> None:
     """A hook's or provider's ``timeout`` must be seconds or ``None``: a wrong one would only
     show when the first call fails."""
+    timeout = getattr(owner, "timeout", None)
     if timeout is None:
         return
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentcycle.errors import ModelError, PromptTooLongError
+from agentcycle.errors import PromptTooLongError
 from agentcycle.events import (
     AssistantDelta,
-    ModelCallCompleted,
-    ModelCallStarted,
     ModelToolCallProgress,
     ModelToolCallStarted,
     ReasoningDelta,
 )
 from agentcycle.messages import TokenUsage
 from agentcycle.models.base import (
-    AttemptFailed,
-    AttemptStarted,
     ModelRequest,
     ModelResponse,
     ReasoningTextDelta,
@@ -32,15 +28,14 @@ from agentcycle.models.base import (
     ToolCallStartDelta,
     ToolSpec,
 )
-from agentcycle.pricing import priced
 from agentcycle.runtime._hooks import HookDispatcher
-from agentcycle.runtime._side_call import CallRecorder, emit_call_failed
+from agentcycle.runtime._side_call import CallRecorder, stream_call
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
-from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.policy import skill_refusal
 
 if TYPE_CHECKING:
+    from agentcycle.runtime.event_bus import EventBus
     from agentcycle.runtime.loop import LoopInputs
 
 
@@ -93,57 +88,17 @@ class ModelCaller:
         )
         if self._hooks is not None:
             request = await self._hooks.before_model_call(request)
-        ids: dict[str, Any] = {
-            "call_id": new_id("mc"),
-            "operation_id": new_id("op"),
-            "attempt": 1,
-            "backend": model.backend,
-            "model": model.name,
-        }
-        bus.emit(ModelCallStarted, cycle_index=index, **ids)
-        response: ModelResponse | None = None
-        try:
-            async for item in model.stream(request):
-                if isinstance(item, TextDelta):
-                    bus.emit(AssistantDelta, cycle_index=index, delta=item.text)
-                elif isinstance(item, ReasoningTextDelta):
-                    bus.emit(ReasoningDelta, cycle_index=index, delta=item.text)
-                elif isinstance(item, ToolCallArgumentsDelta):
-                    bus.emit(
-                        ModelToolCallProgress,
-                        cycle_index=index,
-                        tool_call_id=item.id,
-                        tool_name=item.name,
-                        tool_call_index=item.index,
-                        arguments_chars=item.total_chars,
-                    )
-                elif isinstance(item, ToolCallStartDelta):
-                    bus.emit(
-                        ModelToolCallStarted,
-                        cycle_index=index,
-                        tool_call_id=item.id,
-                        tool_name=item.name,
-                        tool_call_index=item.index,
-                    )
-                elif isinstance(item, ModelResponse):
-                    response = item
-                elif isinstance(item, AttemptFailed):
-                    emit_call_failed(bus, index, ids, item.error, retryable=True)
-                elif isinstance(item, AttemptStarted):
-                    ids["attempt"] = item.attempt
-                    ids["call_id"] = new_id("mc")
-                    bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
-        except ModelError as exc:
-            emit_call_failed(bus, index, ids, exc, retryable=False)
-            raise
-        if response is None:
-            error = ModelError("The model stream ended without a response.", code="empty_response")
-            emit_call_failed(bus, index, ids, error, retryable=False)
-            raise error
-        # What the model used (priced), whatever a hook makes of the response.
-        usage = priced(response.usage, self._in.price)
-        bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
-        self._record(index, ids["operation_id"], ids["attempt"], usage, "agent_cycle")
+        response, usage, operation_id, attempts = await stream_call(
+            model,
+            request,
+            operation="agent_cycle",
+            index=index,
+            bus=bus,
+            price=self._in.price,  # what the model used, whatever a hook makes of the response
+            require_text=False,
+            on_delta=lambda item: _emit_delta(bus, index, item),
+        )
+        self._record(index, operation_id, attempts, usage, "agent_cycle")
         if self._meter is not None:
             self._meter.record_model_call(usage)
         if self._hooks is not None:
@@ -156,3 +111,28 @@ class ModelCaller:
         if tool_state.skill_allowed_tools() is None:
             return self._in.tool_specs
         return tuple(s for s in self._in.tool_specs if skill_refusal(tool_state, s.name) is None)
+
+
+def _emit_delta(bus: EventBus, index: int, item: Any) -> None:
+    """The event for one streamed piece of a cycle's answer (other items are ignored)."""
+    if isinstance(item, TextDelta):
+        bus.emit(AssistantDelta, cycle_index=index, delta=item.text)
+    elif isinstance(item, ReasoningTextDelta):
+        bus.emit(ReasoningDelta, cycle_index=index, delta=item.text)
+    elif isinstance(item, ToolCallArgumentsDelta):
+        bus.emit(
+            ModelToolCallProgress,
+            cycle_index=index,
+            tool_call_id=item.id,
+            tool_name=item.name,
+            tool_call_index=item.index,
+            arguments_chars=item.total_chars,
+        )
+    elif isinstance(item, ToolCallStartDelta):
+        bus.emit(
+            ModelToolCallStarted,
+            cycle_index=index,
+            tool_call_id=item.id,
+            tool_name=item.name,
+            tool_call_index=item.index,
+        )

@@ -1,6 +1,6 @@
 """Model calls a run makes outside its cycles (compaction summaries, session memory extraction):
-the same ``model_call_*`` events as a cycle's call, priced the same way, and the usage recorded
-with the run's (and counted by its budget)."""
+the same ``model_call_*`` events as a cycle's call (``stream_call``, which a cycle's call uses
+too), priced the same way, and the usage recorded with the run's (and counted by its budget)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,29 @@ async def side_call(
     request = ModelRequest(
         messages=messages, settings=settings, cycle_index=index, operation=operation
     )
+    response, usage, operation_id, attempts = await stream_call(
+        model, request, operation=operation, index=index, bus=bus, price=price, require_text=True
+    )
+    record(index, operation_id, attempts, usage, operation)
+    return response.text
+
+
+async def stream_call(
+    model: Model,
+    request: ModelRequest,
+    *,
+    operation: ModelOperation,
+    index: int,
+    bus: EventBus,
+    price: ModelPrice | None,
+    require_text: bool,
+    on_delta: Callable[[Any], None] | None = None,
+) -> tuple[ModelResponse, TokenUsage, str, int]:
+    """Stream one model call (all of its attempts) into ``model_call_*`` events, handing every
+    other stream item to ``on_delta``. Returns the response, its usage priced with ``price``,
+    the call's operation id and its number of attempts. Raises ``ModelError`` when the call
+    fails, ends without a response, or (``require_text``) answers with no text, after
+    emitting ``model_call_failed``."""
     ids: dict[str, Any] = {
         "call_id": new_id("mc"),
         "operation_id": new_id("op"),
@@ -73,17 +96,23 @@ async def side_call(
             elif isinstance(item, AttemptStarted):
                 ids.update(attempt=item.attempt, call_id=new_id("mc"))
                 bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
+            elif on_delta is not None:
+                on_delta(item)
     except ModelError as exc:
         emit_call_failed(bus, index, ids, exc, retryable=False)
         raise
-    if response is None or not response.text.strip():
-        error = ModelError(f"The {operation} call returned no text.", code="empty_response")
+    if response is None or (require_text and not response.text.strip()):
+        message = (
+            f"The {operation} call returned no text."
+            if require_text
+            else "The model stream ended without a response."
+        )
+        error = ModelError(message, code="empty_response")
         emit_call_failed(bus, index, ids, error, retryable=False)
         raise error
     usage = priced(response.usage, price)
     bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
-    record(index, ids["operation_id"], ids["attempt"], usage, operation)
-    return response.text
+    return response, usage, ids["operation_id"], ids["attempt"]
 
 
 def emit_call_failed(

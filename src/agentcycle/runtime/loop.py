@@ -202,22 +202,27 @@ class CycleLoop:
             outcome = await self._body()
         except asyncio.CancelledError:
             outcome = await self._end_cancelled()
-            task = asyncio.current_task()
-            if self._cancel_reason is None or task is None:
+            if not self._absorb_host_cancel():
                 raise  # cancelled from outside: propagate to whoever cancelled us
-            task.uncancel()
             return outcome
         outcome.model_calls = self._model_calls
         try:
             await close_scope(self._in.scope)
         except asyncio.CancelledError:
             # The host cancelled as the run was ending: it has its outcome, which stands.
-            task = asyncio.current_task()
-            if self._cancel_reason is None or task is None:
+            if not self._absorb_host_cancel():
                 raise
-            task.uncancel()
         emit_terminal(self._in, outcome)
         return outcome
+
+    def _absorb_host_cancel(self) -> bool:
+        """Whether the cancel being handled is the host's (``request_cancel``), which the run
+        answers by ending (its task uncancelled); ``False``: it came from outside."""
+        task = asyncio.current_task()
+        if self._cancel_reason is None or task is None:
+            return False
+        task.uncancel()
+        return True
 
     async def _body(self) -> LoopOutcome:
         """The run between its start events and its terminal event, failures included."""

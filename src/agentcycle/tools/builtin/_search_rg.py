@@ -317,7 +317,7 @@ async def _json_search(
     args += ["--regexp", query.regex, "--"]
     for start in range(0, len(paths), _MAX_BATCH):
         async with contextlib.aclosing(
-            _json_process(rg, root, query, [*args], paths[start : start + _MAX_BATCH], cancelled)
+            _json_process(rg, root, query, args, paths[start : start + _MAX_BATCH], cancelled)
         ) as results:
             async for found in results:
                 yield found
@@ -332,7 +332,7 @@ async def _json_process(
     cancelled: asyncio.Event,
 ) -> AsyncGenerator[FileLines, None]:
     """One ``rg --json`` process over ``paths`` (``args`` end with ``--``), in order."""
-    args += ["./" + path for path in paths]
+    args = [*args, *("./" + path for path in paths)]
     keep_text = query.mode == "content"
     wanted = set(paths)
     async with _ripgrep(rg, root, args, cancelled) as process:
