@@ -416,18 +416,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_yaml(text: str, source: str) -> Any:
-    import yaml
-
-    from agentcycle._yaml import strict_loader
+    from agentcycle._yaml import YAMLProblem, load_strict
 
     try:
-        return yaml.load(text, Loader=strict_loader())  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = exc.problem or exc.context or "invalid YAML"
+        return load_strict(text)
+    except YAMLProblem as exc:
+        where = f" at line {exc.line + 1}, column {exc.column + 1}" if exc.line is not None else ""
         raise AgentsFileError(
-            f"{source}: invalid YAML{where}: {problem}", details={"path": source}
+            f"{source}: invalid YAML{where}: {exc.problem}", details={"path": source}
         ) from None
-    except yaml.YAMLError as exc:
-        raise AgentsFileError(f"{source}: invalid YAML: {exc}", details={"path": source}) from None
