@@ -86,12 +86,7 @@ class ModelChoice:
             raise ConfigurationError(
                 f"naming a backend or model needs a settings file: {_NO_SETTINGS_FILE}"
             )
-        if model is None:
-            from agentcycle.models.settings import default_model_ref
-
-            ref = default_model_ref(provider.settings, backend)
-        else:
-            ref = ModelRef(model=model, backend_name=backend)
+        ref = _ref(provider, backend, model)
         provider.get_model(ref)
         return ref
 
@@ -111,11 +106,7 @@ class ModelChoice:
                 file=self._err,
             )
             return DemoModel()
-        if args.model:
-            return ModelRef(model=args.model, backend_name=args.backend)
-        from agentcycle.models.settings import default_model_ref
-
-        return default_model_ref(provider.settings, args.backend)
+        return _ref(provider, args.backend, args.model or None)
 
     def _settings(self) -> SharedModels | None:
         if self._looked_up:
@@ -132,3 +123,12 @@ class ModelChoice:
             backend = args.backend if args.backend != DEMO_BACKEND else None
             self._provider = SharedModels(SettingsModelProvider(path, default_backend=backend))
         return self._provider
+
+
+def _ref(provider: SharedModels, backend: str | None, model: str | None) -> ModelRef:
+    """``model`` on ``backend``; without a model, the backend's default in the settings file."""
+    if model is not None:
+        return ModelRef(model=model, backend_name=backend)
+    from agentcycle.models.settings import default_model_ref
+
+    return default_model_ref(provider.settings, backend)
