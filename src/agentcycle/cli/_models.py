@@ -22,8 +22,8 @@ _NO_SETTINGS_FILE = (
 
 class SharedModels:
     """A model provider that resolves each model once per CLI run: every agent naming it (a
-    handoff target, the child run of an agent tool) shares one model and its HTTP clients,
-    and ``aclose`` closes them all before the CLI's event loop ends."""
+    handoff target, the child run of an agent tool) shares one model and its HTTP clients.
+    The run records the models it uses, so ``RunHandle.release_model_clients`` closes them."""
 
     def __init__(self, provider: SettingsModelProvider) -> None:
         self._provider = provider
@@ -40,13 +40,6 @@ class SharedModels:
         if provided is None:
             provided = self._models[ref] = self._provider.get_model(ref)
         return provided
-
-    async def aclose(self) -> None:
-        """Close the HTTP clients the models opened on the running event loop."""
-        for provided in self._models.values():
-            aclose = getattr(provided.model, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 class ModelChoice:
