@@ -94,9 +94,12 @@ _REFERENCES: dict[str, str] = {
 }
 """The keys of an agent that name other agents of the file, and why one cannot name itself."""
 
-_NESTING = ("agent_tools", "sub_agents")
+_NESTING: dict[str, str] = {
+    "agent_tools": "calling {target!r} as a tool",
+    "sub_agents": "giving {target!r} sub-tasks",
+}
 """The reference keys whose use starts a child run (so a reference back to the caller would
-let a run nest itself without end)."""
+let a run nest itself without end), and how that use is worded."""
 
 
 class AgentsFile(BaseModel):
@@ -276,19 +279,14 @@ def _check_team(team: AgentsFile) -> None:
                     raise _error(team, where, naming_itself)
                 seen.add(target)
     for name, spec in team.agents.items():
-        for key in _NESTING:
+        for key, use in _NESTING.items():
             for index, target in enumerate(_references(spec, key)):
                 path = _path_between(team, target, name)
                 if path is not None:
-                    use = (
-                        f"calling {target!r} as a tool"
-                        if key == "agent_tools"
-                        else (f"giving {target!r} sub-tasks")
-                    )
                     raise _error(
                         team,
                         f"agents.{name}.{key}[{index}]",
-                        f"{use} can lead back to {name!r} "
+                        f"{use.format(target=target)} can lead back to {name!r} "
                         f"({' -> '.join([name, *path])}), so a run could nest itself without "
                         "end",
                     )
