@@ -51,6 +51,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from agentcycle._validation import field_path, one_line
 from agentcycle.agent import Agent
 from agentcycle.errors import AgentsFileError, ConfigurationError, ToolDefinitionError
 from agentcycle.handoffs import agent_slug, handoff
@@ -168,12 +169,9 @@ def parse_agents_file(data: Any, *, source: str = "agents file") -> AgentsFile:
         team = AgentsFile.model_validate(data)
     except ValidationError as exc:
         problems = [_problem(error) for error in exc.errors(include_url=False)]
-        more = len(problems) - _MAX_REPORTED_ERRORS
-        text = "; ".join(problems[:_MAX_REPORTED_ERRORS])
-        if more > 0:
-            text += f"; and {more} more"
         raise AgentsFileError(
-            f"{source}: {text}", details={"path": source, "errors": problems}
+            f"{source}: {one_line(problems, _MAX_REPORTED_ERRORS)}",
+            details={"path": source, "errors": problems},
         ) from None
     team._source = source
     _check_team(team)
@@ -372,15 +370,8 @@ def _problem(error: Mapping[str, Any]) -> str:
         message = f"unknown key (known: {', '.join(known)})"
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-    key = _key_path(location)
+    key = field_path(location)
     return f"{key}: {message}" if key else message
-
-
-def _key_path(location: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    for part in location:
-        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}" if parts else str(part))
-    return "".join(parts)
 
 
 def _parse_json(text: str, source: str) -> Any:
