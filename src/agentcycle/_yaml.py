@@ -1,8 +1,8 @@
 """PyYAML's safe loader, extended to refuse duplicate mapping keys.
 
 The plain safe loader silently keeps the last of two equal keys; in a skill's frontmatter or an
-agents file that hides a mistake (two agents with one name), so both read YAML through this.
-PyYAML is imported on first use only.
+agents file that hides a mistake (two agents with one name), so both read YAML through
+``load_strict``. PyYAML is imported on first use only.
 """
 
 from __future__ import annotations
@@ -10,6 +10,34 @@ from __future__ import annotations
 from collections.abc import Hashable
 from functools import cache
 from typing import Any
+
+
+class YAMLProblem(Exception):
+    """Why a YAML text did not load: ``problem``, and where (``line``, ``column``, counted from
+    0) when PyYAML knows; ``line`` is ``None`` when it does not."""
+
+    def __init__(self, problem: str, line: int | None = None, column: int = 0) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+        self.column = column
+
+
+def load_strict(text: str) -> Any:
+    """``text`` parsed with ``strict_loader``; raises ``YAMLProblem`` for malformed YAML or a
+    duplicate key."""
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=strict_loader())  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if mark is None:
+            raise YAMLProblem(problem) from exc
+        raise YAMLProblem(problem, mark.line, mark.column) from exc
+    except yaml.YAMLError as exc:
+        raise YAMLProblem(str(exc)) from exc
 
 
 @cache

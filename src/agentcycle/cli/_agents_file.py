@@ -51,6 +51,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
+from agentcycle._validation import field_path, one_line
 from agentcycle.agent import Agent
 from agentcycle.errors import AgentsFileError, ConfigurationError, ToolDefinitionError
 from agentcycle.handoffs import agent_slug, handoff
@@ -94,9 +95,12 @@ _REFERENCES: dict[str, str] = {
 }
 """The keys of an agent that name other agents of the file, and why one cannot name itself."""
 
-_NESTING = ("agent_tools", "sub_agents")
+_NESTING: dict[str, str] = {
+    "agent_tools": "calling {target!r} as a tool",
+    "sub_agents": "giving {target!r} sub-tasks",
+}
 """The reference keys whose use starts a child run (so a reference back to the caller would
-let a run nest itself without end)."""
+let a run nest itself without end), and how that use is worded."""
 
 
 class AgentsFile(BaseModel):
@@ -165,12 +169,9 @@ def parse_agents_file(data: Any, *, source: str = "agents file") -> AgentsFile:
         team = AgentsFile.model_validate(data)
     except ValidationError as exc:
         problems = [_problem(error) for error in exc.errors(include_url=False)]
-        more = len(problems) - _MAX_REPORTED_ERRORS
-        text = "; ".join(problems[:_MAX_REPORTED_ERRORS])
-        if more > 0:
-            text += f"; and {more} more"
         raise AgentsFileError(
-            f"{source}: {text}", details={"path": source, "errors": problems}
+            f"{source}: {one_line(problems, _MAX_REPORTED_ERRORS)}",
+            details={"path": source, "errors": problems},
         ) from None
     team._source = source
     _check_team(team)
@@ -276,19 +277,14 @@ def _check_team(team: AgentsFile) -> None:
                     raise _error(team, where, naming_itself)
                 seen.add(target)
     for name, spec in team.agents.items():
-        for key in _NESTING:
+        for key, use in _NESTING.items():
             for index, target in enumerate(_references(spec, key)):
                 path = _path_between(team, target, name)
                 if path is not None:
-                    use = (
-                        f"calling {target!r} as a tool"
-                        if key == "agent_tools"
-                        else (f"giving {target!r} sub-tasks")
-                    )
                     raise _error(
                         team,
                         f"agents.{name}.{key}[{index}]",
-                        f"{use} can lead back to {name!r} "
+                        f"{use.format(target=target)} can lead back to {name!r} "
                         f"({' -> '.join([name, *path])}), so a run could nest itself without "
                         "end",
                     )
@@ -374,15 +370,8 @@ def _problem(error: Mapping[str, Any]) -> str:
         message = f"unknown key (known: {', '.join(known)})"
     else:
         message = str(error["msg"]).removeprefix("Value error, ")
-    key = _key_path(location)
+    key = field_path(location)
     return f"{key}: {message}" if key else message
-
-
-def _key_path(location: Sequence[int | str]) -> str:
-    parts: list[str] = []
-    for part in location:
-        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}" if parts else str(part))
-    return "".join(parts)
 
 
 def _parse_json(text: str, source: str) -> Any:
@@ -416,18 +405,12 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_yaml(text: str, source: str) -> Any:
-    import yaml
-
-    from agentcycle._yaml import strict_loader
+    from agentcycle._yaml import YAMLProblem, load_strict
 
     try:
-        return yaml.load(text, Loader=strict_loader())  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = exc.problem or exc.context or "invalid YAML"
+        return load_strict(text)
+    except YAMLProblem as exc:
+        where = f" at line {exc.line + 1}, column {exc.column + 1}" if exc.line is not None else ""
         raise AgentsFileError(
-            f"{source}: invalid YAML{where}: {problem}", details={"path": source}
+            f"{source}: invalid YAML{where}: {exc.problem}", details={"path": source}
         ) from None
-    except yaml.YAMLError as exc:
-        raise AgentsFileError(f"{source}: invalid YAML: {exc}", details={"path": source}) from None

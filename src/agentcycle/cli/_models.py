@@ -22,8 +22,8 @@ _NO_SETTINGS_FILE = (
 
 class SharedModels:
     """A model provider that resolves each model once per CLI run: every agent naming it (a
-    handoff target, the child run of an agent tool) shares one model and its HTTP clients,
-    and ``aclose`` closes them all before the CLI's event loop ends."""
+    handoff target, the child run of an agent tool) shares one model and its HTTP clients.
+    The run records the models it uses, so ``RunHandle.release_model_clients`` closes them."""
 
     def __init__(self, provider: SettingsModelProvider) -> None:
         self._provider = provider
@@ -40,13 +40,6 @@ class SharedModels:
         if provided is None:
             provided = self._models[ref] = self._provider.get_model(ref)
         return provided
-
-    async def aclose(self) -> None:
-        """Close the HTTP clients the models opened on the running event loop."""
-        for provided in self._models.values():
-            aclose = getattr(provided.model, "aclose", None)
-            if aclose is not None:
-                await aclose()
 
 
 class ModelChoice:
@@ -86,12 +79,7 @@ class ModelChoice:
             raise ConfigurationError(
                 f"naming a backend or model needs a settings file: {_NO_SETTINGS_FILE}"
             )
-        if model is None:
-            from agentcycle.models.settings import default_model_ref
-
-            ref = default_model_ref(provider.settings, backend)
-        else:
-            ref = ModelRef(model=model, backend_name=backend)
+        ref = _ref(provider, backend, model)
         provider.get_model(ref)
         return ref
 
@@ -111,11 +99,7 @@ class ModelChoice:
                 file=self._err,
             )
             return DemoModel()
-        if args.model:
-            return ModelRef(model=args.model, backend_name=args.backend)
-        from agentcycle.models.settings import default_model_ref
-
-        return default_model_ref(provider.settings, args.backend)
+        return _ref(provider, args.backend, args.model or None)
 
     def _settings(self) -> SharedModels | None:
         if self._looked_up:
@@ -132,3 +116,12 @@ class ModelChoice:
             backend = args.backend if args.backend != DEMO_BACKEND else None
             self._provider = SharedModels(SettingsModelProvider(path, default_backend=backend))
         return self._provider
+
+
+def _ref(provider: SharedModels, backend: str | None, model: str | None) -> ModelRef:
+    """``model`` on ``backend``; without a model, the backend's default in the settings file."""
+    if model is not None:
+        return ModelRef(model=model, backend_name=backend)
+    from agentcycle.models.settings import default_model_ref
+
+    return default_model_ref(provider.settings, backend)

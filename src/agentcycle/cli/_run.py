@@ -25,7 +25,7 @@ from agentcycle.cli._agents_file import (
     parse_agents_file,
 )
 from agentcycle.cli._approval import TerminalApprovalProvider
-from agentcycle.cli._models import ModelChoice, SharedModels
+from agentcycle.cli._models import ModelChoice
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
 from agentcycle.errors import AgentcycleError, ConfigurationError
 from agentcycle.events import RunStatus
@@ -106,9 +106,7 @@ async def _run(
         await handle.cancel("interrupted from the terminal")
         raise
     finally:
-        await handle.release_model_clients()
-        if isinstance(config.model_provider, SharedModels):
-            await config.model_provider.aclose()
+        await handle.release_model_clients()  # child runs' and handoff targets' models too
         if isinstance(session, SQLiteSession):
             session.close()
 

@@ -65,6 +65,7 @@ from pydantic import (
     model_validator,
 )
 
+from agentcycle._validation import field_path, one_line
 from agentcycle.errors import ConfigurationError, ModelNotFoundError, SettingsFileError
 from agentcycle.models._settings_loader import read_settings_data
 from agentcycle.models.base import EndpointTarget, Model, ModelInfo, ModelRef, ModelSettings
@@ -218,10 +219,9 @@ def parse_settings(data: Mapping[str, Any], *, source: str | None = None) -> LLM
         problems = []
         for error in exc.errors(include_url=False, include_input=False, include_context=False):
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append({"field": _field_path(error["loc"]), "message": message})
+            problems.append({"field": field_path(error["loc"]), "message": message})
         shown = [f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems]
-        more = len(shown) - _MAX_REPORTED_ERRORS
-        text = "; ".join(shown[:_MAX_REPORTED_ERRORS]) + (f"; and {more} more" if more > 0 else "")
+        text = one_line(shown, _MAX_REPORTED_ERRORS)
         raise SettingsFileError(
             f"{label}: invalid settings: {text}", details={"path": source, "errors": problems}
         ) from None
@@ -469,13 +469,3 @@ def _suggest(name: str, names: Iterable[str]) -> str:
 
 def _from(settings: LLMSettings) -> str:
     return f" (settings file {settings.source})" if settings.source else ""
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            parts.append(f"[{part}]")
-        else:
-            parts.append(f".{part}" if parts else str(part))
-    return "".join(parts)

@@ -56,10 +56,9 @@ class RedisSession:
                     "RedisSession needs the redis package: pip install 'agentcycle[redis]'"
                 ) from exc
             client = redis.asyncio.Redis.from_url(url)
-        self._client = client
         self._items_key = f"{key_prefix}{{{session_id}}}:items"
         self._turns_key = f"{key_prefix}{{{session_id}}}:turns"
-        self._append = client.register_script(_APPEND_TURN)
+        self._use(client)
 
     @property
     def session_id(self) -> str:
@@ -134,15 +133,19 @@ class RedisSession:
         loop that opened them. A session used from another loop (``run_sync`` and
         ``start_sync`` run each run on a fresh one) gets a new client there; the old one's
         connections went with their loop."""
+        if not self._owns_client:
+            return  # a client passed in is the host's, on the host's loop
         loop = asyncio.get_running_loop()
-        if self._client_loop is None or not self._owns_client:
-            self._client_loop = loop
-        elif self._client_loop is not loop:
+        if self._client_loop is not None and self._client_loop is not loop:
             import redis.asyncio
 
-            self._client = redis.asyncio.Redis.from_url(self._url)
-            self._append = self._client.register_script(_APPEND_TURN)
-            self._client_loop = loop
+            self._use(redis.asyncio.Redis.from_url(self._url))
+        self._client_loop = loop
+
+    def _use(self, client: Any) -> None:
+        """Talk to Redis through ``client`` (with the append script registered on it)."""
+        self._client = client
+        self._append = client.register_script(_APPEND_TURN)
 
     @contextmanager
     def _storage_errors(self) -> Iterator[None]:

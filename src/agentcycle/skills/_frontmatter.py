@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentcycle._yaml import strict_loader
+from agentcycle._yaml import YAMLProblem, load_strict
 from agentcycle.errors import SkillFrontmatterError
 
 _DELIMITER = "---"
@@ -30,18 +30,12 @@ def split_frontmatter(text: str) -> tuple[str, str]:
 def parse_frontmatter(frontmatter: str) -> dict[str, Any]:
     """The frontmatter as a mapping; raises ``SkillFrontmatterError`` for malformed YAML, a
     duplicate key, or YAML that is not a mapping."""
-    import yaml
-
     try:
-        data = yaml.load(frontmatter, Loader=strict_loader())  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        # +2: the frontmatter starts on the file's second line, and marks count from 0.
-        where = f" (SKILL.md line {mark.line + 2})" if mark is not None else ""
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise SkillFrontmatterError(f"malformed YAML frontmatter{where}: {problem}") from exc
-    except yaml.YAMLError as exc:
-        raise SkillFrontmatterError(f"malformed YAML frontmatter: {exc}") from exc
+        data = load_strict(frontmatter)
+    except YAMLProblem as exc:
+        # +2: the frontmatter starts on the file's second line, and lines count from 0.
+        where = f" (SKILL.md line {exc.line + 2})" if exc.line is not None else ""
+        raise SkillFrontmatterError(f"malformed YAML frontmatter{where}: {exc.problem}") from exc
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise SkillFrontmatterError(f"the frontmatter must be a YAML mapping, not {kind}")
