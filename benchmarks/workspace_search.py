@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agentcycle.runtime.state import RunToolState
+from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin import _search_rg
 from agentcycle.tools.builtin._search_query import SearchQuery

@@ -31,8 +31,8 @@ _EXPORTS = {
     "RunHandle": "agentcycle.handle",
     "SyncRunHandle": "agentcycle.sync_handle",
     "RunResult": "agentcycle.result",
-    "RunState": "agentcycle.runtime.state",
-    "NoToolPolicy": "agentcycle.runtime.state",
+    "RunState": "agentcycle.state",
+    "NoToolPolicy": "agentcycle.state",
     "RunStatus": "agentcycle.events",
     "CompletionReason": "agentcycle.events",
     "RunEvent": "agentcycle.events",
@@ -136,7 +136,7 @@ if TYPE_CHECKING:
     from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
     from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, ApprovalRequest
     from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
-    from agentcycle.runtime.state import NoToolPolicy, RunState
+    from agentcycle.state import NoToolPolicy, RunState
     from agentcycle.sub_agents import SubAgent, SubTaskInfo
     from agentcycle.sync_handle import SyncRunHandle
     from agentcycle.tools.base import SideEffect, Tool, ToolContext

@@ -14,7 +14,7 @@ from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.runtime.state import NoToolPolicy
+from agentcycle.state import NoToolPolicy
 from agentcycle.tools.base import Tool
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ class Agent:
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
         """This agent as a tool another agent can call: it takes ``task_description``
         (required) and ``output_requirements``, runs this agent as a child run of the calling
-        run, and returns the child's final output (see ``agentcycle._agent_tool``). ``name``
-        defaults to the agent's name as a slug."""
-        from agentcycle._agent_tool import agent_tool
+        run, and returns the child's final output (see ``tools/builtin/agent_tool.py``).
+        ``name`` defaults to the agent's name as a slug."""
+        from agentcycle.tools.builtin.agent_tool import agent_tool
 
         return agent_tool(self, name=name, description=description)

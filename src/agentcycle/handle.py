@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from agentcycle._compile import CompiledRun
+from agentcycle.assembly._compile import CompiledRun
 from agentcycle.errors import ConfigurationError, EventStoreWriteError
 from agentcycle.events import RunEvent
 from agentcycle.result import RunResult
@@ -15,7 +15,7 @@ from agentcycle.runtime.approvals import ApprovalBroker, ApprovalDecision, as_de
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import CycleLoop, LoopInputs
 from agentcycle.runtime.outcome import LoopOutcome
-from agentcycle.runtime.state import RunState
+from agentcycle.state import RunState
 
 if TYPE_CHECKING:
     from agentcycle.runtime.event_recorder import EventRecorder

@@ -75,7 +75,7 @@ def agent_in_control(root: Agent, messages: Sequence[Message]) -> Agent:
     """The agent of ``root``'s handoff graph that the last successful transfer in
     ``messages`` gave control to, or ``root`` when there was none (or its target is no longer
     in the graph)."""
-    from agentcycle._compile import handoff_graph
+    from agentcycle.assembly._compile import handoff_graph
     from agentcycle.messages import ToolMessage
 
     for message in reversed(messages):

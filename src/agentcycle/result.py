@@ -9,7 +9,7 @@ from agentcycle.errors import RunFailedError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import Message, TokenUsage
 from agentcycle.runtime.outcome import ModelCallRecord
-from agentcycle.runtime.state import RunState, TodoItem
+from agentcycle.state import RunState, TodoItem
 from agentcycle.sub_agents import SUB_TASKS_KEY, SubTaskInfo
 
 

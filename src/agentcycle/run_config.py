@@ -17,8 +17,8 @@ from agentcycle.models.provider import ModelProvider
 from agentcycle.pricing import PriceTable
 from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.runtime.state import NoToolPolicy
 from agentcycle.sessions.base import Session
+from agentcycle.state import NoToolPolicy
 
 if TYPE_CHECKING:
     from agentcycle.stores.events import RunEventStore

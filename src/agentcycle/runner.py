@@ -14,9 +14,9 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from agentcycle._compile import CompiledRun, compile_resume, compile_run
-from agentcycle._launch import build_loop
 from agentcycle.agent import Agent
+from agentcycle.assembly._compile import CompiledRun, compile_resume, compile_run
+from agentcycle.assembly._launch import build_loop
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunEvent
 from agentcycle.handle import RunHandle
@@ -29,7 +29,7 @@ from agentcycle.runtime.approvals import (
 )
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import ResumeWork
-from agentcycle.runtime.state import RunState
+from agentcycle.state import RunState
 
 if TYPE_CHECKING:
     from agentcycle.sync_handle import SyncRunHandle

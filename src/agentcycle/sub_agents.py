@@ -3,8 +3,8 @@
 An agent with sub-agents gets two tools (TOOLS.md, "Multi-agent and skills"):
 
 - ``create_sub_task`` starts one task, or a batch of independent tasks, on a configured
-  sub-agent. Each task runs as a child run of the calling run (``agentcycle._child_runs``: its
-  own run id and history, the parent's workspace, deny rules, approver, budget and
+  sub-agent. Each task runs as a child run of the calling run (``multiagent/_child_runs.py``:
+  its own run id and history, the parent's workspace, deny rules, approver, budget and
   cancellation, its events in the parent's stream). Tasks run concurrently, at most
   ``max_concurrency`` per sub-agent at a time, the rest queued. The call waits for them
   (``wait_for_completion``, the default) or returns their task ids at once.

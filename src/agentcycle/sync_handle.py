@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from agentcycle.handle import RunHandle
     from agentcycle.result import RunResult
-    from agentcycle.runtime.state import RunState
+    from agentcycle.state import RunState
 
 _T = TypeVar("_T")
 

@@ -13,7 +13,7 @@ from agentcycle.memory.policy import MemoryPolicy, context_budget
 from agentcycle.memory.tokens import TokenEstimator
 from agentcycle.messages import Message, SystemMessage, ToolMessage, UserMessage, content_text
 from agentcycle.models.base import ModelInfo, ModelRequest, ModelResponse
-from agentcycle.runtime.state import RunState
+from agentcycle.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 from agentcycle.workspace.memory import MemoryWorkspaceBackend
 

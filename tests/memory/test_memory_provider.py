@@ -22,8 +22,8 @@ from agentcycle.memory import (
 from agentcycle.memory.compaction import is_memory_note
 from agentcycle.messages import SystemMessage, ToolMessage
 from agentcycle.models.base import ModelRequest, ModelResponse
-from agentcycle.runtime.state import RunState
 from agentcycle.sessions import MemorySession
+from agentcycle.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
 FINISH = call_tool("task_finish", {"message": "done"})

@@ -14,7 +14,7 @@ from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.messages import Message, TokenUsage, UserMessage
 from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.pricing import ModelPrice, StaticPriceTable
-from agentcycle.runtime.state import RunState
+from agentcycle.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
 BIG = "y" * 4_000

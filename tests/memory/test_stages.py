@@ -25,7 +25,7 @@ from agentcycle.messages import (
     UserMessage,
     content_text,
 )
-from agentcycle.runtime.output_bounds import artifact_path_in
+from agentcycle.workspace.output_bounds import artifact_path_in
 
 ESTIMATOR = TokenEstimator("chars")
 SYSTEM = SystemMessage(content="You are helpful.")

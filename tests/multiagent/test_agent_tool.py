@@ -12,8 +12,8 @@ from agentcycle import Agent, RunBudget, RunConfig, Runner, RunStatus
 from agentcycle.errors import ModelError, ToolDefinitionError
 from agentcycle.events import SubRunCompleted, SubRunStarted, ToolCallCompleted, ToolCallStarted
 from agentcycle.messages import TokenUsage, ToolMessage, UserMessage
-from agentcycle.runtime.state import RunToolState
 from agentcycle.sessions import MemorySession
+from agentcycle.state import RunToolState
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.tools.base import ToolContext
 from tests.multiagent.helpers import (

@@ -287,8 +287,8 @@ async def test_task_records_survive_a_resume_and_ids_keep_counting() -> None:
 
 
 async def test_without_a_runner_the_tools_say_sub_agents_are_unavailable() -> None:
-    from agentcycle._sub_task_tools import sub_task_tools
-    from agentcycle.runtime.state import RunToolState
+    from agentcycle.multiagent._sub_task_tools import sub_task_tools
+    from agentcycle.state import RunToolState
     from agentcycle.tools.base import ToolContext
 
     create, status = sub_task_tools({"helper": SubAgent(worker(), "Helps.")})

@@ -12,7 +12,7 @@ from agentcycle import Agent, RunConfig, Runner, StopAtTools, function_tool
 from agentcycle.errors import AgentcycleError, ConfigurationError, ModelError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import AssistantMessage, ImagePart, ToolMessage, ToolResult, UserMessage
-from agentcycle.runtime.state import RunState
+from agentcycle.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
 

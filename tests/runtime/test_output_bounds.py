@@ -6,8 +6,8 @@ from pathlib import Path
 
 from agentcycle import Agent, RunConfig, Runner, function_tool
 from agentcycle.messages import ToolMessage
-from agentcycle.runtime.output_bounds import HEAD_CHARS, MAX_TOOL_OUTPUT_CHARS, TAIL_CHARS
 from agentcycle.testing import ScriptedModel, call_tool
+from agentcycle.workspace.output_bounds import HEAD_CHARS, MAX_TOOL_OUTPUT_CHARS, TAIL_CHARS
 
 BIG = "".join(f"line {i:05d} " + "x" * 40 + "\n" for i in range(2_000))  # ~100k chars
 

@@ -9,7 +9,7 @@ from agentcycle.events import RunStatus
 from agentcycle.messages import ToolMessage
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalRequest
 from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
-from agentcycle.runtime.state import RunState
+from agentcycle.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool
 
 side_effects: list[str] = []

@@ -14,7 +14,7 @@ from agentcycle.errors import ConfigurationError
 from agentcycle.events import Diagnostic, RunEvent, ToolCallCompleted, parse_event
 from agentcycle.messages import ToolMessage, UserMessage
 from agentcycle.result import RunResult
-from agentcycle.runtime.state import ActiveSkill
+from agentcycle.state import ActiveSkill
 from agentcycle.testing import ScriptedModel, call_tool
 
 from .skill_files import write_skill

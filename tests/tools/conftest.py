@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentcycle.runtime.state import RunToolState
+from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentcycle.runtime.state import RunToolState
+from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agentcycle.runtime.state import RunToolState
+from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin.discovery import find_files_tool
 from agentcycle.tools.builtin.search import search_files_tool

@@ -9,10 +9,10 @@ import zlib
 from typing import Any
 
 from agentcycle.messages import ToolResult, ToolResultStatus
-from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS
-from agentcycle.runtime.state import RunToolState
+from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool
+from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS
 
 
 def tool_context(workspace: Any) -> ToolContext:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agentcycle.runtime.state import FileStamp
+from agentcycle.state import FileStamp
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin import _file_access
 from agentcycle.tools.builtin.files import read_file_tool

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agentcycle.runtime.state import FileStamp
+from agentcycle.state import FileStamp
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin import _file_write
 from agentcycle.tools.builtin.files import edit_file_tool, read_file_tool, write_file_tool

@@ -320,7 +320,7 @@ def _path_between(team: AgentsFile, start: str, goal: str) -> list[str] | None:
 def _check_tool_names(team: AgentsFile, name: str, agent: Agent) -> None:
     """Refuse an agent tool named like one of the caller's built-in tools now, not when the
     run (or a child run, much later) assembles the caller's tools."""
-    from agentcycle._tool_assembly import assemble_tools
+    from agentcycle.assembly._tools import assemble_tools
 
     try:
         # The CLI always has a workspace; multimodal adds read_image, the widest tool set.

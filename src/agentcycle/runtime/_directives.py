@@ -12,7 +12,7 @@ from agentcycle.runtime import prompts
 from agentcycle.runtime._handoffs import AgentBehavior
 from agentcycle.runtime.orchestrator import ToolCallOutcome
 from agentcycle.runtime.outcome import LoopOutcome
-from agentcycle.runtime.state import NoToolPolicy, PendingToolCall, RunState
+from agentcycle.state import NoToolPolicy, PendingToolCall, RunState
 
 
 def after_tools(

@@ -20,7 +20,7 @@ from agentcycle.models.base import Model, ModelInfo, ModelSettings, ToolSpec
 from agentcycle.pricing import ModelPrice
 from agentcycle.runtime import prompts
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.runtime.state import HandoffRecord, NoToolPolicy, RunSpec, set_system_prompt
+from agentcycle.state import HandoffRecord, NoToolPolicy, RunSpec, set_system_prompt
 from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.handoff import HANDOFF_METADATA
 

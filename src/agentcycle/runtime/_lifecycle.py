@@ -20,7 +20,7 @@ from agentcycle.events import (
     RunStatus,
     SessionPersisted,
 )
-from agentcycle.sessions._turns import APPENDING_STATUSES, append_turn, turn_id
+from agentcycle.runtime._session_turns import APPENDING_STATUSES, append_turn, turn_id
 from agentcycle.tools.base import RunScope
 
 if TYPE_CHECKING:

@@ -26,8 +26,8 @@ from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.orchestrator import BatchResult, ToolCallOutcome, ToolOrchestrator
-from agentcycle.runtime.state import CycleRecord, PendingToolCall
 from agentcycle.skills.prompt import activation_message
+from agentcycle.state import CycleRecord, PendingToolCall
 from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 
 if TYPE_CHECKING:

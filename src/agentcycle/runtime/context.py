@@ -38,11 +38,11 @@ from agentcycle.messages import (
     UserMessage,
 )
 from agentcycle.models.base import Model
-from agentcycle.runtime import output_bounds
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime._memory_providers import ProviderCalls
 from agentcycle.runtime._side_call import CallRecorder, side_call, side_settings
-from agentcycle.runtime.state import CompactionInfo, CycleRecord
+from agentcycle.state import CompactionInfo, CycleRecord
+from agentcycle.workspace import output_bounds
 
 if TYPE_CHECKING:
     from agentcycle.runtime.loop import LoopInputs

@@ -58,6 +58,7 @@ from agentcycle.runtime._lifecycle import (
 from agentcycle.runtime._memory_providers import ProviderCalls
 from agentcycle.runtime._model_call import ModelCaller
 from agentcycle.runtime._session_memory import SessionNotesRecorder
+from agentcycle.runtime._session_turns import APPENDING_STATUSES
 from agentcycle.runtime._tool_batch import ToolBatches
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
 from agentcycle.runtime.budget_meter import BudgetMeter
@@ -66,19 +67,18 @@ from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.orchestrator import BatchResult
 from agentcycle.runtime.outcome import LoopOutcome, ModelCallRecord
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.runtime.state import (
+from agentcycle.sessions.base import Session
+from agentcycle.state import (
     CycleRecord,
     HandoffRecord,
     PendingToolCall,
     RunState,
     RunToolState,
 )
-from agentcycle.sessions._turns import APPENDING_STATUSES
-from agentcycle.sessions.base import Session
 from agentcycle.tools.base import RunScope, Tool
 
 if TYPE_CHECKING:
-    from agentcycle._child_runs import ChildRuns
+    from agentcycle.multiagent._child_runs import ChildRuns
 
 
 @dataclass(frozen=True, slots=True)

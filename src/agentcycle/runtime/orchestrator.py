@@ -35,14 +35,14 @@ from agentcycle.runtime.approvals import (
 )
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus, new_id
-from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
 from agentcycle.runtime.policy import ToolPolicy, skill_refusal
-from agentcycle.runtime.state import PendingToolCall, RunToolState
+from agentcycle.state import PendingToolCall, RunToolState
 from agentcycle.tools.base import RunScope, Tool, ToolContext
 from agentcycle.tools.validation import parse_arguments, validate_arguments
+from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
 
 if TYPE_CHECKING:
-    from agentcycle._child_runs import ChildRuns
+    from agentcycle.multiagent._child_runs import ChildRuns
 
 # Error codes the orchestrator produces itself (TOOLS.md, "Results").
 INVALID_ARGUMENTS_JSON = "invalid_arguments_json"

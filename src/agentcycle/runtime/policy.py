@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from agentcycle.tools.base import SideEffect, Tool
 
 if TYPE_CHECKING:
-    from agentcycle.runtime.state import RunToolState
+    from agentcycle.state import RunToolState
 
 ToolPredicate = Callable[[str, dict[str, Any]], "bool | Awaitable[bool]"]
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from agentcycle.messages import ToolResult
 
 if TYPE_CHECKING:
-    from agentcycle._child_runs import ChildRuns
-    from agentcycle.runtime.state import RunToolState
+    from agentcycle.multiagent._child_runs import ChildRuns
+    from agentcycle.state import RunToolState
 
 
 class SideEffect(enum.StrEnum):

@@ -13,12 +13,12 @@ from typing import Any
 
 from agentcycle.errors import AgentcycleError, UnsupportedFileEncoding, WorkspaceError
 from agentcycle.messages import ToolResult
-from agentcycle.runtime.output_bounds import RESERVED_DIR, is_reserved
-from agentcycle.runtime.state import FileStamp
+from agentcycle.state import FileStamp
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import Handler
 from agentcycle.workspace._common import is_a_directory, show
 from agentcycle.workspace.base import WorkspaceBackend, WorkspaceEntry
+from agentcycle.workspace.output_bounds import RESERVED_DIR, is_reserved
 from agentcycle.workspace.paths import normalize_path
 
 CHUNK_BYTES = 1 << 20

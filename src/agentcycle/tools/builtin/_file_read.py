@@ -10,7 +10,6 @@ from typing import Any
 from agentcycle._json import dumps
 from agentcycle.errors import PathEscapesWorkspace, UnsupportedFileEncoding, WorkspaceError
 from agentcycle.messages import ToolResult
-from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._file_access import (
     file_entry,
@@ -20,6 +19,7 @@ from agentcycle.tools.builtin._file_access import (
     workspace_of,
 )
 from agentcycle.tools.builtin._read_window import TextScan, take
+from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.workspace.paths import normalize_path
 
 MAX_READ_CHARS = 12_000

@@ -17,8 +17,8 @@ from agentcycle._json import dumps
 from agentcycle.errors import SkillNotFound
 from agentcycle.messages import ToolResult
 from agentcycle.runtime.policy import SKILL_ALWAYS_ALLOWED
-from agentcycle.runtime.state import ActiveSkill
 from agentcycle.skills.discovery import SkillCatalog
+from agentcycle.state import ActiveSkill
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 

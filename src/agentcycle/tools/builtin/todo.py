@@ -8,7 +8,7 @@ from typing import Any
 
 from agentcycle._json import dumps
 from agentcycle.messages import ToolResult
-from agentcycle.runtime.state import TodoItem
+from agentcycle.state import TodoItem
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 

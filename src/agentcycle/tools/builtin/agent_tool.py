@@ -4,16 +4,16 @@ The calling model passes ``task_description`` (required) and ``output_requiremen
 sees them as its user input and nothing of the caller's conversation. The call returns when
 the child run ends: its final output (a typed ``output_type`` as JSON) as the tool result, or
 an error result (``sub_run_failed``, ``sub_run_waiting`` when it stopped to ask something). See
-``agentcycle._child_runs`` for what the child inherits from the calling run.
+``agentcycle.multiagent._child_runs`` for what the child inherits from the calling run.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agentcycle._child_runs import SUB_RUN_UNAVAILABLE, child_tool_result
 from agentcycle.handoffs import agent_slug
 from agentcycle.messages import ToolResult
+from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE, child_tool_result
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 

@@ -33,13 +33,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from agentcycle._agent_tool import child_input
-from agentcycle._child_runs import SUB_RUN_UNAVAILABLE
 from agentcycle._json import dumps
-from agentcycle._sub_task_views import main_summary
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
-from agentcycle.runtime.state import RunToolState
+from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE
+from agentcycle.multiagent._sub_task_views import main_summary
+from agentcycle.state import RunToolState
 from agentcycle.sub_agents import (
     SUB_TASK_CONVERSATIONS_KEY,
     SUB_TASK_TOOL_STATES_KEY,
@@ -47,10 +46,11 @@ from agentcycle.sub_agents import (
     SubAgent,
     SubTaskInfo,
 )
+from agentcycle.tools.builtin.agent_tool import child_input
 from agentcycle.workspace._excluding import ExcludedPaths, ExcludingWorkspace
 
 if TYPE_CHECKING:
-    from agentcycle._child_runs import ChildRun, ChildRuns
+    from agentcycle.multiagent._child_runs import ChildRun, ChildRuns
     from agentcycle.result import RunResult
 
 _MESSAGES: TypeAdapter[list[Message]] = TypeAdapter(list[Message])

@@ -36,7 +36,7 @@ def assemble_tools(
     finish = task_finish_tool(output_type=agent.output_type)
     sub_agents = check_sub_agents(agent.sub_agents) if agent.sub_agents else None
     if sub_agents:
-        from agentcycle._sub_task_tools import guard_finish
+        from agentcycle.multiagent._sub_task_tools import guard_finish
 
         finish = guard_finish(finish)
     registry = ToolRegistry([finish])
@@ -52,7 +52,7 @@ def assemble_tools(
 
         registry.extend(shell_tools())
     if sub_agents:
-        from agentcycle._sub_task_tools import sub_task_tools
+        from agentcycle.multiagent._sub_task_tools import sub_task_tools
 
         registry.extend(sub_task_tools(sub_agents))
     if skills is not None and skills.skills:

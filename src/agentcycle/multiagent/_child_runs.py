@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
 
-from agentcycle._compile import CompiledRun, compile_run
 from agentcycle._json import dumps
+from agentcycle.assembly._compile import CompiledRun, compile_run
 from agentcycle.errors import AgentcycleError
 from agentcycle.events import RunEvent, RunStatus, SubRunCompleted, SubRunStarted
 from agentcycle.messages import Message, ToolResult
@@ -43,12 +43,12 @@ from agentcycle.runtime.approvals import ApprovalBroker
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.runtime.state import RunState, RunToolState
+from agentcycle.state import RunState, RunToolState
 from agentcycle.tools.base import RunScope
 
 if TYPE_CHECKING:
-    from agentcycle._sub_tasks import SubTasks
     from agentcycle.agent import Agent
+    from agentcycle.multiagent._sub_tasks import SubTasks
     from agentcycle.result import RunResult
     from agentcycle.runtime.loop import CycleLoop
 
@@ -217,7 +217,7 @@ class ChildRuns:
     def sub_tasks(self) -> SubTasks:
         """The run's configured-sub-agent tasks (``create_sub_task``), made on first use."""
         if self._tasks is None:
-            from agentcycle._sub_tasks import SubTasks
+            from agentcycle.multiagent._sub_tasks import SubTasks
 
             self._track()
             self._tasks = SubTasks(self, self._compiled.tool_state)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
-from agentcycle.runtime.state import RunState
 from agentcycle.sessions.base import Session
+from agentcycle.state import RunState
 
 APPENDING_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.WAIT_USER, RunStatus.MAX_CYCLES})
 """Endings after which the conversation goes on, so the turn is stored."""

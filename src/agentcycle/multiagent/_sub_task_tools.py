@@ -1,6 +1,6 @@
 """``create_sub_task`` and ``sub_task_status``, and the ``task_finish`` guard of an agent with
-sub-agents (see ``agentcycle.sub_agents`` for the behaviour, ``agentcycle._sub_tasks`` for the
-machinery).
+sub-agents (see ``agentcycle.sub_agents`` for the behaviour, ``multiagent/_sub_tasks.py`` for
+the machinery).
 
 Errors the model sees: ``unknown_agent_id`` (listing the configured ids), ``unknown_task_id``
 (listing the run's task ids), ``invalid_tool_arguments`` (neither or both of
@@ -16,12 +16,12 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from agentcycle._child_runs import SUB_RUN_UNAVAILABLE, ChildRuns
 from agentcycle._json import dumps
-from agentcycle._sub_task_views import describe, snapshot
-from agentcycle._sub_tasks import SubTask, SubTasks, TaskSpec
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import Directive, ToolResult, ToolResultStatus
+from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE, ChildRuns
+from agentcycle.multiagent._sub_task_views import describe, snapshot
+from agentcycle.multiagent._sub_tasks import SubTask, SubTasks, TaskSpec
 from agentcycle.sub_agents import SubAgent, SubTaskInfo
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentcycle._resolution import (
+from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.assembly._resolution import (
     first_set,
     layered_context_providers,
     layered_hooks,
@@ -22,8 +23,7 @@ from agentcycle._resolution import (
     run_language,
     session_memory_store,
 )
-from agentcycle._tool_assembly import assemble_tools, discover_agent_skills, skill_diagnostics
-from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.assembly._tools import assemble_tools, discover_agent_skills, skill_diagnostics
 from agentcycle.budget import RunBudget
 from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
 from agentcycle.errors import ConfigurationError
@@ -46,16 +46,16 @@ from agentcycle.runtime._memory_providers import (
     RecallFragment,
     SessionNotesFragment,
 )
+from agentcycle.runtime._session_turns import check_resume_session
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, as_decision
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.runtime.state import NoToolPolicy, RunSpec, RunState, RunToolState
-from agentcycle.sessions._turns import check_resume_session
 from agentcycle.skills import (
     DEFAULT_SKILLS_PROMPT_BUDGET,
     render_skills_section,
 )
+from agentcycle.state import NoToolPolicy, RunSpec, RunState, RunToolState
 from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.handoff import HandoffCounter
 from agentcycle.tools.builtin.skills import ACTIVATE_SKILL

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from agentcycle._child_runs import ChildRuns
-from agentcycle._compile import CompiledRun
+from agentcycle.assembly._compile import CompiledRun
+from agentcycle.multiagent._child_runs import ChildRuns
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime.approvals import ApprovalBroker
 from agentcycle.runtime.budget_meter import BudgetMeter
