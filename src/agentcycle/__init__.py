@@ -47,6 +47,11 @@ _EXPORTS = {
     "SideEffect": "agentcycle.tools.base",
     "function_tool": "agentcycle.tools.function_tool",
     "ToolResult": "agentcycle.messages",
+    "Finish": "agentcycle.messages",
+    "AskUser": "agentcycle.messages",
+    "HandOff": "agentcycle.messages",
+    "ActivateSkill": "agentcycle.messages",
+    "AttachImage": "agentcycle.messages",
     "TokenUsage": "agentcycle.messages",
     "AgentcycleError": "agentcycle.errors",
     "BudgetExhaustedError": "agentcycle.errors",
@@ -69,6 +74,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ActivateSkill",
     "Agent",
     "AgentcycleError",
     "ApprovalDecision",
@@ -77,9 +83,13 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalRule",
     "ApprovalRules",
+    "AskUser",
+    "AttachImage",
     "BudgetExhaustedError",
     "CompletionReason",
     "ContextProvider",
+    "Finish",
+    "HandOff",
     "Handoff",
     "InstructionsContext",
     "Model",
@@ -126,7 +136,15 @@ if TYPE_CHECKING:
     from agentcycle.handle import RunHandle
     from agentcycle.handoffs import Handoff, agent_in_control, handoff
     from agentcycle.hooks import RuntimeHook
-    from agentcycle.messages import TokenUsage, ToolResult
+    from agentcycle.messages import (
+        ActivateSkill,
+        AskUser,
+        AttachImage,
+        Finish,
+        HandOff,
+        TokenUsage,
+        ToolResult,
+    )
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings
     from agentcycle.models.provider import ModelProvider, SettingsModelProvider
     from agentcycle.pricing import ModelPrice, PriceTable, StaticPriceTable

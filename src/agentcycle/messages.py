@@ -8,7 +8,7 @@ count) stay valid for the life of the run.
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
@@ -72,25 +72,96 @@ class ToolResultStatus(enum.StrEnum):
     RUNNING = "running"
 
 
-class Directive(enum.StrEnum):
-    """What the loop does after a tool call."""
+class Flow(enum.StrEnum):
+    """How the loop goes on after a tool call (the ``directive`` of ``tool_call_completed``)."""
 
     CONTINUE = "continue"
     FINISH = "finish"
     WAIT_USER = "wait_user"
     HANDOFF = "handoff"
-    """Control moves to another agent (``metadata["handoff"]`` names it); the rest of the
-    batch is skipped."""
+
+
+class Finish(FrozenModel):
+    """End the run as completed (``task_finish``). The final output is ``output`` when the
+    agent declares an ``output_type`` (``typed_output``), else ``message``."""
+
+    kind: Literal["finish"] = "finish"
+    flow: ClassVar[Flow] = Flow.FINISH
+    message: str = ""
+    output: Any = None
+    typed_output: bool = False
+    exposed_files: tuple[str, ...] | None = None
+
+    @property
+    def final_output(self) -> Any:
+        """What the run returns as its final output."""
+        return self.output if self.typed_output else self.message
+
+
+class AskUser(FrozenModel):
+    """Stop the run to wait for the user's answer (``ask_user``)."""
+
+    kind: Literal["ask_user"] = "ask_user"
+    flow: ClassVar[Flow] = Flow.WAIT_USER
+    question: str
+    options: tuple[Any, ...] = ()
+    selection_type: str = "single"
+    allow_custom_options: bool = True
+
+
+class HandOff(FrozenModel):
+    """Give control to agent ``target`` from the next cycle on; the rest of the batch is
+    skipped. ``input`` is the note the target gets."""
+
+    kind: Literal["handoff"] = "handoff"
+    flow: ClassVar[Flow] = Flow.HANDOFF
+    target: str
+    input: str = ""
+
+
+class ActivateSkill(FrozenModel):
+    """Show the model a skill's instructions after the tool results (``activate_skill``)."""
+
+    kind: Literal["activate_skill"] = "activate_skill"
+    flow: ClassVar[Flow] = Flow.CONTINUE
+    name: str
+    instructions: str
+    allowed_tools: tuple[str, ...] | None = None
+    reason: str | None = None
+
+
+class AttachImage(FrozenModel):
+    """Show the model an image after the tool results (``read_image``): by ``url``, or as
+    base64 ``data``; ``label`` names it in the text beside it."""
+
+    kind: Literal["attach_image"] = "attach_image"
+    flow: ClassVar[Flow] = Flow.CONTINUE
+    label: str
+    url: str | None = None
+    data: str | None = None
+    media_type: str | None = None
+
+
+ToolDirective = Annotated[
+    Finish | AskUser | HandOff | ActivateSkill | AttachImage, Field(discriminator="kind")
+]
+"""What a tool result asks of the loop beyond its content; the loop dispatches on the type."""
 
 
 class ToolResult(FrozenModel):
-    """The outcome of one tool call: model-visible ``content``, host-only ``metadata``."""
+    """The outcome of one tool call: model-visible ``content``, an optional typed
+    ``directive`` for the loop, and host-only ``metadata`` (never read by the loop)."""
 
     status: ToolResultStatus = ToolResultStatus.SUCCESS
-    directive: Directive = Directive.CONTINUE
+    directive: ToolDirective | None = None
     content: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
     error_code: str | None = None
+
+    @property
+    def flow(self) -> Flow:
+        """How the loop goes on after this result."""
+        return self.directive.flow if self.directive is not None else Flow.CONTINUE
 
     @classmethod
     def success(cls, content: str, **fields: Any) -> ToolResult:

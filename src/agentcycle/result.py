@@ -10,7 +10,7 @@ from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import Message, TokenUsage
 from agentcycle.runtime.outcome import ModelCallRecord
 from agentcycle.state import RunState, TodoItem
-from agentcycle.sub_agents import SUB_TASKS_KEY, SubTaskInfo
+from agentcycle.sub_agents import SubTaskInfo
 
 
 @dataclass(slots=True)
@@ -52,8 +52,9 @@ class RunResult:
         tasks still running when the run ended were cancelled, ``status="cancelled"`` with a
         ``note`` saying so."""
         tool_state = self.state.tool_state
-        records = tool_state.extra.get(SUB_TASKS_KEY) if tool_state is not None else None
-        return [SubTaskInfo.model_validate(r) for r in (records or {}).values()]
+        if tool_state is None:
+            return []
+        return [SubTaskInfo.model_validate(r) for r in tool_state.sub_tasks.records.values()]
 
     @property
     def completed(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentcycle._frozen import FrozenModel
 from agentcycle.errors import UnsupportedVersionError
@@ -18,7 +18,9 @@ from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import Message, SystemMessage, TokenUsage
 from agentcycle.models.base import ModelSettings
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""Version 2 moved the sub-task records out of ``RunToolState.extra`` into ``sub_tasks``;
+version 1 states are migrated when read."""
 
 
 class NoToolPolicy(enum.StrEnum):
@@ -58,8 +60,29 @@ class ActiveSkill(BaseModel):
     reason: str | None = None
 
 
+class SubTaskState(BaseModel):
+    """The run's sub-tasks (``create_sub_task``), by task id: each task's record (a
+    ``SubTaskInfo`` as JSON), its conversation (messages as JSON) and the tool state its last
+    turn left (as JSON), so a follow-up works after a resume in another process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    conversations: dict[str, list[Any]] = Field(default_factory=dict)
+    tool_states: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+_V1_SUB_TASK_KEYS = {
+    "sub_tasks": "records",
+    "sub_task_conversations": "conversations",
+    "sub_task_tool_states": "tool_states",
+}
+"""Where version 1 kept sub-task state in ``RunToolState.extra``, and its field now."""
+
+
 class RunToolState(BaseModel):
-    """Mutable state shared by the run's tools; snapshotted into each cycle record."""
+    """Mutable state shared by the run's tools; snapshotted into each cycle record.
+    ``extra`` is free for the host's own tools; the built-in ones keep typed fields."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -69,7 +92,22 @@ class RunToolState(BaseModel):
     """Tools approved with ``allow_session`` for the rest of the run."""
     active_skills: list[ActiveSkill] = Field(default_factory=list)
     """Skills activated so far, in order; a skill stays active for the rest of the run."""
+    sub_tasks: SubTaskState = Field(default_factory=SubTaskState)
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_v1_sub_tasks(cls, data: Any) -> Any:
+        """Move version 1's sub-task keys out of ``extra`` (a resumed v1 state, or a v1 task's
+        saved tool state inside it)."""
+        if not isinstance(data, dict):
+            return data
+        extra = data.get("extra")
+        if not isinstance(extra, dict) or not extra.keys() & _V1_SUB_TASK_KEYS.keys():
+            return data
+        lifted = {new: extra[old] for old, new in _V1_SUB_TASK_KEYS.items() if old in extra}
+        rest = {k: v for k, v in extra.items() if k not in _V1_SUB_TASK_KEYS}
+        return {**data, "extra": rest, "sub_tasks": lifted}
 
     def open_todos(self) -> list[TodoItem]:
         """TODO items that are not completed."""
@@ -250,13 +288,19 @@ class RunState(BaseModel):
 
     @classmethod
     def from_json(cls, text: str) -> RunState:
-        """Read a state written by ``to_json``; rejects unknown versions."""
+        """Read a state written by ``to_json`` (this version or version 1, migrated); rejects
+        unknown versions."""
         import json
 
         data = json.loads(text)
-        if data.get("version") != STATE_VERSION:
+        version = data.get("version")
+        if version not in _READABLE_VERSIONS:
             raise UnsupportedVersionError(
-                f"run state version {data.get('version')!r} is not supported "
-                f"(this build reads {STATE_VERSION})"
+                f"run state version {version!r} is not supported "
+                f"(this build reads {', '.join(map(str, _READABLE_VERSIONS))})"
             )
-        return cls.model_validate(data)
+        # Version 1 differs only inside the tool state, which migrates itself on validation.
+        return cls.model_validate({**data, "version": STATE_VERSION})
+
+
+_READABLE_VERSIONS = (1, STATE_VERSION)

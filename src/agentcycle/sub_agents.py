@@ -39,16 +39,6 @@ if TYPE_CHECKING:
 
 DEFAULT_SUB_AGENT_MAX_CYCLES = 8
 DEFAULT_SUB_AGENT_CONCURRENCY = 4
-SUB_TASKS_KEY = "sub_tasks"
-"""Where the run's ``RunToolState.extra`` keeps the task records (task id -> record)."""
-SUB_TASK_CONVERSATIONS_KEY = "sub_task_conversations"
-"""Where the run's ``RunToolState.extra`` keeps each task's conversation (task id -> its
-messages as JSON, without the system prompt), what a follow-up continues."""
-SUB_TASK_TOOL_STATES_KEY = "sub_task_tool_states"
-"""Where the run's ``RunToolState.extra`` keeps each task's tool state as its last turn left
-it (task id -> ``RunToolState`` as JSON): a follow-up starts from it, so the task's todos,
-files seen and active skills (whose ``allowed-tools`` still apply) go on with its
-conversation."""
 
 _AGENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 

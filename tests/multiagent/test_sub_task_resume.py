@@ -106,7 +106,7 @@ def test_a_follow_up_continues_the_task_in_another_process(tmp_path: Path) -> No
     final = RunState.from_json(state_file.read_text())
     assert final.status is RunStatus.COMPLETED
     assert final.tool_state is not None
-    (record,) = final.tool_state.extra["sub_tasks"].values()
+    (record,) = final.tool_state.sub_tasks.records.values()
     assert (record["status"], len(record["run_ids"])) == ("completed", 2)
 
 
@@ -229,3 +229,24 @@ async def test_a_follow_up_to_a_task_whose_sub_agent_is_gone_is_refused() -> Non
     assert refused["error_code"] == "sub_task_unavailable"
     assert refused["details"] == [{"task_id": "researcher-1", "agent_id": "researcher"}]
     assert report["tasks"][0]["output"] == "2 miles"  # its record still reads as before
+
+
+async def test_a_version_1_checkpoint_loads_and_its_task_takes_a_follow_up() -> None:
+    # Written by the build before sub-task state got typed fields (STATE_VERSION 1 kept it
+    # under RunToolState.extra): the same first leg as above, paused waiting for the user.
+    text = (HERE / "data" / "sub_task_state_v1.json").read_text()
+    assert json.loads(text)["version"] == 1
+    state = RunState.from_json(text)
+
+    assert state.version == 2
+    assert state.tool_state is not None
+    assert state.tool_state.extra == {}
+    assert list(state.tool_state.sub_tasks.records) == ["researcher-1"]
+    assert list(state.tool_state.sub_tasks.conversations) == ["researcher-1"]
+    child = researcher()
+    agent = lead(follow_up_leg("and in kilometres?"), child)
+    result = await Runner.resume(agent, state, input="kilometres")
+    assert result.status is RunStatus.COMPLETED
+    assert result.final_output == "The task says: 3.2 km (1 earlier fact)"
+    assert [(t.task_id, t.status) for t in result.sub_tasks] == [("researcher-1", "completed")]
+    assert RunState.from_json(result.to_state().to_json()).version == 2

@@ -11,7 +11,14 @@ from pydantic import BaseModel
 from agentcycle import Agent, RunConfig, Runner, StopAtTools, function_tool
 from agentcycle.errors import AgentcycleError, ConfigurationError, ModelError
 from agentcycle.events import CompletionReason, RunStatus
-from agentcycle.messages import AssistantMessage, ImagePart, ToolMessage, ToolResult, UserMessage
+from agentcycle.messages import (
+    AssistantMessage,
+    AttachImage,
+    ImagePart,
+    ToolMessage,
+    ToolResult,
+    UserMessage,
+)
 from agentcycle.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
@@ -333,8 +340,8 @@ def test_images_from_tools_are_attached_to_the_next_model_turn() -> None:
     @function_tool
     def snapshot() -> ToolResult:
         """Return an image for the model."""
-        image = {"media_type": "image/png", "data": "iVBORw0KGgo=", "label": "chart.png"}
-        return ToolResult.success("image attached", metadata={"image": image})
+        image = AttachImage(media_type="image/png", data="iVBORw0KGgo=", label="chart.png")
+        return ToolResult.success("image attached", directive=image)
 
     model = ScriptedModel([call_tool("snapshot", {}), finish()])
     Runner.run_sync(Agent(model=model, tools=[snapshot]), "x")
@@ -344,3 +351,27 @@ def test_images_from_tools_are_attached_to_the_next_model_turn() -> None:
     assert isinstance(attached, UserMessage) and attached.synthetic
     image = next(p for p in attached.content if isinstance(p, ImagePart))
     assert image.as_url() == "data:image/png;base64,iVBORw0KGgo="
+
+
+def test_metadata_is_for_the_host_and_never_steers_the_loop() -> None:
+    # The keys tools once steered the loop with are plain host data now: only a typed
+    # directive finishes, waits, hands off, activates a skill or attaches an image.
+    @function_tool
+    def noisy() -> ToolResult:
+        """Return host metadata."""
+        metadata = {
+            "output": "not final",
+            "message": "not final",
+            "question": "not asked",
+            "handoff": {"target": "elsewhere", "input": "x"},
+            "skill": {"name": "s", "instructions": "i", "allowed_tools": None, "reason": None},
+            "image": {"media_type": "image/png", "data": "iVBORw0KGgo=", "label": "x.png"},
+        }
+        return ToolResult.success("noted", metadata=metadata)
+
+    model = ScriptedModel([call_tool("noisy", {}), finish("the end")])
+    result = Runner.run_sync(Agent(model=model, tools=[noisy]), "x")
+    assert result.completed and result.final_output == "the end"
+    assert result.cycles == 2
+    second = model.requests[1].messages
+    assert isinstance(second[-1], ToolMessage) and second[-1].content == "noted"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, field_validator
 
-from agentcycle.messages import Directive, ToolResult, ToolResultStatus
+from agentcycle.messages import Finish, ToolResult, ToolResultStatus
 from agentcycle.tools.base import SideEffect, Tool, ToolContext
 from agentcycle.tools.function_tool import FunctionTool, function_tool
 
@@ -178,7 +178,7 @@ async def test_return_values_become_content(ctx: ToolContext, value: Any, conten
 
 
 async def test_tool_result_is_passed_through(ctx: ToolContext) -> None:
-    finish = ToolResult(content="done", directive=Directive.FINISH)
+    finish = ToolResult(content="done", directive=Finish(message="done"))
 
     @function_tool
     async def done() -> ToolResult:

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from agentcycle.messages import ToolResultStatus
+from agentcycle.messages import AttachImage, ToolResultStatus
 from agentcycle.tools.builtin.files import read_image_tool
 from agentcycle.workspace import WorkspaceBackend
 from tests.tools_workspace.file_helpers import parse, png, tool_context
@@ -45,9 +45,10 @@ async def test_workspace_images_are_attached_inline(workspace: WorkspaceBackend,
         "size": len(data),
         "attached": True,
     }
-    image = result.metadata["image"]
-    assert (image["label"], image["media_type"]) == (f"img/{name}", media_type)
-    assert base64.b64decode(image["data"]) == data
+    image = result.directive
+    assert isinstance(image, AttachImage)
+    assert (image.label, image.media_type, image.url) == (f"img/{name}", media_type, None)
+    assert base64.b64decode(image.data or "") == data
 
 
 NOT_IMAGES = {
@@ -93,9 +94,10 @@ async def test_urls_are_passed_by_reference_without_a_workspace() -> None:
     result = await IMAGE.invoke(tool_context(None), {"path": url})
     assert result.status is ToolResultStatus.SUCCESS
     assert parse(result) == {"ok": True, "url": url, "attached": True}
-    assert result.metadata["image"] == {"label": url, "url": url, "media_type": "image/png"}
+    assert result.directive == AttachImage(label=url, url=url, media_type="image/png")
     untyped = await IMAGE.invoke(tool_context(None), {"path": "http://example.com/render"})
-    assert untyped.metadata["image"]["media_type"] is None
+    assert isinstance(untyped.directive, AttachImage)
+    assert untyped.directive.media_type is None
 
 
 @pytest.mark.parametrize("url", ["http://", "https:///path.png", "http://[::1/x.png"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
-from agentcycle.messages import Directive, ToolResult, ToolResultStatus
+from agentcycle.messages import Finish, ToolResult, ToolResultStatus
 from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE, ChildRuns
 from agentcycle.multiagent._sub_task_views import describe, snapshot
 from agentcycle.multiagent._sub_tasks import SubTask, SubTasks, TaskSpec
@@ -63,7 +63,7 @@ def guard_finish(finish: BuiltinTool) -> BuiltinTool:
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
         result = await finish.invoke(ctx, args)
         tasks = ctx.children.started_sub_tasks if ctx.children is not None else None
-        if result.directive is not Directive.FINISH or tasks is None:
+        if not isinstance(result.directive, Finish) or tasks is None:
             return result
         running = tasks.unreported_running()
         if not running:

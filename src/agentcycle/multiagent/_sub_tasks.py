@@ -4,16 +4,16 @@ Each task is driven by an asyncio task of its own: it waits for one of its sub-a
 concurrency slots (``queued``), runs a child run through ``ChildRuns.start`` (``running``), and
 records how the run ended. A follow-up message runs another turn the same way, with the task's
 history so far as the child's input. Every change is written through to the run's
-``RunToolState.extra["sub_tasks"]`` (see ``agentcycle.sub_agents``), so the records are
+``RunToolState.sub_tasks.records`` (see ``agentcycle.sub_agents``), so the records are
 serialisable and outlive the run's in-memory state.
 
-A task's conversation is kept in ``RunToolState.extra["sub_task_conversations"]`` (task id ->
+A task's conversation is kept in ``RunToolState.sub_tasks.conversations`` (task id ->
 its messages as JSON, system prompt left out): the task's request when it is created, the
 request plus a follow-up message when one is sent, and the child's whole history when a turn
 ends (finished, or cancelled part-way). Each write replaces the task's entry, and the run's tool
 state is stored once when the run stops, so the state grows with the tasks' conversations, never
 with the parent's cycles. Each turn's tool state is kept the same way
-(``RunToolState.extra["sub_task_tool_states"]``) and is where the next turn starts: a skill the
+(``RunToolState.sub_tasks.tool_states``) and is where the next turn starts: a skill the
 task activated keeps restricting its tools. A resumed run revives a task from its record and
 conversation (:meth:`SubTasks.revive`), so a follow-up continues it as if the run had never stopped.
 
@@ -40,9 +40,6 @@ from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE
 from agentcycle.multiagent._sub_task_views import main_summary
 from agentcycle.state import RunToolState
 from agentcycle.sub_agents import (
-    SUB_TASK_CONVERSATIONS_KEY,
-    SUB_TASK_TOOL_STATES_KEY,
-    SUB_TASKS_KEY,
     SubAgent,
     SubTaskInfo,
 )
@@ -128,13 +125,10 @@ class SubTasks:
 
     def __init__(self, children: ChildRuns, tool_state: RunToolState) -> None:
         self._children = children
-        self._store: dict[str, Any] = tool_state.extra.setdefault(SUB_TASKS_KEY, {})
-        self._conversations: dict[str, list[Any]] = tool_state.extra.setdefault(
-            SUB_TASK_CONVERSATIONS_KEY, {}
-        )
-        self._tool_states: dict[str, Any] = tool_state.extra.setdefault(
-            SUB_TASK_TOOL_STATES_KEY, {}
-        )
+        tasks = tool_state.sub_tasks
+        self._store = tasks.records
+        self._conversations = tasks.conversations
+        self._tool_states = tasks.tool_states
         self._live: dict[str, SubTask] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._reported: frozenset[str] = frozenset()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from agentcycle.errors import AgentcycleError, BudgetExhaustedError
 from agentcycle.events import CompletionReason, RunStatus
-from agentcycle.messages import Directive, Message, ToolResultStatus, UserMessage
+from agentcycle.messages import AskUser, Finish, Message, ToolResultStatus, UserMessage
 from agentcycle.runtime import prompts
 from agentcycle.runtime._handoffs import AgentBehavior
 from agentcycle.runtime.orchestrator import ToolCallOutcome
@@ -21,20 +21,27 @@ def after_tools(
     """How the run goes on after a batch: ended by a directive or the tool-use behaviour,
     or ``None`` to continue (a batch that hands off always continues, with the target)."""
     for o in outcomes:
-        result = o.result
-        if result.directive is Directive.FINISH:
+        directive = o.result.directive
+        if isinstance(directive, Finish):
             return LoopOutcome(
                 status=RunStatus.COMPLETED,
                 completion_reason=CompletionReason.TOOL_FINISH,
-                final_output=result.metadata.get("output", result.metadata.get("message")),
+                final_output=directive.final_output,
                 completion_tool_name=o.call.name,
             )
-        if result.directive is Directive.WAIT_USER:
-            wait = {"kind": o.call.name, "tool_call_id": o.call.id, **result.metadata}
+        if isinstance(directive, AskUser):
+            wait = {
+                "kind": o.call.name,
+                "tool_call_id": o.call.id,
+                "question": directive.question,
+                "options": list(directive.options),
+                "selection_type": directive.selection_type,
+                "allow_custom_options": directive.allow_custom_options,
+            }
             return LoopOutcome(
                 status=RunStatus.WAIT_USER,
                 completion_reason=CompletionReason.WAIT_USER,
-                final_output=result.metadata.get("question"),
+                final_output=directive.question,
                 completion_tool_name=o.call.name,
                 wait=wait,
             )

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from agentcycle.errors import AgentcycleError
 from agentcycle.events import AgentStarted, HandoffCompleted, HandoffStarted
-from agentcycle.messages import Directive, ToolResultStatus, UserMessage
+from agentcycle.messages import HandOff, ToolResultStatus, UserMessage
 from agentcycle.models.base import Model, ModelInfo, ModelSettings, ToolSpec
 from agentcycle.pricing import ModelPrice
 from agentcycle.runtime import prompts
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.state import HandoffRecord, NoToolPolicy, RunSpec, set_system_prompt
 from agentcycle.tools.base import Tool
-from agentcycle.tools.builtin.handoff import HANDOFF_METADATA
 
 if TYPE_CHECKING:
     from agentcycle.runtime.loop import LoopInputs
@@ -82,12 +81,10 @@ def requested_handoff(outcomes: Sequence[ToolCallOutcome]) -> HandoffRequest | N
     """The handoff a batch asked for (the orchestrator skips the calls after the first)."""
     for outcome in outcomes:
         result = outcome.result
-        if result.directive is Directive.HANDOFF and result.status is ToolResultStatus.SUCCESS:
-            data: Any = result.metadata.get(HANDOFF_METADATA) or {}
+        directive = result.directive
+        if isinstance(directive, HandOff) and result.status is ToolResultStatus.SUCCESS:
             return HandoffRequest(
-                tool_call_id=outcome.call.id,
-                target=str(data.get("target", "")),
-                input=str(data.get("input", "")),
+                tool_call_id=outcome.call.id, target=directive.target, input=directive.input
             )
     return None
 

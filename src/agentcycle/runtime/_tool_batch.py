@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 from agentcycle.errors import InvalidToolCallsExceeded
 from agentcycle.events import Diagnostic
 from agentcycle.messages import (
+    ActivateSkill,
     AssistantMessage,
+    AttachImage,
     ImagePart,
     Message,
     TextPart,
@@ -28,7 +30,6 @@ from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.orchestrator import BatchResult, ToolCallOutcome, ToolOrchestrator
 from agentcycle.skills.prompt import activation_message
 from agentcycle.state import CycleRecord, PendingToolCall
-from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 
 if TYPE_CHECKING:
     from agentcycle.runtime.loop import LoopInputs
@@ -164,12 +165,8 @@ class ToolBatches:
         messages: list[Message] = []
         for outcome in outcomes:
             result = outcome.result
-            skill = result.metadata.get("skill")
-            if (
-                outcome.call.name != ACTIVATE_SKILL
-                or result.status is ToolResultStatus.ERROR
-                or not isinstance(skill, dict)
-            ):
+            skill = result.directive
+            if not isinstance(skill, ActivateSkill) or result.status is ToolResultStatus.ERROR:
                 continue
             self._in.bus.emit(
                 Diagnostic,
@@ -177,13 +174,15 @@ class ToolBatches:
                 level="info",
                 code="skill_activated",
                 details={
-                    "skill": skill["name"],
-                    "allowed_tools": skill["allowed_tools"],
-                    "reason": skill["reason"],
+                    "skill": skill.name,
+                    "allowed_tools": list(skill.allowed_tools)
+                    if skill.allowed_tools is not None
+                    else None,
+                    "reason": skill.reason,
                     "tool_call_id": outcome.call.id,
                 },
             )
-            text = activation_message(skill["name"], skill["instructions"], self._in.language)
+            text = activation_message(skill.name, skill.instructions, self._in.language)
             messages.append(UserMessage(content=text, synthetic=True))
         return messages
 
@@ -193,17 +192,11 @@ def _attachments(outcomes: list[ToolCallOutcome]) -> list[Message]:
     the tool results: tool messages carry text only on most providers."""
     parts: list[TextPart | ImagePart] = []
     for outcome in outcomes:
-        image = outcome.result.metadata.get("image")
-        if isinstance(image, dict) and outcome.result.status is ToolResultStatus.SUCCESS:
-            label = image.get("label") or outcome.call.name
+        image = outcome.result.directive
+        if isinstance(image, AttachImage) and outcome.result.status is ToolResultStatus.SUCCESS:
+            label = image.label or outcome.call.name
             parts.append(TextPart(text=f"[image attached by {outcome.call.name}: {label}]"))
-            parts.append(
-                ImagePart(
-                    url=image.get("url"),
-                    data=image.get("data"),
-                    media_type=image.get("media_type"),
-                )
-            )
+            parts.append(ImagePart(url=image.url, data=image.data, media_type=image.media_type))
     return [UserMessage(content=parts, synthetic=True)] if parts else []
 
 

@@ -24,7 +24,7 @@ from agentcycle.events import (
     ToolCallStarted,
 )
 from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
-from agentcycle.messages import Directive, ToolCall, ToolResult
+from agentcycle.messages import Flow, ToolCall, ToolResult
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import (
     ApprovalAction,
@@ -196,8 +196,8 @@ class ToolOrchestrator:
                 outcomes.append(self._skip(p, cycle_index, stop_reason))
                 continue
             outcomes.append(outcome)
-            if outcome.result.directive is not Directive.CONTINUE:
-                stop_reason = _directive_stop(outcome.result.directive)
+            if outcome.result.flow is not Flow.CONTINUE:
+                stop_reason = _directive_stop(outcome.result.flow)
         self._done.clear()
         return BatchResult(outcomes, pending, exhausted)
 
@@ -293,8 +293,8 @@ class ToolOrchestrator:
                 outcomes.append(self._skip(p, cycle_index, stop_reason))
                 continue
             outcomes.append(outcome)
-            if outcome.result.directive is not Directive.CONTINUE:
-                stop_reason = _directive_stop(outcome.result.directive)
+            if outcome.result.flow is not Flow.CONTINUE:
+                stop_reason = _directive_stop(outcome.result.flow)
         self._done.clear()
         return BatchResult(outcomes, still, exhausted)
 
@@ -524,7 +524,7 @@ class ToolOrchestrator:
             tool_call_id=call.id,
             tool_name=call.name,
             status=result.status.value,
-            directive=result.directive.value,
+            directive=result.flow.value,
             error_code=result.error_code,
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
@@ -535,10 +535,10 @@ class ToolOrchestrator:
 _BUDGET_STOP = "the run's tool-call budget is exhausted"
 
 
-def _directive_stop(directive: Directive) -> str:
-    if directive is Directive.HANDOFF:
+def _directive_stop(flow: Flow) -> str:
+    if flow is Flow.HANDOFF:
         return "control was handed off to another agent"
-    return "the run is finishing" if directive is Directive.FINISH else "the run is waiting"
+    return "the run is finishing" if flow is Flow.FINISH else "the run is waiting"
 
 
 def _pending(

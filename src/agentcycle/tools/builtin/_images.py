@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from agentcycle._json import dumps
 from agentcycle.errors import WorkspaceError
-from agentcycle.messages import ToolResult
+from agentcycle.messages import AttachImage, ToolResult
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._file_access import file_entry, refusal, workspace_of
 from agentcycle.workspace._common import show
@@ -69,9 +69,9 @@ async def read_image(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     url = image_url(source)
     if url is not None:
         media_type = url_media_type(url)
-        image = {"label": url, "url": url, "media_type": media_type}
+        image = AttachImage(label=url, url=url, media_type=media_type)
         body = {"ok": True, "url": url, "attached": True}
-        return ToolResult.success(dumps(body), metadata={"image": image})
+        return ToolResult.success(dumps(body), directive=image)
     workspace = workspace_of(ctx)
     path = normalize_path(source)
     entry = await file_entry(workspace, path)
@@ -87,9 +87,9 @@ async def read_image(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     if media_type is None:
         raise _unsupported(path, "its content is not one of them")
     encoded = base64.b64encode(data).decode("ascii")
-    image = {"label": path, "data": encoded, "media_type": media_type}
+    image = AttachImage(label=path, data=encoded, media_type=media_type)
     body = {"ok": True, "path": path, "media_type": media_type, "size": len(data), "attached": True}
-    return ToolResult.success(dumps(body), metadata={"image": image})
+    return ToolResult.success(dumps(body), directive=image)
 
 
 def _unsupported(path: str, why: str) -> WorkspaceError:

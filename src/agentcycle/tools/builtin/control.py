@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from agentcycle._json import dumps
-from agentcycle.messages import Directive, ToolResult, ToolResultStatus
+from agentcycle.messages import AskUser, Finish, ToolResult, ToolResultStatus
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 
@@ -77,24 +77,22 @@ def _task_finish_tool(output_type: type[Any] | None) -> BuiltinTool:
                         {"id": t.id, "title": t.title, "status": t.status} for t in open_items
                     ],
                 )
-        message = args.get("message", "")
-        metadata: dict[str, Any] = {"message": message}
-        if "exposed_files" in args:
-            metadata["exposed_files"] = args["exposed_files"]
+        exposed = args.get("exposed_files")
+        finish = Finish(
+            message=args.get("message", ""),
+            exposed_files=tuple(exposed) if exposed is not None else None,
+        )
         if adapter is not None:
             try:
-                metadata["output"] = adapter.validate_python(args["output"])
+                output = adapter.validate_python(args["output"])
             except ValidationError as exc:
                 return ToolResult.error(
                     "invalid_final_output",
                     "`output` does not match the required output type.",
                     details=exc.errors(include_url=False, include_context=False),
                 )
-        return ToolResult(
-            directive=Directive.FINISH,
-            content=dumps({"ok": True, "finished": True}),
-            metadata=metadata,
-        )
+            finish = finish.model_copy(update={"output": output, "typed_output": True})
+        return ToolResult(directive=finish, content=dumps({"ok": True, "finished": True}))
 
     return BuiltinTool(
         name=TASK_FINISH,
@@ -108,18 +106,16 @@ def _task_finish_tool(output_type: type[Any] | None) -> BuiltinTool:
 
 
 async def _ask_user(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
-    question = args["question"]
-    metadata: dict[str, Any] = {
-        "question": question,
-        "options": args.get("options", []),
-        "selection_type": args.get("selection_type", "single"),
-        "allow_custom_options": args.get("allow_custom_options", True),
-    }
+    ask = AskUser(
+        question=args["question"],
+        options=tuple(args.get("options", ())),
+        selection_type=args.get("selection_type", "single"),
+        allow_custom_options=args.get("allow_custom_options", True),
+    )
     return ToolResult(
         status=ToolResultStatus.WAIT_RESPONSE,
-        directive=Directive.WAIT_USER,
+        directive=ask,
         content=dumps({"ok": True, "waiting_for_user": True}),
-        metadata=metadata,
     )
 
 

@@ -19,7 +19,7 @@ Guarantees worth knowing:
 - ``.agentcycle/`` (oversized-output artifacts) is readable but never writable
   (``path_reserved``).
 - ``read_image`` attaches a PNG, JPEG, WebP or BMP (checked by its bytes, up to 5 MiB) or an
-  http(s) URL to the next model turn through ``metadata["image"]``.
+  http(s) URL to the next model turn through an ``AttachImage`` directive.
 """
 
 from __future__ import annotations

@@ -6,13 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentcycle._json import dumps
-from agentcycle.messages import Directive, ToolResult
+from agentcycle.messages import HandOff, ToolResult
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 
 MAX_HANDOFFS_EXCEEDED = "max_handoffs_exceeded"
-HANDOFF_METADATA = "handoff"
-"""``ToolResult.metadata`` key of a transfer's result: ``{"target": name, "input": text}``."""
 
 
 @dataclass(slots=True)
@@ -57,8 +55,7 @@ def transfer_tool(
         counter.used += 1
         return ToolResult.success(
             dumps({"ok": True, "handed_off_to": target}),
-            directive=Directive.HANDOFF,
-            metadata={HANDOFF_METADATA: {"target": target, "input": args["input"]}},
+            directive=HandOff(target=target, input=args["input"]),
         )
 
     return BuiltinTool(name=name, description=text, parameters=parameters, handler=handle)

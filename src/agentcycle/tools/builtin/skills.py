@@ -1,7 +1,7 @@
 """``activate_skill``: load one of the run's skills into the conversation.
 
 The tool result is a short JSON confirmation; the skill's instructions travel in the result's
-``metadata["skill"]``, and the loop appends them as a synthetic user message right after the
+``ActivateSkill`` directive, and the loop appends them as a synthetic user message right after the
 tool results (``skills.activation_message``) and emits a ``diagnostic`` event with code
 ``skill_activated``. A message, not the tool output, so that instructions longer than the tool
 output bound reach the model whole. The activation is recorded in the run's tool state
@@ -15,7 +15,7 @@ from typing import Any
 
 from agentcycle._json import dumps
 from agentcycle.errors import SkillNotFound
-from agentcycle.messages import ToolResult
+from agentcycle.messages import ActivateSkill, ToolResult
 from agentcycle.runtime.policy import SKILL_ALWAYS_ALLOWED
 from agentcycle.skills.discovery import SkillCatalog
 from agentcycle.state import ActiveSkill
@@ -60,16 +60,12 @@ def activate_skill_tool(catalog: SkillCatalog) -> BuiltinTool:
                     else None,
                 }
             ),
-            metadata={
-                "skill": {
-                    "name": name,
-                    "instructions": skill.instructions,
-                    "allowed_tools": list(skill.allowed_tools)
-                    if skill.allowed_tools is not None
-                    else None,
-                    "reason": reason,
-                }
-            },
+            directive=ActivateSkill(
+                name=name,
+                instructions=skill.instructions,
+                allowed_tools=skill.allowed_tools,
+                reason=reason,
+            ),
         )
 
     return BuiltinTool(
