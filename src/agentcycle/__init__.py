@@ -25,7 +25,7 @@ _EXPORTS = {
     "Handoff": "agentcycle.handoffs",
     "handoff": "agentcycle.handoffs",
     "agent_in_control": "agentcycle.handoffs",
-    "InstructionsContext": "agentcycle.agent",
+    "InstructionsContext": "agentcycle.context_providers",
     "Runner": "agentcycle.runner",
     "RunConfig": "agentcycle.run_config",
     "RunHandle": "agentcycle.handle",
@@ -128,9 +128,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+    from agentcycle.agent import Agent, StopAtTools
     from agentcycle.budget import RunBudget
-    from agentcycle.context_providers import ContextProvider, PromptFragment
+    from agentcycle.context_providers import ContextProvider, InstructionsContext, PromptFragment
     from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
     from agentcycle.handle import RunHandle

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from agentcycle.context_providers import ContextProvider
-from agentcycle.handoffs import Handoff
+from agentcycle.context_providers import ContextProvider, InstructionsContext
+from agentcycle.handoffs import Handoff, agent_slug
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
@@ -29,17 +29,6 @@ class StopAtTools:
 
 
 ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"] | StopAtTools
-
-
-@dataclass(frozen=True, slots=True)
-class InstructionsContext:
-    """What a callable ``instructions`` receives to build the system prompt for a run."""
-
-    run_id: str
-    agent: Agent
-    input: Any
-    context: Any
-    language: str
 
 
 Instructions = str | Callable[[InstructionsContext], str | Awaitable[str]]
@@ -101,4 +90,4 @@ class Agent:
         ``name`` defaults to the agent's name as a slug."""
         from agentcycle.tools.builtin.agent_tool import agent_tool
 
-        return agent_tool(self, name=name, description=description)
+        return agent_tool(self, name=name or agent_slug(self.name), description=description)

@@ -30,10 +30,21 @@ How fragments become prompt text:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    from agentcycle.agent import InstructionsContext
+
+@dataclass(frozen=True, slots=True)
+class InstructionsContext:
+    """What a callable ``instructions`` and a context provider receive to build the system
+    prompt for a run. ``agent`` is the ``Agent`` the prompt is for (typed loosely: this module
+    sits below the SDK)."""
+
+    run_id: str
+    agent: Any
+    input: Any
+    context: Any
+    language: str
+
 
 DEFAULT_PROVIDER_TIMEOUT = 10.0
 """Seconds a provider without a ``timeout`` attribute may take: a run waits for its providers

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from agentcycle.assembly._compile import CompiledRun
 from agentcycle.errors import ConfigurationError, EventStoreWriteError
 from agentcycle.events import RunEvent
-from agentcycle.result import RunResult
+from agentcycle.result import RunResult, build_result
 from agentcycle.runtime.approvals import ApprovalBroker, ApprovalDecision, as_decision
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.loop import CycleLoop, LoopInputs
+from agentcycle.runtime.loop import CycleLoop
 from agentcycle.runtime.outcome import LoopOutcome
 from agentcycle.state import RunState
 
@@ -107,7 +107,7 @@ class RunHandle:
         ``.result``) if the event store failed."""
         if self._result is None:
             outcome = await asyncio.shield(self._task)
-            self._result = build_result(self._compiled, outcome, self._loop.inputs)
+            self._result = build_result(self._loop.env, outcome)
         try:
             await self.flush_events()
         except EventStoreWriteError as exc:
@@ -120,37 +120,3 @@ class RunHandle:
         once without one); raise ``EventStoreWriteError`` if a write failed."""
         if self._recorder is not None:
             await self._recorder.flush()
-
-
-def build_result(compiled: CompiledRun, outcome: LoopOutcome, inputs: LoopInputs) -> RunResult:
-    """Turn the loop's outcome into the public ``RunResult``. The model it names is the one
-    the loop ended with (``inputs``): after a handoff, the target's, which produced the
-    output."""
-    from agentcycle.messages import TokenUsage
-
-    usage = TokenUsage()
-    for call in outcome.model_calls:
-        usage = usage + call.usage
-    spec = compiled.state.spec
-    model = inputs.model
-    return RunResult(
-        run_id=spec.run_id,
-        trace_id=spec.trace_id,
-        agent_name=compiled.state.current_agent(),
-        status=outcome.status,
-        completion_reason=outcome.completion_reason,
-        final_output=outcome.final_output,
-        completion_tool_name=outcome.completion_tool_name,
-        partial_output=outcome.partial_output,
-        messages=compiled.history,
-        usage=usage,
-        model_calls=outcome.model_calls,
-        cycles=compiled.state.last_cycle_index,
-        state=compiled.state,
-        backend=model.backend,
-        model=model.name,
-        endpoint=inputs.endpoint,
-        error=outcome.error.to_dict() if outcome.error is not None else None,
-        wait=outcome.wait,
-        todos=list(compiled.tool_state.todos),
-    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentcycle.errors import ConfigurationError
 
@@ -75,7 +75,6 @@ def agent_in_control(root: Agent, messages: Sequence[Message]) -> Agent:
     """The agent of ``root``'s handoff graph that the last successful transfer in
     ``messages`` gave control to, or ``root`` when there was none (or its target is no longer
     in the graph)."""
-    from agentcycle.assembly._compile import handoff_graph
     from agentcycle.messages import ToolMessage
 
     for message in reversed(messages):
@@ -90,3 +89,49 @@ def agent_in_control(root: Agent, messages: Sequence[Message]) -> Agent:
                     return agent
             return root
     return root
+
+
+def handoff_graph(root: Agent) -> dict[str, Agent]:
+    """Every agent reachable from ``root`` through handoffs, by name (``root`` included).
+    Two different agents with one name are an error: resume finds agents by name."""
+    graph: dict[str, Agent] = {root.name: root}
+    queue = [root]
+    while queue:
+        agent = queue.pop()
+        for target in _handoff_targets(agent):
+            known = graph.get(target.name)
+            if known is target:
+                continue
+            if known is not None:
+                raise ConfigurationError(
+                    f"two different agents are named {target.name!r} in the handoff graph of "
+                    f"{root.name!r}; give each a unique name"
+                )
+            graph[target.name] = target
+            queue.append(target)
+    return graph
+
+
+def _handoff_targets(agent: Agent) -> list[Agent]:
+    """The agents ``agent`` can hand off to; ``ConfigurationError`` for handoffs that are not
+    a list of agents and ``handoff(...)`` results (a name, or one agent not in a list)."""
+    from agentcycle.agent import Agent  # agent.py imports this module
+
+    items: Any = agent.handoffs
+    if isinstance(items, Agent | Handoff | str) or not isinstance(items, Sequence):
+        raise ConfigurationError(
+            f"handoffs of {agent.name!r} must be a list of Agents or handoff(...), got "
+            f"{type(items).__name__}"
+        )
+    targets = []
+    for item in items:
+        if isinstance(item, Handoff):
+            targets.append(item.agent)
+        elif isinstance(item, Agent):
+            targets.append(item)
+        else:
+            raise ConfigurationError(
+                f"handoffs of {agent.name!r} must be Agents or handoff(...) results, got "
+                f"{type(item).__name__} {item!r}"
+            )
+    return targets

@@ -8,7 +8,8 @@ from typing import Any
 from agentcycle.errors import RunFailedError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import Message, TokenUsage
-from agentcycle.runtime.outcome import ModelCallRecord
+from agentcycle.runtime.environment import RunEnvironment
+from agentcycle.runtime.outcome import LoopOutcome, ModelCallRecord
 from agentcycle.state import RunState, TodoItem
 from agentcycle.sub_agents import SubTaskInfo
 
@@ -91,3 +92,36 @@ class RunResult:
             "usage": self.usage.model_dump(),
             "resolved": {"backend": self.backend, "model": self.model, "endpoint": self.endpoint},
         }
+
+
+def build_result(env: RunEnvironment, outcome: LoopOutcome) -> RunResult:
+    """Turn the loop's outcome into the public ``RunResult``. The model it names is the one
+    the loop ended with (``env.agent``): after a handoff, the target's, which produced the
+    output."""
+    usage = TokenUsage()
+    for call in outcome.model_calls:
+        usage = usage + call.usage
+    state = env.state
+    spec = state.spec
+    agent = env.agent
+    return RunResult(
+        run_id=spec.run_id,
+        trace_id=spec.trace_id,
+        agent_name=state.current_agent(),
+        status=outcome.status,
+        completion_reason=outcome.completion_reason,
+        final_output=outcome.final_output,
+        completion_tool_name=outcome.completion_tool_name,
+        partial_output=outcome.partial_output,
+        messages=env.history,
+        usage=usage,
+        model_calls=outcome.model_calls,
+        cycles=state.last_cycle_index,
+        state=state,
+        backend=agent.model.backend,
+        model=agent.model.name,
+        endpoint=agent.endpoint,
+        error=outcome.error.to_dict() if outcome.error is not None else None,
+        wait=outcome.wait,
+        todos=list(env.tool_state.todos),
+    )

@@ -23,6 +23,11 @@ STATE_VERSION = 2
 version 1 states are migrated when read."""
 
 
+SKILL_ALWAYS_ALLOWED = frozenset({"task_finish", "ask_user", "activate_skill", "todo_write"})
+"""Tools an active skill's ``allowed-tools`` never removes: the run can still finish, ask the
+user, plan, and activate another skill. The run's own policy still applies to them."""
+
+
 class NoToolPolicy(enum.StrEnum):
     """What happens when the model answers without calling a tool."""
 
@@ -304,3 +309,15 @@ class RunState(BaseModel):
 
 
 _READABLE_VERSIONS = (1, STATE_VERSION)
+
+
+def skill_refusal(state: RunToolState, tool_name: str) -> str | None:
+    """Why the run's active skills forbid ``tool_name``, or ``None`` when they allow it. Once a
+    skill that declares ``allowed-tools`` is active, only the union of the active skills'
+    allowed tools plus ``SKILL_ALWAYS_ALLOWED`` may run; skills without ``allowed-tools``
+    neither narrow nor widen, so activating one never lifts another skill's restriction."""
+    allowed = state.skill_allowed_tools()
+    if allowed is None or tool_name in allowed or tool_name in SKILL_ALWAYS_ALLOWED:
+        return None
+    names = ", ".join(s.name for s in state.active_skills if s.allowed_tools is not None)
+    return f"{tool_name!r} is outside the allowed-tools of the active skill(s) {names}"

@@ -9,6 +9,7 @@ import pytest
 
 from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
+from agentcycle.workspace.local import LocalWorkspaceBackend
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def ctx(workspace: Path) -> AsyncIterator[ToolContext]:
         tool_call_id="c",
         cycle_index=1,
         state=RunToolState(),
-        workspace=workspace,
+        workspace=LocalWorkspaceBackend(workspace),
     )
     yield context
     await context.scope.aclose()

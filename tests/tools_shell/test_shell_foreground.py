@@ -169,11 +169,11 @@ async def test_a_local_workspace_backend_is_accepted(ctx: ToolContext, workspace
 async def test_shell_unavailable_without_a_local_directory(
     ctx: ToolContext, tmp_path: Path, kind: str
 ) -> None:
-    ctx.workspace = {
-        "none": None,
-        "memory": MemoryWorkspaceBackend(),
-        "missing_dir": tmp_path / "does-not-exist",
-    }[kind]
+    gone = tmp_path / "removed-after-start"
+    gone.mkdir()
+    removed = LocalWorkspaceBackend(gone)
+    gone.rmdir()  # a local backend whose directory went away
+    ctx.workspace = {"none": None, "memory": MemoryWorkspaceBackend(), "missing_dir": removed}[kind]
     result, body = await bash(ctx, command="touch should-not-exist")
     assert result.error_code == "shell_unavailable"
     assert "local" in body["error"]

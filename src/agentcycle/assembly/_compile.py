@@ -28,19 +28,18 @@ from agentcycle.budget import RunBudget
 from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
-from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
+from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, handoff_graph
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.memory.session_store import SessionMemoryStore
 from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
-from agentcycle.models.base import Model, ModelInfo, ToolSpec
+from agentcycle.models.base import Model, ToolSpec
 from agentcycle.models.provider import ProvidedModel
 from agentcycle.pricing import ModelPrice
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime._context import render_context as render_context_fragments
-from agentcycle.runtime._handoffs import AgentBehavior, AgentProfile, AgentSwitcher
 from agentcycle.runtime._memory_providers import (
     MEMORY_PROVIDER_FAILED,
     RecallFragment,
@@ -48,18 +47,24 @@ from agentcycle.runtime._memory_providers import (
 )
 from agentcycle.runtime._session_turns import check_resume_session
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, as_decision
+from agentcycle.runtime.environment import (
+    AgentBehavior,
+    AgentProfile,
+    AgentSwitcher,
+    StartupDiagnostic,
+)
 from agentcycle.runtime.event_bus import new_id
-from agentcycle.runtime.loop import ResumeWork, StartupDiagnostic
+from agentcycle.runtime.loop import ResumeWork
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.skills import (
     DEFAULT_SKILLS_PROMPT_BUDGET,
     render_skills_section,
 )
 from agentcycle.state import NoToolPolicy, RunSpec, RunState, RunToolState
-from agentcycle.tools.base import Tool
 from agentcycle.tools.builtin.handoff import HandoffCounter
 from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
 from agentcycle.tools.registry import ToolRegistry
+from agentcycle.workspace.base import WorkspaceBackend
 
 DEFAULT_MAX_CYCLES = 10
 DEFAULT_MAX_INVALID_TOOL_CALLS = 5
@@ -68,29 +73,22 @@ _DEFAULT_MEMORY = MemoryPolicy()  # immutable: shared by every run without a mem
 
 @dataclass(slots=True)
 class CompiledRun:
-    """A run ready for the loop. The model, tools, policy and ``behavior`` are those of the
-    agent in control (the root agent, or the last handoff's target for a resumed run);
-    ``switch_agent`` resolves the other agents of the handoff graph."""
+    """A run ready for the loop. ``agent`` is the agent in control (the root agent, or the
+    last handoff's target for a resumed run); ``switch_agent`` resolves the other agents of
+    the handoff graph."""
 
     state: RunState
-    model: Model
-    info: ModelInfo
-    endpoint: str | None
-    tools: dict[str, Tool]
-    tool_specs: tuple[ToolSpec, ...]
+    agent: AgentProfile
     history: list[Message]
     tool_state: RunToolState
-    workspace: Any
+    workspace: WorkspaceBackend | None
     context: Any
     language: str
-    policy: ToolPolicy
     approvals: ApprovalProvider | None
     memory: MemoryPolicy
-    behavior: AgentBehavior
     switch_agent: AgentSwitcher | None
     hooks: tuple[RuntimeHook, ...] = ()
     budget: RunBudget | None = None
-    price: ModelPrice | None = None
     diagnostics: tuple[StartupDiagnostic, ...] = ()
     memory_providers: tuple[MemoryProvider, ...] = ()
     session_memory_store: SessionMemoryStore | None = None
@@ -122,7 +120,7 @@ class _RunFrame:
     run_id: str
     run_input: Any
     language: str
-    workspace: Any
+    workspace: WorkspaceBackend | None
     counter: HandoffCounter
     models: list[Model] = field(default_factory=list)
     """Every model the run tree resolved (shared with its child runs), to close at its end."""
@@ -322,25 +320,18 @@ def _compiled(
     config = frame.config
     return CompiledRun(
         state=state,
-        model=parts.provided.model,
-        info=parts.provided.info,
-        endpoint=parts.provided.endpoint,
-        tools={tool.name: tool for tool in parts.registry},
-        tool_specs=parts.tool_specs,
+        agent=_profile(state.current_agent(), parts),
         history=history,
         tool_state=tool_state,
         workspace=frame.workspace,
         context=config.context,
         language=frame.language,
-        policy=parts.policy,
         approvals=config.approval_provider,
         memory=memory,
-        behavior=parts.behavior,
         # Without handoffs the root is the run's only agent: nothing to switch to.
         switch_agent=_Switcher(root, frame) if root.handoffs else None,
         hooks=layered_hooks(root, config),
         budget=config.budget,
-        price=parts.price,
         diagnostics=(*parts.diagnostics, *diagnostics),
         memory_providers=memory_providers,
         session_memory_store=session_memory_store,
@@ -361,12 +352,13 @@ class _Switcher:
         target = handoff_graph(self._root).get(name)
         if target is None:
             raise ConfigurationError(f"no agent named {name!r} in this run's handoff graph")
-        return _profile(target, await _compile_agent(target, self._frame, render_context=True))
+        parts = await _compile_agent(target, self._frame, render_context=True)
+        return _profile(target.name, parts)
 
 
-def _profile(agent: Agent, parts: _AgentParts) -> AgentProfile:
+def _profile(name: str, parts: _AgentParts) -> AgentProfile:
     return AgentProfile(
-        name=agent.name,
+        name=name,
         model=parts.provided.model,
         model_info=parts.provided.info,
         endpoint=parts.provided.endpoint,
@@ -451,50 +443,6 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         ),
         diagnostics=diagnostics,
     )
-
-
-def handoff_graph(root: Agent) -> dict[str, Agent]:
-    """Every agent reachable from ``root`` through handoffs, by name (``root`` included).
-    Two different agents with one name are an error: resume finds agents by name."""
-    graph: dict[str, Agent] = {root.name: root}
-    queue = [root]
-    while queue:
-        agent = queue.pop()
-        for target in _handoff_targets(agent):
-            known = graph.get(target.name)
-            if known is target:
-                continue
-            if known is not None:
-                raise ConfigurationError(
-                    f"two different agents are named {target.name!r} in the handoff graph of "
-                    f"{root.name!r}; give each a unique name"
-                )
-            graph[target.name] = target
-            queue.append(target)
-    return graph
-
-
-def _handoff_targets(agent: Agent) -> list[Agent]:
-    """The agents ``agent`` can hand off to; ``ConfigurationError`` for handoffs that are not
-    a list of agents and ``handoff(...)`` results (a name, or one agent not in a list)."""
-    items: Any = agent.handoffs
-    if isinstance(items, Agent | Handoff | str) or not isinstance(items, Sequence):
-        raise ConfigurationError(
-            f"handoffs of {agent.name!r} must be a list of Agents or handoff(...), got "
-            f"{type(items).__name__}"
-        )
-    targets = []
-    for item in items:
-        if isinstance(item, Handoff):
-            targets.append(item.agent)
-        elif isinstance(item, Agent):
-            targets.append(item)
-        else:
-            raise ConfigurationError(
-                f"handoffs of {agent.name!r} must be Agents or handoff(...) results, got "
-                f"{type(item).__name__} {item!r}"
-            )
-    return targets
 
 
 def _request_text(run_input: Any) -> str:

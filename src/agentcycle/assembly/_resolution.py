@@ -20,6 +20,7 @@ from agentcycle.pricing import ModelPrice
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.sessions.base import Session
+from agentcycle.workspace.base import WorkspaceBackend
 
 _NO_SETTINGS = ModelSettings()  # immutable: shared by every run of a model instance
 
@@ -54,7 +55,7 @@ def model_price(config: RunConfig, provided: ProvidedModel) -> ModelPrice | None
     return price
 
 
-def resolve_workspace(value: Any) -> Any:
+def resolve_workspace(value: Any) -> WorkspaceBackend | None:
     """``RunConfig.workspace`` as a backend: a path means a local directory."""
     if value is None:
         return None
@@ -64,8 +65,6 @@ def resolve_workspace(value: Any) -> Any:
         if not Path(value).is_dir():
             raise ConfigurationError(f"workspace {str(value)!r} is not a directory")
         return LocalWorkspaceBackend(Path(value))
-    from agentcycle.workspace.base import WorkspaceBackend
-
     if isinstance(value, WorkspaceBackend):
         return value
     raise ConfigurationError(
@@ -166,7 +165,7 @@ def layered_memory_providers(agent: Agent, config: RunConfig) -> tuple[MemoryPro
 
 
 def session_memory_store(
-    memory: MemoryPolicy, session: Session | None, workspace: Any
+    memory: MemoryPolicy, session: Session | None, workspace: WorkspaceBackend | None
 ) -> SessionMemoryStore | None:
     """The store session memory uses in this run, or ``None`` when it does not apply (off, or
     no session)."""

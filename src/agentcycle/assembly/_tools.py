@@ -7,7 +7,7 @@ import asyncio
 from agentcycle.agent import Agent
 from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
 from agentcycle.run_config import RunConfig
-from agentcycle.runtime.loop import StartupDiagnostic
+from agentcycle.runtime.environment import StartupDiagnostic
 from agentcycle.skills import SkillCatalog, discover_skills
 from agentcycle.sub_agents import check_sub_agents
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool

@@ -29,35 +29,55 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic_core import to_jsonable_python
 
 from agentcycle._json import dumps
-from agentcycle.assembly._compile import CompiledRun, compile_run
+from agentcycle.agent import Agent
 from agentcycle.errors import AgentcycleError
 from agentcycle.events import RunEvent, RunStatus, SubRunCompleted, SubRunStarted
 from agentcycle.messages import Message, ToolResult
+from agentcycle.result import RunResult, build_result
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime.approvals import ApprovalBroker
 from agentcycle.runtime.budget_meter import BudgetMeter
+from agentcycle.runtime.environment import RunEnvironment
 from agentcycle.runtime.event_bus import EventBus
+from agentcycle.runtime.loop import CycleLoop
 from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.state import RunState, RunToolState
+from agentcycle.state import RunSpec, RunState, RunToolState
 from agentcycle.tools.base import RunScope
+from agentcycle.tools.builtin.agent_tool import SUB_RUN_UNAVAILABLE
+from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
-    from agentcycle.agent import Agent
     from agentcycle.multiagent._sub_tasks import SubTasks
-    from agentcycle.result import RunResult
-    from agentcycle.runtime.loop import CycleLoop
 
-Launcher = Callable[..., "CycleLoop"]
-"""``_launch.build_loop``, passed in so this module does not import it (it imports us)."""
+
+class ChildLauncher(Protocol):
+    """Compiles ``agent`` with ``input`` as a child run and wires its loop (assembly
+    implements it, so multi-agent needs nothing of assembly). ``open_bus`` makes the child's
+    event bus once its spec is known."""
+
+    async def __call__(
+        self,
+        agent: Agent,
+        input: Any,
+        config: RunConfig,
+        *,
+        parent_run_id: str,
+        tool_state: RunToolState | None,
+        open_bus: Callable[[RunSpec], EventBus],
+        broker: ApprovalBroker,
+        meter: BudgetMeter | None,
+    ) -> CycleLoop:
+        """The child's loop, not started yet."""
+        ...
+
 
 SUB_RUN_FAILED = "sub_run_failed"
 SUB_RUN_WAITING = "sub_run_waiting"
-SUB_RUN_UNAVAILABLE = "sub_run_unavailable"
 
 
 class ChildRun:
@@ -65,7 +85,7 @@ class ChildRun:
 
     __slots__ = (
         "_bus",
-        "_compiled",
+        "_env",
         "_loop",
         "_owner",
         "_task",
@@ -78,8 +98,6 @@ class ChildRun:
     def __init__(
         self,
         owner: ChildRuns,
-        compiled: CompiledRun,
-        bus: EventBus,
         loop: CycleLoop,
         *,
         parent_tool_call_id: str | None,
@@ -87,8 +105,8 @@ class ChildRun:
         cycle_index: int | None,
     ) -> None:
         self._owner = owner
-        self._compiled = compiled
-        self._bus = bus
+        self._env = loop.env
+        self._bus = loop.env.bus
         self._loop = loop
         self.parent_tool_call_id = parent_tool_call_id
         self.task_id = task_id
@@ -101,12 +119,12 @@ class ChildRun:
     @property
     def run_id(self) -> str:
         """The child's run id."""
-        return self._compiled.state.spec.run_id
+        return self._env.state.spec.run_id
 
     @property
     def agent_name(self) -> str:
         """The agent in control of the child run now."""
-        return self._bus.agent_name or self._compiled.state.spec.agent_name
+        return self._bus.agent_name or self._env.state.spec.agent_name
 
     def done(self) -> bool:
         """True once the child run ended."""
@@ -118,17 +136,17 @@ class ChildRun:
 
     def state(self) -> RunState:
         """The child's state so far."""
-        return self._compiled.state
+        return self._env.state
 
     @property
     def tool_state(self) -> RunToolState:
         """The child's tool state as it changes (read it, never change it)."""
-        return self._compiled.tool_state
+        return self._env.tool_state
 
     @property
     def messages(self) -> list[Message]:
         """The child's history as it grows (read it, never change it)."""
-        return self._compiled.history
+        return self._env.history
 
     async def result(self) -> RunResult:
         """Wait for the child to end. Cancelling the waiter does not cancel the child."""
@@ -151,14 +169,12 @@ class ChildRun:
             self._owner.ended(self, None)
 
     async def _drive(self) -> RunResult:
-        from agentcycle.handle import build_result
-
         try:
             outcome = await self._loop.run()
         except asyncio.CancelledError:
             self._owner.ended(self, None)
             raise
-        result = build_result(self._compiled, outcome, self._loop.inputs)
+        result = build_result(self._env, outcome)
         self._owner.ended(self, result)
         return result
 
@@ -171,7 +187,6 @@ class ChildRuns:
         "_broker",
         "_bus",
         "_closing",
-        "_compiled",
         "_config",
         "_launch",
         "_loop",
@@ -185,16 +200,14 @@ class ChildRuns:
         self,
         *,
         config: RunConfig,
-        compiled: CompiledRun,
         bus: EventBus,
         broker: ApprovalBroker,
         meter: BudgetMeter | None,
         scope: RunScope,
-        launch: Launcher,
+        launch: ChildLauncher,
     ) -> None:
         self._config = config
         self._scope = scope
-        self._compiled = compiled
         self._bus = bus
         self._broker = broker
         self._meter = meter
@@ -205,8 +218,15 @@ class ChildRuns:
         self._closing = False
 
     def attach(self, loop: CycleLoop) -> None:
-        """Bind the parent's loop (usage, current model and policy, cancel reason)."""
+        """Bind the parent's loop (its environment, usage and cancel reason); done before the
+        parent starts, so every other method may rely on it."""
         self._loop = loop
+
+    @property
+    def _env(self) -> RunEnvironment:
+        loop = self._loop
+        assert loop is not None, "ChildRuns.attach comes first"
+        return loop.env
 
     @property
     def running(self) -> list[ChildRun]:
@@ -220,7 +240,7 @@ class ChildRuns:
             from agentcycle.multiagent._sub_tasks import SubTasks
 
             self._track()
-            self._tasks = SubTasks(self, self._compiled.tool_state)
+            self._tasks = SubTasks(self, self._env.tool_state)
         return self._tasks
 
     @property
@@ -229,13 +249,13 @@ class ChildRuns:
         return self._tasks
 
     @property
-    def workspace(self) -> Any:
+    def workspace(self) -> WorkspaceBackend | None:
         """The parent run's workspace (``None`` without one)."""
-        return self._compiled.workspace
+        return self._env.workspace
 
     def parent_history(self) -> list[Message]:
         """The parent run's history as it grows (read it, never change it)."""
-        return self._loop.inputs.history if self._loop is not None else self._compiled.history
+        return self._env.history
 
     async def start(
         self,
@@ -246,7 +266,7 @@ class ChildRuns:
         task_id: str | None = None,
         cycle_index: int | None = None,
         max_cycles: int | None = None,
-        workspace: Any = None,
+        workspace: WorkspaceBackend | None = None,
         tool_state: RunToolState | None = None,
     ) -> ChildRun:
         """Compile ``agent`` with ``input`` as a child of this run and start it in its own task.
@@ -260,38 +280,38 @@ class ChildRuns:
                 code=SUB_RUN_UNAVAILABLE,
             )
         config = self._child_config(agent, max_cycles, workspace)
-        compiled = await compile_run(
+
+        def open_bus(spec: RunSpec) -> EventBus:
+            started = self._bus.emit(
+                SubRunStarted,
+                cycle_index=cycle_index,
+                parent_tool_call_id=parent_tool_call_id,
+                task_id=task_id,
+                child_run_id=spec.run_id,
+                child_agent_name=spec.agent_name,
+            )
+            bus = EventBus(
+                run_id=spec.run_id,
+                trace_id=spec.trace_id,
+                agent_name=spec.agent_name,
+                parent_run_id=self._bus.run_id,
+                parent_event_id=started.event_id,
+            )
+            bus.add_listener(self._bus.forward)
+            return bus
+
+        loop = await self._launch(
             agent,
             input,
             config,
             parent_run_id=self._bus.run_id,
-            models=self._compiled.models,
             tool_state=tool_state,
-        )
-        spec = compiled.state.spec
-        started = self._bus.emit(
-            SubRunStarted,
-            cycle_index=cycle_index,
-            parent_tool_call_id=parent_tool_call_id,
-            task_id=task_id,
-            child_run_id=spec.run_id,
-            child_agent_name=spec.agent_name,
-        )
-        bus = EventBus(
-            run_id=spec.run_id,
-            trace_id=spec.trace_id,
-            agent_name=spec.agent_name,
-            parent_run_id=self._bus.run_id,
-            parent_event_id=started.event_id,
-        )
-        bus.add_listener(self._bus.forward)
-        loop = self._launch(
-            compiled, config=config, bus=bus, broker=self._broker, meter=self._meter
+            open_bus=open_bus,
+            broker=self._broker,
+            meter=self._meter,
         )
         child = ChildRun(
             self,
-            compiled,
-            bus,
             loop,
             parent_tool_call_id=parent_tool_call_id,
             task_id=task_id,
@@ -309,31 +329,26 @@ class ChildRuns:
             self._scope.on_close(self.aclose)
         return self._running
 
-    async def run(
+    async def run_task(
         self,
-        agent: Agent,
-        input: Any,
+        agent: Any,
+        task: str,
         *,
-        parent_tool_call_id: str | None = None,
-        task_id: str | None = None,
-        cycle_index: int | None = None,
-        max_cycles: int | None = None,
-    ) -> RunResult:
-        """``start`` and wait for the child's result; if the caller is cancelled (the parent
+        parent_tool_call_id: str | None,
+        cycle_index: int | None,
+    ) -> ToolResult:
+        """Run ``agent`` on ``task`` and return its result as the calling model sees it (the
+        ``ChildRunner`` protocol of ``Agent.as_tool``); if the caller is cancelled (the parent
         run is), the child is cancelled and has ended before the cancellation propagates."""
         child = await self.start(
-            agent,
-            input,
-            parent_tool_call_id=parent_tool_call_id,
-            task_id=task_id,
-            cycle_index=cycle_index,
-            max_cycles=max_cycles,
+            agent, task, parent_tool_call_id=parent_tool_call_id, cycle_index=cycle_index
         )
         try:
-            return await child.result()
+            result = await child.result()
         except asyncio.CancelledError:
             await child.cancel(self.cancel_reason())
             raise
+        return child_tool_result(result)
 
     async def aclose(self) -> None:
         """Cancel every sub-task and child still running (the parent run is ending)."""
@@ -373,21 +388,23 @@ class ChildRuns:
             error_code=error["code"] if error else None,
         )
 
-    def _child_config(self, agent: Agent, max_cycles: int | None, workspace: Any) -> RunConfig:
+    def _child_config(
+        self, agent: Agent, max_cycles: int | None, workspace: WorkspaceBackend | None
+    ) -> RunConfig:
         parent = self._config
+        env = self._env
         model: Any = None
         if agent.model is None:
-            model = parent.model or (self._loop.inputs.model if self._loop else None)
-        policy = self._loop.inputs.policy if self._loop is not None else self._compiled.policy
+            model = parent.model or env.agent.model
         return RunConfig(
             model=model,
             model_provider=parent.model_provider,
             settings_file=parent.settings_file,
             default_backend=parent.default_backend,
-            workspace=workspace if workspace is not None else self._compiled.workspace,
+            workspace=workspace if workspace is not None else env.workspace,
             max_cycles=max_cycles,
-            language=self._compiled.language,
-            policy=inherited_policy(policy),
+            language=env.language,
+            policy=inherited_policy(env.agent.policy),
             price_table=parent.price_table,
             context=parent.context,
             metadata=dict(parent.metadata),

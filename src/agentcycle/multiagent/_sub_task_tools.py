@@ -19,12 +19,13 @@ from typing import Any
 from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import Finish, ToolResult, ToolResultStatus
-from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE, ChildRuns
+from agentcycle.multiagent._child_runs import ChildRuns
 from agentcycle.multiagent._sub_task_views import describe, snapshot
 from agentcycle.multiagent._sub_tasks import SubTask, SubTasks, TaskSpec
 from agentcycle.sub_agents import SubAgent, SubTaskInfo
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
+from agentcycle.tools.builtin.agent_tool import SUB_RUN_UNAVAILABLE
 
 CREATE_SUB_TASK = "create_sub_task"
 SUB_TASK_STATUS = "sub_task_status"
@@ -62,7 +63,8 @@ def guard_finish(finish: BuiltinTool) -> BuiltinTool:
 
     async def handle(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
         result = await finish.invoke(ctx, args)
-        tasks = ctx.children.started_sub_tasks if ctx.children is not None else None
+        children = ctx.children
+        tasks = children.started_sub_tasks if isinstance(children, ChildRuns) else None
         if not isinstance(result.directive, Finish) or tasks is None:
             return result
         running = tasks.unreported_running()
@@ -383,7 +385,7 @@ def _describe(task: SubTask | SubTaskInfo) -> dict[str, Any]:
 
 
 def _children(ctx: ToolContext) -> ChildRuns | ToolResult:
-    if ctx.children is None:
+    if not isinstance(ctx.children, ChildRuns):
         return ToolResult.error(
             SUB_RUN_UNAVAILABLE, "Sub-agents can only run inside a run started by a Runner."
         )

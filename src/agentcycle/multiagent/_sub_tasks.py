@@ -36,15 +36,15 @@ from pydantic_core import to_jsonable_python
 from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
-from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE
 from agentcycle.multiagent._sub_task_views import main_summary
 from agentcycle.state import RunToolState
 from agentcycle.sub_agents import (
     SubAgent,
     SubTaskInfo,
 )
-from agentcycle.tools.builtin.agent_tool import child_input
+from agentcycle.tools.builtin.agent_tool import SUB_RUN_UNAVAILABLE, child_input
 from agentcycle.workspace._excluding import ExcludedPaths, ExcludingWorkspace
+from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
     from agentcycle.multiagent._child_runs import ChildRun, ChildRuns
@@ -70,7 +70,7 @@ class SubTask:
         self,
         info: SubTaskInfo,
         sub_agent: SubAgent,
-        workspace: Any,
+        workspace: WorkspaceBackend | None,
         store: dict[str, Any],
         conversations: dict[str, list[Any]],
     ) -> None:

@@ -14,10 +14,10 @@ from agentcycle.context_providers import (
     PromptFragment,
 )
 from agentcycle.runtime._timeouts import answer_within
-from agentcycle.runtime.loop import StartupDiagnostic
+from agentcycle.runtime.environment import StartupDiagnostic
 
 if TYPE_CHECKING:
-    from agentcycle.agent import InstructionsContext
+    from agentcycle.context_providers import InstructionsContext
 
 
 @dataclass(frozen=True, slots=True)

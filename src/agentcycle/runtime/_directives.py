@@ -9,7 +9,7 @@ from agentcycle.errors import AgentcycleError, BudgetExhaustedError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import AskUser, Finish, Message, ToolResultStatus, UserMessage
 from agentcycle.runtime import prompts
-from agentcycle.runtime._handoffs import AgentBehavior
+from agentcycle.runtime.environment import AgentBehavior
 from agentcycle.runtime.orchestrator import ToolCallOutcome
 from agentcycle.runtime.outcome import LoopOutcome
 from agentcycle.state import NoToolPolicy, PendingToolCall, RunState

@@ -24,18 +24,25 @@ from agentcycle.runtime._session_turns import APPENDING_STATUSES, append_turn, t
 from agentcycle.tools.base import RunScope
 
 if TYPE_CHECKING:
-    from agentcycle.runtime.loop import LoopInputs
+    from agentcycle.runtime.environment import StartupDiagnostic
+    from agentcycle.runtime.event_bus import EventBus
     from agentcycle.runtime.outcome import LoopOutcome
+    from agentcycle.sessions.base import Session
+    from agentcycle.state import RunState, RunToolState
 
 
-def emit_start(inputs: LoopInputs) -> None:
-    """``run_started`` (with ``checkpoint_resumed`` for a resumed run), ``agent_started``, and
-    a ``diagnostic`` for each problem found while compiling the run."""
-    bus = inputs.bus
-    state = inputs.state
+def emit_start(
+    bus: EventBus,
+    state: RunState,
+    resume_input: Any,
+    diagnostics: tuple[StartupDiagnostic, ...],
+) -> None:
+    """``run_started`` (with ``checkpoint_resumed`` for a resumed run, whose input is
+    ``resume_input``), ``agent_started``, and a ``diagnostic`` for each problem found while
+    compiling the run."""
     spec = state.spec
     if state.resume_count:
-        bus.emit(RunStarted, input=inputs.resume_input)
+        bus.emit(RunStarted, input=resume_input)
         bus.emit(
             CheckpointResumed,
             checkpoint_key=f"{spec.run_id}:{state.last_cycle_index}",
@@ -44,28 +51,28 @@ def emit_start(inputs: LoopInputs) -> None:
     else:
         bus.emit(RunStarted, input=spec.input)
     bus.emit(AgentStarted)
-    for diagnostic in inputs.diagnostics:
+    for diagnostic in diagnostics:
         bus.emit(
             Diagnostic, level=diagnostic.level, code=diagnostic.code, details=diagnostic.details
         )
 
 
-async def append_session_turn(inputs: LoopInputs, outcome: LoopOutcome) -> None:
-    """Store the run's turn in its session (see ``sessions/_turns.py``); a storage failure
+async def append_session_turn(
+    session: Session | None, bus: EventBus, state: RunState, outcome: LoopOutcome
+) -> None:
+    """Store the run's turn in its session (see ``_session_turns.py``); a storage failure
     fails the run. Shielded, so a cancel arriving meanwhile cannot stop the append between
     the write and the cursor update (a resume would store the turn twice)."""
-    session = inputs.session
     if session is None or outcome.status not in APPENDING_STATUSES:
         return
-    state = inputs.state
     if not await asyncio.shield(append_turn(session, state)):
-        inputs.bus.emit(
+        bus.emit(
             Diagnostic,
             level="info",
             code="session_turn_already_stored",
             details={"turn_id": turn_id(state)},
         )
-    inputs.bus.emit(SessionPersisted)
+    bus.emit(SessionPersisted)
 
 
 async def close_scope(scope: RunScope) -> None:
@@ -74,14 +81,14 @@ async def close_scope(scope: RunScope) -> None:
     await asyncio.shield(scope.aclose())
 
 
-def emit_terminal(inputs: LoopInputs, outcome: LoopOutcome) -> None:
+def emit_terminal(
+    bus: EventBus, state: RunState, tool_state: RunToolState, outcome: LoopOutcome
+) -> None:
     """Seal the state with ``outcome`` and emit ``run_completed`` or ``run_failed`` (after
     ``budget_exhausted`` when the budget ended the run)."""
-    bus = inputs.bus
-    state = inputs.state
     state.status = outcome.status
     state.completion_reason = outcome.completion_reason
-    state.tool_state = inputs.tool_state
+    state.tool_state = tool_state
     if outcome.status in (RunStatus.COMPLETED, RunStatus.WAIT_USER):
         bus.emit(
             RunCompleted,
@@ -102,19 +109,25 @@ def emit_terminal(inputs: LoopInputs, outcome: LoopOutcome) -> None:
             completion_reason=outcome.completion_reason,
             partial_output=outcome.partial_output,
         )
-    _close(inputs)
+    _close(bus, state)
 
 
-def emit_cancelled(inputs: LoopInputs, reason: str | None, partial_output: str | None) -> None:
+def emit_cancelled(
+    bus: EventBus,
+    state: RunState,
+    tool_state: RunToolState,
+    reason: str | None,
+    partial_output: str | None,
+) -> None:
     """Emit ``run_cancelled`` for a run whose state already says so."""
-    inputs.bus.emit(RunCancelled, reason=reason, partial_output=partial_output)
-    inputs.state.tool_state = inputs.tool_state
-    _close(inputs)
+    bus.emit(RunCancelled, reason=reason, partial_output=partial_output)
+    state.tool_state = tool_state
+    _close(bus, state)
 
 
-def _close(inputs: LoopInputs) -> None:
-    inputs.state.event_seq = inputs.bus.seq
-    inputs.bus.close()
+def _close(bus: EventBus, state: RunState) -> None:
+    state.event_seq = bus.seq
+    bus.close()
 
 
 def _jsonable(value: Any) -> Any:

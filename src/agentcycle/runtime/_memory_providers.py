@@ -27,7 +27,7 @@ from agentcycle.memory.session_store import SessionMemoryStore
 from agentcycle.runtime.event_bus import EventBus
 
 if TYPE_CHECKING:
-    from agentcycle.agent import InstructionsContext
+    from agentcycle.context_providers import InstructionsContext
 
 MEMORY_PROVIDER_FAILED = "memory_provider_failed"
 """Diagnostic code of a memory provider call that raised or returned the wrong type."""

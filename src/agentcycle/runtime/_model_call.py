@@ -32,29 +32,37 @@ from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime._side_call import CallRecorder, stream_call
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
-from agentcycle.runtime.policy import skill_refusal
+from agentcycle.state import skill_refusal
 
 if TYPE_CHECKING:
+    from agentcycle.messages import Message
+    from agentcycle.runtime.environment import AgentSeat
     from agentcycle.runtime.event_bus import EventBus
-    from agentcycle.runtime.loop import LoopInputs
+    from agentcycle.state import RunToolState
 
 
 class ModelCaller:
     """Makes the model call of each cycle of one run, with the model, tools and settings of
-    the agent in control at that moment (``inputs`` is read at each call: a handoff swaps
-    them)."""
+    the agent in control at that moment (read from ``seat`` at each call: a handoff swaps
+    it)."""
 
-    __slots__ = ("_hooks", "_in", "_memory", "_meter", "_record")
+    __slots__ = ("_bus", "_history", "_hooks", "_memory", "_meter", "_record", "_seat", "_tools")
 
     def __init__(
         self,
-        inputs: LoopInputs,
+        seat: AgentSeat,
+        bus: EventBus,
+        history: list[Message],
+        tool_state: RunToolState,
         memory: ContextManager,
         hooks: HookDispatcher | None,
         meter: BudgetMeter | None,
         record: CallRecorder,
     ) -> None:
-        self._in = inputs
+        self._seat = seat
+        self._bus = bus
+        self._history = history
+        self._tools = tool_state
         self._memory = memory
         self._hooks = hooks
         self._meter = meter
@@ -78,23 +86,23 @@ class ModelCaller:
             return response, usage, start
 
     async def _call(self, index: int) -> tuple[ModelResponse, TokenUsage]:
-        model = self._in.model
-        bus = self._in.bus
+        agent = self._seat.agent
+        bus = self._bus
         request = ModelRequest(
-            messages=self._in.history,
-            tools=self._offered_tools(),
-            settings=self._in.behavior.settings,
+            messages=self._history,
+            tools=self._offered_tools(agent.tool_specs),
+            settings=agent.behavior.settings,
             cycle_index=index,
         )
         if self._hooks is not None:
             request = await self._hooks.before_model_call(request)
         response, usage, operation_id, attempts = await stream_call(
-            model,
+            agent.model,
             request,
             operation="agent_cycle",
             index=index,
             bus=bus,
-            price=self._in.price,  # what the model used, whatever a hook makes of the response
+            price=agent.price,  # what the model used, whatever a hook makes of the response
             require_text=False,
             on_delta=lambda item: _emit_delta(bus, index, item),
         )
@@ -105,12 +113,12 @@ class ModelCaller:
             response = await self._hooks.after_model_call(request, response)
         return response, usage
 
-    def _offered_tools(self) -> tuple[ToolSpec, ...]:
-        """The run's tools, less those the active skills' ``allowed-tools`` exclude."""
-        tool_state = self._in.tool_state
+    def _offered_tools(self, specs: tuple[ToolSpec, ...]) -> tuple[ToolSpec, ...]:
+        """The agent's tools, less those the active skills' ``allowed-tools`` exclude."""
+        tool_state = self._tools
         if tool_state.skill_allowed_tools() is None:
-            return self._in.tool_specs
-        return tuple(s for s in self._in.tool_specs if skill_refusal(tool_state, s.name) is None)
+            return specs
+        return tuple(s for s in specs if skill_refusal(tool_state, s.name) is None)
 
 
 def _emit_delta(bus: EventBus, index: int, item: Any) -> None:

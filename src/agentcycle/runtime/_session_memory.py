@@ -26,7 +26,10 @@ from agentcycle.runtime._memory_providers import ProviderCalls
 from agentcycle.runtime._side_call import CallRecorder, side_call, side_settings
 
 if TYPE_CHECKING:
-    from agentcycle.runtime.loop import LoopInputs
+    from agentcycle.memory.tokens import Tokenizer
+    from agentcycle.runtime.environment import AgentSeat
+    from agentcycle.runtime.event_bus import EventBus
+    from agentcycle.state import RunState
 
 SESSION_MEMORY_FAILED = "session_memory_failed"
 """Diagnostic code of an extraction that stored nothing (call, answer or store failed)."""
@@ -39,28 +42,33 @@ class SessionNotesRecorder:
 
     def __init__(
         self,
-        inputs: LoopInputs,
+        seat: AgentSeat,
+        bus: EventBus,
+        state: RunState,
+        history: list[Message],
+        tokenizer: Tokenizer,
         settings: SessionMemory,
         store: SessionMemoryStore,
         session_id: str,
         providers: ProviderCalls,
         record_call: CallRecorder,
     ) -> None:
-        self._in = inputs
+        self._seat = seat
+        self._bus = bus
+        self._state = state
         self._settings = settings
         self._store = store
         self._session_id = session_id
         self._providers = providers
         self._record_call = record_call
-        self._estimator = TokenEstimator(inputs.memory.tokenizer)
-        state = inputs.state
+        self._estimator = TokenEstimator(tokenizer)
         self._seen_cycles = len(state.cycles)
         self._pending: list[Message] = []
         self._pending_tokens = 0
         cursor = state.session_cursor
         if state.resume_count == 0 and cursor is not None:
             # A fresh run's new input comes before any cycle; a resume's is in its first record.
-            self._add(inputs.history[cursor:])
+            self._add(history[cursor:])
 
     async def after_cycle(self, index: int) -> None:
         """Extract when the conversation collected since the last extraction is big enough."""
@@ -82,7 +90,7 @@ class SessionNotesRecorder:
     def _collect(self) -> None:
         """Take the messages of the cycles committed since the last look (compaction records
         rewrite the history the model sees; they add nothing to the conversation)."""
-        cycles = self._in.state.cycles
+        cycles = self._state.cycles
         for cycle in cycles[self._seen_cycles :]:
             if cycle.compaction is None:
                 self._add(cycle.messages)
@@ -102,24 +110,25 @@ class SessionNotesRecorder:
             existing = await self._store.load(self._session_id)
             stage = "call"
             transcript = render_transcript(messages, settings.transcript_chars)
-            model = settings.model or self._in.model
+            agent = self._seat.agent
+            model = settings.model or agent.model
             answer = await side_call(
                 model,
                 [
                     SystemMessage(content=EXTRACTION_INSTRUCTIONS),
                     UserMessage(content=extraction_request(existing, transcript), synthetic=True),
                 ],
-                side_settings(self._in.behavior.settings, settings.max_tokens),
+                side_settings(agent.behavior.settings, settings.max_tokens),
                 operation="session_memory",
                 index=index,
-                bus=self._in.bus,
+                bus=self._bus,
                 record=self._record_call,
-                price=self._in.price if model is self._in.model else None,
+                price=agent.price if model is agent.model else None,
             )
             stage = "parse"
             notes = parse_extraction(
                 answer,
-                run_id=self._in.state.spec.run_id,
+                run_id=self._state.spec.run_id,
                 created_at=time.time(),
                 max_note_chars=settings.max_note_chars,
             )
@@ -129,7 +138,7 @@ class SessionNotesRecorder:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # session memory never ends a run
-            self._in.bus.emit(
+            self._bus.emit(
                 Diagnostic,
                 cycle_index=index,
                 level="warning",
@@ -144,7 +153,7 @@ class SessionNotesRecorder:
                 },
             )
             return
-        self._in.bus.emit(
+        self._bus.emit(
             SessionMemoryUpdated,
             cycle_index=index,
             trigger=trigger,

@@ -32,35 +32,47 @@ from agentcycle.skills.prompt import activation_message
 from agentcycle.state import CycleRecord, PendingToolCall
 
 if TYPE_CHECKING:
-    from agentcycle.runtime.loop import LoopInputs
+    from agentcycle.runtime.environment import RunEnvironment
+    from agentcycle.runtime.event_bus import EventBus
+    from agentcycle.state import RunState
 
 
 class ToolBatches:
-    """Runs the tool batches of one run, for the agent in control (``switch_agent`` on a
-    handoff), and keeps the steering messages the host queued for the next model call."""
+    """Runs the tool batches of one run, for the agent in control, puts their results into
+    history, and keeps the steering messages the host queued for the next model call."""
 
-    __slots__ = ("_consecutive_invalid", "_in", "_orchestrator", "_steering")
+    __slots__ = (
+        "_bus",
+        "_consecutive_invalid",
+        "_history",
+        "_language",
+        "_orchestrator",
+        "_state",
+        "_steering",
+    )
 
     def __init__(
-        self, inputs: LoopInputs, hooks: HookDispatcher | None, meter: BudgetMeter | None
+        self, env: RunEnvironment, hooks: HookDispatcher | None, meter: BudgetMeter | None
     ) -> None:
-        self._in = inputs
+        self._state: RunState = env.state
+        self._bus: EventBus = env.bus
+        self._history = env.history
+        self._language = env.language
         self._steering: list[str] = []
         self._consecutive_invalid = 0
         self._orchestrator = ToolOrchestrator(
-            tools=inputs.tools,
-            bus=inputs.bus,
-            state=inputs.tool_state,
-            workspace=inputs.workspace,
-            context=inputs.context,
-            cancelled=inputs.cancelled,
-            scope=inputs.scope,
-            policy=inputs.policy,
-            approvals=inputs.approvals,
+            env,
+            bus=env.bus,
+            state=env.tool_state,
+            workspace=env.workspace,
+            context=env.context,
+            cancelled=env.cancelled,
+            scope=env.scope,
+            approvals=env.approvals,
             steering=self._steered,
             hooks=hooks if hooks is not None and hooks.has_tool_hooks else None,
             budget=meter,
-            children=inputs.children,
+            children=env.children,
         )
 
     async def run(self, calls: Sequence[ToolCall], index: int) -> BatchResult:
@@ -83,10 +95,6 @@ class ToolBatches:
         self._record(batch, index)
         return batch
 
-    def switch_agent(self) -> None:
-        """Serve the agent now in control (a handoff swapped the tools and policy)."""
-        self._orchestrator.switch_agent(self._in.tools, self._in.policy)
-
     # ------------------------------------------------------------------ steering
 
     def steer(self, text: str) -> None:
@@ -100,8 +108,8 @@ class ToolBatches:
         """Move the queued steering messages into history (cycle ``index`` starts)."""
         while self._steering:
             text = self._steering.pop(0)
-            self._in.history.append(UserMessage(content=text))
-            self._in.bus.emit(
+            self._history.append(UserMessage(content=text))
+            self._bus.emit(
                 Diagnostic,
                 cycle_index=index,
                 level="info",
@@ -115,8 +123,8 @@ class ToolBatches:
         """Pair the calls of an interrupted cycle and commit its messages, so they stay
         resumable."""
         self._pair_dangling_calls(reason)
-        state = self._in.state
-        history = self._in.history
+        state = self._state
+        history = self._history
         committed = state.message_count()
         if len(history) > committed:  # keep the interrupted cycle's messages resumable
             state.cycles.append(
@@ -131,14 +139,14 @@ class ToolBatches:
     def _pair_dangling_calls(self, reason: str) -> None:
         """Give every tool call of the last assistant message a result, so history stays valid
         for a later resume."""
-        history = self._in.history
+        history = self._history
         for i in range(len(history) - 1, -1, -1):
             message = history[i]
             if isinstance(message, AssistantMessage):
                 answered = {m.tool_call_id for m in history[i + 1 :] if isinstance(m, ToolMessage)}
                 missing = [c for c in message.tool_calls if c.id not in answered]
                 if missing:
-                    index = self._in.state.last_cycle_index + 1
+                    index = self._state.last_cycle_index + 1
                     outcomes = self._orchestrator.skip_all(missing, index, reason)
                     history.extend(_tool_message(o) for o in outcomes)
                 return
@@ -146,11 +154,11 @@ class ToolBatches:
     # ------------------------------------------------------------------ results into history
 
     def _record(self, batch: BatchResult, index: int) -> None:
-        history = self._in.history
+        history = self._history
         history.extend(_tool_message(o) for o in batch.outcomes)
         history.extend(_attachments(batch.outcomes))
         history.extend(self._skill_instructions(batch.outcomes, index))
-        limit = self._in.state.spec.max_invalid_tool_calls
+        limit = self._state.spec.max_invalid_tool_calls
         for o in batch.outcomes:
             self._consecutive_invalid = self._consecutive_invalid + 1 if o.invalid else 0
             if self._consecutive_invalid >= limit:
@@ -168,7 +176,7 @@ class ToolBatches:
             skill = result.directive
             if not isinstance(skill, ActivateSkill) or result.status is ToolResultStatus.ERROR:
                 continue
-            self._in.bus.emit(
+            self._bus.emit(
                 Diagnostic,
                 cycle_index=index,
                 level="info",
@@ -182,7 +190,7 @@ class ToolBatches:
                     "tool_call_id": outcome.call.id,
                 },
             )
-            text = activation_message(skill.name, skill.instructions, self._in.language)
+            text = activation_message(skill.name, skill.instructions, self._language)
             messages.append(UserMessage(content=text, synthetic=True))
         return messages
 

@@ -45,7 +45,11 @@ from agentcycle.state import CompactionInfo, CycleRecord
 from agentcycle.workspace import output_bounds
 
 if TYPE_CHECKING:
-    from agentcycle.runtime.loop import LoopInputs
+    from agentcycle.memory.policy import MemoryPolicy
+    from agentcycle.runtime.environment import AgentProfile, AgentSeat
+    from agentcycle.runtime.event_bus import EventBus
+    from agentcycle.state import RunState, RunToolState
+    from agentcycle.workspace.base import WorkspaceBackend
 
 _NO_USAGE = TokenUsage()
 """The usage of no call (immutable: shared, not one per run)."""
@@ -68,18 +72,30 @@ class ContextManager:
 
     def __init__(
         self,
-        inputs: LoopInputs,
+        seat: AgentSeat,
+        *,
+        state: RunState,
+        bus: EventBus,
+        history: list[Message],
+        tool_state: RunToolState,
+        workspace: WorkspaceBackend | None,
+        policy: MemoryPolicy,
         record_call: CallRecorder,
         hooks: HookDispatcher | None,
         providers: ProviderCalls,
     ) -> None:
-        self._in = inputs
+        self._seat = seat
+        self._state = state
+        self._bus = bus
+        self._tool_state = tool_state
+        self._workspace = workspace
         self._hooks = hooks
         self._providers = providers
-        self._policy = inputs.memory
-        self._history = inputs.history
+        self._policy = policy
+        self._history = history
         self._record_call = record_call
-        self._budget = context_budget(self._policy, inputs.model_info, inputs.behavior.settings)
+        self._agent = seat.agent
+        self._budget = context_budget(policy, self._agent.model_info, self._agent.behavior.settings)
         self._tokens: HistoryTokens | None = None
         self._compactor: Compactor | None = None
         """With its token estimator, built on the first count: a run whose model declares no
@@ -95,17 +111,20 @@ class ContextManager:
 
     # ------------------------------------------------------------------ loop entry points
 
-    def agent_changed(self) -> None:
+    def _follow(self, agent: AgentProfile) -> None:
         """Another agent took control (a handoff): budget for its model and settings, and
         count the history again (its system prompt and tools differ, and the provider's prompt
         tokens of the last call were another model's)."""
-        self._budget = context_budget(self._policy, self._in.model_info, self._in.behavior.settings)
+        self._agent = agent
+        self._budget = context_budget(self._policy, agent.model_info, agent.behavior.settings)
         self._tokens = None
         self._quiet_until = 0
 
     async def prepare(self, index: int, start: int) -> int:
         """Compact if the next request would pass the threshold. ``start`` is where the
         uncommitted messages of the cycle begin; returns it as it is after any compaction."""
+        if self._seat.agent is not self._agent:
+            self._follow(self._seat.agent)
         budget = self._budget
         if budget is None or not self._policy.enabled:
             return start
@@ -162,7 +181,7 @@ class ContextManager:
     def _counter(self) -> HistoryTokens:
         if self._tokens is None:
             estimator = self._compaction().estimator
-            fixed = estimator.tools(self._in.tool_specs)
+            fixed = estimator.tools(self._agent.tool_specs)
             self._tokens = HistoryTokens(estimator, self._history, fixed)
         return self._tokens
 
@@ -185,7 +204,7 @@ class ContextManager:
         estimate after."""
         history = self._history
         counter = self._counter()
-        bus = self._in.bus
+        bus = self._bus
         budget = self._budget
         thresholds = {"target": target}
         if budget is not None:
@@ -273,7 +292,7 @@ class ContextManager:
                 )
             )
         if self._providers:
-            spec = self._in.state.spec
+            spec = self._state.spec
             await self._providers.before_compaction(
                 CompactionNotice(
                     run_id=spec.run_id,
@@ -298,7 +317,7 @@ class ContextManager:
         that replaced them (told apart by identity: compaction never copies a kept message)."""
         kept = {id(m) for m in result.messages}
         was = {id(m) for m in compacted}
-        spec = self._in.state.spec
+        spec = self._state.spec
         return CompactionRecord(
             run_id=spec.run_id,
             session_id=spec.session_id,
@@ -320,7 +339,7 @@ class ContextManager:
         tokens_after: int,
     ) -> None:
         """Append the compaction record (the compacted committed history) to the run state."""
-        state = self._in.state
+        state = self._state
         state.cycles.append(
             CycleRecord(
                 index=state.last_cycle_index,
@@ -362,7 +381,7 @@ class ContextManager:
     async def pinned_notes(self, *, with_files: bool) -> str:
         """The current TODO list and (``with_files``) the recently modified files, bounded."""
         sections: list[str] = []
-        todos = self._in.tool_state.todos
+        todos = self._tool_state.todos
         if todos:
             lines = [f"- [{t.status}] ({t.priority}) {t.title} (id {t.id})" for t in todos]
             sections.append("## Current TODO list\n" + "\n".join(lines))
@@ -375,7 +394,7 @@ class ContextManager:
 
     async def _file_block(self, path: str) -> str:
         limit = self._policy.pinned_file_chars
-        workspace = self._in.workspace
+        workspace = self._workspace
         if workspace is None:
             return f"- {path}"
         try:
@@ -390,20 +409,21 @@ class ContextManager:
     async def summarize(self, messages: Sequence[Message]) -> str:
         """One metered model call (``operation="memory_compaction"``) summarising
         ``messages``; raises on failure or an empty answer."""
-        model: Model = self._policy.summary_model or self._in.model
+        agent = self._seat.agent
+        model: Model = self._policy.summary_model or agent.model
         return await side_call(
             model,
             [
                 SystemMessage(content=SUMMARY_INSTRUCTIONS),
                 UserMessage(content=self._transcript(messages), synthetic=True),
             ],
-            side_settings(self._in.behavior.settings, self._policy.summary_max_tokens),
+            side_settings(agent.behavior.settings, self._policy.summary_max_tokens),
             operation="memory_compaction",
             index=self._index,
-            bus=self._in.bus,
+            bus=self._bus,
             record=self._record_summary,
             # A separate summary model's price is not known here: its calls stay unpriced.
-            price=self._in.price if model is self._in.model else None,
+            price=agent.price if model is agent.model else None,
         )
 
     def _record_summary(
@@ -435,9 +455,9 @@ class ContextManager:
         existing = output_bounds.artifact_path_in(text)
         if existing is not None:
             return existing
-        spec = self._in.state.spec
+        spec = self._state.spec
         path = output_bounds.artifact_path(spec.run_id, message.tool_call_id, "memory")
-        return await output_bounds.archive_text(self._in.workspace, path, text)
+        return await output_bounds.archive_text(self._workspace, path, text)
 
 
 def _path_argument(arguments: str) -> str | None:

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from agentcycle.budget import RunBudget
 from agentcycle.errors import AgentcycleError
 from agentcycle.events import (
     AssistantMessageEvent,
@@ -32,13 +31,9 @@ from agentcycle.events import (
     RunStatus,
     ToolCallRef,
 )
-from agentcycle.hooks import CycleEnd, RunEnd, RuntimeHook
-from agentcycle.memory.policy import MemoryPolicy
-from agentcycle.memory.provider import MemoryProvider
-from agentcycle.memory.session_store import SessionMemoryStore
+from agentcycle.hooks import CycleEnd, RunEnd
 from agentcycle.messages import AssistantMessage, Message, TokenUsage
-from agentcycle.models.base import Model, ModelInfo, ModelResponse, ToolSpec
-from agentcycle.pricing import ModelPrice
+from agentcycle.models.base import ModelResponse
 from agentcycle.runtime._directives import (
     after_no_tool,
     after_tools,
@@ -46,7 +41,7 @@ from agentcycle.runtime._directives import (
     max_cycles,
     waiting_for_approval,
 )
-from agentcycle.runtime._handoffs import AgentBehavior, AgentSwitcher, hand_off, requested_handoff
+from agentcycle.runtime._handoffs import hand_off, requested_handoff
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime._lifecycle import (
     append_session_turn,
@@ -60,35 +55,13 @@ from agentcycle.runtime._model_call import ModelCaller
 from agentcycle.runtime._session_memory import SessionNotesRecorder
 from agentcycle.runtime._session_turns import APPENDING_STATUSES
 from agentcycle.runtime._tool_batch import ToolBatches
-from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider
+from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
-from agentcycle.runtime.event_bus import EventBus
+from agentcycle.runtime.environment import RunEnvironment
 from agentcycle.runtime.orchestrator import BatchResult
 from agentcycle.runtime.outcome import LoopOutcome, ModelCallRecord
-from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.sessions.base import Session
-from agentcycle.state import (
-    CycleRecord,
-    HandoffRecord,
-    PendingToolCall,
-    RunState,
-    RunToolState,
-)
-from agentcycle.tools.base import RunScope, Tool
-
-if TYPE_CHECKING:
-    from agentcycle.multiagent._child_runs import ChildRuns
-
-
-@dataclass(frozen=True, slots=True)
-class StartupDiagnostic:
-    """Something found while compiling the run (a skill that failed to load ...), emitted as a
-    ``diagnostic`` event right after ``agent_started``."""
-
-    code: str
-    details: dict[str, Any]
-    level: Literal["debug", "info", "warning", "error"] = "warning"
+from agentcycle.state import CycleRecord, HandoffRecord, PendingToolCall
 
 
 @dataclass(slots=True)
@@ -102,90 +75,63 @@ class ResumeWork:
     """New user input, appended after the pending calls' results."""
 
 
-@dataclass(slots=True)
-class LoopInputs:
-    """What one run of the loop needs. ``history`` starts with the initial messages and is
-    appended to in place. The model, tools, policy, price and ``behavior`` are those of the
-    agent in control; a handoff replaces them (``switch_agent`` resolves the target)."""
-
-    state: RunState
-    model: Model
-    tools: Mapping[str, Tool]
-    tool_specs: tuple[ToolSpec, ...]
-    bus: EventBus
-    history: list[Message]
-    tool_state: RunToolState
-    behavior: AgentBehavior
-    workspace: Any = None
-    context: Any = None
-    language: str = "en-US"
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-    scope: RunScope = field(default_factory=RunScope)
-    policy: ToolPolicy = field(default_factory=ToolPolicy)
-    approvals: ApprovalProvider | None = None
-    resume: ResumeWork | None = None
-    resume_input: Any = None
-    hooks: Sequence[RuntimeHook] = ()
-    """In call order: the agent's, the runner's, the run's."""
-    budget: RunBudget | None = None
-    price: ModelPrice | None = None
-    """The model's price: every model call's usage carries its cost."""
-    memory: MemoryPolicy = field(default_factory=MemoryPolicy)
-    model_info: ModelInfo = field(default_factory=ModelInfo)
-    endpoint: str | None = None
-    """The settings-file endpoint ``model`` was resolved to (its first), if any."""
-    diagnostics: tuple[StartupDiagnostic, ...] = ()
-    session: Session | None = None
-    memory_providers: tuple[MemoryProvider, ...] = ()
-    """In call order: the agent's, the runner's, the run's."""
-    session_memory_store: SessionMemoryStore | None = None
-    """Where session memory keeps notes; set only when session memory is on and the run has a
-    session."""
-    meter: BudgetMeter | None = None
-    """A budget meter shared with a parent run (a child's usage counts against the parent's
-    budget); ``None``: the loop meters ``budget`` itself."""
-    children: ChildRuns | None = None
-    """Starts child runs for the run's tools (``ToolContext.children``)."""
-    switch_agent: AgentSwitcher | None = None
-
-
 class CycleLoop:
     """Runs the cycles of one run until a terminal condition."""
 
-    def __init__(self, inputs: LoopInputs) -> None:
-        self._in = inputs
-        self._spec = inputs.state.spec
-        self._bus = inputs.bus
-        self._history = inputs.history
+    def __init__(
+        self, env: RunEnvironment, *, resume: ResumeWork | None = None, resume_input: Any = None
+    ) -> None:
+        self._env = env
+        self._resume_work = resume
+        self._resume_input = resume_input
+        self._spec = env.state.spec
+        self._bus = env.bus
+        self._history = env.history
         self._model_calls: list[ModelCallRecord] = []
         self._hooks = HookDispatcher.for_run(
-            inputs.hooks, inputs.bus, inputs.history, inputs.context, inputs.language
+            env.hooks, env.bus, env.history, env.context, env.language
         )
-        budget = inputs.budget
-        self._meter = inputs.meter or (
-            BudgetMeter(budget, asyncio.get_running_loop().time)
-            if budget is not None and budget.limits_anything
-            else None
+        self._meter = env.meter
+        self._tools = ToolBatches(env, self._hooks, self._meter)
+        providers = ProviderCalls(env.memory_providers, env.bus)
+        self._memory = ContextManager(
+            env,
+            state=env.state,
+            bus=env.bus,
+            history=env.history,
+            tool_state=env.tool_state,
+            workspace=env.workspace,
+            policy=env.memory,
+            record_call=self._record_side_call,
+            hooks=self._hooks,
+            providers=providers,
         )
-        self._tools = ToolBatches(inputs, self._hooks, self._meter)
-        providers = ProviderCalls(inputs.memory_providers, inputs.bus)
-        self._memory = ContextManager(inputs, self._record_side_call, self._hooks, providers)
         self._model = ModelCaller(
-            inputs, self._memory, self._hooks, self._meter, self._record_model_call
+            env,
+            env.bus,
+            env.history,
+            env.tool_state,
+            self._memory,
+            self._hooks,
+            self._meter,
+            self._record_model_call,
         )
-        notes = inputs.memory.session_memory
+        notes = env.memory.session_memory
+        store, session = env.session_memory_store, env.session
         self._notes = (
             SessionNotesRecorder(
-                inputs,
+                env,
+                env.bus,
+                env.state,
+                env.history,
+                env.memory.tokenizer,
                 notes,
-                inputs.session_memory_store,
-                inputs.session.session_id,
+                store,
+                session.session_id,
                 providers,
                 self._record_side_call,
             )
-            if notes is not None
-            and inputs.session_memory_store is not None
-            and inputs.session is not None
+            if notes is not None and store is not None and session is not None
             else None
         )
         self._last_text: str | None = None
@@ -195,7 +141,8 @@ class CycleLoop:
     async def run(self) -> LoopOutcome:
         """Run to a terminal condition and emit exactly one terminal event."""
         self._started = True
-        emit_start(self._in)
+        env = self._env
+        emit_start(env.bus, env.state, self._resume_input, env.diagnostics)
         try:
             if self._cancel_reason is not None:
                 raise asyncio.CancelledError  # the host cancelled before the run began
@@ -207,12 +154,12 @@ class CycleLoop:
             return outcome
         outcome.model_calls = self._model_calls
         try:
-            await close_scope(self._in.scope)
+            await close_scope(env.scope)
         except asyncio.CancelledError:
             # The host cancelled as the run was ending: it has its outcome, which stands.
             if not self._absorb_host_cancel():
                 raise
-        emit_terminal(self._in, outcome)
+        emit_terminal(env.bus, env.state, env.tool_state, outcome)
         return outcome
 
     def _absorb_host_cancel(self) -> bool:
@@ -232,8 +179,8 @@ class CycleLoop:
                 await hooks.before_run()
             outcome = await self._cycles_within_budget()
             if self._notes is not None and outcome.status in APPENDING_STATUSES:
-                await self._notes.at_end(self._in.state.last_cycle_index)
-            await append_session_turn(self._in, outcome)
+                await self._notes.at_end(self._env.state.last_cycle_index)
+            await append_session_turn(self._env.session, self._bus, self._env.state, outcome)
         except AgentcycleError as exc:
             outcome = self._failed(exc)
         except Exception as exc:  # a bug below us still ends the run with one terminal event
@@ -255,9 +202,9 @@ class CycleLoop:
         self._tools.steer(text)
 
     @property
-    def inputs(self) -> LoopInputs:
-        """What the loop runs with now: after a handoff, the target's model, tools and policy."""
-        return self._in
+    def env(self) -> RunEnvironment:
+        """What the loop runs with; after a handoff, ``env.agent`` is the target's profile."""
+        return self._env
 
     @property
     def meter(self) -> BudgetMeter | None:
@@ -285,7 +232,7 @@ class CycleLoop:
         (once ``started``)."""
         if self._cancel_reason is None:
             self._cancel_reason = reason
-        self._in.cancelled.set()
+        self._env.cancelled.set()
 
     # ------------------------------------------------------------------ cycles
 
@@ -308,11 +255,12 @@ class CycleLoop:
 
     async def _cycles(self) -> LoopOutcome:
         spec = self._spec
-        state = self._in.state
+        env = self._env
+        state = env.state
         index = state.last_cycle_index
         hooks = self._hooks
-        if self._in.resume is not None:
-            resumed = await self._resume(self._in.resume, index)
+        if self._resume_work is not None:
+            resumed = await self._resume(self._resume_work, index)
             if resumed is not None:
                 return resumed
         while index < spec.max_cycles:
@@ -320,7 +268,7 @@ class CycleLoop:
                 raise exhausted
             index += 1
             start = len(self._history)
-            todos_before = self._in.tool_state.todos
+            todos_before = env.tool_state.todos
             self._bus.emit(CycleStarted, cycle_index=index)
             self._tools.apply_steering(index)
             if hooks is not None:
@@ -333,10 +281,8 @@ class CycleLoop:
                 batch = await self._tools.run(response.tool_calls, index)
                 outcome, handoff = await self._apply_directives(batch, index)
             else:
-                inputs = self._in
-                outcome = after_no_tool(
-                    response.text, inputs.behavior, self._history, inputs.language
-                )
+                behavior = env.agent.behavior
+                outcome = after_no_tool(response.text, behavior, self._history, env.language)
             if hooks is not None:
                 last = index >= spec.max_cycles
                 ending = outcome.status if outcome else (RunStatus.MAX_CYCLES if last else None)
@@ -346,7 +292,7 @@ class CycleLoop:
                     outcome = self._failed(verdict)
                 elif verdict:
                     self._history.extend(verdict)
-            todos_after = self._in.tool_state.todos
+            todos_after = env.tool_state.todos
             state.cycles.append(
                 CycleRecord(
                     index=index,
@@ -380,7 +326,7 @@ class CycleLoop:
     async def _resume(self, work: ResumeWork, index: int) -> LoopOutcome | None:
         """Finish the calls left pending and add the new input, committed as a continuation of
         cycle ``index`` (no model call)."""
-        state = self._in.state
+        state = self._env.state
         state.pending_tool_calls = []
         start = len(self._history)
         outcome: LoopOutcome | None = None
@@ -437,21 +383,19 @@ class CycleLoop:
         """How the run goes on after a batch: ended (a directive, the tool-use behaviour, an
         approval nobody can give now, the tool-call budget), handed off to another agent (see
         ``runtime/_handoffs.py``), or ``(None, None)`` to continue."""
+        env = self._env
         request = requested_handoff(batch.outcomes)
-        outcome = after_tools(batch.outcomes, self._in.behavior, handing_off=request is not None)
+        outcome = after_tools(batch.outcomes, env.agent.behavior, handing_off=request is not None)
         if outcome is None and batch.pending:
-            outcome = waiting_for_approval(self._in.state, batch.pending)
+            outcome = waiting_for_approval(env.state, batch.pending)
         if outcome is None and batch.exhausted is not None:
             outcome = self._failed(batch.exhausted)
         if outcome is None and request is not None:
-            return None, await hand_off(request, index, self._in, self._agent_changed)
+            record = await hand_off(request, index, env)
+            if self._hooks is not None:
+                self._hooks.ctx = replace(self._hooks.ctx, agent_name=record.target_agent)
+            return None, record
         return outcome, None
-
-    def _agent_changed(self, name: str) -> None:
-        self._tools.switch_agent()
-        self._memory.agent_changed()
-        if self._hooks is not None:
-            self._hooks.ctx = replace(self._hooks.ctx, agent_name=name)
 
     # ------------------------------------------------------------------ endings
 
@@ -462,7 +406,8 @@ class CycleLoop:
         """End a cancelled run: commit what the interrupted cycle did (its calls closed), let
         the ``after_run`` hooks see it, then ``run_cancelled``."""
         self._tools.commit_interrupted("run cancelled")
-        state = self._in.state
+        env = self._env
+        state = env.state
         state.status = RunStatus.CANCELLED
         state.completion_reason = CompletionReason.CANCELLED
         outcome = LoopOutcome(
@@ -474,11 +419,11 @@ class CycleLoop:
         with contextlib.suppress(asyncio.CancelledError):
             # A second cancel (the host pressing stop again) must not lose the terminal
             # event; the scope goes on closing (shielded).
-            await close_scope(self._in.scope)
+            await close_scope(env.scope)
         if self._hooks is not None:
             # A failure here is reported and the run stays cancelled; a second cancel
             # stops the hooks, not the terminal event.
             with contextlib.suppress(asyncio.CancelledError):
                 await self._hooks.after_run(RunEnd(outcome.status, outcome.completion_reason))
-        emit_cancelled(self._in, self._cancel_reason, self._last_text)
+        emit_cancelled(env.bus, state, env.tool_state, self._cancel_reason, self._last_text)
         return outcome

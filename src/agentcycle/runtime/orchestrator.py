@@ -1,8 +1,9 @@
 """The tool orchestrator: one pipeline for every tool call the model makes.
 
-parse arguments -> ``tool_call_planned`` -> lookup -> JSON Schema validation -> policy
--> approval gate -> ``before_tool_call`` hooks -> ``tool_call_started`` -> execute (timeout,
-cancellation) -> ``after_tool_call`` hooks -> bound output -> ``tool_call_completed``.
+plan (parse arguments -> ``tool_call_planned`` -> lookup -> JSON Schema validation), then the
+decision steps: policy -> budget -> approval -> ``before_tool_call`` hooks -> execute
+(``tool_call_started``, timeout, cancellation, ``after_tool_call`` hooks) -> bound output ->
+``tool_call_completed``. One batch tail runs a new batch and a resumed run's pending calls.
 Anything the model got wrong becomes an error result with a stable code that the model sees;
 nothing here crashes a run.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agentcycle.errors import AgentcycleError, BudgetExhaustedError, ToolArgumentsError
@@ -35,14 +36,15 @@ from agentcycle.runtime.approvals import (
 )
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus, new_id
-from agentcycle.runtime.policy import ToolPolicy, skill_refusal
-from agentcycle.state import PendingToolCall, RunToolState
-from agentcycle.tools.base import RunScope, Tool, ToolContext
+from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.state import PendingToolCall, RunToolState, skill_refusal
+from agentcycle.tools.base import ChildRunner, RunScope, Tool, ToolContext
 from agentcycle.tools.validation import parse_arguments, validate_arguments
+from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
 
 if TYPE_CHECKING:
-    from agentcycle.multiagent._child_runs import ChildRuns
+    from agentcycle.runtime.environment import AgentSeat
 
 # Error codes the orchestrator produces itself (TOOLS.md, "Results").
 INVALID_ARGUMENTS_JSON = "invalid_arguments_json"
@@ -97,7 +99,9 @@ class BatchResult:
 
 
 @dataclass(slots=True)
-class _Prepared:
+class _Planned:
+    """A call after parsing, lookup and schema validation (``refusal`` set when one failed)."""
+
     call: ToolCall
     tool: Tool | None
     arguments: dict[str, Any] | None
@@ -105,32 +109,44 @@ class _Prepared:
     started: float
 
 
+@dataclass(slots=True)
+class _Tail:
+    """What a batch has produced so far, in call order (see ``ToolOrchestrator._run_in_order``)."""
+
+    outcomes: list[ToolCallOutcome] = field(default_factory=list)
+    pending: list[PendingToolCall] = field(default_factory=list)
+    exhausted: BudgetExhaustedError | None = None
+    stop_reason: str | None = None
+
+    def result(self) -> BatchResult:
+        return BatchResult(self.outcomes, self.pending, self.exhausted)
+
+
 class ToolOrchestrator:
-    """Runs the tool calls of one assistant message for a run."""
+    """Runs the tool calls of one assistant message for a run, with the tools and policy of
+    the agent in control (read from ``seat`` at each batch: a handoff swaps them)."""
 
     def __init__(
         self,
+        seat: AgentSeat,
         *,
-        tools: Mapping[str, Tool],
         bus: EventBus,
         state: RunToolState,
-        workspace: Any = None,
+        workspace: WorkspaceBackend | None = None,
         context: Any = None,
         cancelled: asyncio.Event | None = None,
         scope: RunScope | None = None,
-        policy: ToolPolicy | None = None,
         approvals: ApprovalProvider | None = None,
         steering: Callable[[], bool] | None = None,
         hooks: HookDispatcher | None = None,
         budget: BudgetMeter | None = None,
-        children: ChildRuns | None = None,
+        children: ChildRunner | None = None,
     ) -> None:
-        self._tools = tools
+        self._seat = seat
         self._children = children
         self._hooks = hooks
         self._budget = budget
         self._steering = steering or (lambda: False)
-        self._policy = policy or ToolPolicy()
         self._approvals = approvals
         self._bus = bus
         self._state = state
@@ -144,62 +160,33 @@ class ToolOrchestrator:
         self._open: dict[str, tuple[float, bool]] = {}
         self._done: dict[str, ToolCallOutcome] = {}
 
-    def switch_agent(self, tools: Mapping[str, Tool], policy: ToolPolicy) -> None:
-        """Serve another agent from the next batch on (a handoff): its tools and policy."""
-        self._tools = tools
-        self._policy = policy
-
     async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> BatchResult:
         """Run ``calls``: one outcome per call in call order, or pending entries.
 
         Calls run concurrently when every tool in the batch is read-only and needs no approval;
-        otherwise in order. Once a call returns a finish or wait directive, or hits the tool-call
-        budget, the remaining calls are skipped (with a result each, so history stays paired)."""
-        prepared = [self._prepare(call, cycle_index) for call in calls]
-        parallel = (
-            len(prepared) > 1
-            and all(
-                p.refusal is None
-                and p.tool is not None
-                and p.tool.read_only
-                and not self._policy.needs_approval(p.tool)
-                for p in prepared
+        otherwise in order. Once a call returns a finish, wait or handoff directive, or hits the
+        tool-call budget, the remaining calls are skipped (with a result each, so history stays
+        paired)."""
+        agent = self._seat.agent
+        planned = [self._plan(call, agent.tools, cycle_index) for call in calls]
+        if self._parallel(planned, agent.policy):
+            done = await asyncio.gather(
+                *(self._decide(p, agent.policy, cycle_index) for p in planned)
             )
-            # A batch that would cross a tool-call limit runs in order, so the budget stops it
-            # at the exact call.
-            and (self._budget is None or self._budget.admits([p.call.name for p in prepared]))
-        )
-        if parallel:
-            done = await asyncio.gather(*(self._finish(p, cycle_index) for p in prepared))
             self._done.clear()
             return BatchResult([o for o in done if isinstance(o, ToolCallOutcome)], [])
-        outcomes: list[ToolCallOutcome] = []
-        pending: list[PendingToolCall] = []
-        exhausted: BudgetExhaustedError | None = None
-        stop_reason: str | None = None
-        for p in prepared:
-            if pending:
-                pending.append(_pending(p.call))
-                continue
-            if stop_reason is not None:
-                outcomes.append(self._skip(p, cycle_index, stop_reason))
-                continue
-            if self._steering():
-                outcomes.append(self._skip(p, cycle_index, "skipped due to steering"))
-                continue
-            outcome = await self._finish(p, cycle_index)
-            if isinstance(outcome, _Pending):
-                pending.append(_pending(p.call, outcome.request_id, outcome.message))
-                continue
-            if isinstance(outcome, BudgetExhaustedError):
-                exhausted, stop_reason = outcome, _BUDGET_STOP
-                outcomes.append(self._skip(p, cycle_index, stop_reason))
-                continue
-            outcomes.append(outcome)
-            if outcome.result.flow is not Flow.CONTINUE:
-                stop_reason = _directive_stop(outcome.result.flow)
-        self._done.clear()
-        return BatchResult(outcomes, pending, exhausted)
+        return await self._run_in_order(planned, cycle_index, steerable=True)
+
+    async def run_pending(
+        self,
+        pending: Sequence[PendingToolCall],
+        decisions: Mapping[str, ApprovalDecision],
+        cycle_index: int,
+    ) -> BatchResult:
+        """Continue the calls a run left pending, in order, applying the host's ``decisions``
+        (keyed by approval request id or tool call id). Calls still without a decision stay
+        pending; every approved call runs exactly once here."""
+        return await self._run_in_order(pending, cycle_index, decisions=decisions)
 
     def skip_all(
         self, calls: Sequence[ToolCall], cycle_index: int, reason: str
@@ -235,9 +222,82 @@ class ToolOrchestrator:
         self._done.clear()
         return outcomes
 
-    # ------------------------------------------------------------------ pipeline steps
+    # ------------------------------------------------------------------ the batch
 
-    def _prepare(self, call: ToolCall, cycle_index: int) -> _Prepared:
+    def _parallel(self, planned: list[_Planned], policy: ToolPolicy) -> bool:
+        """Whether the calls may run concurrently: several, all valid, read-only and free of
+        approval, and within the tool-call budget (a batch that would cross a limit runs in
+        order, so the budget stops it at the exact call)."""
+        return (
+            len(planned) > 1
+            and all(
+                p.refusal is None
+                and p.tool is not None
+                and p.tool.read_only
+                and not policy.needs_approval(p.tool)
+                for p in planned
+            )
+            and (self._budget is None or self._budget.admits([p.call.name for p in planned]))
+        )
+
+    async def _run_in_order(
+        self,
+        items: Sequence[_Planned] | Sequence[PendingToolCall],
+        cycle_index: int,
+        *,
+        decisions: Mapping[str, ApprovalDecision] | None = None,
+        steerable: bool = False,
+    ) -> BatchResult:
+        """The one batch tail: run ``items`` in order. Calls after one left pending wait with
+        it (order is kept); after a directive or the budget stops the batch, the rest are
+        skipped with a result each. A new batch comes planned (all its calls are planned before
+        any runs); a resumed run's pending calls are planned one at a time, and only those that
+        get that far. ``steerable``: a queued steering message skips the calls not started."""
+        agent = self._seat.agent
+        tail = _Tail()
+        for item in items:
+            if tail.pending:
+                tail.pending.append(
+                    item if isinstance(item, PendingToolCall) else _pending(item.call)
+                )
+                continue
+            request_id = decision = None
+            if isinstance(item, PendingToolCall):
+                call = ToolCall(id=item.tool_call_id, name=item.tool_name, arguments=item.arguments)
+                p = self._plan(call, agent.tools, cycle_index)
+                request_id = item.request_id
+                if decisions is not None:
+                    decision = decisions.get(request_id or "") or decisions.get(item.tool_call_id)
+            else:
+                p = item
+            if tail.stop_reason is not None:
+                tail.outcomes.append(self._skip(p, cycle_index, tail.stop_reason))
+                continue
+            if steerable and self._steering():
+                tail.outcomes.append(self._skip(p, cycle_index, "skipped due to steering"))
+                continue
+            try:
+                outcome = await self._decide(
+                    p, agent.policy, cycle_index, request_id=request_id, decision=decision
+                )
+            except BudgetExhaustedError as exc:
+                tail.exhausted, tail.stop_reason = exc, _BUDGET_STOP
+                tail.outcomes.append(self._skip(p, cycle_index, _BUDGET_STOP))
+                continue
+            if isinstance(outcome, _Pending):
+                tail.pending.append(_pending(p.call, outcome.request_id, outcome.message))
+                continue
+            tail.outcomes.append(outcome)
+            flow = outcome.result.flow
+            if flow is not Flow.CONTINUE:
+                tail.stop_reason = _directive_stop(flow)
+        self._done.clear()
+        return tail.result()
+
+    # ------------------------------------------------------------------ one call
+
+    def _plan(self, call: ToolCall, tools: Mapping[str, Tool], cycle_index: int) -> _Planned:
+        """Parse the arguments, emit ``tool_call_planned``, find the tool, validate."""
         started = time.perf_counter()
         arguments, refusal = _parse(call.arguments)
         self._open[call.id] = (started, False)
@@ -248,123 +308,111 @@ class ToolOrchestrator:
             tool_name=call.name,
             arguments=arguments if arguments is not None else call.arguments,
         )
-        tool = self._tools.get(call.name)
+        tool = tools.get(call.name)
         if refusal is None and tool is None:
             refusal = ToolResult.error(
                 TOOL_NOT_FOUND,
                 f"No tool named {call.name!r}.",
-                details={"available_tools": sorted(self._tools)},
+                details={"available_tools": sorted(tools)},
             )
         if refusal is None and tool is not None and arguments is not None:
             refusal = _validate(tool, arguments)
-        return _Prepared(call, tool, arguments, refusal, started)
+        return _Planned(call, tool, arguments, refusal, started)
 
-    async def run_pending(
+    async def _decide(
         self,
-        pending: Sequence[PendingToolCall],
-        decisions: Mapping[str, ApprovalDecision],
-        cycle_index: int,
-    ) -> BatchResult:
-        """Continue the calls a run left pending, in order, applying the host's ``decisions``
-        (keyed by approval request id or tool call id). Calls still without a decision stay
-        pending; every approved call runs exactly once here."""
-        outcomes: list[ToolCallOutcome] = []
-        still: list[PendingToolCall] = []
-        exhausted: BudgetExhaustedError | None = None
-        stop_reason: str | None = None
-        for entry in pending:
-            call = ToolCall(id=entry.tool_call_id, name=entry.tool_name, arguments=entry.arguments)
-            if still:
-                still.append(entry)
-                continue
-            p = self._prepare(call, cycle_index)
-            if stop_reason is not None:
-                outcomes.append(self._skip(p, cycle_index, stop_reason))
-                continue
-            decision = decisions.get(entry.request_id or "") or decisions.get(entry.tool_call_id)
-            outcome = await self._finish(
-                p, cycle_index, request_id=entry.request_id, decision=decision
-            )
-            if isinstance(outcome, _Pending):
-                still.append(_pending(call, outcome.request_id, outcome.message))
-                continue
-            if isinstance(outcome, BudgetExhaustedError):
-                exhausted, stop_reason = outcome, _BUDGET_STOP
-                outcomes.append(self._skip(p, cycle_index, stop_reason))
-                continue
-            outcomes.append(outcome)
-            if outcome.result.flow is not Flow.CONTINUE:
-                stop_reason = _directive_stop(outcome.result.flow)
-        self._done.clear()
-        return BatchResult(outcomes, still, exhausted)
-
-    async def _finish(
-        self,
-        p: _Prepared,
+        p: _Planned,
+        policy: ToolPolicy,
         cycle_index: int,
         *,
         request_id: str | None = None,
         decision: ApprovalDecision | None = None,
-    ) -> ToolCallOutcome | _Pending | BudgetExhaustedError:
-        refusal = p.refusal
-        if refusal is None and p.tool is not None and p.arguments is not None:
-            reason = skill_refusal(self._state, p.tool.name) or await self._policy.call_refusal(
-                p.tool, p.arguments
-            )
-            if reason is not None:
-                refusal = ToolResult.error(TOOL_NOT_ALLOWED, f"Not allowed: {reason}.")
-            elif self._budget is not None and (
-                exhausted := self._budget.check_tool_call(p.tool.name)
-            ):
-                return exhausted  # before asking for approval: the call could not run anyway
-            elif self._policy.needs_approval(p.tool) and p.tool.name not in (
-                self._state.approved_tools
-            ):
-                gate = await self._approval_gate(
-                    p.tool, p.call, p.arguments, cycle_index, request_id, decision
+    ) -> ToolCallOutcome | _Pending:
+        """A planned call through the pipeline: policy, budget, approval, hooks, execute,
+        bound. A refusal at any step ends it with that error result (``executed=False``).
+        Raises ``BudgetExhaustedError`` when the call would cross the tool-call budget (it did
+        not run); returns ``_Pending`` when it waits for an approval nobody can give now."""
+        tool, arguments = p.tool, p.arguments
+        if p.refusal is not None or tool is None or arguments is None:
+            return self._refused(p, p.refusal, cycle_index)
+        refusal = await self._policy_step(tool, arguments, policy)
+        if refusal is None:
+            self._budget_step(tool)
+            if policy.needs_approval(tool) and tool.name not in self._state.approved_tools:
+                gate = await self._approval_step(
+                    tool, p.call, arguments, cycle_index, request_id, decision
                 )
                 if isinstance(gate, _Pending):
                     return gate
                 refusal = gate
-        arguments = p.arguments
-        if (
-            self._hooks is not None
-            and refusal is None
-            and p.tool is not None
-            and arguments is not None
-        ):
-            hooked = await self._before_hooks(
-                self._hooks, p.tool, ToolCallInfo(p.call.id, p.call.name, arguments, cycle_index)
-            )
+        if refusal is None and self._hooks is not None:
+            info = ToolCallInfo(p.call.id, p.call.name, arguments, cycle_index)
+            hooked = await self._before_hooks(self._hooks, tool, info, policy)
             if isinstance(hooked, ToolResult):
                 refusal = hooked
             else:
                 arguments = hooked
-        if refusal is not None or p.tool is None or arguments is None:
-            result = refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
-            return self._completed(p.call, result, cycle_index, p.started, executed=False)
+        if refusal is not None:
+            return self._refused(p, refusal, cycle_index)
+        result = await self._execute_step(tool, p, arguments, cycle_index)
+        result = await self._bound_step(p.call, result)
+        return self._completed(p.call, result, cycle_index, p.started, executed=True)
+
+    async def _policy_step(
+        self, tool: Tool, arguments: dict[str, Any], policy: ToolPolicy
+    ) -> ToolResult | None:
+        """``tool_not_allowed`` when an active skill or the policy refuses the call."""
+        reason = skill_refusal(self._state, tool.name) or await policy.call_refusal(tool, arguments)
+        return (
+            None
+            if reason is None
+            else ToolResult.error(TOOL_NOT_ALLOWED, f"Not allowed: {reason}.")
+        )
+
+    def _budget_step(self, tool: Tool) -> None:
+        """Raise ``BudgetExhaustedError`` when the call would cross the tool-call budget;
+        checked before asking for approval: the call could not run anyway."""
+        if self._budget is not None and (exhausted := self._budget.check_tool_call(tool.name)):
+            raise exhausted
+
+    async def _execute_step(
+        self, tool: Tool, p: _Planned, arguments: dict[str, Any], cycle_index: int
+    ) -> ToolResult:
+        """Count the call, emit ``tool_call_started``, run it, then the ``after_tool_call``
+        hooks."""
+        call = p.call
         if self._budget is not None:
-            self._budget.count_tool_call(p.tool.name)
-        self._open[p.call.id] = (p.started, True)
+            self._budget.count_tool_call(tool.name)
+        self._open[call.id] = (p.started, True)
         self._bus.emit(
             ToolCallStarted,
             cycle_index=cycle_index,
-            tool_call_id=p.call.id,
-            tool_name=p.call.name,
+            tool_call_id=call.id,
+            tool_name=call.name,
             arguments=arguments,
         )
-        result = await self._execute(p.tool, p.call, arguments, cycle_index)
+        result = await self._execute(tool, call, arguments, cycle_index)
         if self._hooks is not None:
-            info = ToolCallInfo(p.call.id, p.call.name, arguments, cycle_index)
+            info = ToolCallInfo(call.id, call.name, arguments, cycle_index)
             result = await self._hooks.after_tool_call(info, result)
-        if len(result.content) > MAX_TOOL_OUTPUT_CHARS:
-            result = await bound_result(
-                result, workspace=self._workspace, run_id=self._bus.run_id, tool_call_id=p.call.id
-            )
-        return self._completed(p.call, result, cycle_index, p.started, executed=True)
+        return result
+
+    async def _bound_step(self, call: ToolCall, result: ToolResult) -> ToolResult:
+        """An oversized result becomes a preview; the whole text goes to an artifact."""
+        if len(result.content) <= MAX_TOOL_OUTPUT_CHARS:
+            return result
+        return await bound_result(
+            result, workspace=self._workspace, run_id=self._bus.run_id, tool_call_id=call.id
+        )
+
+    def _refused(
+        self, p: _Planned, refusal: ToolResult | None, cycle_index: int
+    ) -> ToolCallOutcome:
+        result = refusal or ToolResult.error(TOOL_EXECUTION_FAILED, "not runnable")
+        return self._completed(p.call, result, cycle_index, p.started, executed=False)
 
     async def _before_hooks(
-        self, hooks: HookDispatcher, tool: Tool, info: ToolCallInfo
+        self, hooks: HookDispatcher, tool: Tool, info: ToolCallInfo, policy: ToolPolicy
     ) -> dict[str, Any] | ToolResult:
         """The arguments to run with after the ``before_tool_call`` hooks, or the error result
         of a veto, a failing hook, or rewritten arguments the schema or policy reject."""
@@ -382,7 +430,7 @@ class ToolOrchestrator:
                 "the call did not run.",
                 details=[issue.to_dict() for issue in issues],
             )
-        reason = await self._policy.call_refusal(tool, gate.arguments)
+        reason = await policy.call_refusal(tool, gate.arguments)
         if reason is not None:
             return ToolResult.error(
                 HOOK_INVALID_ARGUMENTS,
@@ -391,7 +439,7 @@ class ToolOrchestrator:
             )
         return gate.arguments
 
-    async def _approval_gate(
+    async def _approval_step(
         self,
         tool: Tool,
         call: ToolCall,
@@ -484,7 +532,7 @@ class ToolOrchestrator:
             )
         return result
 
-    def _skip(self, p: _Prepared, cycle_index: int, reason: str) -> ToolCallOutcome:
+    def _skip(self, p: _Planned, cycle_index: int, reason: str) -> ToolCallOutcome:
         return self._skipped_outcome(p.call, cycle_index, reason, p.started, planned=True)
 
     def _skipped_outcome(

@@ -5,10 +5,8 @@ one anyway is refused with ``tool_not_allowed``. Layers stack agent -> runner ->
 narrow (intersection), deny-lists and denied side effects add up, ``can_use_tool`` checks all
 apply, and the approval mode of the latest layer that sets one wins.
 
-Active skills narrow further while the run goes on (``skill_refusal``): once a skill that
-declares ``allowed-tools`` is active, only the union of the active skills' allowed tools plus
-``SKILL_ALWAYS_ALLOWED`` may run. Skills without ``allowed-tools`` neither narrow nor widen, so
-activating one never lifts another skill's restriction.
+Active skills narrow further while the run goes on (``state.skill_refusal``, beside the tool
+state it reads).
 """
 
 from __future__ import annotations
@@ -17,21 +15,14 @@ import enum
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agentcycle.tools.base import SideEffect, Tool
-
-if TYPE_CHECKING:
-    from agentcycle.state import RunToolState
 
 ToolPredicate = Callable[[str, dict[str, Any]], "bool | Awaitable[bool]"]
 
 UNRESTRICTED_TOOLS = frozenset({"task_finish"})
 """Tools no policy can remove: without ``task_finish`` a run could never complete."""
-
-SKILL_ALWAYS_ALLOWED = frozenset({"task_finish", "ask_user", "activate_skill", "todo_write"})
-"""Tools an active skill's ``allowed-tools`` never removes: the run can still finish, ask the
-user, plan, and activate another skill. The run's own policy still applies to them."""
 
 
 class ApprovalMode(enum.StrEnum):
@@ -136,12 +127,3 @@ class ToolPolicy:
         if mode is ApprovalMode.ALWAYS:
             return tool.needs_approval or tool.side_effect is not SideEffect.NONE
         return tool.needs_approval or tool.side_effect is SideEffect.EXECUTE
-
-
-def skill_refusal(state: RunToolState, tool_name: str) -> str | None:
-    """Why the run's active skills forbid ``tool_name``, or ``None`` when they allow it."""
-    allowed = state.skill_allowed_tools()
-    if allowed is None or tool_name in allowed or tool_name in SKILL_ALWAYS_ALLOWED:
-        return None
-    names = ", ".join(s.name for s in state.active_skills if s.allowed_tools is not None)
-    return f"{tool_name!r} is outside the allowed-tools of the active skill(s) {names}"

@@ -7,7 +7,7 @@ loads with ``activate_skill`` when a task calls for them.
 ``discover_skills`` finds and validates skills (problems with one skill are reported in
 ``SkillCatalog.issues`` and never stop the others); ``render_skills_section`` lists them in the
 system prompt within a character budget. While an activated skill declares ``allowed-tools``
-the run may use only those tools plus ``SKILL_ALWAYS_ALLOWED`` (see ``runtime.policy``).
+the run may use only those tools plus ``SKILL_ALWAYS_ALLOWED`` (see ``agentcycle.state``).
 """
 
 from __future__ import annotations

@@ -6,13 +6,11 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agentcycle.messages import ToolResult
-
-if TYPE_CHECKING:
-    from agentcycle.multiagent._child_runs import ChildRuns
-    from agentcycle.state import RunToolState
+from agentcycle.state import RunToolState
+from agentcycle.workspace.base import WorkspaceBackend
 
 
 class SideEffect(enum.StrEnum):
@@ -64,6 +62,24 @@ class RunScope:
                 continue
 
 
+class ChildRunner(Protocol):
+    """Starts child runs of the calling run (``ToolContext.children``). Declared here, below
+    the runtime, so tools and the loop need nothing of ``agentcycle.multiagent``, which
+    implements it."""
+
+    async def run_task(
+        self,
+        agent: Any,
+        task: str,
+        *,
+        parent_tool_call_id: str | None,
+        cycle_index: int | None,
+    ) -> ToolResult:
+        """Run ``agent`` (an ``Agent``) on ``task`` as a child run and return its outcome as
+        the calling model sees it: the final output, or an error result saying why not."""
+        ...
+
+
 @dataclass(slots=True)
 class ToolContext:
     """Everything a tool handler may use. Handlers never print and never touch globals.
@@ -81,11 +97,11 @@ class ToolContext:
     tool_call_id: str
     cycle_index: int
     state: RunToolState
-    workspace: Any = None
+    workspace: WorkspaceBackend | None = None
     context: Any = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     scope: RunScope = field(default_factory=RunScope)
-    children: ChildRuns | None = None
+    children: ChildRunner | None = None
 
 
 @runtime_checkable

@@ -125,13 +125,17 @@ class ToolRegistry:
 
 def _refuse_agent(value: object) -> None:
     """Refuse an agent where a tool belongs, or its ``as_tool`` method given without the call
-    (which, as a plain function, would become a tool named ``as_tool``)."""
-    from agentcycle.agent import Agent
-
+    (which, as a plain function, would become a tool named ``as_tool``). An agent is known by
+    its ``as_tool`` method: this module sits below ``agentcycle.agent``."""
     owner = getattr(value, "__self__", None)
-    if isinstance(owner, Agent) and getattr(value, "__name__", None) == "as_tool":
+    if _is_agent(owner) and getattr(value, "__name__", None) == "as_tool":
         value = owner
-    if isinstance(value, Agent):
+    if _is_agent(value):
         raise ToolDefinitionError(
-            f"Agent {value.name!r} is not a tool: give the tool its as_tool() call returns."
+            f"Agent {getattr(value, 'name', '')!r} is not a tool: give the tool its as_tool() "
+            "call returns."
         )
+
+
+def _is_agent(value: object) -> bool:
+    return not isinstance(value, type) and callable(getattr(value, "as_tool", None))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult
+from agentcycle.workspace.base import WorkspaceBackend
 
 MAX_TOOL_OUTPUT_CHARS = 12_000
 HEAD_CHARS = 8_000
@@ -39,7 +39,7 @@ async def _encoded(text: str) -> AsyncIterator[bytes]:
 
 
 async def bound_result(
-    result: ToolResult, *, workspace: Any, run_id: str, tool_call_id: str
+    result: ToolResult, *, workspace: WorkspaceBackend | None, run_id: str, tool_call_id: str
 ) -> ToolResult:
     """``result`` unchanged when small; otherwise a preview with the full text archived."""
     content = result.content
@@ -78,7 +78,7 @@ def artifact_path_in(text: str) -> str | None:
     return match.group(0) if match else None
 
 
-async def archive_text(workspace: Any, path: str, text: str) -> str | None:
+async def archive_text(workspace: WorkspaceBackend | None, path: str, text: str) -> str | None:
     """Write ``text`` once to ``path`` under the artifacts area; ``None`` when there is no
     workspace or the write fails (the caller then says the text was not kept)."""
     write_stream = getattr(workspace, "write_stream", None)

@@ -9,16 +9,24 @@ an error result (``sub_run_failed``, ``sub_run_waiting`` when it stopped to ask 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from agentcycle.handoffs import agent_slug
 from agentcycle.messages import ToolResult
-from agentcycle.multiagent._child_runs import SUB_RUN_UNAVAILABLE, child_tool_result
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 
-if TYPE_CHECKING:
-    from agentcycle.agent import Agent
+
+class NamedAgent(Protocol):
+    """What the tool needs of the agent it runs (an ``Agent``): its name."""
+
+    @property
+    def name(self) -> str:
+        """The agent's name."""
+        ...
+
+
+SUB_RUN_UNAVAILABLE = "sub_run_unavailable"
+"""Error code of a child run that cannot start (outside a runner, or the run is ending)."""
 
 _PARAMETERS = closed_object(
     {
@@ -38,8 +46,8 @@ _PARAMETERS = closed_object(
 )
 
 
-def agent_tool(agent: Agent, *, name: str | None, description: str | None) -> BuiltinTool:
-    """The tool that runs ``agent`` as a child run of the calling run."""
+def agent_tool(agent: NamedAgent, *, name: str, description: str | None) -> BuiltinTool:
+    """The tool ``name`` that runs ``agent`` as a child run of the calling run."""
     text = description or (
         f"Delegate a task to the agent {agent.name!r}. It works on its own with its own tools "
         "and returns its final answer as this tool's result."
@@ -51,16 +59,15 @@ def agent_tool(agent: Agent, *, name: str | None, description: str | None) -> Bu
             return ToolResult.error(
                 SUB_RUN_UNAVAILABLE, "Sub-agents can only run inside a run started by a Runner."
             )
-        result = await children.run(
+        return await children.run_task(
             agent,
             child_input(args["task_description"], args.get("output_requirements")),
             parent_tool_call_id=ctx.tool_call_id,
             cycle_index=ctx.cycle_index,
         )
-        return child_tool_result(result)
 
     return BuiltinTool(
-        name=name or agent_slug(agent.name),
+        name=name,
         description=text,
         parameters=_PARAMETERS,
         handler=handle,

@@ -33,6 +33,7 @@ from agentcycle.tools.builtin._scope import (
 from agentcycle.tools.builtin._search_query import FileLines, SearchQuery
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 from agentcycle.workspace._excluding import ExcludingWorkspace
+from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.filters import is_sensitive_path
 from agentcycle.workspace.paths import normalize_path
 
@@ -165,10 +166,9 @@ def _render_content(
 
 
 async def _collect(
-    ctx: ToolContext, query: SearchQuery, need: int
+    ctx: ToolContext, workspace: WorkspaceBackend, query: SearchQuery, need: int
 ) -> tuple[list[FileLines], int, str]:
     """Results in order until ``need`` paging units are found; returns them, units, engine."""
-    workspace = ctx.workspace
     cap = need if query.mode == "content" else None
     rg = shutil.which("rg")
     # ripgrep reads the directory itself, past a sub-task's exclusions: those searches go
@@ -210,7 +210,7 @@ async def _search_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
                 f"{base!r} may hold secrets; pass include_sensitive=true to search it.",
                 details={"path": base},
             )
-        found, units, engine = await _collect(ctx, query, offset + head_limit + 1)
+        found, units, engine = await _collect(ctx, workspace, query, offset + head_limit + 1)
     except _search_rg.SearchFailed as failure:
         return ToolResult.error("search_failed", f"ripgrep failed: {failure}")
     except AgentcycleError as error:

@@ -39,6 +39,7 @@ from agentcycle.tools.base import RunScope, SideEffect, Tool, ToolContext
 from agentcycle.tools.builtin._processes import SessionStore, ShellSession
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 from agentcycle.workspace._common import not_a_directory, not_found
+from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.paths import normalize_path, path_error
 
 BASH = "bash"
@@ -73,12 +74,9 @@ def clamp_timeout(value: float | None) -> float:
     return min(max(float(value), MIN_TIMEOUT_SECONDS), MAX_TIMEOUT_SECONDS)
 
 
-def _local_root(workspace: Any) -> Path | None:
-    """The directory commands run in: a backend's ``local_root``, or a plain path."""
-    if isinstance(workspace, str | os.PathLike):
-        return Path(workspace)
-    root = getattr(workspace, "local_root", None)
-    return Path(root) if root is not None else None
+def _local_root(workspace: WorkspaceBackend | None) -> Path | None:
+    """The directory commands run in: the backend's ``local_root`` (none for remote ones)."""
+    return workspace.local_root if workspace is not None else None
 
 
 def _exec_dir(root: Path, exec_dir: str) -> Path:

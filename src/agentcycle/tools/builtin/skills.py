@@ -16,9 +16,8 @@ from typing import Any
 from agentcycle._json import dumps
 from agentcycle.errors import SkillNotFound
 from agentcycle.messages import ActivateSkill, ToolResult
-from agentcycle.runtime.policy import SKILL_ALWAYS_ALLOWED
 from agentcycle.skills.discovery import SkillCatalog
-from agentcycle.state import ActiveSkill
+from agentcycle.state import SKILL_ALWAYS_ALLOWED, ActiveSkill
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 
