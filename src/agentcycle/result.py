@@ -53,7 +53,7 @@ class RunResult:
         tasks still running when the run ended were cancelled, ``status="cancelled"`` with a
         ``note`` saying so."""
         tool_state = self.state.tool_state
-        if tool_state is None:
+        if tool_state is None or tool_state.sub_tasks is None:
             return []
         return [SubTaskInfo.model_validate(r) for r in tool_state.sub_tasks.records.values()]
 

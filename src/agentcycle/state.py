@@ -10,7 +10,14 @@ from __future__ import annotations
 import enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from agentcycle._frozen import FrozenModel
 from agentcycle.errors import UnsupportedVersionError
@@ -97,8 +104,17 @@ class RunToolState(BaseModel):
     """Tools approved with ``allow_session`` for the rest of the run."""
     active_skills: list[ActiveSkill] = Field(default_factory=list)
     """Skills activated so far, in order; a skill stays active for the rest of the run."""
-    sub_tasks: SubTaskState = Field(default_factory=SubTaskState)
+    sub_tasks: SubTaskState | None = None
+    """Set by the run's first ``create_sub_task``: a run without sub-tasks stores nothing."""
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_sub_tasks(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``sub_tasks`` out until the run has some: most runs have none."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("sub_tasks", True) is None:
+            del data["sub_tasks"]
+        return data
 
     @model_validator(mode="before")
     @classmethod

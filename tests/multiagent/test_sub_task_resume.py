@@ -106,6 +106,7 @@ def test_a_follow_up_continues_the_task_in_another_process(tmp_path: Path) -> No
     final = RunState.from_json(state_file.read_text())
     assert final.status is RunStatus.COMPLETED
     assert final.tool_state is not None
+    assert final.tool_state.sub_tasks is not None
     (record,) = final.tool_state.sub_tasks.records.values()
     assert (record["status"], len(record["run_ids"])) == ("completed", 2)
 
@@ -241,8 +242,10 @@ async def test_a_version_1_checkpoint_loads_and_its_task_takes_a_follow_up() -> 
     assert state.version == 2
     assert state.tool_state is not None
     assert state.tool_state.extra == {}
-    assert list(state.tool_state.sub_tasks.records) == ["researcher-1"]
-    assert list(state.tool_state.sub_tasks.conversations) == ["researcher-1"]
+    tasks = state.tool_state.sub_tasks
+    assert tasks is not None
+    assert list(tasks.records) == ["researcher-1"]
+    assert list(tasks.conversations) == ["researcher-1"]
     child = researcher()
     agent = lead(follow_up_leg("and in kilometres?"), child)
     result = await Runner.resume(agent, state, input="kilometres")

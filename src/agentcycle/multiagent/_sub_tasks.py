@@ -37,7 +37,7 @@ from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from agentcycle.multiagent._sub_task_views import main_summary
-from agentcycle.state import RunToolState
+from agentcycle.state import RunToolState, SubTaskState
 from agentcycle.sub_agents import (
     SubAgent,
     SubTaskInfo,
@@ -125,6 +125,8 @@ class SubTasks:
 
     def __init__(self, children: ChildRuns, tool_state: RunToolState) -> None:
         self._children = children
+        if tool_state.sub_tasks is None:
+            tool_state.sub_tasks = SubTaskState()
         tasks = tool_state.sub_tasks
         self._store = tasks.records
         self._conversations = tasks.conversations
