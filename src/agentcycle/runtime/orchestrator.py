@@ -18,24 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from agentcycle.errors import AgentcycleError, BudgetExhaustedError, ToolArgumentsError
 from agentcycle.events import (
-    ApprovalRequested,
-    ApprovalResolved,
     ToolCallCompleted,
     ToolCallPlanned,
     ToolCallStarted,
 )
 from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
 from agentcycle.messages import Flow, ToolCall, ToolResult
+from agentcycle.runtime._approval_step import AwaitingApproval, approval_step
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import (
-    ApprovalAction,
     ApprovalDecision,
     ApprovalProvider,
-    ApprovalRequest,
-    describe,
 )
 from agentcycle.runtime.budget_meter import BudgetMeter
-from agentcycle.runtime.event_bus import EventBus, new_id
+from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.state import PendingToolCall, RunToolState, skill_refusal
 from agentcycle.tools.base import ChildRunner, RunScope, Tool, ToolContext
@@ -55,8 +51,6 @@ TOOL_EXECUTION_FAILED = "tool_execution_failed"
 TOOL_CALL_SKIPPED = "tool_call_skipped"
 TOOL_CALL_INTERRUPTED = "tool_call_interrupted"
 TOOL_NOT_ALLOWED = "tool_not_allowed"
-TOOL_APPROVAL_DENIED = "tool_approval_denied"
-TOOL_APPROVAL_TIMEOUT = "tool_approval_timeout"
 
 MODEL_ERROR_CODES = frozenset({INVALID_ARGUMENTS_JSON, TOOL_NOT_FOUND, INVALID_TOOL_ARGUMENTS})
 """Codes that mean the model wrote a malformed call (they count towards the invalid limit)."""
@@ -74,16 +68,6 @@ class ToolCallOutcome:
     def invalid(self) -> bool:
         """True when the model's call itself was malformed."""
         return self.result.error_code in MODEL_ERROR_CODES
-
-
-class _Pending:
-    """Marker: the call waits for an approval nobody could give now."""
-
-    __slots__ = ("message", "request_id")
-
-    def __init__(self, request_id: str, message: str) -> None:
-        self.request_id = request_id
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -284,7 +268,7 @@ class ToolOrchestrator:
                 tail.exhausted, tail.stop_reason = exc, _BUDGET_STOP
                 tail.outcomes.append(self._skip(p, cycle_index, _BUDGET_STOP))
                 continue
-            if isinstance(outcome, _Pending):
+            if isinstance(outcome, AwaitingApproval):
                 tail.pending.append(_pending(p.call, outcome.request_id, outcome.message))
                 continue
             tail.outcomes.append(outcome)
@@ -327,11 +311,11 @@ class ToolOrchestrator:
         *,
         request_id: str | None = None,
         decision: ApprovalDecision | None = None,
-    ) -> ToolCallOutcome | _Pending:
+    ) -> ToolCallOutcome | AwaitingApproval:
         """A planned call through the pipeline: policy, budget, approval, hooks, execute,
         bound. A refusal at any step ends it with that error result (``executed=False``).
         Raises ``BudgetExhaustedError`` when the call would cross the tool-call budget (it did
-        not run); returns ``_Pending`` when it waits for an approval nobody can give now."""
+        not run); returns ``AwaitingApproval`` when it waits for an approval nobody can give now."""
         tool, arguments = p.tool, p.arguments
         if p.refusal is not None or tool is None or arguments is None:
             return self._refused(p, p.refusal, cycle_index)
@@ -339,10 +323,18 @@ class ToolOrchestrator:
         if refusal is None:
             self._budget_step(tool)
             if policy.needs_approval(tool) and tool.name not in self._state.approved_tools:
-                gate = await self._approval_step(
-                    tool, p.call, arguments, cycle_index, request_id, decision
+                gate = await approval_step(
+                    self._bus,
+                    self._approvals,
+                    self._state,
+                    tool,
+                    p.call,
+                    arguments,
+                    cycle_index,
+                    request_id,
+                    decision,
                 )
-                if isinstance(gate, _Pending):
+                if isinstance(gate, AwaitingApproval):
                     return gate
                 refusal = gate
         if refusal is None and self._hooks is not None:
@@ -438,59 +430,6 @@ class ToolOrchestrator:
                 "run.",
             )
         return gate.arguments
-
-    async def _approval_step(
-        self,
-        tool: Tool,
-        call: ToolCall,
-        arguments: dict[str, Any],
-        cycle_index: int,
-        request_id: str | None = None,
-        decision: ApprovalDecision | None = None,
-    ) -> ToolResult | _Pending | None:
-        """Get a decision — given (a resumed run), from the provider, or none (pending) —
-        and return ``None`` to run, an error result to refuse, or pending."""
-        request = ApprovalRequest(
-            request_id=request_id or new_id("apr"),
-            run_id=self._bus.run_id,
-            tool_call_id=call.id,
-            tool_name=tool.name,
-            arguments=arguments,
-            side_effect=tool.side_effect,
-            message=describe(tool.name, arguments, tool.side_effect),
-        )
-        if decision is None:
-            self._bus.emit(
-                ApprovalRequested,
-                cycle_index=cycle_index,
-                request_id=request.request_id,
-                tool_call_id=call.id,
-                tool_name=tool.name,
-                message=request.message,
-            )
-            decision = await self._approvals.decide(request) if self._approvals else None
-        if decision is None:
-            return _Pending(request.request_id, request.message)
-        self._bus.emit(
-            ApprovalResolved,
-            cycle_index=cycle_index,
-            request_id=request.request_id,
-            tool_call_id=call.id,
-            tool_name=tool.name,
-            action=decision.action.value,
-        )
-        if decision.action is ApprovalAction.ALLOW_SESSION:
-            self._state.approved_tools.add(tool.name)
-        if decision.action in (ApprovalAction.ALLOW, ApprovalAction.ALLOW_SESSION):
-            return None
-        if decision.action is ApprovalAction.TIMEOUT:
-            return ToolResult.error(
-                TOOL_APPROVAL_TIMEOUT, f"No decision on {tool.name!r} in time; it did not run."
-            )
-        reason = f" Reason: {decision.reason}" if decision.reason else ""
-        return ToolResult.error(
-            TOOL_APPROVAL_DENIED, f"The user denied this call to {tool.name!r}.{reason}"
-        )
 
     async def _execute(
         self, tool: Tool, call: ToolCall, arguments: dict[str, Any], cycle_index: int
