@@ -19,6 +19,7 @@ from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.sessions.base import Session
 from agentcycle.state import NoToolPolicy
+from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
     from agentcycle.stores.events import RunEventStore
@@ -39,7 +40,7 @@ class RunConfig:
     settings_file: str | Path | None = None
     default_backend: str | None = None
     model_settings: ModelSettings | None = None
-    workspace: str | Path | Any | None = None
+    workspace: str | Path | WorkspaceBackend | None = None
     max_cycles: int | None = None
     no_tool_policy: NoToolPolicy | str | None = None
     max_invalid_tool_calls: int | None = None

@@ -55,7 +55,7 @@ def model_price(config: RunConfig, provided: ProvidedModel) -> ModelPrice | None
     return price
 
 
-def resolve_workspace(value: Any) -> WorkspaceBackend | None:
+def resolve_workspace(value: str | PurePath | WorkspaceBackend | None) -> WorkspaceBackend | None:
     """``RunConfig.workspace`` as a backend: a path means a local directory."""
     if value is None:
         return None

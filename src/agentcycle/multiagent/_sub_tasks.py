@@ -247,7 +247,7 @@ class SubTasks:
         if drivers:
             await asyncio.wait(drivers)
 
-    def _workspace(self, exclude_files_pattern: str | None) -> Any:
+    def _workspace(self, exclude_files_pattern: str | None) -> WorkspaceBackend | None:
         """The parent's workspace as a task sees it (``exclude_files_pattern`` hidden)."""
         workspace = self._children.workspace
         if exclude_files_pattern is not None:
