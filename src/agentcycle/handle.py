@@ -62,8 +62,22 @@ class RunHandle:
         return self._task.done()
 
     def state(self) -> RunState:
-        """The run's state so far (spec and committed cycles)."""
-        return self._compiled.state
+        """The run's state: once it ended, the sealed state; while it runs, a snapshot of the
+        committed cycles a host may save and resume (``Runner.resume`` redoes the cycle in
+        progress). The snapshot's ``event_seq`` is the last event's so far, so a resumed run's
+        events continue the sequence, and its tool state is the tools' state now."""
+        state = self._compiled.state
+        if self._task.done():
+            return state
+        env = self._loop.env
+        return state.model_copy(
+            update={
+                "cycles": list(state.cycles),
+                "pending_tool_calls": list(state.pending_tool_calls),
+                "event_seq": env.bus.seq,
+                "tool_state": env.tool_state.model_copy(deep=True),
+            }
+        )
 
     def steer(self, text: str) -> None:
         """Add a user message at the next model call; tool calls of the current batch that

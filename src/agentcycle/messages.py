@@ -247,6 +247,9 @@ class TokenUsage(FrozenModel):
     (``cache_creation_tokens``) included. ``cost_usd`` is set when the model has a price
     (``agentcycle.pricing``). A sum adds the known values of each field: a part whose count (or
     cost) is unknown adds nothing, and the field stays ``None`` only when no part knows it.
+    Reasoning tokens are the exception: providers report them for some calls and not others,
+    so once a part that reports usage leaves them unknown, the sum's are unknown too (a partial
+    count would pass for the whole). A usage that knows nothing (``TokenUsage()``) adds nothing.
     """
 
     input_tokens: int | None = None
@@ -258,14 +261,35 @@ class TokenUsage(FrozenModel):
     cost_usd: float | None = None
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
+        if other.knows_nothing():
+            return self
+        if self.knows_nothing():
+            return other
+        reasoning = (
+            None
+            if self.reasoning_tokens is None or other.reasoning_tokens is None
+            else self.reasoning_tokens + other.reasoning_tokens
+        )
         return TokenUsage(
             input_tokens=_add(self.input_tokens, other.input_tokens),
             output_tokens=_add(self.output_tokens, other.output_tokens),
             total_tokens=_add(self.total_tokens, other.total_tokens),
-            reasoning_tokens=_add(self.reasoning_tokens, other.reasoning_tokens),
+            reasoning_tokens=reasoning,
             cached_tokens=_add(self.cached_tokens, other.cached_tokens),
             cache_creation_tokens=_add(self.cache_creation_tokens, other.cache_creation_tokens),
             cost_usd=_add(self.cost_usd, other.cost_usd),
+        )
+
+    def knows_nothing(self) -> bool:
+        """True when no count and no cost is known (a call that reported no usage)."""
+        return (
+            self.input_tokens is None
+            and self.output_tokens is None
+            and self.total_tokens is None
+            and self.reasoning_tokens is None
+            and self.cached_tokens is None
+            and self.cache_creation_tokens is None
+            and self.cost_usd is None
         )
 
     @classmethod

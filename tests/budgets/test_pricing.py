@@ -181,3 +181,21 @@ async def test_settings_pricing_prices_real_calls_and_the_table_overrides_it(
         agent, "go", config=RunConfig(settings_file=path, price_table=table)
     )
     assert overridden.usage.cost_usd == pytest.approx(1100 * 10 / 1e6)
+
+
+def test_reasoning_tokens_are_unknown_in_total_when_a_call_does_not_report_them() -> None:
+    def run(*usages: TokenUsage) -> TokenUsage:
+        steps = [call_tool("todo_write", {"todos": []}, usage=u) for u in usages]
+        model = ScriptedModel([*steps, call_tool("task_finish", {"message": "ok"})])
+        return Runner.run_sync(Agent(model=model), "go").usage
+
+    mixed = run(TokenUsage.of(100, 20, reasoning_tokens=10), TokenUsage.of(50, 5))
+    # A partial count would pass for the whole: unknown, while the other counts still add up.
+    assert mixed.reasoning_tokens is None
+    assert (mixed.input_tokens, mixed.output_tokens, mixed.total_tokens) == (150, 25, 175)
+    known = run(
+        TokenUsage.of(100, 20, reasoning_tokens=10), TokenUsage.of(50, 5, reasoning_tokens=3)
+    )
+    assert known.reasoning_tokens == 13
+    # The last call reported no usage at all (TokenUsage()): it changes nothing.
+    assert known.input_tokens == 150

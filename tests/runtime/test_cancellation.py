@@ -283,3 +283,39 @@ async def test_pressing_stop_again_while_the_run_is_ending_does_not_lose_run_can
     await asyncio.wait_for(host(), timeout=5)
     await first[0]
     await assert_cancelled_once(handle)
+
+
+class CancellingAdapter:
+    """A model adapter whose stream raises CancelledError although nobody cancelled the run
+    (a library below it cancelled something of its own)."""
+
+    name = "cancelling"
+    backend = None
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelStreamItem]:
+        yield ModelTextDelta("Starting ")
+        raise asyncio.CancelledError
+
+
+async def test_a_stray_cancel_from_the_model_adapter_fails_the_run_it_does_not_vanish() -> None:
+    handle = await Runner.start(Agent(model=CancellingAdapter()), "go")
+    result = await handle.result()  # a result, not a CancelledError
+    events = [e async for e in handle.events()]
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None and result.error["code"] == "model_call_cancelled"
+    types = [e.type for e in events]
+    assert types.count("model_call_started") == types.count("model_call_failed") == 1
+    assert types[-1] == "run_failed" and types.count("run_failed") == 1
+
+
+async def test_a_stray_cancel_from_a_tool_is_an_error_result_for_the_model() -> None:
+    @function_tool
+    async def flaky() -> str:
+        """A tool whose library raises CancelledError on its own."""
+        raise asyncio.CancelledError
+
+    model = ScriptedModel([call_tool("flaky", {}), call_tool("task_finish", {"message": "ok"})])
+    result = await Runner.run(Agent(model=model, tools=[flaky]), "go")
+    assert result.completed
+    (tool_result,) = [m for m in result.messages if isinstance(m, ToolMessage)][:1]
+    assert tool_result.is_error and "CancelledError" in str(tool_result.content)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentcycle import Agent, Runner, RunState
+from agentcycle import Agent, Runner, RunState, function_tool
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.messages import ToolMessage, UserMessage
@@ -132,3 +133,43 @@ async def test_a_misspelt_decision_is_a_configuration_error(tmp_path: Path, monk
     with pytest.raises(ConfigurationError, match="'yes' is not an approval decision"):
         await Runner.resume(agent([]), waiting.to_state(), approvals={request_id: "yes"})
     assert not (tmp_path / "ledger.txt").exists()
+
+
+async def test_a_state_saved_mid_run_resumes_with_the_event_sequence_going_on() -> None:
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    @function_tool
+    async def slow_step() -> str:
+        """A step that takes a while."""
+        started.set()
+        await release.wait()
+        return "done"
+
+    steps = [call_tool("todo_write", {"todos": []}), call_tool("slow_step", {})]
+    handle = await Runner.start(Agent(model=ScriptedModel(steps), tools=[slow_step]), "go")
+    await started.wait()
+    snapshot = handle.state()
+    seen = []
+    async for event in handle.events():
+        seen.append(event)
+        if event.seq == snapshot.event_seq:
+            break
+    # The snapshot knows every event so far and the cycle that committed; the live state goes on.
+    assert snapshot.event_seq == seen[-1].seq > 0
+    assert seen[-1].type == "tool_call_started"
+    assert [c.index for c in snapshot.cycles] == [1]
+    assert snapshot.tool_state is not None and snapshot.status is None
+    await handle.cancel()
+    assert handle.state().status is RunStatus.CANCELLED
+    assert snapshot.status is None and [c.index for c in snapshot.cycles] == [1]
+
+    finish = ScriptedModel([call_tool("task_finish", {"message": "resumed"})])
+    resumed = await Runner.start_resumed(Agent(model=finish, tools=[slow_step]), snapshot)
+    result = await resumed.result()
+    events = [e async for e in resumed.events()]
+    assert result.completed and result.final_output == "resumed"
+    assert [e.seq for e in events] == list(
+        range(snapshot.event_seq + 1, snapshot.event_seq + 1 + len(events))
+    )
+    assert result.cycles == 2  # the cycle in progress was done again

@@ -4,6 +4,7 @@ too), priced the same way, and the usage recorded with the run's (and counted by
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -101,6 +102,17 @@ async def stream_call(
     except ModelError as exc:
         emit_call_failed(bus, index, ids, exc, retryable=False)
         raise
+    except asyncio.CancelledError:
+        if not stray_cancel():
+            raise
+        # The adapter (or a library under it) raised CancelledError while nobody cancelled
+        # the run: a failed call like any other, not a run that vanishes.
+        error = ModelError(
+            "The model adapter raised CancelledError while the run was not being cancelled.",
+            code="model_call_cancelled",
+        )
+        emit_call_failed(bus, index, ids, error, retryable=False)
+        raise error from None
     if response is None or (require_text and not response.text.strip()):
         message = (
             f"The {operation} call returned no text."
@@ -113,6 +125,13 @@ async def stream_call(
     usage = priced(response.usage, price)
     bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
     return response, usage, ids["operation_id"], ids["attempt"]
+
+
+def stray_cancel() -> bool:
+    """Whether the ``CancelledError`` being handled was raised by code below us rather than
+    by a cancel of the current task (which ``Task.cancelling`` counts)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() == 0
 
 
 def emit_call_failed(

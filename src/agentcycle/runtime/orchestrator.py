@@ -26,6 +26,7 @@ from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
 from agentcycle.messages import Flow, ToolCall, ToolResult
 from agentcycle.runtime._approval_step import AwaitingApproval, approval_step
 from agentcycle.runtime._hooks import HookDispatcher
+from agentcycle.runtime._side_call import stray_cancel
 from agentcycle.runtime.approvals import (
     ApprovalDecision,
     ApprovalProvider,
@@ -457,7 +458,12 @@ class ToolOrchestrator:
                 TOOL_TIMEOUT, f"Tool {call.name!r} timed out after {tool.timeout_seconds} s."
             )
         except asyncio.CancelledError:
-            raise
+            if not stray_cancel():
+                raise
+            return ToolResult.error(
+                TOOL_EXECUTION_FAILED,
+                f"Tool {call.name!r} raised CancelledError while the run was not being cancelled.",
+            )
         except AgentcycleError as exc:  # a typed failure keeps its stable code for the model
             return ToolResult.error(exc.code, exc.message, details=exc.details)
         except Exception as exc:  # a tool's own failure is data for the model, not a crash
