@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 
@@ -41,3 +41,28 @@ def enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+
+def schema_version(conn: sqlite3.Connection, table: str) -> int | None:
+    """The version recorded in ``table``, or ``None`` for a file without that table."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).fetchone()
+    if exists is None:
+        return None
+    (version,) = conn.execute(f"SELECT MAX(version) FROM {table}").fetchone()
+    return None if version is None else int(version)
+
+
+def install_schema(
+    conn: sqlite3.Connection, table: str, statements: Sequence[str], version: int
+) -> int | None:
+    """Inside the caller's write transaction: the version a file records in ``table``, or, for
+    a file without it, ``None`` after creating the schema (``statements``, which create
+    ``table`` too) and recording ``version``."""
+    found = schema_version(conn, table)
+    if found is None:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(f"INSERT INTO {table} (version) VALUES (?)", (version,))
+    return found

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 
-from agentcycle._sqlite import enable_wal, immediate
+from agentcycle._sqlite import enable_wal, immediate, install_schema, schema_version
 from agentcycle.errors import SessionStorageError, UnsupportedVersionError
 from agentcycle.messages import Message
 from agentcycle.sessions._codec import check_limit, decode_item, encode_items
@@ -182,16 +182,10 @@ class SQLiteSession:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Check the schema version before touching the file, then switch to WAL and create
         the schema if the file is new."""
-        self._check_version(_stored_version(conn))
+        self._check_version(schema_version(conn, "schema_version"))
         enable_wal(conn, self._busy_timeout)
         with immediate(conn):
-            version = _stored_version(conn)
-            if version is None:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            else:
-                self._check_version(version)
+            self._check_version(install_schema(conn, "schema_version", _SCHEMA, SCHEMA_VERSION))
 
     def _check_version(self, version: int | None) -> None:
         if version is not None and version != SCHEMA_VERSION:
@@ -201,14 +195,3 @@ class SQLiteSession:
                 "another file)",
                 details={"path": str(self._path), "version": version},
             )
-
-
-def _stored_version(conn: sqlite3.Connection) -> int | None:
-    """The file's schema version, or ``None`` for a file without agentcycle's schema."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone()
-    if exists is None:
-        return None
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return None if row is None or row[0] is None else int(row[0])

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from agentcycle._sqlite import enable_wal, immediate
+from agentcycle._sqlite import enable_wal, immediate, install_schema
 from agentcycle.errors import CheckpointStorageError, UnsupportedVersionError
 from agentcycle.stores import _checkpoint_rules as rules
 from agentcycle.stores.checkpoints import AppendResult, Lease, LogStatus, RenewResult, RunHead
@@ -270,14 +270,8 @@ class SQLiteCheckpointStore:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             enable_wal(conn, self.timeout)
             with immediate(conn):
-                version = _schema_version(conn)
-                if version is None:
-                    for statement in _SCHEMA:
-                        conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO ac_checkpoint_schema (version) VALUES (?)", (SCHEMA_VERSION,)
-                    )
-                elif version != SCHEMA_VERSION:
+                version = install_schema(conn, "ac_checkpoint_schema", _SCHEMA, SCHEMA_VERSION)
+                if version is not None and version != SCHEMA_VERSION:
                     raise UnsupportedVersionError(
                         f"checkpoint store {self.path} has schema version {version}; this "
                         f"build reads version {SCHEMA_VERSION}",
@@ -287,16 +281,6 @@ class SQLiteCheckpointStore:
             conn.close()
             raise
         return conn
-
-
-def _schema_version(conn: sqlite3.Connection) -> int | None:
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ac_checkpoint_schema'"
-    ).fetchone()
-    if exists is None:
-        return None
-    (version,) = conn.execute("SELECT MAX(version) FROM ac_checkpoint_schema").fetchone()
-    return None if version is None else int(version)
 
 
 @contextmanager
