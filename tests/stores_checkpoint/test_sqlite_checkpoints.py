@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentcycle.errors import CheckpointStorageError, CorruptRunRecord, UnsupportedVersionError
-from agentcycle.stores import SQLiteCheckpointStore
+from agentcycle.stores import NewRecord, RecordKind, SQLiteCheckpointStore
 from agentcycle.testing.checkpoint_conformance import cycle_records
 
 
@@ -67,4 +67,37 @@ def test_a_row_changed_behind_the_stores_back_is_corrupt(tmp_path: Path) -> None
         store.read("r")
     assert caught.value.details["seq"] == 4
     assert [r.seq for r in store.read("r", limit=3)] == [1, 2, 3]
+    store.close()
+
+
+def test_an_append_costs_the_same_on_a_long_log(tmp_path: Path) -> None:
+    """Counted in SQLite virtual-machine steps, not time: an append to a 5,000-record log does
+    the work of an append to a 10-record one (an index lookup ordered by seq once walked the
+    whole run)."""
+    store = SQLiteCheckpointStore(tmp_path / "runs.db")
+
+    def steps_to_append_at(size: int) -> int:
+        run_id = f"run-{size}"
+        store.create_run(run_id, {})
+        fill = [
+            NewRecord(RecordKind.EVENT, f"fill/{seq}", {"seq": seq}) for seq in range(2, size + 1)
+        ]
+        store.append(run_id, fill, expected_seq=2, epoch=0)
+        conn = store._conn  # the store's own connection, to count the steps of its statements
+        assert conn is not None
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0  # carry on
+
+        conn.set_progress_handler(count, 1)
+        try:
+            store.append(run_id, cycle_records(1), expected_seq=size + 1, epoch=0)
+        finally:
+            conn.set_progress_handler(None, 1)
+        return steps[0]
+
+    short, long = steps_to_append_at(10), steps_to_append_at(5_000)
+    assert long <= short * 1.3, (short, long)
     store.close()

@@ -126,13 +126,16 @@ class SQLiteCheckpointStore:
                 return AppendResult(meta.last_seq, 0, tuple(stored))
             rules.check_writable(run_id, meta, expected_seq, epoch)
             keys = [r.key for r in records]
+            # Looked up on the (run_id, key) index. No ORDER BY: ordering by seq makes SQLite
+            # walk the run's records in seq order instead, O(log) per append.
             taken = conn.execute(
-                "SELECT key, seq FROM ac_checkpoint_records WHERE run_id = ? AND key IN"
-                f" ({', '.join('?' * len(keys))}) ORDER BY seq LIMIT 1",
+                "SELECT seq, key FROM ac_checkpoint_records WHERE run_id = ? AND key IN"
+                f" ({', '.join('?' * len(keys))})",
                 (run_id, *keys),
-            ).fetchone()
-            if taken is not None:
-                raise rules.key_taken(run_id, taken[0], taken[1])
+            ).fetchall()
+            if taken:
+                seq, key = min(taken)
+                raise rules.key_taken(run_id, key, seq)
             now = rules.now_ms()
             written = tuple(
                 RunRecord.stamped(run_id, expected_seq + i, epoch, now, record)
