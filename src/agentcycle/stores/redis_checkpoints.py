@@ -203,7 +203,7 @@ class RedisCheckpointStore:
         rules.check_read(0, limit)
         with self._errors(None):
             members = self._recoverable(keys=[self._running], args=[-1 if limit is None else limit])
-        return [str(_text(member)) for member in members][: limit if limit is not None else None]
+        return [str(_text(member)) for member in members]
 
     def close(self) -> None:
         """Close the connection pool this store opened (not a ``client`` passed in)."""

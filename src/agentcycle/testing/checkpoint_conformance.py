@@ -303,6 +303,20 @@ class CheckpointStoreConformance:
         with pytest.raises(Fenced):
             store.append(run_id, [event("from the future")], expected_seq=14, epoch=new.epoch + 1)
 
+    def test_the_epoch_not_the_clock_guards_appends(
+        self, store: CheckpointStore, run_id: str
+    ) -> None:
+        lease = store.acquire_lease(run_id, "slow", SHORT_MS)
+        assert lease is not None
+        expire(store, run_id)
+        # Lapsed but not taken over: nothing was lost, the owner's appends still land ...
+        store.append(run_id, cycle_records(1), expected_seq=2, epoch=lease.epoch)
+        # ... until another owner takes the run: from then on they are fenced.
+        assert store.acquire_lease(run_id, "heir", LIVE_MS) is not None
+        with pytest.raises(Fenced):
+            store.append(run_id, cycle_records(2), expected_seq=8, epoch=lease.epoch)
+        assert len(store.read(run_id)) == 7
+
     # 8 --------------------------------------------------------------------------------------
 
     def test_racing_acquirers_across_threads_one_wins(
