@@ -32,6 +32,7 @@ from agentcycle.stores.checkpoints import AppendResult, Lease, LogStatus, RenewR
 from agentcycle.stores.run_records import NewRecord, RunRecord
 
 DEFAULT_KEY_PREFIX = "ac:"
+"""The key prefix of a store opened without one: keys ``ac:{run}:meta`` and ``ac:running``."""
 
 
 class RedisCheckpointStore:
@@ -117,15 +118,15 @@ class RedisCheckpointStore:
         rules.check_run_id(run_id)
         rules.check_read(after_seq, limit)
         meta, log, _ = self.keys(run_id)
-        end = -1 if limit is None else after_seq + limit - 1
         with self._errors(run_id):
             pipe = self._client.pipeline(transaction=True)
             pipe.exists(meta)
-            pipe.lrange(log, after_seq, end)
-            exists, raws = pipe.execute()
+            # limit 0 reads nothing (from 0, its end index -1 would mean the whole list).
+            if limit != 0:
+                pipe.lrange(log, after_seq, -1 if limit is None else after_seq + limit - 1)
+            exists, *rest = pipe.execute()
         rules.found(run_id, exists or None)
-        if limit == 0:
-            return []
+        raws = rest[0] if rest else []
         return [_decode(run_id, after_seq + 1 + i, raw) for i, raw in enumerate(raws)]
 
     def head(self, run_id: str) -> RunHead | None:

@@ -46,6 +46,7 @@ LIVE_MS = 60_000
 SHORT_MS = 30
 """A lease TTL the tests wait out (on the store's clock)."""
 RACERS = 8
+"""Threads or processes in each race."""
 
 
 def cycle_records(cycle: int, *, tag: str = "") -> list[NewRecord]:
