@@ -40,6 +40,13 @@ class SettingsFileError(ConfigurationError):
     code = "invalid_settings_file"
 
 
+class InvalidStoreUrl(ConfigurationError):
+    """A store URL whose scheme or shape no store accepts; the message lists the accepted
+    forms."""
+
+    code = "invalid_store_url"
+
+
 class AgentsFileError(ConfigurationError):
     """An agents file (the CLI's ``--agents``) that cannot be read or describes a team that
     cannot work; the message names the file and the offending key."""
@@ -411,3 +418,65 @@ class InvalidNotesExtraction(SessionMemoryError):
     """The model's answer to a session memory extraction is not the JSON object asked for."""
 
     code = "invalid_notes_extraction"
+
+
+class CheckpointStoreError(AgentcycleError):
+    """A checkpoint store (the durable run log) refused or could not perform an operation."""
+
+    code = "checkpoint_store_error"
+
+
+class InvalidCheckpointRequest(CheckpointStoreError):
+    """A call to a checkpoint store with arguments that can never succeed (an empty batch, a
+    payload that is not JSON, a non-positive lease TTL ...); nothing was written."""
+
+    code = "invalid_checkpoint_request"
+
+
+class RunNotFound(CheckpointStoreError):
+    """The checkpoint store has no run with this id (``create_run`` was never called)."""
+
+    code = "run_not_found"
+
+
+class SeqConflict(CheckpointStoreError):
+    """An append did not continue the log where the writer expected: the run's last ``seq`` is
+    not ``expected_seq - 1``, or a different record is stored at that ``seq``. Nothing was
+    written; the writer re-reads the head (``details`` holds ``expected_seq`` and
+    ``last_seq``)."""
+
+    code = "seq_conflict"
+
+
+class DuplicateRecordKey(SeqConflict):
+    """A record's ``key`` is already stored in the run at another ``seq``: the logical record
+    was written before, and a key never takes a second ``seq``. Nothing was written."""
+
+    code = "duplicate_record_key"
+
+
+class Fenced(CheckpointStoreError):
+    """An append carried a lease epoch that is no longer the run's: another owner took the run
+    over. Nothing was written; the writer must stop (``details`` holds both epochs)."""
+
+    code = "fenced"
+
+
+class RunTerminated(CheckpointStoreError):
+    """The run's log ends with a ``terminal`` record: it accepts no more records and no lease."""
+
+    code = "run_terminated"
+
+
+class CheckpointStorageError(CheckpointStoreError):
+    """The storage under a checkpoint store failed (database locked too long, connection
+    refused, timeout). For a mutating call the outcome is unknown: re-read ``head`` (an
+    identical re-append is a no-op success)."""
+
+    code = "checkpoint_storage_error"
+
+
+class CorruptRunRecord(CheckpointStoreError):
+    """A stored run record cannot be read back; ``details`` names the run and ``seq``."""
+
+    code = "corrupt_run_record"

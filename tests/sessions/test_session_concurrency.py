@@ -7,13 +7,13 @@ is one server-side script, so who the clients are does not change the atomicity)
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from agentcycle import RunConfig, Runner, RunStatus
 from agentcycle.sessions import RedisSession, SQLiteSession
+from agentcycle.testing._processes import released_together
 
 from .conftest import REDIS_URL
 from .turns import rendezvous_agent, worker_input, workers_in
@@ -25,33 +25,8 @@ WORKER = Path(__file__).with_name("session_worker.py")
 def run_worker_processes(path: Path, session_id: str) -> None:
     """Start RUNS worker processes, release them together once all wait mid-run, and check
     each completed."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), str(i), str(path), session_id],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(RUNS)
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.close()
-        for proc in procs:
-            assert proc.stdout is not None and proc.stdout.read() == "completed\n"
-            assert proc.wait(timeout=60) == 0
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    pipe.close()
+    commands = [[sys.executable, str(WORKER), str(i), str(path), session_id] for i in range(RUNS)]
+    assert released_together(commands) == ["completed\n"] * RUNS
 
 
 def test_sqlite_threads(tmp_path: Path) -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 
+from agentcycle._sqlite import enable_wal, immediate, install_schema, schema_version
 from agentcycle.errors import SessionStorageError, UnsupportedVersionError
 from agentcycle.messages import Message
 from agentcycle.sessions._codec import check_limit, decode_item, encode_items
@@ -99,7 +99,7 @@ class SQLiteSession:
 
     def _add_items(self, encoded: list[str], turn_id: str | None) -> bool:
         sid = self._session_id
-        with self._connect() as conn, _immediate(conn):
+        with self._connect() as conn, immediate(conn):
             if turn_id is not None:
                 inserted = conn.execute(
                     "INSERT OR IGNORE INTO session_turns (session_id, turn_id) VALUES (?, ?)",
@@ -120,7 +120,7 @@ class SQLiteSession:
 
     def _pop_item(self) -> Message | None:
         sid = self._session_id
-        with self._connect() as conn, _immediate(conn):
+        with self._connect() as conn, immediate(conn):
             row = conn.execute(
                 "SELECT position, message FROM session_items WHERE session_id = ?"
                 " ORDER BY position DESC LIMIT 1",
@@ -135,7 +135,7 @@ class SQLiteSession:
             return message
 
     def _clear(self) -> None:
-        with self._connect() as conn, _immediate(conn):
+        with self._connect() as conn, immediate(conn):
             conn.execute("DELETE FROM session_items WHERE session_id = ?", (self._session_id,))
             conn.execute("DELETE FROM session_turns WHERE session_id = ?", (self._session_id,))
 
@@ -182,32 +182,10 @@ class SQLiteSession:
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Check the schema version before touching the file, then switch to WAL and create
         the schema if the file is new."""
-        self._check_version(_stored_version(conn))
-        self._enable_wal(conn)
-        with _immediate(conn):
-            version = _stored_version(conn)
-            if version is None:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            else:
-                self._check_version(version)
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL (once per file; later calls find it done). SQLite does not
-        run its busy handler for this switch, so a connection that is busy with the file
-        makes it fail at once: retry, backing off, up to the busy timeout."""
-        deadline = time.monotonic() + self._busy_timeout
-        delay = 0.001
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+        self._check_version(schema_version(conn, "schema_version"))
+        enable_wal(conn, self._busy_timeout)
+        with immediate(conn):
+            self._check_version(install_schema(conn, "schema_version", _SCHEMA, SCHEMA_VERSION))
 
     def _check_version(self, version: int | None) -> None:
         if version is not None and version != SCHEMA_VERSION:
@@ -217,27 +195,3 @@ class SQLiteSession:
                 "another file)",
                 details={"path": str(self._path), "version": version},
             )
-
-
-def _stored_version(conn: sqlite3.Connection) -> int | None:
-    """The file's schema version, or ``None`` for a file without agentcycle's schema."""
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone()
-    if exists is None:
-        return None
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return None if row is None or row[0] is None else int(row[0])
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """One write transaction: the write lock is taken up front, so the reads inside it (the
-    next position, the turn ids) cannot go stale before the commit."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

@@ -1,0 +1,279 @@
+"""``RedisCheckpointStore``: run logs in Redis (``pip install 'agentcycle[redis]'``).
+
+Every mutating operation is one Lua script (``_checkpoint_redis_scripts.py``), so it is atomic
+whatever the number of clients and processes, and lease expiry uses the server's ``TIME``. A
+run's keys share the hash tag ``{run_id}`` under ``key_prefix`` (default ``ac:``):
+``ac:{run}:meta``, ``ac:{run}:log``, ``ac:{run}:keys``; ``ac:running`` indexes the leased
+running runs by lease expiry for the sweeper. An append is an ``RPUSH`` and an ``HSET`` of the
+batch: its cost does not grow with the log. Reads are ``LRANGE`` from the cursor.
+
+Durability is Redis's: with the default RDB snapshots a Redis crash loses the writes since the
+last snapshot; run Redis with AOF (``appendonly yes``; ``appendfsync everysec`` can lose about
+one second) for run logs that must survive it. The sweeper index spans runs, so the store needs
+a single Redis server (or a primary with replicas), not Redis Cluster. ``redis`` is imported
+when a store is created, never by ``import agentcycle``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from agentcycle.errors import (
+    CheckpointStorageError,
+    ConfigurationError,
+    CorruptRunRecord,
+)
+from agentcycle.stores import _checkpoint_redis_scripts as scripts
+from agentcycle.stores import _checkpoint_rules as rules
+from agentcycle.stores.checkpoints import AppendResult, Lease, LogStatus, RenewResult, RunHead
+from agentcycle.stores.run_records import NewRecord, RunRecord
+
+DEFAULT_KEY_PREFIX = "ac:"
+"""The key prefix of a store opened without one: keys ``ac:{run}:meta`` and ``ac:running``."""
+
+
+class RedisCheckpointStore:
+    """A ``CheckpointStore`` in Redis at ``url`` (or on a ``redis.Redis`` ``client`` you own,
+    which ``close()`` leaves open)."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        client: Any = None,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+    ) -> None:
+        self._owns_client = client is None
+        if client is None:
+            try:
+                import redis
+            except ImportError as exc:
+                raise ConfigurationError(
+                    "RedisCheckpointStore needs the redis package: pip install 'agentcycle[redis]'"
+                ) from exc
+            client = redis.Redis.from_url(url)
+        self._client = client
+        self.key_prefix = key_prefix
+        self._running = f"{key_prefix}running"
+        self._create = client.register_script(scripts.CREATE)
+        self._append = client.register_script(scripts.APPEND)
+        self._acquire = client.register_script(scripts.ACQUIRE)
+        self._renew = client.register_script(scripts.RENEW)
+        self._release = client.register_script(scripts.RELEASE)
+        self._cancel = client.register_script(scripts.CANCEL)
+        self._head = client.register_script(scripts.HEAD)
+        self._recoverable = client.register_script(scripts.RECOVERABLE)
+
+    def keys(self, run_id: str) -> tuple[str, str, str]:
+        """The run's Redis keys: its meta hash, its log list and its key index."""
+        base = f"{self.key_prefix}{{{run_id}}}"
+        return f"{base}:meta", f"{base}:log", f"{base}:keys"
+
+    def create_run(self, run_id: str, header: Mapping[str, Any]) -> bool:
+        """Create the run with ``header`` at seq 1 unless it exists."""
+        rules.check_run_id(run_id)
+        first = rules.header_record(header)
+        with self._errors(run_id):
+            reply = self._create(
+                keys=self.keys(run_id),
+                args=[_header_tail(0, first), first.payload_json, first.key, first.digest],
+            )
+        return bool(int(reply[0]))
+
+    def append(
+        self, run_id: str, records: Sequence[NewRecord], *, expected_seq: int, epoch: int
+    ) -> AppendResult:
+        """Append the batch at ``expected_seq`` (see ``CheckpointStore.append``)."""
+        rules.check_run_id(run_id)
+        rules.check_batch(records, expected_seq, epoch)
+        args: list[Any] = [
+            run_id,
+            expected_seq,
+            epoch,
+            rules.status_after(records).value,
+            len(records),
+        ]
+        for record in records:
+            args += [record.key, record.digest, _header_tail(epoch, record), record.payload_json]
+        with self._errors(run_id):
+            reply = self._append(keys=[*self.keys(run_id), self._running], args=args)
+        outcome = str(_text(reply[0]))
+        if outcome == "ok":
+            ts = int(reply[2])
+            written = tuple(
+                RunRecord.stamped(run_id, expected_seq + i, epoch, ts, record)
+                for i, record in enumerate(records)
+            )
+            return AppendResult(int(reply[1]), len(written), written)
+        if outcome == "duplicate":
+            stored = tuple(_decode(run_id, expected_seq + i, raw) for i, raw in enumerate(reply[2]))
+            return AppendResult(int(reply[1]), 0, stored)
+        raise self._refusal(run_id, outcome, reply, expected_seq, epoch)
+
+    def read(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunRecord]:
+        """Records after ``after_seq``, at most ``limit``."""
+        rules.check_run_id(run_id)
+        rules.check_read(after_seq, limit)
+        meta, log, _ = self.keys(run_id)
+        with self._errors(run_id):
+            pipe = self._client.pipeline(transaction=True)
+            pipe.exists(meta)
+            # limit 0 reads nothing (from 0, its end index -1 would mean the whole list).
+            if limit != 0:
+                pipe.lrange(log, after_seq, -1 if limit is None else after_seq + limit - 1)
+            exists, *rest = pipe.execute()
+        rules.found(run_id, exists or None)
+        raws = rest[0] if rest else []
+        return [_decode(run_id, after_seq + 1 + i, raw) for i, raw in enumerate(raws)]
+
+    def head(self, run_id: str) -> RunHead | None:
+        """The run's state, or ``None``."""
+        rules.check_run_id(run_id)
+        with self._errors(run_id):
+            now, fields = self._head(keys=[self.keys(run_id)[0]])
+        last_seq, epoch, status, owner, expires, cancel = (_text(v) for v in fields)
+        if last_seq is None:
+            return None
+        meta = rules.RunMeta(
+            int(last_seq),
+            int(epoch or 0),
+            LogStatus(str(status)),
+            owner,
+            None if expires is None else int(expires),
+            cancel,
+        )
+        return rules.head_of(run_id, meta, int(now))
+
+    def acquire_lease(self, run_id: str, owner: str, ttl_ms: int) -> Lease | None:
+        """A new epoch for ``owner`` unless the lease is live."""
+        rules.check_run_id(run_id)
+        rules.check_lease_args(owner, ttl_ms)
+        with self._errors(run_id):
+            reply = self._acquire(
+                keys=[self.keys(run_id)[0], self._running], args=[run_id, owner, ttl_ms]
+            )
+        outcome = self._known(run_id, reply)
+        if outcome == "terminal":
+            raise rules.terminated(run_id)
+        if outcome == "held":
+            return None
+        return Lease(owner, int(reply[1]), int(reply[2]))
+
+    def renew_lease(self, run_id: str, owner: str, epoch: int, ttl_ms: int) -> RenewResult:
+        """Extend ``owner``'s live lease; carries the cancel flag."""
+        rules.check_run_id(run_id)
+        rules.check_lease_args(owner, ttl_ms, epoch)
+        with self._errors(run_id):
+            reply = self._renew(
+                keys=[self.keys(run_id)[0], self._running], args=[run_id, owner, epoch, ttl_ms]
+            )
+        ok = self._known(run_id, reply) == "ok"
+        return RenewResult(ok, int(reply[2]) if ok else None, _text(reply[1]))
+
+    def release_lease(self, run_id: str, owner: str, epoch: int) -> bool:
+        """Give the run up."""
+        rules.check_run_id(run_id)
+        rules.check_lease_args(owner, epoch=epoch)
+        with self._errors(run_id):
+            reply = self._release(
+                keys=[self.keys(run_id)[0], self._running], args=[run_id, owner, epoch]
+            )
+        return self._known(run_id, reply) == "ok"
+
+    def request_cancel(self, run_id: str, reason: str) -> bool:
+        """Ask the run to stop."""
+        rules.check_run_id(run_id)
+        rules.check_reason(reason)
+        with self._errors(run_id):
+            reply = self._cancel(keys=[self.keys(run_id)[0]], args=[reason])
+        return self._known(run_id, reply) == "ok"
+
+    def cancel_requested(self, run_id: str) -> str | None:
+        """The pending cancel reason, or ``None``."""
+        rules.check_run_id(run_id)
+        with self._errors(run_id):
+            last_seq, reason = self._client.hmget(self.keys(run_id)[0], "last_seq", "cancel")
+        rules.found(run_id, last_seq)
+        return _text(reason)
+
+    def list_recoverable(self, limit: int | None = None) -> list[str]:
+        """Running runs whose lease expired, longest expired first."""
+        rules.check_read(0, limit)
+        with self._errors(None):
+            members = self._recoverable(keys=[self._running], args=[-1 if limit is None else limit])
+        return [str(_text(member)) for member in members]
+
+    def close(self) -> None:
+        """Close the connection pool this store opened (not a ``client`` passed in)."""
+        if self._owns_client:
+            self._client.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _known(self, run_id: str, reply: list[Any]) -> str:
+        """The script's outcome word, after turning ``missing`` into ``RunNotFound``."""
+        outcome = str(_text(reply[0]))
+        if outcome == "missing":
+            rules.found(run_id, None)
+        return outcome
+
+    def _refusal(
+        self, run_id: str, outcome: str, reply: list[Any], expected_seq: int, epoch: int
+    ) -> Exception:
+        """The typed error for an append the script refused."""
+        self._known(run_id, reply)
+        if outcome == "terminal":
+            return rules.terminated(run_id)
+        if outcome == "fenced":
+            return rules.fenced(run_id, epoch, int(reply[1]))
+        if outcome == "seq":
+            return rules.off_tail(run_id, expected_seq, int(reply[1]))
+        if outcome == "key":
+            seq = str(_text(reply[2])).split(" ", 1)[0]
+            return rules.key_taken(run_id, str(_text(reply[1])), int(seq))
+        return CheckpointStorageError(f"unexpected answer from the append script: {reply!r}")
+
+    @contextmanager
+    def _errors(self, run_id: str | None) -> Iterator[None]:
+        from redis.exceptions import RedisError
+
+        try:
+            yield
+        except RedisError as exc:
+            raise CheckpointStorageError(
+                f"checkpoint store in Redis ({self.key_prefix!r}): {exc}",
+                details={"run_id": run_id, "key_prefix": self.key_prefix},
+            ) from exc
+
+
+def _header_tail(epoch: int, record: NewRecord) -> str:
+    """The log entry's header after ``[ts,``: ``epoch,"kind","key","digest"``."""
+    return json.dumps([epoch, record.kind.value, record.key, record.digest], ensure_ascii=False)[
+        1:-1
+    ]
+
+
+def _decode(run_id: str, seq: int, raw: Any) -> RunRecord:
+    """A log entry back as a record (see ``_checkpoint_redis_scripts`` for the layout)."""
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    head, newline, payload = text.partition("\n")
+    try:
+        ts, epoch, kind, key, digest = json.loads(head)
+    except ValueError:
+        newline = ""
+    if not newline:
+        raise CorruptRunRecord(
+            f"run {run_id!r}: the log entry at seq {seq} is not a record",
+            details={"run_id": run_id, "seq": seq},
+        )
+    return RunRecord.from_storage(run_id, seq, epoch, kind, key, payload, digest, ts)
+
+
+def _text(value: Any) -> str | None:
+    """A reply value as text (clients may or may not decode responses)."""
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)

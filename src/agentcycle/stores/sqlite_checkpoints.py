@@ -1,0 +1,341 @@
+"""``SQLiteCheckpointStore``: run logs in a SQLite file, shared by threads and processes.
+
+Tables (prefixed ``ac_checkpoint_`` so the file can also hold the event and session stores):
+``ac_checkpoint_runs(run_id PK, last_seq, epoch, status, lease_owner, lease_expires_ms,
+cancel_reason, created_ms)`` and ``ac_checkpoint_records(run_id, seq, epoch, kind, key, payload,
+digest, ts, PRIMARY KEY (run_id, seq), UNIQUE (run_id, key))``, plus ``ac_checkpoint_schema``.
+Every mutating call is one ``BEGIN IMMEDIATE`` transaction: it reads the run's row, applies the
+store's rules and writes the row back, so concurrent writers in any process queue on SQLite's
+write lock (up to ``timeout`` seconds) and never interleave. An append touches the run's row,
+the batch's rows and their index entries: its cost does not grow with the log.
+
+The file is in WAL mode, so readers never wait for the writer. ``synchronous=NORMAL`` (the
+default) keeps every committed append through a crash of the process; ``"FULL"`` also through a
+power loss, at the cost of a flush per append. The clock is the machine's: every process on the
+file must share it (one host, or a network file system is out of the question anyway).
+
+Each instance keeps one connection, used by threads in turn under a lock (opened on first use,
+``close()`` closes it). Open instances after forking, not before.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from agentcycle._sqlite import enable_wal, immediate, install_schema
+from agentcycle.errors import CheckpointStorageError, UnsupportedVersionError
+from agentcycle.stores import _checkpoint_rules as rules
+from agentcycle.stores.checkpoints import AppendResult, Lease, LogStatus, RenewResult, RunHead
+from agentcycle.stores.run_records import NewRecord, RunRecord
+
+SCHEMA_VERSION = 1
+"""The layout this build writes and reads; a file with a newer version is refused untouched."""
+
+_SCHEMA = (
+    "CREATE TABLE ac_checkpoint_schema (version INTEGER NOT NULL)",
+    "CREATE TABLE ac_checkpoint_runs ("
+    " run_id TEXT PRIMARY KEY, last_seq INTEGER NOT NULL, epoch INTEGER NOT NULL,"
+    " status TEXT NOT NULL, lease_owner TEXT, lease_expires_ms INTEGER, cancel_reason TEXT,"
+    " created_ms INTEGER NOT NULL)",
+    # list_recoverable: running runs by lease expiry.
+    "CREATE INDEX ac_checkpoint_runs_lease ON ac_checkpoint_runs (status, lease_expires_ms)",
+    "CREATE TABLE ac_checkpoint_records ("
+    " run_id TEXT NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " key TEXT NOT NULL, payload TEXT NOT NULL, digest TEXT NOT NULL, ts INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, seq), UNIQUE (run_id, key))",
+)
+
+_META = (
+    "SELECT last_seq, epoch, status, lease_owner, lease_expires_ms, cancel_reason"
+    " FROM ac_checkpoint_runs WHERE run_id = ?"
+)
+_SAVE_META = (
+    "UPDATE ac_checkpoint_runs SET last_seq = ?, epoch = ?, status = ?, lease_owner = ?,"
+    " lease_expires_ms = ?, cancel_reason = ? WHERE run_id = ?"
+)
+_RECORDS = (
+    "SELECT seq, epoch, kind, key, payload, digest, ts FROM ac_checkpoint_records"
+    " WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+)
+_INSERT = (
+    "INSERT INTO ac_checkpoint_records (run_id, seq, epoch, kind, key, payload, digest, ts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+T = TypeVar("T")
+
+
+class SQLiteCheckpointStore:
+    """A ``CheckpointStore`` in the SQLite file ``path`` (created with its schema on first use;
+    the directory must exist)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 30.0,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+    ) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def create_run(self, run_id: str, header: Mapping[str, Any]) -> bool:
+        """Create the run with ``header`` at seq 1 unless it exists."""
+        rules.check_run_id(run_id)
+        first = rules.header_record(header)
+
+        def create(conn: sqlite3.Connection) -> bool:
+            now = rules.now_ms()
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO ac_checkpoint_runs (run_id, last_seq, epoch, status,"
+                " created_ms) VALUES (?, 1, 0, ?, ?)",
+                (run_id, LogStatus.RUNNING.value, now),
+            ).rowcount
+            if inserted:
+                conn.execute(_INSERT, _row(RunRecord.stamped(run_id, 1, 0, now, first)))
+            return bool(inserted)
+
+        return self._write(create)
+
+    def append(
+        self, run_id: str, records: Sequence[NewRecord], *, expected_seq: int, epoch: int
+    ) -> AppendResult:
+        """Append the batch at ``expected_seq`` (see ``CheckpointStore.append``)."""
+        rules.check_run_id(run_id)
+        rules.check_batch(records, expected_seq, epoch)
+        last = expected_seq + len(records) - 1
+
+        def append(conn: sqlite3.Connection) -> AppendResult:
+            meta = rules.found(run_id, _load(conn, run_id))
+            stored: list[RunRecord] = []
+
+            def identities(first: int, last: int) -> dict[int, tuple[str, str]]:
+                stored.extend(_read(conn, run_id, first - 1, last - first + 1))
+                return {r.seq: (r.key, r.digest) for r in stored}
+
+            if rules.is_retry(meta, records, expected_seq, identities):
+                return AppendResult(meta.last_seq, 0, tuple(stored))
+            rules.check_writable(run_id, meta, expected_seq, epoch)
+            keys = [r.key for r in records]
+            # Looked up on the (run_id, key) index. No ORDER BY: ordering by seq makes SQLite
+            # walk the run's records in seq order instead, O(log) per append.
+            taken = conn.execute(
+                "SELECT seq, key FROM ac_checkpoint_records WHERE run_id = ? AND key IN"
+                f" ({', '.join('?' * len(keys))})",
+                (run_id, *keys),
+            ).fetchall()
+            if taken:
+                seq, key = min(taken)
+                raise rules.key_taken(run_id, key, seq)
+            now = rules.now_ms()
+            written = tuple(
+                RunRecord.stamped(run_id, expected_seq + i, epoch, now, record)
+                for i, record in enumerate(records)
+            )
+            conn.executemany(_INSERT, [_row(r) for r in written])
+            rules.apply_append(meta, records)
+            _save(conn, run_id, meta)
+            return AppendResult(last, len(written), written)
+
+        return self._write(append)
+
+    def read(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunRecord]:
+        """Records after ``after_seq``, at most ``limit``."""
+        rules.check_run_id(run_id)
+        rules.check_read(after_seq, limit)
+
+        def read(conn: sqlite3.Connection) -> list[RunRecord]:
+            # One read transaction, so the existence check and the rows see one snapshot.
+            with _snapshot(conn):
+                rules.found(run_id, _load(conn, run_id))
+                return _read(conn, run_id, after_seq, -1 if limit is None else limit)
+
+        return self._call(read)
+
+    def head(self, run_id: str) -> RunHead | None:
+        """The run's state, or ``None``."""
+        rules.check_run_id(run_id)
+
+        def head(conn: sqlite3.Connection) -> RunHead | None:
+            meta = _load(conn, run_id)
+            return None if meta is None else rules.head_of(run_id, meta, rules.now_ms())
+
+        return self._call(head)
+
+    def acquire_lease(self, run_id: str, owner: str, ttl_ms: int) -> Lease | None:
+        """A new epoch for ``owner`` unless the lease is live."""
+        rules.check_run_id(run_id)
+        rules.check_lease_args(owner, ttl_ms)
+        return self._update(
+            run_id, lambda meta: rules.acquire(run_id, meta, owner, ttl_ms, rules.now_ms())
+        )
+
+    def renew_lease(self, run_id: str, owner: str, epoch: int, ttl_ms: int) -> RenewResult:
+        """Extend ``owner``'s live lease; carries the cancel flag."""
+        rules.check_run_id(run_id)
+        rules.check_lease_args(owner, ttl_ms, epoch)
+        return self._update(
+            run_id, lambda meta: rules.renew(meta, owner, epoch, ttl_ms, rules.now_ms())
+        )
+
+    def release_lease(self, run_id: str, owner: str, epoch: int) -> bool:
+        """Give the run up."""
+        rules.check_run_id(run_id)
+        rules.check_lease_args(owner, epoch=epoch)
+        return self._update(run_id, lambda meta: rules.release(meta, owner, epoch))
+
+    def request_cancel(self, run_id: str, reason: str) -> bool:
+        """Ask the run to stop."""
+        rules.check_run_id(run_id)
+        rules.check_reason(reason)
+        return self._update(run_id, lambda meta: rules.cancel(meta, reason))
+
+    def cancel_requested(self, run_id: str) -> str | None:
+        """The pending cancel reason, or ``None``."""
+        rules.check_run_id(run_id)
+        return self._call(lambda conn: rules.found(run_id, _load(conn, run_id)).cancel_reason)
+
+    def list_recoverable(self, limit: int | None = None) -> list[str]:
+        """Running runs whose lease expired, longest expired first."""
+        rules.check_read(0, limit)
+        rows = self._call(
+            lambda conn: conn.execute(
+                "SELECT run_id FROM ac_checkpoint_runs WHERE status = ?"
+                " AND lease_owner IS NOT NULL AND lease_expires_ms <= ?"
+                " ORDER BY lease_expires_ms, run_id LIMIT ?",
+                (LogStatus.RUNNING.value, rules.now_ms(), -1 if limit is None else limit),
+            ).fetchall()
+        )
+        return [run_id for (run_id,) in rows]
+
+    def close(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _update(self, run_id: str, change: Callable[[rules.RunMeta], T]) -> T:
+        """Apply ``change`` to the run's meta in one write transaction and store the result."""
+
+        def update(conn: sqlite3.Connection) -> T:
+            meta = rules.found(run_id, _load(conn, run_id))
+            result = change(meta)
+            _save(conn, run_id, meta)
+            return result
+
+        return self._write(update)
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` inside one ``BEGIN IMMEDIATE`` transaction."""
+
+        def write(conn: sqlite3.Connection) -> T:
+            with immediate(conn):
+                return fn(conn)
+
+        return self._call(write)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` on this instance's connection, one thread at a time; a failure of SQLite
+        drops the connection and becomes ``CheckpointStorageError``."""
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = self._open()
+                return fn(self._conn)
+            except sqlite3.Error as exc:
+                if self._conn is not None:
+                    conn, self._conn = self._conn, None
+                    conn.close()
+                raise CheckpointStorageError(
+                    f"checkpoint store {self.path}: {exc}", details={"path": str(self.path)}
+                ) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.timeout,
+            isolation_level=None,  # transactions are explicit
+            check_same_thread=False,  # threads take turns under self._lock
+        )
+        try:
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            enable_wal(conn, self.timeout)
+            with immediate(conn):
+                version = install_schema(conn, "ac_checkpoint_schema", _SCHEMA, SCHEMA_VERSION)
+                if version is not None and version != SCHEMA_VERSION:
+                    raise UnsupportedVersionError(
+                        f"checkpoint store {self.path} has schema version {version}; this "
+                        f"build reads version {SCHEMA_VERSION}",
+                        details={"path": str(self.path), "version": version},
+                    )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """A read transaction: every statement inside sees the same state of the file."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
+def _load(conn: sqlite3.Connection, run_id: str) -> rules.RunMeta | None:
+    row = conn.execute(_META, (run_id,)).fetchone()
+    if row is None:
+        return None
+    last_seq, epoch, status, owner, expires_ms, cancel_reason = row
+    return rules.RunMeta(last_seq, epoch, LogStatus(status), owner, expires_ms, cancel_reason)
+
+
+def _save(conn: sqlite3.Connection, run_id: str, meta: rules.RunMeta) -> None:
+    conn.execute(
+        _SAVE_META,
+        (
+            meta.last_seq,
+            meta.epoch,
+            meta.status.value,
+            meta.owner,
+            meta.expires_ms,
+            meta.cancel_reason,
+            run_id,
+        ),
+    )
+
+
+def _read(conn: sqlite3.Connection, run_id: str, after_seq: int, limit: int) -> list[RunRecord]:
+    return [
+        RunRecord.from_storage(run_id, seq, epoch, kind, key, payload, digest, ts)
+        for seq, epoch, kind, key, payload, digest, ts in conn.execute(
+            _RECORDS, (run_id, after_seq, limit)
+        )
+    ]
+
+
+def _row(record: RunRecord) -> tuple[Any, ...]:
+    return (
+        record.run_id,
+        record.seq,
+        record.epoch,
+        record.kind.value,
+        record.key,
+        record.payload_json,
+        record.digest,
+        record.ts,
+    )

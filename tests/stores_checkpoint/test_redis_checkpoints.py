@@ -1,0 +1,102 @@
+"""Redis specifics: the keys and the sweeper index, the server's clock, failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agentcycle.errors import CheckpointStorageError, CorruptRunRecord
+from agentcycle.stores import RedisCheckpointStore
+from agentcycle.testing.checkpoint_conformance import cycle_records, terminal
+
+from .conftest import REDIS_URL
+
+
+@pytest.fixture
+def store(redis_client: Any, redis_prefix: str) -> RedisCheckpointStore:
+    """A store on a client the test owns, with run ``r`` created."""
+    store = RedisCheckpointStore(client=redis_client, key_prefix=redis_prefix)
+    store.create_run("r", {"agent": "a"})
+    return store
+
+
+def test_a_runs_keys_share_one_hash_tag_under_the_prefix(
+    store: RedisCheckpointStore, redis_client: Any, redis_prefix: str
+) -> None:
+    store.append("r", cycle_records(1), expected_seq=2, epoch=0)
+    meta, log, keys = store.keys("r")
+    assert (meta, log, keys) == tuple(f"{redis_prefix}{{r}}:{k}" for k in ("meta", "log", "keys"))
+    assert redis_client.llen(log) == 7
+    assert redis_client.hget(keys, "c1/started").decode().startswith("2 ")
+    assert redis_client.hget(meta, "last_seq") == b"7"
+    assert {k.decode() for k in redis_client.scan_iter(match=f"{redis_prefix}*")} == {
+        meta,
+        log,
+        keys,
+    }
+
+
+def test_the_sweeper_index_follows_the_lease_and_the_status(
+    store: RedisCheckpointStore, redis_client: Any, redis_prefix: str
+) -> None:
+    running = f"{redis_prefix}running"
+    lease = store.acquire_lease("r", "w", 60_000)
+    assert lease is not None
+    assert redis_client.zscore(running, "r") == lease.expires_ms
+    renewal = store.renew_lease("r", "w", lease.epoch, 120_000)
+    assert redis_client.zscore(running, "r") == renewal.expires_ms
+    store.append("r", [terminal()], expected_seq=2, epoch=lease.epoch)
+    assert redis_client.zscore(running, "r") is None
+
+
+def test_lease_expiry_is_on_the_servers_clock(
+    store: RedisCheckpointStore, redis_client: Any
+) -> None:
+    def server_ms() -> int:
+        seconds, micros = redis_client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    before = server_ms()
+    lease = store.acquire_lease("r", "w", 60_000)
+    after = server_ms()
+    assert lease is not None and before + 60_000 <= lease.expires_ms <= after + 60_000
+    head = store.head("r")
+    assert head is not None and after <= head.now_ms <= server_ms()
+
+
+def test_a_client_passed_in_stays_open(store: RedisCheckpointStore, redis_client: Any) -> None:
+    store.close()
+    assert redis_client.ping() is True
+    assert store.read("r")[0].payload == {"agent": "a"}
+
+
+def test_a_corrupt_log_entry_is_reported_with_its_seq(
+    store: RedisCheckpointStore, redis_client: Any
+) -> None:
+    store.append("r", cycle_records(1), expected_seq=2, epoch=0)
+    redis_client.lset(store.keys("r")[1], 2, b"not a record")
+    with pytest.raises(CorruptRunRecord) as caught:
+        store.read("r")
+    assert caught.value.details == {"run_id": "r", "seq": 3}
+    assert len(store.read("r", after_seq=3)) == 4
+
+
+def test_an_unreachable_server_is_a_storage_error() -> None:
+    store = RedisCheckpointStore("redis://127.0.0.1:1/0")
+    with pytest.raises(CheckpointStorageError) as caught:
+        store.create_run("r", {})
+    assert caught.value.code == "checkpoint_storage_error"
+    assert caught.value.details == {"run_id": "r", "key_prefix": "ac:"}
+    store.close()
+
+
+def test_the_default_url_is_the_local_server(redis_prefix: str) -> None:
+    default, explicit = (
+        RedisCheckpointStore(key_prefix=redis_prefix),
+        RedisCheckpointStore(REDIS_URL, key_prefix=redis_prefix),
+    )
+    assert default.create_run("r", {}) is True
+    assert explicit.create_run("r", {}) is False
+    default.close()
+    explicit.close()
