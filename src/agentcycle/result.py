@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentcycle.errors import RunFailedError
 from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import Message, TokenUsage
+from agentcycle.runtime._session_turns import append_turn
 from agentcycle.runtime.environment import RunEnvironment
 from agentcycle.runtime.outcome import LoopOutcome, ModelCallRecord
+from agentcycle.sessions.base import Session
 from agentcycle.state import RunState, TodoItem
 from agentcycle.sub_agents import SubTaskInfo
 
@@ -71,6 +74,17 @@ class RunResult:
                 details={"status": self.status.value, "error": self.error},
             )
         return self
+
+    async def save_session_turn(self, session: Session) -> bool:
+        """Store the run's turn (what it added to the conversation since the session last
+        took it) in ``session``: for a run whose session store still failed after the runtime's
+        retries (``session_storage_error``), once the store is back. ``False`` when the session
+        already holds the turn (storing twice is harmless)."""
+        return await append_turn(session, self.state)
+
+    def save_session_turn_sync(self, session: Session) -> bool:
+        """``save_session_turn`` for code without an event loop."""
+        return asyncio.run(self.save_session_turn(session))
 
     def to_state(self) -> RunState:
         """The serialisable state of the run (``.to_json()`` for text)."""

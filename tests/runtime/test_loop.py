@@ -15,10 +15,12 @@ from agentcycle.messages import (
     AssistantMessage,
     AttachImage,
     ImagePart,
+    ToolCall,
     ToolMessage,
     ToolResult,
     UserMessage,
 )
+from agentcycle.models.base import ModelResponse
 from agentcycle.state import RunState
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
@@ -375,3 +377,32 @@ def test_metadata_is_for_the_host_and_never_steers_the_loop() -> None:
     assert result.cycles == 2
     second = model.requests[1].messages
     assert isinstance(second[-1], ToolMessage) and second[-1].content == "noted"
+
+
+def test_a_repeated_tool_call_id_runs_once_and_history_stays_valid() -> None:
+    runs: list[int] = []
+
+    @function_tool
+    def record(n: int) -> str:
+        """Record a number."""
+        runs.append(n)
+        return f"recorded {n}"
+
+    same_id = (ToolCall(id="call_x", name="record", arguments='{"n": 1}'),) * 2 + (
+        ToolCall(id="call_x", name="record", arguments='{"n": 3}'),
+    )
+    model = ScriptedModel([ModelResponse(tool_calls=same_id), finish()])
+    result = Runner.run_sync(Agent(model=model, tools=[record]), "x")
+    assert result.completed
+    assert runs == [1]  # the first call ran; the repeats were refused, not run again
+    (assistant,) = [m for m in result.messages if isinstance(m, AssistantMessage) and m.tool_calls][
+        :1
+    ]
+    ids = [c.id for c in assistant.tool_calls]
+    assert ids == ["call_x", "call_x_repeat2", "call_x_repeat3"]
+    results = [m for m in result.messages if isinstance(m, ToolMessage)][:3]
+    assert [m.tool_call_id for m in results] == ids  # one result per call, ids unique
+    assert [m.is_error for m in results] == [False, True, True]
+    assert "duplicate_tool_call_id" in str(results[1].content)
+    # What the model sees next pairs every call with exactly one result.
+    assert model.requests[1].messages[-3:] == results

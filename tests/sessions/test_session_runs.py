@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from agentcycle import Agent, RunConfig, Runner, RunState, RunStatus, function_tool
-from agentcycle.errors import ConfigurationError, ModelError
-from agentcycle.messages import AssistantMessage, ToolMessage, UserMessage
+from agentcycle.errors import ConfigurationError, ModelError, SessionStorageError
+from agentcycle.messages import AssistantMessage, Message, ToolMessage, UserMessage
 from agentcycle.sessions import MemorySession, SQLiteSession
 from agentcycle.testing import ScriptedModel, call_tool
 
@@ -193,5 +194,61 @@ async def test_a_session_that_cannot_store_the_turn_fails_the_run(tmp_path: Path
     blocker.close()
     assert result.status is RunStatus.FAILED
     assert result.error is not None and result.error["code"] == "session_storage_error"
+    assert "save_session_turn" in result.error["message"]
     assert "session_persisted" not in [e.type async for e in handle.events()]
     assert await session.get_items() == []
+    # The turn is not lost: once the store is back, the host stores it, exactly once.
+    assert await result.save_session_turn(session) is True
+    stored = await session.get_items()
+    assert [type(m).__name__ for m in stored] == [
+        "UserMessage",
+        "AssistantMessage",
+        "ToolMessage",
+        "AssistantMessage",
+        "ToolMessage",
+    ]
+    assert await result.save_session_turn(session) is False
+    assert len(await session.get_items()) == 5
+
+
+class LockedOnce(SQLiteSession):
+    """A SQLite session whose file another connection holds locked until the first write
+    attempt fails on it (a real lock, released by the failure)."""
+
+    def __init__(self, session_id: str, path: Path) -> None:
+        super().__init__(session_id, path, busy_timeout=0.05)
+        self.blocker: sqlite3.Connection | None = None
+        self.failures = 0
+
+    async def add_items(self, items: Sequence[Message], *, turn_id: str | None = None) -> bool:
+        try:
+            return await super().add_items(items, turn_id=turn_id)
+        except SessionStorageError:
+            self.failures += 1
+            if self.blocker is not None:
+                self.blocker.execute("ROLLBACK")
+                self.blocker.close()
+                self.blocker = None
+            raise
+
+
+async def test_a_turn_the_store_refuses_once_is_stored_on_retry(tmp_path: Path) -> None:
+    session = LockedOnce("retry", tmp_path / "sessions.sqlite3")
+    await session.clear()
+
+    def lock_the_file() -> str:
+        """Hold the session file's write lock."""
+        session.blocker = sqlite3.connect(tmp_path / "sessions.sqlite3", isolation_level=None)
+        session.blocker.execute("BEGIN IMMEDIATE")
+        return "locked"
+
+    agent = Agent(
+        model=ScriptedModel(
+            [call_tool("lock_the_file", {}), call_tool("task_finish", {"message": "ok"})]
+        ),
+        tools=[function_tool(lock_the_file, run_in_thread=False)],
+    )
+    result = await Runner.run(agent, "hi", config=RunConfig(session=session))
+    assert result.completed
+    assert session.failures == 1
+    assert len(await session.get_items()) == 5

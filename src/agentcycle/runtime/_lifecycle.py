@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from agentcycle.errors import AgentcycleError, BudgetExhaustedError
+from agentcycle.errors import AgentcycleError, BudgetExhaustedError, SessionStorageError
 from agentcycle.events import (
     AgentStarted,
     BudgetExhausted,
@@ -65,7 +65,7 @@ async def append_session_turn(
     the write and the cursor update (a resume would store the turn twice)."""
     if session is None or outcome.status not in APPENDING_STATUSES:
         return
-    if not await asyncio.shield(append_turn(session, state)):
+    if not await asyncio.shield(_append_with_retries(session, state)):
         bus.emit(
             Diagnostic,
             level="info",
@@ -73,6 +73,30 @@ async def append_session_turn(
             details={"turn_id": turn_id(state)},
         )
     bus.emit(SessionPersisted)
+
+
+SESSION_WRITE_DELAYS = (0.05, 0.25, 1.0)
+"""Waits before each retry of a turn the session store failed to take (a locked database, a
+dropped connection): about 1.3 s in all before the run fails."""
+
+
+async def _append_with_retries(session: Session, state: RunState) -> bool:
+    """``append_turn``, retried on storage failures. When the last attempt fails too, the run
+    fails with ``session_storage_error``; its state still holds the turn, which
+    ``RunResult.save_session_turn`` stores later (the turn id makes that idempotent)."""
+    for delay in SESSION_WRITE_DELAYS:
+        try:
+            return await append_turn(session, state)
+        except SessionStorageError:
+            await asyncio.sleep(delay)
+    try:
+        return await append_turn(session, state)
+    except SessionStorageError as exc:
+        raise SessionStorageError(
+            f"{exc.message} (after {len(SESSION_WRITE_DELAYS)} retries). The turn is kept in "
+            "the run's state: store it later with RunResult.save_session_turn(session).",
+            details=exc.details,
+        ) from exc
 
 
 async def close_scope(scope: RunScope) -> None:

@@ -6,6 +6,7 @@ batch that have not started yet), and close the calls of a cycle that was interr
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from agentcycle.messages import (
     ToolResultStatus,
     UserMessage,
 )
+from agentcycle.models.base import ModelResponse
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.budget_meter import BudgetMeter
@@ -75,11 +77,14 @@ class ToolBatches:
             children=env.children,
         )
 
-    async def run(self, calls: Sequence[ToolCall], index: int) -> BatchResult:
+    async def run(
+        self, calls: Sequence[ToolCall], index: int, repeated: frozenset[str] = frozenset()
+    ) -> BatchResult:
         """Run the calls of cycle ``index``'s assistant message; their results are in history
-        when this returns. Raises ``InvalidToolCallsExceeded`` once the model has made
-        ``max_invalid_tool_calls`` malformed calls in a row."""
-        batch = await self._orchestrator.run_batch(calls, index)
+        when this returns. ``repeated``: ids given to calls that repeated an earlier call's id
+        (``with_unique_call_ids``), refused. Raises ``InvalidToolCallsExceeded`` once the model
+        has made ``max_invalid_tool_calls`` malformed calls in a row."""
+        batch = await self._orchestrator.run_batch(calls, index, repeated)
         self._record(batch, index)
         return batch
 
@@ -206,6 +211,28 @@ def _attachments(outcomes: list[ToolCallOutcome]) -> list[Message]:
             parts.append(TextPart(text=f"[image attached by {outcome.call.name}: {label}]"))
             parts.append(ImagePart(url=image.url, data=image.data, media_type=image.media_type))
     return [UserMessage(content=parts, synthetic=True)] if parts else []
+
+
+def with_unique_call_ids(response: ModelResponse) -> tuple[ModelResponse, frozenset[str]]:
+    """``response`` with every tool call id unique: a call that repeats an earlier call's id
+    gets a new one (``<id>_repeat<n>``), returned so the orchestrator refuses it. History then
+    pairs each call with one result, which providers require of the next request."""
+    calls = response.tool_calls
+    if len(calls) < 2 or len({c.id for c in calls}) == len(calls):
+        return response, frozenset()
+    seen: set[str] = set()
+    renamed: set[str] = set()
+    unique = []
+    for call in calls:
+        if call.id in seen:
+            n = 2
+            while f"{call.id}_repeat{n}" in seen:
+                n += 1
+            call = call.model_copy(update={"id": f"{call.id}_repeat{n}"})
+            renamed.add(call.id)
+        seen.add(call.id)
+        unique.append(call)
+    return dataclasses.replace(response, tool_calls=tuple(unique)), frozenset(renamed)
 
 
 def _tool_message(outcome: ToolCallOutcome) -> ToolMessage:

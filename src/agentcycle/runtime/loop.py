@@ -54,7 +54,7 @@ from agentcycle.runtime._memory_providers import ProviderCalls
 from agentcycle.runtime._model_call import ModelCaller
 from agentcycle.runtime._session_memory import SessionNotesRecorder
 from agentcycle.runtime._session_turns import APPENDING_STATUSES
-from agentcycle.runtime._tool_batch import ToolBatches
+from agentcycle.runtime._tool_batch import ToolBatches, with_unique_call_ids
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
@@ -274,11 +274,12 @@ class CycleLoop:
             if hooks is not None:
                 await hooks.before_cycle(index)
             response, usage, start = await self._model.turn(index, start)
+            response, repeated = with_unique_call_ids(response)
             self._append_assistant(response, index)
             outcome: LoopOutcome | None
             handoff: HandoffRecord | None = None
             if response.tool_calls:
-                batch = await self._tools.run(response.tool_calls, index)
+                batch = await self._tools.run(response.tool_calls, index, repeated)
                 outcome, handoff = await self._apply_directives(batch, index)
             else:
                 behavior = env.agent.behavior

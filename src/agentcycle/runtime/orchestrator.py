@@ -52,8 +52,11 @@ TOOL_EXECUTION_FAILED = "tool_execution_failed"
 TOOL_CALL_SKIPPED = "tool_call_skipped"
 TOOL_CALL_INTERRUPTED = "tool_call_interrupted"
 TOOL_NOT_ALLOWED = "tool_not_allowed"
+DUPLICATE_TOOL_CALL_ID = "duplicate_tool_call_id"
 
-MODEL_ERROR_CODES = frozenset({INVALID_ARGUMENTS_JSON, TOOL_NOT_FOUND, INVALID_TOOL_ARGUMENTS})
+MODEL_ERROR_CODES = frozenset(
+    {INVALID_ARGUMENTS_JSON, TOOL_NOT_FOUND, INVALID_TOOL_ARGUMENTS, DUPLICATE_TOOL_CALL_ID}
+)
 """Codes that mean the model wrote a malformed call (they count towards the invalid limit)."""
 
 
@@ -145,15 +148,26 @@ class ToolOrchestrator:
         self._open: dict[str, tuple[float, bool]] = {}
         self._done: dict[str, ToolCallOutcome] = {}
 
-    async def run_batch(self, calls: Sequence[ToolCall], cycle_index: int) -> BatchResult:
+    async def run_batch(
+        self, calls: Sequence[ToolCall], cycle_index: int, repeated: frozenset[str] = frozenset()
+    ) -> BatchResult:
         """Run ``calls``: one outcome per call in call order, or pending entries.
 
         Calls run concurrently when every tool in the batch is read-only and needs no approval;
         otherwise in order. Once a call returns a finish, wait or handoff directive, or hits the
         tool-call budget, the remaining calls are skipped (with a result each, so history stays
-        paired)."""
+        paired). Calls whose id is in ``repeated`` (they repeated an earlier call's id) are
+        refused with ``duplicate_tool_call_id``."""
         agent = self._seat.agent
         planned = [self._plan(call, agent.tools, cycle_index) for call in calls]
+        if repeated:
+            for p in planned:
+                if p.call.id in repeated:
+                    p.refusal = ToolResult.error(
+                        DUPLICATE_TOOL_CALL_ID,
+                        "This call repeated the id of an earlier call in the same message, so it "
+                        "did not run; call the tool again if it is still needed.",
+                    )
         if self._parallel(planned, agent.policy):
             done = await asyncio.gather(
                 *(self._decide(p, agent.policy, cycle_index) for p in planned)
