@@ -463,14 +463,6 @@ class SessionPersisted(RunEvent):
 
 
 @dataclass(slots=True, kw_only=True)
-class BudgetSnapshot(RunEvent):
-    """Usage so far against the run's budget."""
-
-    type: ClassVar[str] = "budget_snapshot"
-    usage: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True, kw_only=True)
 class BudgetExhausted(RunEvent):
     """A budget limit was hit; ``usage`` is every counter of the run (``BudgetUsage``) and
     ``limit`` the limit's name. ``run_failed`` with ``budget_exhausted`` follows."""
@@ -572,7 +564,6 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
         HandoffStarted,
         HandoffCompleted,
         SessionPersisted,
-        BudgetSnapshot,
         BudgetExhausted,
         CheckpointCreated,
         CheckpointResumed,
