@@ -35,22 +35,56 @@ def workspace(tmp_path: Path) -> Path:
 def test_without_settings_the_demo_runs_and_shows_its_tool_calls(workspace: Path) -> None:
     proc = run_cli("--prompt", "Summarise this project", cwd=workspace)
     assert proc.returncode == 0, proc.stderr
-    assert "no settings file found; running the offline demo backend" in proc.stderr
+    assert "offline demo model" in proc.stderr
     for call in ("todo_write", "find_files", "read_file", "write_file", "task_finish"):
         assert f"-> {call}(" in proc.stderr, call
-    assert "Summarise this project" in proc.stdout
+    assert "fixed plan" in proc.stdout and "openai:gpt-4.1-mini" in proc.stdout
     report = (workspace / "REPORT.md").read_text()
     assert "Request: Summarise this project" in report
     assert "- `README.md`" in report and "- `main.py`" in report
-    assert "Files read: README.md, main.py" in report
+    assert "**Sample project**" in report and "> A tiny project." in report
+    assert "### `main.py` (1 lines)" in report
 
 
 def test_a_second_demo_run_reads_and_replaces_its_report(workspace: Path) -> None:
-    assert run_cli("-p", "first", "--backend", "demo", cwd=workspace).returncode == 0
-    proc = run_cli("-p", "second", "--backend", "demo", cwd=workspace)
+    assert run_cli("-p", "summarise", "--backend", "demo", cwd=workspace).returncode == 0
+    proc = run_cli("-p", "report again", "--backend", "demo", cwd=workspace)
     assert proc.returncode == 0, proc.stderr
     assert '-> read_file({"path": "REPORT.md"})' in proc.stderr
-    assert "Request: second" in (workspace / "REPORT.md").read_text()
+    assert "failed" not in proc.stderr
+    assert "Request: report again" in (workspace / "REPORT.md").read_text()
+
+
+def test_a_request_the_demo_cannot_do_is_declined_plainly(workspace: Path) -> None:
+    proc = run_cli("-p", "create hello.txt", "--backend", "demo", cwd=workspace)
+    assert proc.returncode == 0, proc.stderr
+    assert "cannot do “create hello.txt”" in proc.stdout
+    assert not (workspace / "REPORT.md").exists() and not (workspace / "hello.txt").exists()
+
+
+def test_an_empty_folder_gets_a_report(tmp_path: Path) -> None:
+    proc = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "The workspace is empty" in (tmp_path / "REPORT.md").read_text()
+    again = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
+    assert again.returncode == 0 and "failed" not in again.stderr
+
+
+def test_a_folder_too_large_to_list_at_once(tmp_path: Path) -> None:
+    for index in range(1_500):
+        (tmp_path / f"note_{index:04d}.txt").write_text(f"note {index}\n")
+    for attempt in ("first", "second"):
+        proc = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
+        assert proc.returncode == 0 and "failed" not in proc.stderr, (attempt, proc.stderr)
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "Top level: at least" in report and "### `note_0000.txt` (1 lines)" in report
+
+
+def test_a_missing_workspace_folder_is_created_and_reported(tmp_path: Path) -> None:
+    proc = run_cli("-p", "summarise", "--workspace", "ws/new", "--backend", "demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "created the workspace folder ws/new" in proc.stderr
+    assert (tmp_path / "ws" / "new" / "REPORT.md").is_file()
 
 
 def test_json_output_reports_status_and_resolution(workspace: Path) -> None:
@@ -99,7 +133,7 @@ def test_bad_configuration_is_one_line_and_exit_1(workspace: Path) -> None:
     missing = run_cli("--prompt", "hi", "--settings-file", "nope.json", cwd=workspace)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
-    bad_ws = run_cli("--prompt", "hi", "--workspace", "missing-dir", cwd=workspace)
+    bad_ws = run_cli("--prompt", "hi", "--workspace", "README.md", cwd=workspace)
     assert bad_ws.returncode == 1 and "not a directory" in bad_ws.stderr
 
 

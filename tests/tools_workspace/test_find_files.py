@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.workspace import LocalWorkspaceBackend, WorkspaceBackend
-from tests.tools_workspace.discovery_helpers import FIND, find, paths, plant, run_tool
+from tests.tools_workspace.discovery_helpers import FIND, context, find, paths, plant, run_tool
 
 VISIBLE = [
     "README.md",
@@ -136,9 +138,31 @@ async def test_max_results_is_capped(tmp_path: Path) -> None:
     for index in range(5_003):
         (root / "d" / f"{index:05d}").touch()
     outcome = await find(LocalWorkspaceBackend(root), max_results=50_000)
-    assert outcome.body["returned"] == 5_000
     assert outcome.body["max_results_capped"] == 5_000
-    assert outcome.body["truncated"] and outcome.body["next_offset"] == 5_000
+    # 5,000 entries never fit in one result: the output limit shortens the page further.
+    assert outcome.body["truncated"] and outcome.body["next_offset"] == outcome.body["returned"]
+
+
+async def test_a_page_too_large_for_one_result_shrinks_and_stays_json(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for group in range(30):
+        (root / f"group_{group:02d}").mkdir(parents=True)
+        for index in range(40):
+            (root / f"group_{group:02d}" / f"a_rather_long_file_name_{index:03d}.txt").touch()
+    workspace = LocalWorkspaceBackend(root)
+    listed: list[str] = []
+    offset = 0
+    while True:
+        result = await FIND.invoke(context(workspace), {"max_results": 500, "offset": offset})
+        assert len(result.content) <= MAX_TOOL_OUTPUT_CHARS  # never cut as text
+        body = json.loads(result.content)
+        listed += [entry["path"] for entry in body["files"]]
+        if not body["truncated"]:
+            break
+        assert 0 < body["returned"] < 500 and "output limit" in body["hint"]
+        offset = body["next_offset"]
+    assert len(listed) == len(set(listed)) == 30 * 41
+    assert listed == sorted(listed)
 
 
 async def test_errors_are_results(workspace: WorkspaceBackend) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from agentcycle._json import dumps
 from agentcycle.tools.builtin import _search_rg
+from agentcycle.tools.builtin.search import MAX_OUTPUT_CHARS
 from agentcycle.workspace import LocalWorkspaceBackend, WorkspaceBackend
 from tests.tools_workspace.discovery_helpers import SEARCH, context, plant, search, without_rg
 
@@ -98,7 +100,7 @@ async def test_output_is_bounded(workspace: WorkspaceBackend) -> None:
     outcome = await search(workspace, pattern="w+", output_mode="content", head_limit=1000)
     body = outcome.body
     assert body["truncated"] and "offset=" in body["hint"]
-    assert len(body["content"]) <= 30_000
+    assert len(dumps(body["content"])) <= MAX_OUTPUT_CHARS
     shown = body["content"].count("\n") + 1
     assert shown == body["returned"] == body["next_offset"] < 500
     rest = await search(workspace, pattern="w+", output_mode="content", offset=shown, head_limit=5)

@@ -94,8 +94,9 @@ class ModelChoice:
                     f"{_NO_SETTINGS_FILE}; use --backend demo for the offline demo"
                 )
             print(
-                "agentcycle: no settings file found; running the offline demo backend "
-                "(see local_settings.example.json to use a real model)",
+                "agentcycle: no model chosen; running the offline demo model, which follows a "
+                "fixed plan (for a real one: --model openai:gpt-4.1-mini with OPENAI_API_KEY "
+                "set, or --model ollama:qwen2.5)",
                 file=self._err,
             )
             return DemoModel()

@@ -113,6 +113,15 @@ async def _run(
 
 def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
     workspace = Path(args.workspace).expanduser()
+    if not workspace.exists():
+        # The quickstart shape (`--workspace ./workspace`) works on a fresh checkout.
+        try:
+            workspace.mkdir(parents=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create the workspace folder {str(workspace)!r}: {exc.strerror}"
+            ) from None
+        print(f"agentcycle: created the workspace folder {workspace}", file=err)
     if not workspace.is_dir():
         raise ConfigurationError(f"workspace {str(workspace)!r} is not a directory")
     if args.max_cycles < 1:

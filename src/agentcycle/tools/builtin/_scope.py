@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult
+from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.tools.base import ToolContext
 from agentcycle.workspace._glob import GlobMatcher
 from agentcycle.workspace.base import WorkspaceBackend
@@ -38,6 +40,11 @@ FILE_TYPES: dict[str, tuple[str, ...]] = {
     "css": ("*.css", "*.scss", "*.less"),
 }
 """``search_files`` ``type`` names and the file-name globs each stands for (both engines)."""
+
+RESULT_BUDGET_CHARS = MAX_TOOL_OUTPUT_CHARS - 1_000
+"""What a structured (JSON) result of a discovery tool may take. The runtime cuts any longer
+output as text, which would leave the model invalid JSON: these tools return fewer entries with
+``truncated`` and ``next_offset`` instead. The margin is for the envelope (counts, hints)."""
 
 VISIBILITY_PROPERTIES: dict[str, Any] = {
     "include_hidden": {
@@ -162,3 +169,13 @@ def iso_time(timestamp: float | None) -> str | None:
 def clamp(value: Any, default: int, low: int, high: int) -> int:
     """An integer argument with its default, clamped into ``low..high``."""
     return default if value is None else min(max(int(value), low), high)
+
+
+def fitting(items: list[Any], budget: int) -> int:
+    """How many of ``items``, from the first, fit in ``budget`` characters of compact JSON."""
+    used = 0
+    for count, item in enumerate(items):
+        used += len(dumps(item)) + 1  # the separating comma
+        if used > budget:
+            return count
+    return len(items)

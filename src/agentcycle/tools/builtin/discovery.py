@@ -9,6 +9,9 @@ only counted. The walk stops after ``scan_limit`` entries (``scan_truncated``).
 Sorting by path pages cheaply: the walk stops as soon as the page and one more match are found,
 so ``total_found`` is reported only when the walk reached the end. ``modified_desc`` has to see
 every match within the scan before it can order them, so it always walks up to ``scan_limit``.
+
+The answer is always whole JSON: a page that would not fit in one tool result
+(:data:`~._scope.RESULT_BUDGET_CHARS`) returns fewer entries, ``truncated`` and ``next_offset``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult
 from agentcycle.tools.base import SideEffect, ToolContext
 from agentcycle.tools.builtin._scope import (
+    RESULT_BUDGET_CHARS,
     VISIBILITY_PROPERTIES,
     Visibility,
     clamp,
     error_result,
+    fitting,
     iso_time,
     workspace_of,
 )
@@ -132,9 +137,13 @@ async def _find_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
         matches.sort(key=lambda e: e.path)
         matches.sort(key=lambda e: e.modified if e.modified is not None else float("-inf"))
         matches.reverse()
-    page = matches[offset : offset + max_results]
-    more = len(matches) > offset + max_results
-    body: dict[str, Any] = {"ok": True, "path": base, "files": [_describe(e) for e in page]}
+    described = [_describe(e) for e in matches[offset : offset + max_results]]
+    # A page too large for one tool result shrinks (at least one entry, so paging advances).
+    shown = max(1, fitting(described, RESULT_BUDGET_CHARS - len(dumps(summarised))))
+    bounded = shown < len(described)
+    page = described[:shown]
+    more = bounded or len(matches) > offset + max_results
+    body: dict[str, Any] = {"ok": True, "path": base, "files": page}
     body["returned"] = len(page)
     if complete:
         body["total_found"] = len(matches)
@@ -149,7 +158,12 @@ async def _find_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     if requested > MAX_RESULTS_CAP:
         body["max_results_capped"] = MAX_RESULTS_CAP
     hints = []
-    if more:
+    if bounded:
+        hints.append(
+            f"output limit: {len(page)} of the {len(described)} entries asked for fit in one "
+            f"result; call again with offset={offset + len(page)}, or narrow `path`/`glob`"
+        )
+    elif more:
         hints.append(f"more entries: call again with offset={offset + len(page)}")
     if listing.truncated:
         hints.append(

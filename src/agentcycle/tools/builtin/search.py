@@ -10,7 +10,9 @@ directories, hidden and sensitive files are skipped unless asked for.
 
 Paging units: files for ``files_with_matches`` and ``count``, matching lines for ``content``
 (each shown with its context). The search stops once ``offset + head_limit`` units and one more
-(to know there is more) have been found. Output is capped at 500 lines / 30,000 characters.
+(to know there is more) have been found. Output is capped at 500 lines and at what fits in one
+tool result as JSON (:data:`~._scope.RESULT_BUDGET_CHARS`, escapes counted): a page that would
+be longer ends early with ``truncated`` and ``next_offset``, so the answer stays whole JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from agentcycle.tools.base import SideEffect, ToolContext
 from agentcycle.tools.builtin import _search_py, _search_rg
 from agentcycle.tools.builtin._scope import (
     FILE_TYPES,
+    RESULT_BUDGET_CHARS,
     VISIBILITY_PROPERTIES,
     clamp,
     error_result,
@@ -41,7 +44,7 @@ SEARCH_FILES = "search_files"
 DEFAULT_HEAD_LIMIT = 250
 HEAD_LIMIT_CAP = 5_000
 MAX_OUTPUT_LINES = 500
-MAX_OUTPUT_CHARS = 30_000
+MAX_OUTPUT_CHARS = RESULT_BUDGET_CHARS
 MAX_LINE_CHARS = 500
 """A longer line is cut (minified code would otherwise fill the whole output)."""
 
@@ -114,7 +117,8 @@ class _Output:
         self.full = False
 
     def fits(self, lines: list[str]) -> bool:
-        size = sum(len(line) + 1 for line in lines)
+        # Counted as the JSON result will carry them: quotes, backslashes and controls escaped.
+        size = sum(len(dumps(line)) for line in lines)
         if len(self.lines) + len(lines) > MAX_OUTPUT_LINES or self.chars + size > MAX_OUTPUT_CHARS:
             self.full = True
             return False
@@ -267,8 +271,8 @@ def search_files_tool() -> BuiltinTool:
             "(output_mode=content), or per-file counts. Smart case unless case_sensitive is "
             "set. Skips binary files, dependency/cache directories, hidden and secret files "
             "unless the include_* flags ask for them. Paged by head_limit (default 250) and "
-            "offset; output capped at 500 lines / 30,000 characters. Regex subset: no "
-            "look-around or back-references."
+            f"offset; output capped at {MAX_OUTPUT_LINES} lines / {MAX_OUTPUT_CHARS:,} "
+            "characters. Regex subset: no look-around or back-references."
         ),
         parameters=_PARAMETERS,
         handler=_search_files,
