@@ -85,16 +85,23 @@ def positive(name: str, value: int) -> int:
 
 
 def resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
-    """The run's model (``RunConfig.model``, else the agent's): an instance as is, a name or
-    ``ModelRef`` through the model provider (else the settings file)."""
+    """The run's model (``RunConfig.model``, else the agent's): an instance as is, a
+    ``provider:model`` name (``"openai:gpt-4.1-mini"``) from the environment, another name or
+    a ``ModelRef`` through the model provider (else the settings file)."""
     chosen: Model | ModelRef | str = first_set(config.model, agent.model, "")
     if chosen == "":
         raise ConfigurationError(
-            "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a "
-            "ModelRef or a model name from the settings file)"
+            "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a name "
+            "such as 'openai:gpt-4.1-mini', or a ModelRef or name from the settings file)"
         )
     if not isinstance(chosen, ModelRef | str):
         return ProvidedModel(model=chosen, info=declared_info(chosen), settings=_NO_SETTINGS)
+    if isinstance(chosen, str):
+        from agentcycle.models.named import named_model
+
+        named = named_model(chosen)
+        if named is not None:
+            return named
     provider = config.model_provider or settings_provider(config)
     return provider.get_model(chosen)
 
@@ -108,8 +115,9 @@ def settings_provider(config: RunConfig) -> ModelProvider:
     )
     if path is None:
         raise ConfigurationError(
-            "no settings file: pass settings_file, set AGENTCYCLE_SETTINGS, or create "
-            "./local_settings.json (see local_settings.example.json)"
+            "no settings file: name the model with its provider ('openai:gpt-4.1-mini', "
+            "'anthropic:...', 'ollama:qwen2.5'), or pass settings_file, set AGENTCYCLE_SETTINGS, "
+            "or create ./local_settings.json (see local_settings.example.json)"
         )
     return SettingsModelProvider(path, config.default_backend)
 

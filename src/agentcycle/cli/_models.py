@@ -70,10 +70,9 @@ class ModelChoice:
         name fails before anything runs. Either unset falls back to the flags' choice."""
         if backend is None and model is None:
             return self.default()
-        if backend == DEMO_BACKEND:
-            if model not in (None, DEMO_MODEL):
-                raise ConfigurationError(f"the demo backend has one model, {DEMO_MODEL!r}")
-            return DemoModel()
+        direct = _direct(backend, model)
+        if direct is not None:
+            return direct
         provider = self._settings()
         if provider is None:
             raise ConfigurationError(
@@ -85,13 +84,16 @@ class ModelChoice:
 
     def _choose_default(self) -> Model | ModelRef:
         args = self._args
-        if args.backend == DEMO_BACKEND:
-            return DemoModel()
+        direct = _direct(args.backend, args.model or None)
+        if direct is not None:
+            return direct
         provider = self._settings()
         if provider is None:
             if args.backend or args.model:
                 raise ConfigurationError(
-                    f"{_NO_SETTINGS_FILE}; use --backend demo for the offline demo"
+                    f"{_NO_SETTINGS_FILE}; name a model with its provider instead "
+                    "(--model openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5, ollama:qwen2.5), "
+                    "or use --backend demo for the offline demo"
                 )
             print(
                 "agentcycle: no model chosen; running the offline demo model, which follows a "
@@ -117,6 +119,31 @@ class ModelChoice:
             backend = args.backend if args.backend != DEMO_BACKEND else None
             self._provider = SharedModels(SettingsModelProvider(path, default_backend=backend))
         return self._provider
+
+
+def _direct(backend: str | None, model: str | None) -> Model | None:
+    """The demo model, or a ``provider:model`` name built from the environment; ``None`` for
+    names the settings file resolves. Contradictory flags are refused, never ignored."""
+    if backend == DEMO_BACKEND:
+        if model not in (None, DEMO_MODEL):
+            raise ConfigurationError(
+                f"the demo backend has one model, {DEMO_MODEL!r}: drop --backend demo to run "
+                f"{model!r}, or drop --model"
+            )
+        return DemoModel()
+    if model is None:
+        return None
+    from agentcycle.models.named import ModelName, named_model
+
+    if ModelName.parse(model) is None:
+        return None
+    if backend is not None:
+        raise ConfigurationError(
+            f"model {model!r} names its provider already; drop the backend ({backend!r})"
+        )
+    named = named_model(model)
+    assert named is not None  # parsed above
+    return named.model
 
 
 def _ref(provider: SharedModels, backend: str | None, model: str | None) -> ModelRef:

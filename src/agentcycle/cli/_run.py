@@ -148,6 +148,9 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         skills_dirs=tuple(Path(d).expanduser() for d in args.skills_dir or ()),
     )
     models = ModelChoice(args, err)
+    if args.agents is None:
+        # Resolved before the team is built, so its errors carry no agents-file context.
+        models.default()
     agent = build_team(team, defaults, models.for_agent)
     session = _session(args.session, workspace) if args.session is not None else None
     budget = None
