@@ -128,7 +128,8 @@ async def test_malformed_arguments_are_repaired_on_the_next_cycle(
         ChatReply(tool_calls=[ServerToolCall("add", {"a": 1, "b": 1})]),
         finish("2"),
     )
-    result = await Runner.run(Agent(model=model_for(server), tools=[add]), "1+1")
+    # Unstreamed: a streamed malformed call would first be asked again without streaming.
+    result = await Runner.run(Agent(model=model_for(server, stream=False), tools=[add]), "1+1")
     assert result.final_output == "2"
     second_request = server.requests[1].json["messages"]
     error_result = json.loads(second_request[-1]["content"])

@@ -7,10 +7,13 @@ The SDK's own retries are off; ``_retry`` decides what is retried and when to fa
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import AsyncGenerator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from agentcycle.errors import ModelError, PromptTooLongError
 from agentcycle.models import _retry
 from agentcycle.models._adapter import NO_KEY, SDKModel
 from agentcycle.models._convert_openai import (
@@ -21,8 +24,11 @@ from agentcycle.models._convert_openai import (
     request_params,
 )
 from agentcycle.models.base import (
+    AttemptFailed,
+    AttemptStarted,
     EndpointTarget,
     ModelRequest,
+    ModelResponse,
     ModelSettings,
     ModelStreamItem,
 )
@@ -43,6 +49,16 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
     as deltas, all at once). ``send_reasoning=True`` passes an assistant message's reasoning back
     as ``reasoning_content``, for endpoints that require it in thinking mode; by default it is
     not sent.
+
+    Quirks of local servers (llama.cpp server, Ollama, vLLM) handled here:
+
+    - a streamed tool call whose arguments are not valid JSON (llama.cpp's server breaks them
+      in ``auto`` mode) is asked again without streaming, announced as a failed attempt with
+      the code ``malformed_tool_call``; that endpoint then gets tool calls unstreamed for the
+      life of this model;
+    - with ``context_length`` known, a prompt whose estimate (four characters a token) is over
+      the window is refused before sending, and an empty answer (a 200 stream with no output)
+      to a prompt near the window is read as ``PromptTooLongError``, not as a cut stream.
     """
 
     def __init__(
@@ -54,9 +70,70 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
         settings: ModelSettings | None = None,
         stream: bool = True,
         send_reasoning: bool = False,
+        context_length: int | None = None,
     ) -> None:
         super().__init__(targets, name=name, backend=backend, settings=settings, stream=stream)
         self._converter = MessageConverter(send_reasoning=send_reasoning)
+        self._context_length = context_length
+        self._unstreamed_tools: set[str] = set()
+        """Endpoints whose streamed tool calls came back malformed."""
+
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelStreamItem, None]:
+        """Stream deltas for ``request`` (see ``SDKModel.stream``), asking again unstreamed
+        when a streamed tool call is malformed."""
+        attempt = 1
+        async for item in super().stream(request):
+            if isinstance(item, AttemptStarted):
+                attempt = item.attempt
+            if isinstance(item, ModelResponse) and self._retry_unstreamed(item):
+                endpoint = item.endpoint or ""
+                self._unstreamed_tools.add(endpoint)
+                error = ModelError(
+                    f"endpoint {endpoint!r} streamed a tool call whose arguments are not valid "
+                    "JSON; asking again without streaming",
+                    code="malformed_tool_call",
+                    retryable=True,
+                    details={"endpoint": endpoint},
+                )
+                yield AttemptFailed(attempt, error, endpoint)
+                yield AttemptStarted(attempt + 1, endpoint)
+                async for again in super().stream(request):
+                    if isinstance(again, AttemptStarted | AttemptFailed):
+                        again = dataclasses.replace(again, attempt=again.attempt + attempt)
+                    yield again
+                return
+            yield item
+
+    def _retry_unstreamed(self, response: ModelResponse) -> bool:
+        if not response.tool_calls or response.endpoint in self._unstreamed_tools:
+            return False
+        return self._stream and any(not _json_object(c.arguments) for c in response.tool_calls)
+
+    def _check_fits(self, params: dict[str, Any]) -> None:
+        window = self._context_length
+        if window is None:
+            return
+        estimate = _estimate(params)
+        if estimate > window:
+            raise PromptTooLongError(
+                f"the prompt (about {estimate:,} tokens) cannot fit the context window of model "
+                f"{self.name!r} ({window:,} tokens); it was not sent",
+                details={"estimated_tokens": estimate, "context_length": window},
+            )
+
+    def _empty_answer(self, target: EndpointTarget, params: dict[str, Any]) -> ModelError | None:
+        """An empty 200 answer to a prompt filling most of the window: it did not fit."""
+        window = self._context_length
+        if window is None:
+            return None
+        estimate = _estimate(params)
+        if estimate < window * _NEAR_WINDOW:
+            return None
+        return PromptTooLongError(
+            f"endpoint {target.endpoint_id!r} sent an empty answer to a prompt of about "
+            f"{estimate:,} tokens, near the context window ({window:,}): read as prompt too long",
+            details={"endpoint": target.endpoint_id, "estimated_tokens": estimate},
+        )
 
     def _sdk(self) -> ModuleType:
         import openai
@@ -86,19 +163,22 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
         request: ModelRequest,
         settings: ModelSettings,
     ) -> dict[str, Any]:
-        return request_params(
+        unstreamed = bool(request.tools) and target.endpoint_id in self._unstreamed_tools
+        params = request_params(
             target.model_id,
             prepared,
             request.tools,
             settings,
-            stream=self._stream,
+            stream=self._stream and not unstreamed,
             official=is_official_openai(target.api_base),
         )
+        self._check_fits(params)
+        return params
 
     async def _call(
         self, client: AsyncOpenAI, target: EndpointTarget, params: dict[str, Any]
     ) -> AsyncGenerator[ModelStreamItem, None]:
-        if not self._stream:
+        if not params.get("stream"):
             completion = await client.chat.completions.create(**params)
             for item in completion_items(completion, target.model_id, target.endpoint_id):
                 yield item
@@ -112,5 +192,28 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
                     emitted = True
                     yield delta
         if accumulator.finish_reason is None:
-            raise _retry.incomplete_error(target, emitted=emitted)
+            too_long = None if emitted else self._empty_answer(target, params)
+            raise too_long or _retry.incomplete_error(target, emitted=emitted)
         yield accumulator.response()
+
+
+_NEAR_WINDOW = 0.8
+"""An empty answer to a prompt of at least this share of the window is read as too long."""
+
+
+def _estimate(params: dict[str, Any]) -> int:
+    """Tokens of a request's messages and tools at four characters a token: cheap, and close
+    enough to a local server's own count for a window check."""
+    chars = len(json.dumps(params["messages"], ensure_ascii=False, default=str))
+    chars += len(json.dumps(params.get("tools") or [], ensure_ascii=False))
+    return chars // 4
+
+
+def _json_object(arguments: str) -> bool:
+    """Whether tool-call arguments are a JSON object (empty text counts: no arguments)."""
+    if not arguments.strip():
+        return True
+    try:
+        return isinstance(json.loads(arguments), dict)
+    except ValueError:
+        return False

@@ -20,7 +20,9 @@ groups of models, each model served by one or more endpoints in failover order):
               "endpoints": ["openai", {"endpoint_id": "ollama", "model_id": "qwen3:8b"}],
               "context_length": 1047576, "max_output_tokens": 32768,
               "function_call_available": true, "native_multimodal": true,
-              "settings": {"temperature": 0.2},          # optional ModelSettings fields
+              "settings": {"temperature": 0.2,           # optional ModelSettings fields
+                           "tool_choice": "auto"},       # (llama.cpp wants tool_choice set)
+              "stream": true,                            # optional; false: never stream
               "pricing": {"input_per_million": 2.0,      # optional ModelPrice, USD per 1M
                           "output_per_million": 8.0,
                           "cached_input_per_million": 0.5}
@@ -37,7 +39,9 @@ all optional: a top-level ``default_backend``; a per-backend ``default_model``; 
 per-model ``id`` defaulting to the model's name; a per-model ``pricing`` object (``ModelPrice``
 fields: ``input_per_million``, ``output_per_million``, optional ``cached_input_per_million`` and
 ``cache_write_per_million``, in US dollars), which makes runs of the model report their cost
-(``RunConfig.price_table`` overrides it). ``endpoint_type`` defaults to ``openai``; an
+(``RunConfig.price_table`` overrides it); a per-model ``stream`` (default ``true``; ``false``
+for OpenAI-compatible servers that cannot stream, or stream tool calls badly), which an
+Anthropic endpoint refuses. ``endpoint_type`` defaults to ``openai``; an
 endpoint may have ``api_key``, ``api_key_env`` or neither (local servers), never both. Unknown
 fields are errors. All endpoints of one model must share an ``endpoint_type``.
 
@@ -120,6 +124,8 @@ class ModelConfig(_Config):
     settings: ModelSettings | None = None
     pricing: ModelPrice | None = None
     """US dollars per million tokens; runs of this model then report their cost."""
+    stream: bool = True
+    """``false`` for servers that cannot stream (OpenAI-compatible endpoints only)."""
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -197,6 +203,11 @@ class LLMSettings(_Config):
                     raise ValueError(
                         f"{where}: all endpoints of one model must have the same endpoint_type "
                         f"(found {', '.join(sorted(kinds))})"
+                    )
+                if not model.stream and kinds == {"anthropic"}:
+                    raise ValueError(
+                        f"backends.{backend_name}.models.{model_name}.stream: the Anthropic "
+                        "adapter always streams; remove stream: false"
                     )
         if self.default_backend is not None and self.default_backend not in self.backends:
             raise ValueError(
@@ -293,6 +304,7 @@ class ResolvedModel:
     info: ModelInfo
     settings: ModelSettings
     price: ModelPrice | None = None
+    stream: bool = True
 
     @property
     def endpoint_type(self) -> Literal["openai", "anthropic"]:
@@ -380,6 +392,7 @@ def resolve_model(
         ),
         settings=model.settings or ModelSettings(),
         price=model.pricing,
+        stream=model.stream,
     )
 
 
@@ -397,7 +410,12 @@ def build_model(resolved: ResolvedModel) -> Model:
     from agentcycle.models.openai import OpenAIChatModel
 
     return OpenAIChatModel(
-        resolved.targets, name=resolved.model, backend=resolved.backend, settings=resolved.settings
+        resolved.targets,
+        name=resolved.model,
+        backend=resolved.backend,
+        settings=resolved.settings,
+        stream=resolved.stream,
+        context_length=resolved.info.context_length,
     )
 
 

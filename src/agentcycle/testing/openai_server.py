@@ -74,6 +74,8 @@ class ChatReply:
     ``None``. ``finish_reason`` defaults to ``tool_calls`` or ``stop``. ``cut_after=N`` drops
     the connection after N streamed events (0: right after the headers; for a non-streamed
     request, before any response). ``delay`` seconds pass before the response starts.
+    ``empty=True`` streams no chunk at all, only ``data: [DONE]``: how llama.cpp's server
+    answers a prompt that does not fit its context window.
     """
 
     text: str = ""
@@ -85,6 +87,7 @@ class ChatReply:
     chunk_size: int | None = None
     cut_after: int | None = None
     delay: float = 0.0
+    empty: bool = False
 
 
 class OpenAICompatServer(LoopbackServer[ChatReply]):
@@ -123,8 +126,9 @@ class OpenAICompatServer(LoopbackServer[ChatReply]):
     def _stream(
         self, exchange: Exchange, reply: ChatReply, model: str, include_usage: bool
     ) -> None:
-        events = [json.dumps(chunk) for chunk in _chunks(reply, model, self.chunk_size)]
-        if include_usage and reply.usage is not None:
+        chunks = [] if reply.empty else _chunks(reply, model, self.chunk_size)
+        events = [json.dumps(chunk) for chunk in chunks]
+        if include_usage and reply.usage is not None and not reply.empty:
             events.append(json.dumps(_chunk(model, [], usage=dict(reply.usage))))
         events.append("[DONE]")
         exchange.start_events()
