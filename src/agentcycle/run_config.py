@@ -50,11 +50,14 @@ class RunConfig:
     policy: ToolPolicy | None = None
     """Narrows the agent's (and the runner's) tool policy for this run."""
     approval_provider: ApprovalProvider | None = None
-    """Decides approval requests first. Without a decision the run ends in ``wait_user`` with
-    the call pending, unless ``live_approvals`` is set."""
+    """Decides approval requests first. Without a decision, a run started with
+    ``Runner.start`` waits for ``RunHandle.approve``; ``Runner.run`` and ``stream`` end in
+    ``wait_user`` with the call pending."""
     live_approvals: bool | None = None
-    """A run started with ``Runner.start`` waits for ``RunHandle.approve`` (up to
-    ``approval_timeout``) instead of ending in ``wait_user``."""
+    """Runs started with ``Runner.start`` / ``start_sync`` / ``start_resumed`` wait for
+    ``RunHandle.approve`` (up to ``approval_timeout``) unless this is ``False``, which ends
+    them in ``wait_user`` instead. ``Runner.run``, ``run_sync``, ``stream`` and ``resume``
+    give no handle to approve with, so they always end in ``wait_user``."""
     approval_timeout: float | None = None
     """Seconds a live run waits for ``RunHandle.approve`` before the decision is ``timeout``
     (``None``: 300)."""

@@ -64,9 +64,13 @@ class Runner:
     async def start(
         self, agent: Agent, input: Any, *, config: RunConfig | None = None
     ) -> RunHandle:
-        """Start a run in the background and return its live handle. With
-        ``RunConfig.live_approvals`` a call that needs approval (and that
-        ``approval_provider`` does not decide) waits for ``RunHandle.approve``."""
+        """Start a run in the background and return its live handle.
+
+        Approvals are live by default here, since the caller holds the handle: a call that
+        needs approval (and that ``approval_provider`` does not decide) waits for
+        ``RunHandle.approve`` / ``deny`` (up to ``RunConfig.approval_timeout``).
+        ``RunConfig(live_approvals=False)`` ends the run in ``wait_user`` instead, as
+        ``run`` and ``stream`` always do."""
         return await self._start(agent, input, config, live=None)
 
     async def _start(
@@ -85,8 +89,9 @@ class Runner:
         *,
         live: bool | None,
     ) -> RunHandle:
-        """``live=None`` follows ``config.live_approvals``; ``False`` is for front doors that
-        give the caller no handle to approve with."""
+        """``live=None`` follows ``config.live_approvals``, live unless it says ``False`` (the
+        caller holds the handle); ``False`` is for front doors that give the caller no handle to
+        approve with."""
         spec = compiled.state.spec
         bus = EventBus(
             run_id=spec.run_id,
@@ -99,7 +104,7 @@ class Runner:
         timeout = config.approval_timeout
         broker = ApprovalBroker(
             compiled.approvals,
-            live=bool(config.live_approvals) if live is None else live,
+            live=config.live_approvals is not False if live is None else live,
             timeout=DEFAULT_APPROVAL_TIMEOUT if timeout is None else timeout,
             on_provider_failure=lambda request, exc: report_provider_failure(bus, request, exc),
         )

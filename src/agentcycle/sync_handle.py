@@ -5,7 +5,7 @@ that loop and waits for the answer, so a thread-based host (a web framework's re
 a desktop UI, a script) gets the same control as ``RunHandle``: lossless event subscribers,
 cancel, steer, live approvals, state and result.
 
-    with Runner.start_sync(agent, "...", config=RunConfig(live_approvals=True)) as handle:
+    with Runner.start_sync(agent, "...") as handle:
         for event in handle.events():
             if event.type == "approval_requested":
                 handle.approve(event.request_id, "allow")

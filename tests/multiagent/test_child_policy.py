@@ -126,7 +126,8 @@ async def test_the_parent_handle_approves_a_child_call() -> None:
 
 async def test_without_an_approver_a_child_call_waiting_for_approval_is_an_error_result() -> None:
     child = researcher([call_tool("deploy", {"target": "prod"})], tools=[deploy])
-    result, events = await run_with_events(planner(child))
+    no_approver = RunConfig(live_approvals=False)  # nobody approves on the handle
+    result, events = await run_with_events(planner(child), config=no_approver)
     assert result.status is RunStatus.COMPLETED  # the parent model saw the error and finished
     completed = next(e for e in events if isinstance(e, SubRunCompleted))
     assert completed.status == "wait_user"

@@ -353,7 +353,7 @@ async def test_a_follow_up_after_an_unanswered_approval_closes_the_waiting_call(
         ],
         {"deployer": SubAgent(deployer, "Deploys.")},
     )
-    result, _ = await run_with_events(lead)
+    result, _ = await run_with_events(lead, config=RunConfig(live_approvals=False))
     assert result.status is RunStatus.COMPLETED
     (created,) = tool_results(lead, "create_sub_task")
     waiting = created["tasks"][0]

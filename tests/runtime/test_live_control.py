@@ -67,6 +67,23 @@ async def test_host_denial_reaches_the_model_and_unknown_requests_are_errors() -
     assert launched == [] and result.status is RunStatus.COMPLETED
 
 
+async def test_approvals_are_live_by_default_for_a_handle_and_never_for_run() -> None:
+    launched.clear()
+    agent = Agent(model=launch_then_finish(), tools=[launch])
+    handle = await Runner.start(agent, "x")  # no RunConfig: the holder of the handle decides
+    request = await first_request(handle)
+    handle.approve(request.request_id, "allow")
+    assert (await handle.result()).status is RunStatus.COMPLETED and launched == ["c"]
+    ended = await Runner.run(Agent(model=launch_then_finish(), tools=[launch]), "x")
+    assert ended.status is RunStatus.WAIT_USER and launched == ["c"]
+    opted_out = await Runner.start(
+        Agent(model=launch_then_finish(), tools=[launch]),
+        "x",
+        config=RunConfig(live_approvals=False),
+    )
+    assert (await opted_out.result()).status is RunStatus.WAIT_USER
+
+
 def launch_then_finish() -> ScriptedModel:
     return ScriptedModel(
         [call_tool("launch", {"target": "c"}), call_tool("task_finish", {"message": "ok"})]

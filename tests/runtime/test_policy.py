@@ -122,7 +122,11 @@ async def test_execute_tools_without_an_approver_end_in_wait_user_with_pending_c
             )
         ]
     )
-    handle = await Runner.start(Agent(model=model, tools=[peek, launch, store]), "x")
+    handle = await Runner.start(
+        Agent(model=model, tools=[peek, launch, store]),
+        "x",
+        config=RunConfig(live_approvals=False),  # live is the default for a handle
+    )
     result = await handle.result()
     events = [e async for e in handle.events()]
     assert result.status is RunStatus.WAIT_USER

@@ -160,6 +160,8 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
     config = RunConfig(
         policy=ToolPolicy.of(approval_mode=args.approval),
         approval_provider=TerminalApprovalProvider(err) if interactive else None,
+        # Nobody holds the handle to approve with: an undecided call ends the run (exit 3).
+        live_approvals=False,
         model_provider=models.provider,
         workspace=workspace.resolve(),
         session=session,
