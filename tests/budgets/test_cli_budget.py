@@ -66,7 +66,7 @@ def test_token_budget_ends_the_run_with_one_line_and_exit_1(
     (line,) = budget_lines(proc.stderr)
     assert line == (
         "agentcycle: run failed: budget_exhausted: "
-        "Budget exhausted (max_total_tokens=2000): 2400 tokens used."
+        "Budget exhausted (--max-total-tokens=2000): 2400 tokens used."
     )
     assert len(server.requests) == 2
 
@@ -80,7 +80,7 @@ def test_cost_budget_uses_the_settings_file_price(
     proc = cli(settings, "--max-cost", "0.001")
     assert proc.returncode == 1, proc.stderr
     (line,) = budget_lines(proc.stderr)
-    assert "max_cost_usd=0.001" in line and "$0.002000 spent" in line
+    assert "--max-cost=0.001" in line and "$0.002000 spent" in line
     assert len(server.requests) == 1
 
 
@@ -89,11 +89,13 @@ def test_cost_budget_without_a_price_is_a_configuration_error(
 ) -> None:
     proc = cli(write_settings(tmp_path, server.base_url, None), "--max-cost", "1")
     assert proc.returncode == 1
-    assert proc.stderr.strip().startswith("agentcycle: max_cost_usd needs a price")
+    message = proc.stderr.strip()
+    assert message.startswith("agentcycle: --max-cost needs a price")
+    assert "RunConfig" not in message and "price_table" not in message
     assert server.requests == []
 
 
 def test_invalid_budget_values_are_refused(server: OpenAICompatServer, tmp_path: Path) -> None:
     proc = cli(write_settings(tmp_path, server.base_url, None), "--max-total-tokens", "0")
     assert proc.returncode == 1
-    assert "max_total_tokens must be a positive integer" in proc.stderr
+    assert "--max-total-tokens must be a positive integer" in proc.stderr

@@ -125,10 +125,11 @@ def test_triage_hands_off_to_billing_which_answers_with_its_own_model(
     lines = err.splitlines()
     assert "  -> handed off to billing: Customer was charged twice for order 7." in lines
     assert "transfer_to_billing" not in err  # the handoff is its one line
-    assert lines[-2:] == [
+    assert lines[-3:-1] == [
         "Refunding now.",
         '  -> task_finish({"message": "Refunded order 7."})',
     ]
+    assert lines[-1].startswith("completed · 2 cycles · ")  # the closing summary
     triage, billing = (request.json for request in server.requests)
     assert (triage["model"], billing["model"]) == ("served-front", "served-back")
     assert "transfer_to_billing" in offered(triage) and "researcher" in offered(triage)
@@ -176,12 +177,13 @@ def test_an_agent_tool_child_runs_and_its_lines_are_attributed_to_it(
     )  # fmt: skip
     assert code == 0, err
     assert out.strip() == "Order 7 was paid twice; billing will refund it."
-    assert err.splitlines() == [
+    assert err.splitlines()[:-1] == [
         '  -> researcher({"task_description": "How often was order 7 paid?"})',
         "    [researcher] Checking the orders.",
         "    [researcher] One moment.",
         '    [researcher] -> read_file({"path": "orders.txt"})',
         '    [researcher] -> task_finish({"message": "Order 7 was paid twice."})',
+        "     = Order 7 was paid twice.",  # the agent tool's result, previewed
         '  -> task_finish({"message": "Order 7 was paid twice; billing will refund it."})',
     ]
     parent, child, _, last = (request.json for request in server.requests)
@@ -231,13 +233,13 @@ def test_verbose_events_of_the_child_carry_its_name_and_parent(
         call("transfer_to_billing", {"input": "refund"}),
         finish("Refunded."),
     )
-    code, _, err = run(
+    code, out, err = run(
         capsys,
         "--agents", str(write(tmp_path, TEAM)), "--settings-file", str(settings_file),
-        "--workspace", str(workspace), "--verbose",
+        "--workspace", str(workspace), "--events",
     )  # fmt: skip
     assert code == 0, err
-    events = [json.loads(line) for line in err.splitlines()]
+    events = [json.loads(line) for line in out.splitlines()]
     root = events[0]["run_id"]
     child = [e for e in events if e.get("parent_run_id") == root]
     assert child and {e["agent_name"] for e in child} == {"researcher"}
@@ -303,9 +305,10 @@ def test_the_example_team_as_a_subprocess(
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "I refunded the second payment for order 7."
-    assert proc.stderr.splitlines() == [
+    assert proc.stderr.splitlines()[:-1] == [
         '  -> researcher({"task_description": "Find order 7."})',
         '    [researcher] -> task_finish({"message": "order 7: paid twice"})',
+        "     = order 7: paid twice",
         "  -> handed off to billing: Order 7 was paid twice; refund one payment.",
         '  -> task_finish({"message": "I refunded the second payment for order 7."})',
     ]
@@ -396,7 +399,8 @@ def test_the_run_budget_counts_the_child_runs(
     assert code == 1, err
     lines = err.splitlines()
     assert "    [researcher] ended failed (budget_exhausted)" in lines
-    assert lines[-1].startswith("agentcycle: run failed: budget_exhausted:")
+    assert lines[-2].startswith("agentcycle: run failed: budget_exhausted:")
+    assert lines[-1].startswith("failed · ")
     assert len(server.requests) == 2  # the child's call crossed the run's budget
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,8 @@ def test_json_output_reports_status_and_resolution(workspace: Path) -> None:
     assert data["resolved"] == {"backend": "demo", "model": "demo-planner", "endpoint": None}
     assert data["cycles"] >= 2
     assert data["agent_name"] == "agentcycle"
+    assert data["run_id"].startswith("run_")
+    assert data["pending_approvals"] == [] and data["error"] is None
     assert set(data) == {
         "status",
         "agent_name",
@@ -104,17 +107,56 @@ def test_json_output_reports_status_and_resolution(workspace: Path) -> None:
         "cycles",
         "usage",
         "resolved",
+        "run_id",
+        "pending_approvals",
+        "error",
     }
 
 
-def test_verbose_prints_every_event_as_json(workspace: Path) -> None:
-    proc = run_cli("--prompt", "hi", "--backend", "demo", "--verbose", cwd=workspace)
+def test_json_names_the_approvals_a_run_waits_for(workspace: Path) -> None:
+    proc = run_cli("-p", "summarise", "--backend", "demo", "--approval", "always", "--json",
+                   cwd=workspace)  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["status"] == "wait_user"
+    (pending,) = data["pending_approvals"]
+    assert pending["tool_name"] == "find_files" and pending["request_id"].startswith("apr_")
+
+
+def test_json_is_one_object_for_configuration_errors_too(workspace: Path) -> None:
+    proc = run_cli("-p", "hi", "--model", "anthropic:claude", "--json", cwd=workspace)
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert data["status"] == "failed" and data["run_id"] is None
+    assert data["error"]["code"] == "missing_api_key"
+    assert "ANTHROPIC_API_KEY" in data["error"]["message"]
+
+
+def test_events_are_json_lines_on_stdout(workspace: Path) -> None:
+    proc = run_cli("--prompt", "hi", "--backend", "demo", "--events", cwd=workspace)
     assert proc.returncode == 0, proc.stderr
-    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
     types = [e["type"] for e in events]
     assert types[0] == "run_started" and types[-1] == "run_completed"
     assert "assistant_delta" in types and "tool_call_started" in types
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_tool_results_are_previewed_and_the_run_summed_up(workspace: Path) -> None:
+    proc = run_cli("-p", "summarise", "--backend", "demo", cwd=workspace)
+    lines = proc.stderr.splitlines()
+    listing = lines.index('  -> find_files({"path": ".", "glob": "*", "max_results": 200})')
+    assert lines[listing + 1] == "     = 2 entries"
+    assert "     = README.md: 3 lines" in lines
+    assert re.fullmatch(r"completed · 6 cycles · \d+\.\d s", lines[-1])
+    assert "\x1b[" not in proc.stderr  # piped: plain text
+
+
+def test_version_and_an_empty_prompt(workspace: Path) -> None:
+    version = run_cli("--version", cwd=workspace)
+    assert version.returncode == 0 and version.stdout.startswith("agentcycle 0.")
+    empty = run_cli("-p", " ", cwd=workspace)
+    assert empty.returncode == 2 and "the prompt is empty" in empty.stderr
 
 
 def test_max_cycles_exit_code(workspace: Path) -> None:
@@ -127,7 +169,7 @@ def test_bad_configuration_is_one_line_and_exit_1(workspace: Path) -> None:
     proc = run_cli("--prompt", "hi", "--backend", "openai", cwd=workspace)
     assert proc.returncode == 1
     assert proc.stderr.strip().count("\n") == 0
-    assert "no settings file found" in proc.stderr
+    assert "no settings file found" in proc.stderr and "agents." not in proc.stderr
     assert "Traceback" not in proc.stderr
 
     missing = run_cli("--prompt", "hi", "--settings-file", "nope.json", cwd=workspace)

@@ -153,17 +153,18 @@ def test_ctrl_c_exits_130(server: OpenAICompatServer, settings_file: Path, tmp_p
     env["LOOP_KEY"] = SECRET
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentcycle", "--settings-file", str(settings_file),
-         "--model", "loop-model", "-p", "x", "--verbose"],
+         "--model", "loop-model", "-p", "x", "--events"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert proc.stderr is not None
-    for line in proc.stderr:  # wait until the model call is in flight
+    assert proc.stdout is not None
+    for line in proc.stdout:  # wait until the model call is in flight
         if '"model_call_started"' in line:
             break
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
+    out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
-    assert "interrupted" in err
+    assert "interrupted" in err and "Traceback" not in err
+    assert json.loads(out.splitlines()[-1])["type"] == "run_cancelled"
 
 
 def test_computer_agent_without_a_terminal_waits_for_approval_and_runs_nothing(

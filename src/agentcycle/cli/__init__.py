@@ -18,17 +18,44 @@ EXIT_MAX_CYCLES = 4
 EXIT_INTERRUPTED = 130
 
 
+class _Version(argparse.Action):
+    """``--version``: the package version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib.metadata import version
+
+        python = ".".join(str(part) for part in sys.version_info[:3])
+        print(f"agentcycle {version('agentcycle')} (Python {python})")
+        parser.exit()
+
+
+def _prompt(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the prompt is empty: say what the agent should do")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     parser = argparse.ArgumentParser(
         prog="agentcycle",
         description=(
-            "Run an agent on a workspace. Without a settings file the offline demo backend runs."
+            "Run an agent on a workspace. Without a model the offline demo runs: it follows a "
+            "fixed plan. Real models by name: --model openai:gpt-4.1-mini (OPENAI_API_KEY), "
+            "anthropic:claude-sonnet-4-5 (ANTHROPIC_API_KEY), ollama:qwen2.5."
         ),
     )
-    parser.add_argument("--prompt", "-p", required=True, help="the task for the agent")
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument("--prompt", "-p", required=True, type=_prompt, help="the task")
     parser.add_argument("--backend", help="backend from the settings file, or 'demo' (offline)")
-    parser.add_argument("--model", help="model name within the backend")
+    parser.add_argument(
+        "--model",
+        help="provider:model (openai:gpt-4.1-mini, anthropic:..., ollama:qwen2.5, "
+        "openai:NAME@BASE_URL), or a model name from the settings file",
+    )
     parser.add_argument(
         "--settings-file",
         help="LLM settings (.json/.toml/.py); default: $AGENTCYCLE_SETTINGS, ./local_settings.*",
@@ -39,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a team of agents (.yaml/.yml/.json): which one gets the prompt, who hands off to "
         "whom, who calls whom as a tool; the other flags are the defaults of its agents",
     )
-    parser.add_argument("--workspace", default=".", help="workspace directory (default: .)")
+    parser.add_argument(
+        "--workspace", default=".", help="workspace directory, created if missing (default: .)"
+    )
     parser.add_argument(
         "--session",
         metavar="ID",
@@ -83,17 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--max-tokens", type=int)
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--verbose", "-v", action="store_true", help="print every event")
-    output.add_argument("--json", action="store_true", help="print one JSON result object")
+    output.add_argument(
+        "--events", action="store_true", help="write every event as a JSON line to stdout"
+    )
+    output.add_argument("--verbose", "-v", dest="events", action="store_true", help="--events")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object on stdout (also for errors): status, run_id, final_output, "
+        "pending approvals, error",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agentcycle`` command."""
-    args = build_parser().parse_args(argv)
-    from agentcycle.cli._run import run_cli
+    try:
+        args = build_parser().parse_args(argv)
+        from agentcycle.cli._run import run_cli
 
-    return run_cli(args)
+        return run_cli(args)
+    except KeyboardInterrupt:  # before the run took over Ctrl+C (imports, set-up)
+        print("\nagentcycle: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

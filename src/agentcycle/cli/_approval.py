@@ -3,28 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from agentcycle.cli._previews import shorten
+from agentcycle.cli._terminal import Terminal
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalRequest
 
 Ask = Callable[[str], str]
+
+_MESSAGE_CHARS = 300
+"""The request shown at most: a file's whole content is no question a person can read."""
 
 
 class TerminalApprovalProvider:
     """Asks on the terminal: allow once, allow for the rest of the run, or deny with a reason.
 
-    ``ask`` reads one answer for a prompt (``input`` by default, run in a thread so the event
-    loop keeps streaming other runs' events)."""
+    The question goes on a line of its own, after the line of the tool call it is about (the
+    event view draws that line; the prompt waits briefly for it). ``ask`` shows a prompt and
+    reads one answer (by default on the terminal's stream and standard input, in a thread so
+    the event loop keeps streaming other runs' events)."""
 
-    def __init__(self, out: TextIO, ask: Ask = input) -> None:
-        self._out = out
-        self._ask = ask
+    def __init__(self, terminal: Terminal | TextIO, ask: Ask | None = None) -> None:
+        self._term = terminal if isinstance(terminal, Terminal) else Terminal(terminal)
+        self._ask = ask or self._read
+
+    def _read(self, prompt: str) -> str:
+        self._term.text(prompt, "bold")
+        answer = sys.stdin.readline()
+        if not answer:  # end of input: nobody is there to allow anything
+            raise EOFError
+        self._term.end_line_after_input()
+        return answer
 
     async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
         """Prompt until the answer is one of y / a / n (an empty answer denies)."""
-        self._out.write(f"\n  approval needed: {request.message}\n")
-        self._out.flush()
+        await self._term.wait_shown(request.tool_call_id)
+        message = shorten(request.message, _MESSAGE_CHARS)
+        self._term.line(f"  ? approval needed: {message}", "yellow")
         while True:
             answer = (
                 (await asyncio.to_thread(self._ask, "  allow? [y]es / [a]lways this run / [n]o: "))
@@ -38,4 +55,4 @@ class TerminalApprovalProvider:
             if answer in ("", "n", "no"):
                 reason = (await asyncio.to_thread(self._ask, "  reason (optional): ")).strip()
                 return ApprovalDecision.deny(reason or None)
-            self._out.write("  please answer y, a or n\n")
+            self._term.line("  please answer y, a or n")

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,7 +27,9 @@ from agentcycle.cli._agents_file import (
 )
 from agentcycle.cli._approval import TerminalApprovalProvider
 from agentcycle.cli._models import ModelChoice
+from agentcycle.cli._previews import ResultPreviews, summary_line
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
+from agentcycle.cli._terminal import Terminal
 from agentcycle.errors import AgentcycleError, ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.handoffs import agent_in_control
@@ -63,28 +66,38 @@ def run_cli(
     """Run the CLI for parsed ``args``; returns the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    started = time.monotonic()
+    terminal = Terminal(err)
     try:
-        agent, config = _build(args, err)
+        agent, config, previews = _build(args, terminal)
     except AgentcycleError as exc:
-        print(f"agentcycle: {exc.message}", file=err)
-        return EXIT_FAILED
+        return _failed(args, out, err, exc)
     renderer: Renderer = (
-        JsonLinesRenderer(err) if args.verbose else HumanRenderer(err, quiet=args.json)
+        JsonLinesRenderer(out)
+        if args.events
+        else HumanRenderer(terminal, quiet=args.json, previews=previews.previews)
     )
+    started_run: dict[str, str] = {}
     try:
-        result = asyncio.run(_run(agent, args.prompt, config, renderer, err))
+        result = asyncio.run(_run(agent, args.prompt, config, renderer, err, started_run))
     except KeyboardInterrupt:
-        print("\nagentcycle: interrupted", file=err)
-        return EXIT_INTERRUPTED
+        renderer.close()
+        return _interrupted(args, out, err, started_run.get("run_id"))
     except AgentcycleError as exc:
-        print(f"agentcycle: {exc.message}", file=err)
-        return EXIT_FAILED
-    _report(result, args.json, out, err)
+        renderer.close()
+        return _failed(args, out, err, exc)
+    renderer.close()
+    _report(result, args, out, terminal, time.monotonic() - started)
     return _EXIT_BY_STATUS[result.status]
 
 
 async def _run(
-    agent: Agent, prompt: str, config: RunConfig, renderer: Renderer, err: TextIO
+    agent: Agent,
+    prompt: str,
+    config: RunConfig,
+    renderer: Renderer,
+    err: TextIO,
+    started: dict[str, str],
 ) -> RunResult:
     session = config.session
     if session is not None:
@@ -98,12 +111,19 @@ async def _run(
                 file=err,
             )
     handle = await Runner.start(agent, prompt, config=config)
+    started["run_id"] = handle.run_id
+    seen: int | None = None
     try:
         async for event in handle.events():
             renderer.render(event)
+            if event.run_id == handle.run_id:
+                seen = event.seq
         return await handle.result()
     except asyncio.CancelledError:
         await handle.cancel("interrupted from the terminal")
+        # Show how it ended (run_cancelled last), from where the view stopped.
+        async for event in handle.events(since_seq=seen):
+            renderer.render(event)
         raise
     finally:
         await handle.release_model_clients()  # child runs' and handoff targets' models too
@@ -111,7 +131,8 @@ async def _run(
             session.close()
 
 
-def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
+def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConfig, ResultPreviews]:
+    err = terminal.stream
     workspace = Path(args.workspace).expanduser()
     if not workspace.exists():
         # The quickstart shape (`--workspace ./workspace`) works on a fresh checkout.
@@ -157,9 +178,11 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
     if args.max_total_tokens is not None or args.max_cost is not None:
         budget = RunBudget(max_total_tokens=args.max_total_tokens, max_cost_usd=args.max_cost)
     interactive = sys.stdin is not None and sys.stdin.isatty() and args.approval != "never"
+    previews = ResultPreviews()
     config = RunConfig(
         policy=ToolPolicy.of(approval_mode=args.approval),
-        approval_provider=TerminalApprovalProvider(err) if interactive else None,
+        approval_provider=TerminalApprovalProvider(terminal) if interactive else None,
+        hooks=() if args.events or args.json else (previews,),
         # Nobody holds the handle to approve with: an undecided call ends the run (exit 3).
         live_approvals=False,
         model_provider=models.provider,
@@ -169,7 +192,7 @@ def _build(args: argparse.Namespace, err: TextIO) -> tuple[Agent, RunConfig]:
         language=args.language,
         metadata={"agent_type": args.agent_type},
     )
-    return agent, config
+    return agent, config, previews
 
 
 def _session(session_id: str, workspace: Path) -> SQLiteSession:
@@ -181,10 +204,14 @@ def _session(session_id: str, workspace: Path) -> SQLiteSession:
     return SQLiteSession(session_id, store)
 
 
-def _report(result: RunResult, as_json: bool, out: TextIO, err: TextIO) -> None:
-    if as_json:
-        print(json.dumps(result.summary(), ensure_ascii=False), file=out)
+def _report(
+    result: RunResult, args: argparse.Namespace, out: TextIO, terminal: Terminal, seconds: float
+) -> None:
+    if args.json:
+        print(json.dumps(_json_result(result), ensure_ascii=False), file=out)
         return
+    if args.events:
+        return  # the events said it all, run_completed / run_failed last
     status = result.status
     if status is RunStatus.COMPLETED:
         print(_text(result.final_output), file=out)
@@ -197,15 +224,74 @@ def _report(result: RunResult, as_json: bool, out: TextIO, err: TextIO) -> None:
             if pending.get("message"):
                 print(f"  - {pending['message']}", file=out)
     elif status is RunStatus.MAX_CYCLES:
-        print(f"agentcycle: stopped after {result.cycles} cycles without finishing", file=err)
+        terminal.line(f"agentcycle: stopped after {result.cycles} cycles without finishing")
         if result.partial_output:
             print(result.partial_output, file=out)
     else:
         error = result.error or {}
-        print(
-            f"agentcycle: run {status.value}: {error.get('code', '')}: {error.get('message', '')}",
-            file=err,
+        terminal.line(
+            f"agentcycle: run {status.value}: {error.get('code', '')}: "
+            f"{_cli_words(str(error.get('message', '')))}",
+            "red",
         )
+    style = {RunStatus.COMPLETED: "green", RunStatus.WAIT_USER: "yellow"}.get(status, "red")
+    terminal.line(summary_line(result, seconds), f"dim {style}" if terminal.colour else None)
+
+
+def _json_result(result: RunResult) -> dict[str, Any]:
+    """``RunResult.summary()`` with what a script needs to act on the outcome: the run id, the
+    approvals waiting (their ids resume the run) and the error."""
+    data = result.summary()
+    pending = (result.wait or {}).get("pending") or []
+    data["run_id"] = result.run_id
+    data["pending_approvals"] = [
+        {"request_id": p["request_id"], "tool_name": p["tool_name"], "message": p.get("message")}
+        for p in pending
+        if p.get("request_id")
+    ]
+    error = result.error
+    data["error"] = (
+        {"code": error.get("code"), "message": _cli_words(str(error.get("message", "")))}
+        if error
+        else None
+    )
+    return data
+
+
+def _failed(args: argparse.Namespace, out: TextIO, err: TextIO, exc: AgentcycleError) -> int:
+    """A run that could not start (bad flags, settings, model): one line, or one JSON object."""
+    message = _cli_words(exc.message)
+    if args.json:
+        body = {"status": "failed", "run_id": None, "error": {"code": exc.code, "message": message}}
+        print(json.dumps(body, ensure_ascii=False), file=out)
+    else:
+        print(f"agentcycle: {message}", file=err)
+    return EXIT_FAILED
+
+
+def _interrupted(args: argparse.Namespace, out: TextIO, err: TextIO, run_id: str | None) -> int:
+    print("\nagentcycle: interrupted", file=err)
+    if args.json:
+        error = {"code": "interrupted", "message": "interrupted from the terminal (Ctrl+C)"}
+        body = {"status": "cancelled", "run_id": run_id, "error": error}
+        print(json.dumps(body, ensure_ascii=False), file=out)
+    return EXIT_INTERRUPTED
+
+
+_FLAG_WORDS = (
+    (" to RunConfig.price_table or give the model", " to the model"),
+    ("add it to the model", "give the model"),
+    ("max_cost_usd", "--max-cost"),
+    ("max_total_tokens", "--max-total-tokens"),
+)
+
+
+def _cli_words(message: str) -> str:
+    """An SDK message in the CLI's words: flags, not the ``RunBudget`` / ``RunConfig`` fields
+    behind them."""
+    for sdk, flag in _FLAG_WORDS:
+        message = message.replace(sdk, flag)
+    return message
 
 
 def _text(value: Any) -> str:
