@@ -33,7 +33,9 @@ from agentcycle.cli._terminal import Terminal
 from agentcycle.errors import AgentcycleError, ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.handoffs import agent_in_control
+from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.models.base import ModelSettings
+from agentcycle.models.demo import DEMO_BACKEND, DemoModel
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runner import Runner
@@ -169,9 +171,8 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
         skills_dirs=tuple(Path(d).expanduser() for d in args.skills_dir or ()),
     )
     models = ModelChoice(args, err)
-    if args.agents is None:
-        # Resolved before the team is built, so its errors carry no agents-file context.
-        models.default()
+    # Resolved before the team is built, so its errors carry no agents-file context.
+    chosen = models.default() if args.agents is None else None
     agent = build_team(team, defaults, models.for_agent)
     session = _session(args.session, workspace) if args.session is not None else None
     budget = None
@@ -179,7 +180,10 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
         budget = RunBudget(max_total_tokens=args.max_total_tokens, max_cost_usd=args.max_cost)
     interactive = sys.stdin is not None and sys.stdin.isatty() and args.approval != "never"
     previews = ResultPreviews()
+    # The demo's token counts mean nothing: the estimate needs no BPE vocabulary (0.1-1 s).
+    demo = isinstance(chosen, DemoModel) or args.backend == DEMO_BACKEND
     config = RunConfig(
+        memory=MemoryPolicy(tokenizer="chars") if demo else None,
         policy=ToolPolicy.of(approval_mode=args.approval),
         approval_provider=TerminalApprovalProvider(terminal) if interactive else None,
         hooks=() if args.events or args.json else (previews,),
