@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.workspace import LocalWorkspaceBackend, WorkspaceBackend
+from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from tests.tools_workspace.discovery_helpers import FIND, context, find, paths, plant, run_tool
 
 VISIBLE = [

@@ -15,11 +15,11 @@ from typing import Any
 from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult
-from agentcycle.runtime.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.tools.base import ToolContext
 from agentcycle.workspace._glob import GlobMatcher
 from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.filters import is_ignored_dir_name, is_sensitive_path
+from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS
 from agentcycle.workspace.paths import is_addressable_name, path_name, relative_to
 
 FILE_TYPES: dict[str, tuple[str, ...]] = {
