@@ -19,6 +19,7 @@ from agentcycle.events import RunStatus
 from agentcycle.models.anthropic import AnthropicModel
 from agentcycle.models.named import ModelName, named_model
 from agentcycle.models.openai import OpenAIChatModel
+from agentcycle.testing.anthropic_server import AnthropicCompatServer, MessagesReply
 from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, ServerToolCall
 
 KEY = "sk-named-secret-4242"
@@ -99,6 +100,24 @@ def test_any_compatible_server_by_base_url(server: OpenAICompatServer) -> None:
     agent = Agent(model=f"openai:local-model@{server.base_url}")
     assert Runner.run_sync(agent, "hi").final_output == "served"
     assert server.requests[0].json["model"] == "local-model"
+
+
+def test_anthropic_and_ollama_by_name_over_http(
+    server: OpenAICompatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", server.origin)  # Ollama's own "host:port" variable
+    server.enqueue(finish("from ollama"))
+    assert Runner.run_sync(Agent(model="ollama:qwen2.5"), "hi").final_output == "from ollama"
+    assert server.requests[0].json["model"] == "qwen2.5"
+    reply = MessagesReply(tool_uses=[ServerToolCall("task_finish", {"message": "from claude"})])
+    with AnthropicCompatServer([reply]) as claude:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", claude.base_url)
+        result = Runner.run_sync(Agent(model="anthropic:claude-sonnet-4-5"), "hi")
+        assert result.final_output == "from claude"
+        assert claude.requests[0].json["model"] == "claude-sonnet-4-5"
+        headers = claude.requests[0].headers
+        assert KEY in headers.get("x-api-key", "") + headers.get("authorization", "")
 
 
 def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

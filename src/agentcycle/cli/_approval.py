@@ -25,9 +25,13 @@ class TerminalApprovalProvider:
     reads one answer (by default on the terminal's stream and standard input, in a thread so
     the event loop keeps streaming other runs' events)."""
 
-    def __init__(self, terminal: Terminal | TextIO, ask: Ask | None = None) -> None:
+    def __init__(
+        self, terminal: Terminal | TextIO, ask: Ask | None = None, *, after_tool_line: bool = True
+    ) -> None:
         self._term = terminal if isinstance(terminal, Terminal) else Terminal(terminal)
         self._ask = ask or self._read
+        self._after_tool_line = after_tool_line
+        """Whether a view draws tool lines on this terminal (not with --events)."""
 
     def _read(self, prompt: str) -> str:
         self._term.text(prompt, "bold")
@@ -39,7 +43,8 @@ class TerminalApprovalProvider:
 
     async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
         """Prompt until the answer is one of y / a / n (an empty answer denies)."""
-        await self._term.wait_shown(request.tool_call_id)
+        if self._after_tool_line:
+            await self._term.wait_shown(request.tool_call_id)
         message = shorten(request.message, _MESSAGE_CHARS)
         self._term.line(f"  ? approval needed: {message}", "yellow")
         while True:

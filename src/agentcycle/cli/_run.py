@@ -185,7 +185,11 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
     config = RunConfig(
         memory=MemoryPolicy(tokenizer="chars") if demo else None,
         policy=ToolPolicy.of(approval_mode=args.approval),
-        approval_provider=TerminalApprovalProvider(terminal) if interactive else None,
+        approval_provider=(
+            TerminalApprovalProvider(terminal, after_tool_line=not args.events)
+            if interactive
+            else None
+        ),
         hooks=() if args.events or args.json else (previews,),
         # Nobody holds the handle to approve with: an undecided call ends the run (exit 3).
         live_approvals=False,
@@ -235,7 +239,7 @@ def _report(
         error = result.error or {}
         terminal.line(
             f"agentcycle: run {status.value}: {error.get('code', '')}: "
-            f"{_cli_words(str(error.get('message', '')))}",
+            f"{_cli_words(str(error.get('message', '')))}{_hint(error)}",
             "red",
         )
     style = {RunStatus.COMPLETED: "green", RunStatus.WAIT_USER: "yellow"}.get(status, "red")
@@ -280,6 +284,15 @@ def _interrupted(args: argparse.Namespace, out: TextIO, err: TextIO, run_id: str
         body = {"status": "cancelled", "run_id": run_id, "error": error}
         print(json.dumps(body, ensure_ascii=False), file=out)
     return EXIT_INTERRUPTED
+
+
+def _hint(error: dict[str, Any]) -> str:
+    """What to try when a local server is not there."""
+    details = error.get("details")
+    endpoint = details.get("endpoint") if isinstance(details, dict) else None
+    if error.get("code") == "connection_error" and endpoint == "ollama":
+        return " (is Ollama running? start it with `ollama serve`, or set OLLAMA_HOST)"
+    return ""
 
 
 _FLAG_WORDS = (
