@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -41,6 +43,31 @@ class TerminalApprovalProvider:
         self._term.end_line_after_input()
         return answer
 
+    async def _answer(self, prompt: str) -> str:
+        """``ask(prompt)`` in a daemon thread: a Ctrl+C while the person has not answered ends
+        the process at once (a pool thread blocked in ``readline`` would keep it waiting)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def settle(value: str | None, error: BaseException | None) -> None:
+            if answer.done():  # cancelled meanwhile
+                return
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(value or "")
+
+        def work() -> None:
+            try:
+                value, error = self._ask(prompt), None
+            except Exception as exc:  # handed to the awaiting side, raised there
+                value, error = None, exc
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+                loop.call_soon_threadsafe(settle, value, error)
+
+        threading.Thread(target=work, name="agentcycle-approval", daemon=True).start()
+        return await answer
+
     async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
         """Prompt until the answer is one of y / a / n (an empty answer denies)."""
         if self._after_tool_line:
@@ -49,15 +76,13 @@ class TerminalApprovalProvider:
         self._term.line(f"  ? approval needed: {message}", "yellow")
         while True:
             answer = (
-                (await asyncio.to_thread(self._ask, "  allow? [y]es / [a]lways this run / [n]o: "))
-                .strip()
-                .lower()
+                (await self._answer("  allow? [y]es / [a]lways this run / [n]o: ")).strip().lower()
             )
             if answer in ("y", "yes"):
                 return ApprovalDecision.allow()
             if answer in ("a", "always"):
                 return ApprovalDecision.allow_session()
             if answer in ("", "n", "no"):
-                reason = (await asyncio.to_thread(self._ask, "  reason (optional): ")).strip()
+                reason = (await self._answer("  reason (optional): ")).strip()
                 return ApprovalDecision.deny(reason or None)
             self._term.line("  please answer y, a or n")
