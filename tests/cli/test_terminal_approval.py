@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
 
 from agentcycle.cli._approval import TerminalApprovalProvider
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalRequest
@@ -52,3 +54,27 @@ async def test_unclear_answers_are_asked_again() -> None:
     decision = await p.decide(REQUEST)
     assert decision is not None and decision.action is ApprovalAction.ALLOW
     assert len(prompts) == 2 and "please answer" in out.getvalue()
+
+
+def test_ctrl_c_at_the_prompt_does_not_wait_for_an_answer() -> None:
+    release = threading.Event()  # the person who never answers
+    asked: list[asyncio.Event] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        asked.append(asyncio.Event())
+
+        def ask(prompt: str) -> str:
+            loop.call_soon_threadsafe(asked[0].set)
+            release.wait()
+            return "y"
+
+        provider = TerminalApprovalProvider(io.StringIO(), ask, after_tool_line=False)
+        deciding = asyncio.create_task(provider.decide(REQUEST))
+        await asked[0].wait()
+        deciding.cancel()  # what Ctrl+C does to the run
+
+    try:
+        asyncio.run(main())  # returns: no pool thread keeps the loop's shutdown waiting
+    finally:
+        release.set()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 
 import pytest
 
@@ -14,18 +13,7 @@ from agentcycle.cli._previews import ResultPreviews, preview_of, summary_line
 from agentcycle.cli._render import HumanRenderer
 from agentcycle.cli._terminal import Terminal, wants_colour
 from agentcycle.run_config import RunConfig
-from agentcycle.runtime.approvals import ApprovalRequest
 from agentcycle.testing import ScriptedModel, call_tool
-
-REQUEST = ApprovalRequest(
-    request_id="apr_1",
-    run_id="run_1",
-    tool_call_id="call_1",
-    tool_name="bash",
-    arguments={"command": "make"},
-    side_effect=SideEffect.EXECUTE,
-    message='bash (execute) {"command":"make"}',
-)
 
 
 @function_tool(side_effect=SideEffect.EXECUTE)
@@ -100,27 +88,3 @@ def test_the_summary_line() -> None:
         Runner.run(Agent(model=ScriptedModel([call_tool("task_finish", {"message": "ok"})])), "x")
     )
     assert summary_line(result, 0.42) == "completed · 1 cycle · 0.4 s"
-
-
-def test_ctrl_c_at_the_prompt_does_not_wait_for_an_answer() -> None:
-    release = threading.Event()  # the person who never answers
-    asked: list[asyncio.Event] = []
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        asked.append(asyncio.Event())
-
-        def ask(prompt: str) -> str:
-            loop.call_soon_threadsafe(asked[0].set)
-            release.wait()
-            return "y"
-
-        provider = TerminalApprovalProvider(io.StringIO(), ask, after_tool_line=False)
-        deciding = asyncio.create_task(provider.decide(REQUEST))
-        await asked[0].wait()
-        deciding.cancel()  # what Ctrl+C does to the run
-
-    try:
-        asyncio.run(main())  # returns: no pool thread keeps the loop's shutdown waiting
-    finally:
-        release.set()
