@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--events", action="store_true", help="write every event as a JSON line to stdout"
     )
-    output.add_argument("--verbose", "-v", dest="events", action="store_true", help="--events")
+    output.add_argument(
+        "--verbose", "-v", dest="events", action="store_true", help="same as --events"
+    )
     output.add_argument(
         "--json",
         action="store_true",
