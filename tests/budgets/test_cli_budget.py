@@ -99,3 +99,15 @@ def test_invalid_budget_values_are_refused(server: OpenAICompatServer, tmp_path:
     proc = cli(write_settings(tmp_path, server.base_url, None), "--max-total-tokens", "0")
     assert proc.returncode == 1
     assert "--max-total-tokens must be a positive integer" in proc.stderr
+
+
+def test_json_says_why_a_run_failed(server: OpenAICompatServer, tmp_path: Path) -> None:
+    server.enqueue(todo_call(), todo_call(), todo_call())
+    settings = write_settings(tmp_path, server.base_url, None)
+    proc = cli(settings, "--max-total-tokens", "1000", "--json")
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["status"] == "failed" and data["run_id"].startswith("run_")
+    assert data["error"]["code"] == "budget_exhausted"
+    assert "--max-total-tokens=1000" in data["error"]["message"]
+    assert data["usage"]["total_tokens"] == 1200
