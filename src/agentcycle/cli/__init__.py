@@ -129,8 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agentcycle`` command."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments[:1] == ["app-server"]:
+        from agentcycle.app_server.cli import main as app_server_main
+
+        return app_server_main(arguments[1:])
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(arguments)
         from agentcycle.cli._run import run_cli
 
         return run_cli(args)

@@ -1,0 +1,168 @@
+"""``agentcycle app-server``: serve the protocol, or write its schemas.
+
+    agentcycle app-server --listen stdio
+        (--scripted-model FILE | --settings-file FILE --backend NAME --model NAME)
+        [--timeout-seconds 90] [--store PATH|:memory:] [--approval-timeout-seconds 30]
+        [--max-queued-requests 100]
+    agentcycle app-server schema --out DIR        (alias: generate-json-schema)
+    agentcycle app-server generate-ts --out DIR
+
+Settings, store and listener are resolved before stdin is read. Exit codes: 0 clean exit, 2
+configuration or usage error (bad flags, store in use or of an unknown version), 1 runtime
+failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentcycle.app_server._runtime import SdkLauncher
+    from agentcycle.cli._models import ModelChoice
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``agentcycle app-server`` (serving flags)."""
+    parser = argparse.ArgumentParser(
+        prog="agentcycle app-server",
+        description="Serve agentcycle over JSON-RPC 2.0 (the v1 app-server protocol). "
+        "Subcommands: 'schema --out DIR', 'generate-ts --out DIR'.",
+    )
+    parser.add_argument("--listen", default="stdio", help="transport (only 'stdio' for now)")
+    parser.add_argument("--scripted-model", metavar="FILE", help="offline scripted replies")
+    parser.add_argument(
+        "--scripted-stream-chunk-chars",
+        type=int,
+        default=0,
+        help="stream scripted text this many characters per delta (0: whole; for benchmarks)",
+    )
+    parser.add_argument(
+        "--settings-file", "--settings", dest="settings_file", help="LLM settings file"
+    )
+    parser.add_argument("--backend", help="backend from the settings file")
+    parser.add_argument("--model", help="model name within the backend")
+    parser.add_argument("--timeout-seconds", type=float, default=90.0, help="per model request")
+    parser.add_argument(
+        "--store",
+        help="SQLite store (default: <state dir>/agentcycle/app_server.sqlite; ':memory:')",
+    )
+    parser.add_argument("--approval-timeout-seconds", type=float, default=30.0)
+    parser.add_argument("--max-queued-requests", type=int, default=100)
+    return parser
+
+
+def _schema_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"agentcycle app-server {prog}")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point of ``agentcycle app-server``; returns the exit code."""
+    args = list(argv)
+    if args and args[0] in ("schema", "generate-json-schema", "generate-ts"):
+        command = args[0]
+        out = _schema_parser(command).parse_args(args[1:]).out
+        from agentcycle.app_server.schemas import write_json_schemas, write_typescript
+
+        written = write_typescript(out) if command == "generate-ts" else write_json_schemas(out)
+        print(f"wrote {len(written)} files to {out}", file=sys.stderr)
+        return EXIT_OK
+    options = build_parser().parse_args(args)
+    return _serve(options)
+
+
+def _serve(options: argparse.Namespace) -> int:
+    from agentcycle.app_server._store import MEMORY, Store, StoreError, default_store_path
+    from agentcycle.errors import AgentcycleError
+
+    problem = _check(options)
+    if problem is not None:
+        print(f"agentcycle app-server: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        launcher = _launcher(options)
+    except AgentcycleError as exc:
+        print(f"agentcycle app-server: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    location = options.store or str(default_store_path())
+    try:
+        store = Store(location)
+    except StoreError as exc:
+        print(f"agentcycle app-server: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if location != MEMORY:
+        launcher.sessions = Path(f"{Path(location).expanduser()}.sessions.sqlite")
+    from agentcycle.app_server.server import serve_stdio
+
+    try:
+        return asyncio.run(
+            serve_stdio(store, launcher, max_queued_requests=options.max_queued_requests)
+        )
+    except Exception as exc:
+        print(f"agentcycle app-server: {exc!r}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        launcher.close()
+        store.close()
+
+
+def _check(options: argparse.Namespace) -> str | None:
+    if options.listen != "stdio":
+        return f"--listen {options.listen!r}: only 'stdio' is supported in this build"
+    if options.scripted_model and (options.settings_file or options.backend or options.model):
+        return "use either --scripted-model or --settings-file/--backend/--model, not both"
+    if options.approval_timeout_seconds <= 0:
+        return "--approval-timeout-seconds must be greater than 0"
+    if options.timeout_seconds <= 0:
+        return "--timeout-seconds must be greater than 0"
+    if options.max_queued_requests < 1:
+        return "--max-queued-requests must be at least 1"
+    return None
+
+
+def _launcher(options: argparse.Namespace) -> SdkLauncher:
+    from agentcycle.app_server._runtime import SCRIPTED_SUMMARY, SdkLauncher, load_script
+
+    common = {
+        "approval_timeout": options.approval_timeout_seconds,
+        "request_timeout": options.timeout_seconds,
+        "sessions": None,
+    }
+    if options.scripted_model:
+        model = load_script(Path(options.scripted_model), options.scripted_stream_chunk_chars)
+        return SdkLauncher(model, None, [dict(SCRIPTED_SUMMARY)], **common)
+    from agentcycle.cli._models import ModelChoice
+
+    choice = ModelChoice(options, sys.stderr)
+    chosen = choice.default()
+    return SdkLauncher(chosen, choice.provider, _summaries(choice), **common)
+
+
+def _summaries(choice: ModelChoice) -> list[dict[str, Any]]:
+    """``ModelSummary`` objects for the settings file's models (or the demo model)."""
+    provider = choice.provider
+    if provider is None:
+        return [{"id": "demo", "provider": "demo", "supportsTools": True}]
+    models = []
+    for backend, config in sorted(provider.settings.backends.items()):
+        for name, model in sorted(config.models.items()):
+            summary: dict[str, Any] = {
+                "id": f"{backend}/{name}",
+                "supportsTools": model.function_call_available,
+                "provider": backend,
+                "displayName": name,
+            }
+            if model.context_length is not None:
+                summary["contextLength"] = model.context_length
+            models.append(summary)
+    return models
