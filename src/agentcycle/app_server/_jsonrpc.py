@@ -62,9 +62,7 @@ def params_error(method: str, exc: ValidationError) -> RpcError:
     """``-32602`` describing the first problems pydantic found in ``method``'s params."""
     from agentcycle._validation import field_path, one_line
 
-    problems = [
-        f"{field_path(issue['loc']) or 'params'}: {issue['msg']}" for issue in exc.errors()
-    ]
+    problems = [f"{field_path(issue['loc']) or 'params'}: {issue['msg']}" for issue in exc.errors()]
     return invalid_params(f"Invalid params for {method}: {one_line(problems, 3)}")
 
 

@@ -1,0 +1,63 @@
+"""One client connection: its handshake state, opt-outs, and the server requests it owes an
+answer to. Writes go straight to the transport: a slow reader blocks the writer (stdio never
+drops a message)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from agentcycle.app_server import _jsonrpc as rpc
+
+AnswerHandler = Callable[[rpc.Response | None], None]
+"""Called with the client's response to a server request, or ``None`` when the connection
+ends first."""
+
+
+class Connection:
+    """A client connection (the stdio pair, one process)."""
+
+    def __init__(self, write: Callable[[bytes], None], name: str = "stdio") -> None:
+        self._write = write
+        self.name = name
+        self.initialized = False
+        self.experimental = False
+        self.opted_out: frozenset[str] = frozenset()
+        self._awaiting: dict[rpc.RequestId, AnswerHandler] = {}
+        self.closed = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one message (nothing once the connection is closed)."""
+        if not self.closed:
+            self._write(rpc.encode(message))
+
+    def notify(self, method: str, params: Any) -> None:
+        """Send a notification unless the client opted out of ``method``."""
+        if method not in self.opted_out:
+            self.send(rpc.notification(method, params))
+
+    def request(
+        self, request_id: rpc.RequestId, method: str, params: Any, on_answer: AnswerHandler
+    ) -> None:
+        """Send a server request; ``on_answer`` gets the client's response."""
+        self._awaiting[request_id] = on_answer
+        self.send(rpc.request(request_id, method, params))
+
+    def answered(self, message: rpc.Response) -> None:
+        """Route an inbound response to the server request it answers."""
+        handler = self._awaiting.pop(message.id, None)
+        if handler is None:
+            print(
+                f"agentcycle app-server: response to unknown request id {message.id!r} ignored",
+                file=sys.stderr,
+            )
+            return
+        handler(message)
+
+    def close(self) -> None:
+        """End the connection: server requests it owed an answer to are failed."""
+        self.closed = True
+        awaiting, self._awaiting = self._awaiting, {}
+        for handler in awaiting.values():
+            handler(None)

@@ -1,0 +1,477 @@
+"""The durable store: threads, turns, items, the event log and approvals in SQLite.
+
+One server process per store file (an exclusive lock on ``<store>.lock``). The file runs in WAL
+mode with ``synchronous=NORMAL``: a commit survives the process being killed (it is in the
+WAL), which is what a restart needs. Writes happen on the event loop thread, in the order the
+server sends: persist first, then send. Opening a store applies the restart rules: running
+threads become idle, unfinished turns fail as cancelled, pending approvals time out; the
+notifications that would have said so go to the event log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+SCHEMA_VERSION = 1
+"""The layout this build writes; an unknown (newer) version is refused without touching the
+file."""
+
+MEMORY = ":memory:"
+
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE threads (thread_id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE,"
+    " agent_key TEXT NOT NULL, cwd TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+    " archived_at REAL, status TEXT NOT NULL, metadata TEXT NOT NULL)",
+    "CREATE TABLE turns (turn_id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE,"
+    " thread_id TEXT NOT NULL, run_id TEXT, status TEXT NOT NULL, started_at REAL NOT NULL,"
+    " completed_at REAL, input TEXT NOT NULL, result TEXT NOT NULL)",
+    "CREATE INDEX turns_by_thread ON turns (thread_id, number)",
+    "CREATE TABLE items (thread_id TEXT NOT NULL, sequence INTEGER NOT NULL,"
+    " item_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (thread_id, sequence))"
+    " WITHOUT ROWID",
+    "CREATE UNIQUE INDEX items_by_id ON items (thread_id, item_id)",
+    "CREATE TABLE event_log (thread_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " method TEXT NOT NULL, params_json TEXT NOT NULL, created_at REAL NOT NULL,"
+    " PRIMARY KEY (thread_id, seq)) WITHOUT ROWID",
+    "CREATE TABLE approvals (request_id TEXT PRIMARY KEY, thread_id TEXT NOT NULL,"
+    " turn_id TEXT NOT NULL, status TEXT NOT NULL, decision TEXT, reason TEXT,"
+    " created_at REAL NOT NULL, resolved_at REAL)",
+)
+
+RESTART_ERROR = "app server restarted"
+
+
+class StoreError(Exception):
+    """The store cannot be used (locked by another server, unknown version, unreadable)."""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def seconds(value: float) -> float:
+    """A stored timestamp as unix seconds (values of 1e11 and more are milliseconds)."""
+    return value / 1000.0 if value >= 1e11 else value
+
+
+@dataclass(slots=True)
+class ThreadRow:
+    """A stored thread."""
+
+    thread_id: str
+    agent_key: str
+    cwd: str | None
+    created_at: float
+    updated_at: float
+    archived_at: float | None
+    status: str
+    metadata: dict[str, Any]
+
+    def wire(self) -> dict[str, Any]:
+        """The ``AppThread`` object."""
+        return {
+            "threadId": self.thread_id,
+            "agentKey": self.agent_key,
+            "cwd": self.cwd,
+            "createdAt": seconds(self.created_at),
+            "updatedAt": seconds(self.updated_at),
+            "archivedAt": None if self.archived_at is None else seconds(self.archived_at),
+            "status": self.status,
+            "metadata": self.metadata,
+        }
+
+
+class ItemConflict(Exception):
+    """An item id came again with other content; the item was not stored."""
+
+
+class Store:
+    """The app server's SQLite store (see the module docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._lock_file: IO[bytes] | None = None
+        location = str(path)
+        if location != MEMORY:
+            file = Path(location).expanduser()
+            file.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _lock(file)
+            _check_version(file)
+            location = str(file)
+        self._conn = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._init_schema()
+        self.epoch = self._meta("store_epoch") or ""
+
+    # ------------------------------------------------------------------ setup
+
+    def _init_schema(self) -> None:
+        with self._transaction() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            if exists:
+                return
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("store_epoch", secrets.token_hex(8)),
+                    ("next_thread", "1"),
+                    ("next_turn", "1"),
+                ],
+            )
+
+    def _meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database and release the store lock."""
+        self._conn.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _next(self, conn: sqlite3.Connection, key: str) -> int:
+        (value,) = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        conn.execute("UPDATE meta SET value = ? WHERE key = ?", (str(int(value) + 1), key))
+        return int(value)
+
+    # ------------------------------------------------------------------ restart rules
+
+    def recover(self, now: float) -> list[tuple[str, str, dict[str, Any]]]:
+        """Apply the restart rules (§11.1) and return the notifications they imply as
+        ``(thread_id, method, params)``, already written to the event log."""
+        logged: list[tuple[str, str, dict[str, Any]]] = []
+        with self._transaction() as conn:
+            approvals = conn.execute(
+                "SELECT request_id, thread_id, turn_id FROM approvals WHERE status = 'pending'"
+                " ORDER BY created_at"
+            ).fetchall()
+            for request_id, thread_id, turn_id in approvals:
+                conn.execute(
+                    "UPDATE approvals SET status = 'resolved', decision = 'timeout', reason = ?,"
+                    " resolved_at = ? WHERE request_id = ?",
+                    (RESTART_ERROR, now, request_id),
+                )
+                params = {
+                    "requestId": request_id,
+                    "threadId": thread_id,
+                    "turnId": turn_id,
+                    "decision": "timeout",
+                    "reason": RESTART_ERROR,
+                }
+                logged.append((thread_id, "approval/resolved", params))
+            turns = conn.execute(
+                "SELECT turn_id, thread_id, run_id FROM turns"
+                " WHERE status IN ('queued', 'running') ORDER BY number"
+            ).fetchall()
+            running = {
+                row[0]
+                for row in conn.execute("SELECT thread_id FROM threads WHERE status = 'running'")
+            }
+            for thread_id in sorted(running):
+                conn.execute(
+                    "UPDATE threads SET status = 'idle', updated_at = ? WHERE thread_id = ?",
+                    (now, thread_id),
+                )
+                logged.append(
+                    (thread_id, "thread/status/changed", {"threadId": thread_id, "status": "idle"})
+                )
+            for turn_id, thread_id, run_id in turns:
+                result = {"completionReason": "cancelled", "error": RESTART_ERROR}
+                conn.execute(
+                    "UPDATE turns SET status = 'failed', completed_at = ?, result = ?"
+                    " WHERE turn_id = ?",
+                    (now, _json(result), turn_id),
+                )
+                completed: dict[str, Any] = {
+                    "threadId": thread_id,
+                    "turnId": turn_id,
+                    "status": "failed",
+                }
+                if run_id is not None:
+                    completed["runId"] = run_id
+                completed.update(result)
+                logged.append((thread_id, "turn/completed", completed))
+            for thread_id, method, params in logged:
+                self._append_event(conn, thread_id, method, params, now)
+        return logged
+
+    # ------------------------------------------------------------------ threads
+
+    def create_thread(
+        self, agent_key: str, cwd: str | None, metadata: dict[str, Any], now: float
+    ) -> ThreadRow:
+        """A new idle thread ``thread_N``."""
+        with self._transaction() as conn:
+            number = self._next(conn, "next_thread")
+            row = ThreadRow(f"thread_{number}", agent_key, cwd, now, now, None, "idle", metadata)
+            conn.execute(
+                "INSERT INTO threads VALUES (?, ?, ?, ?, ?, ?, NULL, 'idle', ?)",
+                (row.thread_id, number, agent_key, cwd, now, now, _json(metadata)),
+            )
+        return row
+
+    def thread(self, thread_id: str) -> ThreadRow | None:
+        """The thread, or ``None``."""
+        row = self._conn.execute(
+            "SELECT thread_id, agent_key, cwd, created_at, updated_at, archived_at, status,"
+            " metadata FROM threads WHERE thread_id = ?",
+            (thread_id,),
+        ).fetchone()
+        return None if row is None else _thread_row(row)
+
+    def threads(self, archived: bool | None, offset: int, limit: int | None) -> list[ThreadRow]:
+        """Threads in creation order; ``archived`` filters to archived (True), unarchived
+        (False) or all (None)."""
+        where = ""
+        if archived is True:
+            where = "WHERE archived_at IS NOT NULL"
+        elif archived is False:
+            where = "WHERE archived_at IS NULL"
+        rows = self._conn.execute(
+            "SELECT thread_id, agent_key, cwd, created_at, updated_at, archived_at, status,"
+            f" metadata FROM threads {where} ORDER BY number LIMIT ? OFFSET ?",
+            (-1 if limit is None else limit, offset),
+        ).fetchall()
+        return [_thread_row(row) for row in rows]
+
+    def set_thread_status(
+        self, thread_id: str, status: str, now: float, *, archived: bool = False
+    ) -> None:
+        """Change a thread's status (and set ``archivedAt`` when archiving)."""
+        if archived:
+            self._conn.execute(
+                "UPDATE threads SET status = ?, updated_at = ?, archived_at = ?"
+                " WHERE thread_id = ?",
+                (status, now, now, thread_id),
+            )
+        else:
+            self._conn.execute(
+                "UPDATE threads SET status = ?, updated_at = ? WHERE thread_id = ?",
+                (status, now, thread_id),
+            )
+
+    # ------------------------------------------------------------------ turns
+
+    def create_turn(self, thread_id: str, input_items: list[Any], now: float) -> str:
+        """A new running turn ``turn_N`` on the thread, which becomes running."""
+        with self._transaction() as conn:
+            number = self._next(conn, "next_turn")
+            turn_id = f"turn_{number}"
+            conn.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, NULL, 'running', ?, NULL, ?, '{}')",
+                (turn_id, number, thread_id, now, _json(input_items)),
+            )
+            conn.execute(
+                "UPDATE threads SET status = 'running', updated_at = ? WHERE thread_id = ?",
+                (now, thread_id),
+            )
+        return turn_id
+
+    def delete_turn(self, turn_id: str) -> None:
+        """Forget a turn whose run could not start (its number is not reused)."""
+        self._conn.execute("DELETE FROM turns WHERE turn_id = ?", (turn_id,))
+
+    def set_turn_run(self, turn_id: str, run_id: str) -> None:
+        """Record the run answering the turn."""
+        self._conn.execute("UPDATE turns SET run_id = ? WHERE turn_id = ?", (run_id, turn_id))
+
+    def finish_turn(self, turn_id: str, status: str, result: dict[str, Any], now: float) -> None:
+        """Record how a turn ended."""
+        self._conn.execute(
+            "UPDATE turns SET status = ?, completed_at = ?, result = ? WHERE turn_id = ?",
+            (status, now, _json(result), turn_id),
+        )
+
+    def turns(self, thread_id: str) -> list[dict[str, Any]]:
+        """The thread's turns as ``AppTurn`` objects, oldest first."""
+        rows = self._conn.execute(
+            "SELECT turn_id, run_id, status, started_at, completed_at, input, result FROM turns"
+            " WHERE thread_id = ? ORDER BY number",
+            (thread_id,),
+        ).fetchall()
+        return [
+            {
+                "turnId": turn_id,
+                "threadId": thread_id,
+                "runId": run_id,
+                "status": status,
+                "startedAt": seconds(started),
+                "completedAt": None if completed is None else seconds(completed),
+                "input": json.loads(input_items),
+                "result": json.loads(result),
+            }
+            for turn_id, run_id, status, started, completed, input_items, result in rows
+        ]
+
+    # ------------------------------------------------------------------ items
+
+    def put_item(self, item: dict[str, Any]) -> bool:
+        """Store an ``AppItem``; ``False`` when the same item is stored already. Raises
+        ``ItemConflict`` when its id is stored with other content."""
+        thread_id = item["threadId"]
+        body = _json(item)
+        conn = self._conn
+        try:
+            conn.execute(
+                "INSERT INTO items (thread_id, sequence, item_id, body) VALUES (?,"
+                " (SELECT COALESCE(MAX(sequence), 0) + 1 FROM items WHERE thread_id = ?), ?, ?)",
+                (thread_id, thread_id, item["itemId"], body),
+            )
+        except sqlite3.IntegrityError:
+            row = conn.execute(
+                "SELECT body FROM items WHERE thread_id = ? AND item_id = ?",
+                (thread_id, item["itemId"]),
+            ).fetchone()
+            if row is not None and row[0] == body:
+                return False
+            raise ItemConflict(item["itemId"]) from None
+        return True
+
+    def items_json(self, thread_id: str, after_item_id: str | None = None) -> list[str]:
+        """The thread's items as JSON texts in store order (after ``after_item_id`` when it
+        is a stored item)."""
+        start = 0
+        if after_item_id is not None:
+            row = self._conn.execute(
+                "SELECT sequence FROM items WHERE thread_id = ? AND item_id = ?",
+                (thread_id, after_item_id),
+            ).fetchone()
+            if row is not None:
+                start = int(row[0])
+        return [
+            body
+            for (body,) in self._conn.execute(
+                "SELECT body FROM items WHERE thread_id = ? AND sequence > ? ORDER BY sequence",
+                (thread_id, start),
+            )
+        ]
+
+    # ------------------------------------------------------------------ event log, approvals
+
+    def append_event(self, thread_id: str, method: str, params: Any, now: float) -> int:
+        """Append a thread-scoped notification to the log; returns its ``seq``."""
+        return self._append_event(self._conn, thread_id, method, params, now)
+
+    def _append_event(
+        self, conn: sqlite3.Connection, thread_id: str, method: str, params: Any, now: float
+    ) -> int:
+        (seq,) = conn.execute(
+            "INSERT INTO event_log (thread_id, seq, method, params_json, created_at) VALUES (?,"
+            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE thread_id = ?), ?, ?, ?)"
+            " RETURNING seq",
+            (thread_id, thread_id, method, _json(params), now),
+        ).fetchone()
+        return int(seq)
+
+    def events(self, thread_id: str) -> list[tuple[int, str, Any]]:
+        """The thread's event log as ``(seq, method, params)``."""
+        return [
+            (seq, method, json.loads(params))
+            for seq, method, params in self._conn.execute(
+                "SELECT seq, method, params_json FROM event_log WHERE thread_id = ? ORDER BY seq",
+                (thread_id,),
+            )
+        ]
+
+    def add_approval(self, request_id: str, thread_id: str, turn_id: str, now: float) -> None:
+        """Record a pending approval request."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO approvals (request_id, thread_id, turn_id, status,"
+            " created_at) VALUES (?, ?, ?, 'pending', ?)",
+            (request_id, thread_id, turn_id, now),
+        )
+
+    def resolve_approval(self, request_id: str, decision: str, reason: str, now: float) -> None:
+        """Record how an approval request was decided."""
+        self._conn.execute(
+            "UPDATE approvals SET status = 'resolved', decision = ?, reason = ?, resolved_at = ?"
+            " WHERE request_id = ?",
+            (decision, reason, now, request_id),
+        )
+
+
+def _thread_row(row: tuple[Any, ...]) -> ThreadRow:
+    thread_id, agent_key, cwd, created, updated, archived, status, metadata = row
+    return ThreadRow(
+        thread_id, agent_key, cwd, created, updated, archived, status, json.loads(metadata)
+    )
+
+
+def _lock(file: Path) -> IO[bytes]:
+    """Take the store's exclusive lock or raise ``StoreError`` (another server holds it)."""
+    import fcntl
+
+    handle = open(f"{file}.lock", "ab")  # noqa: SIM115 - held for the server's lifetime
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise StoreError(f"store {file} is in use by another app server process") from None
+    return handle
+
+
+def _check_version(file: Path) -> None:
+    """Refuse a store of another version before anything writes to it."""
+    if not file.exists() or file.stat().st_size == 0:
+        return
+    try:
+        conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        try:
+            has_meta = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            row = (
+                conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if has_meta
+                else None
+            )
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"store {file} is not readable: {exc}") from None
+    if not has_meta:
+        raise StoreError(f"{file} is not an app server store")
+    version = None if row is None else row[0]
+    if version != str(SCHEMA_VERSION):
+        raise StoreError(
+            f"store {file} has schema version {version}; this build reads {SCHEMA_VERSION}"
+        )
+
+
+def default_store_path() -> Path:
+    """``<state dir>/app_server.sqlite``: ``$XDG_STATE_HOME/agentcycle`` or
+    ``~/.local/state/agentcycle``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "agentcycle" / "app_server.sqlite"
+
+
+def now() -> float:
+    """The current time in unix seconds."""
+    return time.time()

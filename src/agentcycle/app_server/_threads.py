@@ -1,0 +1,560 @@
+"""Threads and turns: the handlers of the thread, turn and approval methods, the live turns
+and the fan-out of their notifications to subscribed connections.
+
+A turn is one run started through ``TurnLauncher``; its notifications are projected from the
+run's event stream (``_projection``), persisted, then sent. Approvals are answered into
+``RunHandle.approve``; whatever happens, every approval ends with ``approval/resolved``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agentcycle.app_server import _jsonrpc as rpc
+from agentcycle.app_server import protocol as p
+from agentcycle.app_server._connection import Connection
+from agentcycle.app_server._projection import ApprovalNote, Emission, TurnEnd, TurnProjector
+from agentcycle.app_server._runtime import TurnLauncher
+from agentcycle.app_server._store import ItemConflict, Store, ThreadRow, now
+
+if TYPE_CHECKING:
+    from agentcycle.handle import RunHandle
+
+Reply = tuple[Any, Callable[[], None] | None]
+"""A handler's result and what to do once the response is written (notifications that must
+follow it)."""
+
+MAX_CHECKPOINT_KEY_BYTES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _Approval:
+    """An approval request between ``approval/requested`` and ``approval/resolved``."""
+
+    run_request_id: str
+    params: dict[str, Any]
+    """The ``approval/requested`` params (also those of ``approval/request``)."""
+
+
+@dataclass(eq=False, slots=True)
+class _Turn:
+    """A running turn."""
+
+    thread_id: str
+    turn_id: str
+    owner: Connection
+    handle: RunHandle
+    projector: TurnProjector
+    open_approvals: dict[str, _Approval] = field(default_factory=dict)
+    """By protocol request id, from ``approval/requested`` until ``approval/resolved``."""
+    answered: set[str] = field(default_factory=set)
+    notes: dict[str, ApprovalNote] = field(default_factory=dict)
+    follow_ups: list[list[dict[str, Any]]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    cancelling: asyncio.Task[None] | None = None
+
+
+def input_text(items: list[dict[str, Any]]) -> str:
+    """The run input of a turn: the ``text`` of its text items joined by newlines."""
+    return "\n".join(
+        item["text"]
+        for item in items
+        if item.get("type") == "text" and isinstance(item.get("text"), str)
+    )
+
+
+class ThreadService:
+    """The thread, turn and approval methods (see the module docstring)."""
+
+    def __init__(self, store: Store, launcher: TurnLauncher) -> None:
+        self._store = store
+        self._launcher = launcher
+        self._subscribers: dict[str, set[Connection]] = {}
+        self._turns: dict[str, _Turn] = {}
+
+    # ------------------------------------------------------------------ delivery
+
+    def publish(
+        self,
+        thread_id: str,
+        method: str,
+        params: dict[str, Any],
+        item: dict[str, Any] | None = None,
+        only: Connection | None = None,
+    ) -> None:
+        """Persist a thread-scoped notification (and its item), then send it to the thread's
+        subscribers (or ``only`` one connection)."""
+        at = now()
+        if item is not None:
+            try:
+                stored = self._store.put_item(item)
+            except ItemConflict:
+                message = f"item {item['itemId']} came again with other content; not stored"
+                self.publish(
+                    thread_id,
+                    "error/warning",
+                    {"message": message, "code": "item_identity_conflict"},
+                )
+                return
+            if not stored and not method.endswith("/delta"):
+                return  # the identical item again: already delivered
+        self._store.append_event(thread_id, method, params, at)
+        targets = (only,) if only is not None else tuple(self._subscribers.get(thread_id, ()))
+        for connection in targets:
+            connection.notify(method, params)
+
+    def _deliver(self, turn: _Turn, emission: Emission) -> None:
+        if emission.server_request:
+            self._ask_owner(turn, emission.params)
+            return
+        params = emission.params
+        item = emission.item
+        if (
+            item is not None
+            and item["type"] == "approval"
+            and item["status"] == "completed"
+            and item["payload"]["requestId"] not in turn.open_approvals
+        ):
+            return  # the server resolved it already (interrupt, shutdown)
+        if emission.method == "approval/requested":
+            request_id = params["requestId"]
+            run_request_id = turn.projector.run_request_id(request_id) or request_id
+            turn.open_approvals[request_id] = _Approval(run_request_id, params)
+            self._store.add_approval(request_id, turn.thread_id, turn.turn_id, now())
+        elif emission.method == "approval/resolved":
+            request_id = params["requestId"]
+            if request_id not in turn.open_approvals:
+                return  # the server resolved it already (interrupt, shutdown)
+            del turn.open_approvals[request_id]
+            turn.answered.discard(request_id)
+            self._store.resolve_approval(
+                request_id, params["decision"], params.get("reason", ""), now()
+            )
+        self.publish(turn.thread_id, emission.method, params, emission.item)
+
+    def _ask_owner(self, turn: _Turn, params: dict[str, Any]) -> None:
+        request_id = params["requestId"]
+        if request_id not in turn.open_approvals or request_id in turn.answered:
+            return
+        owner = turn.owner
+        if owner.closed or turn.thread_id not in self._subscribed(owner):
+            return  # nobody to ask: the run's approval timeout decides
+
+        def on_answer(message: rpc.Response | None) -> None:
+            if request_id not in turn.open_approvals or request_id in turn.answered:
+                if message is not None:
+                    print(
+                        f"agentcycle app-server: late answer to {request_id} ignored",
+                        file=sys.stderr,
+                    )
+                return
+            decision, reason, metadata = _read_answer(message)
+            self._decide(turn, request_id, decision, reason, metadata)
+
+        owner.request(request_id, "approval/request", params, on_answer)
+
+    def _subscribed(self, connection: Connection) -> set[str]:
+        return {tid for tid, conns in self._subscribers.items() if connection in conns}
+
+    def _decide(
+        self,
+        turn: _Turn,
+        request_id: str,
+        decision: str,
+        reason: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer an open approval into the run."""
+        from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision
+
+        turn.answered.add(request_id)
+        turn.notes[request_id] = ApprovalNote(reason, metadata or {})
+        # KeyError: the run stopped waiting (its own timeout, or it ended); its events say how.
+        with contextlib.suppress(KeyError):
+            turn.handle.approve(
+                turn.open_approvals[request_id].run_request_id,
+                ApprovalDecision(ApprovalAction(decision), reason or None),
+            )
+
+    # ------------------------------------------------------------------ thread methods
+
+    def _thread(self, thread_id: str) -> ThreadRow:
+        row = self._store.thread(thread_id)
+        if row is None:
+            raise rpc.thread_not_found()
+        return row
+
+    def _subscribe(self, connection: Connection, thread_id: str) -> None:
+        self._subscribers.setdefault(thread_id, set()).add(connection)
+
+    async def thread_start(self, conn: Connection, params: p.ThreadStartParams) -> Reply:
+        """``thread/start``."""
+        row = self._store.create_thread(
+            params.agent_key or "default", params.cwd, params.metadata or {}, now()
+        )
+        self._subscribe(conn, row.thread_id)
+        result = {
+            "threadId": row.thread_id,
+            "agentKey": row.agent_key,
+            "cwd": row.cwd,
+            "status": row.status,
+        }
+        return result, lambda: self.publish(row.thread_id, "thread/started", dict(result))
+
+    async def thread_resume(self, conn: Connection, params: p.ThreadResumeParams) -> Reply:
+        """``thread/resume``: subscribe (unless ``subscribe: false``), reopen a closed
+        thread, return the snapshot, then re-send pending approvals to the caller."""
+        row = self._thread(params.thread_id)
+        if params.subscribe is not False:
+            self._subscribe(conn, row.thread_id)
+        if row.status == "closed":
+            status = "running" if row.thread_id in self._turns else "idle"
+            self._store.set_thread_status(row.thread_id, status, now())
+        snapshot = self._snapshot(row.thread_id, None)
+        turn = self._turns.get(row.thread_id)
+        if turn is None or params.subscribe is False:
+            return snapshot, None
+
+        def resend() -> None:
+            turn.owner = conn
+            for approval in list(turn.open_approvals.values()):
+                self._ask_owner(turn, approval.params)
+
+        return snapshot, resend
+
+    async def thread_read(self, conn: Connection, params: p.ThreadReadParams) -> Reply:
+        """``thread/read``: the snapshot, without subscribing."""
+        self._thread(params.thread_id)
+        return self._snapshot(params.thread_id, params.after_item_id), None
+
+    def _snapshot(self, thread_id: str, after_item_id: str | None) -> dict[str, Any]:
+        row = self._thread(thread_id)
+        return {
+            "thread": row.wire(),
+            "turns": self._store.turns(thread_id),
+            "items": rpc.RawJsonArray(self._store.items_json(thread_id, after_item_id)),
+        }
+
+    async def thread_list(self, conn: Connection, params: p.ThreadListParams) -> Reply:
+        """``thread/list``: creation order; ``archived`` filters exactly, otherwise
+        archived threads show only with ``includeArchived``."""
+        archived = params.archived
+        if archived is None and not params.include_archived:
+            archived = False
+        rows = self._store.threads(archived, params.offset or 0, params.limit)
+        return {"threads": [row.wire() for row in rows]}, None
+
+    async def thread_archive(self, conn: Connection, params: p.ThreadArchiveParams) -> Reply:
+        """``thread/archive``: notifications go to the caller only."""
+        row = self._thread(params.thread_id)
+        thread_id = row.thread_id
+        self._store.set_thread_status(thread_id, "archived", now(), archived=True)
+
+        def announce() -> None:
+            self.publish(
+                thread_id, "thread/archived", {"threadId": thread_id, "archived": True}, only=conn
+            )
+            self.publish(
+                thread_id,
+                "thread/status/changed",
+                {"threadId": thread_id, "status": "archived"},
+                only=conn,
+            )
+
+        return {"threadId": thread_id, "archived": True}, announce
+
+    async def thread_unsubscribe(
+        self, conn: Connection, params: p.ThreadUnsubscribeParams
+    ) -> Reply:
+        """``thread/unsubscribe``: the owner leaving times its approvals out; a thread with
+        no subscriber and no turn closes."""
+        row = self._thread(params.thread_id)
+        thread_id = row.thread_id
+        subscribers = self._subscribers.get(thread_id, set())
+        subscribers.discard(conn)
+        if not subscribers:
+            self._subscribers.pop(thread_id, None)
+        turn = self._turns.get(thread_id)
+        if turn is not None and turn.owner is conn:
+            self._time_out_approvals(turn, "owner unsubscribed")
+        closed = not subscribers and turn is None and row.archived_at is None
+        if not closed:
+            return {"threadId": thread_id, "subscribed": False, "closed": False}, None
+        self._store.set_thread_status(thread_id, "closed", now())
+
+        def announce() -> None:
+            self.publish(thread_id, "thread/closed", {"threadId": thread_id}, only=conn)
+            self.publish(
+                thread_id,
+                "thread/status/changed",
+                {"threadId": thread_id, "status": "closed"},
+                only=conn,
+            )
+
+        return {"threadId": thread_id, "subscribed": False, "closed": True}, announce
+
+    # ------------------------------------------------------------------ turn methods
+
+    def _active(self, thread_id: str, expected_turn_id: str | None) -> _Turn:
+        row = self._thread(thread_id)
+        if row.archived_at is not None:
+            raise rpc.RpcError(rpc.THREAD_ARCHIVED, "Thread archived")
+        turn = self._turns.get(thread_id)
+        if turn is None:
+            raise rpc.RpcError(rpc.ACTIVE_TURN_NOT_FOUND, "Active turn not found")
+        if expected_turn_id is not None and expected_turn_id != turn.turn_id:
+            raise rpc.RpcError(rpc.TURN_ID_MISMATCH, "Turn id mismatch")
+        return turn
+
+    async def turn_start(self, conn: Connection, params: p.TurnStartParams) -> Reply:
+        """``turn/start``: returns once the run is launched."""
+        row = self._thread(params.thread_id)
+        if row.archived_at is not None:
+            raise rpc.RpcError(rpc.THREAD_ARCHIVED, "Thread archived")
+        if row.thread_id in self._turns:
+            raise rpc.invalid_params("Thread already has an active turn")
+        turn = await self._launch(conn, row, params.input or [])
+        result = {"threadId": row.thread_id, "turnId": turn.turn_id, "status": "running"}
+        return result, lambda: self._announce(turn)
+
+    async def _launch(
+        self, owner: Connection, row: ThreadRow, items: list[dict[str, Any]]
+    ) -> _Turn:
+        turn_id = self._store.create_turn(row.thread_id, items, now())
+        try:
+            handle = await self._launcher.launch(row.thread_id, row.cwd, input_text(items))
+        except Exception as exc:
+            self._store.delete_turn(turn_id)
+            self._store.set_thread_status(row.thread_id, row.status, now())
+            raise rpc.RpcError(rpc.INTERNAL_ERROR, f"Could not start the turn: {exc}") from exc
+        self._store.set_turn_run(turn_id, handle.run_id)
+        notes: dict[str, ApprovalNote] = {}
+        projector = TurnProjector(row.thread_id, turn_id, notes.get)
+        turn = _Turn(row.thread_id, turn_id, owner, handle, projector, notes=notes)
+        self._turns[row.thread_id] = turn
+        return turn
+
+    def _announce(self, turn: _Turn) -> None:
+        thread_id = turn.thread_id
+        self.publish(
+            thread_id, "thread/status/changed", {"threadId": thread_id, "status": "running"}
+        )
+        started = {
+            "threadId": thread_id,
+            "turnId": turn.turn_id,
+            "runId": turn.handle.run_id,
+            "status": "running",
+        }
+        self.publish(thread_id, "turn/started", started)
+        turn.task = asyncio.get_running_loop().create_task(self._pump(turn))
+
+    async def _pump(self, turn: _Turn) -> None:
+        end: TurnEnd | None = None
+        try:
+            async for event in turn.handle.events():
+                emissions, finished = turn.projector.project(event)
+                for emission in emissions:
+                    self._deliver(turn, emission)
+                if finished is not None:
+                    end = finished
+        except Exception as exc:  # the stream broke: the turn still ends, and says why
+            print(
+                f"agentcycle app-server: event stream of {turn.turn_id} failed: {exc!r}",
+                file=sys.stderr,
+            )
+        if end is None:
+            message = "Turn failed: the run's event stream ended without a terminal event"
+            self.publish(
+                turn.thread_id, "error/warning", {"message": message, "code": "event_stream"}
+            )
+            end = TurnEnd("failed", {"completionReason": "failed", "error": message})
+        await self._finish(turn, end)
+
+    async def _finish(self, turn: _Turn, end: TurnEnd) -> None:
+        thread_id = turn.thread_id
+        self._resolve_leftovers(turn, "turn ended")
+        result = {key: value for key, value in end.fields.items() if key != "runId"}
+        self._store.finish_turn(turn.turn_id, end.status, result, now())
+        del self._turns[thread_id]
+        row = self._store.thread(thread_id)
+        if row is not None and row.status == "running":
+            self._store.set_thread_status(thread_id, "idle", now())
+            self.publish(
+                thread_id, "thread/status/changed", {"threadId": thread_id, "status": "idle"}
+            )
+        completed = {"threadId": thread_id, "turnId": turn.turn_id, "status": end.status}
+        completed.update(end.fields)
+        self.publish(thread_id, "turn/completed", completed)
+        try:
+            await turn.handle.release_model_clients()
+        except Exception as exc:  # closing an HTTP client must not hide the turn's end
+            print(f"agentcycle app-server: closing model clients failed: {exc!r}", file=sys.stderr)
+        self._follow_up(turn, end, row)
+
+    def _follow_up(self, turn: _Turn, end: TurnEnd, row: ThreadRow | None) -> None:
+        if not turn.follow_ups:
+            return
+        if end.status != "completed" or row is None or row.archived_at is not None:
+            for _ in turn.follow_ups:
+                self.publish(
+                    turn.thread_id,
+                    "error/warning",
+                    {
+                        "message": f"Follow-up dropped: {turn.turn_id} ended {end.status}",
+                        "code": "follow_up",
+                    },
+                )
+            return
+        first, *rest = turn.follow_ups
+
+        async def start_next() -> None:
+            latest = self._store.thread(turn.thread_id)
+            if latest is None:
+                return
+            try:
+                successor = await self._launch(turn.owner, latest, first)
+            except rpc.RpcError as exc:
+                self.publish(
+                    turn.thread_id, "error/warning", {"message": exc.message, "code": "follow_up"}
+                )
+                return
+            successor.follow_ups.extend(rest)
+            self._announce(successor)
+
+        asyncio.get_running_loop().create_task(start_next())
+
+    def _resolve_leftovers(self, turn: _Turn, reason: str) -> None:
+        """End the approvals the run leaves open with ``timeout`` (§9.2): every
+        ``approval/requested`` gets its ``item/completed`` and ``approval/resolved``."""
+        for request_id, approval in list(turn.open_approvals.items()):
+            note = turn.notes.get(request_id) or ApprovalNote(reason)
+            at = now()
+            payload = {
+                "requestId": request_id,
+                "toolCallId": approval.params["toolCallId"],
+                "toolName": approval.params["toolName"],
+                "action": "timeout",
+                "approved": False,
+                "reason": note.reason,
+                "decisionMetadata": note.metadata,
+            }
+            item = {
+                "itemId": f"item_{request_id}:resolved",
+                "threadId": turn.thread_id,
+                "turnId": turn.turn_id,
+                "type": "approval",
+                "status": "completed",
+                "payload": payload,
+                "createdAt": at,
+                "updatedAt": at,
+            }
+            resolved = {
+                "requestId": request_id,
+                "threadId": turn.thread_id,
+                "turnId": turn.turn_id,
+                "decision": "timeout",
+                "reason": note.reason,
+            }
+            self._deliver(turn, Emission("item/completed", item, item))
+            self._deliver(turn, Emission("approval/resolved", resolved))
+
+    def _time_out_approvals(self, turn: _Turn, reason: str) -> None:
+        for request_id in list(turn.open_approvals):
+            if request_id not in turn.answered:
+                self._decide(turn, request_id, "timeout", reason)
+
+    async def turn_steer(self, conn: Connection, params: p.TurnSteerParams) -> Reply:
+        """``turn/steer``: the text reaches the model before its next call."""
+        turn = self._active(params.thread_id, params.expected_turn_id)
+        text = input_text(params.input or [])
+        if not text.strip():
+            raise rpc.invalid_params("turn/steer needs text input")
+        turn.handle.steer(text)
+        return {"threadId": turn.thread_id, "turnId": turn.turn_id, "queued": True}, None
+
+    async def turn_follow_up(self, conn: Connection, params: p.TurnFollowUpParams) -> Reply:
+        """``turn/followUp``: a new turn once this one completes."""
+        turn = self._active(params.thread_id, params.expected_turn_id)
+        turn.follow_ups.append(list(params.input or []))
+        return {"threadId": turn.thread_id, "turnId": turn.turn_id, "queued": True}, None
+
+    async def turn_interrupt(self, conn: Connection, params: p.TurnInterruptParams) -> Reply:
+        """``turn/interrupt``: pending approvals time out, the run is cancelled; the turn
+        ends later with ``turn/completed``."""
+        turn = self._active(params.thread_id, params.expected_turn_id)
+        self._cancel(turn, params.reason or "Turn cancelled")
+        result = {"threadId": turn.thread_id, "turnId": turn.turn_id, "cancelled": True}
+        return result, lambda: self._resolve_leftovers(turn, "turn interrupted")
+
+    def _cancel(self, turn: _Turn, reason: str) -> None:
+        """Cancel the turn's run. Its open approvals must then be timed out by the server:
+        a run cancelled while it waits reports no decision for them."""
+        if turn.cancelling is None:
+            # Scheduled before anything wakes the run, so the run cannot take another step.
+            turn.cancelling = asyncio.get_running_loop().create_task(turn.handle.cancel(reason))
+
+    async def turn_resume(self, conn: Connection, params: p.TurnResumeParams) -> Reply:
+        """``turn/resume``: durable execution does not exist yet, so no checkpoint does."""
+        for name in ("thread_id", "turn_id", "checkpoint_key"):
+            if not getattr(params, name):
+                raise rpc.invalid_params(f"turn/resume: {name} must not be empty")
+        if len(params.checkpoint_key.encode()) > MAX_CHECKPOINT_KEY_BYTES:
+            raise rpc.invalid_params("turn/resume: checkpointKey is longer than 512 bytes")
+        turns = {t["turnId"] for t in self._store.turns(params.thread_id)}
+        if params.turn_id not in turns:
+            raise rpc.invalid_params(f"turn/resume: unknown turn {params.turn_id!r}")
+        raise rpc.invalid_params(f"turn/resume: unknown checkpoint {params.checkpoint_key!r}")
+
+    async def approval_resolve(self, conn: Connection, params: p.ApprovalResolveParams) -> Reply:
+        """``approval/resolve``: the request-style answer to ``approval/request``."""
+        self._thread(params.thread_id)
+        turn = self._turns.get(params.thread_id)
+        request_id = params.request_id
+        if (
+            turn is None
+            or turn.turn_id != params.turn_id
+            or request_id not in turn.open_approvals
+            or request_id in turn.answered
+        ):
+            raise rpc.invalid_params("Unknown approval request")
+        self._decide(turn, request_id, params.decision, params.reason or "", params.metadata)
+        return {}, None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def disconnect(self, conn: Connection) -> None:
+        """Forget a connection's subscriptions."""
+        for subscribers in self._subscribers.values():
+            subscribers.discard(conn)
+
+    async def shutdown(self) -> None:
+        """Cancel every turn (approvals time out with ``server shutdown``) and wait for the
+        turns to end."""
+        for turn in list(self._turns.values()):
+            self._cancel(turn, "server shutdown")
+            self._resolve_leftovers(turn, "server shutdown")
+        while self._turns:
+            tasks = [t.task for t in self._turns.values() if t.task is not None]
+            if not tasks:
+                break
+            await asyncio.wait(tasks)
+
+
+def _read_answer(message: rpc.Response | None) -> tuple[str, str, dict[str, Any] | None]:
+    """The decision in a response to ``approval/request``: an error response (or none) is
+    ``timeout``, an unknown decision ``deny``."""
+    if message is None or message.error is not None or not isinstance(message.result, dict):
+        return "timeout", "no answer from the client", None
+    result = message.result
+    reason = result.get("reason", result.get("message"))
+    reason = reason if isinstance(reason, str) else ""
+    metadata = result.get("metadata") if isinstance(result.get("metadata"), dict) else None
+    decision = result.get("decision")
+    if decision not in p.APPROVAL_DECISIONS:
+        return "deny", "invalid approval response", metadata
+    return str(decision), reason, metadata
