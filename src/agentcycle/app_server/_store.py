@@ -149,6 +149,12 @@ class Store:
             raise
         conn.execute("COMMIT")
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Close the database and release the store lock."""
         self._conn.close()
