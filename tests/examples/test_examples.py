@@ -23,6 +23,7 @@ EXPECTED = {
     "10_handoff.py": "Billing finished: Refunded order A-17.",
     "11_sub_tasks.py": "after waiting: researcher-1 completed, researcher-2 completed, "
     "researcher-3 completed",
+    "12_app_server_host.py": "turn completed: Counted them.",
 }
 
 
