@@ -32,10 +32,11 @@ class Connection:
         if not self.closed:
             self._write(rpc.encode(message))
 
-    def notify(self, method: str, params: Any) -> None:
-        """Send a notification unless the client opted out of ``method``."""
-        if method not in self.opted_out:
-            self.send(rpc.notification(method, params))
+    def notify(self, method: str, line: bytes) -> None:
+        """Send a notification (its encoded ``line``) unless the client opted out of
+        ``method``."""
+        if method not in self.opted_out and not self.closed:
+            self._write(line)
 
     def request(
         self, request_id: rpc.RequestId, method: str, params: Any, on_answer: AnswerHandler

@@ -174,10 +174,20 @@ def encode(message: dict[str, Any]) -> bytes:
                 raw = value
                 message = {**message, "result": {**result, key: _RAW_MARK}}
                 break
-    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    text = compact_json(message)
     if raw is not None:
         text = text.replace(_RAW_MARK_JSON, "[" + ",".join(raw.texts) + "]", 1)
     return text.encode() + b"\n"
+
+
+def compact_json(value: Any) -> str:
+    """``value`` as compact JSON text (non-ASCII kept, newlines escaped)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def notification_line(method: str, params_json: str) -> bytes:
+    """A notification line from params already encoded (they are stored as this text too)."""
+    return f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params_json}}}\n'.encode()
 
 
 def response(request_id: RequestId, result: Any) -> dict[str, Any]:

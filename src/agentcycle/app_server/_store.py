@@ -2,8 +2,10 @@
 
 One server process per store file (an exclusive lock on ``<store>.lock``). The file runs in WAL
 mode with ``synchronous=NORMAL``: a commit survives the process being killed (it is in the
-WAL), which is what a restart needs. Writes happen on the event loop thread, in the order the
-server sends: persist first, then send. Opening a store applies the restart rules: running
+WAL), which is what a restart needs. Writes happen on the event loop thread and gather in one
+open transaction that the server commits (``commit``) right before it writes the messages
+those writes back: persist first, then send, at one commit per batch rather than per
+notification. Opening a store applies the restart rules: running
 threads become idle, unfinished turns fail as cancelled, pending approvals time out; the
 notifications that would have said so go to the event log.
 """
@@ -20,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from agentcycle.app_server._jsonrpc import compact_json as _json
 
 SCHEMA_VERSION = 1
 """The layout this build writes; an unknown (newer) version is refused without touching the
@@ -53,10 +57,6 @@ RESTART_ERROR = "app server restarted"
 
 class StoreError(Exception):
     """The store cannot be used (locked by another server, unknown version, unreadable)."""
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def seconds(value: float) -> float:
@@ -111,7 +111,10 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._init_schema()
+        self.commit()
         self.epoch = self._meta("store_epoch") or ""
+        self._item_seq: dict[str, int] = {}
+        self._event_seq: dict[str, int] = {}
 
     # ------------------------------------------------------------------ setup
 
@@ -138,16 +141,31 @@ class Store:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        conn = self._conn
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        return conn.execute(sql, args)
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Statements that stand or fall together, inside the open batch."""
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        if not conn.in_transaction:
+            conn.execute("BEGIN IMMEDIATE")
+        conn.execute("SAVEPOINT unit")
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK TO unit")
             raise
-        conn.execute("COMMIT")
+        finally:
+            conn.execute("RELEASE unit")
+
+    def commit(self) -> None:
+        """Make every write so far durable."""
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
 
     def __enter__(self) -> Store:
         return self
@@ -156,7 +174,8 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close the database and release the store lock."""
+        """Commit, close the database and release the store lock."""
+        self.commit()
         self._conn.close()
         if self._lock_file is not None:
             self._lock_file.close()
@@ -224,8 +243,9 @@ class Store:
                     completed["runId"] = run_id
                 completed.update(result)
                 logged.append((thread_id, "turn/completed", completed))
-            for thread_id, method, params in logged:
-                self._append_event(conn, thread_id, method, params, now)
+        for thread_id, method, params in logged:
+            self.append_event(thread_id, method, _json(params), now)
+        self.commit()
         return logged
 
     # ------------------------------------------------------------------ threads
@@ -272,13 +292,13 @@ class Store:
     ) -> None:
         """Change a thread's status (and set ``archivedAt`` when archiving)."""
         if archived:
-            self._conn.execute(
+            self._write(
                 "UPDATE threads SET status = ?, updated_at = ?, archived_at = ?"
                 " WHERE thread_id = ?",
                 (status, now, now, thread_id),
             )
         else:
-            self._conn.execute(
+            self._write(
                 "UPDATE threads SET status = ?, updated_at = ? WHERE thread_id = ?",
                 (status, now, thread_id),
             )
@@ -302,15 +322,15 @@ class Store:
 
     def delete_turn(self, turn_id: str) -> None:
         """Forget a turn whose run could not start (its number is not reused)."""
-        self._conn.execute("DELETE FROM turns WHERE turn_id = ?", (turn_id,))
+        self._write("DELETE FROM turns WHERE turn_id = ?", (turn_id,))
 
     def set_turn_run(self, turn_id: str, run_id: str) -> None:
         """Record the run answering the turn."""
-        self._conn.execute("UPDATE turns SET run_id = ? WHERE turn_id = ?", (run_id, turn_id))
+        self._write("UPDATE turns SET run_id = ? WHERE turn_id = ?", (run_id, turn_id))
 
     def finish_turn(self, turn_id: str, status: str, result: dict[str, Any], now: float) -> None:
         """Record how a turn ended."""
-        self._conn.execute(
+        self._write(
             "UPDATE turns SET status = ?, completed_at = ?, result = ? WHERE turn_id = ?",
             (status, now, _json(result), turn_id),
         )
@@ -338,27 +358,36 @@ class Store:
 
     # ------------------------------------------------------------------ items
 
-    def put_item(self, item: dict[str, Any]) -> bool:
-        """Store an ``AppItem``; ``False`` when the same item is stored already. Raises
-        ``ItemConflict`` when its id is stored with other content."""
+    def put_item(self, item: dict[str, Any], body: str) -> bool:
+        """Store an ``AppItem`` (``body``: its JSON text); ``False``
+        when the same item is stored already. Raises ``ItemConflict`` when its id is stored
+        with other content."""
         thread_id = item["threadId"]
-        body = _json(item)
-        conn = self._conn
+        sequence = self._next_sequence(self._item_seq, "items", "sequence", thread_id)
         try:
-            conn.execute(
-                "INSERT INTO items (thread_id, sequence, item_id, body) VALUES (?,"
-                " (SELECT COALESCE(MAX(sequence), 0) + 1 FROM items WHERE thread_id = ?), ?, ?)",
-                (thread_id, thread_id, item["itemId"], body),
+            self._write(
+                "INSERT INTO items (thread_id, sequence, item_id, body) VALUES (?, ?, ?, ?)",
+                (thread_id, sequence, item["itemId"], body),
             )
         except sqlite3.IntegrityError:
-            row = conn.execute(
+            row = self._conn.execute(
                 "SELECT body FROM items WHERE thread_id = ? AND item_id = ?",
                 (thread_id, item["itemId"]),
             ).fetchone()
             if row is not None and row[0] == body:
                 return False
             raise ItemConflict(item["itemId"]) from None
+        self._item_seq[thread_id] = sequence
         return True
+
+    def _next_sequence(self, cache: dict[str, int], table: str, column: str, thread_id: str) -> int:
+        last = cache.get(thread_id)
+        if last is None:
+            (last,) = self._conn.execute(
+                f"SELECT COALESCE(MAX({column}), 0) FROM {table} WHERE thread_id = ?",
+                (thread_id,),
+            ).fetchone()
+        return int(last) + 1
 
     def items_json(self, thread_id: str, after_item_id: str | None = None) -> list[str]:
         """The thread's items as JSON texts in store order (after ``after_item_id`` when it
@@ -381,20 +410,17 @@ class Store:
 
     # ------------------------------------------------------------------ event log, approvals
 
-    def append_event(self, thread_id: str, method: str, params: Any, now: float) -> int:
-        """Append a thread-scoped notification to the log; returns its ``seq``."""
-        return self._append_event(self._conn, thread_id, method, params, now)
-
-    def _append_event(
-        self, conn: sqlite3.Connection, thread_id: str, method: str, params: Any, now: float
-    ) -> int:
-        (seq,) = conn.execute(
-            "INSERT INTO event_log (thread_id, seq, method, params_json, created_at) VALUES (?,"
-            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM event_log WHERE thread_id = ?), ?, ?, ?)"
-            " RETURNING seq",
-            (thread_id, thread_id, method, _json(params), now),
-        ).fetchone()
-        return int(seq)
+    def append_event(self, thread_id: str, method: str, params_json: str, now: float) -> int:
+        """Append a thread-scoped notification (its params as JSON text) to the log; returns
+        its ``seq``."""
+        seq = self._next_sequence(self._event_seq, "event_log", "seq", thread_id)
+        self._write(
+            "INSERT INTO event_log (thread_id, seq, method, params_json, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (thread_id, seq, method, params_json, now),
+        )
+        self._event_seq[thread_id] = seq
+        return seq
 
     def events(self, thread_id: str) -> list[tuple[int, str, Any]]:
         """The thread's event log as ``(seq, method, params)``."""
@@ -408,7 +434,7 @@ class Store:
 
     def add_approval(self, request_id: str, thread_id: str, turn_id: str, now: float) -> None:
         """Record a pending approval request."""
-        self._conn.execute(
+        self._write(
             "INSERT OR IGNORE INTO approvals (request_id, thread_id, turn_id, status,"
             " created_at) VALUES (?, ?, ?, 'pending', ?)",
             (request_id, thread_id, turn_id, now),
@@ -416,7 +442,7 @@ class Store:
 
     def resolve_approval(self, request_id: str, decision: str, reason: str, now: float) -> None:
         """Record how an approval request was decided."""
-        self._conn.execute(
+        self._write(
             "UPDATE approvals SET status = 'resolved', decision = ?, reason = ?, resolved_at = ?"
             " WHERE request_id = ?",
             (decision, reason, now, request_id),

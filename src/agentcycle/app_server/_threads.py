@@ -90,9 +90,15 @@ class ThreadService:
         """Persist a thread-scoped notification (and its item), then send it to the thread's
         subscribers (or ``only`` one connection)."""
         at = now()
+        if item is not None and item is not params:
+            # A delta notification: the item plus ``delta``; its item is encoded once.
+            item_json = rpc.compact_json(item)
+            params_json = f'{item_json[:-1]},"delta":{rpc.compact_json(params["delta"])}}}'
+        else:
+            params_json = item_json = rpc.compact_json(params)
         if item is not None:
             try:
-                stored = self._store.put_item(item)
+                stored = self._store.put_item(item, item_json)
             except ItemConflict:
                 message = f"item {item['itemId']} came again with other content; not stored"
                 self.publish(
@@ -103,10 +109,11 @@ class ThreadService:
                 return
             if not stored and not method.endswith("/delta"):
                 return  # the identical item again: already delivered
-        self._store.append_event(thread_id, method, params, at)
+        self._store.append_event(thread_id, method, params_json, at)
+        line = rpc.notification_line(method, params_json)
         targets = (only,) if only is not None else tuple(self._subscribers.get(thread_id, ()))
         for connection in targets:
-            connection.notify(method, params)
+            connection.notify(method, line)
 
     def _deliver(self, turn: _Turn, emission: Emission) -> None:
         if emission.server_request:

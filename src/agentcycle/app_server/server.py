@@ -203,15 +203,10 @@ async def serve_stdio(store: Store, launcher: TurnLauncher, *, max_queued_reques
     """Serve one client on stdin/stdout until stdin ends; returns the exit code."""
     out = _claim_stdout()
     loop = asyncio.get_running_loop()
-
-    def write(data: bytes) -> None:
-        # Only the loop thread writes; a blocked write holds the run back (nothing dropped).
-        out.write(data)
-        out.flush()
-
+    outbox = _Outbox(out, store, loop)
     server = AppServer(store, launcher, max_queued_requests=max_queued_requests)
     server.recover()
-    conn = Connection(write)
+    conn = Connection(outbox.add)
     ended = asyncio.Event()
 
     def deliver(lines: list[bytes | None]) -> None:
@@ -233,8 +228,45 @@ async def serve_stdio(store: Store, launcher: TurnLauncher, *, max_queued_reques
     await ended.wait()
     await server.shutdown(conn)
     with contextlib.suppress(OSError):
-        out.flush()
+        outbox.flush()
     return 0
+
+
+class _Outbox:
+    """Messages on their way to stdout. They gather while the loop is busy and go out
+    together once it is about to wait (or ``BATCH`` are queued), right after the store
+    commits the writes behind them: persist, then send, at one commit and one flush per
+    batch. The write blocks when the client reads slowly: producers slow down, nothing is
+    dropped."""
+
+    BATCH = 256
+
+    def __init__(self, out: Any, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        self._out = out
+        self._store = store
+        self._loop = loop
+        self._lines: list[bytes] = []
+        self._scheduled = False
+
+    def add(self, line: bytes) -> None:
+        """Queue one encoded message."""
+        self._lines.append(line)
+        if len(self._lines) >= self.BATCH:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Commit the store, then write and flush every queued message."""
+        self._scheduled = False
+        if not self._lines:
+            return
+        self._store.commit()
+        data = b"".join(self._lines)
+        self._lines.clear()
+        self._out.write(data)
+        self._out.flush()
 
 
 def _claim_stdout() -> Any:
