@@ -4,6 +4,7 @@ a store of an unknown version is refused untouched."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -38,7 +39,7 @@ async def test_history_survives_a_kill_during_a_turn(spawn: Spawn, tmp_path: Pat
     await second.close()
 
     with Store(store) as reopened:
-        log = [(method, params) for _seq, method, params in reopened.events("thread_1")]
+        log = [(method, json.loads(params)) for _seq, method, params in reopened.events("thread_1")]
     methods = [method for method, _ in log]
     tail = methods[-3:]
     assert tail == ["approval/resolved", "thread/status/changed", "turn/completed"]

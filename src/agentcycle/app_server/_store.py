@@ -422,15 +422,21 @@ class Store:
         self._event_seq[thread_id] = seq
         return seq
 
-    def events(self, thread_id: str) -> list[tuple[int, str, Any]]:
-        """The thread's event log as ``(seq, method, params)``."""
-        return [
-            (seq, method, json.loads(params))
-            for seq, method, params in self._conn.execute(
-                "SELECT seq, method, params_json FROM event_log WHERE thread_id = ? ORDER BY seq",
-                (thread_id,),
+    def events(
+        self, thread_id: str, after_seq: int = 0, limit: int | None = None
+    ) -> list[tuple[int, str, str]]:
+        """The thread's event log after ``after_seq`` as ``(seq, method, params_json)``."""
+        return list(
+            self._conn.execute(
+                "SELECT seq, method, params_json FROM event_log WHERE thread_id = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (thread_id, after_seq, -1 if limit is None else limit),
             )
-        ]
+        )
+
+    def last_seq(self, thread_id: str) -> int:
+        """The ``seq`` of the thread's latest logged notification (0: none)."""
+        return self._next_sequence(self._event_seq, "event_log", "seq", thread_id) - 1
 
     def add_approval(self, request_id: str, thread_id: str, turn_id: str, now: float) -> None:
         """Record a pending approval request."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agentcycle.app_server import _cursors as cursors
 from agentcycle.app_server import _jsonrpc as rpc
 from agentcycle.app_server import protocol as p
 from agentcycle.app_server._connection import Connection
@@ -109,11 +111,20 @@ class ThreadService:
                 return
             if not stored and not method.endswith("/delta"):
                 return  # the identical item again: already delivered
-        self._store.append_event(thread_id, method, params_json, at)
+        seq = self._store.append_event(thread_id, method, params_json, at)
         line = rpc.notification_line(method, params_json)
+        ext_line = None
         targets = (only,) if only is not None else tuple(self._subscribers.get(thread_id, ()))
         for connection in targets:
-            connection.notify(method, line)
+            if connection.experimental:
+                if ext_line is None:
+                    cursor = cursors.encode(self._store.epoch, thread_id, seq)
+                    ext_line = rpc.notification_line(
+                        method, cursors.with_cursor(params_json, cursor)
+                    )
+                connection.notify(method, ext_line)
+            else:
+                connection.notify(method, line)
 
     def _deliver(self, turn: _Turn, emission: Emission) -> None:
         if emission.server_request:
@@ -215,8 +226,16 @@ class ThreadService:
 
     async def thread_resume(self, conn: Connection, params: p.ThreadResumeParams) -> Reply:
         """``thread/resume``: subscribe (unless ``subscribe: false``), reopen a closed
-        thread, return the snapshot, then re-send pending approvals to the caller."""
+        thread, return the snapshot, then (ext ``afterCursor``) replay the notifications
+        after the cursor, then re-send pending approvals to the caller. The handler does not
+        yield between subscribing and replaying, so live notifications follow with no gap and
+        no duplicate."""
         row = self._thread(params.thread_id)
+        after = getattr(params, "after_cursor", None)
+        replay_from = None
+        if after is not None:
+            last = self._store.last_seq(row.thread_id)
+            replay_from = cursors.decode(after, self._store.epoch, row.thread_id, last)
         if params.subscribe is not False:
             self._subscribe(conn, row.thread_id)
         if row.status == "closed":
@@ -224,15 +243,39 @@ class ThreadService:
             self._store.set_thread_status(row.thread_id, status, now())
         snapshot = self._snapshot(row.thread_id, None)
         turn = self._turns.get(row.thread_id)
-        if turn is None or params.subscribe is False:
-            return snapshot, None
 
-        def resend() -> None:
-            turn.owner = conn
-            for approval in list(turn.open_approvals.values()):
-                self._ask_owner(turn, approval.params)
+        def catch_up() -> None:
+            if replay_from is not None:
+                for seq, method, params_json in self._store.events(row.thread_id, replay_from):
+                    cursor = cursors.encode(self._store.epoch, row.thread_id, seq)
+                    line = rpc.notification_line(method, cursors.with_cursor(params_json, cursor))
+                    conn.notify(method, line)
+            if turn is not None and params.subscribe is not False:
+                turn.owner = conn
+                for approval in list(turn.open_approvals.values()):
+                    self._ask_owner(turn, approval.params)
 
-        return snapshot, resend
+        return snapshot, catch_up
+
+    async def thread_events_list(self, conn: Connection, params: p.ThreadEventsListParams) -> Reply:
+        """ext ``thread/events/list``: a page of the thread's logged notifications."""
+        row = self._thread(params.thread_id)
+        last = self._store.last_seq(row.thread_id)
+        start = 0
+        if params.after_cursor is not None:
+            start = cursors.decode(params.after_cursor, self._store.epoch, row.thread_id, last)
+        page = self._store.events(row.thread_id, start, params.limit or 100)
+        events = [
+            {
+                "cursor": cursors.encode(self._store.epoch, row.thread_id, seq),
+                "method": method,
+                "params": json.loads(params_json),
+            }
+            for seq, method, params_json in page
+        ]
+        at_end = not page or page[-1][0] >= last
+        next_cursor = None if at_end else events[-1]["cursor"]
+        return {"events": events, "nextCursor": next_cursor, "truncated": False}, None
 
     async def thread_read(self, conn: Connection, params: p.ThreadReadParams) -> Reply:
         """``thread/read``: the snapshot, without subscribing."""

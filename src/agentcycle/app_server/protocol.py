@@ -513,6 +513,52 @@ class ErrorWarningParams(WireModel):
     code: str | None = None
 
 
+# --------------------------------------------------------------------------- extensions (ext)
+# Visible only to connections that sent ``capabilities.experimentalApi: true``; not part of
+# the exported v1 schemas.
+
+
+class ThreadResumeExtParams(ThreadResumeParams):
+    """``thread/resume`` params with the ext ``afterCursor``: replay what came after it."""
+
+    after_cursor: str | None = None
+
+
+class ThreadEventsListParams(WireModel):
+    """ext ``thread/events/list`` params."""
+
+    thread_id: str
+    after_cursor: str | None = None
+    limit: Annotated[int, Field(ge=1, le=256)] | None = None
+
+
+class LoggedEvent(WireModel):
+    """One logged thread-scoped notification."""
+
+    cursor: str
+    method: str
+    params: OpenObject
+
+
+class ThreadEventsListResponse(WireModel):
+    """ext ``thread/events/list`` result; ``nextCursor`` is ``null`` at the live end."""
+
+    events: list[LoggedEvent]
+    next_cursor: str | None
+    truncated: bool
+
+
+EXT_REQUESTS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
+    "thread/events/list": (ThreadEventsListParams, ThreadEventsListResponse),
+}
+"""ext methods: method -> (params model, result model)."""
+
+EXT_PARAMS: dict[str, tuple[type[WireModel], frozenset[str]]] = {
+    "thread/resume": (ThreadResumeExtParams, frozenset({"afterCursor"})),
+}
+"""v1 methods with ext params: method -> (params model with them, the ext param names)."""
+
+
 # --------------------------------------------------------------------------- method tables
 
 

@@ -64,6 +64,7 @@ class AppServer:
             "approval/resolve": (self.threads.approval_resolve, _by_thread, _EXCLUSIVE),
             "model/list": (self._model_list, lambda _: "model/list", _SHARED),
             "schema/export": (self._schema_export, lambda _: "schema/export", _SHARED),
+            "thread/events/list": (self.threads.thread_events_list, _by_thread, _SHARED),
         }
 
     # ------------------------------------------------------------------ inbound
@@ -102,7 +103,7 @@ class AppServer:
                     rpc.METHOD_NOT_FOUND, f"Method not found: {method}", {"method": method}
                 )
             handler, scope_of, exclusive = entry
-            params = _parse(method, message.params)
+            params = _parse(method, message.params, conn.experimental)
         except rpc.RpcError as exc:
             conn.send(rpc.error_response(message.id, exc))
             return
@@ -134,7 +135,7 @@ class AppServer:
     def _initialize(self, conn: Connection, raw: Any) -> dict[str, Any]:
         if conn.initialized:
             raise rpc.RpcError(rpc.ALREADY_INITIALIZED, "Already initialized")
-        params = _parse("initialize", raw)
+        params = _parse("initialize", raw, experimental=False)
         assert isinstance(params, p.InitializeParams)
         if not params.client_info.name.strip():
             raise rpc.invalid_params("clientInfo.name must not be blank")
@@ -183,16 +184,34 @@ class AppServer:
         self.threads.disconnect(conn)
 
 
+def _experimental_required(data: dict[str, str]) -> rpc.RpcError:
+    return rpc.RpcError(rpc.EXPERIMENTAL_REQUIRED, "Experimental API required", data)
+
+
 def _by_thread(params: Any) -> Hashable:
     return ("thread", params.thread_id)
 
 
-def _parse(method: str, raw: Any) -> BaseModel:
-    model, _result, required = p.CLIENT_REQUESTS[method]
+def _parse(method: str, raw: Any, experimental: bool) -> BaseModel:
+    """Validate ``method``'s params; ext methods and params need ``experimental``."""
+    ext_method = p.EXT_REQUESTS.get(method)
+    if ext_method is not None:
+        if not experimental:
+            raise _experimental_required({"method": method})
+        model, required = ext_method[0], True
+    else:
+        model, _result, required = p.CLIENT_REQUESTS[method]
     if raw is None and not required:
         raw = {}
     if not isinstance(raw, dict):
         raise rpc.invalid_params(f"Invalid params for {method}: expected an object")
+    ext_params = p.EXT_PARAMS.get(method)
+    if ext_params is not None:
+        used = sorted(ext_params[1] & raw.keys())
+        if used and not experimental:
+            raise _experimental_required({"method": method, "field": used[0]})
+        if experimental:
+            model = ext_params[0]
     try:
         return model.model_validate(raw, by_alias=True, by_name=False)
     except ValidationError as exc:
