@@ -4,7 +4,10 @@ approval/resolve, steer, follow-up and the errors of the turn methods."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -281,3 +284,26 @@ async def test_a_run_that_fails_ends_the_turn_failed(spawn: Spawn) -> None:
     assert warning["code"] == "run_failed"
     snapshot = await client.thread_read("thread_1")
     assert any(i.type == "error" for i in snapshot.items)
+
+
+def _artifact(uri: str) -> Any:
+    return json.loads(Path(urlparse(uri).path).read_text())
+
+
+async def test_an_oversized_item_payload_is_cut_and_kept_in_full_elsewhere(spawn: Spawn) -> None:
+    text = "word " * 300_000  # 1.5 MB
+    client = await ready(spawn, [{"content": text, "tool_calls": FINISH["tool_calls"]}])
+    await _run_turn(client)
+    message = next(
+        m["params"]
+        for m in client.received
+        if m.get("method") == "item/completed" and m["params"]["type"] == "agentMessage"
+    )
+    payload = message["payload"]
+    assert len(payload["text"]) < len(text)
+    truncated = payload["truncated"]
+    assert truncated["fields"] == ["text"]
+    assert truncated["originalBytes"] > 1024 * 1024
+    assert _artifact(truncated["artifactUri"]) == {"text": text}
+    stored = (await client.thread_read("thread_1")).items
+    assert any(i.payload.get("truncated") == truncated for i in stored)

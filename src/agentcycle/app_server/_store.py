@@ -100,9 +100,12 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self._lock_file: IO[bytes] | None = None
+        self.artifacts: Path | None = None
+        """Where full item payloads over the bound go (``None``: a temporary directory)."""
         location = str(path)
         if location != MEMORY:
             file = Path(location).expanduser()
+            self.artifacts = file.with_name(f"{file.name}.artifacts")
             file.parent.mkdir(parents=True, exist_ok=True)
             self._lock_file = _lock(file)
             _check_version(file)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from agentcycle.app_server import _cursors as cursors
 from agentcycle.app_server import _jsonrpc as rpc
 from agentcycle.app_server import protocol as p
+from agentcycle.app_server._artifacts import MAX_PAYLOAD_BYTES, ArtifactDirectory, bound_item
 from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._projection import ApprovalNote, Emission, TurnEnd, TurnProjector
 from agentcycle.app_server._runtime import TurnLauncher
@@ -73,9 +74,10 @@ def input_text(items: list[dict[str, Any]]) -> str:
 class ThreadService:
     """The thread, turn and approval methods (see the module docstring)."""
 
-    def __init__(self, store: Store, launcher: TurnLauncher) -> None:
+    def __init__(self, store: Store, launcher: TurnLauncher, artifacts: ArtifactDirectory) -> None:
         self._store = store
         self._launcher = launcher
+        self._artifacts = artifacts
         self._subscribers: dict[str, set[Connection]] = {}
         self._turns: dict[str, _Turn] = {}
 
@@ -95,9 +97,15 @@ class ThreadService:
         if item is not None and item is not params:
             # A delta notification: the item plus ``delta``; its item is encoded once.
             item_json = rpc.compact_json(item)
+            if len(item_json) > MAX_PAYLOAD_BYTES:
+                item = bound_item(item, self._artifacts)
+                item_json = rpc.compact_json(item)
             params_json = f'{item_json[:-1]},"delta":{rpc.compact_json(params["delta"])}}}'
         else:
             params_json = item_json = rpc.compact_json(params)
+            if item is not None and len(item_json) > MAX_PAYLOAD_BYTES:
+                item = params = bound_item(item, self._artifacts)
+                params_json = item_json = rpc.compact_json(item)
         if item is not None:
             try:
                 stored = self._store.put_item(item, item_json)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from agentcycle import __version__
 from agentcycle.app_server import _jsonrpc as rpc
 from agentcycle.app_server import protocol as p
+from agentcycle.app_server._artifacts import ArtifactDirectory
 from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._scheduler import Scheduler
@@ -46,7 +47,7 @@ class AppServer:
     def __init__(self, store: Store, launcher: TurnLauncher, *, max_queued_requests: int) -> None:
         self._store = store
         self._launcher = launcher
-        self.threads = ThreadService(store, launcher)
+        self.threads = ThreadService(store, launcher, ArtifactDirectory(store.artifacts))
         self._scheduler = Scheduler(max_queued_requests)
         self._closing = False
         self._handlers: dict[str, tuple[Handler, Callable[[Any], Hashable], bool]] = {
