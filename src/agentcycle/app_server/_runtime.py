@@ -3,7 +3,6 @@ through the public SDK (``Runner.start`` -> ``RunHandle``)."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,45 +104,3 @@ def _workspace(cwd: str | None) -> Path:
     if not workspace.is_dir():
         raise ConfigurationError(f"cwd {str(workspace)!r} is not a directory")
     return workspace
-
-
-SCRIPTED_SUMMARY = {"id": "scripted", "provider": "scripted", "supportsTools": True}
-
-
-def load_script(path: Path, chunk_chars: int = 0) -> Model:
-    """The scripted model of ``--scripted-model FILE``: a JSON list of ``{"content": str,
-    "tool_calls": [{"id", "name", "arguments": object}]}``, one per model call, in order."""
-    from agentcycle._json import dumps
-    from agentcycle.messages import ToolCall
-    from agentcycle.models.base import NO_USAGE, ModelResponse
-    from agentcycle.testing.scripted import ScriptedModel
-
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"--scripted-model {str(path)!r}: {exc}") from None
-    if not isinstance(raw, list):
-        raise ConfigurationError("--scripted-model must hold a JSON list of replies")
-    steps = []
-    for index, entry in enumerate(raw):
-        if not isinstance(entry, dict) or not isinstance(entry.get("content", ""), str):
-            raise ConfigurationError(f"--scripted-model reply {index}: expected {{content, ...}}")
-        calls = entry.get("tool_calls") or []
-        try:
-            tool_calls = tuple(
-                ToolCall(id=str(c["id"]), name=str(c["name"]), arguments=dumps(c["arguments"]))
-                for c in calls
-            )
-        except (KeyError, TypeError):
-            raise ConfigurationError(
-                f"--scripted-model reply {index}: tool_calls need id, name and arguments"
-            ) from None
-        steps.append(
-            ModelResponse(
-                text=entry.get("content") or "",
-                tool_calls=tool_calls,
-                usage=NO_USAGE,
-                finish_reason="tool_calls" if tool_calls else "stop",
-            )
-        )
-    return ScriptedModel(steps, record_requests=False, stream_chunk_chars=chunk_chars)

@@ -19,11 +19,10 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agentcycle.app_server._runtime import SdkLauncher
-    from agentcycle.cli._models import ModelChoice
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -131,7 +130,8 @@ def _check(options: argparse.Namespace) -> str | None:
 
 
 def _launcher(options: argparse.Namespace) -> SdkLauncher:
-    from agentcycle.app_server._runtime import SCRIPTED_SUMMARY, SdkLauncher, load_script
+    from agentcycle.app_server._models import SCRIPTED_SUMMARY, load_script, settings_model
+    from agentcycle.app_server._runtime import SdkLauncher
 
     common = {
         "approval_timeout": options.approval_timeout_seconds,
@@ -141,28 +141,7 @@ def _launcher(options: argparse.Namespace) -> SdkLauncher:
     if options.scripted_model:
         model = load_script(Path(options.scripted_model), options.scripted_stream_chunk_chars)
         return SdkLauncher(model, None, [dict(SCRIPTED_SUMMARY)], **common)
-    from agentcycle.cli._models import ModelChoice
-
-    choice = ModelChoice(options, sys.stderr)
-    chosen = choice.default()
-    return SdkLauncher(chosen, choice.provider, _summaries(choice), **common)
-
-
-def _summaries(choice: ModelChoice) -> list[dict[str, Any]]:
-    """``ModelSummary`` objects for the settings file's models (or the demo model)."""
-    provider = choice.provider
-    if provider is None:
-        return [{"id": "demo", "provider": "demo", "supportsTools": True}]
-    models = []
-    for backend, config in sorted(provider.settings.backends.items()):
-        for name, model in sorted(config.models.items()):
-            summary: dict[str, Any] = {
-                "id": f"{backend}/{name}",
-                "supportsTools": model.function_call_available,
-                "provider": backend,
-                "displayName": name,
-            }
-            if model.context_length is not None:
-                summary["contextLength"] = model.context_length
-            models.append(summary)
-    return models
+    chosen, provider, summaries = settings_model(
+        options.settings_file, options.backend, options.model
+    )
+    return SdkLauncher(chosen, provider, summaries, **common)
