@@ -80,6 +80,7 @@ class ThreadService:
         self._artifacts = artifacts
         self._subscribers: dict[str, set[Connection]] = {}
         self._turns: dict[str, _Turn] = {}
+        self._launching: set[str] = set()
 
     # ------------------------------------------------------------------ delivery
 
@@ -374,8 +375,6 @@ class ThreadService:
         row = self._thread(params.thread_id)
         if row.archived_at is not None:
             raise rpc.RpcError(rpc.THREAD_ARCHIVED, "Thread archived")
-        if row.thread_id in self._turns:
-            raise rpc.invalid_params("Thread already has an active turn")
         turn = await self._launch(conn, row, params.input or [])
         result = {"threadId": row.thread_id, "turnId": turn.turn_id, "status": "running"}
         return result, lambda: self._announce(turn)
@@ -383,13 +382,21 @@ class ThreadService:
     async def _launch(
         self, owner: Connection, row: ThreadRow, items: list[dict[str, Any]]
     ) -> _Turn:
-        turn_id = self._store.create_turn(row.thread_id, items, now())
+        """Start a turn's run. The thread counts as busy from here on (``_launching``), so a
+        follow-up and a ``turn/start`` racing for it cannot both start one."""
+        thread_id = row.thread_id
+        if thread_id in self._turns or thread_id in self._launching:
+            raise rpc.invalid_params("Thread already has an active turn")
+        self._launching.add(thread_id)
+        turn_id = self._store.create_turn(thread_id, items, now())
         try:
-            handle = await self._launcher.launch(row.thread_id, row.cwd, input_text(items))
+            handle = await self._launcher.launch(thread_id, row.cwd, input_text(items))
         except Exception as exc:
             self._store.delete_turn(turn_id)
-            self._store.set_thread_status(row.thread_id, row.status, now())
+            self._store.set_thread_status(thread_id, row.status, now())
             raise rpc.RpcError(rpc.INTERNAL_ERROR, f"Could not start the turn: {exc}") from exc
+        finally:
+            self._launching.discard(thread_id)
         self._store.set_turn_run(turn_id, handle.run_id)
         notes: dict[str, ApprovalNote] = {}
         projector = TurnProjector(row.thread_id, turn_id, notes.get)
