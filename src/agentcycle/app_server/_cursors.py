@@ -41,9 +41,3 @@ def decode(cursor: str, epoch: str, thread_id: str, last_seq: int) -> int:
 
 def _invalid(reason: str) -> RpcError:
     return RpcError(INVALID_CURSOR, "Invalid cursor", {"reason": reason})
-
-
-def with_cursor(params_json: str, cursor: str) -> str:
-    """Notification params (JSON text of an object) with ``cursor`` added."""
-    field = f'"cursor":"{cursor}"'
-    return f"{{{field}}}" if params_json == "{}" else f"{params_json[:-1]},{field}}}"

@@ -191,6 +191,14 @@ def notification_line(method: str, params_json: str) -> bytes:
     return f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params_json}}}\n'.encode()
 
 
+def with_fields(params_json: str, fields: dict[str, Any]) -> str:
+    """Params (the JSON text of an object) with ``fields`` added at the end."""
+    extra = compact_json(fields)[1:-1]
+    if not extra:
+        return params_json
+    return f"{{{extra}}}" if params_json == "{}" else f"{params_json[:-1]},{extra}}}"
+
+
 def response(request_id: RequestId, result: Any) -> dict[str, Any]:
     """A success response."""
     return {"jsonrpc": "2.0", "id": request_id, "result": result}

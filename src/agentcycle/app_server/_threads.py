@@ -42,6 +42,8 @@ class _Approval:
     run_request_id: str
     params: dict[str, Any]
     """The ``approval/requested`` params (also those of ``approval/request``)."""
+    expires_at: float
+    """When the run's approval timeout decides it (ext ``expiresAt``)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -74,8 +76,15 @@ def input_text(items: list[dict[str, Any]]) -> str:
 class ThreadService:
     """The thread, turn and approval methods (see the module docstring)."""
 
-    def __init__(self, store: Store, launcher: TurnLauncher, artifacts: ArtifactDirectory) -> None:
+    def __init__(
+        self,
+        store: Store,
+        launcher: TurnLauncher,
+        artifacts: ArtifactDirectory,
+        approval_timeout: float,
+    ) -> None:
         self._store = store
+        self._approval_timeout = approval_timeout
         self._launcher = launcher
         self._artifacts = artifacts
         self._subscribers: dict[str, set[Connection]] = {}
@@ -91,9 +100,11 @@ class ThreadService:
         params: dict[str, Any],
         item: dict[str, Any] | None = None,
         only: Connection | None = None,
+        ext: dict[str, Any] | None = None,
     ) -> None:
         """Persist a thread-scoped notification (and its item), then send it to the thread's
-        subscribers (or ``only`` one connection)."""
+        subscribers (or ``only`` one connection). Experimental connections get the ext
+        fields too: the notification's ``cursor`` and ``ext``."""
         at = now()
         if item is not None and item is not params:
             # A delta notification: the item plus ``delta``; its item is encoded once.
@@ -127,9 +138,9 @@ class ThreadService:
         for connection in targets:
             if connection.experimental:
                 if ext_line is None:
-                    cursor = cursors.encode(self._store.epoch, thread_id, seq)
+                    fields = {"cursor": cursors.encode(self._store.epoch, thread_id, seq)}
                     ext_line = rpc.notification_line(
-                        method, cursors.with_cursor(params_json, cursor)
+                        method, rpc.with_fields(params_json, {**fields, **(ext or {})})
                     )
                 connection.notify(method, ext_line)
             else:
@@ -148,11 +159,14 @@ class ThreadService:
             and item["payload"]["requestId"] not in turn.open_approvals
         ):
             return  # the server resolved it already (interrupt, shutdown)
+        ext = None
         if emission.method == "approval/requested":
             request_id = params["requestId"]
             run_request_id = turn.projector.run_request_id(request_id) or request_id
-            turn.open_approvals[request_id] = _Approval(run_request_id, params)
+            expires_at = now() + self._approval_timeout
+            turn.open_approvals[request_id] = _Approval(run_request_id, params, expires_at)
             self._store.add_approval(request_id, turn.thread_id, turn.turn_id, now())
+            ext = {"expiresAt": expires_at}
         elif emission.method == "approval/resolved":
             request_id = params["requestId"]
             if request_id not in turn.open_approvals:
@@ -162,7 +176,7 @@ class ThreadService:
             self._store.resolve_approval(
                 request_id, params["decision"], params.get("reason", ""), now()
             )
-        self.publish(turn.thread_id, emission.method, params, emission.item)
+        self.publish(turn.thread_id, emission.method, params, emission.item, ext=ext)
 
     def _ask_owner(self, turn: _Turn, params: dict[str, Any]) -> None:
         request_id = params["requestId"]
@@ -183,6 +197,8 @@ class ThreadService:
             decision, reason, metadata = _read_answer(message)
             self._decide(turn, request_id, decision, reason, metadata)
 
+        if owner.experimental:
+            params = {**params, "expiresAt": turn.open_approvals[request_id].expires_at}
         owner.request(request_id, "approval/request", params, on_answer)
 
     def _subscribed(self, connection: Connection) -> set[str]:
@@ -257,7 +273,9 @@ class ThreadService:
             if replay_from is not None:
                 for seq, method, params_json in self._store.events(row.thread_id, replay_from):
                     cursor = cursors.encode(self._store.epoch, row.thread_id, seq)
-                    line = rpc.notification_line(method, cursors.with_cursor(params_json, cursor))
+                    line = rpc.notification_line(
+                        method, rpc.with_fields(params_json, {"cursor": cursor})
+                    )
                     conn.notify(method, line)
             if turn is not None and params.subscribe is not False:
                 turn.owner = conn

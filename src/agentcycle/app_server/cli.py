@@ -105,7 +105,12 @@ def _serve(options: argparse.Namespace) -> int:
 
     try:
         return asyncio.run(
-            serve_stdio(store, launcher, max_queued_requests=options.max_queued_requests)
+            serve_stdio(
+                store,
+                launcher,
+                max_queued_requests=options.max_queued_requests,
+                approval_timeout=options.approval_timeout_seconds,
+            )
         )
     except Exception as exc:
         print(f"agentcycle app-server: {exc!r}", file=sys.stderr)

@@ -44,10 +44,18 @@ class AppServer:
     handshake, schedules requests per scope and writes responses. Transports feed it lines
     (``receive``) and give it a connection to write to."""
 
-    def __init__(self, store: Store, launcher: TurnLauncher, *, max_queued_requests: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        launcher: TurnLauncher,
+        *,
+        max_queued_requests: int,
+        approval_timeout: float,
+    ) -> None:
         self._store = store
         self._launcher = launcher
-        self.threads = ThreadService(store, launcher, ArtifactDirectory(store.artifacts))
+        artifacts = ArtifactDirectory(store.artifacts)
+        self.threads = ThreadService(store, launcher, artifacts, approval_timeout)
         self._scheduler = Scheduler(max_queued_requests)
         self._closing = False
         self._handlers: dict[str, tuple[Handler, Callable[[Any], Hashable], bool]] = {
@@ -219,12 +227,21 @@ def _parse(method: str, raw: Any, experimental: bool) -> BaseModel:
         raise rpc.params_error(method, exc) from None
 
 
-async def serve_stdio(store: Store, launcher: TurnLauncher, *, max_queued_requests: int) -> int:
-    """Serve one client on stdin/stdout until stdin ends; returns the exit code."""
+async def serve_stdio(
+    store: Store, launcher: TurnLauncher, *, max_queued_requests: int, approval_timeout: float
+) -> int:
+    """Serve one client on stdin/stdout until stdin ends; returns the exit code.
+    ``approval_timeout`` is the launcher's, announced to experimental clients as
+    ``expiresAt``."""
     out = _claim_stdout()
     loop = asyncio.get_running_loop()
     outbox = _Outbox(out, store, loop)
-    server = AppServer(store, launcher, max_queued_requests=max_queued_requests)
+    server = AppServer(
+        store,
+        launcher,
+        max_queued_requests=max_queued_requests,
+        approval_timeout=approval_timeout,
+    )
     server.recover()
     conn = Connection(outbox.add)
     ended = asyncio.Event()
