@@ -253,6 +253,8 @@ async def test_a_flood_is_answered_or_refused_never_dropped(spawn: Spawn) -> Non
     await client.request_raw("thread/list")  # answered after everything sent before it
     answers = {m["id"]: m for m in client.received[before:] if str(m.get("id", "")).startswith("f")}
     assert len(answers) == count
+    # Lines arrive in batches far larger than the scope's five slots: some are refused.
+    assert any("error" in answer for answer in answers.values())
     for answer in answers.values():
         assert "result" in answer or answer["error"]["code"] == -32001
         if "error" in answer:

@@ -307,3 +307,17 @@ async def test_an_oversized_item_payload_is_cut_and_kept_in_full_elsewhere(spawn
     assert _artifact(truncated["artifactUri"]) == {"text": text}
     stored = (await client.thread_read("thread_1")).items
     assert any(i.payload.get("truncated") == truncated for i in stored)
+
+
+async def test_thread_resume_sends_the_pending_approval_again(spawn: Spawn) -> None:
+    client = await ready(spawn)
+    await client.thread_start()
+    await client.turn_start("thread_1", "hi")
+    first = await client.wait_for("approval/request")
+    resumed = await client.thread_resume("thread_1")
+    assert resumed.thread.status == "running"
+    again = await client.wait_for("approval/request")
+    assert (again.id, again.params) == (first.id, first.params)
+    await client.respond(again.id or "", {"decision": "allow"})
+    completed = await client.wait_for("turn/completed")
+    assert completed.params["status"] == "completed"
