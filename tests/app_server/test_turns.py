@@ -321,3 +321,29 @@ async def test_thread_resume_sends_the_pending_approval_again(spawn: Spawn) -> N
     await client.respond(again.id or "", {"decision": "allow"})
     completed = await client.wait_for("turn/completed")
     assert completed.params["status"] == "completed"
+
+
+async def test_allow_session_lasts_for_the_thread(spawn: Spawn) -> None:
+    again = {
+        "content": "",
+        "tool_calls": [{"id": "call_3", "name": "bash", "arguments": {"command": "echo again"}}],
+    }
+    client = await ready(
+        spawn, [*BASH_THEN_FINISH, again, FINISH], on_approval=_answer("allow_session")
+    )
+    await _run_turn(client)
+    await client.turn_start("thread_1", "once more")
+    second = await client.wait_for("turn/completed")
+    assert (second.params["turnId"], second.params["finalOutput"]) == ("turn_2", "again")
+    assert len([m for m in client.received if m.get("method") == "approval/request"]) == 1
+    bash = [
+        m["params"]
+        for m in client.received
+        if m.get("method") == "item/completed"
+        and m["params"]["type"] == "toolCall"
+        and m["params"]["payload"]["toolName"] == "bash"
+    ]
+    assert [(b["turnId"], b["status"]) for b in bash] == [
+        ("turn_1", "completed"),
+        ("turn_2", "completed"),
+    ]

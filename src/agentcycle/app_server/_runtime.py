@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from agentcycle.handle import RunHandle
     from agentcycle.models.base import Model, ModelRef
     from agentcycle.models.provider import ModelProvider
+    from agentcycle.runtime.approvals import ApprovalDecision, ApprovalRequest
     from agentcycle.sessions.base import Session
 
 INSTRUCTIONS = (
@@ -22,11 +23,34 @@ INSTRUCTIONS = (
 )
 
 
+class SessionApprovals:
+    """The approval provider of a turn's run: it allows the tools the thread's owner allowed
+    with ``allow_session`` in an earlier turn (``tools``, shared by the thread's turns) and
+    leaves every other request to the host (``RunHandle.approve``). ``decided`` holds the
+    request ids it answered, whose approval events the server does not show."""
+
+    def __init__(self, tools: set[str]) -> None:
+        self._tools = tools
+        self.decided: set[str] = set()
+
+    async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
+        """``allow_session`` for a tool allowed before, else no decision."""
+        if request.tool_name not in self._tools:
+            return None
+        from agentcycle.runtime.approvals import ApprovalDecision
+
+        self.decided.add(request.request_id)
+        return ApprovalDecision.allow_session()
+
+
 class TurnLauncher(Protocol):
     """Starts the run that answers a turn (the server's one extension point for runs)."""
 
-    async def launch(self, thread_id: str, cwd: str | None, text: str) -> RunHandle:
-        """Start a run for ``text`` on the thread and return its live handle."""
+    async def launch(
+        self, thread_id: str, cwd: str | None, text: str, approvals: SessionApprovals
+    ) -> RunHandle:
+        """Start a run for ``text`` on the thread, asking ``approvals`` first, and return
+        its live handle."""
         ...
 
     def models(self) -> list[dict[str, Any]]:
@@ -48,7 +72,9 @@ class SdkLauncher:
     sessions: Path | None
     _open_sessions: dict[str, Session] = field(default_factory=dict)
 
-    async def launch(self, thread_id: str, cwd: str | None, text: str) -> RunHandle:
+    async def launch(
+        self, thread_id: str, cwd: str | None, text: str, approvals: SessionApprovals
+    ) -> RunHandle:
         """See ``TurnLauncher.launch``."""
         from agentcycle.agent import Agent
         from agentcycle.models.base import ModelSettings
@@ -65,6 +91,7 @@ class SdkLauncher:
             model_settings=ModelSettings(timeout=self.request_timeout),
             workspace=workspace.resolve(),
             policy=ToolPolicy.of(approval_mode="default"),
+            approval_provider=approvals,
             live_approvals=True,
             approval_timeout=self.approval_timeout,
             session=self._session(thread_id),

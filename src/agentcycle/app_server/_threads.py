@@ -22,7 +22,7 @@ from agentcycle.app_server import protocol as p
 from agentcycle.app_server._artifacts import MAX_PAYLOAD_BYTES, ArtifactDirectory, bound_item
 from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._projection import ApprovalNote, Emission, TurnEnd, TurnProjector
-from agentcycle.app_server._runtime import TurnLauncher
+from agentcycle.app_server._runtime import SessionApprovals, TurnLauncher
 from agentcycle.app_server._store import ItemConflict, Store, ThreadRow, now
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class _Turn:
     owner: Connection
     handle: RunHandle
     projector: TurnProjector
+    approvals: SessionApprovals
     open_approvals: dict[str, _Approval] = field(default_factory=dict)
     """By protocol request id, from ``approval/requested`` until ``approval/resolved``."""
     answered: set[str] = field(default_factory=set)
@@ -90,6 +91,8 @@ class ThreadService:
         self._subscribers: dict[str, set[Connection]] = {}
         self._turns: dict[str, _Turn] = {}
         self._launching: set[str] = set()
+        self._session_tools: dict[str, set[str]] = {}
+        """Per thread: the tools its owner allowed with ``allow_session``."""
 
     # ------------------------------------------------------------------ delivery
 
@@ -147,6 +150,8 @@ class ThreadService:
                 connection.notify(method, line)
 
     def _deliver(self, turn: _Turn, emission: Emission) -> None:
+        if self._approved_for_session(turn, emission):
+            return  # the thread skips approval for this tool: nothing to show or answer
         if emission.server_request:
             self._ask_owner(turn, emission.params)
             return
@@ -177,6 +182,19 @@ class ThreadService:
                 request_id, params["decision"], params.get("reason", ""), now()
             )
         self.publish(turn.thread_id, emission.method, params, emission.item, ext=ext)
+
+    @staticmethod
+    def _approved_for_session(turn: _Turn, emission: Emission) -> bool:
+        if not turn.approvals.decided:
+            return False
+        item = emission.item
+        if item is not None:
+            request_id = item["payload"].get("requestId") if item["type"] == "approval" else None
+        else:
+            request_id = emission.params.get("requestId")
+        if request_id is None:
+            return False
+        return turn.projector.run_request_id(request_id) in turn.approvals.decided
 
     def _ask_owner(self, turn: _Turn, params: dict[str, Any]) -> None:
         request_id = params["requestId"]
@@ -217,6 +235,9 @@ class ThreadService:
 
         turn.answered.add(request_id)
         turn.notes[request_id] = ApprovalNote(reason, metadata or {})
+        if decision == "allow_session":
+            tool = turn.open_approvals[request_id].params["toolName"]
+            self._session_tools.setdefault(turn.thread_id, set()).add(tool)
         # KeyError: the run stopped waiting (its own timeout, or it ended); its events say how.
         with contextlib.suppress(KeyError):
             turn.handle.approve(
@@ -408,7 +429,8 @@ class ThreadService:
         self._launching.add(thread_id)
         turn_id = self._store.create_turn(thread_id, items, now())
         try:
-            handle = await self._launcher.launch(thread_id, row.cwd, input_text(items))
+            approvals = SessionApprovals(self._session_tools.setdefault(thread_id, set()))
+            handle = await self._launcher.launch(thread_id, row.cwd, input_text(items), approvals)
         except Exception as exc:
             self._store.delete_turn(turn_id)
             self._store.set_thread_status(thread_id, row.status, now())
@@ -418,7 +440,7 @@ class ThreadService:
         self._store.set_turn_run(turn_id, handle.run_id)
         notes: dict[str, ApprovalNote] = {}
         projector = TurnProjector(row.thread_id, turn_id, notes.get)
-        turn = _Turn(row.thread_id, turn_id, owner, handle, projector, notes=notes)
+        turn = _Turn(row.thread_id, turn_id, owner, handle, projector, approvals, notes=notes)
         self._turns[row.thread_id] = turn
         return turn
 
