@@ -284,6 +284,7 @@ class _Outbox:
         self._loop = loop
         self._lines: list[bytes] = []
         self._scheduled = False
+        self._gone = False
 
     def add(self, line: bytes) -> None:
         """Queue one encoded message."""
@@ -302,8 +303,16 @@ class _Outbox:
         self._store.commit()
         data = b"".join(self._lines)
         self._lines.clear()
-        self._out.write(data)
-        self._out.flush()
+        if self._gone:
+            return
+        try:
+            self._out.write(data)
+            self._out.flush()
+        except OSError as exc:
+            # The client stopped reading for good: keep persisting, stop writing; stdin's
+            # end (or SIGTERM) shuts the server down as usual.
+            self._gone = True
+            print(f"agentcycle app-server: stdout closed ({exc}); not writing", file=sys.stderr)
 
 
 def _claim_stdout() -> Any:
