@@ -11,36 +11,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from agentcycle.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from agentcycle.app_server._approvals import SessionApprovals
     from agentcycle.handle import RunHandle
     from agentcycle.models.base import Model, ModelRef
     from agentcycle.models.provider import ModelProvider
-    from agentcycle.runtime.approvals import ApprovalDecision, ApprovalRequest
     from agentcycle.sessions.base import Session
 
 INSTRUCTIONS = (
     "You are agentcycle, a careful assistant working in the user's workspace. Use the tools to "
     "inspect and change files, and report what you did."
 )
-
-
-class SessionApprovals:
-    """The approval provider of a turn's run: it allows the tools the thread's owner allowed
-    with ``allow_session`` in an earlier turn (``tools``, shared by the thread's turns) and
-    leaves every other request to the host (``RunHandle.approve``). ``decided`` holds the
-    request ids it answered, whose approval events the server does not show."""
-
-    def __init__(self, tools: set[str]) -> None:
-        self._tools = tools
-        self.decided: set[str] = set()
-
-    async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
-        """``allow_session`` for a tool allowed before, else no decision."""
-        if request.tool_name not in self._tools:
-            return None
-        from agentcycle.runtime.approvals import ApprovalDecision
-
-        self.decided.add(request.request_id)
-        return ApprovalDecision.allow_session()
 
 
 class TurnLauncher(Protocol):

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from agentcycle.app_server import _cursors as cursors
 from agentcycle.app_server import _jsonrpc as rpc
 from agentcycle.app_server import protocol as p
-from agentcycle.app_server._artifacts import MAX_PAYLOAD_BYTES, ArtifactDirectory, bound_item
+from agentcycle.app_server._approvals import OpenApproval, SessionApprovals, read_answer, timed_out
+from agentcycle.app_server._artifacts import ArtifactDirectory
 from agentcycle.app_server._connection import Connection
+from agentcycle.app_server._fanout import Fanout
 from agentcycle.app_server._projection import ApprovalNote, Emission, TurnEnd, TurnProjector
-from agentcycle.app_server._runtime import SessionApprovals, TurnLauncher
-from agentcycle.app_server._store import ItemConflict, Store, ThreadRow, now
+from agentcycle.app_server._runtime import TurnLauncher
+from agentcycle.app_server._store import Store, ThreadRow, now
 
 if TYPE_CHECKING:
     from agentcycle.handle import RunHandle
@@ -33,17 +35,6 @@ Reply = tuple[Any, Callable[[], None] | None]
 follow it)."""
 
 MAX_CHECKPOINT_KEY_BYTES = 512
-
-
-@dataclass(frozen=True, slots=True)
-class _Approval:
-    """An approval request between ``approval/requested`` and ``approval/resolved``."""
-
-    run_request_id: str
-    params: dict[str, Any]
-    """The ``approval/requested`` params (also those of ``approval/request``)."""
-    expires_at: float
-    """When the run's approval timeout decides it (ext ``expiresAt``)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -56,7 +47,7 @@ class _Turn:
     handle: RunHandle
     projector: TurnProjector
     approvals: SessionApprovals
-    open_approvals: dict[str, _Approval] = field(default_factory=dict)
+    open_approvals: dict[str, OpenApproval] = field(default_factory=dict)
     """By protocol request id, from ``approval/requested`` until ``approval/resolved``."""
     answered: set[str] = field(default_factory=set)
     notes: dict[str, ApprovalNote] = field(default_factory=dict)
@@ -87,8 +78,7 @@ class ThreadService:
         self._store = store
         self._approval_timeout = approval_timeout
         self._launcher = launcher
-        self._artifacts = artifacts
-        self._subscribers: dict[str, set[Connection]] = {}
+        self._fanout = Fanout(store, artifacts)
         self._turns: dict[str, _Turn] = {}
         self._launching: set[str] = set()
         self._session_tools: dict[str, set[str]] = {}
@@ -105,49 +95,8 @@ class ThreadService:
         only: Connection | None = None,
         ext: dict[str, Any] | None = None,
     ) -> None:
-        """Persist a thread-scoped notification (and its item), then send it to the thread's
-        subscribers (or ``only`` one connection). Experimental connections get the ext
-        fields too: the notification's ``cursor`` and ``ext``."""
-        at = now()
-        if item is not None and item is not params:
-            # A delta notification: the item plus ``delta``; its item is encoded once.
-            item_json = rpc.compact_json(item)
-            if len(item_json) > MAX_PAYLOAD_BYTES:
-                item = bound_item(item, self._artifacts)
-                item_json = rpc.compact_json(item)
-            params_json = f'{item_json[:-1]},"delta":{rpc.compact_json(params["delta"])}}}'
-        else:
-            params_json = item_json = rpc.compact_json(params)
-            if item is not None and len(item_json) > MAX_PAYLOAD_BYTES:
-                item = params = bound_item(item, self._artifacts)
-                params_json = item_json = rpc.compact_json(item)
-        if item is not None:
-            try:
-                stored = self._store.put_item(item, item_json)
-            except ItemConflict:
-                message = f"item {item['itemId']} came again with other content; not stored"
-                self.publish(
-                    thread_id,
-                    "error/warning",
-                    {"message": message, "code": "item_identity_conflict"},
-                )
-                return
-            if not stored and not method.endswith("/delta"):
-                return  # the identical item again: already delivered
-        seq = self._store.append_event(thread_id, method, params_json, at)
-        line = rpc.notification_line(method, params_json)
-        ext_line = None
-        targets = (only,) if only is not None else tuple(self._subscribers.get(thread_id, ()))
-        for connection in targets:
-            if connection.experimental:
-                if ext_line is None:
-                    fields = {"cursor": cursors.encode(self._store.epoch, thread_id, seq)}
-                    ext_line = rpc.notification_line(
-                        method, rpc.with_fields(params_json, {**fields, **(ext or {})})
-                    )
-                connection.notify(method, ext_line)
-            else:
-                connection.notify(method, line)
+        """Persist and send a thread-scoped notification (``Fanout.publish``)."""
+        self._fanout.publish(thread_id, method, params, item, only, ext)
 
     def _deliver(self, turn: _Turn, emission: Emission) -> None:
         if self._approved_for_session(turn, emission):
@@ -169,7 +118,7 @@ class ThreadService:
             request_id = params["requestId"]
             run_request_id = turn.projector.run_request_id(request_id) or request_id
             expires_at = now() + self._approval_timeout
-            turn.open_approvals[request_id] = _Approval(run_request_id, params, expires_at)
+            turn.open_approvals[request_id] = OpenApproval(run_request_id, params, expires_at)
             self._store.add_approval(request_id, turn.thread_id, turn.turn_id, now())
             ext = {"expiresAt": expires_at}
         elif emission.method == "approval/resolved":
@@ -201,7 +150,7 @@ class ThreadService:
         if request_id not in turn.open_approvals or request_id in turn.answered:
             return
         owner = turn.owner
-        if owner.closed or turn.thread_id not in self._subscribed(owner):
+        if owner.closed or not self._fanout.is_subscribed(owner, turn.thread_id):
             return  # nobody to ask: the run's approval timeout decides
 
         def on_answer(message: rpc.Response | None) -> None:
@@ -212,15 +161,12 @@ class ThreadService:
                         file=sys.stderr,
                     )
                 return
-            decision, reason, metadata = _read_answer(message)
+            decision, reason, metadata = read_answer(message)
             self._decide(turn, request_id, decision, reason, metadata)
 
         if owner.experimental:
             params = {**params, "expiresAt": turn.open_approvals[request_id].expires_at}
         owner.request(request_id, "approval/request", params, on_answer)
-
-    def _subscribed(self, connection: Connection) -> set[str]:
-        return {tid for tid, conns in self._subscribers.items() if connection in conns}
 
     def _decide(
         self,
@@ -253,15 +199,12 @@ class ThreadService:
             raise rpc.thread_not_found()
         return row
 
-    def _subscribe(self, connection: Connection, thread_id: str) -> None:
-        self._subscribers.setdefault(thread_id, set()).add(connection)
-
     async def thread_start(self, conn: Connection, params: p.ThreadStartParams) -> Reply:
         """``thread/start``."""
         row = self._store.create_thread(
             params.agent_key or "default", params.cwd, params.metadata or {}, now()
         )
-        self._subscribe(conn, row.thread_id)
+        self._fanout.subscribe(conn, row.thread_id)
         result = {
             "threadId": row.thread_id,
             "agentKey": row.agent_key,
@@ -283,7 +226,7 @@ class ThreadService:
             last = self._store.last_seq(row.thread_id)
             replay_from = cursors.decode(after, self._store.epoch, row.thread_id, last)
         if params.subscribe is not False:
-            self._subscribe(conn, row.thread_id)
+            self._fanout.subscribe(conn, row.thread_id)
         if row.status == "closed":
             status = "running" if row.thread_id in self._turns else "idle"
             self._store.set_thread_status(row.thread_id, status, now())
@@ -373,14 +316,11 @@ class ThreadService:
         no subscriber and no turn closes."""
         row = self._thread(params.thread_id)
         thread_id = row.thread_id
-        subscribers = self._subscribers.get(thread_id, set())
-        subscribers.discard(conn)
-        if not subscribers:
-            self._subscribers.pop(thread_id, None)
+        nobody = self._fanout.unsubscribe(conn, thread_id)
         turn = self._turns.get(thread_id)
         if turn is not None and turn.owner is conn:
             self._time_out_approvals(turn, "owner unsubscribed")
-        closed = not subscribers and turn is None and row.archived_at is None
+        closed = nobody and turn is None and row.archived_at is None
         if not closed:
             return {"threadId": thread_id, "subscribed": False, "closed": False}, None
         self._store.set_thread_status(thread_id, "closed", now())
@@ -538,35 +478,8 @@ class ThreadService:
         ``approval/requested`` gets its ``item/completed`` and ``approval/resolved``."""
         for request_id, approval in list(turn.open_approvals.items()):
             note = turn.notes.get(request_id) or ApprovalNote(reason)
-            at = now()
-            payload = {
-                "requestId": request_id,
-                "toolCallId": approval.params["toolCallId"],
-                "toolName": approval.params["toolName"],
-                "action": "timeout",
-                "approved": False,
-                "reason": note.reason,
-                "decisionMetadata": note.metadata,
-            }
-            item = {
-                "itemId": f"item_{request_id}:resolved",
-                "threadId": turn.thread_id,
-                "turnId": turn.turn_id,
-                "type": "approval",
-                "status": "completed",
-                "payload": payload,
-                "createdAt": at,
-                "updatedAt": at,
-            }
-            resolved = {
-                "requestId": request_id,
-                "threadId": turn.thread_id,
-                "turnId": turn.turn_id,
-                "decision": "timeout",
-                "reason": note.reason,
-            }
-            self._deliver(turn, Emission("item/completed", item, item))
-            self._deliver(turn, Emission("approval/resolved", resolved))
+            for emission in timed_out(approval.params, note, now()):
+                self._deliver(turn, emission)
 
     def _time_out_approvals(self, turn: _Turn, reason: str) -> None:
         for request_id in list(turn.open_approvals):
@@ -634,8 +547,7 @@ class ThreadService:
 
     def disconnect(self, conn: Connection) -> None:
         """Forget a connection's subscriptions."""
-        for subscribers in self._subscribers.values():
-            subscribers.discard(conn)
+        self._fanout.disconnect(conn)
 
     async def shutdown(self) -> None:
         """Cancel every turn (approvals time out with ``server shutdown``) and wait for the
@@ -648,18 +560,3 @@ class ThreadService:
             if not tasks:
                 break
             await asyncio.wait(tasks)
-
-
-def _read_answer(message: rpc.Response | None) -> tuple[str, str, dict[str, Any] | None]:
-    """The decision in a response to ``approval/request``: an error response (or none) is
-    ``timeout``, an unknown decision ``deny``."""
-    if message is None or message.error is not None or not isinstance(message.result, dict):
-        return "timeout", "no answer from the client", None
-    result = message.result
-    reason = result.get("reason", result.get("message"))
-    reason = reason if isinstance(reason, str) else ""
-    metadata = result.get("metadata") if isinstance(result.get("metadata"), dict) else None
-    decision = result.get("decision")
-    if decision not in p.APPROVAL_DECISIONS:
-        return "deny", "invalid approval response", metadata
-    return str(decision), reason, metadata
