@@ -86,18 +86,6 @@ class ThreadService:
 
     # ------------------------------------------------------------------ delivery
 
-    def publish(
-        self,
-        thread_id: str,
-        method: str,
-        params: dict[str, Any],
-        item: dict[str, Any] | None = None,
-        only: Connection | None = None,
-        ext: dict[str, Any] | None = None,
-    ) -> None:
-        """Persist and send a thread-scoped notification (``Fanout.publish``)."""
-        self._fanout.publish(thread_id, method, params, item, only, ext)
-
     def _deliver(self, turn: _Turn, emission: Emission) -> None:
         if self._approved_for_session(turn, emission):
             return  # the thread skips approval for this tool: nothing to show or answer
@@ -130,7 +118,7 @@ class ThreadService:
             self._store.resolve_approval(
                 request_id, params["decision"], params.get("reason", ""), now()
             )
-        self.publish(turn.thread_id, emission.method, params, emission.item, ext=ext)
+        self._fanout.publish(turn.thread_id, emission.method, params, emission.item, ext=ext)
 
     @staticmethod
     def _approved_for_session(turn: _Turn, emission: Emission) -> bool:
@@ -211,7 +199,7 @@ class ThreadService:
             "cwd": row.cwd,
             "status": row.status,
         }
-        return result, lambda: self.publish(row.thread_id, "thread/started", dict(result))
+        return result, lambda: self._fanout.publish(row.thread_id, "thread/started", dict(result))
 
     async def thread_resume(self, conn: Connection, params: p.ThreadResumeParams) -> Reply:
         """``thread/resume``: subscribe (unless ``subscribe: false``), reopen a closed
@@ -297,10 +285,10 @@ class ThreadService:
         self._store.set_thread_status(thread_id, "archived", now(), archived=True)
 
         def announce() -> None:
-            self.publish(
+            self._fanout.publish(
                 thread_id, "thread/archived", {"threadId": thread_id, "archived": True}, only=conn
             )
-            self.publish(
+            self._fanout.publish(
                 thread_id,
                 "thread/status/changed",
                 {"threadId": thread_id, "status": "archived"},
@@ -326,8 +314,8 @@ class ThreadService:
         self._store.set_thread_status(thread_id, "closed", now())
 
         def announce() -> None:
-            self.publish(thread_id, "thread/closed", {"threadId": thread_id}, only=conn)
-            self.publish(
+            self._fanout.publish(thread_id, "thread/closed", {"threadId": thread_id}, only=conn)
+            self._fanout.publish(
                 thread_id,
                 "thread/status/changed",
                 {"threadId": thread_id, "status": "closed"},
@@ -386,7 +374,7 @@ class ThreadService:
 
     def _announce(self, turn: _Turn) -> None:
         thread_id = turn.thread_id
-        self.publish(
+        self._fanout.publish(
             thread_id, "thread/status/changed", {"threadId": thread_id, "status": "running"}
         )
         started = {
@@ -395,7 +383,7 @@ class ThreadService:
             "runId": turn.handle.run_id,
             "status": "running",
         }
-        self.publish(thread_id, "turn/started", started)
+        self._fanout.publish(thread_id, "turn/started", started)
         turn.task = asyncio.get_running_loop().create_task(self._pump(turn))
 
     async def _pump(self, turn: _Turn) -> None:
@@ -414,7 +402,7 @@ class ThreadService:
             )
         if end is None:
             message = "Turn failed: the run's event stream ended without a terminal event"
-            self.publish(
+            self._fanout.publish(
                 turn.thread_id, "error/warning", {"message": message, "code": "event_stream"}
             )
             end = TurnEnd("failed", {"completionReason": "failed", "error": message})
@@ -429,12 +417,12 @@ class ThreadService:
         row = self._store.thread(thread_id)
         if row is not None and row.status == "running":
             self._store.set_thread_status(thread_id, "idle", now())
-            self.publish(
+            self._fanout.publish(
                 thread_id, "thread/status/changed", {"threadId": thread_id, "status": "idle"}
             )
         completed = {"threadId": thread_id, "turnId": turn.turn_id, "status": end.status}
         completed.update(end.fields)
-        self.publish(thread_id, "turn/completed", completed)
+        self._fanout.publish(thread_id, "turn/completed", completed)
         try:
             await turn.handle.release_model_clients()
         except Exception as exc:  # closing an HTTP client must not hide the turn's end
@@ -446,7 +434,7 @@ class ThreadService:
             return
         if end.status != "completed" or row is None or row.archived_at is not None:
             for _ in turn.follow_ups:
-                self.publish(
+                self._fanout.publish(
                     turn.thread_id,
                     "error/warning",
                     {
@@ -464,7 +452,7 @@ class ThreadService:
             try:
                 successor = await self._launch(turn.owner, latest, first)
             except rpc.RpcError as exc:
-                self.publish(
+                self._fanout.publish(
                     turn.thread_id, "error/warning", {"message": exc.message, "code": "follow_up"}
                 )
                 return
