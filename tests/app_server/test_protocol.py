@@ -4,6 +4,7 @@ methods and the global ones, all against a real server subprocess."""
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
@@ -259,3 +260,24 @@ async def test_a_flood_is_answered_or_refused_never_dropped(spawn: Spawn) -> Non
         assert "result" in answer or answer["error"]["code"] == -32001
         if "error" in answer:
             assert answer["error"]["data"]["retryAfterMs"] > 0
+
+
+async def test_garbage_is_answered_line_by_line_and_never_fatal(spawn: Spawn) -> None:
+    client = await ready(spawn)
+    rng = random.Random(7)
+    fragments = [b"{", b"}", b"[", b'"', b"null", b"1", b":", b",", b"\\", b"\xc3", b"\x00"]
+    lines = []
+    for _ in range(300):
+        if rng.random() < 0.5:
+            line = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+        else:
+            line = b"".join(rng.choice(fragments) for _ in range(rng.randrange(1, 12)))
+        line = line.replace(b"\n", b" ")
+        if line.strip():
+            lines.append(line)
+    before = len(client.received)
+    await client.send_line(b"\n".join(lines))
+    await client.request_raw("model/list")
+    errors = [m for m in client.received[before:] if "error" in m]
+    assert len(errors) == len(lines)
+    assert {e["error"]["code"] for e in errors} <= {-32700, -32600}
