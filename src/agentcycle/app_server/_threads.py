@@ -1,9 +1,10 @@
-"""Threads and turns: the handlers of the thread, turn and approval methods, the live turns
-and the fan-out of their notifications to subscribed connections.
+"""Threads and turns: the handlers of the thread, turn and approval methods and the live
+turns.
 
 A turn is one run started through ``TurnLauncher``; its notifications are projected from the
-run's event stream (``_projection``), persisted, then sent. Approvals are answered into
-``RunHandle.approve``; whatever happens, every approval ends with ``approval/resolved``.
+run's event stream (``_projection``), persisted, then sent (``_fanout``). Approvals are
+answered into ``RunHandle.approve``; whatever happens, every approval ends with
+``approval/resolved``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ class _Turn:
     open_approvals: dict[str, OpenApproval] = field(default_factory=dict)
     """By protocol request id, from ``approval/requested`` until ``approval/resolved``."""
     answered: set[str] = field(default_factory=set)
+    """Open requests the server already answered into the run (a second answer is refused)."""
     notes: dict[str, ApprovalNote] = field(default_factory=dict)
+    """The reason and metadata of each answer, for the ``approval/resolved`` that follows."""
     follow_ups: list[list[dict[str, Any]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     cancelling: asyncio.Task[None] | None = None
