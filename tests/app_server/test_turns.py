@@ -13,6 +13,8 @@ import pytest
 
 from agentcycle.app_server import protocol as p
 from agentcycle.app_server.client import AppServerClient, AppServerError, ServerMessage
+from agentcycle.messages import content_text
+from agentcycle.sessions.sqlite import SQLiteSession
 from tests.app_server.conftest import BASH_THEN_FINISH, Spawn, ready
 
 FINISH = {
@@ -247,8 +249,9 @@ async def test_follow_up_starts_the_next_turn_after_completion(spawn: Spawn) -> 
     ]
 
 
-async def test_steer_reaches_the_run(spawn: Spawn) -> None:
-    client = await ready(spawn, [*BASH_THEN_FINISH])
+async def test_steer_reaches_the_run(spawn: Spawn, tmp_path: Path) -> None:
+    store = tmp_path / "app.sqlite"
+    client = await ready(spawn, [*BASH_THEN_FINISH], store=str(store))
     await client.thread_start()
     await client.turn_start("thread_1", "hi")
     request = await client.wait_for("approval/request")
@@ -259,6 +262,12 @@ async def test_steer_reaches_the_run(spawn: Spawn) -> None:
     await client.respond(request.id or "", {"decision": "allow"})
     completed = await client.wait_for("turn/completed")
     assert completed.params["status"] == "completed"
+    assert await client.close() == 0
+    # The thread's conversation (its session) holds the steering message the model was sent.
+    session = SQLiteSession("thread_1", f"{store}.sessions.sqlite")
+    texts = [content_text(m.content) for m in await session.get_items() if m.role == "user"]
+    session.close()
+    assert texts == ["hi", "use ls instead"]
 
 
 async def test_opted_out_notifications_are_not_sent_but_still_stored(spawn: Spawn) -> None:
