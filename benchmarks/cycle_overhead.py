@@ -11,7 +11,8 @@ hand-off to a thread and back.
 
 ``--compare OTHER_SRC`` measures another source tree side by side with this one: each size runs
 ``--repeat`` times per tree, alternating between the trees in fresh subprocesses (so machine
-load hits both alike), and the best mean of each is shown with the speed-up, e.g.
+load hits both alike), and the best mean of each is shown with the speed-up, in wall time and
+in process CPU time (steadier when other processes share the cores), e.g.
 ``.venv/bin/python benchmarks/cycle_overhead.py --compare /work/wt-before/src``.
 """
 
@@ -62,13 +63,14 @@ def make_model(cycles: int, context_length: int | None) -> ScriptedModel:
 
 async def measure(
     cycles: int, context_length: int | None = None, tool: str = "inline"
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
+    """µs per cycle: first and last 10 % of cycles, mean wall time, mean CPU time."""
     model = make_model(cycles, context_length)
     agent = Agent(model=model, tools=[TOOLS[tool]], max_cycles=cycles + 1)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     handle = await Runner.start(agent, "benchmark")
     result = await handle.result()
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert result.completed, result.error
     # Cycle boundaries from the events' own timestamps: no extra subscriber during the run.
     events = [e async for e in handle.events()]
@@ -77,10 +79,12 @@ async def measure(
     tenth = max(1, len(per_cycle) // 10)
     first = sum(per_cycle[:tenth]) / tenth
     last = sum(per_cycle[-tenth:]) / tenth
-    return first * 1e6, last * 1e6, total / len(per_cycle) * 1e6
+    return first * 1e6, last * 1e6, total / len(per_cycle) * 1e6, cpu / len(per_cycle) * 1e6
 
 
-def best(cycles: int, repeat: int, context_length: int | None, tool: str) -> tuple[float, ...]:
+def best(
+    cycles: int, repeat: int, context_length: int | None, tool: str
+) -> tuple[float, float, float, float]:
     """The run with the lowest mean of ``repeat`` runs: the machine's other load only ever
     adds time."""
     runs = (asyncio.run(measure(cycles, context_length, tool)) for _ in range(repeat))
@@ -91,9 +95,12 @@ def compare(args: argparse.Namespace) -> None:
     """Run this script in subprocesses against ``args.compare`` and this tree, alternating."""
     trees = {"before": str(Path(args.compare).resolve()), "after": str(THIS_SRC)}
     print(f"before: {trees['before']}\nafter:  {trees['after']}\ntool: {args.tool}")
-    print(f"{'cycles':>7} {'before µs':>10} {'after µs':>9} {'speed-up':>9}")
+    print(f"{'':>7} {'wall µs per cycle':^30} {'CPU µs per cycle':^30}")
+    header = f"{'before':>9} {'after':>9} {'speed-up':>9}  "
+    print(f"{'cycles':>7} {header}{header}")
     for n in args.cycles:
         means: dict[str, float] = {name: float("inf") for name in trees}
+        cpus: dict[str, float] = {name: float("inf") for name in trees}
         for _ in range(args.repeat):
             for name, src in trees.items():
                 command = [sys.executable, __file__, "--cycles", str(n), "--repeat", "1"]
@@ -102,9 +109,14 @@ def compare(args: argparse.Namespace) -> None:
                     command += ["--context-length", str(args.context_length)]
                 env = {**os.environ, "PYTHONPATH": src}
                 out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-                means[name] = min(means[name], json.loads(out.stdout)["mean"])
-        speedup = means["before"] / means["after"]
-        print(f"{n:>7} {means['before']:>10.1f} {means['after']:>9.1f} {speedup:>8.2f}x")
+                measured = json.loads(out.stdout)
+                means[name] = min(means[name], measured["mean"])
+                cpus[name] = min(cpus[name], measured["cpu"])
+        row = f"{n:>7}"
+        for pair in (means, cpus):
+            row += f" {pair['before']:>9.1f} {pair['after']:>9.1f} "
+            row += f"{pair['before'] / pair['after']:>8.2f}x  "
+        print(row.rstrip())
 
 
 def main() -> None:
@@ -124,13 +136,16 @@ def main() -> None:
     asyncio.run(measure(50, args.context_length, args.tool))  # warm-up: imports, schemas
     if args.json:
         (n,) = args.cycles
-        first, last, mean = best(n, args.repeat, args.context_length, args.tool)
-        print(json.dumps({"cycles": n, "first": first, "last": last, "mean": mean}))
+        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool)
+        print(json.dumps({"cycles": n, "first": first, "last": last, "mean": mean, "cpu": cpu}))
         return
-    print(f"{'cycles':>7} {'first10% µs':>12} {'last10% µs':>11} {'mean µs':>8} {'last/first':>10}")
+    print(
+        f"{'cycles':>7} {'first10% µs':>12} {'last10% µs':>11} {'mean µs':>8} {'CPU µs':>7} "
+        f"{'last/first':>10}"
+    )
     for n in args.cycles:
-        first, last, mean = best(n, args.repeat, args.context_length, args.tool)
-        print(f"{n:>7} {first:>12.1f} {last:>11.1f} {mean:>8.1f} {last / first:>10.2f}")
+        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool)
+        print(f"{n:>7} {first:>12.1f} {last:>11.1f} {mean:>8.1f} {cpu:>7.1f} {last / first:>10.2f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.1f} MB")
 
