@@ -92,8 +92,12 @@ def best(
 
 
 def compare(args: argparse.Namespace) -> None:
-    """Run this script in subprocesses against ``args.compare`` and this tree, alternating."""
-    trees = {"before": str(Path(args.compare).resolve()), "after": str(THIS_SRC)}
+    """Run this script in subprocesses against ``args.compare`` and ``args.against`` (this
+    tree by default), alternating."""
+    trees = {
+        name: str(Path(src).resolve())
+        for name, src in (("before", args.compare), ("after", args.against))
+    }
     print(f"before: {trees['before']}\nafter:  {trees['after']}\ntool: {args.tool}")
     print(f"{'':>7} {'wall µs per cycle':^30} {'CPU µs per cycle':^30}")
     header = f"{'before':>9} {'after':>9} {'speed-up':>9}  "
@@ -128,6 +132,9 @@ def main() -> None:
     parser.add_argument("--context-length", type=int, default=None)
     parser.add_argument("--tool", choices=sorted(TOOLS), default="inline")
     parser.add_argument("--compare", metavar="OTHER_SRC", help="a source tree to compare with")
+    parser.add_argument(
+        "--against", metavar="SRC", default=str(THIS_SRC), help="the tree --compare measures"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line (for --compare)")
     args = parser.parse_args()
     if args.compare:
