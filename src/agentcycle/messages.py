@@ -8,7 +8,6 @@ count) stay valid for the life of the run.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
@@ -292,17 +291,6 @@ class TokenUsage(FrozenModel):
             and self.cache_creation_tokens is None
             and self.cost_usd is None
         )
-
-    @classmethod
-    def total(cls, parts: Iterable[TokenUsage]) -> TokenUsage:
-        """The sum of ``parts``, as ``+`` adds them, built once instead of once per part."""
-        sums = dict.fromkeys(cls.model_fields)
-        for part in parts:
-            for name, value in part.__dict__.items():
-                if value is not None:
-                    known = sums[name]
-                    sums[name] = value if known is None else known + value
-        return cls(**sums)
 
     @classmethod
     def of(cls, input_tokens: int | None, output_tokens: int | None, **extra: Any) -> TokenUsage:

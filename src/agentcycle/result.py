@@ -112,7 +112,9 @@ def build_result(env: RunEnvironment, outcome: LoopOutcome) -> RunResult:
     """Turn the loop's outcome into the public ``RunResult``. The model it names is the one
     the loop ended with (``env.agent``): after a handoff, the target's, which produced the
     output."""
-    usage = TokenUsage.total(call.usage for call in outcome.model_calls)
+    usage = TokenUsage()
+    for call in outcome.model_calls:
+        usage = usage + call.usage
     state = env.state
     spec = state.spec
     agent = env.agent

@@ -134,4 +134,3 @@ class ToolPolicy:
         if mode is _ALWAYS:
             return tool.needs_approval or tool.side_effect is not _NONE
         return tool.needs_approval or tool.side_effect is _EXECUTE
-
