@@ -4,6 +4,16 @@ Each cycle: one model call (scripted, instant) that calls one trivial tool; the 
 ``task_finish``. Prints µs per cycle for the first and last 10 % of cycles, their ratio (flat is
 1.0), and peak RSS. Run: ``.venv/bin/python benchmarks/cycle_overhead.py``. With
 ``--context-length`` the model declares a window, so memory counts every message's tokens.
+
+``--tool thread`` makes the trivial tool a default sync ``function_tool`` (run in a worker
+thread) instead of one declared ``run_in_thread=False``: the difference is the cost of the
+hand-off to a thread and back.
+
+``--compare OTHER_SRC`` measures another source tree side by side with this one: each size runs
+``--repeat`` times per tree, alternating between the trees in fresh subprocesses (so machine
+load hits both alike), and the best mean of each is shown with the speed-up, in wall time and
+in process CPU time (steadier when other processes share the cores), e.g.
+``.venv/bin/python benchmarks/cycle_overhead.py --compare /work/wt-before/src``.
 """
 
 from __future__ import annotations
@@ -11,18 +21,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
+import os
 import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from agentcycle import Agent, Runner, function_tool
 from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.testing import ScriptedModel, call_tool
+
+THIS_SRC = Path(__file__).resolve().parent.parent / "src"
 
 
 @function_tool(run_in_thread=False)
 def tick(n: int) -> str:
     """A trivial tool."""
     return "ok"
+
+
+@function_tool(name="tick")
+def tick_in_thread(n: int) -> str:
+    """The same trivial tool, as a default sync function tool (run in a worker thread)."""
+    return "ok"
+
+
+TOOLS = {"inline": tick, "thread": tick_in_thread}
 
 
 def make_model(cycles: int, context_length: int | None) -> ScriptedModel:
@@ -35,13 +61,16 @@ def make_model(cycles: int, context_length: int | None) -> ScriptedModel:
     return ScriptedModel(step, context_length=context_length)
 
 
-async def measure(cycles: int, context_length: int | None = None) -> tuple[float, float, float]:
+async def measure(
+    cycles: int, context_length: int | None = None, tool: str = "inline"
+) -> tuple[float, float, float, float]:
+    """µs per cycle: first and last 10 % of cycles, mean wall time, mean CPU time."""
     model = make_model(cycles, context_length)
-    agent = Agent(model=model, tools=[tick], max_cycles=cycles + 1)
-    start = time.perf_counter()
+    agent = Agent(model=model, tools=[TOOLS[tool]], max_cycles=cycles + 1)
+    start, cpu = time.perf_counter(), time.process_time()
     handle = await Runner.start(agent, "benchmark")
     result = await handle.result()
-    total = time.perf_counter() - start
+    total, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert result.completed, result.error
     # Cycle boundaries from the events' own timestamps: no extra subscriber during the run.
     events = [e async for e in handle.events()]
@@ -50,24 +79,80 @@ async def measure(cycles: int, context_length: int | None = None) -> tuple[float
     tenth = max(1, len(per_cycle) // 10)
     first = sum(per_cycle[:tenth]) / tenth
     last = sum(per_cycle[-tenth:]) / tenth
-    return first * 1e6, last * 1e6, total / len(per_cycle) * 1e6
+    return first * 1e6, last * 1e6, total / len(per_cycle) * 1e6, cpu / len(per_cycle) * 1e6
+
+
+def best(
+    cycles: int, repeat: int, context_length: int | None, tool: str
+) -> tuple[float, float, float, float]:
+    """The run with the lowest mean of ``repeat`` runs: the machine's other load only ever
+    adds time."""
+    runs = (asyncio.run(measure(cycles, context_length, tool)) for _ in range(repeat))
+    return min(runs, key=lambda r: r[2])
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Run this script in subprocesses against ``args.compare`` and ``args.against`` (this
+    tree by default), alternating."""
+    trees = {
+        name: str(Path(src).resolve())
+        for name, src in (("before", args.compare), ("after", args.against))
+    }
+    print(f"before: {trees['before']}\nafter:  {trees['after']}\ntool: {args.tool}")
+    print(f"{'':>7} {'wall µs per cycle':^30} {'CPU µs per cycle':^30}")
+    header = f"{'before':>9} {'after':>9} {'speed-up':>9}  "
+    print(f"{'cycles':>7} {header}{header}")
+    for n in args.cycles:
+        means: dict[str, float] = {name: float("inf") for name in trees}
+        cpus: dict[str, float] = {name: float("inf") for name in trees}
+        for _ in range(args.repeat):
+            for name, src in trees.items():
+                command = [sys.executable, __file__, "--cycles", str(n), "--repeat", "1"]
+                command += ["--tool", args.tool, "--json"]
+                if args.context_length is not None:
+                    command += ["--context-length", str(args.context_length)]
+                env = {**os.environ, "PYTHONPATH": src}
+                out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+                measured = json.loads(out.stdout)
+                means[name] = min(means[name], measured["mean"])
+                cpus[name] = min(cpus[name], measured["cpu"])
+        row = f"{n:>7}"
+        for pair in (means, cpus):
+            row += f" {pair['before']:>9.1f} {pair['after']:>9.1f} "
+            row += f"{pair['before'] / pair['after']:>8.2f}x  "
+        print(row.rstrip())
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cycles", type=int, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--repeat", type=int, default=5, help="runs per size; the best is shown")
     parser.add_argument("--context-length", type=int, default=None)
+    parser.add_argument("--tool", choices=sorted(TOOLS), default="inline")
+    parser.add_argument("--compare", metavar="OTHER_SRC", help="a source tree to compare with")
+    parser.add_argument(
+        "--against", metavar="SRC", default=str(THIS_SRC), help="the tree --compare measures"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON line (for --compare)")
     args = parser.parse_args()
-    asyncio.run(measure(50, args.context_length))  # warm-up: imports, schema compilation
-    print(f"{'cycles':>7} {'first10% µs':>12} {'last10% µs':>11} {'mean µs':>8} {'last/first':>10}")
+    if args.compare:
+        compare(args)
+        return
+    asyncio.run(measure(50, args.context_length, args.tool))  # warm-up: imports, schemas
+    if args.json:
+        (n,) = args.cycles
+        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool)
+        print(json.dumps({"cycles": n, "first": first, "last": last, "mean": mean, "cpu": cpu}))
+        return
+    print(
+        f"{'cycles':>7} {'first10% µs':>12} {'last10% µs':>11} {'mean µs':>8} {'CPU µs':>7} "
+        f"{'last/first':>10}"
+    )
     for n in args.cycles:
-        # Best of several runs: the machine's other load only ever adds time.
-        first, last, mean = min(
-            (asyncio.run(measure(n, args.context_length)) for _ in range(args.repeat)),
-            key=lambda r: r[2],
-        )
-        print(f"{n:>7} {first:>12.1f} {last:>11.1f} {mean:>8.1f} {last / first:>10.2f}")
+        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool)
+        print(f"{n:>7} {first:>12.1f} {last:>11.1f} {mean:>8.1f} {cpu:>7.1f} {last / first:>10.2f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.1f} MB")
 

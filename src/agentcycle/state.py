@@ -137,6 +137,8 @@ class RunToolState(BaseModel):
     def skill_allowed_tools(self) -> frozenset[str] | None:
         """The union of the ``allowed_tools`` of the active skills that declare them, or
         ``None`` when no active skill restricts tools."""
+        if not self.active_skills:  # the usual case, asked twice a cycle
+            return None
         declared = [s.allowed_tools for s in self.active_skills if s.allowed_tools is not None]
         if not declared:
             return None

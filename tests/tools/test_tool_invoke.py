@@ -279,3 +279,49 @@ async def test_parameter_names_that_clash_with_pydantic(ctx: ToolContext) -> Non
     assert list(f.parameters["properties"]) == ["x", "p0", "json", "model_config", "_private"]
     arguments = {"x": 1, "p0": "s", "json": True, "model_config": 5, "_private": "z"}
     assert (await f.invoke(ctx, arguments)).content == '[1,"s",true,5,"z"]'
+
+
+def _model_bind(tool: FunctionTool, arguments: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """What the argument model makes of ``arguments`` (the reference ``bind`` must match)."""
+    values = tool._plan.model.model_validate(arguments)
+    params = tool._plan.params
+    args = [getattr(values, p.field) for p in params if not p.keyword_only]
+    return args, {p.name: getattr(values, p.field) for p in params if p.keyword_only}
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"text": "x"},
+        {"text": "x", "flag": True, "count": 5},
+        {"text": "x", "count": True},  # a bool for an int: coerced by the model
+        {"text": "x", "flag": 1},  # an int for a bool: coerced by the model
+        {"text": "x", "count": 2.0},
+    ],
+)
+def test_plain_arguments_bind_as_the_model_coerces_them(arguments: dict[str, Any]) -> None:
+    @function_tool
+    def plain(text: str, flag: bool = False, *, count: int = 3) -> str:
+        """Plain parameters."""
+        return text
+
+    bound = plain._plan.bind(arguments)
+    assert bound == _model_bind(plain, arguments)
+    assert [type(v) for v in bound[0]] == [type(v) for v in _model_bind(plain, arguments)[0]]
+    assert {k: type(v) for k, v in bound[1].items()} == {
+        k: type(v) for k, v in _model_bind(plain, arguments)[1].items()
+    }
+
+
+async def test_plain_parameters_still_reject_unknown_and_missing_arguments(
+    ctx: ToolContext,
+) -> None:
+    @function_tool
+    def plain(text: str, count: int = 3) -> str:
+        """Plain parameters."""
+        return text
+
+    for arguments in ({"text": "x", "other": 1}, {"count": 1}, {"text": 5}):
+        result = await plain.invoke(ctx, arguments)
+        assert result.status is ToolResultStatus.ERROR
+        assert result.error_code == "invalid_tool_arguments"

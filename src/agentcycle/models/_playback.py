@@ -20,20 +20,30 @@ def _pieces(text: str, chunk: int) -> list[str]:
     return [text[i : i + chunk] for i in range(0, len(text), chunk)]
 
 
-async def play_response(response: ModelResponse, chunk: int = 0) -> AsyncIterator[ModelStreamItem]:
-    """Yield reasoning, text and tool-call deltas for ``response`` (``chunk`` characters at a
-    time; 0 = whole strings), then the response itself."""
+def response_items(response: ModelResponse, chunk: int = 0) -> list[ModelStreamItem]:
+    """The items ``play_response`` streams for ``response``, as a list: a model that plays
+    back from its own async generator yields them without a second generator in between."""
+    items: list[ModelStreamItem] = []
     if response.reasoning:
-        yield ReasoningTextDelta(response.reasoning)
+        items.append(ReasoningTextDelta(response.reasoning))
     if response.text:
-        for piece in _pieces(response.text, chunk):
-            yield TextDelta(piece)
+        items.extend(TextDelta(piece) for piece in _pieces(response.text, chunk))
     for index, call in enumerate(response.tool_calls):
-        yield ToolCallStartDelta(index=index, id=call.id, name=call.name)
+        items.append(ToolCallStartDelta(index=index, id=call.id, name=call.name))
         total = 0
         for piece in _pieces(call.arguments, chunk):
             total += len(piece)
-            yield ToolCallArgumentsDelta(
-                index=index, id=call.id, name=call.name, text=piece, total_chars=total
+            items.append(
+                ToolCallArgumentsDelta(
+                    index=index, id=call.id, name=call.name, text=piece, total_chars=total
+                )
             )
-    yield response
+    items.append(response)
+    return items
+
+
+async def play_response(response: ModelResponse, chunk: int = 0) -> AsyncIterator[ModelStreamItem]:
+    """Yield reasoning, text and tool-call deltas for ``response`` (``chunk`` characters at a
+    time; 0 = whole strings), then the response itself."""
+    for item in response_items(response, chunk):
+        yield item

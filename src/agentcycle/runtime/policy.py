@@ -40,6 +40,13 @@ class ApprovalMode(enum.StrEnum):
     ON_REQUEST = "on_request"
 
 
+# Enum members as plain names: on Python 3.11 each ``ApprovalMode.X`` lookup is a descriptor
+# call, and ``needs_approval`` runs for every tool call.
+_DEFAULT, _ALWAYS = ApprovalMode.DEFAULT, ApprovalMode.ALWAYS
+_NEVER, _ON_REQUEST = ApprovalMode.NEVER, ApprovalMode.ON_REQUEST
+_EXECUTE, _NONE = SideEffect.EXECUTE, SideEffect.NONE
+
+
 @dataclass(frozen=True, slots=True)
 class ToolPolicy:
     """What tools may run. ``None`` allow-list means every tool."""
@@ -119,11 +126,11 @@ class ToolPolicy:
 
     def needs_approval(self, tool: Tool) -> bool:
         """Whether a call to ``tool`` waits for a decision under this policy's mode."""
-        mode = self.approval_mode or ApprovalMode.DEFAULT
-        if mode is ApprovalMode.NEVER:
+        mode = self.approval_mode or _DEFAULT
+        if mode is _NEVER:
             return False
-        if mode is ApprovalMode.ON_REQUEST:
+        if mode is _ON_REQUEST:
             return tool.needs_approval
-        if mode is ApprovalMode.ALWAYS:
-            return tool.needs_approval or tool.side_effect is not SideEffect.NONE
-        return tool.needs_approval or tool.side_effect is SideEffect.EXECUTE
+        if mode is _ALWAYS:
+            return tool.needs_approval or tool.side_effect is not _NONE
+        return tool.needs_approval or tool.side_effect is _EXECUTE

@@ -22,7 +22,7 @@ from typing import Any
 from agentcycle._json import dumps
 from agentcycle.errors import ModelError
 from agentcycle.messages import Message, TokenUsage, ToolCall
-from agentcycle.models._playback import play_response
+from agentcycle.models._playback import response_items
 from agentcycle.models.base import (
     NO_USAGE,
     ModelInfo,
@@ -173,5 +173,6 @@ class ScriptedModel:
         step = self._next(request)
         if isinstance(step, BaseException):
             raise step
-        async for item in play_response(step, self._chunk):
+        # The same items ``play_response`` streams, without a nested async generator.
+        for item in response_items(step, self._chunk):
             yield item

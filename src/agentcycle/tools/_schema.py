@@ -221,6 +221,15 @@ class _Param:
     name: str
     field: str
     keyword_only: bool
+    plain: type | None = None
+    """``str``, ``int`` or ``bool`` when that is the whole annotation: a JSON value of exactly
+    that type is what pydantic would pass, so ``bind`` may pass it without the model."""
+    default: Any = inspect.Parameter.empty
+
+
+_PLAIN_TYPES = (str, int, bool)
+_SCALAR_DEFAULTS = (type(None), str, int, bool, float)
+_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +247,9 @@ class SignaturePlan:
 
         Raises ``pydantic.ValidationError`` when the arguments do not coerce.
         """
+        plain = self._bind_plain(arguments)
+        if plain is not None:
+            return plain
         values = self.model.model_validate(arguments)
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
@@ -248,6 +260,41 @@ class SignaturePlan:
             else:
                 args.append(value)
         return args, kwargs
+
+    def _bind_plain(self, arguments: dict[str, Any]) -> tuple[list[Any], dict[str, Any]] | None:
+        """The call's arguments without the pydantic model (about 1 µs less a call), when
+        every parameter is plain and each value has exactly its type (or is left out and has
+        a scalar default), and no unknown name is given; else ``None``: the model decides."""
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        given = 0
+        for param in self.params:
+            if param.plain is None:
+                return None
+            value = arguments.get(param.name, _MISSING)
+            if value is _MISSING:
+                if param.default is inspect.Parameter.empty:
+                    return None
+                value = param.default
+            elif type(value) is not param.plain:
+                return None
+            else:
+                given += 1
+            if param.keyword_only:
+                kwargs[param.name] = value
+            else:
+                args.append(value)
+        return (args, kwargs) if given == len(arguments) else None
+
+
+def _plain_param(name: str, field_name: str, param: inspect.Parameter) -> _Param:
+    keyword_only = param.kind is param.KEYWORD_ONLY
+    default = param.default
+    if param.annotation not in _PLAIN_TYPES or (
+        default is not inspect.Parameter.empty and type(default) not in _SCALAR_DEFAULTS
+    ):
+        return _Param(name, field_name, keyword_only)
+    return _Param(name, field_name, keyword_only, param.annotation, default)
 
 
 def _is_context(annotation: Any) -> bool:
@@ -299,7 +346,7 @@ def build_plan(
         internal = f"p{index}"
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[internal] = (Annotated[param.annotation, Field(alias=param.name)], default)
-        plan_params.append(_Param(param.name, internal, param.kind is param.KEYWORD_ONLY))
+        plan_params.append(_plain_param(param.name, internal, param))
     config = ConfigDict(extra="forbid" if strict else "ignore")
     try:
         model = create_model(f"{tool_name}_arguments", __config__=config, **fields)

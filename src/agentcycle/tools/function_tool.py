@@ -19,7 +19,6 @@ parameter annotated ``ToolContext`` receives the call's context and is not shown
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from agentcycle._json import dumps
 from agentcycle.errors import ToolDefinitionError
 from agentcycle.messages import ToolResult
 from agentcycle.tools._schema import build_plan, parse_docstring
+from agentcycle.tools._tool_threads import tool_threads
 from agentcycle.tools.base import SideEffect, ToolContext
 from agentcycle.tools.registry import check_tool_name
 from agentcycle.tools.validation import ValidationIssue, json_pointer
@@ -47,7 +47,8 @@ class FunctionTool:
     Calling the object calls the function directly, so decorated functions stay usable and
     testable as plain functions. ``invoke`` coerces the (already schema-validated) JSON
     arguments into the declared types, injects the ``ToolContext`` if asked for, runs the
-    function (sync functions in a worker thread unless ``run_in_thread`` is false) and turns
+    function (sync functions in a worker thread unless ``run_in_thread`` is false; see
+    ``tools/_tool_threads.py``) and turns
     the return value into a ``ToolResult``:
 
     - a ``ToolResult`` is passed through;
@@ -160,10 +161,11 @@ class FunctionTool:
         if self._is_async:
             result = await self._func(*args, **kwargs)
         elif self.run_in_thread:
-            result = await asyncio.to_thread(self._func, *args, **kwargs)
+            result = await tool_threads.run(self._func, *args, **kwargs)
         else:
             result = self._func(*args, **kwargs)
-        if inspect.isawaitable(result):
+        # A str or None is never awaitable; ``inspect.isawaitable`` (an ABC check) costs more.
+        if result is not None and type(result) is not str and inspect.isawaitable(result):
             # A sync wrapper around a coroutine function (a partial, a decorator).
             result = await result
         return to_tool_result(result)
