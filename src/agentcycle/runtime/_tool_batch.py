@@ -160,9 +160,11 @@ class ToolBatches:
 
     def _record(self, batch: BatchResult, index: int) -> None:
         history = self._history
-        history.extend(_tool_message(o) for o in batch.outcomes)
-        history.extend(_attachments(batch.outcomes))
-        history.extend(self._skill_instructions(batch.outcomes, index))
+        outcomes = batch.outcomes
+        history.extend([_tool_message(o) for o in outcomes])
+        if any(o.result.directive is not None for o in outcomes):
+            history.extend(_attachments(outcomes))
+            history.extend(self._skill_instructions(outcomes, index))
         limit = self._state.spec.max_invalid_tool_calls
         for o in batch.outcomes:
             self._consecutive_invalid = self._consecutive_invalid + 1 if o.invalid else 0

@@ -294,15 +294,14 @@ class CycleLoop:
                 elif verdict:
                     self._history.extend(verdict)
             todos_after = env.tool_state.todos
-            state.cycles.append(
-                CycleRecord(
-                    index=index,
-                    messages=tuple(self._history[start:]),
-                    usage=usage,
-                    todos=tuple(todos_after) if todos_after is not todos_before else None,
-                    handoff=handoff,
-                )
-            )
+            # Optional fields only when set: pydantic validates what it is given.
+            extra: dict[str, Any] = {}
+            if todos_after is not todos_before:
+                extra["todos"] = tuple(todos_after)
+            if handoff is not None:
+                extra["handoff"] = handoff
+            messages = tuple(self._history[start:])
+            state.cycles.append(CycleRecord(index=index, messages=messages, usage=usage, **extra))
             if outcome is not None:
                 return outcome
             if self._notes is not None:

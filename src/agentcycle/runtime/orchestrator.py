@@ -334,7 +334,9 @@ class ToolOrchestrator:
         tool, arguments = p.tool, p.arguments
         if p.refusal is not None or tool is None or arguments is None:
             return self._refused(p, p.refusal, cycle_index)
-        refusal = await self._policy_step(tool, arguments, policy)
+        refusal = self._policy_step(tool, policy)
+        if refusal is None and policy.can_use_tool:
+            refusal = await self._predicates_step(tool, arguments, policy)
         if refusal is None:
             self._budget_step(tool)
             if policy.needs_approval(tool) and tool.name not in self._state.approved_tools:
@@ -362,14 +364,25 @@ class ToolOrchestrator:
         if refusal is not None:
             return self._refused(p, refusal, cycle_index)
         result = await self._execute_step(tool, p, arguments, cycle_index)
-        result = await self._bound_step(p.call, result)
+        if len(result.content) > MAX_TOOL_OUTPUT_CHARS:  # the bound step, for oversized output
+            result = await self._bound_step(p.call, result)
         return self._completed(p.call, result, cycle_index, p.started, executed=True)
 
-    async def _policy_step(
+    def _policy_step(self, tool: Tool, policy: ToolPolicy) -> ToolResult | None:
+        """``tool_not_allowed`` when an active skill or the policy's rules refuse the tool."""
+        reason = skill_refusal(self._state, tool.name) or policy.refusal(tool)
+        return (
+            None
+            if reason is None
+            else ToolResult.error(TOOL_NOT_ALLOWED, f"Not allowed: {reason}.")
+        )
+
+    async def _predicates_step(
         self, tool: Tool, arguments: dict[str, Any], policy: ToolPolicy
     ) -> ToolResult | None:
-        """``tool_not_allowed`` when an active skill or the policy refuses the call."""
-        reason = skill_refusal(self._state, tool.name) or await policy.call_refusal(tool, arguments)
+        """``tool_not_allowed`` when a ``can_use_tool`` check refuses this call (awaited only
+        when the policy has checks: most runs have none)."""
+        reason = await policy.call_refusal(tool, arguments)
         return (
             None
             if reason is None
@@ -382,32 +395,8 @@ class ToolOrchestrator:
         if self._budget is not None and (exhausted := self._budget.check_tool_call(tool.name)):
             raise exhausted
 
-    async def _execute_step(
-        self, tool: Tool, p: _Planned, arguments: dict[str, Any], cycle_index: int
-    ) -> ToolResult:
-        """Count the call, emit ``tool_call_started``, run it, then the ``after_tool_call``
-        hooks."""
-        call = p.call
-        if self._budget is not None:
-            self._budget.count_tool_call(tool.name)
-        self._open[call.id] = (p.started, True)
-        self._bus.emit(
-            ToolCallStarted,
-            cycle_index=cycle_index,
-            tool_call_id=call.id,
-            tool_name=call.name,
-            arguments=arguments,
-        )
-        result = await self._execute(tool, call, arguments, cycle_index)
-        if self._hooks is not None:
-            info = ToolCallInfo(call.id, call.name, arguments, cycle_index)
-            result = await self._hooks.after_tool_call(info, result)
-        return result
-
     async def _bound_step(self, call: ToolCall, result: ToolResult) -> ToolResult:
         """An oversized result becomes a preview; the whole text goes to an artifact."""
-        if len(result.content) <= MAX_TOOL_OUTPUT_CHARS:
-            return result
         return await bound_result(
             result, workspace=self._workspace, run_id=self._bus.run_id, tool_call_id=call.id
         )
@@ -446,10 +435,50 @@ class ToolOrchestrator:
             )
         return gate.arguments
 
-    async def _execute(
-        self, tool: Tool, call: ToolCall, arguments: dict[str, Any], cycle_index: int
+    async def _execute_step(
+        self, tool: Tool, p: _Planned, arguments: dict[str, Any], cycle_index: int
     ) -> ToolResult:
-        ctx = ToolContext(
+        """Count the call, emit ``tool_call_started``, run the tool (its timeout, its failures
+        as error results), then the ``after_tool_call`` hooks."""
+        call = p.call
+        if self._budget is not None:
+            self._budget.count_tool_call(tool.name)
+        self._open[call.id] = (p.started, True)
+        self._bus.emit(
+            ToolCallStarted,
+            cycle_index=cycle_index,
+            tool_call_id=call.id,
+            tool_name=call.name,
+            arguments=arguments,
+        )
+        ctx = self._tool_context(call, cycle_index)
+        timeout = tool.timeout_seconds
+        try:
+            if timeout is None:
+                result = await tool.invoke(ctx, arguments)
+            else:
+                result = await asyncio.wait_for(tool.invoke(ctx, arguments), timeout)
+        except asyncio.CancelledError:
+            if not stray_cancel():
+                raise
+            result = ToolResult.error(
+                TOOL_EXECUTION_FAILED,
+                f"Tool {call.name!r} raised CancelledError while the run was not being cancelled.",
+            )
+        except Exception as exc:  # a tool's own failure is data for the model, not a crash
+            result = _failure(call, timeout, exc)
+        if not isinstance(result, ToolResult):
+            result = ToolResult.error(
+                TOOL_EXECUTION_FAILED,
+                f"Tool {call.name!r} returned {type(result).__name__}, not a ToolResult.",
+            )
+        if self._hooks is not None:
+            info = ToolCallInfo(call.id, call.name, arguments, cycle_index)
+            result = await self._hooks.after_tool_call(info, result)
+        return result
+
+    def _tool_context(self, call: ToolCall, cycle_index: int) -> ToolContext:
+        return ToolContext(
             run_id=self._bus.run_id,
             trace_id=self._bus.trace_id,
             agent_name=self._bus.agent_name or "",
@@ -462,34 +491,6 @@ class ToolOrchestrator:
             scope=self._scope,
             children=self._children,
         )
-        try:
-            if tool.timeout_seconds is None:
-                result = await tool.invoke(ctx, arguments)
-            else:
-                result = await asyncio.wait_for(tool.invoke(ctx, arguments), tool.timeout_seconds)
-        except TimeoutError:
-            return ToolResult.error(
-                TOOL_TIMEOUT, f"Tool {call.name!r} timed out after {tool.timeout_seconds} s."
-            )
-        except asyncio.CancelledError:
-            if not stray_cancel():
-                raise
-            return ToolResult.error(
-                TOOL_EXECUTION_FAILED,
-                f"Tool {call.name!r} raised CancelledError while the run was not being cancelled.",
-            )
-        except AgentcycleError as exc:  # a typed failure keeps its stable code for the model
-            return ToolResult.error(exc.code, exc.message, details=exc.details)
-        except Exception as exc:  # a tool's own failure is data for the model, not a crash
-            return ToolResult.error(
-                TOOL_EXECUTION_FAILED, f"{type(exc).__name__}: {exc}", details=None
-            )
-        if not isinstance(result, ToolResult):
-            return ToolResult.error(
-                TOOL_EXECUTION_FAILED,
-                f"Tool {call.name!r} returned {type(result).__name__}, not a ToolResult.",
-            )
-        return result
 
     def _skip(self, p: _Planned, cycle_index: int, reason: str) -> ToolCallOutcome:
         return self._skipped_outcome(p.call, cycle_index, reason, p.started, planned=True)
@@ -540,6 +541,16 @@ class ToolOrchestrator:
 
 
 _BUDGET_STOP = "the run's tool-call budget is exhausted"
+
+
+def _failure(call: ToolCall, timeout: float | None, exc: Exception) -> ToolResult:
+    """The error result of a tool that raised: a timeout, a typed failure (its stable code is
+    kept for the model), or anything else."""
+    if isinstance(exc, TimeoutError):
+        return ToolResult.error(TOOL_TIMEOUT, f"Tool {call.name!r} timed out after {timeout} s.")
+    if isinstance(exc, AgentcycleError):
+        return ToolResult.error(exc.code, exc.message, details=exc.details)
+    return ToolResult.error(TOOL_EXECUTION_FAILED, f"{type(exc).__name__}: {exc}", details=None)
 
 
 def _directive_stop(flow: Flow) -> str:
