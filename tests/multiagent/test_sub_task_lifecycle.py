@@ -195,32 +195,81 @@ async def test_a_finished_task_does_not_hold_up_task_finish() -> None:
     assert [t.status for t in result.sub_tasks] == ["completed"]
 
 
-async def test_a_follow_up_to_a_running_task_is_refused() -> None:
-    gate = Gate()
+def waiting_at(gate: Gate, count: int) -> object:
+    """A parent tool that returns once ``count`` task calls wait at ``gate``."""
 
     @function_tool
+    async def wait_for_workers() -> str:
+        """Wait until the workers are busy."""
+        await gate.reached(count)
+        return "busy"
+
+    return wait_for_workers
+
+
+def opening(gate: Gate) -> object:
+    @function_tool
     def open_gate() -> str:
-        """Let the task finish."""
+        """Let the tasks finish."""
         gate.opened.set()
         return "opened"
 
+    return open_gate
+
+
+async def test_a_message_to_a_running_task_steers_it() -> None:
+    gate = Gate()
     lead = parent(
         [
             background("busy"),
-            call_tool("sub_task_status", {"task_ids": ["watcher-1"], "message": "hurry"}),
+            call_tool("wait_for_workers", {}),
+            call_tool(
+                "sub_task_status",
+                {"task_ids": ["watcher-1"], "message": "hurry", "wait_for_response": False},
+            ),
             call_tool("open_gate", {}),
             call_tool("sub_task_status", {"task_ids": ["watcher-1"], "wait_for_completion": True}),
             call_tool("task_finish", {"message": "done"}),
         ],
         {"watcher": gated(gate)},
-        tools=[open_gate],
+        tools=[waiting_at(gate, 1), opening(gate)],
+    )
+    result, events = await run_with_events(lead)
+    assert result.status is RunStatus.COMPLETED
+    steered, collected = tool_results(lead, "sub_task_status")
+    assert steered["steered"] == ["watcher-1"]
+    assert steered["tasks"][0]["status"] == "running"
+    # The child read the message at its next model call, in the same turn (one run, no
+    # follow-up): its answer quotes the latest user message.
+    assert collected["tasks"][0]["output"] == "done: hurry"
+    assert collected["tasks"][0]["turns"] == 1
+    applied = [e for e in events if e.type == "diagnostic" and e.code == "steering_applied"]
+    assert [e.details["text"] for e in applied] == ["hurry"]
+    assert applied[0].run_id != result.run_id  # in the child's stream, forwarded
+
+
+async def test_a_message_to_a_queued_task_is_refused() -> None:
+    gate = Gate()
+    lead = parent(
+        [
+            background("first", "second"),
+            call_tool("wait_for_workers", {}),
+            call_tool("sub_task_status", {"task_ids": ["watcher-2"], "message": "hurry"}),
+            call_tool("open_gate", {}),
+            call_tool(
+                "sub_task_status",
+                {"task_ids": ["watcher-1", "watcher-2"], "wait_for_completion": True},
+            ),
+            call_tool("task_finish", {"message": "done"}),
+        ],
+        {"watcher": gated(gate, max_concurrency=1)},
+        tools=[waiting_at(gate, 1), opening(gate)],
     )
     result, _ = await run_with_events(lead)
     assert result.status is RunStatus.COMPLETED
     refused, collected = tool_results(lead, "sub_task_status")
-    assert refused["error_code"] == "sub_task_running"
-    assert collected["tasks"][0]["output"] == "done: busy"
-    assert collected["tasks"][0]["turns"] == 1
+    assert refused["error_code"] == "sub_task_queued"
+    assert [t["output"] for t in collected["tasks"]] == ["done: first", "done: second"]
 
 
 async def test_a_sub_task_cannot_use_a_tool_its_parent_denies(tmp_path: object) -> None:

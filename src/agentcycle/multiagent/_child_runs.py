@@ -148,6 +148,10 @@ class ChildRun:
         """The child's history as it grows (read it, never change it)."""
         return self._env.history
 
+    def steer(self, text: str) -> None:
+        """Give the child a user message at its next model call (``RunHandle.steer``)."""
+        self._loop.steer(text)
+
     async def result(self) -> RunResult:
         """Wait for the child to end. Cancelling the waiter does not cancel the child."""
         return await asyncio.shield(self._task)

@@ -5,7 +5,7 @@ the machinery).
 Errors the model sees: ``unknown_agent_id`` (listing the configured ids), ``unknown_task_id``
 (listing the run's task ids), ``invalid_tool_arguments`` (neither or both of
 ``task_description`` and ``tasks``), ``invalid_glob`` (an unusable ``exclude_files_pattern``),
-``sub_task_running`` (a follow-up to a task that has not finished), ``sub_task_unavailable`` (a
+``sub_task_queued`` (a message to a task that has not started), ``sub_task_unavailable`` (a
 follow-up to a task from before the run was resumed whose sub-agent is no longer configured),
 and ``sub_tasks_running`` from ``task_finish``.
 """
@@ -256,9 +256,9 @@ def _status_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
             "message": {
                 "type": "string",
                 "minLength": 1,
-                "description": "A follow-up for finished tasks: each continues its own "
-                "conversation with this message (an answer to its question, a correction, "
-                "more work).",
+                "description": "A message for the tasks: a running task gets it at its next "
+                "step (steering), a finished one continues its own conversation with it (an "
+                "answer to its question, a correction, more work).",
             },
             "wait_for_response": {
                 "type": "boolean",
@@ -286,10 +286,12 @@ def _status_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
             )
         wait = bool(args.get("wait_for_completion", False))
         message = args.get("message")
+        steered: list[str] = []
         if message is not None:
-            refused = _follow_up(manager, sub_agents, found, message, ctx)
-            if refused is not None:
-                return refused
+            sent = _send(manager, sub_agents, found, message, ctx)
+            if isinstance(sent, ToolResult):
+                return sent
+            steered = sent
             wait = wait or bool(args.get("wait_for_response", True))
         waited = None
         if wait:
@@ -315,6 +317,8 @@ def _status_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
             reports.append(report)
         finished = all(report["status"] not in ("queued", "running") for report in reports)
         body: dict[str, Any] = {"ok": True, "tasks": reports, "all_finished": finished}
+        if steered:
+            body["steered"] = steered
         if waited is not None and not finished:
             body["hint"] = (
                 f"still running after waiting {waited:g} s: call again to keep waiting, or do "
@@ -328,7 +332,8 @@ def _status_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
             "Check sub-tasks started with create_sub_task: their status and results "
             "(detail_level=snapshot adds recent activity and touched files), wait for them "
             "(wait_for_completion, at most max_wait_seconds, default 60, cap 600), or send a "
-            "follow-up `message` to finished tasks, which continue their own conversations "
+            "`message` to tasks (running ones get it at their next step, finished ones continue "
+            "their own conversations) "
             "(waits for the reply unless wait_for_response=false). Returns {tasks: [{task_id, "
             "status, output | question | error}], all_finished}."
         ),
@@ -337,15 +342,17 @@ def _status_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
     )
 
 
-def _follow_up(
+def _send(
     manager: SubTasks,
     sub_agents: Mapping[str, SubAgent],
     found: dict[str, SubTask | SubTaskInfo],
     message: str,
     ctx: ToolContext,
-) -> ToolResult | None:
-    """Start a follow-up turn on every task, or refuse them all (the error result). Tasks from
-    before a resume are revived first (``found`` then holds the live tasks)."""
+) -> ToolResult | list[str]:
+    """Give ``message`` to every task, or refuse them all (the error result): a running task
+    gets it at its next model call (steering; its ids are returned), a finished one continues
+    its conversation in a follow-up turn. Tasks from before a resume are revived first
+    (``found`` then holds the live tasks)."""
     orphans = [
         info
         for info in found.values()
@@ -358,15 +365,25 @@ def _follow_up(
             f"has; start a new task with create_sub_task (sub-agents: {', '.join(sub_agents)}).",
             details=[{"task_id": i.task_id, "agent_id": i.agent_id} for i in orphans],
         )
-    busy = [task for task in found.values() if isinstance(task, SubTask) and not task.info.finished]
-    if busy:
+    running = [t for t in found.values() if isinstance(t, SubTask) and t.running]
+    queued = [
+        t
+        for t in found.values()
+        if isinstance(t, SubTask) and not t.info.finished and not t.running
+    ]
+    if queued:
         return ToolResult.error(
-            "sub_task_running",
-            f"{', '.join(t.task_id for t in busy)} has not finished; wait for it "
-            "(wait_for_completion=true) before sending a follow-up.",
-            details=[{"task_id": t.task_id, "status": t.info.status} for t in busy],
+            "sub_task_queued",
+            f"{', '.join(t.task_id for t in queued)} has not started yet (it waits for a free "
+            "slot of its sub-agent); send the message once it runs or has finished.",
+            details=[{"task_id": t.task_id, "status": t.info.status} for t in queued],
         )
+    for busy in running:
+        assert busy.child is not None  # ``running`` says so
+        busy.child.steer(message)
     for task_id, task in found.items():
+        if isinstance(task, SubTask) and task.running:
+            continue
         # A task from before a resume is made live again (then ``found`` reports it as such).
         live = (
             task if isinstance(task, SubTask) else manager.revive(task, sub_agents[task.agent_id])
@@ -375,7 +392,7 @@ def _follow_up(
         manager.follow_up(
             live, message, parent_tool_call_id=ctx.tool_call_id, cycle_index=ctx.cycle_index
         )
-    return None
+    return [busy.task_id for busy in running]
 
 
 def _describe(task: SubTask | SubTaskInfo) -> dict[str, Any]:

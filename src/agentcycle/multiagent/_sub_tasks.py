@@ -114,6 +114,11 @@ class SubTask:
         """The running turn's history as it grows, else the kept conversation."""
         return self.child.messages if self.child is not None else self.conversation()
 
+    @property
+    def running(self) -> bool:
+        """True while a turn of the task runs (its child run started and has not ended)."""
+        return self.child is not None and not self.child.done() and not self.info.finished
+
     def live_cycles(self) -> int:
         """Cycles of the running turn so far, else of the last one."""
         child = self.child
