@@ -115,7 +115,7 @@ def test_a_result_at_the_depth_limit_is_kept() -> None:
     "behavior", [{"stop": True}, "stop_on_everything", None, StopAtTools("task_finish")]
 )
 def test_malformed_tool_use_behavior_is_rejected_at_construction(behavior: object) -> None:
-    with pytest.raises(ConfigurationError, match="tool_use_behavior|tool_names"):
+    with pytest.raises(ConfigurationError, match=r"tool_use_behavior|tool_names"):
         Agent(tool_use_behavior=behavior)  # type: ignore[arg-type]
 
 
