@@ -142,5 +142,5 @@ async def test_sensitive_files_can_be_allowed_per_run(tmp_path: Path) -> None:
     )
     config = RunConfig(workspace=tmp_path, read_sensitive_files=True)
     result = await Runner.run(Agent(model=model), "x", config=config)
-    body = json.loads([m for m in result.messages if isinstance(m, ToolMessage)][0].content)
+    body = json.loads(next(m for m in result.messages if isinstance(m, ToolMessage)).content)
     assert "MODE=debug" in body["content"]

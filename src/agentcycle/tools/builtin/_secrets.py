@@ -19,6 +19,7 @@ Three layers, each for a way a key could reach a tool result:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import re
@@ -136,14 +137,12 @@ def secret_values(
     }
     candidates = list(files)
     if root is not None:
-        try:
+        with contextlib.suppress(OSError):
             candidates += [
                 entry
                 for entry in root.iterdir()
                 if is_sensitive_path(entry.name) and entry.is_file()
             ]
-        except OSError:
-            pass
     for path in candidates:
         try:
             with path.open("rb") as handle:
