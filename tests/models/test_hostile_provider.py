@@ -88,7 +88,7 @@ async def fail(server: HostileServer, settings: ModelSettings) -> tuple[ModelErr
 async def test_a_stall_before_the_headers_hits_the_idle_timeout(hostile: HostileServer) -> None:
     hostile.mode = "stall"
     error, elapsed = await fail(hostile, ModelSettings(timeout=0.3, retry=TWO_ATTEMPTS))
-    assert error.code == "model_idle_timeout"
+    assert (error.code, error.details["limit"]) == ("timeout", "idle")
     assert error.retryable and error.outcome == "definitive"
     assert len(hostile.requests) == 2  # retried once: nothing was streamed
     assert elapsed < 0.3 * 2 + 2.0
@@ -100,7 +100,7 @@ async def test_a_keep_alive_trickle_is_idle(hostile: HostileServer) -> None:
     error, elapsed = await fail(
         hostile, ModelSettings(timeout=0.4, retry=RetrySettings(max_attempts=1))
     )
-    assert error.code == "model_idle_timeout"
+    assert (error.code, error.details["limit"]) == ("timeout", "idle")
     assert elapsed < 0.4 + 2.0
 
 
@@ -108,7 +108,7 @@ async def test_a_drip_of_tokens_hits_the_attempt_deadline(hostile: HostileServer
     hostile.mode = "drip"
     settings = ModelSettings(timeout=5.0, total_timeout=0.8, retry=TWO_ATTEMPTS)
     error, elapsed = await fail(hostile, settings)
-    assert error.code == "model_call_timeout"
+    assert (error.code, error.details["limit"]) == ("timeout", "total")
     # Output was streamed: ambiguous, so the retry loop leaves it to the caller.
     assert error.outcome == "ambiguous"
     assert len(hostile.requests) == 1

@@ -30,6 +30,8 @@ from agentcycle.models.base import (
 
 C = TypeVar("C")
 
+_SDK_TIMEOUT_MARGIN = 5.0
+
 NO_KEY = "not-needed"
 """Sent when an endpoint has no key (local servers). An explicit value also keeps the SDKs from
 reading OPENAI_API_KEY / ANTHROPIC_API_KEY and sending it to whatever server is configured."""
@@ -173,6 +175,9 @@ class SDKModel(Generic[C]):
 
         def attempt(index: int, target: EndpointTarget) -> AsyncGenerator[ModelStreamItem, None]:
             params = self._params(target, prepared, request, settings)
+            # The SDK's own per-read timeout only backs up ``bounded``, which owns the timing
+            # (and types the error); it must never fire first.
+            params["timeout"] = limits.total + _SDK_TIMEOUT_MARGIN
             return self._attempt(index, target, params, limits)
 
         async for item in _retry.stream_with_failover(self._targets, retry, attempt):

@@ -7,7 +7,8 @@ all (default :data:`DEFAULT_TOTAL_TIMEOUT`); and the streamed output (answer tex
 text, tool-call arguments) may not exceed :func:`output_cap` characters, derived from
 ``max_tokens`` with a fixed ceiling, so an endless stream cannot fill memory.
 
-Each limit ends the attempt with a typed ``ModelError``: the timeouts are retryable (and
+Each limit ends the attempt with a typed ``ModelError``: the timeouts (code ``timeout``,
+``details["limit"]`` ``idle`` or ``total``) are retryable (and
 ``ambiguous`` once output was streamed, so the retry loop leaves them to the caller); the
 output cap is not retryable (the same request would run away again).
 """
@@ -75,14 +76,16 @@ def _output_chars(item: ModelStreamItem) -> int:
 
 
 def _timeout_error(
-    target: EndpointTarget, what: str, seconds: float, *, emitted: bool
+    target: EndpointTarget, limit: str, seconds: float, *, emitted: bool
 ) -> ModelError:
+    """Code ``timeout``, like a transport timeout; ``details["limit"]`` says which one."""
+    what = "sent nothing new for" if limit == "idle" else "did not finish the answer within"
     return ModelError(
-        f"endpoint {target.endpoint_id!r} {what} ({seconds:g} s)",
-        code="model_idle_timeout" if what.startswith("sent nothing") else "model_call_timeout",
+        f"endpoint {target.endpoint_id!r} {what} {seconds:g} s",
+        code="timeout",
         retryable=True,
         outcome="ambiguous" if emitted else "definitive",
-        details={"endpoint": target.endpoint_id, "limit_s": seconds},
+        details={"endpoint": target.endpoint_id, "limit": limit, "limit_s": seconds},
     )
 
 
@@ -108,12 +111,9 @@ async def bounded(
             if not scope.expired():
                 raise
             if idle_at < deadline:
-                raise _timeout_error(
-                    target, "sent nothing new", limits.idle or 0.0, emitted=emitted
-                ) from None
-            raise _timeout_error(
-                target, "did not finish the answer in time", limits.total, emitted=emitted
-            ) from None
+                idle = limits.idle or 0.0
+                raise _timeout_error(target, "idle", idle, emitted=emitted) from None
+            raise _timeout_error(target, "total", limits.total, emitted=emitted) from None
         chars += _output_chars(item)
         if chars > limits.max_chars:
             raise ModelError(
