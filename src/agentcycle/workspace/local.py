@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from agentcycle.errors import AgentcycleError, WorkspaceStorageError
-from agentcycle.workspace._beneath import Beneath, IsLink, lstat_at, open_directory_at
+from agentcycle.workspace._beneath import Beneath, IsLink, lstat_at
 from agentcycle.workspace._common import (
     STREAM_MODES,
     WRITE_MODES,
@@ -52,6 +52,7 @@ from agentcycle.workspace._common import (
     show,
 )
 from agentcycle.workspace._glob import GlobMatcher
+from agentcycle.workspace._local_listing import read_dir, walk_tree
 from agentcycle.workspace.base import (
     DescendPredicate,
     Listing,
@@ -60,13 +61,10 @@ from agentcycle.workspace.base import (
     WriteMode,
 )
 from agentcycle.workspace.paths import (
-    MAX_PATH_BYTES,
     ancestors,
-    is_addressable_name,
     join_path,
     normalize_path,
     path_error,
-    sort_key,
 )
 
 _INLINE_IO = 256 * 1024
@@ -81,11 +79,6 @@ _LINK_UNSUPPORTED = frozenset(
     (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS)
 )
 
-
-_Child = tuple[str, bool, bool, "os.stat_result | None"]
-"""One addressable directory entry: name, is_dir, is_link, and its metadata when already known
-(a link's target); otherwise it is stat'ed through its directory's descriptor when needed. A
-plain tuple: listings make one per entry."""
 
 _T = TypeVar("_T")
 
@@ -291,51 +284,10 @@ class LocalWorkspaceBackend:
 
     # -- listing ---------------------------------------------------------------------------
 
-    def _link_target(self, rel: str) -> os.stat_result | None:
-        """Stat of a symlink's target if it resolves inside the root, else ``None``."""
-        try:
-            return self._beneath.at(rel, lstat_at)
-        except (OSError, AgentcycleError):
-            return None
-
-    def _read_dir(self, rel_dir: str, dir_fd: int) -> builtins.list[_Child]:
-        """The addressable entries of one directory, in canonical order.
-
-        Names the path policy would reject, special files, and symlinks that dangle, loop or
-        lead outside the root are left out: a listing shows what can be used.
-        """
-        children: builtins.list[_Child] = []
-        top_level = not rel_dir
-        with os.scandir(dir_fd) as scan:
-            for item in scan:
-                name = item.name
-                if not is_addressable_name(name, top_level=top_level):
-                    continue
-                try:
-                    if item.is_symlink():
-                        target = self._link_target(f"{rel_dir}/{name}" if rel_dir else name)
-                        if target is None:
-                            continue
-                        is_dir, is_file = stat.S_ISDIR(target.st_mode), stat.S_ISREG(target.st_mode)
-                        if is_dir or is_file:
-                            children.append((name, is_dir, True, target))
-                        continue
-                    is_dir = item.is_dir(follow_symlinks=False)
-                    if is_dir or item.is_file(follow_symlinks=False):
-                        children.append((name, is_dir, False, None))
-                except OSError:  # removed while we looked
-                    continue
-        children.sort(key=lambda child: sort_key(child[0], child[1]))
-        return children
-
     def _walk(
         self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
     ) -> Iterator[WorkspaceEntry | None]:
-        """Depth-first, lazily: yield each examined entry (``None`` when it does not match).
-
-        Every directory is opened through its parent's descriptor without following links,
-        and entries are stat'ed through their directory's descriptor, held while it is on the
-        stack (closed when the walk ends or is abandoned)."""
+        """Depth-first, lazily: yield each examined entry (``None`` when it does not match)."""
         if not stat.S_ISDIR(self._stat(base).st_mode):
             raise not_a_directory(base)
         start = join_path(base, matcher.start)
@@ -343,66 +295,14 @@ class LocalWorkspaceBackend:
             start_fd = self._beneath.directory(start)
         except OSError:
             return
-        stack: builtins.list[tuple[str, int, Iterator[_Child]]] = []
         try:
-            try:
-                first = self._read_dir(start, start_fd)
-            except OSError as error:
-                os.close(start_fd)
-                raise self._error(error, start) from None
-            stack.append((start, start_fd, iter(first)))
-            yield from self._entries(stack, len(base) + 1 if base else 0, matcher, descend)
-        finally:
-            for _, fd, _ in stack:
-                os.close(fd)
-
-    def _entries(
-        self,
-        stack: builtins.list[tuple[str, int, Iterator[_Child]]],
-        prefix: int,
-        matcher: GlobMatcher,
-        descend: DescendPredicate | None,
-    ) -> Iterator[WorkspaceEntry | None]:
-        matches, may_descend = matcher.matches, matcher.may_descend
-        while stack:
-            directory, dir_fd, children = stack[-1]
-            # Runs once per entry of the tree, so it is written for speed: each directory's
-            # loop breaks off to descend and resumes from its iterator afterwards.
-            for name, is_dir, is_link, known in children:
-                path = f"{directory}/{name}" if directory else name
-                if len(path) > MAX_PATH_BYTES // 4 and len(path.encode()) > MAX_PATH_BYTES:
-                    continue
-                relative = path[prefix:]
-                if matches(relative):
-                    try:
-                        info = known or os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                    except OSError:
-                        continue
-                    size = None if is_dir else info.st_size
-                    yield WorkspaceEntry(path, is_dir, size, info.st_mtime, is_link)
-                else:
-                    yield None
-                # Symlinked directories are not descended into: no loops, no duplicates.
-                if (
-                    is_dir
-                    and not is_link
-                    and may_descend(relative)
-                    and (descend is None or descend(path))
-                ):
-                    # An unreadable, vanished or swapped subdirectory has nothing to list.
-                    try:
-                        child_fd = open_directory_at(dir_fd, name)
-                    except (OSError, IsLink):
-                        continue
-                    try:
-                        grandchildren = self._read_dir(path, child_fd)
-                    except OSError:
-                        os.close(child_fd)
-                        continue
-                    stack.append((path, child_fd, iter(grandchildren)))
-                    break
-            else:
-                os.close(stack.pop()[1])
+            first = read_dir(self._beneath, start, start_fd)
+        except OSError as error:
+            os.close(start_fd)
+            raise self._error(error, start) from None
+        yield from walk_tree(
+            start, start_fd, first, len(base) + 1 if base else 0, matcher, descend, self._beneath
+        )
 
     async def _scan(
         self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
