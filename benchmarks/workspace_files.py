@@ -6,10 +6,10 @@ every file: ``info``, ``exists``, ``read_bytes``, ``write`` (overwrite), and the
 ``read_file`` / ``write_file`` tools end to end; and one full ``list`` of the tree. Prints
 microseconds per operation; ``--json FILE`` also saves them, and ``--compare FILE`` prints the
 change against a saved run (how the descriptor-based resolver was checked against the
-``realpath`` one it replaced).
+``realpath`` one it replaced). ``--walk`` disables ``openat2`` to time the fallback walk.
 
 Run: ``PYTHONPATH=src .venv/bin/python benchmarks/workspace_files.py [--files 2000]
-[--repeats 5] [--json out.json] [--compare before.json]``.
+[--repeats 5] [--walk] [--json out.json] [--compare before.json]``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--compare", type=Path)
+    parser.add_argument("--walk", action="store_true", help="time the resolver without openat2")
     args = parser.parse_args()
+    if args.walk:
+        from agentcycle.workspace import _beneath
+
+        _beneath._openat2 = None
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         paths = build(root, args.dirs, args.files)

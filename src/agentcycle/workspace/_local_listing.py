@@ -32,6 +32,27 @@ def _link_target(beneath: Beneath, rel: str) -> os.stat_result | None:
         return None
 
 
+def scan_entries(directory: int | str, *, top_level: bool) -> Iterator[tuple[str, bool, bool]]:
+    """``(name, is_dir, is_link)`` of the entries of ``directory`` (a descriptor or a path)
+    that a workspace can show: addressable names of directories, regular files and symlinks
+    (``is_dir`` is false for a link: its target is the caller's business). Entries removed
+    while being looked at are skipped."""
+    with os.scandir(directory) as scan:
+        for item in scan:
+            name = item.name
+            if not is_addressable_name(name, top_level=top_level):
+                continue
+            try:
+                if item.is_symlink():
+                    yield name, False, True
+                    continue
+                is_dir = item.is_dir(follow_symlinks=False)
+                if is_dir or item.is_file(follow_symlinks=False):
+                    yield name, is_dir, False
+            except OSError:  # removed while we looked
+                continue
+
+
 def read_dir(beneath: Beneath, rel_dir: str, dir_fd: int) -> list[Child]:
     """The addressable entries of one directory, in canonical order.
 
@@ -39,26 +60,13 @@ def read_dir(beneath: Beneath, rel_dir: str, dir_fd: int) -> list[Child]:
     outside the root are left out: a listing shows what can be used.
     """
     children: list[Child] = []
-    top_level = not rel_dir
-    with os.scandir(dir_fd) as scan:
-        for item in scan:
-            name = item.name
-            if not is_addressable_name(name, top_level=top_level):
-                continue
-            try:
-                if item.is_symlink():
-                    target = _link_target(beneath, f"{rel_dir}/{name}" if rel_dir else name)
-                    if target is None:
-                        continue
-                    is_dir, is_file = stat.S_ISDIR(target.st_mode), stat.S_ISREG(target.st_mode)
-                    if is_dir or is_file:
-                        children.append((name, is_dir, True, target))
-                    continue
-                is_dir = item.is_dir(follow_symlinks=False)
-                if is_dir or item.is_file(follow_symlinks=False):
-                    children.append((name, is_dir, False, None))
-            except OSError:  # removed while we looked
-                continue
+    for name, is_dir, is_link in scan_entries(dir_fd, top_level=not rel_dir):
+        if not is_link:
+            children.append((name, is_dir, False, None))
+            continue
+        target = _link_target(beneath, f"{rel_dir}/{name}" if rel_dir else name)
+        if target is not None and (stat.S_ISDIR(target.st_mode) or stat.S_ISREG(target.st_mode)):
+            children.append((name, stat.S_ISDIR(target.st_mode), True, target))
     children.sort(key=lambda child: sort_key(child[0], child[1]))
     return children
 
