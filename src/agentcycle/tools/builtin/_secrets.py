@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,6 +67,7 @@ MIN_SECRET_CHARS = 8
 """Values shorter than this are not redacted: they would blank out ordinary words."""
 
 REDACTED = "[REDACTED]"
+_O_PATH = getattr(os, "O_PATH", os.O_RDONLY)
 _MAX_SECRET_FILE_BYTES = 256 * 1024
 
 
@@ -120,41 +122,69 @@ class SecretFiles:
             return True
         if root is None or not path:
             return False
-        return any(settings_path_in(root, f) == path for f in self.in_use())
+        # Cheap first: a settings file is only a match when its name is the path's name.
+        name = path.rpartition("/")[2]
+        return any(f.name == name and settings_path_in(root, f) == path for f in self.in_use())
 
 
 DEFAULT_SECRET_FILES = SecretFiles()
 
 
-def secret_values(
-    host: Mapping[str, str], root: Path | None, files: Iterable[Path] = ()
-) -> frozenset[str]:
-    """The secret values a command's output must not show (see the module docstring)."""
-    values = {
+_HOST_SECRETS = "secrets.host"
+"""Where a run's :func:`host_secrets` are kept in its ``RunScope``."""
+
+
+def host_secrets(host: Mapping[str, str]) -> frozenset[str]:
+    """The values of the credential-looking variables of the host environment ``host``."""
+    return frozenset(
         value
         for name, value in host.items()
-        if looks_like_credential(name) and len(value) >= MIN_SECRET_CHARS
-    }
-    candidates = list(files)
+        if len(value) >= MIN_SECRET_CHARS and looks_like_credential(name)
+    )
+
+
+def file_secrets(root: Path | None, files: Iterable[Path] = ()) -> frozenset[str]:
+    """The credential-looking values in ``files`` and the secret files at the top of
+    ``root`` (see the module docstring)."""
+    values: set[str] = set()
+    candidates = [str(path) for path in files]
     if root is not None:
         with contextlib.suppress(OSError):
-            candidates += [
-                entry
-                for entry in root.iterdir()
-                if is_sensitive_path(entry.name) and entry.is_file()
-            ]
+            listed = _secret_names(str(root), os.stat(root).st_mtime_ns)
+            candidates += [os.path.join(root, name) for name in listed]
     for path in candidates:
-        try:
-            with path.open("rb") as handle:
-                text = handle.read(_MAX_SECRET_FILE_BYTES).decode("utf-8", "replace")
-        except OSError:
-            continue
-        values.update(
-            match["value"]
-            for match in _ASSIGNMENT.finditer(text)
-            if looks_like_credential(match["name"]) and len(match["value"]) >= MIN_SECRET_CHARS
-        )
+        with contextlib.suppress(OSError):
+            info = os.stat(path)
+            values.update(_file_secrets(path, info.st_mtime_ns, info.st_size))
     return frozenset(values)
+
+
+# Both memos are keyed by modification time, so a tool call pays for a directory listing and
+# a file read only when something changed since the last call; and both are small.
+@functools.lru_cache(maxsize=64)
+def _secret_names(root: str, mtime_ns: int) -> tuple[str, ...]:
+    """The top-level entries of ``root`` that look like secret files."""
+    with os.scandir(root) as scan:
+        return tuple(
+            entry.name
+            for entry in scan
+            if is_sensitive_path(entry.name) and entry.is_file(follow_symlinks=False)
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _file_secrets(path: str, mtime_ns: int, size: int) -> frozenset[str]:
+    """The values of credential-looking assignments in the file at ``path``."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read(_MAX_SECRET_FILE_BYTES).decode("utf-8", "replace")
+    except OSError:
+        return frozenset()
+    return frozenset(
+        match["value"]
+        for match in _ASSIGNMENT.finditer(text)
+        if looks_like_credential(match["name"]) and len(match["value"]) >= MIN_SECRET_CHARS
+    )
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -184,12 +214,22 @@ def _local_root(workspace: object) -> Path | None:
 
 
 def _real_workspace_path(root: Path, path: str) -> str | None:
-    """Where ``path`` leads through symlinks, as a workspace path (``None`` when outside)."""
+    """Where ``path`` leads through symlinks, as a workspace path (``None`` when outside or
+    missing). The kernel resolves it (an ``O_PATH`` descriptor read back through ``/proc``),
+    much faster than ``os.path.realpath``'s walk; ``realpath`` where there is no ``/proc``."""
+    full = os.path.join(root, path)
     try:
-        real = os.path.realpath(root / path)
-        return Path(real).relative_to(os.path.realpath(root)).as_posix()
-    except (OSError, ValueError):
+        fd = os.open(full, _O_PATH | os.O_CLOEXEC)
+    except OSError:
         return None
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        real = os.path.realpath(full)
+    finally:
+        os.close(fd)
+    prefix = str(root).rstrip("/") + "/"
+    return real[len(prefix) :] if real.startswith(prefix) else None
 
 
 def _refused_path(args: Mapping[str, Any], files: SecretFiles, root: Path | None) -> str | None:
@@ -233,7 +273,9 @@ def guard_secrets(tool: BuiltinTool, files: SecretFiles, *, reads_path: bool) ->
                 details={"path": refused},
             )
         result = await inner(ctx, args)
-        secrets = secret_values(os.environ, root, files.in_use())
+        # The host's credentials are read once per run (iterating os.environ is slow).
+        host = ctx.scope.get_or_create(_HOST_SECRETS, lambda: host_secrets(os.environ))
+        secrets = host | file_secrets(root, files.in_use())
         content = redact(result.content, secrets)
         return (
             result if content == result.content else result.model_copy(update={"content": content})
