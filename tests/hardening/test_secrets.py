@@ -12,6 +12,7 @@ import pytest
 from agentcycle import Agent, RunConfig, Runner
 from agentcycle.events import RunStatus
 from agentcycle.messages import ToolMessage
+from agentcycle.models.provider import SettingsModelProvider
 from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
 from agentcycle.sessions import SQLiteSession
 from agentcycle.stores import JsonlRunEventStore
@@ -144,3 +145,44 @@ async def test_sensitive_files_can_be_allowed_per_run(tmp_path: Path) -> None:
     result = await Runner.run(Agent(model=model), "x", config=config)
     body = json.loads(next(m for m in result.messages if isinstance(m, ToolMessage)).content)
     assert "MODE=debug" in body["content"]
+
+
+PROVIDER_KEY = "sk-provider-literal-5t6y7u8i"
+
+
+async def test_the_settings_file_a_provider_read_is_closed_and_its_keys_scrubbed(
+    tmp_path: Path,
+) -> None:
+    """The CLI passes a model provider, not ``settings_file``: its file is still protected."""
+    workspace = tmp_path / "ws"
+    (workspace / "conf").mkdir(parents=True)
+    llm = workspace / "conf" / "llm.json"  # a name the sensitive-path rules do not know
+    llm.write_text(
+        json.dumps(
+            {
+                "VERSION": "2",
+                "endpoints": [
+                    {"id": "e", "api_base": "http://127.0.0.1:9/v1", "api_key": PROVIDER_KEY}
+                ],
+                "backends": {"b": {"models": {"m": {"endpoints": ["e"]}}}},
+            }
+        )
+    )
+    model = ScriptedModel(
+        [
+            call_tool("read_file", {"path": "conf/llm.json"}),
+            call_tool("bash", {"command": "cat conf/llm.json"}),
+            call_tool("task_finish", {"message": "done"}),
+        ]
+    )
+    config = RunConfig(
+        workspace=workspace,
+        model_provider=SettingsModelProvider(llm),
+        policy=ToolPolicy.of(approval_mode=ApprovalMode.NEVER),
+    )
+    result = await Runner.run(Agent(model=model, shell_tools=True), "x", config=config)
+    bodies = [json.loads(m.content) for m in result.messages if isinstance(m, ToolMessage)]
+    assert bodies[0]["error_code"] == "sensitive_path"
+    assert "[REDACTED]" in bodies[1]["output"]
+    assert PROVIDER_KEY not in repr(result) + result.to_state().to_json()
+    assert PROVIDER_KEY not in repr(config)

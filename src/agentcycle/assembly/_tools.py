@@ -10,7 +10,7 @@ from agentcycle.run_config import RunConfig
 from agentcycle.runtime.environment import StartupDiagnostic
 from agentcycle.skills import SkillCatalog, discover_skills
 from agentcycle.sub_agents import check_sub_agents
-from agentcycle.tools.builtin._secrets import SecretFiles
+from agentcycle.tools.builtin._secrets import SecretFiles, provider_secrets
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
 from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
 from agentcycle.tools.builtin.skills import activate_skill_tool
@@ -78,11 +78,15 @@ def assemble_tools(
 
 
 def secret_files(config: RunConfig | None) -> SecretFiles:
-    """The secret-file policy of a run: ``read_sensitive_files`` and the settings file."""
+    """The secret-file policy of a run: ``read_sensitive_files``, the settings file in use
+    (named by the run or read by its model provider) and the provider's literal keys."""
     if config is None:
         return SecretFiles()
     named = (str(config.settings_file),) if config.settings_file is not None else ()
-    return SecretFiles(allow=bool(config.read_sensitive_files), settings_files=named)
+    read, keys = provider_secrets(config.model_provider)
+    return SecretFiles(
+        allow=bool(config.read_sensitive_files), settings_files=(*named, *read), keys=keys
+    )
 
 
 async def discover_agent_skills(agent: Agent, config: RunConfig) -> SkillCatalog:

@@ -25,7 +25,7 @@ import functools
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +104,16 @@ class SecretFiles:
     """Which files the workspace tools refuse to show and the shell's output hides.
 
     ``allow`` lets the tools read sensitive paths (``RunConfig.read_sensitive_files``);
-    ``settings_files`` are host paths of settings files in use (``RunConfig.settings_file``;
-    ``$AGENTCYCLE_SETTINGS`` is always added), refused wherever they lie in the workspace.
+    ``settings_files`` are host paths of settings files in use (``RunConfig.settings_file``, the
+    file the run's model provider read; ``$AGENTCYCLE_SETTINGS`` is always added), refused
+    wherever they lie in the workspace.
     """
 
     allow: bool = False
     settings_files: tuple[str, ...] = ()
+    keys: frozenset[str] = field(default=frozenset(), repr=False)
+    """Literal API keys of the settings in use, redacted wherever they turn up (never shown in
+    this object's repr)."""
 
     def in_use(self) -> list[Path]:
         """The settings files in use, as host paths."""
@@ -128,6 +132,20 @@ class SecretFiles:
 
 
 DEFAULT_SECRET_FILES = SecretFiles()
+
+
+def provider_secrets(provider: object) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The settings file a model provider read (``settings.source``) and the literal API keys
+    in its settings, for a provider that has them (``SettingsModelProvider``, the CLI's)."""
+    settings = getattr(provider, "settings", None)
+    source = getattr(settings, "source", None)
+    keys: set[str] = set()
+    for endpoint in getattr(settings, "endpoints", ()):
+        reveal = getattr(getattr(endpoint, "api_key", None), "get_secret_value", None)
+        value = reveal() if callable(reveal) else None
+        if isinstance(value, str) and len(value) >= MIN_SECRET_CHARS:
+            keys.add(value)
+    return ((source,) if isinstance(source, str) else ()), frozenset(keys)
 
 
 _HOST_SECRETS = "secrets.host"
@@ -275,7 +293,7 @@ def guard_secrets(tool: BuiltinTool, files: SecretFiles, *, reads_path: bool) ->
         result = await inner(ctx, args)
         # The host's credentials are read once per run (iterating os.environ is slow).
         host = ctx.scope.get_or_create(_HOST_SECRETS, lambda: host_secrets(os.environ))
-        secrets = host | file_secrets(root, files.in_use())
+        secrets = host | files.keys | file_secrets(root, files.in_use())
         content = redact(result.content, secrets)
         return (
             result if content == result.content else result.model_copy(update={"content": content})
