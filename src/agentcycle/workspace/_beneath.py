@@ -193,43 +193,21 @@ class Beneath:
                     os.close(stack.pop())
                     continue
                 current = stack[-1] if stack else self.fd
-                last = not pending
-                if last and not follow:
-                    return self._hand_over(stack), name
-                try:
-                    info = os.stat(name, dir_fd=current, follow_symlinks=False)
-                except FileNotFoundError:
-                    if last:
+                if not pending:  # the final component
+                    if not follow or not _is_link(current, name):
                         return self._hand_over(stack), name
-                    if not create:
-                        raise
-                    with contextlib.suppress(FileExistsError):
-                        os.mkdir(name, dir_fd=current)
-                    info = os.stat(name, dir_fd=current, follow_symlinks=False)
-                if stat.S_ISLNK(info.st_mode):
-                    hops += 1
-                    if hops > MAX_SYMLINKS:
-                        raise path_error(rel, "symlink_loop")
+                else:
+                    # A directory on the way: open it directly (one syscall in the common
+                    # case) and look closer only when that fails.
                     try:
-                        target = os.readlink(name, dir_fd=current)
-                    except OSError as error:
-                        if error.errno == errno.EINVAL:  # no longer a symlink since we looked
-                            raise path_error(rel, "symlink_race") from None
-                        raise
-                    if target.startswith("/"):
-                        parts = self._inside(os.path.normpath(target), rel)
-                        while stack:
-                            os.close(stack.pop())
-                    else:
-                        parts = target.split("/")
-                    pending.extend(reversed(parts))
-                    continue
-                if last:
-                    return self._hand_over(stack), name
-                try:
-                    stack.append(open_directory_at(current, name))
-                except IsLink:  # became a symlink since we looked
-                    raise path_error(rel, "symlink_race") from None
+                        stack.append(self._open_step(current, name, create))
+                        continue
+                    except IsLink:
+                        pass
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    raise path_error(rel, "symlink_loop")
+                pending.extend(reversed(self._link_parts(current, name, rel, stack)))
             # Everything was consumed by '.', '..' or a link to a directory: the result is
             # the directory on top of the stack itself.
             return self._hand_over(stack), ""
@@ -237,6 +215,34 @@ class Beneath:
             for fd in stack:
                 os.close(fd)
             raise
+
+    @staticmethod
+    def _open_step(current: int, name: str, create: bool) -> int:
+        """Open the directory ``name`` on the way (made first when missing and ``create``)."""
+        try:
+            return open_directory_at(current, name)
+        except FileNotFoundError:
+            if not create:
+                raise
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, dir_fd=current)
+        return open_directory_at(current, name)
+
+    def _link_parts(self, current: int, name: str, rel: str, stack: list[int]) -> list[str]:
+        """The components the symlink ``name`` stands for, relative to where the walk is
+        (``stack`` is reset to the root for an absolute target inside it)."""
+        try:
+            target = os.readlink(name, dir_fd=current)
+        except OSError as error:
+            if error.errno == errno.EINVAL:  # no longer a symlink since we looked
+                raise path_error(rel, "symlink_race") from None
+            raise
+        if not target.startswith("/"):
+            return target.split("/")
+        parts = self._inside(os.path.normpath(target), rel)
+        while stack:
+            os.close(stack.pop())
+        return parts
 
     def _hand_over(self, stack: list[int]) -> int:
         """The top descriptor (a new one for the root); every other one is closed."""
@@ -274,6 +280,14 @@ def open_directory_at(dir_fd: int, name: str) -> int:
             if stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
                 raise IsLink from None
         raise
+
+
+def _is_link(dir_fd: int, name: str) -> bool:
+    """Whether the entry ``name`` is a symlink (``False`` when it does not exist)."""
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def lstat_at(dir_fd: int, name: str) -> os.stat_result:
