@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agentcycle.runtime.state import RunToolState
+from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin.files import read_file_tool, write_file_tool
 from agentcycle.workspace import LocalWorkspaceBackend

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentcycle.runtime.state import RunToolState
+from agentcycle.state import RunToolState
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin.files import read_file_tool, write_file_tool
 from agentcycle.workspace import LocalWorkspaceBackend
