@@ -6,10 +6,11 @@ every file: ``info``, ``exists``, ``read_bytes``, ``write`` (overwrite), and the
 ``read_file`` / ``write_file`` tools end to end; and one full ``list`` of the tree. Prints
 microseconds per operation; ``--json FILE`` also saves them, and ``--compare FILE`` prints the
 change against a saved run (how the descriptor-based resolver was checked against the
-``realpath`` one it replaced). ``--walk`` disables ``openat2`` to time the fallback walk.
+``realpath`` one it replaced). ``--walk`` disables ``openat2`` to time the fallback walk;
+``--dir`` puts the tree elsewhere (``/dev/shm`` takes the disk's noise out of the writes).
 
 Run: ``PYTHONPATH=src .venv/bin/python benchmarks/workspace_files.py [--files 2000]
-[--repeats 5] [--walk] [--json out.json] [--compare before.json]``.
+[--repeats 5] [--walk] [--dir /dev/shm] [--json out.json] [--compare before.json]``.
 """
 
 from __future__ import annotations
@@ -109,12 +110,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--compare", type=Path)
     parser.add_argument("--walk", action="store_true", help="time the resolver without openat2")
+    parser.add_argument("--dir", type=Path, help="where to build the tree (default: the temp dir)")
     args = parser.parse_args()
     if args.walk:
         from agentcycle.workspace import _beneath
 
         _beneath._openat2 = None
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp)
         paths = build(root, args.dirs, args.files)
         results = asyncio.run(measure(root, paths, args.repeats))
