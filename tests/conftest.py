@@ -59,3 +59,16 @@ def s3_bucket(s3_admin: Any) -> str:
     name = f"ws-{uuid.uuid4().hex[:20]}"
     s3_admin.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(params=["openat2", "walk"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a local-workspace test with the kernel's ``openat2`` (when present) and again with
+    the fallback component-by-component walk."""
+    from agentcycle.workspace import _beneath
+
+    if request.param == "walk":
+        monkeypatch.setattr(_beneath, "_openat2", None)
+    elif _beneath._openat2 is None:
+        pytest.skip("this kernel has no openat2")
+    return str(request.param)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.context_providers import ContextProvider, InstructionsContext
+from agentcycle.errors import ConfigurationError
 from agentcycle.handoffs import Handoff, agent_slug
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
@@ -29,6 +30,25 @@ class StopAtTools:
 
 
 ToolUseBehavior = Literal["run_llm_again", "stop_on_first_tool"] | StopAtTools
+
+_BEHAVIOR_NAMES = ("run_llm_again", "stop_on_first_tool")
+
+
+def _check_tool_use_behavior(behavior: object) -> None:
+    """Reject a malformed ``tool_use_behavior`` when the agent is built, not when it runs."""
+    if isinstance(behavior, StopAtTools):
+        names = behavior.tool_names
+        if isinstance(names, tuple | list) and all(isinstance(n, str) and n for n in names):
+            return
+        raise ConfigurationError(
+            f"StopAtTools.tool_names must be a tuple of tool names, got {names!r}"
+        )
+    if isinstance(behavior, str) and behavior in _BEHAVIOR_NAMES:
+        return
+    raise ConfigurationError(
+        "tool_use_behavior must be 'run_llm_again', 'stop_on_first_tool' or "
+        f"StopAtTools((...)), got {behavior!r}"
+    )
 
 
 Instructions = str | Callable[[InstructionsContext], str | Awaitable[str]]
@@ -82,6 +102,9 @@ class Agent:
     sub_agents: Mapping[str, SubAgent] = field(default_factory=dict)
     """Agents this one can delegate tasks to, by id: they add the ``create_sub_task`` and
     ``sub_task_status`` tools (``agentcycle.sub_agents``)."""
+
+    def __post_init__(self) -> None:
+        _check_tool_use_behavior(self.tool_use_behavior)
 
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
         """This agent as a tool another agent can call: it takes ``task_description``

@@ -98,6 +98,15 @@ class RunConfig:
     """More skill directories for this run, after the agent's ``skills_dirs``."""
     skills_prompt_budget: int | None = None
     """Characters the skills section of the system prompt may take (``None``: 4,000)."""
+    shell_env: Sequence[str] | None = None
+    """Host environment variables ``bash`` commands get beyond the base allow-list (``PATH``,
+    ``HOME``, ``LANG``, ``LC_*``, ``TMPDIR`` ...): exact names, or patterns such as ``MYAPP_*``.
+    A credential-looking name (``*KEY*``, ``*TOKEN*``, ``*SECRET*`` ...) passes only when named
+    exactly."""
+    read_sensitive_files: bool | None = None
+    """Let ``read_file``, ``edit_file`` and ``search_files`` read files that may hold secrets
+    (``.env*``, keys, credentials, ``local_settings.*``); by default they refuse with
+    ``sensitive_path``. The settings file in use is refused either way."""
     execution: Literal["inline"] = "inline"
     run_id: str | None = None
     trace_id: str | None = None

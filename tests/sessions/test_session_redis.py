@@ -100,3 +100,15 @@ def test_one_session_serves_consecutive_sync_runs_each_on_its_own_loop() -> None
         if keys:
             cleanup.delete(*keys)
         cleanup.close()
+
+
+@pytest.mark.parametrize("count", [999, 1_000, 1_001, 2_500])
+async def test_a_large_add_keeps_every_item_in_order(
+    redis_client: Any, redis_prefix: str, count: int
+) -> None:
+    """The append script pushes in slices of 1,000 arguments: every slice edge keeps its item."""
+    session = RedisSession("big", client=redis_client, key_prefix=redis_prefix)
+    items = [UserMessage(content=f"item {i}") for i in range(count)]
+    assert await session.add_items(items, turn_id="t") is True
+    stored = await session.get_items()
+    assert [m.content for m in stored] == [f"item {i}" for i in range(count)]  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -100,3 +101,31 @@ def test_recursive_defs() -> None:
     assert check is not None
     assert check({"kids": [{"kids": []}]})
     assert not check({"kids": [{"kids": [{"x": 1}]}]})
+
+
+# Fixed boundary examples beside the property test: the generated schemas above rarely land a
+# value exactly on a bound, so an off-by-one there would pass it.
+@pytest.mark.parametrize(
+    ("schema", "value", "valid"),
+    [
+        ({"exclusiveMinimum": 0}, 0, False),
+        ({"exclusiveMinimum": 0}, 0.0, False),
+        ({"exclusiveMinimum": 0}, 1e-9, True),
+        ({"exclusiveMinimum": 1.5}, 1.5, False),
+        ({"exclusiveMinimum": 1.5}, 2, True),
+        ({"exclusiveMaximum": 3}, 3, False),
+        ({"minimum": 2}, 2, True),
+        ({"maximum": 2}, 2, True),
+        ({"minItems": 2}, [1], False),
+        ({"minItems": 2}, [1, 2], True),
+        ({"minItems": 1}, [], False),
+        ({"minItems": 0}, [], True),
+        ({"maxItems": 1}, [1, 2], False),
+        ({"maxItems": 1}, [1], True),
+    ],
+)
+def test_fast_check_bounds(schema: dict[str, Any], value: Any, valid: bool) -> None:
+    check = compile_check(schema)
+    assert check is not None
+    assert check(value) is valid
+    assert Draft202012Validator(schema).is_valid(value) is valid

@@ -97,11 +97,12 @@ async def test_auto_confirm_with_stdin_is_refused(ctx: ToolContext) -> None:
 async def test_commands_get_a_non_interactive_environment(
     ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AGENTCYCLE_SHELL_TEST", "inherited")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("AGENTCYCLE_SHELL_TEST", "not on the allow-list")
     _, body = await bash(
-        ctx, command='echo "$PAGER $GIT_PAGER $TERM $NO_COLOR $AGENTCYCLE_SHELL_TEST"'
+        ctx, command='echo "$PAGER $GIT_PAGER $TERM $NO_COLOR $LANG [$AGENTCYCLE_SHELL_TEST]"'
     )
-    assert body["output"] == "cat cat dumb 1 inherited\n"
+    assert body["output"] == "cat cat dumb 1 C.UTF-8 []\n"
 
 
 async def test_runs_in_the_workspace_root(ctx: ToolContext, workspace: Path) -> None:

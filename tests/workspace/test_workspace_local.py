@@ -165,12 +165,12 @@ async def test_permission_errors_are_typed(tmp_path: Path, monkeypatch: pytest.M
 
 @pytest.fixture
 def counted_scandir(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Record every directory the backend reads."""
+    """Record every directory the backend reads (it reads them by descriptor)."""
     reads: list[str] = []
     original = os.scandir
 
     def scandir(path: Any) -> Any:
-        reads.append(os.fspath(path))
+        reads.append(os.readlink(f"/proc/self/fd/{path}") if isinstance(path, int) else path)
         return original(path)
 
     monkeypatch.setattr(os, "scandir", scandir)

@@ -53,6 +53,10 @@ READ_ONLY = {"read_bytes", "read_bytes_range", "read_text", "info", "exists", "l
 CASES = [(name, suffix) for name in LINKS for suffix in SUFFIXES]
 
 
+# Every case runs with both resolvers (the ``resolver`` fixture in tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("resolver")
+
+
 def build_tree(tmp: Path) -> tuple[LocalWorkspaceBackend, SiblingProbe]:
     probe = SiblingProbe(tmp)
     root = tmp / "ws"
@@ -158,7 +162,9 @@ async def test_a_symlink_swapped_in_after_resolution_is_refused(
     backend, _ = build_tree(tmp_path)
     swapped = tmp_path / "ws" / "swapped.txt"
     swapped.symlink_to(tmp_path / "outside" / "canary.txt")
-    monkeypatch.setattr(backend, "_real", lambda rel: os.path.join(backend.local_root, rel))
+    # Resolution "saw" the entry before it became a link: it hands back the entry itself.
+    beneath = backend._beneath
+    monkeypatch.setattr(beneath, "resolve", lambda rel, create=False: beneath.entry(rel))
     for call in (
         backend.read_bytes("swapped.txt"),
         backend.write("swapped.txt", "x", mode="append"),

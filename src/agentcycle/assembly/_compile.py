@@ -388,6 +388,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         workspace=frame.workspace is not None,
         multimodal=provided.info.native_multimodal,
         counter=frame.counter,
+        config=config,
     )
     policy = (agent.policy or ToolPolicy()).then(config.policy)
     diagnostics = skill_diagnostics(skills)

@@ -10,6 +10,7 @@ from agentcycle.run_config import RunConfig
 from agentcycle.runtime.environment import StartupDiagnostic
 from agentcycle.skills import SkillCatalog, discover_skills
 from agentcycle.sub_agents import check_sub_agents
+from agentcycle.tools.builtin._secrets import SecretFiles, provider_secrets
 from agentcycle.tools.builtin.control import ask_user_tool, task_finish_tool
 from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
 from agentcycle.tools.builtin.skills import activate_skill_tool
@@ -24,6 +25,7 @@ def assemble_tools(
     workspace: bool = False,
     multimodal: bool = False,
     counter: HandoffCounter | None = None,
+    config: RunConfig | None = None,
 ) -> ToolRegistry:
     """Built-ins first, then the agent's own tools, then its handoff tools; the order is stable
     (prompt caching, see TOOLS.md). Plain functions are wrapped with ``function_tool``;
@@ -32,7 +34,8 @@ def assemble_tools(
     ``multimodal``); ``create_sub_task`` and ``sub_task_status`` come after the shell tools
     when the agent has ``sub_agents`` (and its ``task_finish`` then minds running sub-tasks);
     ``activate_skill`` is offered when ``skills`` holds at least one skill. The transfer tools
-    share the run's handoff ``counter``."""
+    share the run's handoff ``counter``. ``config`` supplies the secret-file policy and the
+    shell's extra environment names."""
     finish = task_finish_tool(output_type=agent.output_type)
     sub_agents = check_sub_agents(agent.sub_agents) if agent.sub_agents else None
     if sub_agents:
@@ -45,12 +48,14 @@ def assemble_tools(
     if workspace:
         from agentcycle.tools.builtin.workspace import workspace_tools
 
-        registry.extend(workspace_tools())
+        registry.extend(workspace_tools(secret_files(config)))
     registry.add(todo_write_tool())
     if agent.shell_tools:
         from agentcycle.tools.builtin.shell import shell_tools
 
-        registry.extend(shell_tools())
+        registry.extend(
+            shell_tools(tuple(config.shell_env or ()) if config else (), secret_files(config))
+        )
     if sub_agents:
         from agentcycle.multiagent._sub_task_tools import sub_task_tools
 
@@ -70,6 +75,18 @@ def assemble_tools(
                 transfer_tool(target.tool_name, target.agent.name, target.description, counter)
             )
     return registry
+
+
+def secret_files(config: RunConfig | None) -> SecretFiles:
+    """The secret-file policy of a run: ``read_sensitive_files``, the settings file in use
+    (named by the run or read by its model provider) and the provider's literal keys."""
+    if config is None:
+        return SecretFiles()
+    named = (str(config.settings_file),) if config.settings_file is not None else ()
+    read, keys = provider_secrets(config.model_provider)
+    return SecretFiles(
+        allow=bool(config.read_sensitive_files), settings_files=(*named, *read), keys=keys
+    )
 
 
 async def discover_agent_skills(agent: Agent, config: RunConfig) -> SkillCatalog:

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from agentcycle.errors import ConfigurationError, ModelError
 from agentcycle.models import _retry
+from agentcycle.models._limits import CallLimits, bounded
 from agentcycle.models.base import (
     EndpointTarget,
     ModelRequest,
@@ -28,6 +29,8 @@ from agentcycle.models.base import (
 )
 
 C = TypeVar("C")
+
+_SDK_TIMEOUT_MARGIN = 5.0
 
 NO_KEY = "not-needed"
 """Sent when an endpoint has no key (local servers). An explicit value also keeps the SDKs from
@@ -161,28 +164,38 @@ class SDKModel(Generic[C]):
         backoff, then the next target is tried; each extra attempt is announced with
         ``AttemptFailed`` and ``AttemptStarted``. Raises ``ModelError`` (``PromptTooLongError``
         for context-length errors) when the call fails for good; an error after output was
-        streamed has ``outcome="ambiguous"`` and is never retried here.
+        streamed has ``outcome="ambiguous"`` and is never retried here. Every attempt is
+        bounded by an idle timeout, a deadline and an output cap (``models._limits``).
         """
         settings = self._settings.merge(request.settings)
         retry = settings.retry or RetrySettings()
         prepared = self._prepare(request)
 
+        limits = CallLimits.of(settings, streamed=self._stream)
+
         def attempt(index: int, target: EndpointTarget) -> AsyncGenerator[ModelStreamItem, None]:
-            return self._attempt(index, target, self._params(target, prepared, request, settings))
+            params = self._params(target, prepared, request, settings)
+            # The SDK's own per-read timeout only backs up ``bounded``, which owns the timing
+            # (and types the error); it must never fire first.
+            params["timeout"] = limits.total + _SDK_TIMEOUT_MARGIN
+            return self._attempt(index, target, params, limits)
 
         async for item in _retry.stream_with_failover(self._targets, retry, attempt):
             yield item
 
     async def _attempt(
-        self, index: int, target: EndpointTarget, params: dict[str, Any]
+        self, index: int, target: EndpointTarget, params: dict[str, Any], limits: CallLimits
     ) -> AsyncGenerator[ModelStreamItem, None]:
         sdk = self._sdk()
         client = self._client(index, target)
         emitted = False
         failure: ModelError | None = None
         try:
-            async with aclosing(self._call(client, target, params)) as items:
-                async for item in items:
+            async with (
+                aclosing(self._call(client, target, params)) as items,
+                aclosing(bounded(items, limits, target)) as limited,
+            ):
+                async for item in limited:
                     if not isinstance(item, ModelResponse):
                         emitted = True
                     yield item

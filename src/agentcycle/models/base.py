@@ -43,6 +43,10 @@ class ModelSettings(BaseModel):
     reasoning: dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     timeout: float | None = None
+    """Idle timeout: seconds an attempt may go without streaming anything new (keep-alive
+    comments do not count); default 60 (``models._limits``)."""
+    total_timeout: float | None = None
+    """Seconds one attempt may take in all, headers to last token; default 600."""
     retry: RetrySettings | None = None
     extra_headers: dict[str, str] | None = None
     extra_body: dict[str, Any] | None = None

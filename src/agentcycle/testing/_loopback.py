@@ -146,6 +146,12 @@ class Exchange:
         self._handler.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
         self._handler.wfile.flush()
 
+    def comment(self, text: str = "keep-alive") -> None:
+        """Write one server-sent-events comment line (a keep-alive) as one HTTP chunk."""
+        payload = f": {text}\n\n".encode()
+        self._handler.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+        self._handler.wfile.flush()
+
     def end_events(self) -> None:
         """Finish the chunked body properly."""
         self._handler.wfile.write(b"0\r\n\r\n")

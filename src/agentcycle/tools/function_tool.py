@@ -34,11 +34,19 @@ from agentcycle.tools._schema import build_plan, parse_docstring
 from agentcycle.tools._tool_threads import tool_threads
 from agentcycle.tools.base import SideEffect, ToolContext
 from agentcycle.tools.registry import check_tool_name
-from agentcycle.tools.validation import ValidationIssue, json_pointer
+from agentcycle.tools.validation import ValidationIssue, json_pointer, nesting_depth
 
 INVALID_TOOL_ARGUMENTS = "invalid_tool_arguments"
 NONE_RESULT = "ok"
 """What the model sees when a tool function returns ``None``."""
+
+MAX_RESULT_CHARS = 10_000_000
+"""Longest result content accepted from a tool function (code ``tool_result_too_large``).
+Results over 12,000 characters already reach the model as a preview plus an artifact; this
+bound keeps a runaway function from filling memory and the artifact store."""
+
+MAX_RESULT_DEPTH = 64
+"""Deepest nesting of a returned value accepted (code ``tool_result_too_deep``)."""
 
 
 class FunctionTool:
@@ -180,12 +188,37 @@ class FunctionTool:
 def to_tool_result(value: Any) -> ToolResult:
     """A tool function's return value as a ``ToolResult`` (see ``FunctionTool``)."""
     if isinstance(value, ToolResult):
-        return value
+        return _bounded(value.content) or value
     if value is None:
         return ToolResult.success(NONE_RESULT)
     if isinstance(value, str):
-        return ToolResult.success(value)
-    return ToolResult.success(dumps(to_jsonable_python(value, fallback=str)))
+        return _bounded(value) or ToolResult.success(value)
+    if nesting_depth(value, MAX_RESULT_DEPTH) > MAX_RESULT_DEPTH:
+        return _too_deep()
+    try:
+        text = dumps(to_jsonable_python(value, fallback=str))
+    except RecursionError:  # nesting hidden inside objects the depth check cannot see into
+        return _too_deep()
+    return _bounded(text) or ToolResult.success(text)
+
+
+def _bounded(content: str) -> ToolResult | None:
+    """An error result when ``content`` is over :data:`MAX_RESULT_CHARS`, else ``None``."""
+    if len(content) <= MAX_RESULT_CHARS:
+        return None
+    return ToolResult.error(
+        "tool_result_too_large",
+        f"The tool returned {len(content):,} characters; the limit is {MAX_RESULT_CHARS:,}. "
+        "Ask for less (a narrower query, a page of the data).",
+    )
+
+
+def _too_deep() -> ToolResult:
+    return ToolResult.error(
+        "tool_result_too_deep",
+        f"The tool returned data nested more than {MAX_RESULT_DEPTH} levels deep, which "
+        "cannot be shown.",
+    )
 
 
 def _issue(error: Any) -> ValidationIssue:

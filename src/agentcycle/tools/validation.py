@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 _MESSAGE_LIMIT = 300
 _CACHE_LIMIT = 1024
 
+MAX_ARGUMENTS_CHARS = 1_000_000
+"""Longest raw argument text accepted (code ``tool_arguments_too_large``)."""
+
+MAX_ARGUMENTS_DEPTH = 64
+"""Deepest nesting of arrays and objects accepted (code ``tool_arguments_too_deep``); the
+top-level object is depth 1. Far beyond any real schema, far below the interpreter's recursion
+limit, which the decoder, the validator and every later ``json.dumps`` would otherwise hit."""
+
 
 @dataclass(frozen=True, slots=True)
 class ValidationIssue:
@@ -62,13 +70,23 @@ def parse_arguments(raw: str | None) -> dict[str, Any]:
 
     Empty or blank text means no arguments (``{}``): models send it for parameterless tools.
     Raises ``ToolArgumentsError`` with code ``invalid_arguments_json`` for text that is not
-    JSON (``NaN`` and ``Infinity`` included) or not a JSON object.
+    JSON (``NaN`` and ``Infinity`` included) or not a JSON object, ``tool_arguments_too_large``
+    for text over :data:`MAX_ARGUMENTS_CHARS` and ``tool_arguments_too_deep`` for nesting
+    over :data:`MAX_ARGUMENTS_DEPTH`.
     """
     text = raw.strip() if raw else ""
     if not text:
         return {}
+    if len(text) > MAX_ARGUMENTS_CHARS:
+        raise ToolArgumentsError(
+            f"Arguments are {len(text):,} characters long; the limit is "
+            f"{MAX_ARGUMENTS_CHARS:,}. Send less data per call (write big content in parts).",
+            code="tool_arguments_too_large",
+        )
     try:
         value = _DECODER.decode(text)
+    except RecursionError:
+        raise _too_deep() from None
     except json.JSONDecodeError as exc:
         raise ToolArgumentsError(
             f"Arguments are not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
@@ -85,7 +103,40 @@ def parse_arguments(raw: str | None) -> dict[str, Any]:
             f"Arguments must be a JSON object, got {_json_type(value)}.",
             code="invalid_arguments_json",
         )
+    if nesting_depth(value, MAX_ARGUMENTS_DEPTH) > MAX_ARGUMENTS_DEPTH:
+        raise _too_deep()
     return value
+
+
+def _too_deep() -> ToolArgumentsError:
+    return ToolArgumentsError(
+        f"Arguments are nested more than {MAX_ARGUMENTS_DEPTH} levels deep. Send a flatter "
+        "JSON object.",
+        code="tool_arguments_too_deep",
+    )
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests lists, tuples and dicts (a scalar is 0, ``{}`` is 1).
+
+    Iterative, so any depth can be measured; it stops early and returns ``limit + 1`` once the
+    depth passes ``limit``.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return limit + 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 # --------------------------------------------------------------------------- compiled validators

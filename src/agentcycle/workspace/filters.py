@@ -61,6 +61,10 @@ _SECRET_NAMES = frozenset(
         ".pgpass",
         ".dockercfg",
         ".envrc",
+        # The settings files agentcycle finds by default (they may hold api_key values).
+        "local_settings.json",
+        "local_settings.toml",
+        "local_settings.py",
     }
 )
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk")
@@ -101,7 +105,8 @@ def is_sensitive_path(path: str) -> bool:
 
     Matches ``.env`` and ``.env.*`` (not ``.env.example`` and other templates), private keys
     and certificates (``*.pem``, ``*.key``, ``id_rsa`` ...), credential files (``.netrc``,
-    ``.pypirc``, ``.npmrc``, ``credentials`` ...), everything under ``.ssh``, ``.gnupg``,
+    ``.pypirc``, ``.npmrc``, ``credentials`` ...), agentcycle's default settings files
+    (``local_settings.json``, ``.toml``, ``.py``), everything under ``.ssh``, ``.gnupg``,
     ``.aws``, ``.kube``, ``.docker`` and ``secrets`` directories except public keys, and
     secret-named data files (``secrets.yml``, ``db_password.txt``) under configuration or key
     directories. Names are compared case-insensitively.

@@ -1,17 +1,19 @@
 """A workspace in a directory on the local file system.
 
-Symlink safety: every path is resolved with ``os.path.realpath`` (strictly first, so loops are
-caught) and must land inside the real root, otherwise ``path_escapes_workspace``. Files are
-then opened through the resolved path with ``O_NOFOLLOW``, so a final component swapped for a
-symlink after the check fails instead of being followed. What remains is the window in which
-a concurrent process swaps an *intermediate* directory for a symlink; closing it needs
-``openat2(RESOLVE_BENEATH)``, which Python does not expose. Only processes that can already
-write to the workspace directly (a shell tool, say) could use that window.
+Symlink safety: every path is resolved beneath a descriptor of the root held open for the
+backend's life (``workspace._beneath``): ``openat2(RESOLVE_BENEATH)`` where the kernel has it,
+a component-by-component ``O_NOFOLLOW`` walk otherwise. A symlink is followed only while it
+stays inside the root (``path_escapes_workspace`` otherwise, reason ``symlink_escape`` or
+``symlink_loop``); files are then opened, created, renamed and removed with ``*at`` calls on
+the descriptor of their directory and ``O_NOFOLLOW``, so a directory or file swapped for a
+symlink by a concurrent process is never followed out of the root: the operation acts inside
+or fails (``symlink_race``). Errors name workspace-relative paths only.
 
 Writes are atomic for readers: content goes to a temporary file in the target's directory
-(``.agentcycle-<random>.tmp``), which then replaces the target (``os.replace``) or, for
-exclusive creation, is hard-linked into place (``os.link`` fails if the target exists). Files
-are not fsynced: atomicity, not durability across power loss, is promised.
+(``.agentcycle-<random>.tmp``, created through that directory's descriptor), which then
+replaces the target (``renameat``) or, for exclusive creation, is hard-linked into place
+(``linkat`` fails if the target exists). Files are not fsynced: atomicity, not durability
+across power loss, is promised.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+import weakref
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 from agentcycle.errors import AgentcycleError, WorkspaceStorageError
+from agentcycle.workspace._beneath import Beneath, IsLink, lstat_at
 from agentcycle.workspace._common import (
     STREAM_MODES,
     WRITE_MODES,
@@ -47,6 +52,7 @@ from agentcycle.workspace._common import (
     show,
 )
 from agentcycle.workspace._glob import GlobMatcher
+from agentcycle.workspace._local_listing import read_dir, walk_tree
 from agentcycle.workspace.base import (
     DescendPredicate,
     Listing,
@@ -55,15 +61,10 @@ from agentcycle.workspace.base import (
     WriteMode,
 )
 from agentcycle.workspace.paths import (
-    MAX_PATH_BYTES,
     ancestors,
-    is_addressable_name,
     join_path,
     normalize_path,
-    parent_path,
     path_error,
-    path_name,
-    sort_key,
 )
 
 _INLINE_IO = 256 * 1024
@@ -73,18 +74,32 @@ _FIRST_BATCH, _MAX_BATCH = 16, 1024
 """Listing entries produced per trip to the worker thread: few at first, so a caller that
 stops early reads little, then doubling, so long listings pay for few thread hops."""
 
-_PATH_MAX = 4096
-"""Longest absolute path the OS accepts, terminating NUL included (Linux)."""
-
 _NO_FOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _LINK_UNSUPPORTED = frozenset(
     (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS)
 )
 
 
-_Child = tuple[str, bool, bool, "os.DirEntry[str] | os.stat_result"]
-"""One addressable directory entry: name, is_dir, is_link, and what to stat for its metadata.
-A plain tuple: listings make one per entry."""
+_T = TypeVar("_T")
+
+
+class _Target(NamedTuple):
+    """Where a write lands: an owned descriptor of its directory, the name in it, and what is
+    there now (``None`` when nothing is)."""
+
+    dir_fd: int
+    name: str
+    current: os.stat_result | None
+
+
+def _open_at(dir_fd: int, name: str, flags: int) -> int:
+    """Open ``name`` in ``dir_fd`` without following a symlink (:class:`IsLink` if it is)."""
+    try:
+        return os.open(name, flags | _NO_FOLLOW, 0o666, dir_fd=dir_fd)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise IsLink from None
+        raise
 
 
 def _read_all(fd: int, count: int, offset: int) -> bytes:
@@ -105,23 +120,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _make_dirs(path: str) -> None:
-    """``os.makedirs(path, exist_ok=True)`` without recursion: paths may be very deep."""
-    missing: builtins.list[str] = []
-    while not os.path.isdir(path):
-        missing.append(path)
-        path = os.path.dirname(path)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory)
-        except FileExistsError:
-            if not os.path.isdir(directory):
-                raise
-
-
-def _remove_quietly(path: str) -> None:
+def _remove_quietly(dir_fd: int, name: str) -> None:
     with contextlib.suppress(OSError):
-        os.unlink(path)
+        os.unlink(name, dir_fd=dir_fd)
 
 
 class LocalWorkspaceBackend:
@@ -129,7 +130,8 @@ class LocalWorkspaceBackend:
 
     ``root`` is created (with parents) when missing unless ``create`` is false; it is resolved
     once, so a symlinked root is fine. Small reads and writes run inline; large ones and
-    listings run in worker threads.
+    listings run in worker threads. The backend holds a descriptor of the root for its
+    lifetime (released when it is garbage collected).
     """
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
@@ -145,8 +147,9 @@ class LocalWorkspaceBackend:
         if not os.path.isdir(real):
             raise not_a_directory(str(path))
         self._root = real
-        self._root_prefix = real.rstrip(os.sep) + os.sep
         self._root_path = Path(real)
+        self._beneath = Beneath(real)
+        weakref.finalize(self, self._beneath.close)
 
     def __repr__(self) -> str:
         return f"LocalWorkspaceBackend({self._root!r})"
@@ -158,38 +161,25 @@ class LocalWorkspaceBackend:
 
     # -- resolution and errors -------------------------------------------------------------
 
-    def _contained(self, real: str) -> bool:
-        return real == self._root or real.startswith(self._root_prefix)
-
-    def _real(self, rel: str) -> str:
-        """The real path of ``rel``, following every symlink; it must stay inside the root."""
-        if not rel:
-            return self._root
-        joined = os.path.join(self._root, rel)
-        if len(os.fsencode(joined)) >= _PATH_MAX:
-            raise path_error(rel, "path_too_long")
+    def _at(self, rel: str, operation: Callable[[int, str], _T], *, creating: bool = False) -> _T:
+        """``Beneath.at`` with ``OSError``\\s translated into typed errors naming ``rel``."""
         try:
-            real = os.path.realpath(joined, strict=True)
-        except (FileNotFoundError, NotADirectoryError):
-            # Missing tail: nothing beyond the first missing component can be a symlink.
-            real = os.path.realpath(joined)
+            return self._beneath.at(rel, operation, create=creating)
         except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise path_error(rel, "symlink_loop") from None
-            raise self._error(error, rel) from None
-        if not self._contained(real):
-            raise path_error(rel, "symlink_escape")
-        return real
+            raise self._error(error, rel, creating=creating) from None
 
-    def _real_entry(self, rel: str) -> str:
-        """The real path of ``rel``'s parent plus its own name: the entry, not a link target."""
-        return os.path.join(self._real(parent_path(rel)), path_name(rel))
+    def _stat(self, rel: str) -> os.stat_result:
+        """The metadata of what ``rel`` names, symlinks followed beneath the root."""
+        return self._at(rel, lstat_at)
 
     def _blocker(self, rel: str) -> str | None:
         """The ancestor of ``rel`` that is a file, if any (only called on error paths)."""
         for ancestor in ancestors(rel):
-            if os.path.isfile(os.path.join(self._root, ancestor)):
-                return ancestor
+            try:
+                if stat.S_ISREG(self._beneath.at(ancestor, lstat_at).st_mode):
+                    return ancestor
+            except (OSError, AgentcycleError):
+                return None
         return None
 
     def _error(self, error: OSError, rel: str, *, creating: bool = False) -> AgentcycleError:
@@ -206,7 +196,7 @@ class LocalWorkspaceBackend:
         if code == errno.ENOTEMPTY:
             return not_empty(rel)
         if code == errno.ELOOP:
-            # Resolution already caught real loops, so ELOOP here means O_NOFOLLOW met a
+            # The resolver reports real loops itself, so ELOOP here means O_NOFOLLOW met a
             # symlink that appeared after the path was resolved and checked.
             return path_error(rel, "symlink_race")
         if code == errno.ENXIO:  # opening a FIFO without a reader, or a socket
@@ -221,168 +211,98 @@ class LocalWorkspaceBackend:
             details={"path": rel, "reason": reason, "errno": code},
         )
 
-    def _open_regular(self, real: str, rel: str, flags: int) -> tuple[int, os.stat_result]:
-        """Open a regular file without following a final symlink; reject anything else."""
-        creating = bool(flags & os.O_CREAT)
-        try:
-            fd = os.open(real, flags | _NO_FOLLOW, 0o666)
-        except OSError as error:
-            raise self._error(error, rel, creating=creating) from None
+    def _open_regular(self, rel: str) -> tuple[int, os.stat_result]:
+        """Open a regular file for reading; reject anything else."""
+
+        def open_file(dir_fd: int, name: str) -> int:
+            if not name:
+                raise is_a_directory(rel)
+            return _open_at(dir_fd, name, os.O_RDONLY)
+
+        fd = self._at(rel, open_file)
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise is_a_directory(rel) if stat.S_ISDIR(info.st_mode) else not_a_file(rel)
         return fd, info
 
-    def _make_parent(self, real: str, rel: str) -> None:
-        parent = os.path.dirname(real)
-        if os.path.isdir(parent):
-            return
+    def _target(self, rel: str, mode: str) -> _Target:
+        """Where a write of ``rel`` lands: its directory (created if missing) and name, checked
+        for ``mode``; symlinks are followed beneath the root."""
+        if not rel:
+            raise is_a_directory(rel)
+
+        def check(dir_fd: int, name: str) -> _Target:
+            if not name:
+                raise is_a_directory(rel)
+            try:
+                current = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                current = None
+            if current is not None:
+                if stat.S_ISLNK(current.st_mode):
+                    raise IsLink
+                if stat.S_ISDIR(current.st_mode):
+                    raise is_a_directory(rel)
+                if mode == "create":
+                    raise already_exists(rel)
+            return _Target(os.dup(dir_fd), name, current)
+
+        return self._at(rel, check, creating=True)
+
+    def _temp_file(self, target: _Target, rel: str) -> tuple[int, str]:
+        """A new private temporary file beside the target (same directory, so rename works)."""
+        temp = f".agentcycle-{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NO_FOLLOW
         try:
-            _make_dirs(parent)
+            return os.open(temp, flags, 0o666, dir_fd=target.dir_fd), temp
         except OSError as error:
-            if error.errno in (errno.EEXIST, errno.ENOTDIR):
-                raise not_a_directory(rel, blocker=self._blocker(rel)) from None
             raise self._error(error, rel, creating=True) from None
 
-    def _temp_file(self, real: str, rel: str) -> tuple[int, str]:
-        """A new private temporary file next to ``real`` (same file system, so rename works)."""
-        temp = os.path.join(os.path.dirname(real), f".agentcycle-{secrets.token_hex(8)}.tmp")
-        try:
-            return os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NO_FOLLOW, 0o666), temp
-        except OSError as error:
-            raise self._error(error, rel, creating=True) from None
-
-    def _commit(self, temp: str, real: str, rel: str, mode: str) -> None:
+    def _commit(self, target: _Target, temp: str, rel: str, mode: str) -> None:
         """Put a fully written temporary file in place (the caller removes ``temp`` after)."""
+        at = {"src_dir_fd": target.dir_fd, "dst_dir_fd": target.dir_fd}
         try:
             if mode == "create":
                 try:
-                    os.link(temp, real, follow_symlinks=False)
+                    os.link(temp, target.name, follow_symlinks=False, **at)
                 except OSError as error:
                     if error.errno not in _LINK_UNSUPPORTED:
                         raise
                     # No hard links here (FAT, some network file systems): reserve the name
                     # exclusively, then replace the empty placeholder with the content.
-                    os.close(os.open(real, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NO_FOLLOW))
-                    os.replace(temp, real)
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NO_FOLLOW
+                    os.close(os.open(target.name, flags, dir_fd=target.dir_fd))
+                    os.replace(temp, target.name, **at)
                 return
-            try:
-                current = os.stat(real, follow_symlinks=False)
-            except FileNotFoundError:
-                pass
-            else:
+            if target.current is not None:
                 # Keep the mode bits of the file being replaced (an executable stays one).
-                os.chmod(temp, stat.S_IMODE(current.st_mode))
-            os.replace(temp, real)
+                os.chmod(temp, stat.S_IMODE(target.current.st_mode), dir_fd=target.dir_fd)
+            os.replace(temp, target.name, **at)
         except OSError as error:
             raise self._error(error, rel, creating=True) from None
 
-    def _prepare_write(self, rel: str, mode: str) -> str:
-        """Resolve a write target, check it can be written, and create its parents."""
-        if not rel:
-            raise is_a_directory(rel)
-        real = self._real(rel)
-        if os.path.isdir(real):
-            raise is_a_directory(rel)
-        if mode == "create" and os.path.lexists(real):
-            raise already_exists(rel)
-        self._make_parent(real, rel)
-        return real
-
     # -- listing ---------------------------------------------------------------------------
-
-    def _link_target(self, link: str) -> os.stat_result | None:
-        """Stat of a symlink's target if it resolves inside the root, else ``None``."""
-        try:
-            real = os.path.realpath(link, strict=True)
-            return os.stat(real) if self._contained(real) else None
-        except OSError:
-            return None
-
-    def _read_dir(self, rel_dir: str, real_dir: str) -> builtins.list[_Child]:
-        """The addressable entries of one directory, in canonical order.
-
-        Names the path policy would reject, special files, and symlinks that dangle, loop or
-        lead outside the root are left out: a listing shows what can be used.
-        """
-        children: builtins.list[_Child] = []
-        top_level = not rel_dir
-        with os.scandir(real_dir) as scan:
-            for item in scan:
-                if not is_addressable_name(item.name, top_level=top_level):
-                    continue
-                try:
-                    if item.is_symlink():
-                        target = self._link_target(item.path)
-                        if target is None:
-                            continue
-                        is_dir, is_file = stat.S_ISDIR(target.st_mode), stat.S_ISREG(target.st_mode)
-                        if is_dir or is_file:
-                            children.append((item.name, is_dir, True, target))
-                        continue
-                    is_dir = item.is_dir(follow_symlinks=False)
-                    if is_dir or item.is_file(follow_symlinks=False):
-                        children.append((item.name, is_dir, False, item))
-                except OSError:  # removed while we looked
-                    continue
-        children.sort(key=lambda child: sort_key(child[0], child[1]))
-        return children
 
     def _walk(
         self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
     ) -> Iterator[WorkspaceEntry | None]:
         """Depth-first, lazily: yield each examined entry (``None`` when it does not match)."""
-        base_real = self._real(base)
-        try:
-            base_is_dir = stat.S_ISDIR(os.stat(base_real).st_mode)
-        except OSError as error:
-            raise self._error(error, base) from None
-        if not base_is_dir:
+        if not stat.S_ISDIR(self._stat(base).st_mode):
             raise not_a_directory(base)
         start = join_path(base, matcher.start)
-        start_real = self._real(start)
-        if not os.path.isdir(start_real):
+        try:
+            start_fd = self._beneath.directory(start)
+        except OSError:
             return
         try:
-            first = self._read_dir(start, start_real)
+            first = read_dir(self._beneath, start, start_fd)
         except OSError as error:
+            os.close(start_fd)
             raise self._error(error, start) from None
-        stack: builtins.list[tuple[str, str, Iterator[_Child]]] = [(start, start_real, iter(first))]
-        prefix = len(base) + 1 if base else 0
-        matches, may_descend = matcher.matches, matcher.may_descend
-        while stack:
-            directory, real_dir, children = stack[-1]
-            # Runs once per entry of the tree, so it is written for speed: each directory's
-            # loop breaks off to descend and resumes from its iterator afterwards.
-            for name, is_dir, is_link, source in children:
-                path = f"{directory}/{name}" if directory else name
-                if len(path) > MAX_PATH_BYTES // 4 and len(path.encode()) > MAX_PATH_BYTES:
-                    continue
-                relative = path[prefix:]
-                if matches(relative):
-                    try:
-                        info = source.stat() if isinstance(source, os.DirEntry) else source
-                    except OSError:
-                        continue
-                    size = None if is_dir else info.st_size
-                    yield WorkspaceEntry(path, is_dir, size, info.st_mtime, is_link)
-                else:
-                    yield None
-                # Symlinked directories are not descended into: no loops, no duplicates.
-                if (
-                    is_dir
-                    and not is_link
-                    and may_descend(relative)
-                    and (descend is None or descend(path))
-                ):
-                    real_child = os.path.join(real_dir, name)
-                    # An unreadable or vanished subdirectory has nothing to list.
-                    with contextlib.suppress(OSError):
-                        stack.append((path, real_child, iter(self._read_dir(path, real_child))))
-                        break
-            else:
-                stack.pop()
+        yield from walk_tree(
+            start, start_fd, first, len(base) + 1 if base else 0, matcher, descend, self._beneath
+        )
 
     async def _scan(
         self, base: str, matcher: GlobMatcher, descend: DescendPredicate | None
@@ -416,11 +336,7 @@ class LocalWorkspaceBackend:
     async def info(self, path: str) -> WorkspaceEntry:
         """Type, size and modification time of ``path``."""
         rel = normalize_path(path)
-        real = self._real(rel)
-        try:
-            info = os.stat(real)
-        except OSError as error:
-            raise self._error(error, rel) from None
+        info = self._stat(rel)
         if stat.S_ISDIR(info.st_mode):
             return WorkspaceEntry(rel, True, None, info.st_mtime)
         if not stat.S_ISREG(info.st_mode):
@@ -432,13 +348,17 @@ class LocalWorkspaceBackend:
         return self._exists_sync(normalize_path(path))
 
     def _exists_sync(self, rel: str) -> bool:
-        return os.path.exists(self._real(rel))
+        try:
+            self._beneath.at(rel, lstat_at)
+        except OSError:
+            return False
+        return True
 
     async def read_bytes(self, path: str, *, start: int = 0, end: int | None = None) -> bytes:
         """The bytes ``[start, end)`` of a file."""
         check_range(start, end)
         rel = normalize_path(path)
-        fd, info = self._open_regular(self._real(rel), rel, os.O_RDONLY)
+        fd, info = self._open_regular(rel)
         try:
             stop = info.st_size if end is None else min(end, info.st_size)
             count = max(0, stop - start)
@@ -454,23 +374,34 @@ class LocalWorkspaceBackend:
         return decode_utf8_slice(data, normalize_path(path), start=start, end=end)
 
     def _write_sync(self, rel: str, payload: bytes, mode: str) -> None:
-        real = self._prepare_write(rel, mode)
-        if mode == "append":
-            fd, _ = self._open_regular(real, rel, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-            try:
-                _write_all(fd, payload)
-            finally:
-                os.close(fd)
-            return
-        fd, temp = self._temp_file(real, rel)
+        target = self._target(rel, mode)
         try:
+            if mode == "append":
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                try:
+                    fd = _open_at(target.dir_fd, target.name, flags)
+                except IsLink:  # swapped for a link since the check
+                    raise path_error(rel, "symlink_race") from None
+                except OSError as error:
+                    raise self._error(error, rel, creating=True) from None
+                try:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        raise not_a_file(rel)
+                    _write_all(fd, payload)
+                finally:
+                    os.close(fd)
+                return
+            fd, temp = self._temp_file(target, rel)
             try:
-                _write_all(fd, payload)
+                try:
+                    _write_all(fd, payload)
+                finally:
+                    os.close(fd)
+                self._commit(target, temp, rel, mode)
             finally:
-                os.close(fd)
-            self._commit(temp, real, rel, mode)
+                _remove_quietly(target.dir_fd, temp)
         finally:
-            _remove_quietly(temp)
+            os.close(target.dir_fd)
 
     async def write(self, path: str, data: bytes | str, *, mode: WriteMode = "overwrite") -> int:
         """Write ``data`` to ``path`` (atomically unless appending)."""
@@ -493,23 +424,26 @@ class LocalWorkspaceBackend:
         """Write ``path`` from streamed chunks through a temporary file."""
         check_mode(mode, STREAM_MODES)
         rel = normalize_path(path)
-        real = self._prepare_write(rel, mode)
-        fd, temp = self._temp_file(real, rel)
+        target = self._target(rel, mode)
         total = 0
         try:
+            fd, temp = self._temp_file(target, rel)
             try:
-                async for chunk in chunks:
-                    data = as_bytes(chunk)
-                    if len(data) > _INLINE_IO:
-                        await asyncio.to_thread(_write_all, fd, data)
-                    else:
-                        _write_all(fd, data)
-                    total += len(data)
+                try:
+                    async for chunk in chunks:
+                        data = as_bytes(chunk)
+                        if len(data) > _INLINE_IO:
+                            await asyncio.to_thread(_write_all, fd, data)
+                        else:
+                            _write_all(fd, data)
+                        total += len(data)
+                finally:
+                    os.close(fd)
+                self._commit(target, temp, rel, mode)
             finally:
-                os.close(fd)
-            self._commit(temp, real, rel, mode)
+                _remove_quietly(target.dir_fd, temp)
         finally:
-            _remove_quietly(temp)
+            os.close(target.dir_fd)
         return total
 
     async def mkdir(self, path: str) -> None:
@@ -517,15 +451,12 @@ class LocalWorkspaceBackend:
         self._mkdir_sync(normalize_path(path))
 
     def _mkdir_sync(self, rel: str) -> None:
-        real = self._real(rel)
-        if os.path.isdir(real):
-            return
         try:
-            _make_dirs(real)
-        except FileExistsError as error:
-            if error.filename == real:
-                raise already_exists(rel) from None
-            raise not_a_directory(rel, blocker=self._blocker(rel)) from None
+            os.close(self._beneath.directory(rel, create=True))
+        except NotADirectoryError:
+            blocker = self._blocker(rel)
+            error = not_a_directory(rel, blocker=blocker) if blocker else already_exists(rel)
+            raise error from None
         except OSError as error:
             raise self._error(error, rel, creating=True) from None
 
@@ -534,15 +465,19 @@ class LocalWorkspaceBackend:
         rel = normalize_path(path)
         if not rel:
             raise invalid_operation("the workspace root cannot be deleted", rel)
-        entry = self._real_entry(rel)
         try:
-            is_dir = stat.S_ISDIR(os.lstat(entry).st_mode)
+            dir_fd, name = self._beneath.entry(rel)
+        except OSError as error:
+            raise self._error(error, rel) from None
+        try:
+            is_dir = stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
             if not is_dir:
-                os.unlink(entry)
+                os.unlink(name, dir_fd=dir_fd)
             elif recursive:
-                await asyncio.to_thread(shutil.rmtree, entry)
+                # shutil.rmtree with dir_fd walks by descriptors too (no symlink is followed).
+                await asyncio.to_thread(shutil.rmtree, name, dir_fd=dir_fd)
             else:
-                os.rmdir(entry)
+                os.rmdir(name, dir_fd=dir_fd)
         except OSError as error:
             raise self._error(error, rel) from None
         except RecursionError:  # shutil.rmtree recurses once per level (Python 3.11)
@@ -550,29 +485,58 @@ class LocalWorkspaceBackend:
                 f"{show(rel)} is nested too deeply to delete recursively",
                 details={"path": rel, "reason": "too_deep"},
             ) from None
+        finally:
+            os.close(dir_fd)
 
     async def move(self, src: str, dst: str, *, overwrite: bool = False) -> None:
         """Rename a file or directory; a symlink is moved itself."""
         source, target = normalize_path(src), normalize_path(dst)
         check_move(source, target)
-        source_entry, target_entry = self._real_entry(source), self._real_entry(target)
         try:
-            source_is_dir = stat.S_ISDIR(os.lstat(source_entry).st_mode)
+            source_fd, source_name = self._beneath.entry(source)
         except OSError as error:
             raise self._error(error, source) from None
-        if source == target:
-            return
         try:
-            target_info = os.lstat(target_entry)
-        except FileNotFoundError:
-            pass
+            try:
+                mode = os.stat(source_name, dir_fd=source_fd, follow_symlinks=False).st_mode
+            except OSError as error:
+                raise self._error(error, source) from None
+            if source == target:
+                return
+            self._move_to(source_fd, source_name, stat.S_ISDIR(mode), target, overwrite)
+        finally:
+            os.close(source_fd)
+
+    def _move_to(
+        self, source_fd: int, source_name: str, source_is_dir: bool, target: str, overwrite: bool
+    ) -> None:
+        try:
+            target_fd, target_name = self._beneath.entry(target)
+        except FileNotFoundError:  # a missing parent: created below
+            target_fd, target_name = -1, ""
         except NotADirectoryError:
             raise not_a_directory(target, blocker=self._blocker(target)) from None
-        else:
-            if source_is_dir or not overwrite or stat.S_ISDIR(target_info.st_mode):
-                raise already_exists(target)
-        self._make_parent(target_entry, target)
-        try:
-            os.rename(source_entry, target_entry)
         except OSError as error:
             raise self._error(error, target, creating=True) from None
+        try:
+            if target_fd >= 0:
+                try:
+                    info = os.stat(target_name, dir_fd=target_fd, follow_symlinks=False)
+                except FileNotFoundError:
+                    pass
+                except NotADirectoryError:
+                    raise not_a_directory(target, blocker=self._blocker(target)) from None
+                else:
+                    if source_is_dir or not overwrite or stat.S_ISDIR(info.st_mode):
+                        raise already_exists(target)
+            else:
+                try:
+                    target_fd, target_name = self._beneath.entry(target, create=True)
+                except OSError as error:
+                    raise self._error(error, target, creating=True) from None
+            os.rename(source_name, target_name, src_dir_fd=source_fd, dst_dir_fd=target_fd)
+        except OSError as error:
+            raise self._error(error, target, creating=True) from None
+        finally:
+            if target_fd >= 0:
+                os.close(target_fd)

@@ -2,8 +2,10 @@
 
 A :class:`ShellSession` runs one ``bash -lc`` command in its own session (so its process group
 id is its pid and the whole group can be signalled), captures stdout and stderr merged into an
-:class:`OutputBuffer`, and watches a hard time limit. A :class:`SessionStore` holds a run's
-sessions and kills whatever is still running when the run ends.
+:class:`OutputBuffer`, and watches a hard time limit. On Linux the command runs under a child
+subreaper helper (``_reaper``), so descendants that leave the process group (``setsid``,
+``setpgid``, double forks) are still found and ended with it. A :class:`SessionStore` holds a
+run's sessions and kills whatever is still running when the run ends.
 
 Why a hand-written subprocess protocol instead of ``asyncio.create_subprocess_exec``: the
 streams API's ``Process.wait()`` (Python 3.11) only returns once every pipe is closed, so
@@ -22,6 +24,8 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+
+from agentcycle.tools.builtin import _reaper
 
 HEAD_CHARS = 5_000
 """Characters kept from the start of a command's output."""
@@ -138,6 +142,24 @@ class _Protocol(asyncio.SubprocessProtocol):
         self.can_write.set()
 
 
+class _StatusProtocol(asyncio.Protocol):
+    """Reads the helper's report of the command's exit code (``None`` at end-of-file without
+    one: the helper itself was killed)."""
+
+    def __init__(self, reported: asyncio.Future[int | None]) -> None:
+        self._reported = reported
+        self._data = b""
+
+    def data_received(self, data: bytes) -> None:
+        self._data += data
+        if b"\n" in self._data and not self._reported.done():
+            self._reported.set_result(int(self._data.split(b"\n", 1)[0]))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._reported.done():
+            self._reported.set_result(None)
+
+
 def _signal_group(pgid: int, sig: int) -> bool:
     """Send ``sig`` to the process group (0: just probe); False when the group is gone."""
     try:
@@ -162,6 +184,7 @@ class ShellSession:
         transport: asyncio.SubprocessTransport,
         protocol: _Protocol,
         hard_limit: float,
+        reported: asyncio.Future[int | None] | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         self.id = "sh_" + secrets.token_hex(4)
@@ -172,6 +195,9 @@ class ShellSession:
         self._transport = transport
         self._protocol = protocol
         self._pgid = transport.get_pid()  # a new session: group id == leader pid
+        # Under the reaper helper the command's own exit is reported on a status pipe; the
+        # helper exits (``protocol.exited``) only once every descendant is gone.
+        self._reported = reported
         self._started = loop.time()
         self._ended: float | None = None
         self._timed_out = False
@@ -202,19 +228,35 @@ class ShellSession:
         loop = asyncio.get_running_loop()
         buffer = OutputBuffer()
         wants_stdin = stdin is not None or auto_confirm
-        transport, protocol = await loop.subprocess_exec(
-            lambda: _Protocol(buffer, loop),
-            shell,
-            "-lc",
-            command,
-            stdin=subprocess.PIPE if wants_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            env=dict(env),
-            start_new_session=True,
-        )
-        session = cls(command, transport, protocol, hard_limit)
+        argv: list[str] = [shell, "-lc", command]
+        status_read, status_write = os.pipe() if _reaper.AVAILABLE else (-1, -1)
+        if _reaper.AVAILABLE:
+            argv = _reaper.helper_argv(status_write, shell, command)
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _Protocol(buffer, loop),
+                *argv,
+                stdin=subprocess.PIPE if wants_stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=dict(env),
+                start_new_session=True,
+                pass_fds=(status_write,) if _reaper.AVAILABLE else (),
+            )
+        except BaseException:
+            if _reaper.AVAILABLE:
+                os.close(status_read)
+            raise
+        finally:
+            if _reaper.AVAILABLE:
+                os.close(status_write)
+        reported: asyncio.Future[int | None] | None = None
+        if _reaper.AVAILABLE:
+            reported = loop.create_future()
+            status = os.fdopen(status_read, "rb", buffering=0)
+            await loop.connect_read_pipe(lambda: _StatusProtocol(reported), status)
+        session = cls(command, transport, protocol, hard_limit, reported)
         pipe = transport.get_pipe_transport(0)
         if pipe is not None:
             if auto_confirm:
@@ -234,13 +276,14 @@ class ShellSession:
             await asyncio.sleep(0)  # let the loop flush before writing more
 
     async def _watch(self) -> None:
-        exited = self._protocol.exited
+        exited = self._reported if self._reported is not None else self._protocol.exited
         try:
             await asyncio.wait_for(asyncio.shield(exited), self.hard_limit)
         except TimeoutError:
             self._timed_out = True
             await self.terminate()
-        await asyncio.wait({self._protocol.output_closed}, timeout=DRAIN_GRACE_SECONDS)
+        # After a kill the helper has exited, so its report is in the pipe already.
+        await asyncio.wait({exited, self._protocol.output_closed}, timeout=DRAIN_GRACE_SECONDS)
         self._ended = asyncio.get_running_loop().time()
         if self._feeder is not None:
             self._feeder.cancel()
@@ -255,7 +298,12 @@ class ShellSession:
     @property
     def exit_code(self) -> int | None:
         """The exit status once the command exited; ``-N`` when signal ``N`` killed bash."""
-        return self._transport.get_returncode() if self._ended is not None else None
+        if self._ended is None:
+            return None
+        reported = self._reported
+        if reported is not None and reported.done() and reported.result() is not None:
+            return reported.result()
+        return self._transport.get_returncode()
 
     @property
     def status(self) -> str:

@@ -18,13 +18,8 @@ from operator import length_hint
 from pathlib import Path
 
 from agentcycle.tools.builtin._search_query import SearchQuery
-from agentcycle.workspace.paths import (
-    MAX_PATH_BYTES,
-    is_addressable_name,
-    join_path,
-    relative_to,
-    sort_key,
-)
+from agentcycle.workspace._local_listing import scan_entries
+from agentcycle.workspace.paths import MAX_PATH_BYTES, join_path, relative_to, sort_key
 
 
 class OrderedWalk:
@@ -54,19 +49,12 @@ class OrderedWalk:
         visibility, query, glob = self._query.visibility, self._query, self._path_glob
         found: list[tuple[str, bool]] = []
         # An unreadable or vanished directory has nothing to search (ripgrep skips it too).
-        with contextlib.suppress(OSError), os.scandir(os.path.join(self._root, directory)) as scan:
-            for item in scan:
-                name = item.name
-                if not is_addressable_name(name, top_level=top_level):
-                    continue
-                try:
-                    if item.is_symlink():
-                        continue  # ripgrep does not follow links it meets, nor does the walk
-                    is_dir = item.is_dir(follow_symlinks=False)
-                    if not is_dir and not item.is_file(follow_symlinks=False):
-                        continue
-                except OSError:  # removed while we looked
-                    continue
+        with contextlib.suppress(OSError):
+            for name, is_dir, is_link in scan_entries(
+                os.path.join(self._root, directory), top_level=top_level
+            ):
+                if is_link:
+                    continue  # ripgrep does not follow links it meets, nor does the walk
                 path = join_path(directory, name)
                 if len(path) > MAX_PATH_BYTES // 4 and len(path.encode()) > MAX_PATH_BYTES:
                     continue

@@ -18,17 +18,23 @@ replaced), at most the first 5,000 and last 5,000 characters with an omission ma
 Every command is killed after ``4 x timeout`` seconds in total (reported as ``timeout``), and
 when the run ends (the run's scope closes) every process group still alive is killed.
 
-Environment: the host's environment plus ``PAGER=cat GIT_PAGER=cat TERM=dumb NO_COLOR=1
-GIT_TERMINAL_PROMPT=0 PYTHONUNBUFFERED=1`` so pagers, colours, credential prompts and output
-buffering do not get in the way; ``auto_confirm`` adds ``DEBIAN_FRONTEND=noninteractive``.
+Environment: an allow-list of the host's (``PATH``, ``HOME``, ``LANG``, ``LC_*``, ``TMPDIR``
+... and the names in ``RunConfig.shell_env``; credential-looking names only when named exactly,
+see ``_secrets``) plus ``PAGER=cat GIT_PAGER=cat TERM=dumb NO_COLOR=1 GIT_TERMINAL_PROMPT=0
+PYTHONUNBUFFERED=1`` so pagers, colours, credential prompts and output buffering do not get in
+the way; ``auto_confirm`` adds ``DEBIAN_FRONTEND=noninteractive``. Output is scrubbed of the
+secret values the host knows (host credentials, the workspace's ``.env`` files, the settings
+file in use) before the model sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,12 @@ from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult, ToolResultStatus
 from agentcycle.tools.base import RunScope, SideEffect, Tool, ToolContext
 from agentcycle.tools.builtin._processes import SessionStore, ShellSession
+from agentcycle.tools.builtin._secrets import (
+    DEFAULT_SECRET_FILES,
+    SecretFiles,
+    guard_secrets,
+    shell_environment,
+)
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 from agentcycle.workspace._common import not_a_directory, not_found
 from agentcycle.workspace.base import WorkspaceBackend
@@ -62,7 +74,7 @@ SHELL_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "PYTHONUNBUFFERED": "1",
 }
-"""Set on top of the host environment for every command."""
+"""Set on top of the allowed host variables for every command."""
 
 _STREAMS = "stdout+stderr"
 
@@ -161,7 +173,7 @@ def _running_result(session: ShellSession, timeout: float, message: str) -> Tool
     )
 
 
-async def _bash(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+async def _bash(env_names: tuple[str, ...], ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     command: str = args["command"]
     stdin: str | None = args.get("stdin")
     auto_confirm = bool(args.get("auto_confirm", False))
@@ -187,7 +199,7 @@ async def _bash(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     if ctx.cancelled.is_set():
         return ToolResult.error("command_cancelled", "The run is being cancelled; not started.")
     timeout = clamp_timeout(args.get("timeout"))
-    env = {**os.environ, **SHELL_ENV}
+    env = {**shell_environment(os.environ, env_names), **SHELL_ENV}
     if auto_confirm:
         env["DEBIAN_FRONTEND"] = "noninteractive"
     store = _store(ctx.scope)
@@ -268,8 +280,10 @@ async def _check(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def bash_tool() -> BuiltinTool:
-    """The ``bash`` tool: run a shell command in the workspace (local workspaces only)."""
+def bash_tool(env_names: Sequence[str] = ()) -> BuiltinTool:
+    """The ``bash`` tool: run a shell command in the workspace (local workspaces only).
+
+    Commands see the allowed host variables plus ``env_names`` (see the module docstring)."""
     return BuiltinTool(
         name=BASH,
         description=(
@@ -315,7 +329,7 @@ def bash_tool() -> BuiltinTool:
             },
             ("command",),
         ),
-        handler=_bash,
+        handler=functools.partial(_bash, tuple(env_names)),
         side_effect=SideEffect.EXECUTE,
         read_only=False,
     )
@@ -345,6 +359,12 @@ def check_background_command_tool() -> BuiltinTool:
     )
 
 
-def shell_tools() -> list[Tool]:
-    """``bash`` and ``check_background_command``, in that order."""
-    return [bash_tool(), check_background_command_tool()]
+def shell_tools(
+    env_names: Sequence[str] = (), secrets: SecretFiles = DEFAULT_SECRET_FILES
+) -> list[Tool]:
+    """``bash`` and ``check_background_command``, in that order, their output scrubbed of the
+    secret values ``secrets`` knows about; ``bash`` passes ``env_names`` through."""
+    return [
+        guard_secrets(bash_tool(env_names), secrets, reads_path=False),
+        guard_secrets(check_background_command_tool(), secrets, reads_path=False),
+    ]
