@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from agentcycle._json import dumps
+from agentcycle._sqlite import enable_wal
 from agentcycle.errors import (
     AgentcycleError,
     CorruptEventRecord,
@@ -170,7 +171,7 @@ class SQLiteRunEventStore:
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            enable_wal(connection, self.timeout)  # retried: SQLite won't wait for the switch
             connection.execute(f"PRAGMA synchronous={self.synchronous}")
             self._migrate(connection)
         except BaseException:

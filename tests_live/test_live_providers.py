@@ -1,11 +1,12 @@
 """Opt-in smoke tests against the real providers, by name, the way a new user starts.
 
-Skipped unless ``AGENTCYCLE_LIVE=1`` and the provider's key (or, for Ollama, ``OLLAMA_HOST`` or
-a server on the default port) is there: they cost money and need the network, so CI never runs
-them. ``AGENTCYCLE_LIVE_OPENAI_MODEL``, ``..._ANTHROPIC_MODEL`` and ``..._OLLAMA_MODEL`` choose
-the models (defaults below)::
+They live outside ``tests/`` (the suite ``pytest`` collects by default), so they run only when
+asked for, and then need ``AGENTCYCLE_LIVE=1`` and the provider's key (or, for Ollama,
+``OLLAMA_HOST`` or a server on the default port): they cost money and need the network.
+``AGENTCYCLE_LIVE_OPENAI_MODEL``, ``..._ANTHROPIC_MODEL`` and ``..._OLLAMA_MODEL`` choose the
+models (defaults below)::
 
-    AGENTCYCLE_LIVE=1 OPENAI_API_KEY=... .venv/bin/python -m pytest tests/e2e/test_live_providers.py
+    AGENTCYCLE_LIVE=1 OPENAI_API_KEY=... .venv/bin/python -m pytest tests_live
 """
 
 from __future__ import annotations
