@@ -480,3 +480,26 @@ class CorruptRunRecord(CheckpointStoreError):
     """A stored run record cannot be read back; ``details`` names the run and ``seq``."""
 
     code = "corrupt_run_record"
+
+
+class LeaseLost(CheckpointStoreError):
+    """A durable run lost its lease (another owner took the run over, or a heartbeat found it
+    expired): this process wrote nothing more and ended its copy of the run."""
+
+    code = "lease_lost"
+
+
+class RunLeaseHeld(CheckpointStoreError):
+    """The run is owned by a live lease (its process may still be running it): it cannot be
+    resumed here until the lease is released or expires."""
+
+    code = "run_lease_held"
+
+
+class EffectNeedsReconciliation(AgentcycleError):
+    """A resumed durable run found a tool call that may have acted (an intent with no result)
+    and could not verify it; with the ``pause`` policy the run stops, resumable, until the host
+    says what happened (``details`` holds ``effect_id``, ``tool_call_id``, ``tool_name`` and
+    ``arguments``)."""
+
+    code = "effect_needs_reconciliation"

@@ -18,6 +18,7 @@ from agentcycle.runtime.outcome import LoopOutcome
 from agentcycle.state import RunState
 
 if TYPE_CHECKING:
+    from agentcycle.assembly._threaded import ThreadedLoop
     from agentcycle.runtime.event_recorder import EventRecorder
 
 
@@ -29,7 +30,7 @@ class RunHandle:
         self,
         compiled: CompiledRun,
         bus: EventBus,
-        loop: CycleLoop,
+        loop: CycleLoop | ThreadedLoop,
         broker: ApprovalBroker,
         recorder: EventRecorder | None = None,
     ) -> None:

@@ -16,12 +16,14 @@ from agentcycle.models.base import Model, ModelRef, ModelSettings
 from agentcycle.models.provider import ModelProvider
 from agentcycle.pricing import PriceTable
 from agentcycle.runtime.approvals import ApprovalProvider
+from agentcycle.runtime.durable import Durability
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.sessions.base import Session
 from agentcycle.state import NoToolPolicy
 from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
+    from agentcycle.stores.checkpoints import CheckpointStore
     from agentcycle.stores.events import RunEventStore
     from agentcycle.tracing.spans import TraceProcessor
 
@@ -107,7 +109,19 @@ class RunConfig:
     """Let ``read_file``, ``edit_file`` and ``search_files`` read files that may hold secrets
     (``.env*``, keys, credentials, ``local_settings.*``); by default they refuse with
     ``sensitive_path``. The settings file in use is refused either way."""
-    execution: Literal["inline"] = "inline"
+    checkpoint_store: CheckpointStore | str | None = None
+    """Makes the run durable: its log (events and per-cycle checkpoints, the same records) goes
+    to this store, or to the store this URL names (``open_checkpoint_store``), and
+    ``Runner.resume_run`` continues it from there, in this process or another."""
+    durability: Durability | None = None
+    """Lease TTL and the policy for unverifiable effects of a durable run (``None``: the
+    defaults of ``Durability``)."""
+    execution: Literal["inline", "thread"] = "inline"
+    """Where the loop runs: ``"inline"`` (on the caller's event loop) or ``"thread"`` (on an
+    event loop of its own in a worker thread; events reach the handle the same way; a call
+    that needs an approval nobody decides ends the run waiting, as ``live_approvals=False``:
+    ``live_approvals=True`` is refused). Anything else is a ``ConfigurationError`` when the run
+    is compiled."""
     run_id: str | None = None
     trace_id: str | None = None
 

@@ -20,6 +20,7 @@ from agentcycle.assembly._launch import build_loop
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunEvent
 from agentcycle.handle import RunHandle
+from agentcycle.messages import ToolResult
 from agentcycle.result import RunResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime.approvals import (
@@ -28,10 +29,12 @@ from agentcycle.runtime.approvals import (
     report_provider_failure,
 )
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.loop import ResumeWork
+from agentcycle.runtime.loop import CycleLoop, ResumeWork
 from agentcycle.state import RunState
 
 if TYPE_CHECKING:
+    from agentcycle.assembly._durable import StoredRun
+    from agentcycle.assembly._threaded import ThreadedLoop
     from agentcycle.sync_handle import SyncRunHandle
 
 DEFAULT_APPROVAL_TIMEOUT = 300.0
@@ -88,29 +91,49 @@ class Runner:
         config: RunConfig,
         *,
         live: bool | None,
+        stored: StoredRun | None = None,
     ) -> RunHandle:
         """``live=None`` follows ``config.live_approvals``, live unless it says ``False`` (the
         caller holds the handle); ``False`` is for front doors that give the caller no handle to
-        approve with."""
-        spec = compiled.state.spec
-        bus = EventBus(
-            run_id=spec.run_id,
-            trace_id=spec.trace_id,
-            agent_name=compiled.state.current_agent(),
-            session_id=spec.session_id,
-            parent_run_id=spec.parent_run_id,
-            start_seq=compiled.state.event_seq,
-        )
+        approve with. ``stored``: a durable run taken over from its checkpoint store
+        (``resume_run``)."""
+        live = config.live_approvals is not False if live is None else live
+        if config.execution == "thread":
+            # The broker lives on the worker's loop: RunHandle.approve cannot reach it yet.
+            if config.live_approvals:
+                raise ConfigurationError(
+                    "live approvals are not available with execution='thread' yet: approve "
+                    "through RunConfig.approval_provider, or resume the waiting run"
+                )
+            live = False
+        bus = _run_bus(compiled)
         timeout = config.approval_timeout
         broker = ApprovalBroker(
             compiled.approvals,
-            live=config.live_approvals is not False if live is None else live,
+            live=live,
             timeout=DEFAULT_APPROVAL_TIMEOUT if timeout is None else timeout,
             on_provider_failure=lambda request, exc: report_provider_failure(bus, request, exc),
         )
+        durable = None
+        if stored is not None or config.checkpoint_store is not None:
+            from agentcycle.assembly._durable import new_durable_log
+
+            durable = new_durable_log(compiled, config, bus, stored)
         loop = build_loop(
-            compiled, config=config, bus=bus, broker=broker, resume=resume, input=input
+            compiled,
+            config=config,
+            bus=bus,
+            broker=broker,
+            resume=resume,
+            input=input,
+            durable=durable,
         )
+        driver: CycleLoop | ThreadedLoop = loop
+        if config.execution == "thread":
+            from agentcycle.assembly._threaded import ThreadedLoop
+
+            driver = ThreadedLoop(loop, _run_bus(compiled), compiled.models)
+            bus = driver.mirror  # the handle, the event store and tracers read the mirror
         recorder = None
         if config.event_store is not None:
             from agentcycle.runtime.event_recorder import EventRecorder
@@ -120,7 +143,7 @@ class Runner:
             from agentcycle.tracing.builder import SpanBuilder
 
             bus.add_listener(SpanBuilder(config.trace_processors).on_event)
-        return RunHandle(compiled, bus, loop, broker, recorder)
+        return RunHandle(compiled, bus, driver, broker, recorder)
 
     @_ClassOrInstance
     def start_sync(
@@ -226,6 +249,72 @@ class Runner:
         return asyncio.run(resume_on_private_loop())
 
     @_ClassOrInstance
+    async def start_resumed_run(
+        self,
+        agent: Agent,
+        run_id: str,
+        *,
+        input: Any = None,
+        approvals: Mapping[str, ApprovalDecision | str] | None = None,
+        resolutions: Mapping[str, ToolResult | str] | None = None,
+        config: RunConfig | None = None,
+    ) -> RunHandle:
+        """Continue durable run ``run_id`` from ``RunConfig.checkpoint_store``, in this process,
+        whatever process started it: a run that waits (for the user, an approval, a
+        reconciliation) or one whose process died (after its lease expired; its cycle in
+        progress goes on from its last durable step, see ``agentcycle.runtime.durable``).
+        Events continue the run's sequence. ``resolutions`` settle unverified tool calls by
+        tool call id: the ``ToolResult`` it had, or ``"retry"`` to run it again."""
+        return await self._start_resumed_run(
+            agent, run_id, input, approvals, resolutions, config, live=None
+        )
+
+    async def _start_resumed_run(
+        self,
+        agent: Agent,
+        run_id: str,
+        input: Any,
+        approvals: Mapping[str, ApprovalDecision | str] | None,
+        resolutions: Mapping[str, ToolResult | str] | None,
+        config: RunConfig | None,
+        *,
+        live: bool | None,
+    ) -> RunHandle:
+        from agentcycle.assembly._durable import compile_stored_resume
+
+        effective = self._effective(config)
+        compiled, work, stored = await compile_stored_resume(
+            agent,
+            run_id,
+            effective,
+            run_input=input,
+            approvals=approvals,
+            resolutions=resolutions,
+        )
+        return self._launch(compiled, work, input, effective, live=live, stored=stored)
+
+    @_ClassOrInstance
+    async def resume_run(
+        self,
+        agent: Agent,
+        run_id: str,
+        *,
+        input: Any = None,
+        approvals: Mapping[str, ApprovalDecision | str] | None = None,
+        resolutions: Mapping[str, ToolResult | str] | None = None,
+        config: RunConfig | None = None,
+    ) -> RunResult:
+        """``start_resumed_run`` and wait for the result."""
+        handle = await self._start_resumed_run(
+            agent, run_id, input, approvals, resolutions, config, live=False
+        )
+        try:
+            return await handle.result()
+        except asyncio.CancelledError:
+            await handle.cancel("caller cancelled")
+            raise
+
+    @_ClassOrInstance
     async def run(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:
         """Run to the end and return the result."""
         handle = await self._start(agent, input, config, live=False)
@@ -317,6 +406,18 @@ class Runner:
             if thread.is_alive() and loop_box and task_box:
                 loop_box[0].call_soon_threadsafe(task_box[0].cancel)
             thread.join()
+
+
+def _run_bus(compiled: CompiledRun) -> EventBus:
+    spec = compiled.state.spec
+    return EventBus(
+        run_id=spec.run_id,
+        trace_id=spec.trace_id,
+        agent_name=compiled.state.current_agent(),
+        session_id=spec.session_id,
+        parent_run_id=spec.parent_run_id,
+        start_seq=compiled.state.event_seq,
+    )
 
 
 def _require_no_running_loop(name: str) -> None:

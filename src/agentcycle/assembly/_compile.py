@@ -143,6 +143,7 @@ async def compile_run(
     ``CompiledRun.models``, so the models the child resolves are closed with the parent's.
     ``tool_state`` is the tools' state to start from (a sub-task's follow-up continues its
     last turn's todos, files seen and active skills), else a fresh one."""
+    check_execution(config)
     run_id = config.run_id or new_id("run")
     trace_id = config.trace_id or new_id("trace")
     language = run_language(config)
@@ -251,6 +252,7 @@ async def compile_resume(
     user's new input, and the agent's and config's hooks. ``agent`` is the agent the run
     started with; a run that stopped after a handoff continues with the agent in control,
     found by name in ``agent``'s handoff graph."""
+    check_execution(config)
     state = RunState.from_json(state.to_json())  # never mutate the caller's copy
     spec = state.spec
     graph = handoff_graph(agent)
@@ -302,6 +304,23 @@ async def compile_resume(
         session_memory_store=session_memory_store(memory, config.session, frame.workspace),
     )
     return compiled, work
+
+
+EXECUTION_MODES = ("inline", "thread")
+"""The values ``RunConfig.execution`` accepts."""
+
+
+def check_execution(config: RunConfig) -> None:
+    """Refuse an execution mode this build does not run (before any event)."""
+    mode = config.execution
+    if mode in EXECUTION_MODES:
+        return
+    later = " (Celery execution is not available yet: it comes with the distributed driver)"
+    raise ConfigurationError(
+        f"RunConfig.execution={mode!r} is not supported; use one of "
+        f"{', '.join(EXECUTION_MODES)}{later if mode == 'celery' else ''}",
+        details={"execution": mode},
+    )
 
 
 def _compiled(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcycle.agent import Agent
 from agentcycle.assembly._compile import CompiledRun, compile_run
@@ -21,6 +21,9 @@ from agentcycle.runtime.loop import CycleLoop, ResumeWork
 from agentcycle.state import RunSpec, RunToolState
 from agentcycle.tools.base import RunScope
 
+if TYPE_CHECKING:
+    from agentcycle.runtime._durable_log import DurableLog
+
 
 def build_loop(
     compiled: CompiledRun,
@@ -31,10 +34,12 @@ def build_loop(
     resume: ResumeWork | None = None,
     input: Any = None,
     meter: BudgetMeter | None = None,
+    durable: DurableLog | None = None,
 ) -> CycleLoop:
     """The loop of ``compiled``, with its child-run starter. ``meter`` is a parent run's budget
     meter (a child counts against its parent's budget); without one the run meters its own
-    ``RunConfig.budget``. The run's session comes from ``config``."""
+    ``RunConfig.budget``. The run's session comes from ``config``; ``durable`` is a durable run's
+    log writer."""
     budget = compiled.budget
     if meter is None and budget is not None and budget.limits_anything:
         meter = BudgetMeter(budget, asyncio.get_running_loop().time)
@@ -67,6 +72,7 @@ def build_loop(
         session_memory_store=compiled.session_memory_store,
         switch_agent=compiled.switch_agent,
         diagnostics=compiled.diagnostics,
+        durable=durable,
     )
     loop = CycleLoop(env, resume=resume, resume_input=input)
     children.attach(loop)

@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--max-tokens", type=int)
+    from agentcycle.cli._durable import add_durable_flags
+
+    add_durable_flags(parser)
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--events", action="store_true", help="write every event as a JSON line to stdout"
@@ -134,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agentcycle.app_server.cli import main as app_server_main
 
         return app_server_main(arguments[1:])
+    if arguments[:1] in (["runs"], ["resume"]):  # durable runs (cli/_durable.py)
+        from agentcycle.cli._durable import durable_main
+
+        return durable_main(arguments)
     try:
         args = build_parser().parse_args(arguments)
         from agentcycle.cli._run import run_cli

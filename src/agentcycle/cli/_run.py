@@ -26,6 +26,7 @@ from agentcycle.cli._agents_file import (
     parse_agents_file,
 )
 from agentcycle.cli._approval import TerminalApprovalProvider
+from agentcycle.cli._durable import durable_config_fields
 from agentcycle.cli._models import ModelChoice
 from agentcycle.cli._previews import ResultPreviews, summary_line
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
@@ -115,6 +116,8 @@ async def _run(
     handle = await Runner.start(agent, prompt, config=config)
     started["run_id"] = handle.run_id
     seen: int | None = None
+    if config.checkpoint_store is not None:  # the id `agentcycle resume` needs, printed first
+        print(f"agentcycle: run {handle.run_id}", file=err, flush=True)
     try:
         async for event in handle.events():
             renderer.render(event)
@@ -199,6 +202,7 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
         budget=budget,
         language=args.language,
         metadata={"agent_type": args.agent_type},
+        **durable_config_fields(args),  # type: ignore[arg-type]
     )
     return agent, config, previews
 

@@ -26,6 +26,7 @@ from agentcycle.sub_agents import SubAgent, SubTaskInfo
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
 from agentcycle.tools.builtin.agent_tool import SUB_RUN_UNAVAILABLE
+from agentcycle.tools.effects import EffectClass
 
 CREATE_SUB_TASK = "create_sub_task"
 SUB_TASK_STATUS = "sub_task_status"
@@ -179,6 +180,7 @@ def _create_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
 
     return BuiltinTool(
         name=CREATE_SUB_TASK,
+        declared_effect=EffectClass.NON_IDEMPOTENT,  # starts or steers child runs
         description=(
             "Delegate work to a sub-agent, which works on its own with its own tools and "
             "returns its final answer. Give `task_description` for one task, or `tasks` for "
@@ -328,6 +330,7 @@ def _status_tool(sub_agents: dict[str, SubAgent]) -> BuiltinTool:
 
     return BuiltinTool(
         name=SUB_TASK_STATUS,
+        declared_effect=EffectClass.NON_IDEMPOTENT,  # starts or steers child runs
         description=(
             "Check sub-tasks started with create_sub_task: their status and results "
             "(detail_level=snapshot adds recent activity and touched files), wait for them "

@@ -75,6 +75,7 @@ class ToolBatches:
             hooks=hooks if hooks is not None and hooks.has_tool_hooks else None,
             budget=meter,
             children=env.children,
+            ledger=env.durable,
         )
 
     async def run(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
@@ -31,6 +31,9 @@ from agentcycle.sessions.base import Session
 from agentcycle.state import NoToolPolicy, RunSpec, RunState, RunToolState
 from agentcycle.tools.base import ChildRunner, RunScope, Tool
 from agentcycle.workspace.base import WorkspaceBackend
+
+if TYPE_CHECKING:
+    from agentcycle.runtime._durable_log import DurableLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +130,6 @@ class RunEnvironment:
     session."""
     switch_agent: AgentSwitcher | None = None
     diagnostics: tuple[StartupDiagnostic, ...] = ()
+    durable: DurableLog | None = None
+    """The run's log writer when it has a checkpoint store (``runtime/durable.py``); ``None``
+    keeps the loop free of any durable work."""

@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcycle.errors import AgentcycleError
 from agentcycle.events import (
@@ -62,6 +62,9 @@ from agentcycle.runtime.environment import RunEnvironment
 from agentcycle.runtime.orchestrator import BatchResult
 from agentcycle.runtime.outcome import LoopOutcome, ModelCallRecord
 from agentcycle.state import CycleRecord, HandoffRecord, PendingToolCall
+
+if TYPE_CHECKING:  # a run without a store never imports the durable machinery
+    from agentcycle.runtime._durable_log import DurableLog
 
 
 @dataclass(slots=True)
@@ -137,11 +140,15 @@ class CycleLoop:
         self._last_text: str | None = None
         self._cancel_reason: str | None = None
         self._started = False
+        self._task: asyncio.Task[Any] | None = None
 
     async def run(self) -> LoopOutcome:
         """Run to a terminal condition and emit exactly one terminal event."""
         self._started = True
+        self._task = asyncio.current_task()
         env = self._env
+        if env.durable is not None:
+            env.durable.start(self._cancel_from_store)
         emit_start(env.bus, env.state, self._resume_input, env.diagnostics)
         try:
             if self._cancel_reason is not None:
@@ -152,6 +159,10 @@ class CycleLoop:
             if not self._absorb_host_cancel():
                 raise  # cancelled from outside: propagate to whoever cancelled us
             return outcome
+        except BaseException:
+            if env.durable is not None:
+                env.durable.abandon()  # no ending written: the run stays resumable
+            raise
         outcome.model_calls = self._model_calls
         try:
             await close_scope(env.scope)
@@ -160,7 +171,16 @@ class CycleLoop:
             if not self._absorb_host_cancel():
                 raise
         emit_terminal(env.bus, env.state, env.tool_state, outcome)
+        if env.durable is not None:
+            env.durable.end(outcome)
         return outcome
+
+    def _cancel_from_store(self, reason: str) -> None:
+        """A durable run's cancel requested through its store: end it as the host's cancel
+        would (the heartbeat runs beside the loop's task, on the same event loop)."""
+        self.request_cancel(reason)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     def _absorb_host_cancel(self) -> bool:
         """Whether the cancel being handled is the host's (``request_cancel``), which the run
@@ -269,13 +289,18 @@ class CycleLoop:
             index += 1
             start = len(self._history)
             todos_before = env.tool_state.todos
-            self._bus.emit(CycleStarted, cycle_index=index)
+            durable = env.durable
+            if durable is None or not durable.resumes_cycle(index):
+                self._bus.emit(CycleStarted, cycle_index=index)
             self._tools.apply_steering(index)
             if hooks is not None:
                 await hooks.before_cycle(index)
-            response, usage, start = await self._model.turn(index, start)
-            response, repeated = with_unique_call_ids(response)
-            self._append_assistant(response, index)
+            if durable is None:
+                response, usage, start = await self._model.turn(index, start)
+                response, repeated = with_unique_call_ids(response)
+                self._append_assistant(response, index)
+            else:
+                response, usage, start, repeated = await self._durable_turn(durable, index, start)
             outcome: LoopOutcome | None
             handoff: HandoffRecord | None = None
             if response.tool_calls:
@@ -302,13 +327,36 @@ class CycleLoop:
                 extra["handoff"] = handoff
             messages = tuple(self._history[start:])
             state.cycles.append(CycleRecord(index=index, messages=messages, usage=usage, **extra))
+            if durable is not None:
+                durable.commit(index)
             if outcome is not None:
                 return outcome
             if self._notes is not None:
                 await self._notes.after_cycle(index)
         return max_cycles(spec.max_cycles, self._last_text)
 
-    def _append_assistant(self, response: ModelResponse, index: int) -> None:
+    async def _durable_turn(
+        self, durable: DurableLog, index: int, start: int
+    ) -> tuple[ModelResponse, TokenUsage, int, frozenset[str]]:
+        """A durable run's model turn: the answer the log holds for a resumed cycle (no model
+        call, no events: they are durable already), else ``model_intent``, the call, and
+        ``model_result`` with the ``assistant_message`` event, before any tool runs. The log
+        keeps the answer as the model gave it: repeated call ids are renamed the same way on
+        replay."""
+        replayed = durable.replayed_response(index)
+        if replayed is not None:
+            raw, usage = replayed
+            response, repeated = with_unique_call_ids(raw)
+            self._append_assistant(response, index, emit=False)
+            return response, usage, start, repeated
+        durable.model_intent(index)
+        raw, usage, start = await self._model.turn(index, start)
+        response, repeated = with_unique_call_ids(raw)
+        self._append_assistant(response, index)
+        durable.model_result(index, raw, usage, self._env.agent.tools)
+        return response, usage, start, repeated
+
+    def _append_assistant(self, response: ModelResponse, index: int, *, emit: bool = True) -> None:
         self._history.append(
             AssistantMessage(
                 content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
@@ -316,6 +364,8 @@ class CycleLoop:
         )
         if response.text:
             self._last_text = response.text
+        if not emit:
+            return
         self._bus.emit(
             AssistantMessageEvent,
             cycle_index=index,
@@ -426,4 +476,6 @@ class CycleLoop:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._hooks.after_run(RunEnd(outcome.status, outcome.completion_reason))
         emit_cancelled(env.bus, state, env.tool_state, self._cancel_reason, self._last_text)
+        if env.durable is not None:
+            env.durable.end(outcome)
         return outcome

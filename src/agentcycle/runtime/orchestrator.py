@@ -41,6 +41,7 @@ from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
 
 if TYPE_CHECKING:
+    from agentcycle.runtime._durable_log import DurableLog
     from agentcycle.runtime.environment import AgentSeat
 
 # Error codes the orchestrator produces itself (TOOLS.md, "Results").
@@ -129,8 +130,10 @@ class ToolOrchestrator:
         hooks: HookDispatcher | None = None,
         budget: BudgetMeter | None = None,
         children: ChildRunner | None = None,
+        ledger: DurableLog | None = None,
     ) -> None:
         self._seat = seat
+        self._ledger = ledger
         self._children = children
         self._hooks = hooks
         self._budget = budget
@@ -451,27 +454,37 @@ class ToolOrchestrator:
             tool_name=call.name,
             arguments=arguments,
         )
-        ctx = self._tool_context(call, cycle_index)
-        timeout = tool.timeout_seconds
-        try:
-            if timeout is None:
-                result = await tool.invoke(ctx, arguments)
-            else:
-                result = await asyncio.wait_for(tool.invoke(ctx, arguments), timeout)
-        except asyncio.CancelledError:
-            if not stray_cancel():
-                raise
-            result = ToolResult.error(
-                TOOL_EXECUTION_FAILED,
-                f"Tool {call.name!r} raised CancelledError while the run was not being cancelled.",
-            )
-        except Exception as exc:  # a tool's own failure is data for the model, not a crash
-            result = _failure(call, timeout, exc)
-        if not isinstance(result, ToolResult):
-            result = ToolResult.error(
-                TOOL_EXECUTION_FAILED,
-                f"Tool {call.name!r} returned {type(result).__name__}, not a ToolResult.",
-            )
+        ledger = self._ledger  # a durable run's: intent and result records around the call
+        settled = (
+            None if ledger is None else await ledger.before(tool, call, arguments, cycle_index)
+        )
+        if settled is not None:
+            result = settled  # in the log already, or settled by the resume: not run again
+        else:
+            ctx = self._tool_context(call, cycle_index)
+            timeout = tool.timeout_seconds
+            try:
+                if timeout is None:
+                    result = await tool.invoke(ctx, arguments)
+                else:
+                    result = await asyncio.wait_for(tool.invoke(ctx, arguments), timeout)
+            except asyncio.CancelledError:
+                if not stray_cancel():
+                    raise
+                result = ToolResult.error(
+                    TOOL_EXECUTION_FAILED,
+                    f"Tool {call.name!r} raised CancelledError while the run was not being "
+                    "cancelled.",
+                )
+            except Exception as exc:  # a tool's own failure is data for the model, not a crash
+                result = _failure(call, timeout, exc)
+            if not isinstance(result, ToolResult):
+                result = ToolResult.error(
+                    TOOL_EXECUTION_FAILED,
+                    f"Tool {call.name!r} returned {type(result).__name__}, not a ToolResult.",
+                )
+            if ledger is not None:
+                ledger.after(call, cycle_index, result)
         if self._hooks is not None:
             info = ToolCallInfo(call.id, call.name, arguments, cycle_index)
             result = await self._hooks.after_tool_call(info, result)

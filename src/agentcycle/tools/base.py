@@ -103,6 +103,15 @@ class ToolContext:
     scope: RunScope = field(default_factory=RunScope)
     children: ChildRunner | None = None
 
+    @property
+    def idempotency_key(self) -> str:
+        """A stable key for this call (``sha256(run_id, cycle, tool_call_id)``): a call re-run
+        after a crash gets the same key, so an idempotent tool (or the service it calls) can
+        deduplicate. Computed on access: tools that do not use it pay nothing."""
+        from agentcycle.tools.effects import idempotency_key
+
+        return idempotency_key(self.run_id, self.cycle_index, self.tool_call_id)
+
 
 @runtime_checkable
 class Tool(Protocol):

@@ -8,13 +8,17 @@ from typing import Any
 
 from agentcycle.messages import ToolResult
 from agentcycle.tools.base import SideEffect, ToolContext
+from agentcycle.tools.effects import EffectClass
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[ToolResult]]
 
 
 @dataclass(frozen=True, slots=True)
 class BuiltinTool:
-    """A built-in tool: closed JSON schema, declared side effect, async handler."""
+    """A built-in tool: closed JSON schema, declared side effect, async handler. Its effect
+    class (``agentcycle.tools.effects``) is ``declared_effect`` when set, else follows the side
+    effect: a tool that changes nothing outside the run (``none``, ``read``) is ``read``,
+    anything else ``non_idempotent``."""
 
     name: str
     description: str
@@ -24,6 +28,16 @@ class BuiltinTool:
     read_only: bool = False
     needs_approval: bool = False
     timeout_seconds: float | None = None
+    declared_effect: EffectClass | None = None
+
+    @property
+    def effect_class(self) -> EffectClass:
+        """What re-running a call does after a crash (see ``agentcycle.tools.effects``)."""
+        if self.declared_effect is not None:
+            return self.declared_effect
+        if self.side_effect in (SideEffect.NONE, SideEffect.READ):
+            return EffectClass.READ
+        return EffectClass.NON_IDEMPOTENT
 
     async def invoke(self, ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         """Run the handler."""

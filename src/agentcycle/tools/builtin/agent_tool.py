@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from agentcycle.messages import ToolResult
 from agentcycle.tools.base import ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
+from agentcycle.tools.effects import EffectClass
 
 
 class NamedAgent(Protocol):
@@ -71,6 +72,8 @@ def agent_tool(agent: NamedAgent, *, name: str, description: str | None) -> Buil
         description=text,
         parameters=_PARAMETERS,
         handler=handle,
+        # A child run may act on the world; running it again could act twice.
+        declared_effect=EffectClass.NON_IDEMPOTENT,
     )
 
 

@@ -1,0 +1,182 @@
+"""The CLI's durable runs: ``--execution``/``--store`` on a run, ``runs status`` and ``resume``.
+
+    agentcycle --execution inline|thread --store URL -p "..."   a run kept in the store
+    agentcycle runs status RUN_ID --store URL                   its status as JSON
+    agentcycle resume RUN_ID --store URL [-p ANSWER] [...]      continue it in this process
+
+Store URLs as ``open_checkpoint_store`` takes them: ``memory:``, ``sqlite:///path``
+(``sqlite:////abs/path``), ``redis://host:port/db``. ``resume`` builds the agent the way a run
+does, from the same flags (``--agents``, ``--workspace``, ``--settings-file`` and
+``AGENTCYCLE_SETTINGS`` ...); without ``--backend``/``--model`` it takes the model the run was
+started with. Only ``argparse`` is imported at module level, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+COMMANDS = ("runs", "resume")
+"""First arguments that select a durable subcommand instead of a run."""
+
+
+def add_durable_flags(parser: argparse.ArgumentParser) -> None:
+    """The run flags for durable runs (``--execution``, ``--store``, ``--lease-ttl``)."""
+    parser.add_argument(
+        "--execution",
+        choices=("inline", "thread"),
+        default="inline",
+        help="where the loop runs: inline (default) or on its own event loop in a thread",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep the run in this checkpoint store (memory:, sqlite:///path, "
+        "redis://host:port/db) and print its run id; continue it with `agentcycle resume`",
+    )
+    parser.add_argument(
+        "--lease-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="how long a durable run's lease outlives its process (default: 15)",
+    )
+
+
+def durable_config_fields(args: argparse.Namespace) -> dict[str, object]:
+    """``RunConfig`` fields for the durable flags of ``args``."""
+    fields: dict[str, object] = {"execution": args.execution}
+    if args.store is not None:
+        fields["checkpoint_store"] = args.store
+    if args.lease_ttl is not None:
+        from agentcycle.runtime.durable import Durability
+
+        fields["durability"] = Durability(lease_ttl=args.lease_ttl)
+    return fields
+
+
+def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
+    """``agentcycle runs status ...`` and ``agentcycle resume ...``."""
+    out = stdout or sys.stdout
+    if argv[0] == "runs":
+        parser = argparse.ArgumentParser(prog="agentcycle runs")
+        sub = parser.add_subparsers(dest="action", required=True)
+        status = sub.add_parser("status", help="print a durable run's status as JSON")
+        status.add_argument("run_id")
+        status.add_argument("--store", metavar="URL", required=True)
+        args = parser.parse_args(argv[1:])
+        return _status(args.run_id, args.store, out)
+    return _resume(argv[1:], out)
+
+
+def _status(run_id: str, url: str, out: TextIO) -> int:
+    from agentcycle.errors import AgentcycleError
+    from agentcycle.runtime.durable import run_status
+    from agentcycle.stores.checkpoint_urls import open_checkpoint_store
+
+    try:
+        store = open_checkpoint_store(url)
+        try:
+            status = run_status(store, run_id)
+        finally:
+            store.close()
+    except AgentcycleError as exc:
+        print(f"agentcycle: {exc.message}", file=sys.stderr)
+        return 1
+    if status is None:
+        print(f"agentcycle: no run {run_id!r} in {url}", file=sys.stderr)
+        return 1
+    print(json.dumps(status, ensure_ascii=False), file=out)
+    return 0
+
+
+def _resume(argv: Sequence[str], out: TextIO) -> int:
+    from agentcycle.cli import build_parser
+
+    parser = build_parser()
+    parser.prog = "agentcycle resume"
+    parser.add_argument("run_id", help="the run to continue")
+    for action in parser._actions:  # the prompt is the answer to a question, if any
+        if action.dest == "prompt":
+            action.required = False
+            action.help = "the answer, for a run waiting for the user"
+    args = parser.parse_args(argv)
+    if args.store is None:
+        parser.error("resume needs --store URL")
+    return _resume_run(args, out)
+
+
+def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+    import time
+
+    from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
+    from agentcycle.cli._run import _EXIT_BY_STATUS, _build, _failed, _interrupted, _report
+    from agentcycle.cli._terminal import Terminal
+    from agentcycle.errors import AgentcycleError
+    from agentcycle.result import RunResult
+
+    err = sys.stderr
+    started = time.monotonic()
+    terminal = Terminal(err)
+    try:
+        _started_with(args)
+        agent, config, previews = _build(args, terminal)
+    except AgentcycleError as exc:
+        return _failed(args, out, err, exc)
+    renderer: Renderer = (
+        JsonLinesRenderer(out)
+        if args.events
+        else HumanRenderer(terminal, quiet=args.json, previews=previews.previews)
+    )
+
+    async def resume() -> RunResult:
+        from agentcycle.runner import Runner
+
+        handle = await Runner.start_resumed_run(
+            agent, args.run_id, input=args.prompt, config=config
+        )
+        print(f"agentcycle: resuming run {handle.run_id}", file=err, flush=True)
+        try:
+            async for event in handle.events():
+                renderer.render(event)
+            return await handle.result()
+        except asyncio.CancelledError:
+            await handle.cancel("interrupted from the terminal")
+            raise
+        finally:
+            await handle.release_model_clients()
+
+    try:
+        result = asyncio.run(resume())
+    except KeyboardInterrupt:
+        renderer.close()
+        return _interrupted(args, out, err, args.run_id)
+    except AgentcycleError as exc:
+        renderer.close()
+        return _failed(args, out, err, exc)
+    renderer.close()
+    _report(result, args, out, terminal, time.monotonic() - started)
+    return _EXIT_BY_STATUS[result.status]
+
+
+def _started_with(args: argparse.Namespace) -> None:
+    """Default the model and agent type to what the run was started with."""
+    from agentcycle.errors import RunNotFound
+    from agentcycle.state import RunState
+    from agentcycle.stores.checkpoint_urls import open_checkpoint_store
+
+    store = open_checkpoint_store(args.store)
+    try:
+        records = store.read(args.run_id, limit=1) if store.head(args.run_id) else []
+    finally:
+        store.close()
+    if not records:
+        raise RunNotFound(f"no run {args.run_id!r} in {args.store}")
+    spec = RunState.model_validate(records[0].payload["state"]).spec
+    if args.backend is None and args.model is None:
+        args.backend, args.model = spec.backend, spec.model
+    if args.agent_type == "default" and spec.metadata.get("agent_type") == "computer":
+        args.agent_type = "computer"

@@ -1,0 +1,490 @@
+"""The writer of a durable run's log, and its effect ledger (see ``runtime/durable.py``).
+
+One ``DurableLog`` per run execution. It owns the run's lease (epoch) and the next ``seq``,
+collects the events the bus publishes, and appends them inside the next record, so an event is
+durable exactly when the step it belongs to is. Writes are synchronous on the run's event
+loop: the loop must wait for each write before it goes on anyway (a model answer is durable
+before any tool runs), and handing the write to a thread costs several times the write itself
+(~150 µs per call on the reference machine). A host that runs many durable runs concurrently
+runs them with ``execution="thread"``, so each blocks only its own loop.
+
+Record keys are the documented ``record_keys``; a resumed cycle re-uses its durable records and
+never writes a key twice (a re-made model call takes the next attempt number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter
+
+from agentcycle.errors import (
+    AgentcycleError,
+    CheckpointStorageError,
+    EffectNeedsReconciliation,
+    Fenced,
+    LeaseLost,
+    RunTerminated,
+    SeqConflict,
+)
+from agentcycle.events import CheckpointCreated, RunEvent, RunStatus
+from agentcycle.messages import TokenUsage, ToolCall, ToolResult
+from agentcycle.models.base import ModelResponse
+from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, FoldedRun, PartialCycle
+from agentcycle.runtime.crashpoints import crashpoint
+from agentcycle.runtime.durable import Durability, UnverifiedPolicy
+from agentcycle.state import RunState, RunToolState
+from agentcycle.stores.checkpoints import CheckpointStore
+from agentcycle.stores.run_records import NewRecord, RecordKind, record_keys
+from agentcycle.tools.base import Tool
+from agentcycle.tools.effects import EffectClass, effect_class_of, idempotency_key
+
+if TYPE_CHECKING:
+    from agentcycle.runtime.event_bus import EventBus
+    from agentcycle.runtime.outcome import LoopOutcome
+
+EFFECT_UNVERIFIED = "effect_unverified"
+"""The error code of the notice a ``tell_model`` run gives the model for an unverified call."""
+
+_Draft = tuple[RecordKind, str, dict[str, Any]]
+
+_WRITE_ATTEMPTS = 3
+_RESPONSE: TypeAdapter[ModelResponse] = TypeAdapter(ModelResponse)
+
+
+def new_owner() -> str:
+    """A lease owner id unique to this process and call (host, pid, random)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class DurableLog:
+    """Appends one run's records under its lease and resolves its effects on resume.
+
+    ``folded`` is the log read back for a resumed run (``None`` for a new one); its partial
+    cycle is replayed: a durable model answer is not asked again, a durable tool result is
+    not run again, and an intent without a result is resolved by the tool's effect class."""
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        state: RunState,
+        tool_state: RunToolState,
+        bus: EventBus,
+        *,
+        owner: str,
+        epoch: int,
+        next_seq: int,
+        options: Durability,
+        folded: FoldedRun | None = None,
+        resolutions: dict[str, ToolResult | str] | None = None,
+        owns_store: bool = False,
+    ) -> None:
+        self._store = store
+        self._owns_store = owns_store
+        self._state = state
+        self._tool_state = tool_state
+        self._bus = bus
+        self._run_id = state.spec.run_id
+        self._owner = owner
+        self._epoch = epoch
+        self._next = next_seq
+        self._ttl_ms = max(1, int(options.lease_ttl * 1000))
+        self._policy = UnverifiedPolicy(options.on_unverified)
+        self._partial: PartialCycle | None = folded.partial if folded is not None else None
+        self._committed = folded.committed if folded is not None else len(state.cycles)
+        self._counters = dict(folded.counters) if folded else dict.fromkeys(COUNTERS, 0)
+        self._waits = dict(folded.waits) if folded is not None else {}
+        self._resolutions = dict(resolutions or {})
+        self._pending: list[RunEvent] = []
+        self._deferred: list[_Draft] = []
+        self._running: dict[str, tuple[EffectClass, str]] = {}
+        """Calls ``before`` let run, by id: their effect class and how they came to run."""
+        self._tool_state_json: str | None = None
+        self._lost = False
+        self._heartbeat: asyncio.Task[None] | None = None
+        bus.add_listener(self._pending.append)
+
+    # ------------------------------------------------------------------ lease
+
+    def start(self, on_cancel: Callable[[str], None]) -> None:
+        """Start the heartbeat (on the run's event loop). A cancel requested through the
+        store (``request_cancel``, from any process) reaches ``on_cancel`` at the next beat."""
+        self._heartbeat = asyncio.get_running_loop().create_task(
+            self._beat(on_cancel), name=f"agentcycle-lease-{self._run_id}"
+        )
+
+    async def _beat(self, on_cancel: Callable[[str], None]) -> None:
+        # Renew every third of the TTL: two missed beats still leave the lease live.
+        interval = self._ttl_ms / 3000
+        cancelling = False
+        while not self._lost:
+            await asyncio.sleep(interval)
+            try:
+                renewed = self._store.renew_lease(
+                    self._run_id, self._owner, self._epoch, self._ttl_ms
+                )
+            except CheckpointStorageError:
+                continue  # the next beat retries; the lease outlives two misses
+            if not renewed.ok:
+                self._lost = True
+            elif renewed.cancel_reason is not None and not cancelling:
+                cancelling = True
+                on_cancel(renewed.cancel_reason)
+
+    def _stop_beating(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+
+    def _close(self) -> None:
+        """The execution is over: stop the heartbeat, close a store opened from a URL."""
+        self._stop_beating()
+        if self._owns_store:
+            self._owns_store = False
+            self._store.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def _defer(self, *drafts: _Draft) -> None:
+        """Records that need not be durable before the run goes on (re-doing their step after
+        a crash is harmless): they go out with the next append."""
+        self._deferred.extend(drafts)
+
+    def _append(self, *drafts: _Draft) -> None:
+        """Append the deferred records and ``drafts`` as one batch; the events published since
+        the last append go into the last record. Losing the run (fenced, another writer's
+        record at our seq) raises ``LeaseLost`` and nothing is written any more."""
+        if self._lost:
+            raise LeaseLost(f"run {self._run_id}: this process no longer owns the run")
+        if self._deferred:
+            drafts = (*self._deferred, *drafts)
+            self._deferred = []
+        events, self._pending[:] = [e.to_dict() for e in self._pending], []
+        records = []
+        last = len(drafts) - 1
+        for i, (kind, key, payload) in enumerate(drafts):
+            if i == last:  # the step that made them: a commit carries its checkpoint_created
+                payload[EVENTS] = events
+            records.append(NewRecord(kind, key, payload))
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                result = self._store.append(
+                    self._run_id, records, expected_seq=self._next, epoch=self._epoch
+                )
+                break
+            except CheckpointStorageError:
+                # Ambiguous: an identical re-append is a no-op success if the first landed.
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+            except (Fenced, SeqConflict, RunTerminated) as exc:
+                self._lost = True
+                self._stop_beating()
+                raise LeaseLost(
+                    f"run {self._run_id}: another owner took the run over ({exc.code})",
+                    details={"run_id": self._run_id, "epoch": self._epoch},
+                ) from exc
+        self._next = result.last_seq + 1
+
+    def resumes_cycle(self, index: int) -> bool:
+        """Whether cycle ``index`` was started before the resume (its start is durable)."""
+        return self._partial is not None and self._partial.index == index
+
+    def replayed_response(self, index: int) -> tuple[ModelResponse, TokenUsage] | None:
+        """Cycle ``index``'s durable model answer, when the resume found one."""
+        partial = self._partial
+        if partial is None or partial.index != index or partial.model_result is None:
+            return None
+        payload = partial.model_result
+        return (
+            _RESPONSE.validate_python(payload["response"]),
+            TokenUsage.model_validate(payload["usage"]),
+        )
+
+    def model_intent(self, index: int) -> None:
+        """Before cycle ``index``'s model call: ``cycle_started`` (unless resumed) and
+        ``model_intent``."""
+        partial = self._partial
+        if partial is not None and partial.index == index:
+            attempt = partial.model_attempts + 1
+            if partial.model_attempts:
+                self._counters["model_calls_duplicated"] += 1
+            self._append(
+                (
+                    RecordKind.MODEL_INTENT,
+                    record_keys.model_intent(index, attempt),
+                    {"cycle": index, "attempt": attempt},
+                )
+            )
+            return
+        self._append(
+            (RecordKind.CYCLE_STARTED, record_keys.cycle_started(index), {"cycle": index}),
+            (
+                RecordKind.MODEL_INTENT,
+                record_keys.model_intent(index),
+                {"cycle": index, "attempt": 1},
+            ),
+        )
+
+    def model_result(
+        self, index: int, response: ModelResponse, usage: TokenUsage, tools: Mapping[str, Tool]
+    ) -> None:
+        """Cycle ``index``'s model answer (with the compaction records the cycle made before
+        its call, so a resume sees the same history), durable before any call of a tool with
+        an effect runs: asking the model again would give new calls, new idempotency keys.
+        When every call is to a ``read`` tool (or there is none) it goes out with the next
+        append: a crash before that just asks again. ``tools`` are the agent's."""
+        partial = self._partial
+        attempt = partial.model_attempts + 1 if partial and partial.index == index else 1
+        effects = any(
+            effect_class_of(tools[c.name]) is not EffectClass.READ
+            for c in response.tool_calls
+            if c.name in tools
+        )
+        (self._append if effects else self._defer)(
+            (
+                RecordKind.MODEL_RESULT,
+                record_keys.model_result(index, attempt),
+                {
+                    "cycle": index,
+                    "attempt": attempt,
+                    "response": _RESPONSE.dump_python(response, mode="json"),
+                    "usage": usage.model_dump(mode="json"),
+                    "cycles": self._new_cycles(),
+                },
+            )
+        )
+        crashpoint("after_model_result", index)
+
+    def commit(self, index: int) -> None:
+        """Cycle ``index``'s checkpoint: ``checkpoint_created`` and the ``cycle_committed``
+        record that carries it, with the cycle records added since the last commit."""
+        key = record_keys.cycle_committed(index)
+        crashpoint("before_commit", index)
+        self._bus.emit(
+            CheckpointCreated,
+            cycle_index=index,
+            checkpoint_key=key,
+            resume_attempt=self._state.resume_count,
+        )
+        self._append((RecordKind.CYCLE_COMMITTED, key, self._delta({"cycle": index})))
+        self._committed = len(self._state.cycles)
+        self._partial = None
+        crashpoint("after_commit", index)
+
+    def end(self, outcome: LoopOutcome) -> None:
+        """The run stopped: a ``waiting`` record (for the user, an approval, or a
+        reconciliation: resumable) or the ``terminal`` one; the lease is given back."""
+        try:
+            self._end(outcome)
+        finally:
+            self._close()
+
+    def _end(self, outcome: LoopOutcome) -> None:
+        self._stop_beating()
+        if self._lost:
+            return
+        state = self._state
+        cycle = state.last_cycle_index
+        error = outcome.error
+        if isinstance(error, EffectNeedsReconciliation):
+            reason: str | None = "reconciliation"
+        elif outcome.status is RunStatus.WAIT_USER:
+            reason = "approval" if state.pending_tool_calls else "user"
+        else:
+            reason = None
+        self._tool_state_json = None  # an end record always carries the tools' state
+        payload = self._delta(
+            {
+                "cycle": cycle,
+                "reason": reason,
+                "final": {
+                    "status": outcome.status.value,
+                    "completion_reason": outcome.completion_reason.value,
+                    "pending_tool_calls": [
+                        p.model_dump(mode="json") for p in state.pending_tool_calls
+                    ],
+                    "session_cursor": state.session_cursor,
+                    "event_seq": self._bus.seq,
+                },
+                "error": None if error is None else {"code": error.code, "message": error.message},
+            }
+        )
+        if reason is None:
+            self._append((RecordKind.TERMINAL, record_keys.terminal(), payload))
+            return
+        attempt = self._waits[cycle] = self._waits.get(cycle, 0) + 1
+        self._append((RecordKind.WAITING, record_keys.waiting(cycle, attempt), payload))
+        with contextlib.suppress(AgentcycleError):  # it expires anyway
+            self._store.release_lease(self._run_id, self._owner, self._epoch)
+
+    def abandon(self) -> None:
+        """This execution stops without an ending (its loop died): stop the heartbeat so the
+        lease expires and another process can resume the run."""
+        self._close()
+
+    def _new_cycles(self) -> list[dict[str, Any]]:
+        return [c.model_dump(mode="json") for c in self._state.cycles[self._committed :]]
+
+    def _delta(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` plus the cycle records since the last commit, the tools' state when it
+        changed since the last record that carried it, and the counters."""
+        payload["cycles"] = self._new_cycles()
+        tool_state_json = self._tool_state.model_dump_json()
+        if tool_state_json != self._tool_state_json:
+            payload["tool_state"] = json.loads(tool_state_json)
+            self._tool_state_json = tool_state_json
+        payload["counters"] = dict(self._counters)
+        return payload
+
+    # ------------------------------------------------------------------ effect ledger
+
+    async def before(
+        self, tool: Tool, call: ToolCall, arguments: dict[str, Any], index: int
+    ) -> ToolResult | None:
+        """Before a tool call of cycle ``index`` runs: its result when the run must not run it
+        (already in the log, or settled by recovery), else ``None`` and the call runs, then
+        ``after``. A ``read`` call is not recorded; an ``idempotent`` one runs (again, after a
+        crash, with the same key) and its result goes out with the next append; a
+        ``non_idempotent`` one gets a durable ``effect_intent`` now and a durable
+        ``effect_result`` after, and an intent the resume found without a result is settled by
+        ``_recover``."""
+        partial = self._partial if self._partial and self._partial.index == index else None
+        if partial is not None and call.id in partial.results:
+            self._counters["effects_replayed"] += 1
+            return ToolResult.model_validate(partial.results[call.id]["result"])
+        effect = effect_class_of(tool)
+        if effect is EffectClass.READ:
+            return None
+        key = idempotency_key(self._run_id, index, call.id)
+        if effect is EffectClass.IDEMPOTENT:
+            # No intent barrier: after a crash the call simply runs again with the same key.
+            retried = partial is not None
+            if retried:
+                self._counters["effects_retried_idempotent"] += 1
+            self._running[call.id] = (effect, "retried" if retried else "ran")
+            return None
+        if partial is not None and call.id in partial.intents:
+            settled, source = await self._recover(tool, call, arguments, index, key)
+            if settled is not None:
+                self._append(_result_draft(index, call.id, source, settled))
+                return settled
+            self._running[call.id] = (effect, source)
+            return None
+        self._append(
+            (
+                RecordKind.EFFECT_INTENT,
+                record_keys.effect_intent(index, call.id),
+                {
+                    "cycle": index,
+                    "effect_id": f"{self._run_id}/{index}/{call.id}",
+                    "tool_call_id": call.id,
+                    "tool": call.name,
+                    "arguments": arguments,
+                    "idempotency_key": key,
+                    "effect_class": effect.value,
+                },
+            )
+        )
+        crashpoint("after_effect_intent", index)
+        self._running[call.id] = (effect, "ran")
+        return None
+
+    def after(self, call: ToolCall, index: int, result: ToolResult) -> None:
+        """A call ``before`` let run has returned: record its result (durable before the run
+        goes on for a non-idempotent call, with the next append for an idempotent one)."""
+        running = self._running.pop(call.id, None)
+        if running is None:
+            return  # a read call
+        effect, source = running
+        crashpoint("mid_tool", index)
+        draft = _result_draft(index, call.id, source, result)
+        if effect is EffectClass.IDEMPOTENT:
+            self._defer(draft)
+        else:
+            self._append(draft)
+        crashpoint("after_effect_result", index)
+
+    async def _recover(
+        self, tool: Tool, call: ToolCall, arguments: dict[str, Any], index: int, key: str
+    ) -> tuple[ToolResult | None, str]:
+        """Settle a non-idempotent call's intent without a result: what the host said, the
+        tool's ``verify`` answer, or the unverified policy. ``(None, source)``: run the call."""
+        resolution = self._resolutions.pop(call.id, None)
+        if isinstance(resolution, ToolResult):
+            return resolution, "resolved"
+        if resolution == "retry":
+            return None, "retried"
+        verdict = await _verify(tool, key, arguments)
+        if isinstance(verdict, ToolResult):
+            self._counters["effects_verified"] += 1
+            return verdict, "verified"
+        if verdict is False:  # verified not done: running it now is its first time
+            self._counters["effects_verified"] += 1
+            return None, "ran"
+        policy = UnverifiedPolicy(getattr(tool, "on_unverified", None) or self._policy)
+        partial = self._partial
+        if partial is not None and call.id not in partial.unverified:
+            partial.unverified.add(call.id)
+            self._counters["effects_unverified"] += 1
+            self._append(
+                (
+                    RecordKind.EFFECT_UNVERIFIED,
+                    record_keys.effect_unverified(index, call.id),
+                    {"cycle": index, "tool_call_id": call.id, "policy": policy.value},
+                )
+            )
+        details = {
+            "effect_id": f"{self._run_id}/{index}/{call.id}",
+            "tool_call_id": call.id,
+            "tool_name": call.name,
+            "arguments": arguments,
+            "idempotency_key": key,
+        }
+        if policy is UnverifiedPolicy.TELL_MODEL:
+            notice = (
+                f"Tool {call.name!r} with these arguments was interrupted and may have run; "
+                "its outcome is unknown. Check before repeating it."
+            )
+            return ToolResult.error(EFFECT_UNVERIFIED, notice, details=details), "unverified"
+        raise EffectNeedsReconciliation(
+            f"tool call {call.id} ({call.name}) may have acted before the crash and cannot be "
+            "verified; resume the run with resolutions={tool_call_id: ToolResult | 'retry'}",
+            details=details,
+        )
+
+
+def _result_draft(index: int, call_id: str, source: str, result: ToolResult) -> _Draft:
+    return (
+        RecordKind.EFFECT_RESULT,
+        record_keys.effect_result(index, call_id),
+        {
+            "cycle": index,
+            "tool_call_id": call_id,
+            "source": source,
+            "result": result.model_dump(mode="json"),
+        },
+    )
+
+
+async def _verify(tool: Tool, key: str, arguments: dict[str, Any]) -> ToolResult | bool | None:
+    """The tool's ``verify(idempotency_key, arguments)`` answer: a ``ToolResult`` (it happened,
+    with this result), ``False`` (it did not happen) or ``None`` (unknown, also when the tool
+    has no ``verify`` or it failed)."""
+    verify = getattr(tool, "verify", None)
+    if verify is None:
+        return None
+    try:
+        verdict = verify(key, arguments)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+    except Exception:  # a failing check proves nothing: the effect stays unverified
+        return None
+    return verdict if isinstance(verdict, ToolResult) or verdict is False else None

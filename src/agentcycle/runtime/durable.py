@@ -1,0 +1,103 @@
+"""Durable runs: options, and reading a run back from its checkpoint store.
+
+A run with ``RunConfig.checkpoint_store`` keeps its log in the store (see
+``agentcycle.stores.run_records``): per cycle ``cycle_started`` + ``model_intent``, then
+``model_result`` (durable before any tool runs), then per tool call with an external effect
+``effect_intent`` and ``effect_result``, then ``cycle_committed``, the cycle's checkpoint. Every
+record carries the events the run emitted since the previous record, so the durable event
+stream *is* the log and cannot diverge from the checkpoint; ``checkpoint_created`` is inside the
+commit record it announces. ``Runner.resume_run`` folds the log and continues.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agentcycle.events import RunEvent, parse_event
+
+if TYPE_CHECKING:  # a run without a store never imports the stores
+    from agentcycle.stores.checkpoints import CheckpointStore
+
+__all__ = [
+    "DEFAULT_LEASE_TTL",
+    "Durability",
+    "UnverifiedPolicy",
+    "durable_events",
+    "run_status",
+]
+
+DEFAULT_LEASE_TTL = 15.0
+"""Seconds a durable run's lease lasts without a heartbeat (renewed every third of it)."""
+
+
+class UnverifiedPolicy(enum.StrEnum):
+    """What a resumed run does with a tool call that may have acted and cannot be verified."""
+
+    PAUSE = "pause"
+    """Stop the run, resumable (``waiting`` in the log, the run's result ``failed`` with
+    ``effect_needs_reconciliation``); the host says what happened through
+    ``Runner.resume_run(..., resolutions={tool_call_id: ToolResult | "retry"})``."""
+    TELL_MODEL = "tell_model"
+    """Give the model a structured notice as the call's result and go on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """How a durable run behaves. ``lease_ttl``: seconds the run's lease lasts without a
+    heartbeat (a run whose process died can be resumed elsewhere after that). ``on_unverified``:
+    the run's policy for unverifiable effects (a tool may override it with an
+    ``on_unverified`` attribute)."""
+
+    lease_ttl: float = DEFAULT_LEASE_TTL
+    on_unverified: UnverifiedPolicy | str = UnverifiedPolicy.PAUSE
+
+
+def durable_events(store: CheckpointStore, run_id: str, since_seq: int = 0) -> Iterator[RunEvent]:
+    """The run's durable event stream from its log: every event with ``seq > since_seq`` (the
+    run's own seq; forwarded child events come where they occurred), in order."""
+    emitting = since_seq == 0
+    for record in store.read(run_id):
+        for data in record.payload.get("events", ()):
+            if not emitting and data["run_id"] == run_id and data["seq"] > since_seq:
+                emitting = True
+            if emitting:
+                yield parse_event(data)
+
+
+def run_status(store: CheckpointStore, run_id: str) -> dict[str, Any] | None:
+    """A durable run's status as JSON-ready data (``None`` for an unknown run): the log's
+    status and length, the lease, a pending cancel, the last committed cycle, the last event
+    seq, the run's status once it stopped, and the recovery counters."""
+    head = store.head(run_id)
+    if head is None:
+        return None
+    from agentcycle.runtime._durable_fold import fold
+
+    folded = fold(store.read(run_id))
+    state = folded.state
+    lease = head.lease
+    end = folded.end_payload or {}
+    return {
+        "run_id": run_id,
+        "log_status": head.status.value,
+        "last_seq": head.last_seq,
+        "epoch": head.epoch,
+        "lease": None
+        if lease is None
+        else {"owner": lease.owner, "epoch": lease.epoch, "live": head.lease_live},
+        "cancel_requested": head.cancel_reason,
+        "agent": state.spec.agent_name,
+        "cycles_committed": state.cycles[folded.committed - 1].index if folded.committed else 0,
+        "cycle_in_progress": folded.partial.index if folded.partial is not None else None,
+        "event_seq": folded.event_seq,
+        "run_status": None if state.status is None else str(state.status),
+        "completion_reason": None
+        if state.completion_reason is None
+        else str(state.completion_reason),
+        "waiting_for": end.get("reason") if folded.ended == "waiting" else None,
+        "error": end.get("error"),
+        "counters": folded.counters,
+    }
