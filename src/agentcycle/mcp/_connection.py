@@ -59,9 +59,10 @@ class Connection:
         try:
             await ready
         except BaseException as exc:
+            stderr = self.stderr_tail()  # before aclose closes the file
             await self.aclose()
-            if isinstance(exc, Exception) and not isinstance(exc, ServerUnavailable):
-                raise ServerUnavailable(_describe(exc), self.stderr_tail()) from exc
+            if isinstance(exc, Exception):
+                raise ServerUnavailable(_describe(exc), stderr) from exc
             raise
         self.alive = True
 

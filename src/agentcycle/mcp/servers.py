@@ -100,6 +100,10 @@ class MCPServers:
                 )
         return tools, tuple(failures)
 
+    def changes(self, server: str) -> int:
+        """How many tool-list changes ``server`` has announced so far."""
+        return self._server(server).change_count
+
     async def wait_tools_changed(self, server: str, seen: int = 0) -> int:
         """Wait until ``server`` has announced more than ``seen`` tool-list changes and return
         the count (for hosts and tests that follow changes)."""
@@ -124,6 +128,10 @@ class _Server:
         self._restarting = asyncio.Lock()
         self._changes = 0
         self._change = asyncio.Event()
+
+    @property
+    def change_count(self) -> int:
+        return self._changes
 
     @property
     def running(self) -> bool:
@@ -204,6 +212,7 @@ class _Server:
                     f"MCP server {name!r} is unavailable: {failure.message}",
                     name,
                     tool,
+                    {"stderr": failure.stderr} if failure.stderr else None,
                 )
         connection = self._connection
         assert connection is not None
