@@ -178,7 +178,7 @@ async def test_two_tools_that_sanitise_to_one_name_are_a_configuration_error() -
         await call(tools["s__grow"], name="get.item")
         await call(tools["s__grow"], name="get_item")
         await servers.wait_tools_changed("s", seen)
-        with pytest.raises(ConfigurationError, match="s/get.item and s/get_item both become"):
+        with pytest.raises(ConfigurationError, match=r"s/get\.item and s/get_item both become"):
             await servers.tools()
     with pytest.raises(ConfigurationError, match="two servers are named 's'"):
         MCPServers([stdio("s"), stdio("s")])
