@@ -194,9 +194,8 @@ class _Server:
                     return listed
 
         assert self._connection is not None
-        return await asyncio.wait_for(
-            self._connection.request(list_all), timeout=self.config.timeout_s
-        )
+        async with asyncio.timeout(self.config.timeout_s):
+            return await self._connection.request(list_all)
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> ToolResult:
         """Call ``tool``; every failure is an error result with a stable code."""
@@ -217,10 +216,9 @@ class _Server:
         connection = self._connection
         assert connection is not None
         try:
-            result = await asyncio.wait_for(
-                connection.request(lambda client: client.call_tool(tool, arguments)),
-                timeout=self.config.timeout_s,
-            )
+            # asyncio.timeout, not wait_for: no extra task per call (3.11).
+            async with asyncio.timeout(self.config.timeout_s):
+                result = await connection.request(lambda client: client.call_tool(tool, arguments))
         except TimeoutError:
             self._broken = True
             return error_result(
