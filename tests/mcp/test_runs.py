@@ -194,3 +194,16 @@ async def test_a_third_party_server_from_pypi() -> None:
     assert converted["target"]["datetime"].endswith("T21:00:00+09:00")
     tools = model.requests[0].tools
     assert {"time__get_current_time", "time__convert_time"} <= set(tools)
+
+
+def test_shared_servers_belong_to_the_loop_that_opened_them() -> None:
+    loop = asyncio.new_event_loop()
+    servers = MCPServers([stdio("s")])
+    loop.run_until_complete(servers.open())
+    try:
+        agent = Agent(model=ScriptedModel([FINISH]), mcp_servers=servers)
+        with pytest.raises(ConfigurationError, match="started on another event loop"):
+            Runner.run_sync(agent, "go")  # run_sync runs on a private loop
+    finally:
+        loop.run_until_complete(servers.aclose())
+        loop.close()

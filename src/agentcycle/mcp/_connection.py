@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from agentcycle.errors import ConfigurationError
 from agentcycle.mcp.config import HttpServerConfig, MCPServerConfig, StdioServerConfig
 
 STDERR_TAIL_CHARS = 2_000
@@ -45,13 +46,15 @@ class Connection:
         self._on_tools_changed = on_tools_changed
         self._queue: asyncio.Queue[tuple[Operation, asyncio.Future[Any]] | None] = asyncio.Queue()
         self._owner: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stderr: Any = None
         self.alive = False
 
     async def start(self) -> None:
         """Start the server and its session; raise ``ServerUnavailable`` (with the stderr tail)
         when it cannot start."""
-        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
         if isinstance(self.config, StdioServerConfig):
             # A real file: the subprocess writes its stderr to the descriptor. Closed by aclose.
             self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
@@ -70,7 +73,13 @@ class Connection:
         """Run ``operation`` on the session; cancelling the caller cancels the request."""
         if not self.alive or self._owner is None or self._owner.done():
             raise ServerUnavailable(f"MCP server {self.config.name!r} is not running")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            raise ConfigurationError(
+                f"MCP server {self.config.name!r} was started on another event loop: use "
+                f"shared MCPServers on the loop that opened them (Runner.run, not run_sync)"
+            )
+        future: asyncio.Future[Any] = loop.create_future()
         self._queue.put_nowait((operation, future))
         try:
             return await asyncio.shield(future)

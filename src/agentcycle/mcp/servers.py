@@ -155,6 +155,8 @@ class _Server:
         if self._listing is None or not self.config.cache_tools:
             try:
                 self._listing = await self._list()
+            except ConfigurationError:
+                raise
             except Exception as exc:
                 return MCPServerFailure(self.config.name, f"tools/list failed: {exc}")
         config = self.config
@@ -239,9 +241,12 @@ class _Server:
         except ServerUnavailable as exc:
             self._broken = True
             return error_result(MCP_SERVER_UNAVAILABLE, str(exc), name, tool)
+        except ConfigurationError:
+            raise
         except Exception as exc:
-            # A broken pipe or closed stream: the transport is gone, not just this call.
-            self._broken = _is_transport_failure(exc)
+            # A broken pipe, a closed stream or a dead session: the transport is gone, not
+            # just this call.
+            self._broken = _is_transport_failure(exc) or not connection.alive
             code = MCP_SERVER_UNAVAILABLE if self._broken else MCP_PROTOCOL_ERROR
             return error_result(code, f"{type(exc).__name__}: {exc}", name, tool)
         return convert_result(result, name, tool)
