@@ -37,6 +37,7 @@ def test_a_file_with_both_transports_and_every_option(tmp_path: Path) -> None:
                     "cwd": "/tmp",
                     "allowed_tools": ["read"],
                     "timeout_s": 5,
+                    "startup_timeout_s": 90,
                     "require_approval": True,
                 },
                 "remote": {
@@ -57,6 +58,7 @@ def test_a_file_with_both_transports_and_every_option(tmp_path: Path) -> None:
         cwd="/tmp",
         allowed_tools=("read",),
         timeout_s=5.0,
+        startup_timeout_s=90.0,
         require_approval=True,
     )
     assert remote == HttpServerConfig(

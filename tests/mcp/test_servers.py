@@ -3,7 +3,9 @@ styles, a timeout, a server killed mid-call, a list_changed notice, filters and 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -191,3 +193,36 @@ async def test_a_server_that_fails_to_start_is_reported_with_its_stderr() -> Non
     (failure,) = failures
     assert failure.server == "bad"
     assert "missing configuration" in failure.stderr
+
+
+async def test_a_server_that_never_answers_is_stopped_after_its_timeout(tmp_path: Any) -> None:
+    fifo = tmp_path / "pid"
+    os.mkfifo(fifo)
+    hung = StdioServerConfig(
+        name="hung",
+        command=sys.executable,
+        args=(
+            "-c",
+            "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); "
+            "print('starting forever', file=sys.stderr, flush=True); time.sleep(600)",
+            str(fifo),
+        ),
+        startup_timeout_s=1,
+    )
+    servers = MCPServers([hung])
+    opening = asyncio.create_task(servers.open())
+    pid = int(await asyncio.to_thread(fifo.read_text))  # blocks until the server wrote it
+    await opening
+    (failure,) = servers.failures
+    assert failure.message == "did not start within 1 s"
+    assert failure.stderr == "starting forever"
+    assert gone(pid)
+    await servers.aclose()
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False

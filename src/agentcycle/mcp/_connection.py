@@ -46,24 +46,30 @@ class Connection:
         self._on_tools_changed = on_tools_changed
         self._queue: asyncio.Queue[tuple[Operation, asyncio.Future[Any]] | None] = asyncio.Queue()
         self._owner: asyncio.Task[None] | None = None
+        self._ready: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stderr: Any = None
         self.alive = False
 
     async def start(self) -> None:
         """Start the server and its session; raise ``ServerUnavailable`` (with the stderr tail)
-        when it cannot start."""
+        when it cannot start within the server's ``startup_timeout_s``."""
         self._loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = self._loop.create_future()
+        self._ready = ready
         if isinstance(self.config, StdioServerConfig):
             # A real file: the subprocess writes its stderr to the descriptor. Closed by aclose.
             self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
         self._owner = asyncio.create_task(self._own(ready), name=f"mcp:{self.config.name}")
         try:
-            await ready
+            async with asyncio.timeout(self.config.startup_timeout_s):
+                await asyncio.shield(ready)
         except BaseException as exc:
             stderr = self.stderr_tail()  # before aclose closes the file
             await self.aclose()
+            if isinstance(exc, TimeoutError):
+                message = f"did not start within {self.config.startup_timeout_s:g} s"
+                raise ServerUnavailable(message, stderr) from None
             if isinstance(exc, Exception):
                 raise ServerUnavailable(_describe(exc), stderr) from exc
             raise
@@ -104,7 +110,10 @@ class Connection:
         self.alive = False
         owner = self._owner
         if owner is not None and not owner.done():
-            self._queue.put_nowait(None)
+            if self._ready is not None and not self._ready.done():
+                owner.cancel()  # still starting: not reading its queue yet
+            else:
+                self._queue.put_nowait(None)
             done, _ = await asyncio.wait({owner}, timeout=CLOSE_TIMEOUT_S)
             if not done:
                 owner.cancel()
@@ -119,7 +128,9 @@ class Connection:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 client = await _open_client(self.config, stack, self._stderr, self._notified)
-                listener = await _listen_for_changes(client, stack, self._on_tools_changed)
+                listener = await _listen_for_changes(client, self._on_tools_changed)
+                if ready.done():  # start gave up meanwhile
+                    return
                 ready.set_result(None)
                 while (item := await self._queue.get()) is not None:
                     operation, future = item
@@ -135,7 +146,10 @@ class Connection:
                 await asyncio.gather(*children, return_exceptions=True)
         except BaseException as exc:
             if not ready.done():
-                ready.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                if isinstance(exc, Exception):
+                    ready.set_exception(exc)
+                else:
+                    ready.cancel()
             self.alive = False
             for task in requests:
                 task.cancel()
@@ -210,7 +224,7 @@ async def _open_client(
 
 
 async def _listen_for_changes(
-    client: Any, stack: contextlib.AsyncExitStack, on_change: Callable[[], None]
+    client: Any, on_change: Callable[[], None]
 ) -> asyncio.Task[None] | None:
     """On a 2026-07-28 connection, list_changed arrives on a ``subscriptions/listen`` stream
     (earlier revisions send a notification, which ``_notified`` handles). The stream is

@@ -19,6 +19,7 @@ SERVER_NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 """Server names become the prefix of exposed tool names, so they use the tool-name charset."""
 
 DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_STARTUP_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +29,7 @@ class _Common:
     allowed_tools: tuple[str, ...] | None = None
     blocked_tools: tuple[str, ...] = ()
     timeout_s: float = DEFAULT_TIMEOUT_S
+    startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
     require_approval: bool = False
     cache_tools: bool = True
 
@@ -43,7 +45,8 @@ class StdioServerConfig(_Common):
     """A server started as a subprocess speaking MCP on its stdin/stdout.
 
     ``allowed_tools`` (``None``: all) and ``blocked_tools`` filter the server's tools by their
-    MCP name; ``timeout_s`` bounds one call (``mcp_timeout``); ``require_approval`` asks before
+    MCP name; ``timeout_s`` bounds one call (``mcp_timeout``), ``startup_timeout_s`` the start
+    (process, handshake, first listing); ``require_approval`` asks before
     every call of the server's tools; ``cache_tools`` keeps the tool list until the server
     announces a change (``False``: listed again for every run).
     """
@@ -93,7 +96,14 @@ def parse_mcp_config(data: Any, *, source: str = "MCP config") -> tuple[MCPServe
     )
 
 
-_COMMON_KEYS = {"allowed_tools", "blocked_tools", "timeout_s", "require_approval", "cache_tools"}
+_COMMON_KEYS = {
+    "allowed_tools",
+    "blocked_tools",
+    "timeout_s",
+    "startup_timeout_s",
+    "require_approval",
+    "cache_tools",
+}
 _STDIO_KEYS = {"command", "args", "env", "cwd", "type", *_COMMON_KEYS}
 _HTTP_KEYS = {"url", "headers", "type", *_COMMON_KEYS}
 
@@ -113,6 +123,9 @@ def _server(name: str, entry: Any, where: str) -> MCPServerConfig:
         "allowed_tools": _optional_names(entry, "allowed_tools", where),
         "blocked_tools": _optional_names(entry, "blocked_tools", where) or (),
         "timeout_s": _timeout(entry.get("timeout_s", DEFAULT_TIMEOUT_S), f"{where}.timeout_s"),
+        "startup_timeout_s": _timeout(
+            entry.get("startup_timeout_s", DEFAULT_STARTUP_TIMEOUT_S), f"{where}.startup_timeout_s"
+        ),
         "require_approval": _flag(entry, "require_approval", False, where),
         "cache_tools": _flag(entry, "cache_tools", True, where),
     }
@@ -152,6 +165,7 @@ def check_server(config: MCPServerConfig, *, where: str | None = None) -> MCPSer
     if isinstance(config, HttpServerConfig) and not config.url.startswith(("http://", "https://")):
         raise ConfigurationError(f"{where}.url: expected an http(s) URL, got {config.url!r}")
     _timeout(config.timeout_s, f"{where}.timeout_s")
+    _timeout(config.startup_timeout_s, f"{where}.startup_timeout_s")
     return config
 
 

@@ -225,7 +225,7 @@ class _Server:
             self._broken = True
             return error_result(
                 MCP_TIMEOUT,
-                f"MCP tool {tool!r} on {name!r} did not answer within {self.config.timeout_s} s",
+                f"MCP tool {tool!r} on {name!r} did not answer within {self.config.timeout_s:g} s",
                 name,
                 tool,
             )
