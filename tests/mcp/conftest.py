@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -24,6 +25,15 @@ def stdio(name: str = "t", *extra: str, **options: Any) -> StdioServerConfig:
     return StdioServerConfig(
         name=name, command=sys.executable, args=(str(SERVER), *extra), **options
     )
+
+
+def gone(pid: int) -> bool:
+    """True when no process ``pid`` exists (a stopped server was reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 @pytest.fixture(scope="module")

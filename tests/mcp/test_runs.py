@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +26,7 @@ from agentcycle.messages import ImagePart, ToolMessage, UserMessage
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.testing import ScriptedModel, call_tool
 
-from .conftest import stdio
+from .conftest import gone, stdio
 
 FINISH = call_tool("task_finish", {"message": "done", "require_all_todos_completed": False})
 
@@ -38,14 +37,6 @@ def tool_outputs(messages: list[Any]) -> list[str]:
 
 def pid_of(content: str) -> int:
     return int(json.loads(content)["result"])
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def test_an_agent_uses_stdio_and_http_tools_and_its_servers_stop_with_the_run(

@@ -28,7 +28,7 @@ from agentcycle.messages import AttachImage, ToolResultStatus
 from agentcycle.tools.base import SideEffect
 from agentcycle.tools.registry import TOOL_NAME_PATTERN
 
-from .conftest import stdio
+from .conftest import gone, stdio
 
 Factory = Callable[..., MCPServerConfig]
 
@@ -218,11 +218,3 @@ async def test_a_server_that_never_answers_is_stopped_after_its_timeout(tmp_path
     assert failure.stderr == "starting forever"
     assert gone(pid)
     await servers.aclose()
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
