@@ -96,10 +96,20 @@ async def test_approval_and_policy_apply_to_mcp_tools() -> None:
     result = await handle.result()
     assert tool_outputs(result.messages)[0] == "approved"
 
+    servers = [stdio("s")]
     model = ScriptedModel([call_tool("s__remove", {"path": "x"})])
-    waiting = await Runner.run(Agent(model=model, mcp_servers=[stdio("s")]), "go")
+    waiting = await Runner.run(Agent(model=model, mcp_servers=servers), "go")
     assert waiting.status is RunStatus.WAIT_USER  # destructiveHint asks; nobody answers
-    assert waiting.wait and waiting.wait["pending"][0]["tool_name"] == "s__remove"
+    (pending,) = waiting.to_state().pending_tool_calls
+    assert pending.request_id is not None
+    model = ScriptedModel([FINISH])
+    resumed = await Runner.resume(  # the resumed run starts the server again
+        Agent(model=model, mcp_servers=servers),
+        waiting.to_state(),
+        approvals={pending.request_id: "allow"},
+    )
+    assert resumed.status is RunStatus.COMPLETED
+    assert json.loads(tool_outputs(resumed.messages)[0]) == {"result": "removed x"}
 
     model = ScriptedModel([FINISH])
     policy = ToolPolicy(denied_side_effects=frozenset({"external"}))  # type: ignore[arg-type]
