@@ -119,6 +119,13 @@ async def grow(name: str, ctx: Context) -> str:
     return f"added {name}"
 
 
+@server.tool(structured_output=False)
+def header(name: str, ctx: Context) -> str:
+    """The value of the HTTP request header ``name`` (empty over stdio)."""
+    headers = ctx.headers or {}
+    return {k.lower(): v for k, v in headers.items()}.get(name.lower(), "")
+
+
 def main() -> None:
     if "--fail-start" in sys.argv:
         print("cannot start: missing configuration", file=sys.stderr, flush=True)

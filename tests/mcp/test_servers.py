@@ -76,6 +76,14 @@ async def test_every_result_type(server: Factory) -> None:
         ]
 
 
+async def test_http_servers_get_the_configured_headers(
+    http: Callable[..., MCPServerConfig],
+) -> None:
+    async with MCPServers([http("h", headers={"X-Team": "billing"})]) as servers:
+        tools = await tools_of(servers)
+        assert (await call(tools["h__header"], name="x-team")).content == "billing"
+
+
 async def test_both_failure_styles_have_stable_codes(server: Factory) -> None:
     async with MCPServers([server("s")]) as servers:
         tools = await tools_of(servers)
