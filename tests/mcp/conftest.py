@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,12 +37,16 @@ def gone(pid: int) -> bool:
     return False
 
 
-@pytest.fixture(scope="module")
-def http_url() -> Iterator[str]:
-    """The in-repo server over streamable HTTP on 127.0.0.1, ready when uvicorn says so."""
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def http_server(port: int) -> Iterator[subprocess.Popen[str]]:
+    """The in-repo server over streamable HTTP on 127.0.0.1:``port``, yielded once uvicorn
+    says it listens; terminated on exit (a test may kill it earlier)."""
     process = subprocess.Popen(
         [sys.executable, str(SERVER), "--http", str(port)],
         stderr=subprocess.PIPE,
@@ -60,11 +65,19 @@ def http_url() -> Iterator[str]:
     drain = threading.Thread(target=process.stderr.read, daemon=True)
     drain.start()
     try:
-        yield f"http://127.0.0.1:{port}/mcp"
+        yield process
     finally:
         process.terminate()
         process.wait(10)
         drain.join(10)
+
+
+@pytest.fixture(scope="module")
+def http_url() -> Iterator[str]:
+    """The URL of the in-repo server over streamable HTTP, shared by a module's tests."""
+    port = free_port()
+    with http_server(port):
+        yield f"http://127.0.0.1:{port}/mcp"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ styles, a timeout, a server killed mid-call, a list_changed notice, filters and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from agentcycle.mcp import (
     MCP_SERVER_UNAVAILABLE,
     MCP_TIMEOUT,
     MCP_TOOL_ERROR,
+    HttpServerConfig,
     MCPServerConfig,
     MCPServers,
     MCPTool,
@@ -28,7 +30,7 @@ from agentcycle.messages import AttachImage, ToolResultStatus
 from agentcycle.tools.base import SideEffect
 from agentcycle.tools.registry import TOOL_NAME_PATTERN
 
-from .conftest import gone, stdio
+from .conftest import free_port, gone, http_server, stdio
 
 Factory = Callable[..., MCPServerConfig]
 
@@ -116,6 +118,21 @@ async def test_a_server_killed_mid_call_is_an_error_then_one_reconnect() -> None
         assert crashed.error_code == MCP_SERVER_UNAVAILABLE
         second = json.loads((await call(tools["s__pid"])).content)["result"]
         assert second != first
+
+
+async def test_an_http_server_that_went_away_is_an_error_then_reconnected() -> None:
+    port = free_port()
+    config = HttpServerConfig(name="h", url=f"http://127.0.0.1:{port}/mcp")
+    with contextlib.ExitStack() as processes:  # left after the client closed
+        first = processes.enter_context(http_server(port))
+        async with MCPServers([config]) as servers:
+            tools = await tools_of(servers)
+            assert (await call(tools["h__echo"], text="a")).content == "a"
+            first.kill()
+            first.wait()
+            assert (await call(tools["h__echo"], text="b")).error_code == MCP_SERVER_UNAVAILABLE
+            processes.enter_context(http_server(port))
+            assert (await call(tools["h__echo"], text="c")).content == "c"
 
 
 async def test_a_server_that_cannot_come_back_stays_an_error(tmp_path: Any) -> None:
