@@ -126,6 +126,12 @@ def header(name: str, ctx: Context) -> str:
     return {k.lower(): v for k, v in headers.items()}.get(name.lower(), "")
 
 
+@server.tool(structured_output=False)
+def env(name: str) -> str:
+    """The server's environment variable ``name`` (empty when unset)."""
+    return os.environ.get(name, "")
+
+
 def main() -> None:
     if "--fail-start" in sys.argv:
         print("cannot start: missing configuration", file=sys.stderr, flush=True)

@@ -78,6 +78,17 @@ async def test_every_result_type(server: Factory) -> None:
         ]
 
 
+async def test_a_stdio_server_gets_its_env_and_not_the_hosts_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-host-secret")
+    async with MCPServers([stdio("s", env={"TEAM": "ops"})]) as servers:
+        tools = await tools_of(servers)
+        assert (await call(tools["s__env"], name="TEAM")).content == "ops"
+        assert (await call(tools["s__env"], name="OPENAI_API_KEY")).content == ""
+        assert (await call(tools["s__env"], name="PATH")).content != ""
+
+
 async def test_http_servers_get_the_configured_headers(
     http: Callable[..., MCPServerConfig],
 ) -> None:
