@@ -231,6 +231,25 @@ async def test_a_server_that_fails_to_start_is_reported_with_its_stderr() -> Non
     assert "missing configuration" in failure.stderr
 
 
+async def test_servers_start_concurrently(tmp_path: Any) -> None:
+    # Each launcher opens one end of a FIFO before it becomes the server: opening blocks until
+    # the other end is open too, so started one after the other, neither would ever start.
+    fifo = tmp_path / "meet"
+    os.mkfifo(fifo)
+    launcher = (
+        "import runpy, sys; open(sys.argv[1], sys.argv[2]).close(); "
+        "server = sys.argv[3]; sys.argv = [server]; runpy.run_path(server, run_name='__main__')"
+    )
+
+    def meeting(name: str, mode: str) -> StdioServerConfig:
+        args = ("-c", launcher, str(fifo), mode, str(stdio().args[0]))
+        return StdioServerConfig(name=name, command=sys.executable, args=args)
+
+    async with MCPServers([meeting("a", "w"), meeting("b", "r")]) as servers:
+        tools = await tools_of(servers)
+    assert {"a__echo", "b__echo"} <= set(tools)
+
+
 async def test_a_server_that_never_answers_is_stopped_after_its_timeout(tmp_path: Any) -> None:
     fifo = tmp_path / "pid"
     os.mkfifo(fifo)
