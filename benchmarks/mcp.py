@@ -1,6 +1,6 @@
 """MCP call round trip over stdio for a trivial tool (target: under 5 ms).
 
-Starts ``examples/12_mcp_tools.py --serve`` (an MCP server on the official SDK with one
+Starts ``examples/13_mcp_tools.py --serve`` (an MCP server on the official SDK with one
 read-only tool), then times ``MCPTool.invoke`` (our queue to the session's task, the SDK's
 JSON-RPC over the pipe, the server, the result conversion) sequentially, and the orchestrator's
 share in an agent run (calls per run, scripted instant model). Prints start-up time and the
@@ -26,7 +26,7 @@ from agentcycle.mcp import MCPServers, StdioServerConfig
 from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.testing import ScriptedModel, call_tool
 
-SERVER = Path(__file__).resolve().parents[1] / "examples" / "12_mcp_tools.py"
+SERVER = Path(__file__).resolve().parents[1] / "examples" / "13_mcp_tools.py"
 CONFIG = StdioServerConfig(name="notes", command=sys.executable, args=(str(SERVER), "--serve"))
 
 

@@ -5,7 +5,7 @@ hooks, bounded output, events); a read-only server tool (``readOnlyHint``) count
 This file is also the MCP server (``--serve``, on the official SDK), so it runs offline.
 Needs the ``mcp`` extra: ``pip install "agentcycle[mcp]"``.
 
-Run: python examples/12_mcp_tools.py
+Run: python examples/13_mcp_tools.py
 """
 
 from __future__ import annotations
