@@ -146,6 +146,15 @@ async def test_an_http_server_that_went_away_is_an_error_then_reconnected() -> N
             assert (await call(tools["h__echo"], text="c")).content == "c"
 
 
+async def test_the_next_listing_restarts_a_server_that_died() -> None:
+    async with MCPServers([stdio("s")]) as servers:
+        tools = await tools_of(servers)
+        first = (await call(tools["s__pid"])).content
+        assert (await call(tools["s__crash"])).error_code == MCP_SERVER_UNAVAILABLE
+        again = await tools_of(servers)  # the next run's listing: restarted, not left out
+        assert (await call(again["s__pid"])).content != first
+
+
 async def test_a_server_that_cannot_come_back_stays_an_error(tmp_path: Any) -> None:
     flag = tmp_path / "flag"
     flag.write_text("")

@@ -77,11 +77,11 @@ class MCPServers:
         await self.aclose()
 
     async def tools(self) -> tuple[list[MCPTool], tuple[MCPServerFailure, ...]]:
-        """The running servers' tools through their filters, in server order, and the servers
-        that failed (to start, or now to list). A name two tools share after sanitising is a
-        ``ConfigurationError``."""
+        """The started servers' tools through their filters, in server order, and the servers
+        that failed (to start, to restart after a timeout or crash, or now to list). A name two
+        tools share after sanitising is a ``ConfigurationError``."""
         await self.open()
-        lists = await asyncio.gather(*(s.tools() for s in self._servers if s.running))
+        lists = await asyncio.gather(*(s.tools() for s in self._servers if s.started))
         tools: list[MCPTool] = []
         failures = list(self.failures)
         for outcome in lists:
@@ -128,14 +128,12 @@ class _Server:
         self._restarting = asyncio.Lock()
         self._changes = 0
         self._change = asyncio.Event()
+        self.started = False
+        """True once the server started (a later restart may still fail)."""
 
     @property
     def change_count(self) -> int:
         return self._changes
-
-    @property
-    def running(self) -> bool:
-        return self._connection is not None
 
     async def start(self) -> MCPServerFailure | None:
         connection = Connection(self.config, self._tools_changed)
@@ -144,6 +142,7 @@ class _Server:
         except ServerUnavailable as exc:
             return MCPServerFailure(self.config.name, str(exc), exc.stderr)
         self._connection = connection
+        self.started = True
         return None
 
     async def stop(self) -> None:
@@ -152,16 +151,24 @@ class _Server:
             await connection.aclose()
 
     async def tools(self) -> list[MCPTool] | MCPServerFailure:
-        if self._listing is None or not self.config.cache_tools:
+        if self._broken or self._connection is None:
+            failure = await self._restart()
+            if failure is not None:
+                return failure
+        listing = self._listing
+        if listing is None or not self.config.cache_tools:
+            seen = self._changes
             try:
-                self._listing = await self._list()
+                listing = await self._list()
             except ConfigurationError:
                 raise
             except Exception as exc:
                 return MCPServerFailure(self.config.name, f"tools/list failed: {exc}")
+            if self._changes == seen:  # a change announced meanwhile makes it stale already
+                self._listing = listing
         config = self.config
         tools = []
-        for tool in self._listing:
+        for tool in listing:
             if not config.offers(tool.name):
                 continue
             annotations = tool.annotations
