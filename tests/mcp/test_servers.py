@@ -26,6 +26,7 @@ from agentcycle.mcp import (
     StdioServerConfig,
     exposed_name,
 )
+from agentcycle.mcp._tools import MAX_IMAGE_BYTES, convert_result
 from agentcycle.messages import AttachImage, ToolResultStatus
 from agentcycle.tools.base import SideEffect
 from agentcycle.tools.registry import TOOL_NAME_PATTERN
@@ -282,3 +283,14 @@ async def test_a_server_that_never_answers_is_stopped_after_its_timeout(tmp_path
     assert failure.stderr == "starting forever"
     assert gone(pid)
     await servers.aclose()
+
+
+def test_an_image_over_the_limit_is_named_not_attached() -> None:
+    from mcp.types import CallToolResult, ImageContent
+
+    big = "A" * (MAX_IMAGE_BYTES * 4 // 3 + 8)
+    result = convert_result(
+        CallToolResult(content=[ImageContent(data=big, mime_type="image/png")]), "s", "shot"
+    )
+    assert result.directive is None
+    assert result.content == "[image: s__shot image 1 (image/png), not attached: over 5 MiB]"

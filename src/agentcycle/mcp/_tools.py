@@ -23,6 +23,8 @@ MCP_SERVER_UNAVAILABLE = "mcp_server_unavailable"
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_-]")
 MAX_NAME = 64
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+"""The largest image shown to the model (``read_image``'s limit too)."""
 
 Caller = Callable[[str, dict[str, Any]], Awaitable[ToolResult]]
 """Calls a tool of one server by its MCP name and returns the converted result."""
@@ -88,8 +90,9 @@ def parameters_of(schema: Any) -> dict[str, Any]:
 
 def convert_result(result: Any, server: str, tool: str) -> ToolResult:
     """A ``CallToolResult`` as a ``ToolResult``: structured content when present (as JSON),
-    else the text, resource links and embedded resources in order; the first image is shown
-    to the model (``AttachImage``), others are named; ``isError`` is ``mcp_tool_error``."""
+    else the text, resource links and embedded resources in order; the first image (up to
+    5 MiB) is shown to the model (``AttachImage``), others are named; ``isError`` is
+    ``mcp_tool_error``."""
     parts: list[str] = []
     image: AttachImage | None = None
     for index, block in enumerate(result.content or ()):
@@ -98,7 +101,9 @@ def convert_result(result: Any, server: str, tool: str) -> ToolResult:
             parts.append(block.text)
         elif kind == "image":
             label = f"{server}__{tool} image {index + 1} ({block.mime_type})"
-            if image is None:
+            if len(block.data) * 3 // 4 > MAX_IMAGE_BYTES:
+                parts.append(f"[image: {label}, not attached: over 5 MiB]")
+            elif image is None:
                 image = AttachImage(label=label, data=block.data, media_type=block.mime_type)
                 parts.append(f"[image: {label}, attached]")
             else:
