@@ -19,6 +19,7 @@ from agentcycle.state import NoToolPolicy
 from agentcycle.tools.base import Tool
 
 if TYPE_CHECKING:
+    from agentcycle.mcp import MCPServersOption
     from agentcycle.sub_agents import SubAgent
 
 
@@ -102,6 +103,10 @@ class Agent:
     sub_agents: Mapping[str, SubAgent] = field(default_factory=dict)
     """Agents this one can delegate tasks to, by id: they add the ``create_sub_task`` and
     ``sub_task_status`` tools (``agentcycle.sub_agents``)."""
+    mcp_servers: MCPServersOption = ()
+    """MCP servers whose tools this agent offers, as ``<server>__<tool>`` after its handoff
+    tools (``agentcycle.mcp``): configurations (each run starts and stops them) or a host's
+    open ``MCPServers`` (shared across runs)."""
 
     def __post_init__(self) -> None:
         _check_tool_use_behavior(self.tool_use_behavior)

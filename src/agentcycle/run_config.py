@@ -24,6 +24,7 @@ from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
     from agentcycle.stores.checkpoints import CheckpointStore
+    from agentcycle.mcp import MCPServersOption
     from agentcycle.stores.events import RunEventStore
     from agentcycle.tracing.spans import TraceProcessor
 
@@ -94,6 +95,10 @@ class RunConfig:
     """Conversation history across runs: the run starts from the session's messages and,
     when it ends completed, waiting for the user or out of cycles, appends its turn once
     (keyed by the run id). Resume a run with the session it started with."""
+    mcp_servers: MCPServersOption | None = None
+    """MCP servers whose tools every agent of the run offers, after the agent's own MCP
+    servers (``agentcycle.mcp``); configurations are started and stopped by the run, a host's
+    ``MCPServers`` is shared and left open."""
     context: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     skills_dirs: Sequence[str | Path] | None = None

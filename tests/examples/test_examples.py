@@ -24,6 +24,7 @@ EXPECTED = {
     "11_sub_tasks.py": "after waiting: researcher-1 completed, researcher-2 completed, "
     "researcher-3 completed",
     "12_app_server_host.py": "turn completed: Counted them.",
+    "13_mcp_tools.py": "notes__lookup -> Deploys go out on Tuesdays after the 10:00 stand-up.",
 }
 
 

@@ -5,10 +5,11 @@ order in ``_tool_assembly``."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
 from agentcycle.assembly._resolution import (
@@ -23,13 +24,19 @@ from agentcycle.assembly._resolution import (
     run_language,
     session_memory_store,
 )
-from agentcycle.assembly._tools import assemble_tools, discover_agent_skills, skill_diagnostics
+from agentcycle.assembly._tools import (
+    assemble_tools,
+    discover_agent_skills,
+    mcp_diagnostics,
+    skill_diagnostics,
+)
 from agentcycle.budget import RunBudget
 from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, handoff_graph
 from agentcycle.hooks import RuntimeHook
+from agentcycle.mcp import RunMCP
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.memory.session_store import SessionMemoryStore
@@ -68,6 +75,7 @@ from agentcycle.workspace.base import WorkspaceBackend
 
 DEFAULT_MAX_CYCLES = 10
 DEFAULT_MAX_INVALID_TOOL_CALLS = 5
+_T = TypeVar("_T")
 _DEFAULT_MEMORY = MemoryPolicy()  # immutable: shared by every run without a memory policy
 
 
@@ -95,6 +103,8 @@ class CompiledRun:
     models: list[Model] = field(default_factory=list)
     """Every model the run, its handoffs and its child runs resolved (grows as they do):
     ``RunHandle.release_model_clients`` closes their clients."""
+    mcp: RunMCP = field(default_factory=RunMCP)
+    """The MCP servers the run started (closed with the run's scope)."""
 
 
 @dataclass(slots=True)
@@ -126,6 +136,8 @@ class _RunFrame:
     """Every model the run tree resolved (shared with its child runs), to close at its end."""
     fragments: tuple[ContextProvider, ...] = ()
     """Run-level prompt fragments (session notes, memory recall) after each agent's own."""
+    mcp: RunMCP = field(default_factory=RunMCP)
+    """The run's MCP servers: those it starts are shared by its agents and closed with it."""
 
 
 async def compile_run(
@@ -136,6 +148,31 @@ async def compile_run(
     parent_run_id: str | None = None,
     models: list[Model] | None = None,
     tool_state: RunToolState | None = None,
+) -> CompiledRun:
+    """Resolve everything a run needs (see ``_compile_run``); the MCP servers it started are
+    stopped again when it fails, since no run will close them."""
+    mcp = RunMCP()
+    compiling = _compile_run(
+        agent,
+        run_input,
+        config,
+        parent_run_id=parent_run_id,
+        models=models,
+        tool_state=tool_state,
+        mcp=mcp,
+    )
+    return await _closing_on_failure(mcp, compiling)
+
+
+async def _compile_run(
+    agent: Agent,
+    run_input: Any,
+    config: RunConfig,
+    *,
+    parent_run_id: str | None,
+    models: list[Model] | None,
+    tool_state: RunToolState | None,
+    mcp: RunMCP,
 ) -> CompiledRun:
     """Resolve everything a run needs; configuration errors surface here, before any event.
     With a session, its messages come between the system prompt and the new input.
@@ -174,6 +211,7 @@ async def compile_run(
         counter=HandoffCounter(limit=max_handoffs),
         models=[] if models is None else models,
         fragments=tuple(fragments),
+        mcp=mcp,
     )
     parts = await _compile_agent(agent, frame, render_context=True)
     memory_diagnostics = [
@@ -246,6 +284,34 @@ async def compile_resume(
     run_input: Any = None,
     approvals: Mapping[str, ApprovalDecision | str] | None = None,
 ) -> tuple[CompiledRun, ResumeWork]:
+    """Prepare a stopped run to continue (see ``_compile_resume``); the MCP servers it started
+    are stopped again when it fails."""
+    mcp = RunMCP()
+    compiling = _compile_resume(
+        agent, state, config, run_input=run_input, approvals=approvals, mcp=mcp
+    )
+    return await _closing_on_failure(mcp, compiling)
+
+
+async def _closing_on_failure(mcp: RunMCP, compiling: Awaitable[_T]) -> _T:
+    """``compiling``'s result; when it fails, the MCP servers it started are stopped (no run
+    will close them)."""
+    try:
+        return await compiling
+    except BaseException:
+        await asyncio.shield(mcp.aclose())
+        raise
+
+
+async def _compile_resume(
+    agent: Agent,
+    state: RunState,
+    config: RunConfig,
+    *,
+    run_input: Any,
+    approvals: Mapping[str, ApprovalDecision | str] | None,
+    mcp: RunMCP,
+) -> tuple[CompiledRun, ResumeWork]:
     """Prepare a stopped run to continue: the same spec and history (context providers are not
     asked again), a freshly resolved model and tool table (tools are code, so the agent must
     still offer every tool the run had), the pending calls with the host's decisions, the
@@ -270,6 +336,7 @@ async def compile_resume(
         language=run_language(config),
         workspace=resolve_workspace(config.workspace),
         counter=HandoffCounter(limit=spec.max_handoffs, used=state.handoff_count()),
+        mcp=mcp,
     )
     parts = await _compile_agent(active, frame, render_context=False)
     offered = state.offered_tool_names()
@@ -355,6 +422,7 @@ def _compiled(
         memory_providers=memory_providers,
         session_memory_store=session_memory_store,
         models=frame.models,
+        mcp=frame.mcp,
     )
 
 
@@ -401,6 +469,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
     price = model_price(config, provided)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     skills = await discover_agent_skills(agent, config)
+    mcp_tools, mcp_failures = await frame.mcp.tools(agent.mcp_servers, config.mcp_servers)
     registry = assemble_tools(
         agent,
         skills,
@@ -408,9 +477,10 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         multimodal=provided.info.native_multimodal,
         counter=frame.counter,
         config=config,
+        mcp_tools=mcp_tools,
     )
     policy = (agent.policy or ToolPolicy()).then(config.policy)
-    diagnostics = skill_diagnostics(skills)
+    diagnostics = (*skill_diagnostics(skills), *mcp_diagnostics(mcp_failures))
     system = ""
     if render_context:
         ctx = InstructionsContext(

@@ -44,6 +44,7 @@ def build_loop(
     if meter is None and budget is not None and budget.limits_anything:
         meter = BudgetMeter(budget, asyncio.get_running_loop().time)
     scope = RunScope()
+    scope.on_close(compiled.mcp.aclose)  # first registered, so closed last
     children = ChildRuns(
         config=config,
         bus=bus,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from agentcycle.agent import Agent
+from agentcycle.errors import ConfigurationError
 from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
+from agentcycle.mcp import MCPServerFailure, MCPTool
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime.environment import StartupDiagnostic
 from agentcycle.skills import SkillCatalog, discover_skills
@@ -26,6 +29,7 @@ def assemble_tools(
     multimodal: bool = False,
     counter: HandoffCounter | None = None,
     config: RunConfig | None = None,
+    mcp_tools: Sequence[MCPTool] = (),
 ) -> ToolRegistry:
     """Built-ins first, then the agent's own tools, then its handoff tools; the order is stable
     (prompt caching, see TOOLS.md). Plain functions are wrapped with ``function_tool``;
@@ -35,7 +39,8 @@ def assemble_tools(
     when the agent has ``sub_agents`` (and its ``task_finish`` then minds running sub-tasks);
     ``activate_skill`` is offered when ``skills`` holds at least one skill. The transfer tools
     share the run's handoff ``counter``. ``config`` supplies the secret-file policy and the
-    shell's extra environment names."""
+    shell's extra environment names; ``mcp_tools`` come last, and one whose name another
+    tool of the run already has is a configuration error, never a silent shadow."""
     finish = task_finish_tool(output_type=agent.output_type)
     sub_agents = check_sub_agents(agent.sub_agents) if agent.sub_agents else None
     if sub_agents:
@@ -74,6 +79,14 @@ def assemble_tools(
             registry.add(
                 transfer_tool(target.tool_name, target.agent.name, target.description, counter)
             )
+    for tool in mcp_tools:
+        if tool.name in registry:
+            raise ConfigurationError(
+                f"MCP tool {tool.server}/{tool.mcp_name} is exposed as {tool.name!r}, a name "
+                f"another tool of the run already has: block it (blocked_tools) or rename the "
+                f"server"
+            )
+        registry.add(tool)
     return registry
 
 
@@ -86,6 +99,19 @@ def secret_files(config: RunConfig | None) -> SecretFiles:
     read, keys = provider_secrets(config.model_provider)
     return SecretFiles(
         allow=bool(config.read_sensitive_files), settings_files=(*named, *read), keys=keys
+    )
+
+
+def mcp_diagnostics(failures: Sequence[MCPServerFailure]) -> tuple[StartupDiagnostic, ...]:
+    """One ``mcp_server_failed`` startup diagnostic per MCP server that did not start, with
+    the tail of its stderr."""
+    return tuple(
+        StartupDiagnostic(
+            code="mcp_server_failed",
+            details={"server": f.server, "message": f.message, "stderr": f.stderr},
+            level="error",
+        )
+        for f in failures
     )
 
 

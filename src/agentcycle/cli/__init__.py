@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a directory of skills (subdirectories with a SKILL.md) or one skill directory; "
         "repeatable",
     )
+    parser.add_argument(
+        "--mcp-config",
+        metavar="FILE",
+        help='MCP servers whose tools the agent gets: a JSON file {"mcpServers": {name: '
+        "{command, args, env, cwd} or {url, headers}}}",
+    )
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--max-tokens", type=int)

@@ -34,6 +34,7 @@ from agentcycle.cli._terminal import Terminal
 from agentcycle.errors import AgentcycleError, ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.handoffs import agent_in_control
+from agentcycle.mcp import MCPServerConfig, load_mcp_config
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.models.base import ModelSettings
 from agentcycle.models.demo import DEMO_BACKEND, DemoModel
@@ -203,8 +204,16 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
         language=args.language,
         metadata={"agent_type": args.agent_type},
         **durable_config_fields(args),  # type: ignore[arg-type]
+        mcp_servers=_mcp_servers(args.mcp_config),
     )
     return agent, config, previews
+
+
+def _mcp_servers(path: str | None) -> tuple[MCPServerConfig, ...] | None:
+    """The servers of ``--mcp-config``, read now so a bad file fails before the run."""
+    if path is None:
+        return None
+    return load_mcp_config(Path(path).expanduser())
 
 
 def _session(session_id: str, workspace: Path) -> SQLiteSession:
