@@ -23,8 +23,8 @@ from agentcycle.state import NoToolPolicy
 from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
-    from agentcycle.stores.checkpoints import CheckpointStore
     from agentcycle.mcp import MCPServersOption
+    from agentcycle.stores.checkpoints import CheckpointStore
     from agentcycle.stores.events import RunEventStore
     from agentcycle.tracing.spans import TraceProcessor
 
