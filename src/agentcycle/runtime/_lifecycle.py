@@ -84,19 +84,20 @@ async def _append_with_retries(session: Session, state: RunState) -> bool:
     """``append_turn``, retried on storage failures. When the last attempt fails too, the run
     fails with ``session_storage_error``; its state still holds the turn, which
     ``RunResult.save_session_turn`` stores later (the turn id makes that idempotent)."""
-    for delay in SESSION_WRITE_DELAYS:
+    retries = iter(SESSION_WRITE_DELAYS)
+    while True:
         try:
             return await append_turn(session, state)
-        except SessionStorageError:
+        except SessionStorageError as exc:
+            delay = next(retries, None)
+            if delay is None:
+                raise SessionStorageError(
+                    f"{exc.message} (after {len(SESSION_WRITE_DELAYS)} retries). The turn is "
+                    "kept in the run's state: store it later with "
+                    "RunResult.save_session_turn(session).",
+                    details=exc.details,
+                ) from exc
             await asyncio.sleep(delay)
-    try:
-        return await append_turn(session, state)
-    except SessionStorageError as exc:
-        raise SessionStorageError(
-            f"{exc.message} (after {len(SESSION_WRITE_DELAYS)} retries). The turn is kept in "
-            "the run's state: store it later with RunResult.save_session_turn(session).",
-            details=exc.details,
-        ) from exc
 
 
 async def close_scope(scope: RunScope) -> None:

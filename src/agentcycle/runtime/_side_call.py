@@ -20,6 +20,7 @@ from agentcycle.models.base import (
     ModelSettings,
 )
 from agentcycle.pricing import ModelPrice, priced
+from agentcycle.runtime._cancellation import stray_cancel
 from agentcycle.runtime.event_bus import EventBus, new_id
 
 CallRecorder = Callable[[int, str, int, TokenUsage, ModelOperation], None]
@@ -125,13 +126,6 @@ async def stream_call(
     usage = priced(response.usage, price)
     bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
     return response, usage, ids["operation_id"], ids["attempt"]
-
-
-def stray_cancel() -> bool:
-    """Whether the ``CancelledError`` being handled was raised by code below us rather than
-    by a cancel of the current task (which ``Task.cancelling`` counts)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() == 0
 
 
 def emit_call_failed(

@@ -25,8 +25,8 @@ from agentcycle.events import (
 from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
 from agentcycle.messages import Flow, ToolCall, ToolResult
 from agentcycle.runtime._approval_step import AwaitingApproval, approval_step
+from agentcycle.runtime._cancellation import stray_cancel
 from agentcycle.runtime._hooks import HookDispatcher
-from agentcycle.runtime._side_call import stray_cancel
 from agentcycle.runtime.approvals import (
     ApprovalDecision,
     ApprovalProvider,
