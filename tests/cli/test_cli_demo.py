@@ -71,6 +71,18 @@ def test_an_empty_folder_gets_a_report(tmp_path: Path) -> None:
     assert again.returncode == 0 and "failed" not in again.stderr
 
 
+def test_the_report_quotes_the_projects_own_name_from_its_manifest(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "widget"\nversion = "2.1"\n\n'
+        '[[tool.importlinter.contracts]]\nname = "widget layers"\n'
+    )
+    proc = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "REPORT.md").read_text()
+    assert 'name = "widget"' in report and 'version = "2.1"' in report
+    assert "widget layers" not in report
+
+
 def test_a_folder_too_large_to_list_at_once(tmp_path: Path) -> None:
     for index in range(1_500):
         (tmp_path / f"note_{index:04d}.txt").write_text(f"note {index}\n")

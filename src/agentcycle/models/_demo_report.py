@@ -193,7 +193,14 @@ def _excerpt(read: ReadFile) -> list[str]:
     text = read.text
     name = read.path.rsplit("/", 1)[-1]
     if name in MANIFESTS:
-        facts = [line.strip() for line in text.splitlines() if _MANIFEST_KEYS.match(line)]
+        # The first of each key is the project's own; later ones name other things
+        # (dependencies, tool settings such as a linter contract's ``name``).
+        firsts: dict[str, str] = {}
+        for line in text.splitlines():
+            key = _MANIFEST_KEYS.match(line)
+            if key is not None:
+                firsts.setdefault(key.group(1), line.strip())
+        facts = list(firsts.values())
         if facts:
             return ["```", *facts[:6], "```"]
     if name.startswith(_READMES):
