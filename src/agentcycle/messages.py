@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
-from agentcycle._frozen import FrozenModel
+from agentcycle._frozen import FrozenModel, shared_fields_set, trusted
 
 # --------------------------------------------------------------------------- content parts
 
@@ -166,7 +166,17 @@ class ToolResult(FrozenModel):
     @classmethod
     def success(cls, content: str, **fields: Any) -> ToolResult:
         """A successful result with ``content`` shown to the model."""
-        return cls(content=content, **fields)
+        if fields or type(content) is not str:
+            return cls(content=content, **fields)
+        # The common case, built without validation (``content`` is a str): one per tool call.
+        values = {
+            "status": ToolResultStatus.SUCCESS,
+            "directive": None,
+            "content": content,
+            "metadata": {},
+            "error_code": None,
+        }
+        return trusted(cls, values, _SUCCESS_FIELDS)
 
     @classmethod
     def error(
@@ -178,9 +188,22 @@ class ToolResult(FrozenModel):
         body: dict[str, Any] = {"ok": False, "error_code": error_code, "error": message}
         if details is not None:
             body["details"] = details
-        return cls(
-            status=ToolResultStatus.ERROR, content=dumps(body), error_code=error_code, **fields
-        )
+        if fields or type(error_code) is not str:
+            return cls(
+                status=ToolResultStatus.ERROR, content=dumps(body), error_code=error_code, **fields
+            )
+        values = {
+            "status": ToolResultStatus.ERROR,
+            "directive": None,
+            "content": dumps(body),
+            "metadata": {},
+            "error_code": error_code,
+        }
+        return trusted(cls, values, _ERROR_FIELDS)
+
+
+_SUCCESS_FIELDS = shared_fields_set("content")
+_ERROR_FIELDS = shared_fields_set("status", "content", "error_code")
 
 
 # --------------------------------------------------------------------------- messages
@@ -210,6 +233,28 @@ class AssistantMessage(FrozenModel):
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str | None = None
 
+    @classmethod
+    def of(
+        cls, content: str, tool_calls: tuple[ToolCall, ...], reasoning: str | None
+    ) -> AssistantMessage:
+        """The message for one model answer (the same as ``AssistantMessage(content=...,
+        tool_calls=..., reasoning=...)``, without re-validating parts that are typed already:
+        the loop builds one per cycle)."""
+        if (
+            type(content) is not str
+            or type(tool_calls) is not tuple
+            or not (reasoning is None or type(reasoning) is str)
+            or not all(type(call) is ToolCall for call in tool_calls)
+        ):
+            return cls(content=content, tool_calls=tool_calls, reasoning=reasoning)
+        values = {
+            "role": "assistant",
+            "content": content,
+            "tool_calls": tool_calls,
+            "reasoning": reasoning,
+        }
+        return trusted(cls, values, _ASSISTANT_FIELDS)
+
 
 class ToolMessage(FrozenModel):
     """The result of one tool call, paired with the call by ``tool_call_id``."""
@@ -219,6 +264,23 @@ class ToolMessage(FrozenModel):
     name: str
     content: Content
     is_error: bool = False
+
+    @classmethod
+    def answering(cls, call: ToolCall, result: ToolResult) -> ToolMessage:
+        """The message that pairs ``result`` with ``call`` in history (built from the two
+        validated models without validating again: the loop builds one per tool call)."""
+        values = {
+            "role": "tool",
+            "tool_call_id": call.id,
+            "name": call.name,
+            "content": result.content,
+            "is_error": result.status is ToolResultStatus.ERROR,
+        }
+        return trusted(cls, values, _TOOL_MESSAGE_FIELDS)
+
+
+_ASSISTANT_FIELDS = shared_fields_set("content", "tool_calls", "reasoning")
+_TOOL_MESSAGE_FIELDS = shared_fields_set("tool_call_id", "name", "content", "is_error")
 
 
 Message = Annotated[

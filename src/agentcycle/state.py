@@ -19,10 +19,17 @@ from pydantic import (
     model_validator,
 )
 
-from agentcycle._frozen import FrozenModel
+from agentcycle._frozen import FrozenModel, shared_fields_set, trusted
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.events import CompletionReason, RunStatus
-from agentcycle.messages import Message, SystemMessage, TokenUsage
+from agentcycle.messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    TokenUsage,
+    ToolMessage,
+    UserMessage,
+)
 from agentcycle.models.base import ModelSettings
 
 STATE_VERSION = 2
@@ -207,6 +214,60 @@ class CycleRecord(FrozenModel):
     compaction: CompactionInfo | None = None
     handoff: HandoffRecord | None = None
     """Set when a handoff ended this cycle: the target agent runs the next one."""
+
+    @classmethod
+    def of_cycle(
+        cls,
+        index: int,
+        messages: tuple[Message, ...],
+        usage: TokenUsage,
+        *,
+        todos: tuple[TodoItem, ...] | None = None,
+        handoff: HandoffRecord | None = None,
+    ) -> CycleRecord:
+        """The record of one finished cycle, the same as ``CycleRecord(index=..., ...)`` with
+        the optional fields passed only when set, built without re-validating models that are
+        validated already (the loop builds one per cycle)."""
+        if (
+            type(index) is not int
+            or type(messages) is not tuple
+            or type(usage) is not TokenUsage
+            or not all(type(m) in _MESSAGE_TYPES for m in messages)
+            or not (
+                todos is None or (type(todos) is tuple and all(type(t) is TodoItem for t in todos))
+            )
+            or not (handoff is None or type(handoff) is HandoffRecord)
+        ):
+            extra: dict[str, Any] = {}
+            if todos is not None:
+                extra["todos"] = todos
+            if handoff is not None:
+                extra["handoff"] = handoff
+            return cls(index=index, messages=messages, usage=usage, **extra)
+        values = {
+            "index": index,
+            "messages": messages,
+            "usage": usage,
+            "model_calls": 1,
+            "todos": todos,
+            "compaction": None,
+            "handoff": handoff,
+        }
+        return trusted(cls, values, _record_fields[todos is not None, handoff is not None])
+
+
+_MESSAGE_TYPES = frozenset({SystemMessage, UserMessage, AssistantMessage, ToolMessage})
+_record_fields = {
+    (todos, handoff): shared_fields_set(
+        "index",
+        "messages",
+        "usage",
+        *(["todos"] if todos else []),
+        *(["handoff"] if handoff else []),
+    )
+    for todos in (False, True)
+    for handoff in (False, True)
+}
 
 
 class PendingToolCall(FrozenModel):

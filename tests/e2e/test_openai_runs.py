@@ -12,6 +12,7 @@ from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import ToolMessage
 from agentcycle.models.base import EndpointTarget
 from agentcycle.models.openai import OpenAIChatModel
+from agentcycle.runtime._model_call import PROGRESS_STEP_CHARS
 from agentcycle.testing.openai_server import (
     ChatReply,
     ErrorReply,
@@ -69,8 +70,8 @@ async def test_streamed_tool_call_arguments_split_across_many_chunks(
     assert result.status is RunStatus.COMPLETED and result.final_output == "42"
     tool_result = next(m for m in result.messages if isinstance(m, ToolMessage))
     assert tool_result.content == "42"
-    progress = [e for e in events if e.type == "model_tool_call_progress" and e.cycle_index == 1]
-    assert len(progress) >= 5  # the arguments arrived in many pieces
+    started = [e for e in events if e.type == "model_tool_call_started" and e.cycle_index == 1]
+    assert [(e.tool_name, e.tool_call_id) for e in started] == [("add", tool_result.tool_call_id)]
     assert result.model_calls[0].usage.input_tokens == 30
     assert result.model_calls[0].usage.cached_tokens == 10
     assert result.model_calls[1].usage.input_tokens is None  # unknown stays unknown
@@ -178,3 +179,21 @@ async def test_api_key_never_appears_in_events(server: OpenAICompatServer) -> No
     dumped = json.dumps([e.to_dict() async for e in handle.events()])
     assert result.error is not None and result.error["code"] == "authentication_failed"
     assert API_KEY not in dumped and API_KEY not in repr(result)
+
+
+async def test_long_streamed_arguments_report_progress_in_steps(
+    server: OpenAICompatServer,
+) -> None:
+    text = "y" * (2 * PROGRESS_STEP_CHARS + 50)
+    server.enqueue(
+        ChatReply(tool_calls=[ServerToolCall("task_finish", {"message": text})], chunk_size=5)
+    )
+    handle = await Runner.start(Agent(model=model_for(server)), "write a lot")
+    result = await handle.result()
+    events = [e async for e in handle.events()]
+    assert result.status is RunStatus.COMPLETED and result.final_output == text
+    progress = [e.arguments_chars for e in events if e.type == "model_tool_call_progress"]
+    # Hundreds of 5-character chunks over HTTP, one progress event per step written.
+    assert len(progress) == 2
+    assert PROGRESS_STEP_CHARS <= progress[0] < PROGRESS_STEP_CHARS + 5
+    assert progress[1] - progress[0] >= PROGRESS_STEP_CHARS

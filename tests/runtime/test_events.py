@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from agentcycle import Agent, Runner
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.events import RunEvent, parse_event
+from agentcycle.runtime._model_call import PROGRESS_STEP_CHARS
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
 
@@ -59,11 +60,29 @@ async def test_order_of_one_cycle_with_a_tool_call() -> None:
     ]
     deltas = [e.delta for e in events if e.type == "assistant_delta" and e.cycle_index == 1]
     assert "".join(deltas) == "planning" and len(deltas) == 2
-    progress = [e for e in events if e.type == "model_tool_call_progress" and e.cycle_index == 1]
-    sizes = [p.arguments_chars for p in progress]
-    assert len(sizes) > 1 and sizes == sorted(sizes)
-    assert sizes[-1] == len(steps[0].tool_calls[0].arguments)
+    started = [e for e in events if e.type == "model_tool_call_started" and e.cycle_index == 1]
+    assert [(e.tool_name, e.tool_call_index) for e in started] == [("todo_write", 0)]
+    # A short call's arguments (under one progress step) report no progress.
+    assert not [e for e in events if e.type == "model_tool_call_progress"]
     assert types[-1] == "run_completed" and types.count("run_completed") == 1
+
+
+async def test_tool_call_progress_comes_in_steps_not_per_streamed_piece() -> None:
+    long_text = "x" * (3 * PROGRESS_STEP_CHARS + 100)
+    model = ScriptedModel(
+        [
+            call_tool("task_finish", {"message": long_text}),
+        ],
+        stream_chunk_chars=4,
+    )
+    events = await collect(Agent(model=model))
+    progress = [e for e in events if e.type == "model_tool_call_progress"]
+    sizes = [p.arguments_chars for p in progress]
+    # Hundreds of 4-character pieces, three reports: one per step written.
+    assert len(sizes) == 3
+    assert all(b - a >= PROGRESS_STEP_CHARS for a, b in itertools.pairwise([0, *sizes]))
+    assert all(size - PROGRESS_STEP_CHARS < 4 for size in [sizes[0]])
+    assert {(p.tool_name, p.tool_call_index) for p in progress} == {("task_finish", 0)}
 
 
 async def test_refused_call_has_no_started_event() -> None:

@@ -5,6 +5,11 @@ Events, per call: ``model_call_started`` (again for each retry attempt, with the
 the stream's deltas (``assistant_delta``, ``reasoning_delta``, ``model_tool_call_started``,
 ``model_tool_call_progress``), ``model_call_failed`` for each failed attempt, then exactly one
 ``model_call_completed`` or a final ``model_call_failed``.
+
+``model_tool_call_progress`` reports a call's arguments in steps of
+:data:`PROGRESS_STEP_CHARS`, not once per streamed piece: providers stream arguments a few
+characters at a time, and a host showing "writing… 3 KB" needs a handful of events per call,
+not hundreds (a short call reports none; ``assistant_message`` and ``tool_call_planned`` follow).
 """
 
 from __future__ import annotations
@@ -104,7 +109,7 @@ class ModelCaller:
             bus=bus,
             price=agent.price,  # what the model used, whatever a hook makes of the response
             require_text=False,
-            on_delta=lambda item: _emit_delta(bus, index, item),
+            on_delta=_DeltaEvents(bus, index),
         )
         self._record(index, operation_id, attempts, usage, "agent_cycle")
         if self._meter is not None:
@@ -121,26 +126,46 @@ class ModelCaller:
         return tuple(s for s in specs if skill_refusal(tool_state, s.name) is None)
 
 
-def _emit_delta(bus: EventBus, index: int, item: Any) -> None:
-    """The event for one streamed piece of a cycle's answer (other items are ignored)."""
-    if isinstance(item, TextDelta):
-        bus.emit(AssistantDelta, cycle_index=index, delta=item.text)
-    elif isinstance(item, ReasoningTextDelta):
-        bus.emit(ReasoningDelta, cycle_index=index, delta=item.text)
-    elif isinstance(item, ToolCallArgumentsDelta):
-        bus.emit(
-            ModelToolCallProgress,
-            cycle_index=index,
-            tool_call_id=item.id,
-            tool_name=item.name,
-            tool_call_index=item.index,
-            arguments_chars=item.total_chars,
-        )
-    elif isinstance(item, ToolCallStartDelta):
-        bus.emit(
-            ModelToolCallStarted,
-            cycle_index=index,
-            tool_call_id=item.id,
-            tool_name=item.name,
-            tool_call_index=item.index,
-        )
+PROGRESS_STEP_CHARS = 512
+"""``model_tool_call_progress`` is emitted each time a call's arguments have grown by at least
+this many characters since its last report (or its start)."""
+
+
+class _DeltaEvents:
+    """The events for the streamed pieces of one model call's answer (other items are
+    ignored)."""
+
+    __slots__ = ("_bus", "_index", "_reported")
+
+    def __init__(self, bus: EventBus, index: int) -> None:
+        self._bus = bus
+        self._index = index
+        self._reported: dict[int, int] = {}  # tool call index -> characters last reported
+
+    def __call__(self, item: Any) -> None:
+        bus, index = self._bus, self._index
+        if isinstance(item, TextDelta):
+            bus.emit(AssistantDelta, cycle_index=index, delta=item.text)
+        elif isinstance(item, ToolCallArgumentsDelta):
+            written = item.total_chars
+            if written - self._reported.get(item.index, 0) < PROGRESS_STEP_CHARS:
+                return
+            self._reported[item.index] = written
+            bus.emit(
+                ModelToolCallProgress,
+                cycle_index=index,
+                tool_call_id=item.id,
+                tool_name=item.name,
+                tool_call_index=item.index,
+                arguments_chars=written,
+            )
+        elif isinstance(item, ToolCallStartDelta):
+            bus.emit(
+                ModelToolCallStarted,
+                cycle_index=index,
+                tool_call_id=item.id,
+                tool_name=item.name,
+                tool_call_index=item.index,
+            )
+        elif isinstance(item, ReasoningTextDelta):
+            bus.emit(ReasoningDelta, cycle_index=index, delta=item.text)

@@ -239,9 +239,4 @@ def with_unique_call_ids(response: ModelResponse) -> tuple[ModelResponse, frozen
 
 
 def _tool_message(outcome: ToolCallOutcome) -> ToolMessage:
-    return ToolMessage(
-        tool_call_id=outcome.call.id,
-        name=outcome.call.name,
-        content=outcome.result.content,
-        is_error=outcome.result.status is ToolResultStatus.ERROR,
-    )
+    return ToolMessage.answering(outcome.call, outcome.result)

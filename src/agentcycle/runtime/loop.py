@@ -319,14 +319,11 @@ class CycleLoop:
                 elif verdict:
                     self._history.extend(verdict)
             todos_after = env.tool_state.todos
-            # Optional fields only when set: pydantic validates what it is given.
-            extra: dict[str, Any] = {}
-            if todos_after is not todos_before:
-                extra["todos"] = tuple(todos_after)
-            if handoff is not None:
-                extra["handoff"] = handoff
+            todos = tuple(todos_after) if todos_after is not todos_before else None
             messages = tuple(self._history[start:])
-            state.cycles.append(CycleRecord(index=index, messages=messages, usage=usage, **extra))
+            state.cycles.append(
+                CycleRecord.of_cycle(index, messages, usage, todos=todos, handoff=handoff)
+            )
             if durable is not None:
                 durable.commit(index)
             if outcome is not None:
@@ -358,9 +355,7 @@ class CycleLoop:
 
     def _append_assistant(self, response: ModelResponse, index: int, *, emit: bool = True) -> None:
         self._history.append(
-            AssistantMessage(
-                content=response.text, tool_calls=response.tool_calls, reasoning=response.reasoning
-            )
+            AssistantMessage.of(response.text, response.tool_calls, response.reasoning)
         )
         if response.text:
             self._last_text = response.text
