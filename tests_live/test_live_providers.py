@@ -32,6 +32,7 @@ def _ollama_listening() -> bool:
     except OSError:
         return False
 
+
 CASES = [
     ("openai", "gpt-4.1-mini", "OPENAI_API_KEY"),
     ("anthropic", "claude-sonnet-4-5", "ANTHROPIC_API_KEY"),

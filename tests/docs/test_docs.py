@@ -18,7 +18,6 @@ import yaml
 
 from tests.docs._blocks import (
     SHELL_LANGUAGES,
-    Block,
     read_blocks,
     run_python,
     shell_commands,
@@ -102,9 +101,7 @@ def test_not_run_blocks_stay_rare() -> None:
 
 
 @pytest.mark.parametrize("page", _runnable({"python"}), ids=_name)
-def test_python_blocks_run(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_python_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in _ONLINE_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
@@ -197,7 +194,10 @@ def test_blocks_run_in_order_in_one_namespace_and_skip_not_run() -> None:
 def test_console_blocks_yield_their_commands_not_their_output() -> None:
     console = read_blocks(Path("sample.md"), SAMPLE)[-1]
     commands = shell_commands(console)
-    assert commands == ["agentcycle --version", 'agentcycle --prompt "a" --workspace .  # a comment']
+    assert commands == [
+        "agentcycle --version",
+        'agentcycle --prompt "a" --workspace .  # a comment',
+    ]
     assert split_command(commands[1]) == ["agentcycle", "--prompt", "a", "--workspace", "."]
 
 
@@ -213,4 +213,3 @@ def test_a_failing_block_points_at_its_line_in_the_page() -> None:
 def test_an_empty_not_run_reason_is_read_as_empty() -> None:
     (block,) = read_blocks(Path("p.md"), "<!-- not-run: -->\n```bash\nrm -rf /\n```\n")
     assert block.not_run == ""
-    assert isinstance(block, Block)
