@@ -22,7 +22,7 @@ from pydantic import (
 from agentcycle._frozen import FrozenModel
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.events import CompletionReason, RunStatus
-from agentcycle.messages import Message, SystemMessage, TokenUsage
+from agentcycle.messages import Message, PromptSection, SystemMessage, TokenUsage
 from agentcycle.models.base import ModelSettings
 
 STATE_VERSION = 2
@@ -189,6 +189,8 @@ class HandoffRecord(FrozenModel):
     tool_call_id: str
     system_prompt: str
     tool_names: tuple[str, ...]
+    system_sections: tuple[PromptSection, ...] = ()
+    """The sections of the target's prompt bundle (``system_prompt`` joins their texts)."""
 
 
 class CycleRecord(FrozenModel):
@@ -220,10 +222,9 @@ class PendingToolCall(FrozenModel):
     message: str | None = None
 
 
-def set_system_prompt(history: list[Message], text: str) -> None:
-    """Make ``text`` the history's system prompt (in place): it replaces the leading system
+def set_system_prompt(history: list[Message], message: SystemMessage) -> None:
+    """Make ``message`` the history's system prompt (in place): it replaces the leading system
     message, or goes first when there is none."""
-    message = SystemMessage(content=text)
     if history and isinstance(history[0], SystemMessage):
         history[0] = message
     else:
@@ -261,7 +262,11 @@ class RunState(BaseModel):
             else:
                 history.extend(cycle.messages)
             if cycle.handoff is not None:
-                set_system_prompt(history, cycle.handoff.system_prompt)
+                handoff = cycle.handoff
+                set_system_prompt(
+                    history,
+                    SystemMessage(content=handoff.system_prompt, sections=handoff.system_sections),
+                )
         return history
 
     def current_agent(self) -> str:

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import functools
 
+from agentcycle.errors import ConfigurationError
+from agentcycle.messages import PromptSection, SystemMessage
+from agentcycle.prompts import (
+    AGENT_SECTION,
+    CONTEXT_SECTION,
+    RUNTIME_SECTIONS,
+    SKILLS_SECTION,
+    TOOLS_SECTION,
+    PromptBundle,
+)
+
 _RUNTIME_NOTE = {
     "en-US": (
         "You work in cycles: each reply may call tools, and you see their results next. "
@@ -59,10 +70,46 @@ def handoff_note(source: str, note: str, language: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def system_prompt(instructions: str | None, language: str) -> str:
-    """The agent's instructions followed by the runtime note. Cached: every run of an agent
-    with fixed instructions holds the same string, not a copy of its (often long) prompt."""
-    note = runtime_note(language)
+def _agent_section(instructions: str) -> PromptSection:
+    """Cached: every run of an agent with fixed instructions holds the same section, not a
+    copy of its (often long) prompt."""
+    return PromptSection(id=AGENT_SECTION, text=instructions.rstrip())
+
+
+def agent_bundle(instructions: str | PromptBundle | None) -> PromptBundle:
+    """The agent's own sections: a string is one stable ``agent`` section."""
+    if isinstance(instructions, PromptBundle):
+        return instructions
     if not instructions:
-        return note
-    return f"{instructions.rstrip()}\n\n{note}"
+        return _EMPTY
+    return PromptBundle(sections=(_agent_section(instructions),))
+
+
+def run_system_message(
+    agent: PromptBundle, *, skills: str | None, context: str | None, language: str
+) -> SystemMessage:
+    """The run's system message: the agent's stable sections, the runtime note (``tools``)
+    and ``skills``, the agent's volatile sections, then ``context`` (the order
+    ``agentcycle.prompts`` documents). Raises ``ConfigurationError`` when the agent's bundle
+    uses a section id the runtime writes."""
+    for section in agent.sections:
+        if section.id in RUNTIME_SECTIONS:
+            raise ConfigurationError(
+                f"prompt section id {section.id!r} is reserved for the runtime "
+                f"(reserved: {', '.join(sorted(RUNTIME_SECTIONS))})"
+            )
+    stable = [s for s in agent.sections if s.stable]
+    volatile = [s for s in agent.sections if not s.stable]
+    runtime = [_tools_section(language)]
+    if skills:
+        runtime.append(PromptSection(id=SKILLS_SECTION, text=skills))
+    tail = [PromptSection(id=CONTEXT_SECTION, text=context, stable=False)] if context else []
+    return PromptBundle(sections=(*stable, *runtime, *volatile, *tail)).to_message()
+
+
+@functools.lru_cache(maxsize=8)
+def _tools_section(language: str) -> PromptSection:
+    return PromptSection(id=TOOLS_SECTION, text=runtime_note(language))
+
+
+_EMPTY = PromptBundle()
