@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from agentcycle.errors import ConfigurationError
 from agentcycle.messages import PromptSection, SystemMessage
@@ -13,6 +14,7 @@ from agentcycle.prompts import (
     SKILLS_SECTION,
     TOOLS_SECTION,
     PromptBundle,
+    message_stable_hash,
 )
 
 _RUNTIME_NOTE = {
@@ -85,13 +87,15 @@ def agent_bundle(instructions: str | PromptBundle | None) -> PromptBundle:
     return PromptBundle(sections=(_agent_section(instructions),))
 
 
+@functools.lru_cache(maxsize=256)
 def run_system_message(
     agent: PromptBundle, *, skills: str | None, context: str | None, language: str
 ) -> SystemMessage:
     """The run's system message: the agent's stable sections, the runtime note (``tools``)
     and ``skills``, the agent's volatile sections, then ``context`` (the order
     ``agentcycle.prompts`` documents). Raises ``ConfigurationError`` when the agent's bundle
-    uses a section id the runtime writes."""
+    uses a section id the runtime writes. Cached: runs of an agent with fixed instructions
+    share one message, not a copy of its (often long) prompt each."""
     for section in agent.sections:
         if section.id in RUNTIME_SECTIONS:
             raise ConfigurationError(
@@ -113,3 +117,15 @@ def _tools_section(language: str) -> PromptSection:
 
 
 _EMPTY = PromptBundle()
+
+
+def prefix_change(previous: SystemMessage, current: SystemMessage) -> dict[str, Any] | None:
+    """What changed in the stable sections from ``previous`` to ``current`` (the details of a
+    ``prompt_prefix_changed`` diagnostic), or ``None`` when their stable hashes agree."""
+    before, after = message_stable_hash(previous), message_stable_hash(current)
+    if before == after:
+        return None
+    old = {s.id: s.text for s in PromptBundle.from_message(previous).sections if s.stable}
+    new = {s.id: s.text for s in PromptBundle.from_message(current).sections if s.stable}
+    changed = [i for i in new if old.get(i) != new[i]] + [i for i in old if i not in new]
+    return {"previous_hash": before, "stable_hash": after, "changed_sections": changed}
