@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agentcycle import Agent, InstructionsContext, Runner, RunStatus
+from agentcycle import Agent, InstructionsContext, Runner, RunStatus, handoff
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import Diagnostic
 from agentcycle.hooks import HookContext, RuntimeHook
@@ -185,3 +185,42 @@ def test_the_stable_hash_ignores_volatile_sections_and_tells_sections_apart() ->
         [PromptSection(id="a", text="bc")]
     )
     assert PromptBundle.of(RULES, STYLE).stable_hash != PromptBundle.of(STYLE, RULES).stable_hash
+
+
+async def test_a_handoff_changes_the_prefix_and_a_resume_keeps_the_targets_bundle() -> None:
+    billing_bundle = PromptBundle.of(
+        PromptSection(id="agent", text="You handle refunds."), current_time_section(NOON)
+    )
+    billing_model = ScriptedModel(
+        [
+            call_tool("ask_user", {"question": "Which order?"}),
+            call_tool("task_finish", {"message": "Refunded."}),
+        ]
+    )
+    billing = Agent(name="Billing", instructions=billing_bundle, model=billing_model)
+    triage = Agent(
+        name="Triage",
+        instructions="Route requests.",
+        model=ScriptedModel([call_tool("transfer_to_billing", {"input": "refund"})]),
+        handoffs=[handoff(billing, "refunds")],
+    )
+
+    handle = await Runner.start(triage, "refund me")
+    found = [
+        e
+        async for e in handle.events()
+        if isinstance(e, Diagnostic) and e.code == "prompt_prefix_changed"
+    ]
+    waiting = await handle.result()
+
+    assert [(e.agent_name, e.details["changed_sections"]) for e in found] == [
+        ("Billing", ["agent"])
+    ]
+    state = RunState.from_json(waiting.to_state().to_json())
+    restored = state.messages()[0]
+    assert isinstance(restored, SystemMessage)
+    assert restored == system_of(billing_model.requests[0].messages)
+    assert restored.sections[-1].id == "current_time"
+
+    await Runner.resume(triage, state, input="A-17")
+    assert system_of(billing_model.requests[1].messages) == restored
