@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from agentcycle import Agent, InstructionsContext, Runner, RunStatus, handoff
+from agentcycle import Agent, InstructionsContext, RunConfig, Runner, RunStatus, handoff
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import Diagnostic
 from agentcycle.hooks import HookContext, RuntimeHook
@@ -23,6 +24,7 @@ from agentcycle.prompts import (
 )
 from agentcycle.runtime.prompts import runtime_note
 from agentcycle.state import RunState
+from agentcycle.stores.checkpoint_urls import open_checkpoint_store
 from agentcycle.testing import ScriptedModel, call_tool
 
 RULES = PromptSection(id="agent", text="You review pull requests.")
@@ -224,3 +226,40 @@ async def test_a_handoff_changes_the_prefix_and_a_resume_keeps_the_targets_bundl
 
     await Runner.resume(triage, state, input="A-17")
     assert system_of(billing_model.requests[1].messages) == restored
+
+
+async def test_a_durable_run_resumed_from_its_sqlite_log_keeps_its_bundle(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def instructions(ctx: InstructionsContext) -> PromptBundle:
+        calls.append(ctx.run_id)
+        return PromptBundle.of(RULES, current_time_section())
+
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    first = ScriptedModel([call_tool("ask_user", {"question": "Which branch?"})])
+    store = open_checkpoint_store(url)
+    try:
+        waiting = await Runner.run(
+            Agent(instructions=instructions, model=first),
+            "review",
+            config=RunConfig(checkpoint_store=store, run_id="pr-7"),
+        )
+    finally:
+        store.close()
+    assert waiting.status is RunStatus.WAIT_USER
+
+    second = ScriptedModel([call_tool("task_finish", {"message": "done"})])
+    reopened = open_checkpoint_store(url)  # as another process would
+    try:
+        done = await Runner.resume_run(
+            Agent(instructions=instructions, model=second),
+            "pr-7",
+            input="main",
+            config=RunConfig(checkpoint_store=reopened),
+        )
+    finally:
+        reopened.close()
+
+    assert done.final_output == "done"
+    assert calls == ["pr-7"]
+    assert system_of(second.requests[0].messages) == system_of(first.requests[0].messages)
