@@ -41,9 +41,7 @@ def main() -> None:
     # Stored while the user answers, then resumed: the frozen bundle comes back as it was.
     state = RunState.from_json(waiting.to_state().to_json())
     second = ScriptedModel([call_tool("task_finish", {"message": "Approved."})])
-    result = Runner.resume_sync(
-        Agent(instructions=instructions, model=second), state, input="main"
-    )
+    result = Runner.resume_sync(Agent(instructions=instructions, model=second), state, input="main")
     resumed = PromptBundle.from_message(first_system_message(second))
     same = resumed.stable_hash == bundle.stable_hash and resumed == bundle
     print(f"resumed with the same bundle: {same} -> {result.final_output}")
