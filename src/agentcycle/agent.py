@@ -14,6 +14,7 @@ from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.models.base import Model, ModelRef, ModelSettings
+from agentcycle.prompts import PromptBundle
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.state import NoToolPolicy
 from agentcycle.tools.base import Tool
@@ -52,7 +53,13 @@ def _check_tool_use_behavior(behavior: object) -> None:
     )
 
 
-Instructions = str | Callable[[InstructionsContext], str | Awaitable[str]]
+Instructions = (
+    str
+    | PromptBundle
+    | Callable[[InstructionsContext], str | PromptBundle | Awaitable[str | PromptBundle]]
+)
+"""A system prompt as text, a prompt bundle of named sections (``agentcycle.prompts``), or a
+callable (sync or async) building either when a run starts."""
 
 
 @dataclass(slots=True)

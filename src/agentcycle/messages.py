@@ -209,11 +209,26 @@ _ERROR_FIELDS = shared_fields_set("status", "content", "error_code")
 # --------------------------------------------------------------------------- messages
 
 
+class PromptSection(FrozenModel):
+    """A named part of the system prompt (``agentcycle.prompts`` builds and documents them).
+
+    ``stable`` sections stay the same from one model call, run or resume to the next (the
+    agent's definition, tools guidance, skills), so providers can cache the prompt up to the
+    last of them; volatile ones (the current time, recalled memory) change between runs."""
+
+    id: str
+    text: str
+    stable: bool = True
+
+
 class SystemMessage(FrozenModel):
-    """Instructions for the model."""
+    """Instructions for the model. ``content`` is the whole prompt as one text; ``sections``,
+    when set, are the named parts it was joined from (a prompt bundle), which providers that
+    cache prompt prefixes send as separate blocks."""
 
     role: Literal["system"] = "system"
     content: str
+    sections: tuple[PromptSection, ...] = ()
 
 
 class UserMessage(FrozenModel):

@@ -25,6 +25,7 @@ from agentcycle.events import CompletionReason, RunStatus
 from agentcycle.messages import (
     AssistantMessage,
     Message,
+    PromptSection,
     SystemMessage,
     TokenUsage,
     ToolMessage,
@@ -196,6 +197,8 @@ class HandoffRecord(FrozenModel):
     tool_call_id: str
     system_prompt: str
     tool_names: tuple[str, ...]
+    system_sections: tuple[PromptSection, ...] = ()
+    """The sections of the target's prompt bundle (``system_prompt`` joins their texts)."""
 
 
 class CycleRecord(FrozenModel):
@@ -281,10 +284,9 @@ class PendingToolCall(FrozenModel):
     message: str | None = None
 
 
-def set_system_prompt(history: list[Message], text: str) -> None:
-    """Make ``text`` the history's system prompt (in place): it replaces the leading system
+def set_system_prompt(history: list[Message], message: SystemMessage) -> None:
+    """Make ``message`` the history's system prompt (in place): it replaces the leading system
     message, or goes first when there is none."""
-    message = SystemMessage(content=text)
     if history and isinstance(history[0], SystemMessage):
         history[0] = message
     else:
@@ -322,7 +324,11 @@ class RunState(BaseModel):
             else:
                 history.extend(cycle.messages)
             if cycle.handoff is not None:
-                set_system_prompt(history, cycle.handoff.system_prompt)
+                handoff = cycle.handoff
+                set_system_prompt(
+                    history,
+                    SystemMessage(content=handoff.system_prompt, sections=handoff.system_sections),
+                )
         return history
 
     def current_agent(self) -> str:

@@ -44,6 +44,7 @@ from agentcycle.messages import Message, SystemMessage, UserMessage, content_tex
 from agentcycle.models.base import Model, ToolSpec
 from agentcycle.models.provider import ProvidedModel
 from agentcycle.pricing import ModelPrice
+from agentcycle.prompts import PromptBundle
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime._context import render_context as render_context_fragments
@@ -117,7 +118,7 @@ class _AgentParts:
     policy: ToolPolicy
     tool_specs: tuple[ToolSpec, ...]
     """The tools offered to the model (the policy lets them through)."""
-    system: str
+    system: SystemMessage
     behavior: AgentBehavior
     diagnostics: tuple[StartupDiagnostic, ...]
 
@@ -227,7 +228,7 @@ async def _compile_run(
                 level="info",
             )
         )
-    history: list[Message] = [SystemMessage(content=parts.system)]
+    history: list[Message] = [parts.system]
     if session is not None:
         history.extend(await session.get_items())
     session_cursor = len(history) if session is not None else None
@@ -453,7 +454,7 @@ def _profile(name: str, parts: _AgentParts) -> AgentProfile:
         tools={tool.name: tool for tool in parts.registry},
         tool_specs=parts.tool_specs,
         policy=parts.policy,
-        system_prompt=parts.system,
+        system=parts.system,
         behavior=parts.behavior,
     )
 
@@ -481,7 +482,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
     )
     policy = (agent.policy or ToolPolicy()).then(config.policy)
     diagnostics = (*skill_diagnostics(skills), *mcp_diagnostics(mcp_failures))
-    system = ""
+    system = _NO_PROMPT
     if render_context:
         ctx = InstructionsContext(
             run_id=frame.run_id,
@@ -490,16 +491,16 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
             context=config.context,
             language=language,
         )
-        system = prompts.system_prompt(await _instructions(agent, ctx), language)
+        bundle = prompts.agent_bundle(await _instructions(agent, ctx))
+        skills_text = None
         if ACTIVATE_SKILL in registry and policy.offers(registry[ACTIVATE_SKILL]):
             budget = first_set(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
-            section = render_skills_section(
+            skills_text = render_skills_section(
                 skills.skills,
                 request=_request_text(frame.run_input),
                 budget=budget,
                 language=language,
             )
-            system = f"{system}\n\n{section}"
         context_budget = first_set(
             config.context_budget_chars, agent.context_budget_chars, DEFAULT_CONTEXT_BUDGET_CHARS
         )
@@ -510,8 +511,10 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         context = await render_context_fragments(
             (*layered_context_providers(agent, config), *frame.fragments), ctx, context_budget
         )
-        if context.text:  # last: the constant part of the prompt stays a cacheable prefix
-            system = f"{system}\n\n{context.text}"
+        # Last and volatile: the constant part of the prompt stays a cacheable prefix.
+        system = prompts.run_system_message(
+            bundle, skills=skills_text, context=context.text or None, language=language
+        )
         diagnostics = (*diagnostics, *context.diagnostics)
     behavior = agent.tool_use_behavior
     return _AgentParts(
@@ -535,6 +538,10 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
     )
 
 
+_NO_PROMPT = SystemMessage(content="")
+"""The system prompt slot of an agent compiled for a resumed run (which keeps its own)."""
+
+
 def _request_text(run_input: Any) -> str:
     """The user's words in the run input (what skill relevance is judged against)."""
     if isinstance(run_input, str):
@@ -543,15 +550,22 @@ def _request_text(run_input: Any) -> str:
     return "\n".join(content_text(m.content) for m in messages if isinstance(m, UserMessage))
 
 
-async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | None:
+async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | PromptBundle | None:
     instructions = agent.instructions
-    if instructions is None or isinstance(instructions, str):
+    if instructions is None or isinstance(instructions, str | PromptBundle):
         return instructions
+    if not callable(instructions):
+        raise ConfigurationError(
+            "instructions must be a string, a PromptBundle or a callable returning one, "
+            f"got {type(instructions).__name__}"
+        )
     value = instructions(ctx)
     if inspect.isawaitable(value):
         value = await value
-    if not isinstance(value, str):
-        raise ConfigurationError(f"instructions callable returned {type(value).__name__}, not str")
+    if not isinstance(value, str | PromptBundle):
+        raise ConfigurationError(
+            f"instructions callable returned {type(value).__name__}, not str or PromptBundle"
+        )
     return value
 
 

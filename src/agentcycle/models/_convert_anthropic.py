@@ -4,6 +4,12 @@ Pure functions and a stream accumulator; no SDK import. Leading system messages 
 ``system`` parameter; consecutive tool results are merged into one user message of
 ``tool_result`` blocks, as the Messages API requires. Assistant reasoning is not sent back: the
 API accepts thinking blocks only with the signature it issued, which history does not keep.
+
+Prompt caching: a system message that carries prompt-bundle sections is sent as one text block
+per section, with a ``cache_control`` breakpoint on the last block of its stable prefix, and
+the last block of each of the last two user turns gets one too (the tail that the next call
+extends, and the one before it as a fallback): three of the four breakpoints a request may
+carry. A plain system message (no sections) is sent as text, with no breakpoints.
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ _EFFORT_BUDGET = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384}
 
 Kind = Literal["system", "message", "tool_result", "skip"]
 Wire = tuple[Kind, Any]
+System = str | list[dict[str, Any]] | None
+"""The ``system`` parameter: text, or text blocks with a cache breakpoint."""
+
+CACHE_CONTROL = {"type": "ephemeral"}
+"""The breakpoint marker (the default five-minute cache)."""
+HISTORY_BREAKPOINTS = 2
+"""User turns, from the last, whose last block gets a breakpoint."""
 
 # --------------------------------------------------------------------------- messages
 
@@ -81,7 +94,7 @@ def _tool_input(arguments: str) -> dict[str, Any]:
 def convert_message(message: Message) -> Wire:
     """The wire form of one history message, tagged with how it is assembled."""
     if isinstance(message, SystemMessage):
-        return ("system", message.content)
+        return ("system", (message.content, _system_blocks(message)))
     if isinstance(message, UserMessage):
         return ("message", {"role": "user", "content": _blocks(message.content)})
     if isinstance(message, AssistantMessage):
@@ -113,6 +126,40 @@ def convert_message(message: Message) -> Wire:
     raise TypeError(f"not a message: {type(message).__name__}")
 
 
+def _system_blocks(message: SystemMessage) -> list[dict[str, Any]] | None:
+    """One text block per section, a breakpoint after the stable prefix; ``None`` for a plain
+    system message."""
+    if not message.sections:
+        return None
+    blocks: list[dict[str, Any]] = []
+    breakpoint_at = -1
+    for section in message.sections:
+        if not section.text:
+            continue  # the API rejects empty text blocks
+        if section.stable and breakpoint_at == len(blocks) - 1:
+            breakpoint_at = len(blocks)
+        blocks.append({"type": "text", "text": section.text})
+    if breakpoint_at >= 0:
+        blocks[breakpoint_at] = {**blocks[breakpoint_at], "cache_control": CACHE_CONTROL}
+    return blocks
+
+
+def _with_breakpoint(message: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of a wire user message whose last block carries a breakpoint (``None`` when it
+    has no block that may carry one). Copies: converted messages are shared across calls."""
+    content = message["content"]
+    if isinstance(content, str):
+        if not content:
+            return None
+        return {**message, "content": [{"type": "text", "text": content, **_MARK}]}
+    if not content or (content[-1].get("type") == "text" and not content[-1].get("text")):
+        return None
+    return {**message, "content": [*content[:-1], {**content[-1], **_MARK}]}
+
+
+_MARK = {"cache_control": CACHE_CONTROL}
+
+
 class MessageConverter:
     """Converts histories to ``(system, messages)``, converting each message only once."""
 
@@ -121,9 +168,10 @@ class MessageConverter:
     def __init__(self) -> None:
         self._cache: WireCache[Message, Wire] = WireCache()
 
-    def convert(self, messages: Sequence[Message]) -> tuple[str | None, list[dict[str, Any]]]:
-        """The ``system`` text (leading system messages) and the wire ``messages``."""
-        system: list[str] = []
+    def convert(self, messages: Sequence[Message]) -> tuple[System, list[dict[str, Any]]]:
+        """The ``system`` parameter (leading system messages: text, or cacheable blocks) and
+        the wire ``messages``."""
+        system: list[tuple[str, list[dict[str, Any]] | None]] = []
         out: list[dict[str, Any]] = []
         results: list[dict[str, Any]] | None = None
         get = self._cache.get
@@ -144,10 +192,28 @@ class MessageConverter:
                     system.append(wire)
                 else:
                     # The API has no mid-conversation system role.
-                    out.append({"role": "user", "content": wire})
+                    out.append({"role": "user", "content": wire[0]})
                 continue
             out.append(wire)
-        return ("\n\n".join(system) or None), out
+        if len(system) == 1 and system[0][1] is not None:
+            _mark_history(out)
+            return system[0][1], out
+        return ("\n\n".join(text for text, _ in system) or None), out
+
+
+def _mark_history(out: list[dict[str, Any]]) -> None:
+    """Put breakpoints on the last ``HISTORY_BREAKPOINTS`` user turns of ``out`` (in place:
+    the list is this call's own)."""
+    left = HISTORY_BREAKPOINTS
+    for i in range(len(out) - 1, -1, -1):
+        if out[i]["role"] != "user":
+            continue
+        marked = _with_breakpoint(out[i])
+        if marked is not None:
+            out[i] = marked
+            left -= 1
+            if not left:
+                return
 
 
 # --------------------------------------------------------------------------- request
@@ -184,7 +250,7 @@ def _thinking(reasoning: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def request_params(
     model_id: str,
-    system: str | None,
+    system: System,
     messages: list[dict[str, Any]],
     tools: Sequence[ToolSpec],
     settings: ModelSettings,

@@ -17,6 +17,7 @@ from agentcycle.models._adapter import NO_KEY, SDKModel
 from agentcycle.models._convert_anthropic import (
     MessageConverter,
     StreamAccumulator,
+    System,
     message_items,
     request_params,
 )
@@ -84,13 +85,13 @@ class AnthropicModel(SDKModel["AsyncAnthropic"]):
     async def _close_client(self, client: AsyncAnthropic) -> None:
         await client.close()
 
-    def _prepare(self, request: ModelRequest) -> tuple[str | None, list[dict[str, Any]]]:
+    def _prepare(self, request: ModelRequest) -> tuple[System, list[dict[str, Any]]]:
         return self._converter.convert(request.messages)
 
     def _params(
         self,
         target: EndpointTarget,
-        prepared: tuple[str | None, list[dict[str, Any]]],
+        prepared: tuple[System, list[dict[str, Any]]],
         request: ModelRequest,
         settings: ModelSettings,
     ) -> dict[str, Any]:

@@ -69,7 +69,7 @@ async def hand_off(request: HandoffRequest, index: int, env: RunEnvironment) -> 
         bus.emit(HandoffCompleted, cycle_index=index, status="failed", **ids)
         raise
     env.agent = profile
-    set_system_prompt(env.history, profile.system_prompt)
+    set_system_prompt(env.history, profile.system)
     note = prompts.handoff_note(source, request.input, env.language)
     env.history.append(UserMessage(content=note, synthetic=True))
     bus.agent_name = profile.name
@@ -79,6 +79,7 @@ async def hand_off(request: HandoffRequest, index: int, env: RunEnvironment) -> 
         source_agent=source,
         target_agent=profile.name,
         tool_call_id=request.tool_call_id,
-        system_prompt=profile.system_prompt,
+        system_prompt=profile.system.content,
+        system_sections=profile.system.sections,
         tool_names=tuple(spec.name for spec in profile.tool_specs),
     )

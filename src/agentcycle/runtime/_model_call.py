@@ -4,7 +4,9 @@ usage, and recover from a prompt the provider rejects as too long.
 Events, per call: ``model_call_started`` (again for each retry attempt, with the endpoint),
 the stream's deltas (``assistant_delta``, ``reasoning_delta``, ``model_tool_call_started``,
 ``model_tool_call_progress``), ``model_call_failed`` for each failed attempt, then exactly one
-``model_call_completed`` or a final ``model_call_failed``.
+``model_call_completed`` or a final ``model_call_failed``. Before a call whose system prompt
+is not the one the previous call sent, and whose stable sections differ from it, a
+``diagnostic`` ``prompt_prefix_changed`` (the provider's prompt cache starts over).
 
 ``model_tool_call_progress`` reports a call's arguments in steps of
 :data:`PROGRESS_STEP_CHARS`, not once per streamed piece: providers stream arguments a few
@@ -19,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 from agentcycle.errors import PromptTooLongError
 from agentcycle.events import (
     AssistantDelta,
+    Diagnostic,
     ModelToolCallProgress,
     ModelToolCallStarted,
     ReasoningDelta,
 )
-from agentcycle.messages import TokenUsage
+from agentcycle.messages import SystemMessage, TokenUsage
 from agentcycle.models.base import (
     ModelRequest,
     ModelResponse,
@@ -37,6 +40,7 @@ from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime._side_call import CallRecorder, stream_call
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.context import ContextManager
+from agentcycle.runtime.prompts import prefix_change
 from agentcycle.state import skill_refusal
 
 if TYPE_CHECKING:
@@ -51,7 +55,17 @@ class ModelCaller:
     the agent in control at that moment (read from ``seat`` at each call: a handoff swaps
     it)."""
 
-    __slots__ = ("_bus", "_history", "_hooks", "_memory", "_meter", "_record", "_seat", "_tools")
+    __slots__ = (
+        "_bus",
+        "_history",
+        "_hooks",
+        "_memory",
+        "_meter",
+        "_record",
+        "_seat",
+        "_system",
+        "_tools",
+    )
 
     def __init__(
         self,
@@ -72,6 +86,9 @@ class ModelCaller:
         self._hooks = hooks
         self._meter = meter
         self._record = record
+        self._system: object = None
+        """The system message the last call sent (compared by identity: a per-cycle check
+        that costs nothing while the prompt stays the same object)."""
 
     async def turn(self, index: int, start: int) -> tuple[ModelResponse, TokenUsage, int]:
         """Prepare the context (budget, compaction), then call the model. A prompt the provider
@@ -101,6 +118,9 @@ class ModelCaller:
         )
         if self._hooks is not None:
             request = await self._hooks.before_model_call(request)
+        messages = request.messages
+        if messages and messages[0] is not self._system:
+            self._system_changed(messages[0], index)
         response, usage, operation_id, attempts = await stream_call(
             agent.model,
             request,
@@ -117,6 +137,23 @@ class ModelCaller:
         if self._hooks is not None:
             response = await self._hooks.after_model_call(request, response)
         return response, usage
+
+    def _system_changed(self, first: Message, index: int) -> None:
+        """The system prompt is another object than last call's: report a changed stable
+        prefix (not on a run's first call)."""
+        previous, self._system = self._system, first
+        if not isinstance(previous, SystemMessage):
+            return
+        current = first if isinstance(first, SystemMessage) else SystemMessage(content="")
+        change = prefix_change(previous, current)
+        if change is not None:
+            self._bus.emit(
+                Diagnostic,
+                cycle_index=index,
+                level="info",
+                code="prompt_prefix_changed",
+                details=change,
+            )
 
     def _offered_tools(self, specs: tuple[ToolSpec, ...]) -> tuple[ToolSpec, ...]:
         """The agent's tools, less those the active skills' ``allowed-tools`` exclude."""

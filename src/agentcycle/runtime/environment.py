@@ -20,7 +20,7 @@ from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.memory.session_store import SessionMemoryStore
-from agentcycle.messages import Message
+from agentcycle.messages import Message, SystemMessage
 from agentcycle.models.base import Model, ModelInfo, ModelSettings, ToolSpec
 from agentcycle.pricing import ModelPrice
 from agentcycle.runtime.approvals import ApprovalProvider
@@ -71,7 +71,8 @@ class AgentProfile:
     tools: Mapping[str, Tool]
     tool_specs: tuple[ToolSpec, ...]
     policy: ToolPolicy
-    system_prompt: str
+    system: SystemMessage
+    """Its system prompt (with its prompt bundle's sections)."""
     behavior: AgentBehavior
 
 

@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
+
+from agentcycle.errors import ConfigurationError
+from agentcycle.messages import PromptSection, SystemMessage
+from agentcycle.prompts import (
+    AGENT_SECTION,
+    CONTEXT_SECTION,
+    RUNTIME_SECTIONS,
+    SKILLS_SECTION,
+    TOOLS_SECTION,
+    PromptBundle,
+    message_stable_hash,
+)
 
 _RUNTIME_NOTE = {
     "en-US": (
@@ -59,10 +72,60 @@ def handoff_note(source: str, note: str, language: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def system_prompt(instructions: str | None, language: str) -> str:
-    """The agent's instructions followed by the runtime note. Cached: every run of an agent
-    with fixed instructions holds the same string, not a copy of its (often long) prompt."""
-    note = runtime_note(language)
+def _agent_section(instructions: str) -> PromptSection:
+    """Cached: every run of an agent with fixed instructions holds the same section, not a
+    copy of its (often long) prompt."""
+    return PromptSection(id=AGENT_SECTION, text=instructions.rstrip())
+
+
+def agent_bundle(instructions: str | PromptBundle | None) -> PromptBundle:
+    """The agent's own sections: a string is one stable ``agent`` section."""
+    if isinstance(instructions, PromptBundle):
+        return instructions
     if not instructions:
-        return note
-    return f"{instructions.rstrip()}\n\n{note}"
+        return _EMPTY
+    return PromptBundle(sections=(_agent_section(instructions),))
+
+
+@functools.lru_cache(maxsize=256)
+def run_system_message(
+    agent: PromptBundle, *, skills: str | None, context: str | None, language: str
+) -> SystemMessage:
+    """The run's system message: the agent's stable sections, the runtime note (``tools``)
+    and ``skills``, the agent's volatile sections, then ``context`` (the order
+    ``agentcycle.prompts`` documents). Raises ``ConfigurationError`` when the agent's bundle
+    uses a section id the runtime writes. Cached: runs of an agent with fixed instructions
+    share one message, not a copy of its (often long) prompt each."""
+    for section in agent.sections:
+        if section.id in RUNTIME_SECTIONS:
+            raise ConfigurationError(
+                f"prompt section id {section.id!r} is reserved for the runtime "
+                f"(reserved: {', '.join(sorted(RUNTIME_SECTIONS))})"
+            )
+    stable = [s for s in agent.sections if s.stable]
+    volatile = [s for s in agent.sections if not s.stable]
+    runtime = [_tools_section(language)]
+    if skills:
+        runtime.append(PromptSection(id=SKILLS_SECTION, text=skills))
+    tail = [PromptSection(id=CONTEXT_SECTION, text=context, stable=False)] if context else []
+    return PromptBundle(sections=(*stable, *runtime, *volatile, *tail)).to_message()
+
+
+@functools.lru_cache(maxsize=8)
+def _tools_section(language: str) -> PromptSection:
+    return PromptSection(id=TOOLS_SECTION, text=runtime_note(language))
+
+
+_EMPTY = PromptBundle()
+
+
+def prefix_change(previous: SystemMessage, current: SystemMessage) -> dict[str, Any] | None:
+    """What changed in the stable sections from ``previous`` to ``current`` (the details of a
+    ``prompt_prefix_changed`` diagnostic), or ``None`` when their stable hashes agree."""
+    before, after = message_stable_hash(previous), message_stable_hash(current)
+    if before == after:
+        return None
+    old = {s.id: s.text for s in PromptBundle.from_message(previous).sections if s.stable}
+    new = {s.id: s.text for s in PromptBundle.from_message(current).sections if s.stable}
+    changed = [i for i in new if old.get(i) != new[i]] + [i for i in old if i not in new]
+    return {"previous_hash": before, "stable_hash": after, "changed_sections": changed}
