@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from agentcycle.errors import StreamPositionError
+from agentcycle.errors import ConfigurationError, StreamPositionError
 from agentcycle.events import RunEvent
 
 
@@ -63,7 +63,7 @@ class SessionStream:
         on_listener_error: Callable[[StreamListener, Exception], None],
     ) -> None:
         if max_backlog is not None and max_backlog < 1:
-            raise ValueError("max_backlog must be at least 1 (or None: keep every entry)")
+            raise ConfigurationError("max_backlog must be at least 1 (None: keep every entry)")
         self._max = max_backlog
         self._entries: list[StreamEntry] = []
         self._last = 0
