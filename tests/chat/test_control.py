@@ -3,6 +3,8 @@ and the typed errors of inputs it cannot take."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from agentcycle import Agent, RunConfig, SideEffect, function_tool
@@ -13,8 +15,14 @@ from agentcycle.errors import (
     ConfigurationError,
     ModelNotFoundError,
 )
-from agentcycle.events import ApprovalRequested, RunStatus, SessionIdle, SessionInputDropped
+from agentcycle.events import (
+    ApprovalRequested,
+    RunStatus,
+    SessionIdle,
+    SessionInputDropped,
+)
 from agentcycle.sessions import MemorySession
+from agentcycle.stores import JsonlRunEventStore
 from agentcycle.testing import ScriptedModel, call_tool
 from tests.chat._helpers import Gate, echo_finish, first_entry, of_type, snapshot
 
@@ -115,3 +123,19 @@ class _NoModels:
 
     def get_model(self, ref: object) -> object:
         raise ModelNotFoundError(f"no model named {ref!r}")
+
+
+async def test_a_failing_event_store_does_not_stop_the_conversation(tmp_path: Path) -> None:
+    store = JsonlRunEventStore(tmp_path / "no-such-dir" / "events.jsonl")
+    async with ChatSession(
+        Agent(model=ScriptedModel(echo_finish)), config=RunConfig(event_store=store)
+    ) as chat:
+        await chat.prompt("one")
+        await chat.follow_up("two")
+        result = await chat.wait_idle()
+        events = [e.event for e in snapshot(chat)]
+    assert result is not None and result.final_output == "re: two"
+    failures = [
+        e for e in events if e.type == "diagnostic" and e.code == "event_store_write_failed"
+    ]  # type: ignore[attr-defined]
+    assert failures and events[-1].type == "session_idle"

@@ -393,8 +393,25 @@ class ChatSession:
         )
 
     async def _pump(self, active: _ActiveRun) -> None:
-        """Put the run's events on the stream, mark the steers it takes, then go on with the
-        queue once it ended."""
+        """Follow the run to its end, then go on with the queue."""
+        status = RunStatus.FAILED
+        try:
+            status = await self._follow(active)
+        except Exception as exc:  # a bug below must not leave the session busy for ever
+            self._bus.emit(
+                Diagnostic,
+                level="error",
+                code="session_run_lost",
+                details={
+                    "run_id": active.handle.run_id,
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+        self._active = None
+        await self._advance(active, status)
+
+    async def _follow(self, active: _ActiveRun) -> RunStatus:
+        """Put the run's events on the stream and mark the steers it takes; its status."""
         handle = active.handle
         run_id = handle.run_id
         async for event in handle.events():
@@ -416,7 +433,8 @@ class ChatSession:
                 )
         try:
             result = await handle.result()
-        except EventStoreWriteError as exc:  # the run's own stream reported it already
+        except EventStoreWriteError as exc:
+            # The run went on; its stream said so already (``event_store_write_failed``).
             result = exc.result
         try:
             await handle.release_model_clients()
@@ -427,11 +445,10 @@ class ChatSession:
                 code="session_model_clients_not_closed",
                 details={"run_id": run_id, "error": f"{type(exc).__name__}: {exc}"},
             )
-        self._active = None
-        if result is not None:
-            self._last_result = result
-        status = result.status if result is not None else RunStatus.FAILED
-        await self._advance(active, status)
+        if result is None:
+            return RunStatus.FAILED
+        self._last_result = result
+        return result.status
 
     async def _advance(self, ended: _ActiveRun, status: RunStatus) -> None:
         """What follows a run that ended with ``status`` (see the module docstring)."""
