@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
 
 from agentcycle import ToolResult, function_tool
 from agentcycle.chat import ChatSession, StreamEntry
 from agentcycle.events import RunEvent
-from agentcycle.messages import Finish, UserMessage, content_text
+from agentcycle.messages import Finish, Message, UserMessage, content_text
 from agentcycle.models.base import ModelRequest, ModelResponse
+from agentcycle.sessions import MemorySession
 from agentcycle.testing import call_tool
 from agentcycle.tools.base import Tool
 
@@ -86,3 +88,19 @@ def snapshot(chat: ChatSession) -> list[StreamEntry]:
     entries: list[StreamEntry] = []
     chat.subscribe(entries.append).close()
     return entries
+
+
+class SlowStore(MemorySession):
+    """A session store that makes the next run wait at ``get_items`` until released (a run
+    being started, for tests that act in that moment). Blocks a thread, so the release may
+    come from any thread."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(session_id)
+        self.loading = threading.Event()
+        self.release = threading.Event()
+
+    async def get_items(self, limit: int | None = None) -> list[Message]:
+        self.loading.set()
+        await asyncio.to_thread(self.release.wait, 30)
+        return await super().get_items(limit)

@@ -3,6 +3,7 @@ and the typed errors of inputs it cannot take."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,14 @@ from agentcycle.events import (
 from agentcycle.sessions import MemorySession
 from agentcycle.stores import JsonlRunEventStore
 from agentcycle.testing import ScriptedModel, call_tool
-from tests.chat._helpers import Gate, echo_finish, first_entry, of_type, snapshot
+from tests.chat._helpers import (
+    Gate,
+    SlowStore,
+    echo_finish,
+    first_entry,
+    of_type,
+    snapshot,
+)
 
 launched: list[str] = []
 
@@ -139,3 +147,40 @@ async def test_a_failing_event_store_does_not_stop_the_conversation(tmp_path: Pa
         e for e in events if e.type == "diagnostic" and e.code == "event_store_write_failed"
     ]  # type: ignore[attr-defined]
     assert failures and events[-1].type == "session_idle"
+
+
+async def test_a_caller_that_cancels_its_prompt_frees_the_session() -> None:
+    store = SlowStore("slow")
+    async with ChatSession(Agent(model=ScriptedModel(echo_finish)), session=store) as chat:
+        starting = asyncio.ensure_future(chat.prompt("never mind"))
+        await asyncio.to_thread(store.loading.wait, 30)  # the run is being started
+        queued = await chat.follow_up("queued meanwhile")
+        assert chat.busy
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+        assert not chat.busy
+        dropped = [e.event for e in snapshot(chat) if isinstance(e.event, SessionInputDropped)]
+        assert [(d.text, d.reason) for d in dropped] == [
+            ("never mind", "cancelled"),
+            ("queued meanwhile", "cancelled"),
+        ]
+        assert dropped[1].input_id == queued.input_id
+        store.release.set()
+        await chat.prompt("again")
+        result = await chat.wait_idle()
+    assert result is not None and result.final_output == "re: again"
+
+
+async def test_cancel_while_a_run_is_starting_cancels_it_once_it_exists() -> None:
+    store = SlowStore("slow")
+    async with ChatSession(Agent(model=ScriptedModel(echo_finish)), session=store) as chat:
+        starting = asyncio.ensure_future(chat.prompt("stop me"))
+        await asyncio.to_thread(store.loading.wait, 30)
+        cancelling = asyncio.ensure_future(chat.cancel("changed my mind"))
+        store.release.set()
+        await starting
+        await cancelling
+        result = chat.last_result
+        assert not chat.busy
+    assert result is not None and result.status is RunStatus.CANCELLED

@@ -16,7 +16,7 @@ from agentcycle.models.base import ModelRequest, ModelResponse
 from agentcycle.sessions import MemorySession
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.tools.base import Tool
-from tests.chat._helpers import echo_finish, last_user_text
+from tests.chat._helpers import SlowStore, echo_finish, last_user_text
 
 WAIT = 10.0
 
@@ -189,3 +189,14 @@ def _take_until_idle(chat: SyncChatSession, since: int) -> list[StreamEntry]:
         if entry.position == chat.last_position:
             break
     return taken
+
+
+def test_a_timed_out_prompt_stops_the_wait_not_the_run() -> None:
+    store = SlowStore("slow")
+    with SyncChatSession(Agent(model=ScriptedModel(echo_finish)), session=store) as chat:
+        with pytest.raises(TimeoutError):
+            chat.prompt("slow start", timeout=0.05)  # the store holds the run's start
+        assert chat.busy
+        store.release.set()
+        result = chat.wait_idle(timeout=WAIT)
+    assert result is not None and result.final_output == "re: slow start"

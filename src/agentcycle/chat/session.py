@@ -149,7 +149,6 @@ class ChatSession:
         self._busy = False
         self._starting = False
         self._closing = False
-        self._closed = False
         # Events bind to the event loop on first wait, not here.
         self._settled = asyncio.Event()
         """Set while no run is being started."""
@@ -289,7 +288,6 @@ class ChatSession:
         self._closing = True
         await self._cancel("chat session closed", "clear", "closed")
         await self._idle.wait()
-        self._closed = True
         self._bus.emit(SessionClosed)
         self._stream.close()
 
@@ -367,13 +365,17 @@ class ChatSession:
         self._settled.clear()
         try:
             handle = await self._runner.start(self._agent, item.text, config=self._config)
-        except Exception as exc:
+        except BaseException as exc:
+            # Not started (a configuration error, or the caller cancelled the start): the
+            # session is free again and says what became of the queue.
             self._starting = False
             self._settled.set()
-            error = f"{type(exc).__name__}: {exc}"
-            self._drop([item, *self._take_queue()], "start_failed", error)
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            reason: DropReason = "cancelled" if cancelled else "start_failed"
+            error = None if cancelled else f"{type(exc).__name__}: {exc}"
+            self._drop([item, *self._take_queue()], reason, error)
             self._become_idle()
-            if raise_errors:
+            if raise_errors or not isinstance(exc, Exception):
                 raise
             return
         self._bus.emit(

@@ -22,7 +22,7 @@ import queue
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentcycle.chat._stream import StreamEntry, StreamListener, Subscription
 from agentcycle.chat.session import ChatSession, SessionInput
@@ -216,7 +216,7 @@ class SyncChatSession:
         try:
             return future.result(timeout)
         except BaseException:
-            future.cancel()  # stop waiting; the session's own work is not this future's
+            future.cancel()  # stops the wait on the loop; the work itself is shielded
             raise
 
     def _call(self, fn: Callable[[], _T]) -> _T:
@@ -260,4 +260,17 @@ class SyncSubscription:
 
 
 async def _awaited(work: Callable[[], Awaitable[_T]]) -> _T:
-    return await work()
+    """``work()``, shielded: a caller that stops waiting (a timeout, Ctrl+C) stops only its
+    wait, never the session's work (a run being started, a cancel under way)."""
+    task = asyncio.ensure_future(work())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_retrieve)
+        raise
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Collect the outcome nobody waits for any more (its error is the session's to report)."""
+    if not task.cancelled():
+        task.exception()
