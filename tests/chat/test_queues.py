@@ -271,3 +271,31 @@ async def test_queue_events_carry_the_session_envelope() -> None:
         "session_input_delivered",
         "session_idle",
     ]
+
+
+async def test_several_late_steers_start_one_run_and_reach_its_first_model_call() -> None:
+    gate = Gate()
+    seen: list[list[str]] = []
+
+    def model_fn(request: ModelRequest) -> ModelResponse:
+        said = [content_text(m.content) for m in request.messages if isinstance(m, UserMessage)]
+        seen.append(said)
+        if said[-1] == "wrap up":
+            return call_tool("wrap_up", {"summary": "wrapped"})
+        return call_tool("task_finish", {"message": "both read"})
+
+    agent = Agent(model=ScriptedModel(model_fn), tools=[gate.finish_tool()])
+    async with ChatSession(agent) as chat:
+        await chat.prompt("wrap up")
+        await gate.entered.wait()
+        first = await chat.steer("late one")
+        second = await chat.steer("late two")
+        gate.open()
+        result = await chat.wait_idle()
+        events = [e.event for e in snapshot(chat)]
+
+    assert result is not None and result.final_output == "both read"
+    assert len(seen) == 2 and seen[1][-2:] == ["late one", "late two"]  # one run, one call
+    deliveries = {e.input_id: e.delivery for e in events if isinstance(e, SessionInputDelivered)}
+    assert deliveries[first.input_id] == "run_input"
+    assert deliveries[second.input_id] == "steering"
