@@ -274,8 +274,7 @@ class ChatSession:
     async def wait_idle(self) -> RunResult | None:
         """Wait until no run is going and nothing is queued; return the last run's result
         (``None`` if none ran)."""
-        idle = self._idle
-        await idle.wait()
+        await self._idle.wait()
         return self._last_result
 
     async def close(self) -> None:
@@ -307,9 +306,10 @@ class ChatSession:
     def subscribe(self, listener: StreamListener, *, since: int | None = None) -> Subscription:
         """Call ``listener`` with every entry of the stream: first the kept entries after
         position ``since`` (all kept ones for ``None``), then each new one, in order, with
-        no gap and no duplicate. A listener that raises is dropped (a ``diagnostic``
-        ``session_listener_failed`` follows). Raises ``StreamPositionError`` for a position
-        the stream cannot serve."""
+        no gap and no duplicate. A listener that raises on a new entry is dropped (a
+        ``diagnostic`` ``session_listener_failed`` follows); one that raises during the
+        replay is not subscribed, and its error reaches the caller here. Raises
+        ``StreamPositionError`` for a position the stream cannot serve."""
         return self._stream.subscribe(listener, since)
 
     def events(self, since: int | None = None) -> AsyncIterator[StreamEntry]:
