@@ -27,6 +27,8 @@ _EXPORTS = {
     "agent_in_control": "agentcycle.handoffs",
     "InstructionsContext": "agentcycle.context_providers",
     "Runner": "agentcycle.runner",
+    "ChatSession": "agentcycle.chat",
+    "SyncChatSession": "agentcycle.chat",
     "RunConfig": "agentcycle.run_config",
     "RunHandle": "agentcycle.handle",
     "SyncRunHandle": "agentcycle.sync_handle",
@@ -86,6 +88,7 @@ __all__ = [
     "AskUser",
     "AttachImage",
     "BudgetExhaustedError",
+    "ChatSession",
     "CompletionReason",
     "ContextProvider",
     "Finish",
@@ -116,6 +119,7 @@ __all__ = [
     "StopAtTools",
     "SubAgent",
     "SubTaskInfo",
+    "SyncChatSession",
     "SyncRunHandle",
     "TokenUsage",
     "Tool",
@@ -130,6 +134,7 @@ __all__ = [
 if TYPE_CHECKING:
     from agentcycle.agent import Agent, StopAtTools
     from agentcycle.budget import RunBudget
+    from agentcycle.chat import ChatSession, SyncChatSession
     from agentcycle.context_providers import ContextProvider, InstructionsContext, PromptFragment
     from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus

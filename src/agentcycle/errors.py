@@ -402,6 +402,32 @@ class SessionStorageError(SessionError):
     code = "session_storage_error"
 
 
+class ChatSessionError(AgentcycleError):
+    """A ``ChatSession`` was used in a way it cannot serve."""
+
+    code = "chat_session_error"
+
+
+class ChatSessionClosed(ChatSessionError):
+    """The chat session is closed: it takes no input and starts no run."""
+
+    code = "chat_session_closed"
+
+
+class ChatSessionBusy(ChatSessionError):
+    """``prompt`` while a run is going or inputs are queued: ``steer`` or ``follow_up``
+    say what should happen to the new input."""
+
+    code = "chat_session_busy"
+
+
+class StreamPositionError(ChatSessionError):
+    """A replay position the chat session's stream cannot serve: ahead of its last entry, or
+    behind what it still keeps (``details`` holds ``first_kept`` and ``last``)."""
+
+    code = "stream_position_unavailable"
+
+
 class SessionMemoryError(AgentcycleError):
     """Session memory could not be used: its store failed, or an extraction was unusable."""
 

@@ -500,6 +500,72 @@ class Diagnostic(RunEvent):
     details: dict[str, Any] = field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------- chat sessions
+# Emitted by a ``ChatSession`` (``agentcycle.chat``), not by a run: their ``run_id`` and
+# ``trace_id`` are the chat session's stream id (``chat_…``) and their ``seq`` counts the
+# session's own events. In the session's stream they sit between the events of its runs.
+
+InputKind = Literal["prompt", "steer", "follow_up"]
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionInputQueued(RunEvent):
+    """The host gave the chat session an input (``kind``); it waits for its run.
+    ``active_run_id`` is the run going on at that moment, if any."""
+
+    type: ClassVar[str] = "session_input_queued"
+    input_id: str
+    kind: InputKind
+    text: str
+    active_run_id: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionInputDelivered(RunEvent):
+    """A queued input reached a run: as the input it started with (``delivery="run_input"``,
+    before that run's ``run_started``) or as a steering message before one of its model calls
+    (``"steering"``, after that run's ``steering_applied`` diagnostic)."""
+
+    type: ClassVar[str] = "session_input_delivered"
+    input_id: str
+    kind: InputKind
+    delivery: Literal["run_input", "steering"]
+    target_run_id: str
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionInputDropped(RunEvent):
+    """A queued input will never reach a model: the host cancelled (``cancelled``), the run
+    before it failed (``run_failed``), its run could not start (``start_failed``, ``error``
+    says why) or the session closed (``closed``). ``text`` is the input, for the host to
+    offer again."""
+
+    type: ClassVar[str] = "session_input_dropped"
+    input_id: str
+    kind: InputKind
+    text: str
+    reason: Literal["cancelled", "run_failed", "start_failed", "closed"]
+    error: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionIdle(RunEvent):
+    """The chat session has no run going and no input queued; ``last_run_id`` and
+    ``last_status`` describe the run that ended last (if one started)."""
+
+    type: ClassVar[str] = "session_idle"
+    last_run_id: str | None = None
+    """``None`` when no run could start."""
+    last_status: RunStatus | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SessionClosed(RunEvent):
+    """The chat session closed: the last event of its stream."""
+
+    type: ClassVar[str] = "session_closed"
+
+
 # --------------------------------------------------------------------------- terminal
 
 
@@ -568,6 +634,11 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
         CheckpointCreated,
         CheckpointResumed,
         Diagnostic,
+        SessionInputQueued,
+        SessionInputDelivered,
+        SessionInputDropped,
+        SessionIdle,
+        SessionClosed,
         RunCompleted,
         RunFailed,
         RunCancelled,

@@ -82,7 +82,7 @@ class RunHandle:
 
     def steer(self, text: str) -> None:
         """Add a user message at the next model call; tool calls of the current batch that
-        have not started are skipped ("skipped due to steering")."""
+        have not started are skipped (``tool_call_skipped``, "skipped due to steering")."""
         if not text.strip():
             raise ConfigurationError("steer() needs non-empty text")
         self._loop.steer(text)

@@ -276,7 +276,7 @@ class ToolOrchestrator:
                 tail.outcomes.append(self._skip(p, cycle_index, tail.stop_reason))
                 continue
             if steerable and self._steering():
-                tail.outcomes.append(self._skip(p, cycle_index, "skipped due to steering"))
+                tail.outcomes.append(self._skip(p, cycle_index, _STEERING_SKIP))
                 continue
             try:
                 outcome = await self._decide(
@@ -552,6 +552,12 @@ class ToolOrchestrator:
         )
         return outcome
 
+
+_STEERING_SKIP = (
+    "skipped due to steering: the user sent a new message before this call started; read it, "
+    "then call the tool again if it is still needed"
+)
+"""Why the calls a steering message overtook did not run (the model reads it next)."""
 
 _BUDGET_STOP = "the run's tool-call budget is exhausted"
 
