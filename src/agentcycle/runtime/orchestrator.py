@@ -23,7 +23,7 @@ from agentcycle.events import (
     ToolCallStarted,
 )
 from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
-from agentcycle.messages import Flow, ToolCall, ToolResult
+from agentcycle.messages import Flow, ToolCall, ToolResult, ToolResultStatus
 from agentcycle.runtime._approval_step import AwaitingApproval, approval_step
 from agentcycle.runtime._cancellation import stray_cancel
 from agentcycle.runtime._hooks import HookDispatcher
@@ -544,8 +544,8 @@ class ToolOrchestrator:
             cycle_index=cycle_index,
             tool_call_id=call.id,
             tool_name=call.name,
-            status=result.status.value,
-            directive=result.flow.value,
+            status=_STATUS_VALUES[result.status],
+            directive=_FLOW_VALUES[result.flow],
             error_code=result.error_code,
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
@@ -560,6 +560,9 @@ _STEERING_SKIP = (
 """Why the calls a steering message overtook did not run (the model reads it next)."""
 
 _BUDGET_STOP = "the run's tool-call budget is exhausted"
+# Enum ``.value`` is a Python-level property: the event fields read these instead.
+_STATUS_VALUES = {status: status.value for status in ToolResultStatus}
+_FLOW_VALUES = {flow: flow.value for flow in Flow}
 
 
 def _failure(call: ToolCall, timeout: float | None, exc: Exception) -> ToolResult:

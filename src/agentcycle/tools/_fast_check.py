@@ -105,6 +105,17 @@ def _json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _all_of(checks: list[Check]) -> Check:
+    # A plain loop: ``all(c(v) for c in checks)`` allocates a generator on every check.
+    def check(v: Any) -> bool:
+        for c in checks:
+            if not c(v):
+                return False
+        return True
+
+    return check
+
+
 def _bounded(test: Callable[[Any, Any], bool], bound: float) -> Check:
     def check(v: Any) -> bool:
         if isinstance(v, bool) or not isinstance(v, int | float):
@@ -151,7 +162,7 @@ class _Compiler:
             return lambda v: True
         if len(checks) == 1:
             return checks[0]
-        return lambda v: all(c(v) for c in checks)
+        return _all_of(checks)
 
     def _ref(self, ref: Any) -> Check:
         if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
