@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.context_providers import ContextProvider, InstructionsContext
 from agentcycle.errors import ConfigurationError
+from agentcycle.guardrails import GuardrailOption
 from agentcycle.handoffs import Handoff, agent_slug
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.models.base import Model, ModelRef, ModelSettings
+from agentcycle.outputs import OutputRepair, OutputValidator
 from agentcycle.prompts import PromptBundle
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.state import NoToolPolicy
@@ -115,8 +117,30 @@ class Agent:
     tools (``agentcycle.mcp``): configurations (each run starts and stops them) or a host's
     open ``MCPServers`` (shared across runs)."""
 
+    input_guardrails: Sequence[GuardrailOption] = ()
+    """Checks of the run's input, before its model is resolved; one that trips stops the run
+    (``agentcycle.guardrails``). ``RunConfig.input_guardrails`` run after these."""
+    output_guardrails: Sequence[GuardrailOption] = ()
+    """Checks of the final answer of a run this agent completes, first in the output
+    handling order (``agentcycle.outputs``)."""
+    output_validator: OutputValidator | None = None
+    """Accepts (``None``) or rejects (``Reject``) the final output, after ``output_type``
+    coercion (``agentcycle.outputs``). Off by default."""
+    output_repair: OutputRepair | None = None
+    """At most one tools-free model call that fixes a rejected final output
+    (``agentcycle.outputs``). Off by default."""
+
     def __post_init__(self) -> None:
         _check_tool_use_behavior(self.tool_use_behavior)
+        if self.output_validator is not None and not callable(self.output_validator):
+            raise ConfigurationError(
+                "output_validator must be a function (ctx, output) -> Reject | None, got "
+                f"{type(self.output_validator).__name__}"
+            )
+        if self.output_repair is not None and not isinstance(self.output_repair, OutputRepair):
+            raise ConfigurationError(
+                f"output_repair must be an OutputRepair, got {type(self.output_repair).__name__}"
+            )
 
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
         """This agent as a tool another agent can call: it takes ``task_description``

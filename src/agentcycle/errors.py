@@ -161,6 +161,36 @@ class OutputValidationError(AgentcycleError):
     code = "invalid_final_output"
 
 
+class OutputValidationFailed(AgentcycleError):
+    """The run's final output was rejected (by its ``output_type`` or its output validator)
+    and no repair made it acceptable; the run ends ``failed`` with the rejected candidate as
+    its partial output. ``details`` holds the last rejection (``code``, ``message``,
+    ``details``) and, when a repair call failed, ``repair_error``."""
+
+    code = "output_validation_failed"
+
+
+class OutputValidatorFailed(AgentcycleError):
+    """An output validator raised, or returned something other than ``None`` or ``Reject``;
+    ``details`` holds ``error_type`` and ``error``."""
+
+    code = "output_validator_failed"
+
+
+class GuardrailTripped(AgentcycleError):
+    """A guardrail stopped the run (code ``guardrail_tripped`` unless its ``Tripwire`` chose
+    another); ``details`` holds ``guardrail``, ``stage`` and the tripwire's ``details``."""
+
+    code = "guardrail_tripped"
+
+
+class GuardrailFailed(AgentcycleError):
+    """A guardrail raised, or returned something other than ``None`` or ``Tripwire``; the run
+    fails closed. ``details`` holds ``guardrail``, ``stage``, ``error_type`` and ``error``."""
+
+    code = "guardrail_failed"
+
+
 class HookFailedError(AgentcycleError):
     """A runtime hook raised (or returned something it may not) at one of its points. The
     message names the hook and the point; ``details`` holds ``hook``, ``point``,

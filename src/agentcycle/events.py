@@ -42,6 +42,7 @@ class CompletionReason(enum.StrEnum):
     MAX_CYCLES = "max_cycles"
     FAILED = "failed"
     BUDGET_EXHAUSTED = "budget_exhausted"
+    GUARDRAIL_TRIPPED = "guardrail_tripped"
     CANCELLED = "cancelled"
 
 
@@ -205,7 +206,7 @@ class CycleStarted(RunEvent):
 # --------------------------------------------------------------------------- model calls
 
 
-ModelOperation = Literal["agent_cycle", "memory_compaction", "session_memory"]
+ModelOperation = Literal["agent_cycle", "memory_compaction", "session_memory", "output_repair"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -566,6 +567,49 @@ class SessionClosed(RunEvent):
     type: ClassVar[str] = "session_closed"
 
 
+# --------------------------------------------------------------------------- guardrails, output
+
+
+@dataclass(slots=True, kw_only=True)
+class GuardrailChecked(RunEvent):
+    """A guardrail judged the run's input (``stage="input"``, right after ``agent_started``)
+    or its final output (``stage="output"``). ``outcome``: ``passed``, ``tripped`` (then
+    ``guardrail_tripped`` follows) or ``failed`` (it raised: the run fails with
+    ``guardrail_failed``)."""
+
+    type: ClassVar[str] = "guardrail_checked"
+    stage: Literal["input", "output"]
+    guardrail: str
+    outcome: Literal["passed", "tripped", "failed"]
+    duration_ms: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class GuardrailTripped(RunEvent):
+    """A guardrail stopped the run; ``run_failed`` with ``error_code`` (completion reason
+    ``guardrail_tripped``) follows."""
+
+    type: ClassVar[str] = "guardrail_tripped"
+    stage: Literal["input", "output"]
+    guardrail: str
+    error_code: str
+    message: str = ""
+    details: Any = None
+
+
+@dataclass(slots=True, kw_only=True)
+class OutputRejected(RunEvent):
+    """The run's final output was rejected: it did not coerce into the ``output_type``
+    (``invalid_final_output``) or the output validator rejected it with ``error_code``.
+    ``repaired`` is ``True`` for the answer of the repair call."""
+
+    type: ClassVar[str] = "output_rejected"
+    error_code: str
+    message: str = ""
+    details: Any = None
+    repaired: bool = False
+
+
 # --------------------------------------------------------------------------- terminal
 
 
@@ -582,7 +626,7 @@ class RunCompleted(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class RunFailed(RunEvent):
-    """Terminal: the run failed (a typed error, max cycles, budget)."""
+    """Terminal: the run failed (a typed error, max cycles, budget, a guardrail)."""
 
     type: ClassVar[str] = "run_failed"
     status: RunStatus = RunStatus.FAILED
@@ -639,6 +683,9 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
         SessionInputDropped,
         SessionIdle,
         SessionClosed,
+        GuardrailChecked,
+        GuardrailTripped,
+        OutputRejected,
         RunCompleted,
         RunFailed,
         RunCancelled,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agentcycle.budget import RunBudget
 from agentcycle.context_providers import ContextProvider
+from agentcycle.guardrails import GuardrailOption
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
     from agentcycle.stores.checkpoints import CheckpointStore
     from agentcycle.stores.events import RunEventStore
     from agentcycle.tracing.spans import TraceProcessor
+
+
+_ADDING_UP = (
+    "hooks",
+    "context_providers",
+    "memory_providers",
+    "input_guardrails",
+    "output_guardrails",
+)
+"""The fields whose layers add up (base first) rather than replace each other."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +80,11 @@ class RunConfig:
     run's (``agentcycle.hooks``)."""
     context_providers: Sequence[ContextProvider] = ()
     """Prompt fragment providers, after the agent's (and the runner's) ones."""
+    input_guardrails: Sequence[GuardrailOption] = ()
+    """Checks of the run's input, after the agent's (and the runner's); they run before the
+    model is resolved (``agentcycle.guardrails``)."""
+    output_guardrails: Sequence[GuardrailOption] = ()
+    """Checks of the final answer, after the agent's (and the runner's)."""
     context_budget_chars: int | None = None
     """Characters of provider fragments the system prompt takes at most (``None``: the
     agent's setting, else ``DEFAULT_CONTEXT_BUDGET_CHARS``)."""
@@ -132,8 +148,8 @@ class RunConfig:
 
     def over(self, base: RunConfig | None) -> RunConfig:
         """This config layered over ``base``: fields set here win; model settings and budgets
-        merge field by field; metadata merges key by key; hooks, context providers and memory
-        providers add up (base first)."""
+        merge field by field; metadata merges key by key; hooks, context providers, memory
+        providers and guardrails add up (base first)."""
         if base is None:
             return self
         updates: dict[str, Any] = {}
@@ -146,7 +162,7 @@ class RunConfig:
                 updates[f.name] = {**base.metadata, **self.metadata}
             elif f.name == "policy":
                 updates[f.name] = base.policy.then(mine) if base.policy is not None else mine
-            elif f.name in ("hooks", "context_providers", "memory_providers"):
+            elif f.name in _ADDING_UP:
                 updates[f.name] = (*getattr(base, f.name), *mine)
             elif f.name == "budget":
                 updates[f.name] = base.budget.merge(mine) if base.budget is not None else mine

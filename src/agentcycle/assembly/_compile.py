@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentcycle.agent import Agent, InstructionsContext, StopAtTools
+from agentcycle.assembly._outputs import check_input, output_policy, unresolved_model
 from agentcycle.assembly._resolution import (
     first_set,
     layered_context_providers,
@@ -41,13 +42,14 @@ from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.memory.session_store import SessionMemoryStore
 from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
-from agentcycle.models.base import Model, ToolSpec
+from agentcycle.models.base import Model, ModelSettings, ToolSpec
 from agentcycle.models.provider import ProvidedModel
 from agentcycle.pricing import ModelPrice
 from agentcycle.prompts import PromptBundle
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime import prompts
 from agentcycle.runtime._context import render_context as render_context_fragments
+from agentcycle.runtime._guardrails import GuardrailCheck, stopped_by
 from agentcycle.runtime._memory_providers import (
     MEMORY_PROVIDER_FAILED,
     RecallFragment,
@@ -56,9 +58,11 @@ from agentcycle.runtime._memory_providers import (
 from agentcycle.runtime._session_turns import check_resume_session
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, as_decision
 from agentcycle.runtime.environment import (
+    NO_OUTPUT_CHECKS,
     AgentBehavior,
     AgentProfile,
     AgentSwitcher,
+    OutputPolicy,
     StartupDiagnostic,
 )
 from agentcycle.runtime.event_bus import new_id
@@ -106,6 +110,8 @@ class CompiledRun:
     ``RunHandle.release_model_clients`` closes their clients."""
     mcp: RunMCP = field(default_factory=RunMCP)
     """The MCP servers the run started (closed with the run's scope)."""
+    input_checks: tuple[GuardrailCheck, ...] = ()
+    """The input guardrails' verdicts (they ran before the model was resolved)."""
 
 
 @dataclass(slots=True)
@@ -121,6 +127,7 @@ class _AgentParts:
     system: SystemMessage
     behavior: AgentBehavior
     diagnostics: tuple[StartupDiagnostic, ...]
+    output: OutputPolicy = NO_OUTPUT_CHECKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +221,11 @@ async def _compile_run(
         fragments=tuple(fragments),
         mcp=mcp,
     )
-    parts = await _compile_agent(agent, frame, render_context=True)
+    input_checks = await check_input(agent, config, run_id, run_input, language)
+    if stopped_by(input_checks) is None:
+        parts = await _compile_agent(agent, frame, render_context=True)
+    else:
+        parts = _blocked_parts(agent, config)
     memory_diagnostics = [
         StartupDiagnostic(MEMORY_PROVIDER_FAILED, r.failure)
         for r in frame.fragments
@@ -274,6 +285,27 @@ async def _compile_run(
         memory_providers=memory_providers,
         session_memory_store=notes_store,
         diagnostics=memory_diagnostics,
+        input_checks=input_checks,
+    )
+
+
+def _blocked_parts(agent: Agent, config: RunConfig) -> _AgentParts:
+    """The parts of an agent whose run an input guardrail blocked: no model resolved, no
+    tools, no prompt (the run makes no model call)."""
+    no_settings = ModelSettings()
+    return _AgentParts(
+        provided=unresolved_model(agent, config),
+        price=None,
+        registry=ToolRegistry(),
+        policy=ToolPolicy(),
+        tool_specs=(),
+        system=_NO_PROMPT,
+        behavior=AgentBehavior(
+            settings=no_settings,
+            no_tool_policy=NoToolPolicy.CONTINUE,
+            tool_use_behavior="run_llm_again",
+        ),
+        diagnostics=(),
     )
 
 
@@ -403,6 +435,7 @@ def _compiled(
     memory_providers: tuple[MemoryProvider, ...],
     session_memory_store: SessionMemoryStore | None,
     diagnostics: Sequence[StartupDiagnostic] = (),
+    input_checks: tuple[GuardrailCheck, ...] = (),
 ) -> CompiledRun:
     config = frame.config
     return CompiledRun(
@@ -424,6 +457,7 @@ def _compiled(
         session_memory_store=session_memory_store,
         models=frame.models,
         mcp=frame.mcp,
+        input_checks=input_checks,
     )
 
 
@@ -456,6 +490,7 @@ def _profile(name: str, parts: _AgentParts) -> AgentProfile:
         policy=parts.policy,
         system=parts.system,
         behavior=parts.behavior,
+        output=parts.output,
     )
 
 
@@ -535,6 +570,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
             stop_at_tool_names=behavior.tool_names if isinstance(behavior, StopAtTools) else (),
         ),
         diagnostics=diagnostics,
+        output=output_policy(agent, config, frame.models),
     )
 
 

@@ -73,6 +73,7 @@ def build_loop(
         session_memory_store=compiled.session_memory_store,
         switch_agent=compiled.switch_agent,
         diagnostics=compiled.diagnostics,
+        input_checks=compiled.input_checks,
         durable=durable,
     )
     loop = CycleLoop(env, resume=resume, resume_input=input)

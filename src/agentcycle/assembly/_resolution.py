@@ -3,12 +3,14 @@ providers layered agent -> runner -> run."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
 from agentcycle.agent import Agent
 from agentcycle.context_providers import ContextProvider
 from agentcycle.errors import ConfigurationError
+from agentcycle.guardrails import Guardrail, GuardrailOption, as_guardrail
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
@@ -85,15 +87,20 @@ def positive(name: str, value: int) -> int:
 
 
 def resolve_model(agent: Agent, config: RunConfig) -> ProvidedModel:
-    """The run's model (``RunConfig.model``, else the agent's): an instance as is, a
-    ``provider:model`` name (``"openai:gpt-4.1-mini"``) from the environment, another name or
-    a ``ModelRef`` through the model provider (else the settings file)."""
+    """The run's model (``RunConfig.model``, else the agent's), see ``resolve_reference``."""
     chosen: Model | ModelRef | str = first_set(config.model, agent.model, "")
     if chosen == "":
         raise ConfigurationError(
             "no model: set Agent(model=...) or RunConfig(model=...) (a Model instance, a name "
             "such as 'openai:gpt-4.1-mini', or a ModelRef or name from the settings file)"
         )
+    return resolve_reference(chosen, config)
+
+
+def resolve_reference(chosen: Model | ModelRef | str, config: RunConfig) -> ProvidedModel:
+    """A model given as an instance (as is), a ``provider:model`` name
+    (``"openai:gpt-4.1-mini"``, from the environment), or another name or a ``ModelRef``
+    (through the model provider, else the settings file)."""
     if not isinstance(chosen, ModelRef | str):
         return ProvidedModel(model=chosen, info=declared_info(chosen), settings=_NO_SETTINGS)
     if isinstance(chosen, str):
@@ -132,6 +139,13 @@ def layered_hooks(agent: Agent, config: RunConfig) -> tuple[RuntimeHook, ...]:
             )
         _check_timeout(hook)
     return hooks
+
+
+def layered_guardrails(
+    agent_options: Sequence[GuardrailOption], config_options: Sequence[GuardrailOption]
+) -> tuple[Guardrail, ...]:
+    """The agent's guardrails of one stage, then the config's, each as a ``Guardrail``."""
+    return tuple(as_guardrail(option) for option in (*agent_options, *config_options))
 
 
 def layered_context_providers(agent: Agent, config: RunConfig) -> tuple[ContextProvider, ...]:

@@ -80,7 +80,9 @@ class ModelRequest:
     tools: Sequence[ToolSpec] = ()
     settings: ModelSettings = field(default_factory=ModelSettings)
     cycle_index: int | None = None
-    operation: Literal["agent_cycle", "memory_compaction", "session_memory"] = "agent_cycle"
+    operation: Literal["agent_cycle", "memory_compaction", "session_memory", "output_repair"] = (
+        "agent_cycle"
+    )
 
     def tool_names(self) -> list[str]:
         """Names of the offered tools, in order."""

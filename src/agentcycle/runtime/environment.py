@@ -16,12 +16,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from agentcycle.guardrails import Guardrail
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.memory.session_store import SessionMemoryStore
 from agentcycle.messages import Message, SystemMessage
 from agentcycle.models.base import Model, ModelInfo, ModelSettings, ToolSpec
+from agentcycle.outputs import OutputValidator
 from agentcycle.pricing import ModelPrice
 from agentcycle.runtime.approvals import ApprovalProvider
 from agentcycle.runtime.budget_meter import BudgetMeter
@@ -33,7 +35,10 @@ from agentcycle.tools.base import ChildRunner, RunScope, Tool
 from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from agentcycle.runtime._durable_log import DurableLog
+    from agentcycle.runtime._guardrails import GuardrailCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,42 @@ class AgentBehavior:
 
 
 @dataclass(frozen=True, slots=True)
+class RepairCall:
+    """An agent's output repair, resolved: ``model`` ``None`` repairs with the agent's own
+    model (and its settings under ``settings``); otherwise ``settings`` are the repair model's
+    own, complete."""
+
+    model: Model | None
+    settings: ModelSettings
+    price: ModelPrice | None
+    instructions: str | None
+    max_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutputPolicy:
+    """What an agent does with its final output (``runtime/_output_checks.py``): output
+    guardrails, ``output_type`` coercion (``adapter``), the validator, the repair. The empty
+    policy (every agent without them) costs the run nothing."""
+
+    guardrails: tuple[Guardrail, ...] = ()
+    adapter: TypeAdapter[Any] | None = None
+    """Validates outputs into the agent's ``output_type`` (``None`` without one, or for
+    ``str``)."""
+    validator: OutputValidator | None = None
+    repair: RepairCall | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when a completed run's output has anything to go through."""
+        return bool(self.guardrails) or self.adapter is not None or self.validator is not None
+
+
+NO_OUTPUT_CHECKS = OutputPolicy()
+"""The policy of an agent without output guardrails, output type, validator or repair."""
+
+
+@dataclass(frozen=True, slots=True)
 class AgentProfile:
     """An agent resolved for the loop: everything that changes when another agent takes
     control (its model and price, its tools and their policy, its prompt and behaviour)."""
@@ -74,6 +115,8 @@ class AgentProfile:
     system: SystemMessage
     """Its system prompt (with its prompt bundle's sections)."""
     behavior: AgentBehavior
+    output: OutputPolicy = NO_OUTPUT_CHECKS
+    """Output guardrails, coercion, validation and repair of this agent's final output."""
 
 
 AgentSwitcher = Callable[[str], Awaitable[AgentProfile]]
@@ -131,6 +174,9 @@ class RunEnvironment:
     session."""
     switch_agent: AgentSwitcher | None = None
     diagnostics: tuple[StartupDiagnostic, ...] = ()
+    input_checks: tuple[GuardrailCheck, ...] = ()
+    """The verdicts of the input guardrails, which ran while the run was compiled (the loop
+    emits them after ``agent_started``; a run one of them stopped makes no cycle)."""
     durable: DurableLog | None = None
     """The run's log writer when it has a checkpoint store (``runtime/durable.py``); ``None``
     keeps the loop free of any durable work."""

@@ -41,6 +41,7 @@ from agentcycle.runtime._directives import (
     max_cycles,
     waiting_for_approval,
 )
+from agentcycle.runtime._guardrails import emit_checks, stopped_by
 from agentcycle.runtime._handoffs import hand_off, requested_handoff
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime._lifecycle import (
@@ -52,6 +53,7 @@ from agentcycle.runtime._lifecycle import (
 )
 from agentcycle.runtime._memory_providers import ProviderCalls
 from agentcycle.runtime._model_call import ModelCaller
+from agentcycle.runtime._output_checks import OutputChecker
 from agentcycle.runtime._session_memory import SessionNotesRecorder
 from agentcycle.runtime._session_turns import APPENDING_STATUSES
 from agentcycle.runtime._tool_batch import ToolBatches, with_unique_call_ids
@@ -119,6 +121,15 @@ class CycleLoop:
             self._meter,
             self._record_model_call,
         )
+        self._outputs = OutputChecker(
+            env,
+            env.bus,
+            env.state,
+            self._record_side_call,
+            self._meter,
+            env.context,
+            env.language,
+        )
         notes = env.memory.session_memory
         store, session = env.session_memory_store, env.session
         self._notes = (
@@ -150,6 +161,7 @@ class CycleLoop:
         if env.durable is not None:
             env.durable.start(self._cancel_from_store)
         emit_start(env.bus, env.state, self._resume_input, env.diagnostics)
+        emit_checks(env.bus, env.input_checks, None)
         try:
             if self._cancel_reason is not None:
                 raise asyncio.CancelledError  # the host cancelled before the run began
@@ -197,7 +209,8 @@ class CycleLoop:
         try:
             if hooks is not None:
                 await hooks.before_run()
-            outcome = await self._cycles_within_budget()
+            blocked = stopped_by(self._env.input_checks)
+            outcome = blocked if blocked is not None else await self._cycles_within_budget()
             if self._notes is not None and outcome.status in APPENDING_STATUSES:
                 await self._notes.at_end(self._env.state.last_cycle_index)
             await append_session_turn(self._env.session, self._bus, self._env.state, outcome)
@@ -257,16 +270,16 @@ class CycleLoop:
     # ------------------------------------------------------------------ cycles
 
     async def _cycles_within_budget(self) -> LoopOutcome:
-        """``_cycles`` under the wall-time budget's deadline: work in flight when it passes is
-        cancelled, its calls are closed (interrupted or skipped) and the run fails with
-        ``budget_exhausted``."""
+        """``_cycles`` and the output checks (``_output_checks.py``) under the wall-time
+        budget's deadline: work in flight when it passes is cancelled, its calls are closed
+        (interrupted or skipped) and the run fails with ``budget_exhausted``."""
         deadline = self._meter.deadline if self._meter is not None else None
         if self._meter is None or deadline is None:
-            return await self._cycles()
+            return await self._outputs.check(await self._cycles())
         timeout = asyncio.timeout_at(deadline)
         try:
             async with timeout:
-                return await self._cycles()
+                return await self._outputs.check(await self._cycles())
         except TimeoutError:
             if not timeout.expired():
                 raise  # not our deadline: a bug below, reported as such
