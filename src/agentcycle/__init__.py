@@ -73,6 +73,12 @@ _EXPORTS = {
     "PromptFragment": "agentcycle.context_providers",
     "SubAgent": "agentcycle.sub_agents",
     "SubTaskInfo": "agentcycle.sub_agents",
+    "Guardrail": "agentcycle.guardrails",
+    "GuardrailContext": "agentcycle.guardrails",
+    "Tripwire": "agentcycle.guardrails",
+    "OutputContext": "agentcycle.outputs",
+    "OutputRepair": "agentcycle.outputs",
+    "Reject": "agentcycle.outputs",
 }
 
 __all__ = [
@@ -92,6 +98,8 @@ __all__ = [
     "CompletionReason",
     "ContextProvider",
     "Finish",
+    "Guardrail",
+    "GuardrailContext",
     "HandOff",
     "Handoff",
     "InstructionsContext",
@@ -101,8 +109,11 @@ __all__ = [
     "ModelRef",
     "ModelSettings",
     "NoToolPolicy",
+    "OutputContext",
+    "OutputRepair",
     "PriceTable",
     "PromptFragment",
+    "Reject",
     "RetrySettings",
     "RunBudget",
     "RunConfig",
@@ -126,6 +137,7 @@ __all__ = [
     "ToolContext",
     "ToolPolicy",
     "ToolResult",
+    "Tripwire",
     "agent_in_control",
     "function_tool",
     "handoff",
@@ -138,6 +150,7 @@ if TYPE_CHECKING:
     from agentcycle.context_providers import ContextProvider, InstructionsContext, PromptFragment
     from agentcycle.errors import AgentcycleError, BudgetExhaustedError
     from agentcycle.events import CompletionReason, RunEvent, RunStatus
+    from agentcycle.guardrails import Guardrail, GuardrailContext, Tripwire
     from agentcycle.handle import RunHandle
     from agentcycle.handoffs import Handoff, agent_in_control, handoff
     from agentcycle.hooks import RuntimeHook
@@ -152,6 +165,7 @@ if TYPE_CHECKING:
     )
     from agentcycle.models.base import Model, ModelRef, ModelSettings, RetrySettings
     from agentcycle.models.provider import ModelProvider, SettingsModelProvider
+    from agentcycle.outputs import OutputContext, OutputRepair, Reject
     from agentcycle.pricing import ModelPrice, PriceTable, StaticPriceTable
     from agentcycle.result import RunResult
     from agentcycle.run_config import RunConfig

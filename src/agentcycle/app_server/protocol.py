@@ -41,6 +41,7 @@ CompletionReasonName = Literal[
     "cancelled",
     "failed",
     "budget_exhausted",
+    "guardrail_tripped",
 ]
 """Why a turn ended (``turn/completed.completionReason``)."""
 

@@ -7,6 +7,7 @@ terminal event see the output as it ends up; the repair call counts against the 
 from __future__ import annotations
 
 import inspect
+import json
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -205,7 +206,10 @@ def _coerce(adapter: TypeAdapter[Any], value: Any) -> tuple[Any, Reject | None]:
     return value, Reject(
         "The final output does not match the required output type.",
         code=INVALID_FINAL_OUTPUT,
-        details=error.errors(include_url=False, include_context=False, include_input=False),
+        # As JSON: the details travel in events, which must read back equal.
+        details=json.loads(
+            error.json(include_url=False, include_context=False, include_input=False)
+        ),
     )
 
 

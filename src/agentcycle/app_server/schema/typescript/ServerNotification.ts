@@ -218,7 +218,7 @@ export type TurnCompletedParams = {
   status: string;
   runId?: string;
   finalOutput?: unknown;
-  completionReason?: "tool_finish" | "no_tool_finish" | "stop_on_first_tool" | "stop_at_tool_name" | "wait_user" | "max_cycles" | "cancelled" | "failed" | "budget_exhausted";
+  completionReason?: "tool_finish" | "no_tool_finish" | "stop_on_first_tool" | "stop_at_tool_name" | "wait_user" | "max_cycles" | "cancelled" | "failed" | "budget_exhausted" | "guardrail_tripped";
   completionToolName?: string;
   partialOutput?: string;
   error?: string;
