@@ -25,6 +25,9 @@ EXPECTED = {
     "researcher-3 completed",
     "12_app_server_host.py": "turn completed: Counted them.",
     "13_mcp_tools.py": "notes__lookup -> Deploys go out on Tuesdays after the 10:00 stand-up.",
+    "15_output_validation.py": "repaired verdict: A-17 approved=True",
+    "16_guardrails.py": "events: assistant_message -> guardrail_checked -> guardrail_tripped "
+    "-> run_failed",
     "17_prompt_bundles.py": "resumed with the same bundle: True -> Approved.",
     "18_interactive_session.py": "follow-up answered: You asked me to skip db, cache.",
 }
