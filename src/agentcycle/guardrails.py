@@ -15,7 +15,8 @@ run ends ``failed`` with completion reason ``guardrail_tripped`` and the tripwir
 - **Input guardrails** (``Agent.input_guardrails``, then ``RunConfig.input_guardrails``) see
   the run's input as given (a string or a list of messages). They run when the run is
   compiled, before its model is resolved: a blocked input never needs a model, a settings file
-  or an API key. Their events follow ``agent_started``.
+  or an API key. Their events follow ``agent_started``. A resumed run's new input (the
+  user's answer) is checked by the guardrails of the agent in control.
 - **Output guardrails** (``Agent.output_guardrails``, then ``RunConfig.output_guardrails``) see
   the final output of a run that completed, first in the output handling order (see
   ``agentcycle.outputs``). A tripped output guardrail withholds the answer: the run's

@@ -225,3 +225,33 @@ def test_bad_guardrail_options_are_configuration_errors() -> None:
         Guardrail(42)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="code"):
         Tripwire("no", code="")
+
+
+async def test_a_resumed_runs_new_input_passes_the_input_guardrails() -> None:
+    def agent(model: ScriptedModel) -> Agent:
+        return Agent(model=model, input_guardrails=[no_passwords])
+
+    first = await Runner.run(
+        agent(ScriptedModel([call_tool("ask_user", {"question": "Which account?"})])), "reset"
+    )
+    assert first.status is RunStatus.WAIT_USER
+    waiting = first.to_state()
+
+    handle = await Runner.start_resumed(
+        agent(ScriptedModel([])), waiting, input="the one with password 123"
+    )
+    blocked = await handle.result()
+    kinds = [e.type async for e in handle.events()]
+    assert blocked.completion_reason is CompletionReason.GUARDRAIL_TRIPPED
+    assert kinds == [
+        "run_started",
+        "checkpoint_resumed",
+        "agent_started",
+        "guardrail_checked",
+        "guardrail_tripped",
+        "run_failed",
+    ]
+
+    done = ScriptedModel([call_tool("task_finish", {"message": "reset acct-9"})])
+    resumed = await Runner.resume(agent(done), waiting, input="acct-9")
+    assert resumed.final_output == "reset acct-9"

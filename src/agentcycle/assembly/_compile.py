@@ -371,17 +371,23 @@ async def _compile_resume(
         counter=HandoffCounter(limit=spec.max_handoffs, used=state.handoff_count()),
         mcp=mcp,
     )
-    parts = await _compile_agent(active, frame, render_context=False)
-    offered = state.offered_tool_names()
-    missing = [name for name in offered if name not in parts.registry]
-    if missing:
-        raise ConfigurationError(
-            f"cannot resume run {spec.run_id}: agent {current!r} no longer offers "
-            f"{', '.join(missing)}"
-        )
-    parts.tool_specs = tuple(s for s in parts.registry.specs() if s.name in offered)
-    if current == spec.agent_name:
-        parts.behavior = AgentBehavior.of(spec)  # the run keeps what it started with
+    input_checks: tuple[GuardrailCheck, ...] = ()
+    if run_input is not None:  # the user's new words pass the input guardrails too
+        input_checks = await check_input(active, config, spec.run_id, run_input, frame.language)
+    if stopped_by(input_checks) is not None:
+        parts = _blocked_parts(active, config)
+    else:
+        parts = await _compile_agent(active, frame, render_context=False)
+        offered = state.offered_tool_names()
+        missing = [name for name in offered if name not in parts.registry]
+        if missing:
+            raise ConfigurationError(
+                f"cannot resume run {spec.run_id}: agent {current!r} no longer offers "
+                f"{', '.join(missing)}"
+            )
+        parts.tool_specs = tuple(s for s in parts.registry.specs() if s.name in offered)
+        if current == spec.agent_name:
+            parts.behavior = AgentBehavior.of(spec)  # the run keeps what it started with
     check_resume_session(state, config.session)
     memory = first_set(config.memory, agent.memory, _DEFAULT_MEMORY)
     decisions = {key: as_decision(value) for key, value in (approvals or {}).items()}
@@ -402,6 +408,7 @@ async def _compile_resume(
         memory=memory,
         memory_providers=layered_memory_providers(agent, config),
         session_memory_store=session_memory_store(memory, config.session, frame.workspace),
+        input_checks=input_checks,
     )
     return compiled, work
 
