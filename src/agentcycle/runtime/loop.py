@@ -7,11 +7,13 @@
           -> run tool calls through the orchestrator             _tool_batch.py, orchestrator.py
           -> apply directives (finish / wait_user / continue)    _directives.py, _handoffs.py
           -> commit the cycle record
+    then, when the run completed, its final output:           _output_checks.py
+          output guardrails, output_type coercion, validator, at most one repair
 
 A run ends only on an explicit condition: ``task_finish`` (or another finish directive),
 ``ask_user``, the no-tool policy, a tool-use behaviour stop, ``max_cycles``, the run's budget, a
-typed failure or cancellation; its start and terminal events are ``_lifecycle.py``'s. Per-cycle
-work is proportional to that cycle, not to the history.
+typed failure, a guardrail (``_guardrails.py``) or cancellation; its start and terminal events
+are ``_lifecycle.py``'s. Per-cycle work is proportional to that cycle, not to the history.
 """
 
 from __future__ import annotations
