@@ -387,3 +387,31 @@ def test_bad_options_are_configuration_errors() -> None:
         OutputRepair(max_tokens=0)
     with pytest.raises(ConfigurationError, match="code"):
         Reject("no", code="")
+
+
+async def test_after_a_handoff_the_targets_output_policy_judges_the_answer() -> None:
+    def cites(ctx: OutputContext, output: str) -> Reject | None:
+        assert ctx.agent_name == "billing"
+        return None if "source" in output else Reject("Cite a source.", code="no_source")
+
+    billing = Agent(
+        name="billing",
+        model=ScriptedModel([reply("Refunded.")]),
+        no_tool_policy="finish",
+        output_validator=cites,
+    )
+    triage = Agent(
+        name="triage",
+        model=ScriptedModel([call_tool("transfer_to_billing", {"input": "refund A-17"})]),
+        handoffs=[billing],
+    )
+    result, _ = await run_collecting(triage)
+    assert result.agent_name == "billing"
+    assert result.error is not None and result.error["details"]["code"] == "no_source"
+
+
+async def test_a_threaded_run_repairs_the_same_way() -> None:
+    result, events = await run_collecting(_repairing_agent(), RunConfig(execution="thread"))
+    _, plain = await run_collecting(_repairing_agent())
+    assert result.final_output == "with source"
+    assert [e.type for e in events] == [e.type for e in plain]
