@@ -137,9 +137,16 @@ class Agent:
                 "output_validator must be a function (ctx, output) -> Reject | None, got "
                 f"{type(self.output_validator).__name__}"
             )
-        if self.output_repair is not None and not isinstance(self.output_repair, OutputRepair):
+        repair = self.output_repair
+        if repair is not None and not isinstance(repair, OutputRepair):
             raise ConfigurationError(
-                f"output_repair must be an OutputRepair, got {type(self.output_repair).__name__}"
+                f"output_repair must be an OutputRepair, got {type(repair).__name__}"
+            )
+        if repair is not None and self.output_validator is None and self.output_type in (None, str):
+            # Nothing could ever reject the output, so the repair would never run.
+            raise ConfigurationError(
+                "output_repair needs something that can reject the output: an output_validator "
+                "or an output_type"
             )
 
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:

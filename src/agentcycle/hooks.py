@@ -106,7 +106,8 @@ class Steer:
 @dataclass(frozen=True, slots=True)
 class Stop:
     """``after_cycle``: end the run as a typed failure with this code and message, even when
-    the cycle would have completed it (a guardrail on the final answer)."""
+    the cycle would have completed it. (For a check of the final answer, ``output_guardrails``
+    (``agentcycle.guardrails``) give a typed outcome and events of their own.)"""
 
     error_code: str = STOPPED_BY_HOOK
     message: str = "A hook stopped the run."

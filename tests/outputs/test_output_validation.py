@@ -383,6 +383,8 @@ def test_bad_options_are_configuration_errors() -> None:
         Agent(output_validator="strict")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="output_repair"):
         Agent(output_repair="again")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="something that can reject"):
+        Agent(output_repair=OutputRepair())
     with pytest.raises(ConfigurationError, match="max_tokens"):
         OutputRepair(max_tokens=0)
     with pytest.raises(ConfigurationError, match="code"):
