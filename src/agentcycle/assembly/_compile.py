@@ -28,6 +28,7 @@ from agentcycle.assembly._tools import (
     assemble_tools,
     discover_agent_skills,
     mcp_diagnostics,
+    sandbox_diagnostics,
     skill_diagnostics,
 )
 from agentcycle.budget import RunBudget
@@ -481,7 +482,11 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         mcp_tools=mcp_tools,
     )
     policy = (agent.policy or ToolPolicy()).then(config.policy)
-    diagnostics = (*skill_diagnostics(skills), *mcp_diagnostics(mcp_failures))
+    diagnostics = (
+        *skill_diagnostics(skills),
+        *mcp_diagnostics(mcp_failures),
+        *sandbox_diagnostics(agent, config),
+    )
     system = _NO_PROMPT
     if render_context:
         ctx = InstructionsContext(

@@ -19,6 +19,12 @@ from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
 from agentcycle.tools.builtin.skills import activate_skill_tool
 from agentcycle.tools.builtin.todo import todo_write_tool
 from agentcycle.tools.registry import ToolRegistry
+from agentcycle.tools.sandbox import (
+    SANDBOX_UNAVAILABLE,
+    SandboxPolicy,
+    resolve_policy,
+    sandbox_support,
+)
 
 
 def assemble_tools(
@@ -59,7 +65,11 @@ def assemble_tools(
         from agentcycle.tools.builtin.shell import shell_tools
 
         registry.extend(
-            shell_tools(tuple(config.shell_env or ()) if config else (), secret_files(config))
+            shell_tools(
+                tuple(config.shell_env or ()) if config else (),
+                secret_files(config),
+                sandbox_policy(agent, config),
+            )
         )
     if sub_agents:
         from agentcycle.multiagent._sub_task_tools import sub_task_tools
@@ -99,6 +109,35 @@ def secret_files(config: RunConfig | None) -> SecretFiles:
     read, keys = provider_secrets(config.model_provider)
     return SecretFiles(
         allow=bool(config.read_sensitive_files), settings_files=(*named, *read), keys=keys
+    )
+
+
+def sandbox_policy(agent: Agent, config: RunConfig | None) -> SandboxPolicy:
+    """The sandbox ``bash`` commands get: the run's setting, else the agent's, else
+    ``workspace-write`` where this host can sandbox (``off`` where it cannot)."""
+    chosen = config.sandbox if config is not None and config.sandbox is not None else None
+    return resolve_policy(chosen if chosen is not None else agent.sandbox)
+
+
+def sandbox_diagnostics(agent: Agent, config: RunConfig) -> tuple[StartupDiagnostic, ...]:
+    """A ``sandbox_unavailable`` diagnostic when the agent's shell commands cannot be
+    sandboxed here: an error when a policy asks for a sandbox (every command then fails
+    closed), a warning when none was asked for and commands run unconfined."""
+    if not agent.shell_tools:
+        return ()
+    support = sandbox_support()
+    if support.available:
+        return ()
+    policy = sandbox_policy(agent, config)
+    asked = (config.sandbox if config.sandbox is not None else agent.sandbox) is not None
+    if not policy.enabled and asked:
+        return ()  # "off" on purpose
+    return (
+        StartupDiagnostic(
+            code=SANDBOX_UNAVAILABLE,
+            details={"mode": str(policy.mode), "reason": support.reason},
+            level="error" if policy.enabled else "warning",
+        ),
     )
 
 

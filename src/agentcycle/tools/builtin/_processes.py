@@ -22,10 +22,11 @@ import os
 import secrets
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentcycle.tools.builtin import _reaper
+from agentcycle.tools.builtin._confine import PidsCgroup
 
 HEAD_CHARS = 5_000
 """Characters kept from the start of a command's output."""
@@ -185,6 +186,7 @@ class ShellSession:
         protocol: _Protocol,
         hard_limit: float,
         reported: asyncio.Future[int | None] | None = None,
+        cgroup: PidsCgroup | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         self.id = "sh_" + secrets.token_hex(4)
@@ -198,6 +200,7 @@ class ShellSession:
         # Under the reaper helper the command's own exit is reported on a status pipe; the
         # helper exits (``protocol.exited``) only once every descendant is gone.
         self._reported = reported
+        self._cgroup = cgroup
         self._started = loop.time()
         self._ended: float | None = None
         self._timed_out = False
@@ -217,21 +220,33 @@ class ShellSession:
         auto_confirm: bool = False,
         hard_limit: float,
         shell: str = "bash",
+        wrapper: Sequence[str] = (),
+        max_processes: int = 0,
     ) -> ShellSession:
         """Start ``<shell> -lc command`` in ``cwd`` (``shell`` is bash or a path to it).
 
         ``stdin`` is written to the command's input and then closed; ``auto_confirm`` instead
         feeds an endless stream of ``y`` lines (like ``yes |``). With neither, stdin is
-        ``/dev/null`` so a prompt sees end-of-file instead of hanging. Raises ``OSError`` when
-        bash cannot be started.
+        ``/dev/null`` so a prompt sees end-of-file instead of hanging. ``wrapper`` is an
+        argument vector the shell runs under (the sandbox's ``bwrap ... --``);
+        ``max_processes`` caps the processes the command may have at once (under the
+        helper only). Raises ``OSError`` when bash cannot be started.
         """
         loop = asyncio.get_running_loop()
         buffer = OutputBuffer()
         wants_stdin = stdin is not None or auto_confirm
-        argv: list[str] = [shell, "-lc", command]
+        argv: list[str] = [*wrapper, shell, "-lc", command]
         status_read, status_write = os.pipe() if _reaper.AVAILABLE else (-1, -1)
+        cgroup: PidsCgroup | None = None
         if _reaper.AVAILABLE:
-            argv = _reaper.helper_argv(status_write, shell, command)
+            if max_processes:
+                cgroup = PidsCgroup.create(max_processes)
+            argv = _reaper.helper_argv(
+                status_write,
+                argv,
+                max_processes=max_processes,
+                cgroup_procs=cgroup.procs_file if cgroup is not None else "",
+            )
         try:
             transport, protocol = await loop.subprocess_exec(
                 lambda: _Protocol(buffer, loop),
@@ -247,6 +262,8 @@ class ShellSession:
         except BaseException:
             if _reaper.AVAILABLE:
                 os.close(status_read)
+            if cgroup is not None:
+                cgroup.remove()
             raise
         finally:
             if _reaper.AVAILABLE:
@@ -256,7 +273,7 @@ class ShellSession:
             reported = loop.create_future()
             status = os.fdopen(status_read, "rb", buffering=0)
             await loop.connect_read_pipe(lambda: _StatusProtocol(reported), status)
-        session = cls(command, transport, protocol, hard_limit, reported)
+        session = cls(command, transport, protocol, hard_limit, reported, cgroup)
         pipe = transport.get_pipe_transport(0)
         if pipe is not None:
             if auto_confirm:
@@ -287,6 +304,20 @@ class ShellSession:
         self._ended = asyncio.get_running_loop().time()
         if self._feeder is not None:
             self._feeder.cancel()
+        await self._drop_cgroup()
+
+    async def _drop_cgroup(self) -> None:
+        """Remove the pids cgroup once the helper has exited (it waits for every descendant,
+        so the cgroup is empty then); with processes left behind, ``aclose`` does it."""
+        cgroup = self._cgroup
+        if cgroup is None or not self._protocol.exited.done():
+            return
+        self._cgroup = None
+        # The kernel may release the last pids a moment after the helper was reaped.
+        for _ in range(50):
+            if cgroup.remove():
+                return
+            await asyncio.sleep(0.01)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -357,6 +388,7 @@ class ShellSession:
         """Kill the command and everything it left running; release the pipes."""
         await self.terminate()
         await self.finished
+        await self._drop_cgroup()
         self._transport.close()
 
 

@@ -35,6 +35,7 @@ import os
 import shutil
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult, ToolResultStatus
 from agentcycle.tools.base import RunScope, SideEffect, Tool, ToolContext
+from agentcycle.tools.builtin._confine import bwrap_argv
 from agentcycle.tools.builtin._processes import SessionStore, ShellSession
 from agentcycle.tools.builtin._secrets import (
     DEFAULT_SECRET_FILES,
@@ -50,6 +52,13 @@ from agentcycle.tools.builtin._secrets import (
     shell_environment,
 )
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
+from agentcycle.tools.sandbox import (
+    OFF,
+    SANDBOX_UNAVAILABLE,
+    SandboxMode,
+    SandboxPolicy,
+    sandbox_support,
+)
 from agentcycle.workspace._common import not_a_directory, not_found
 from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.paths import normalize_path, path_error
@@ -173,7 +182,34 @@ def _running_result(session: ShellSession, timeout: float, message: str) -> Tool
     )
 
 
-async def _bash(env_names: tuple[str, ...], ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+@dataclass(frozen=True, slots=True)
+class _ShellSetup:
+    """What every ``bash`` call of a run shares: extra environment names, the secret files to
+    mask, the sandbox policy."""
+
+    env_names: tuple[str, ...] = ()
+    secrets: SecretFiles = DEFAULT_SECRET_FILES
+    sandbox: SandboxPolicy = OFF
+
+
+def _confinement(setup: _ShellSetup, root: Path, cwd: Path) -> list[str] | ToolResult:
+    """The sandbox wrapper for a command, ``[]`` unsandboxed, or the fail-closed error."""
+    policy = setup.sandbox
+    if not policy.enabled:
+        return []
+    support = sandbox_support()
+    bwrap = shutil.which("bwrap") if support.available else None
+    if bwrap is None:
+        return ToolResult.error(
+            SANDBOX_UNAVAILABLE,
+            f"Commands must run in a sandbox ({policy.mode}) and none can be set up on this "
+            f"host: {support.reason or 'bwrap is gone'}. The command was not run.",
+            details={"mode": str(policy.mode), "reason": support.reason},
+        )
+    return bwrap_argv(bwrap, policy, root, cwd, setup.secrets)
+
+
+async def _bash(setup: _ShellSetup, ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     command: str = args["command"]
     stdin: str | None = args.get("stdin")
     auto_confirm = bool(args.get("auto_confirm", False))
@@ -199,7 +235,12 @@ async def _bash(env_names: tuple[str, ...], ctx: ToolContext, args: dict[str, An
     if ctx.cancelled.is_set():
         return ToolResult.error("command_cancelled", "The run is being cancelled; not started.")
     timeout = clamp_timeout(args.get("timeout"))
-    env = {**shell_environment(os.environ, env_names), **SHELL_ENV}
+    wrapper = _confinement(setup, root, cwd)
+    if isinstance(wrapper, ToolResult):
+        return wrapper
+    env = {**shell_environment(os.environ, setup.env_names), **SHELL_ENV}
+    if wrapper:
+        env["TMPDIR"] = "/tmp"  # the sandbox's private /tmp; the host's may not be writable
     if auto_confirm:
         env["DEBIAN_FRONTEND"] = "noninteractive"
     store = _store(ctx.scope)
@@ -212,6 +253,8 @@ async def _bash(env_names: tuple[str, ...], ctx: ToolContext, args: dict[str, An
             auto_confirm=auto_confirm,
             hard_limit=timeout * HARD_LIMIT_FACTOR,
             shell=bash_path,
+            wrapper=wrapper,
+            max_processes=setup.sandbox.max_processes if wrapper else 0,
         )
     except OSError as exc:
         return ToolResult.error("shell_unavailable", f"Could not start bash: {exc}")
@@ -280,10 +323,31 @@ async def _check(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def bash_tool(env_names: Sequence[str] = ()) -> BuiltinTool:
+def _sandbox_note(policy: SandboxPolicy) -> str:
+    """What the model is told about the sandbox its commands run in."""
+    if not policy.enabled:
+        return ""
+    if policy.mode is SandboxMode.READ_ONLY:
+        writes = "Nothing can be written except under /tmp (private, discarded)"
+    else:
+        protected = ", ".join(policy.protected_paths)
+        writes = "Only the workspace" + (" and /tmp" if not policy.writable_roots else ", /tmp")
+        writes += " and the configured roots" if policy.writable_roots else ""
+        writes += f" can be written ({protected} stay read-only)" if protected else " is writable"
+    network = "" if policy.network else "; there is no network access"
+    return f" Commands run in a sandbox: {writes}{network}; secret files read as empty."
+
+
+def bash_tool(
+    env_names: Sequence[str] = (),
+    sandbox: SandboxPolicy = OFF,
+    secrets: SecretFiles = DEFAULT_SECRET_FILES,
+) -> BuiltinTool:
     """The ``bash`` tool: run a shell command in the workspace (local workspaces only).
 
-    Commands see the allowed host variables plus ``env_names`` (see the module docstring)."""
+    Commands see the allowed host variables plus ``env_names`` (see the module docstring) and
+    run confined by ``sandbox`` (``agentcycle.tools.sandbox``; ``secrets`` names the settings
+    files it masks)."""
     return BuiltinTool(
         name=BASH,
         description=(
@@ -294,7 +358,7 @@ def bash_tool(env_names: Sequence[str] = ()) -> BuiltinTool:
             "session_id for check_background_command; `run_in_background` returns a session_id "
             "at once (use it for servers and long jobs). Commands are killed after 4 x timeout "
             "in total and when the run ends. There is no terminal: pass input with `stdin`, or "
-            "`auto_confirm` to answer 'y' to every prompt."
+            "`auto_confirm` to answer 'y' to every prompt." + _sandbox_note(sandbox)
         ),
         parameters=closed_object(
             {
@@ -329,7 +393,7 @@ def bash_tool(env_names: Sequence[str] = ()) -> BuiltinTool:
             },
             ("command",),
         ),
-        handler=functools.partial(_bash, tuple(env_names)),
+        handler=functools.partial(_bash, _ShellSetup(tuple(env_names), secrets, sandbox)),
         side_effect=SideEffect.EXECUTE,
         read_only=False,
     )
@@ -360,11 +424,16 @@ def check_background_command_tool() -> BuiltinTool:
 
 
 def shell_tools(
-    env_names: Sequence[str] = (), secrets: SecretFiles = DEFAULT_SECRET_FILES
+    env_names: Sequence[str] = (),
+    secrets: SecretFiles = DEFAULT_SECRET_FILES,
+    sandbox: SandboxPolicy = OFF,
 ) -> list[Tool]:
     """``bash`` and ``check_background_command``, in that order, their output scrubbed of the
-    secret values ``secrets`` knows about; ``bash`` passes ``env_names`` through."""
+    secret values ``secrets`` knows about; ``bash`` passes ``env_names`` through and runs its
+    commands confined by ``sandbox``."""
+    if sandbox.enabled:
+        sandbox_support()  # probe now (it blocks briefly, once), not inside a tool call
     return [
-        guard_secrets(bash_tool(env_names), secrets, reads_path=False),
+        guard_secrets(bash_tool(env_names, sandbox, secrets), secrets, reads_path=False),
         guard_secrets(check_background_command_tool(), secrets, reads_path=False),
     ]
