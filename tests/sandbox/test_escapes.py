@@ -34,7 +34,9 @@ def test_workspace_work_still_works(run_bash: Run, box: Path, user: User) -> Non
     (ws / "calc.py").write_text("def add(a, b):\n    return a + b\n")
     (ws / "test_calc.py").write_text(
         "import unittest\nfrom calc import add\n\n"
-        "class T(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n"
+        "class T(unittest.TestCase):\n"
+        "    def test_add(self):\n"
+        "        self.assertEqual(add(2, 3), 5)\n"
     )
     (ws / "hello.c").write_text('#include <stdio.h>\nint main(void){puts("built");return 0;}\n')
     for name in ("calc.py", "test_calc.py", "hello.c"):
