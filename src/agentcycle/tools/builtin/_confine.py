@@ -111,6 +111,9 @@ def bwrap_argv(
     if policy.mode is SandboxMode.WORKSPACE_WRITE:
         candidates = [str(root), *policy.writable_roots]
         writable = [os.path.realpath(p) for p in candidates if os.path.isdir(p)]
+    else:  # read-only: still visible when it lies under the private /tmp or /run
+        real_root = os.path.realpath(root)
+        argv += ["--ro-bind", real_root, real_root]
     for path in writable:
         argv += ["--bind", path, path]
     for path in writable:
