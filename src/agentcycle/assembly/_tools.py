@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 from agentcycle.agent import Agent
 from agentcycle.errors import ConfigurationError
+from agentcycle.events import MCPServerFailed, MCPServerStarted, MCPToolsListed
 from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
-from agentcycle.mcp import MCPServerFailure, MCPTool
+from agentcycle.mcp import MCPReport, MCPTool
 from agentcycle.run_config import RunConfig
-from agentcycle.runtime.environment import StartupDiagnostic
+from agentcycle.runtime.environment import StartupDiagnostic, StartupEvent
 from agentcycle.skills import SkillCatalog, discover_skills
 from agentcycle.sub_agents import check_sub_agents
 from agentcycle.tools.builtin._secrets import SecretFiles, provider_secrets
@@ -141,17 +142,30 @@ def sandbox_diagnostics(agent: Agent, config: RunConfig) -> tuple[StartupDiagnos
     )
 
 
-def mcp_diagnostics(failures: Sequence[MCPServerFailure]) -> tuple[StartupDiagnostic, ...]:
-    """One ``mcp_server_failed`` startup diagnostic per MCP server that did not start, with
-    the tail of its stderr."""
-    return tuple(
-        StartupDiagnostic(
-            code="mcp_server_failed",
-            details={"server": f.server, "message": f.message, "stderr": f.stderr},
-            level="error",
+def mcp_events(report: MCPReport) -> tuple[StartupEvent, ...]:
+    """The run's MCP start-up as typed events: ``mcp_server_started`` for each server that
+    started for it, ``mcp_server_failed`` (with the stderr tail) for each that did not start
+    or list, ``mcp_tools_listed`` for each tool list."""
+    started = [
+        StartupEvent(
+            MCPServerStarted,
+            {"server": s.server, "transport": s.transport, "duration_ms": s.duration_ms},
         )
-        for f in failures
-    )
+        for s in report.started
+    ]
+    failed = [
+        StartupEvent(
+            MCPServerFailed, {"server": f.server, "message": f.message, "stderr": f.stderr}
+        )
+        for f in report.failures
+    ]
+    listed = [
+        StartupEvent(
+            MCPToolsListed, {"server": t.server, "tools": list(t.tools), "cached": t.cached}
+        )
+        for t in report.listed
+    ]
+    return (*started, *failed, *listed)
 
 
 async def discover_agent_skills(agent: Agent, config: RunConfig) -> SkillCatalog:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from agentcycle.events import RunEvent
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
@@ -99,6 +100,19 @@ class StartupDiagnostic:
     level: Literal["debug", "info", "warning", "error"] = "warning"
 
 
+@dataclass(frozen=True, slots=True)
+class StartupEvent:
+    """A typed event found while compiling the run (an MCP server that started ...), emitted
+    with the diagnostics right after ``agent_started``."""
+
+    event_type: type[RunEvent]
+    payload: dict[str, Any]
+
+
+StartupReport = StartupDiagnostic | StartupEvent
+"""What compiling a run reports at its start."""
+
+
 @dataclass(slots=True)
 class RunEnvironment:
     """What one run of the loop works with. ``history`` starts with the initial messages and
@@ -130,7 +144,7 @@ class RunEnvironment:
     """Where session memory keeps notes; set only when session memory is on and the run has a
     session."""
     switch_agent: AgentSwitcher | None = None
-    diagnostics: tuple[StartupDiagnostic, ...] = ()
+    diagnostics: tuple[StartupReport, ...] = ()
     durable: DurableLog | None = None
     """The run's log writer when it has a checkpoint store (``runtime/durable.py``); ``None``
     keeps the loop free of any durable work."""

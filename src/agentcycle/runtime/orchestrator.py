@@ -23,6 +23,7 @@ from agentcycle.events import (
     ToolCallStarted,
 )
 from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
+from agentcycle.mcp import MCPTool
 from agentcycle.messages import Flow, ToolCall, ToolResult, ToolResultStatus
 from agentcycle.runtime._approval_step import AwaitingApproval, approval_step
 from agentcycle.runtime._cancellation import stray_cancel
@@ -149,6 +150,7 @@ class ToolOrchestrator:
         # planned and not completed -> (when planned, whether execution started), and the
         # outcomes of the batch so far (they reach history only when the batch returns).
         self._open: dict[str, tuple[float, bool]] = {}
+        self._servers: dict[str, str] = {}  # call id -> MCP server, for the tool-call events
         self._done: dict[str, ToolCallOutcome] = {}
 
     async def run_batch(
@@ -303,14 +305,18 @@ class ToolOrchestrator:
         started = time.perf_counter()
         arguments, refusal = _parse(call.arguments)
         self._open[call.id] = (started, False)
+        tool = tools.get(call.name)
+        server = tool.server if isinstance(tool, MCPTool) else None
+        if server is not None:
+            self._servers[call.id] = server
         self._bus.emit(
             ToolCallPlanned,
             cycle_index=cycle_index,
             tool_call_id=call.id,
             tool_name=call.name,
             arguments=arguments if arguments is not None else call.arguments,
+            server=server,
         )
-        tool = tools.get(call.name)
         if refusal is None and tool is None:
             refusal = ToolResult.error(
                 TOOL_NOT_FOUND,
@@ -453,6 +459,7 @@ class ToolOrchestrator:
             tool_call_id=call.id,
             tool_name=call.name,
             arguments=arguments,
+            server=self._servers.get(call.id),
         )
         ledger = self._ledger  # a durable run's: intent and result records around the call
         settled = (
@@ -549,6 +556,7 @@ class ToolOrchestrator:
             error_code=result.error_code,
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
+            server=self._servers.pop(call.id, None),
         )
         return outcome
 
