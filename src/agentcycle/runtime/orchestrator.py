@@ -34,9 +34,9 @@ from agentcycle.runtime.approvals import (
 )
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
 from agentcycle.state import PendingToolCall, RunToolState, skill_refusal
-from agentcycle.tools.base import ChildRunner, RunScope, Tool, ToolContext
+from agentcycle.tools.base import ChildRunner, EscalatingTool, RunScope, Tool, ToolContext
 from agentcycle.tools.validation import parse_arguments, validate_arguments
 from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
@@ -54,6 +54,9 @@ TOOL_EXECUTION_FAILED = "tool_execution_failed"
 TOOL_CALL_SKIPPED = "tool_call_skipped"
 TOOL_CALL_INTERRUPTED = "tool_call_interrupted"
 TOOL_NOT_ALLOWED = "tool_not_allowed"
+ESCALATION_REFUSED = "escalation_refused"
+"""A call asked for more than its tool's normal rights (``EscalatingTool``) in a run whose
+approval mode is ``never``."""
 DUPLICATE_TOOL_CALL_ID = "duplicate_tool_call_id"
 
 MODEL_ERROR_CODES = frozenset(
@@ -348,7 +351,16 @@ class ToolOrchestrator:
             refusal = await self._predicates_step(tool, arguments, policy)
         if refusal is None:
             self._budget_step(tool)
-            if policy.needs_approval(tool) and tool.name not in self._state.approved_tools:
+            escalation = tool.escalation(arguments) if isinstance(tool, EscalatingTool) else None
+            if escalation is not None and policy.approval_mode is ApprovalMode.NEVER:
+                refusal = ToolResult.error(
+                    ESCALATION_REFUSED,
+                    f"Not run: the call asks to {escalation}, and this run approves nothing "
+                    "(approval mode never). Do it within the tool's normal rights.",
+                )
+            elif escalation is not None or (
+                policy.needs_approval(tool) and tool.name not in self._state.approved_tools
+            ):
                 gate = await approval_step(
                     self._bus,
                     self._approvals,
@@ -359,6 +371,7 @@ class ToolOrchestrator:
                     cycle_index,
                     request_id,
                     decision,
+                    escalation,
                 )
                 if isinstance(gate, AwaitingApproval):
                     return gate

@@ -35,7 +35,7 @@ import os
 import shutil
 import signal
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -192,9 +192,60 @@ class _ShellSetup:
     sandbox: SandboxPolicy = OFF
 
 
-def _confinement(setup: _ShellSetup, root: Path, cwd: Path) -> list[str] | ToolResult:
+ESCALATE_PROPERTY: dict[str, Any] = {
+    "type": "object",
+    "description": "Ask to run this one command with more than the sandbox allows; the user "
+    "approves or refuses it. Only when the task needs it; say why.",
+    "properties": {
+        "reason": {"type": "string", "minLength": 1, "description": "Why the command needs it."},
+        "network": {"type": "boolean", "description": "Network access."},
+        "writable_roots": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 2, "pattern": "^/"},
+            "description": "Absolute directories outside the workspace it must write to.",
+        },
+        "no_sandbox": {"type": "boolean", "description": "Run outside the sandbox entirely."},
+    },
+    "required": ["reason"],
+    "additionalProperties": False,
+}
+"""The ``escalate`` argument ``bash`` takes when its commands run sandboxed."""
+
+
+def _escalation(policy: SandboxPolicy, args: dict[str, Any]) -> str | None:
+    """What a call's ``escalate`` asks beyond ``policy``, with its reason (for the approval)."""
+    asked = args.get("escalate")
+    if not policy.enabled or not asked:
+        return None
+    wants = []
+    if asked.get("no_sandbox"):
+        wants.append("run outside the sandbox")
+    if asked.get("network") and not policy.network:
+        wants.append("use the network")
+    if asked.get("writable_roots"):
+        wants.append("write to " + ", ".join(asked["writable_roots"]))
+    what = " and ".join(wants) or "run with more rights (nothing named)"
+    return f"{what}, because: {asked['reason']}"
+
+
+def _escalated(policy: SandboxPolicy, args: dict[str, Any]) -> SandboxPolicy:
+    """The policy an approved ``escalate`` gives this one command."""
+    asked = args.get("escalate")
+    if not policy.enabled or not asked:
+        return policy
+    if asked.get("no_sandbox"):
+        return OFF
+    return replace(
+        policy,
+        network=policy.network or bool(asked.get("network")),
+        writable_roots=(*policy.writable_roots, *asked.get("writable_roots", ())),
+    )
+
+
+def _confinement(
+    policy: SandboxPolicy, setup: _ShellSetup, root: Path, cwd: Path
+) -> list[str] | ToolResult:
     """The sandbox wrapper for a command, ``[]`` unsandboxed, or the fail-closed error."""
-    policy = setup.sandbox
     if not policy.enabled:
         return []
     support = sandbox_support()
@@ -235,7 +286,17 @@ async def _bash(setup: _ShellSetup, ctx: ToolContext, args: dict[str, Any]) -> T
     if ctx.cancelled.is_set():
         return ToolResult.error("command_cancelled", "The run is being cancelled; not started.")
     timeout = clamp_timeout(args.get("timeout"))
-    wrapper = _confinement(setup, root, cwd)
+    escalate = args.get("escalate")
+    if escalate is not None and not any(
+        escalate.get(k) for k in ("network", "writable_roots", "no_sandbox")
+    ):
+        return ToolResult.error(
+            "invalid_tool_arguments",
+            "`escalate` must ask for something: `network`, `writable_roots` or `no_sandbox`.",
+        )
+    # The orchestrator only runs an escalated call once it was approved (EscalatingTool).
+    policy = _escalated(setup.sandbox, args)
+    wrapper = _confinement(policy, setup, root, cwd)
     if isinstance(wrapper, ToolResult):
         return wrapper
     env = {**shell_environment(os.environ, setup.env_names), **SHELL_ENV}
@@ -254,7 +315,7 @@ async def _bash(setup: _ShellSetup, ctx: ToolContext, args: dict[str, Any]) -> T
             hard_limit=timeout * HARD_LIMIT_FACTOR,
             shell=bash_path,
             wrapper=wrapper,
-            max_processes=setup.sandbox.max_processes if wrapper else 0,
+            max_processes=policy.max_processes if wrapper else 0,
         )
     except OSError as exc:
         return ToolResult.error("shell_unavailable", f"Could not start bash: {exc}")
@@ -323,6 +384,38 @@ async def _check(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
+_BASH_PROPERTIES: dict[str, Any] = {
+    "command": {
+        "type": "string",
+        "minLength": 1,
+        "description": "The bash command line to run.",
+    },
+    "exec_dir": {
+        "type": "string",
+        "description": "Workspace-relative directory to run in (default: the root).",
+    },
+    "timeout": {
+        "type": "number",
+        "description": "Seconds to wait before moving it to the background "
+        "(default 300, clamped to 1..600).",
+    },
+    "run_in_background": {
+        "type": "boolean",
+        "description": "Start it and return a session_id at once.",
+    },
+    "stdin": {
+        "type": "string",
+        "description": "Text fed to the command's standard input.",
+    },
+    "auto_confirm": {
+        "type": "boolean",
+        "description": "Answer 'y' to every prompt (an endless stream of 'y' lines "
+        "on stdin, like `yes |`); not with commands that read all of stdin. "
+        "Cannot be combined with `stdin`.",
+    },
+}
+
+
 def _sandbox_note(policy: SandboxPolicy) -> str:
     """What the model is told about the sandbox its commands run in."""
     if not policy.enabled:
@@ -335,7 +428,11 @@ def _sandbox_note(policy: SandboxPolicy) -> str:
         writes += " and the configured roots" if policy.writable_roots else ""
         writes += f" can be written ({protected} stay read-only)" if protected else " is writable"
     network = "" if policy.network else "; there is no network access"
-    return f" Commands run in a sandbox: {writes}{network}; secret files read as empty."
+    return (
+        f" Commands run in a sandbox: {writes}{network}; secret files read as empty. A command "
+        "that truly needs more (the network, a directory outside the workspace, no sandbox) "
+        "may pass `escalate` with a reason: the user approves or refuses it."
+    )
 
 
 def bash_tool(
@@ -348,6 +445,9 @@ def bash_tool(
     Commands see the allowed host variables plus ``env_names`` (see the module docstring) and
     run confined by ``sandbox`` (``agentcycle.tools.sandbox``; ``secrets`` names the settings
     files it masks)."""
+    properties = dict(_BASH_PROPERTIES)
+    if sandbox.enabled:
+        properties["escalate"] = ESCALATE_PROPERTY
     return BuiltinTool(
         name=BASH,
         description=(
@@ -360,40 +460,9 @@ def bash_tool(
             "in total and when the run ends. There is no terminal: pass input with `stdin`, or "
             "`auto_confirm` to answer 'y' to every prompt." + _sandbox_note(sandbox)
         ),
-        parameters=closed_object(
-            {
-                "command": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "The bash command line to run.",
-                },
-                "exec_dir": {
-                    "type": "string",
-                    "description": "Workspace-relative directory to run in (default: the root).",
-                },
-                "timeout": {
-                    "type": "number",
-                    "description": "Seconds to wait before moving it to the background "
-                    "(default 300, clamped to 1..600).",
-                },
-                "run_in_background": {
-                    "type": "boolean",
-                    "description": "Start it and return a session_id at once.",
-                },
-                "stdin": {
-                    "type": "string",
-                    "description": "Text fed to the command's standard input.",
-                },
-                "auto_confirm": {
-                    "type": "boolean",
-                    "description": "Answer 'y' to every prompt (an endless stream of 'y' lines "
-                    "on stdin, like `yes |`); not with commands that read all of stdin. "
-                    "Cannot be combined with `stdin`.",
-                },
-            },
-            ("command",),
-        ),
+        parameters=closed_object(properties, ("command",)),
         handler=functools.partial(_bash, _ShellSetup(tuple(env_names), secrets, sandbox)),
+        escalation_of=functools.partial(_escalation, sandbox),
         side_effect=SideEffect.EXECUTE,
         read_only=False,
     )
