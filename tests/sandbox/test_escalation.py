@@ -55,7 +55,8 @@ def server() -> Iterator[int]:
 
 
 def connect(port: int) -> str:
-    return f"python3 -c \"import socket; print(socket.create_connection(('127.0.0.1', {port}), 3).recv(9))\""
+    code = f"import socket; print(socket.create_connection(('127.0.0.1', {port}), 3).recv(9))"
+    return f'python3 -c "{code}"'
 
 
 def bodies(result: Any) -> list[dict[str, Any]]:
