@@ -4,7 +4,6 @@ when no sandbox can be had."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, Serv
 from agentcycle.tools.sandbox import (
     SandboxMode,
     SandboxPolicy,
+    clear_probes,
     resolve_policy,
     sandbox_support,
 )
@@ -118,22 +118,24 @@ def no_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert bash is not None
     (bin_dir / "bash").symlink_to(bash)
     monkeypatch.setenv("PATH", str(bin_dir))
-    sandbox_support.cache_clear()
+    clear_probes()
     yield
-    monkeypatch.setenv("PATH", os.environ["PATH"])
-    sandbox_support.cache_clear()
+    monkeypatch.undo()
+    clear_probes()
 
 
 async def test_commands_fail_closed_when_the_policy_asks_and_no_sandbox_exists(
     tmp_path: Path, no_bwrap: None
 ) -> None:
-    assert not sandbox_support().available
+    assert not sandbox_support("bubblewrap").available
     marker = tmp_path / "ran"
     script = [
         call_tool("bash", {"command": f"echo x > {marker}"}),
         call_tool("task_finish", {"message": "done"}),
     ]
-    agent = Agent(model=ScriptedModel(script), shell_tools=True, sandbox="workspace-write")
+    # This policy insists on bubblewrap, which this PATH cannot find.
+    policy = SandboxPolicy(backend="bubblewrap")
+    agent = Agent(model=ScriptedModel(script), shell_tools=True, sandbox=policy)
     handle = await Runner.start(agent, "go", config=trusted(tmp_path))
     events = [event async for event in handle.events()]
     await handle.result()
@@ -145,18 +147,32 @@ async def test_commands_fail_closed_when_the_policy_asks_and_no_sandbox_exists(
     assert completed.error_code == "sandbox_unavailable"
 
 
-async def test_without_a_sandbox_and_no_policy_commands_run_and_the_run_says_so(
+async def test_without_bubblewrap_the_default_falls_back_to_landlock(
     tmp_path: Path, no_bwrap: None
 ) -> None:
-    script = [call_tool("bash", {"command": "echo ran"}), call_tool("task_finish", {})]
+    if not sandbox_support("landlock").available:
+        pytest.fail("this kernel has no Landlock: the fallback cannot be tested here")
+    assert sandbox_support().backend == "landlock"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    script = [
+        call_tool("bash", {"command": f"echo x > {outside}/f"}),
+        call_tool("bash", {"command": "echo x > inside && echo $TMPDIR > tmpdir"}),
+        call_tool("task_finish", {"message": "done"}),
+    ]
     handle = await Runner.start(
-        Agent(model=ScriptedModel(script), shell_tools=True), "go", config=trusted(tmp_path)
+        Agent(model=ScriptedModel(script), shell_tools=True), "go", config=trusted(workspace)
     )
     events = [event async for event in handle.events()]
     result = await handle.result()
-    assert bodies(result.messages)[0]["ok"] is True
-    diagnostic = next(e for e in events if isinstance(e, Diagnostic))
-    assert (diagnostic.code, diagnostic.level) == ("sandbox_unavailable", "warning")
+    first, second = bodies(result.messages)[:2]
+    assert first["error_code"] == "command_failed" and not (outside / "f").exists()
+    assert second["ok"] is True and (workspace / "inside").exists()
+    assert not [e for e in events if isinstance(e, Diagnostic)]  # sandboxed: nothing to say
+    # The run's temporary directory is gone with the run.
+    assert not Path((workspace / "tmpdir").read_text().strip()).exists()
 
 
 def test_the_cli_sandbox_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -126,10 +126,10 @@ def sandbox_diagnostics(agent: Agent, config: RunConfig) -> tuple[StartupDiagnos
     closed), a warning when none was asked for and commands run unconfined."""
     if not agent.shell_tools:
         return ()
-    support = sandbox_support()
+    policy = sandbox_policy(agent, config)
+    support = sandbox_support(policy.backend)
     if support.available:
         return ()
-    policy = sandbox_policy(agent, config)
     asked = (config.sandbox if config.sandbox is not None else agent.sandbox) is not None
     if not policy.enabled and asked:
         return ()  # "off" on purpose

@@ -10,12 +10,17 @@ Linux every ``bash`` command (foreground or background) runs inside a bubblewrap
 - ``read-only``: nothing is writable but the private ``/tmp``;
 - ``off``: commands run with the caller's rights, as before.
 
-In every sandboxed mode the command is in new user, PID, IPC, UTS and (unless ``network``)
-network namespaces, with every capability dropped, credential files (the workspace's top-level
+In every sandboxed mode (bubblewrap, the backend where user namespaces work) the command is
+in new user, PID, IPC, UTS and (unless ``network``) network namespaces, with every capability dropped, credential files (the workspace's top-level
 secret files such as ``.env*``, the settings files in use, the home directory's key and cloud
 credential stores) masked by empty ones, the process count capped and the process tree killed
 when the command ends or times out. The environment is the shell's allow-list
 (``RunConfig.shell_env``, see ``tools.builtin._secrets``), so the policy does not repeat it.
+
+Where user namespaces are unavailable the fallback is Landlock plus a seccomp socket filter
+(``tools.builtin._landlock``): writes only beneath the writable roots and a per-run temporary
+directory, no internet sockets, the same process cap and tree cleanup; it cannot keep protected
+paths read-only inside a writable root nor mask files.
 
 Only a workspace backed by a local directory runs commands on the host at all; the shell tools
 refuse other backends (``shell_unavailable``), so there is nothing for a sandbox to confine.
@@ -36,6 +41,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Literal
 
 from agentcycle.errors import AgentcycleError, ConfigurationError
 
@@ -43,6 +49,7 @@ SANDBOX_UNAVAILABLE = "sandbox_unavailable"
 """The error code of a command refused because its sandbox cannot be set up."""
 
 DEFAULT_PROTECTED_PATHS = (".git", ".agentcycle")
+Backend = Literal["auto", "bubblewrap", "landlock"]
 DEFAULT_MAX_PROCESSES = 512
 
 
@@ -77,8 +84,15 @@ class SandboxPolicy:
     network: bool = False
     mask_credentials: bool = True
     max_processes: int = DEFAULT_MAX_PROCESSES
+    backend: Backend = "auto"
+    """``"bubblewrap"``, ``"landlock"`` (the fallback, weaker: see ``tools.builtin._landlock``)
+    or ``"auto"``: bubblewrap where it works, else Landlock."""
 
     def __post_init__(self) -> None:
+        if self.backend not in ("auto", "bubblewrap", "landlock"):
+            raise ConfigurationError(
+                f"SandboxPolicy: unknown backend {self.backend!r} (auto, bubblewrap, landlock)"
+            )
         try:
             object.__setattr__(self, "mode", SandboxMode(self.mode))
         except ValueError:
@@ -141,10 +155,40 @@ BWRAP_NAMESPACES = (
 """The namespaces every sandboxed command gets (network is added unless allowed)."""
 
 
+def sandbox_support(backend: Backend = "auto") -> SandboxSupport:
+    """Whether (and how) commands can be sandboxed on this host: bubblewrap where it can set
+    up its namespaces, else Landlock (``backend`` picks one). Probed once per process."""
+    if backend == "landlock":
+        return _landlock_support()
+    bubblewrap = _bubblewrap_support()
+    if backend == "bubblewrap" or bubblewrap.available:
+        return bubblewrap
+    fallback = _landlock_support()
+    if fallback.available:
+        return fallback
+    return SandboxSupport(None, f"{bubblewrap.reason}; {fallback.reason}")
+
+
+def clear_probes() -> None:
+    """Forget the probes' results (after installing bubblewrap, or in tests)."""
+    _bubblewrap_support.cache_clear()
+    _landlock_support.cache_clear()
+
+
 @functools.cache
-def sandbox_support() -> SandboxSupport:
-    """Whether (and how) commands can be sandboxed on this host, probed once per process by
-    starting ``true`` in a sandbox with every namespace the commands get."""
+def _landlock_support() -> SandboxSupport:
+    if not sys.platform.startswith("linux"):
+        return SandboxSupport(None, f"no Landlock on {sys.platform}")
+    from agentcycle.tools.builtin._landlock import landlock_abi
+
+    if landlock_abi() < 1:
+        return SandboxSupport(None, "Landlock is not available in this kernel")
+    return SandboxSupport("landlock")
+
+
+@functools.cache
+def _bubblewrap_support() -> SandboxSupport:
+    """Probed by starting ``true`` in a sandbox with every namespace the commands get."""
     if not sys.platform.startswith("linux"):
         return SandboxSupport(None, f"no sandbox backend for {sys.platform}")
     bwrap = shutil.which("bwrap")

@@ -222,6 +222,7 @@ class ShellSession:
         shell: str = "bash",
         wrapper: Sequence[str] = (),
         max_processes: int = 0,
+        confine_code: str = "",
     ) -> ShellSession:
         """Start ``<shell> -lc command`` in ``cwd`` (``shell`` is bash or a path to it).
 
@@ -229,9 +230,9 @@ class ShellSession:
         feeds an endless stream of ``y`` lines (like ``yes |``). With neither, stdin is
         ``/dev/null`` so a prompt sees end-of-file instead of hanging. ``wrapper`` is an
         argument vector the shell runs under (the sandbox's ``bwrap ... --``);
-        ``max_processes`` caps the processes the command may have at once (under the
-        helper only). Raises ``OSError`` when bash cannot be started.
-        """
+        ``max_processes`` caps the processes the command may have at once and
+        ``confine_code`` confines it (the Landlock sandbox), both under the helper only.
+        Raises ``OSError`` when bash cannot be started."""
         loop = asyncio.get_running_loop()
         buffer = OutputBuffer()
         wants_stdin = stdin is not None or auto_confirm
@@ -246,6 +247,7 @@ class ShellSession:
                 argv,
                 max_processes=max_processes,
                 cgroup_procs=cgroup.procs_file if cgroup is not None else "",
+                confine_code=confine_code,
             )
         try:
             transport, protocol = await loop.subprocess_exec(

@@ -40,7 +40,7 @@ import ctypes, os, signal, sys, time
 
 GRACE, KILL_LIMIT = float(sys.argv[1]), 5.0
 status_fd = int(sys.argv[2])
-nproc, cgroup = int(sys.argv[3]), sys.argv[4]
+nproc, cgroup, confine = int(sys.argv[3]), sys.argv[4], sys.argv[5]
 WATCHED = {signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD}
 ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 # Blocked before the fork, so no signal is missed; taken with sigwaitinfo, never by a handler
@@ -61,7 +61,9 @@ if command == 0:
             import resource
 
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        os.execvp(sys.argv[5], sys.argv[5:])
+        if confine:
+            exec(confine, {})
+        os.execvp(sys.argv[6], sys.argv[6:])
     finally:
         os._exit(127)
 null = os.open(os.devnull, os.O_RDWR)
@@ -128,11 +130,19 @@ while reap():
 
 
 def helper_argv(
-    status_fd: int, argv: Sequence[str], *, max_processes: int = 0, cgroup_procs: str = ""
+    status_fd: int,
+    argv: Sequence[str],
+    *,
+    max_processes: int = 0,
+    cgroup_procs: str = "",
+    confine_code: str = "",
 ) -> list[str]:
     """The argument vector that runs ``argv`` under the helper, which reports its exit code
     on ``status_fd``. With ``max_processes`` the command starts with that ``RLIMIT_NPROC``;
-    with ``cgroup_procs`` it first joins that cgroup (the file is its ``cgroup.procs``)."""
+    with ``cgroup_procs`` it first joins that cgroup (the file is its ``cgroup.procs``); with
+    ``confine_code`` the helper's child runs that Python source just before it executes
+    ``argv`` (the Landlock sandbox: a failure there kills the command, never runs it
+    unconfined)."""
     return [
         sys.executable,
         "-I",
@@ -143,5 +153,6 @@ def helper_argv(
         str(status_fd),
         str(max_processes),
         cgroup_procs,
+        confine_code,
         *argv,
     ]

@@ -34,6 +34,7 @@ import functools
 import os
 import shutil
 import signal
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +45,7 @@ from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult, ToolResultStatus
 from agentcycle.tools.base import RunScope, SideEffect, Tool, ToolContext
 from agentcycle.tools.builtin._confine import bwrap_argv
+from agentcycle.tools.builtin._landlock import landlock_code
 from agentcycle.tools.builtin._processes import SessionStore, ShellSession
 from agentcycle.tools.builtin._secrets import (
     DEFAULT_SECRET_FILES,
@@ -242,14 +244,56 @@ def _escalated(policy: SandboxPolicy, args: dict[str, Any]) -> SandboxPolicy:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Confinement:
+    """How one command is confined: a wrapper command line (bubblewrap) or Python source the
+    helper runs before the shell (Landlock), and the ``TMPDIR`` it gets."""
+
+    wrapper: tuple[str, ...] = ()
+    code: str = ""
+    tmpdir: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the command runs sandboxed."""
+        return bool(self.wrapper or self.code)
+
+
+_TMP_KEY = "shell.sandbox_tmp"
+"""Where the run's Landlock temporary directory lives in its ``RunScope``."""
+
+
+def _run_tmpdir(scope: RunScope) -> str:
+    """A temporary directory of the run (removed when it ends): Landlock has no private
+    ``/tmp``, so this is the one place outside the workspace commands may write."""
+
+    def create() -> str:
+        path = tempfile.mkdtemp(prefix="agentcycle-tmp-")
+
+        async def remove() -> None:
+            shutil.rmtree(path, ignore_errors=True)
+
+        scope.on_close(remove)
+        return path
+
+    path: str = scope.get_or_create(_TMP_KEY, create)
+    return path
+
+
 def _confinement(
-    policy: SandboxPolicy, setup: _ShellSetup, root: Path, cwd: Path
-) -> list[str] | ToolResult:
-    """The sandbox wrapper for a command, ``[]`` unsandboxed, or the fail-closed error."""
+    policy: SandboxPolicy, setup: _ShellSetup, scope: RunScope, root: Path, cwd: Path
+) -> _Confinement | ToolResult:
+    """How a command is confined (unconfined with the policy off), or the fail-closed error."""
     if not policy.enabled:
-        return []
-    support = sandbox_support()
-    bwrap = shutil.which("bwrap") if support.available else None
+        return _Confinement()
+    support = sandbox_support(policy.backend)
+    bwrap = shutil.which("bwrap") if support.backend == "bubblewrap" else None
+    if support.backend == "landlock":
+        tmpdir = _run_tmpdir(scope)
+        writable = [tmpdir]
+        if policy.mode is SandboxMode.WORKSPACE_WRITE:
+            writable += [str(root), *policy.writable_roots]
+        return _Confinement(code=landlock_code(writable, policy.network), tmpdir=tmpdir)
     if bwrap is None:
         return ToolResult.error(
             SANDBOX_UNAVAILABLE,
@@ -257,7 +301,7 @@ def _confinement(
             f"host: {support.reason or 'bwrap is gone'}. The command was not run.",
             details={"mode": str(policy.mode), "reason": support.reason},
         )
-    return bwrap_argv(bwrap, policy, root, cwd, setup.secrets)
+    return _Confinement(wrapper=tuple(bwrap_argv(bwrap, policy, root, cwd, setup.secrets)))
 
 
 async def _bash(setup: _ShellSetup, ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
@@ -296,12 +340,13 @@ async def _bash(setup: _ShellSetup, ctx: ToolContext, args: dict[str, Any]) -> T
         )
     # The orchestrator only runs an escalated call once it was approved (EscalatingTool).
     policy = _escalated(setup.sandbox, args)
-    wrapper = _confinement(policy, setup, root, cwd)
-    if isinstance(wrapper, ToolResult):
-        return wrapper
+    confined = _confinement(policy, setup, ctx.scope, root, cwd)
+    if isinstance(confined, ToolResult):
+        return confined
     env = {**shell_environment(os.environ, setup.env_names), **SHELL_ENV}
-    if wrapper:
-        env["TMPDIR"] = "/tmp"  # the sandbox's private /tmp; the host's may not be writable
+    if confined.active:
+        # The sandbox's private /tmp (bubblewrap) or the run's temporary directory (Landlock).
+        env["TMPDIR"] = confined.tmpdir or "/tmp"
     if auto_confirm:
         env["DEBIAN_FRONTEND"] = "noninteractive"
     store = _store(ctx.scope)
@@ -314,8 +359,9 @@ async def _bash(setup: _ShellSetup, ctx: ToolContext, args: dict[str, Any]) -> T
             auto_confirm=auto_confirm,
             hard_limit=timeout * HARD_LIMIT_FACTOR,
             shell=bash_path,
-            wrapper=wrapper,
-            max_processes=policy.max_processes if wrapper else 0,
+            wrapper=confined.wrapper,
+            max_processes=policy.max_processes if confined.active else 0,
+            confine_code=confined.code,
         )
     except OSError as exc:
         return ToolResult.error("shell_unavailable", f"Could not start bash: {exc}")
@@ -417,21 +463,26 @@ _BASH_PROPERTIES: dict[str, Any] = {
 
 
 def _sandbox_note(policy: SandboxPolicy) -> str:
-    """What the model is told about the sandbox its commands run in."""
+    """What the model is told about the sandbox its commands run in (the fallback backend,
+    Landlock, neither protects paths inside the workspace nor masks secret files)."""
     if not policy.enabled:
         return ""
+    full = sandbox_support(policy.backend).backend != "landlock"
+    tmp = "/tmp (private, discarded)" if full else "$TMPDIR"
     if policy.mode is SandboxMode.READ_ONLY:
-        writes = "Nothing can be written except under /tmp (private, discarded)"
+        writes = f"Nothing can be written except under {tmp}"
     else:
+        roots = ", the configured roots" if policy.writable_roots else ""
+        writes = f"Only the workspace{roots} and {tmp} can be written"
         protected = ", ".join(policy.protected_paths)
-        writes = "Only the workspace" + (" and /tmp" if not policy.writable_roots else ", /tmp")
-        writes += " and the configured roots" if policy.writable_roots else ""
-        writes += f" can be written ({protected} stay read-only)" if protected else " is writable"
+        if full and protected:
+            writes += f" ({protected} stay read-only)"
     network = "" if policy.network else "; there is no network access"
+    secrets = "; secret files read as empty" if full else ""
     return (
-        f" Commands run in a sandbox: {writes}{network}; secret files read as empty. A command "
-        "that truly needs more (the network, a directory outside the workspace, no sandbox) "
-        "may pass `escalate` with a reason: the user approves or refuses it."
+        f" Commands run in a sandbox: {writes}{network}{secrets}. A command that truly needs "
+        "more (the network, a directory outside the workspace, no sandbox) may pass `escalate` "
+        "with a reason: the user approves or refuses it."
     )
 
 
@@ -501,7 +552,7 @@ def shell_tools(
     secret values ``secrets`` knows about; ``bash`` passes ``env_names`` through and runs its
     commands confined by ``sandbox``."""
     if sandbox.enabled:
-        sandbox_support()  # probe now (it blocks briefly, once), not inside a tool call
+        sandbox_support(sandbox.backend)  # probe now (it blocks briefly, once), not in a call
     return [
         guard_secrets(bash_tool(env_names, sandbox, secrets), secrets, reads_path=False),
         guard_secrets(check_background_command_tool(), secrets, reads_path=False),
