@@ -11,9 +11,10 @@ Linux every ``bash`` command (foreground or background) runs inside a bubblewrap
 - ``off``: commands run with the caller's rights, as before.
 
 In every sandboxed mode (bubblewrap, the backend where user namespaces work) the command is
-in new user, PID, IPC, UTS and (unless ``network``) network namespaces, with every capability dropped, credential files (the workspace's top-level
-secret files such as ``.env*``, the settings files in use, the home directory's key and cloud
-credential stores) masked by empty ones, the process count capped and the process tree killed
+in new user, PID, IPC, UTS and (unless ``network``) network namespaces, with every capability
+dropped, credential files (the workspace's top-level secret files such as ``.env*``, the
+settings files in use, the home directory's key and cloud credential stores) masked by empty
+ones, the process count capped and the process tree killed
 when the command ends or times out. The environment is the shell's allow-list
 (``RunConfig.shell_env``, see ``tools.builtin._secrets``), so the policy does not repeat it.
 
