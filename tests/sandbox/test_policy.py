@@ -4,7 +4,6 @@ when no sandbox can be had."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +55,10 @@ def test_the_default_is_workspace_write_where_a_sandbox_works() -> None:
     assert resolve_policy("read-only") == SandboxPolicy(mode=SandboxMode.READ_ONLY)
     assert SandboxPolicy().protected_paths == (".git", ".agentcycle")
     assert SandboxPolicy().network is False
+
+
+def exists(path: str) -> bool:
+    return Path(path).exists()
 
 
 def trusted(workspace: Path, **fields: Any) -> RunConfig:
@@ -173,7 +176,7 @@ async def test_without_bubblewrap_the_default_falls_back_to_landlock(
     assert second["ok"] is True and (workspace / "inside").exists()
     assert not [e for e in events if isinstance(e, Diagnostic)]  # sandboxed: nothing to say
     # The run's temporary directory is gone with the run.
-    assert not os.path.exists((workspace / "tmpdir").read_text().strip())
+    assert not exists((workspace / "tmpdir").read_text().strip())
 
 
 def test_the_cli_sandbox_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
