@@ -103,14 +103,15 @@ async def test_read_only_mode_writes_nothing_but_tmp(tmp_path: Path) -> None:
     first, second = bodies(result.messages)[:2]
     assert first["error_code"] == "command_failed" and not (tmp_path / "inside.txt").exists()
     assert second["ok"] is True
-    assert "no network" in agent_bash_description(result)
+    # The model is told where it may write.
+    assert "Nothing can be written except under /tmp" in model_tools(agent)["bash"]
 
 
-def agent_bash_description(result: Any) -> str:
-    del result
-    from agentcycle.tools.builtin.shell import bash_tool
-
-    return bash_tool(sandbox=SandboxPolicy(mode="read-only")).description
+def model_tools(agent: Agent) -> dict[str, str]:
+    """The tool descriptions the agent's model saw on its first request."""
+    model = agent.model
+    assert isinstance(model, ScriptedModel)
+    return {spec.name: spec.description for spec in model.requests[0].request.tools}
 
 
 @pytest.fixture
