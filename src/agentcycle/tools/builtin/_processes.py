@@ -201,6 +201,8 @@ class ShellSession:
         # helper exits (``protocol.exited``) only once every descendant is gone.
         self._reported = reported
         self._cgroup = cgroup
+        if cgroup is not None:
+            protocol.exited.add_done_callback(lambda _: self._release_cgroup())
         self._started = loop.time()
         self._ended: float | None = None
         self._timed_out = False
@@ -306,20 +308,18 @@ class ShellSession:
         self._ended = asyncio.get_running_loop().time()
         if self._feeder is not None:
             self._feeder.cancel()
-        await self._drop_cgroup()
 
-    async def _drop_cgroup(self) -> None:
+    def _release_cgroup(self, attempts: int = 50) -> None:
         """Remove the pids cgroup once the helper has exited (it waits for every descendant,
-        so the cgroup is empty then); with processes left behind, ``aclose`` does it."""
+        so the cgroup is empty then). Called back, never awaited: the result does not wait
+        for it, and the kernel may release the last pids a moment after the helper exited."""
         cgroup = self._cgroup
-        if cgroup is None or not self._protocol.exited.done():
+        if cgroup is None:
             return
-        self._cgroup = None
-        # The kernel may release the last pids a moment after the helper was reaped.
-        for _ in range(50):
-            if cgroup.remove():
-                return
-            await asyncio.sleep(0.01)
+        if cgroup.remove() or attempts <= 0:
+            self._cgroup = None
+            return
+        asyncio.get_running_loop().call_later(0.01, self._release_cgroup, attempts - 1)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -390,7 +390,12 @@ class ShellSession:
         """Kill the command and everything it left running; release the pipes."""
         await self.terminate()
         await self.finished
-        await self._drop_cgroup()
+        # Let the cgroup's release (a callback retrying for up to 0.5 s) finish before the
+        # loop may end: an empty cgroup must not outlive the run.
+        for _ in range(60):
+            if self._cgroup is None:
+                break
+            await asyncio.sleep(0.01)
         self._transport.close()
 
 
