@@ -169,7 +169,7 @@ class ToolResult(FrozenModel):
         if fields or type(content) is not str:
             return cls(content=content, **fields)
         # The common case, built without validation (``content`` is a str): one per tool call.
-        values = {
+        values: dict[str, Any] = {
             "status": ToolResultStatus.SUCCESS,
             "directive": None,
             "content": content,
@@ -192,7 +192,7 @@ class ToolResult(FrozenModel):
             return cls(
                 status=ToolResultStatus.ERROR, content=dumps(body), error_code=error_code, **fields
             )
-        values = {
+        values: dict[str, Any] = {
             "status": ToolResultStatus.ERROR,
             "directive": None,
             "content": dumps(body),
