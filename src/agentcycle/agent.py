@@ -20,6 +20,7 @@ from agentcycle.prompts import PromptBundle
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.state import NoToolPolicy
 from agentcycle.tools.base import Tool
+from agentcycle.tools.sandbox import SandboxMode, SandboxPolicy
 
 if TYPE_CHECKING:
     from agentcycle.mcp import MCPServersOption
@@ -88,6 +89,10 @@ class Agent:
     """The agent's own tool policy (the innermost layer; runner and run narrow it)."""
     shell_tools: bool = False
     """Offer ``bash`` and ``check_background_command`` (needs a local workspace)."""
+    sandbox: SandboxPolicy | SandboxMode | str | None = None
+    """Where ``bash`` commands run (``agentcycle.tools.sandbox``): a policy or a mode name
+    (``"read-only"``, ``"workspace-write"``, ``"off"``); ``RunConfig.sandbox`` wins. ``None``:
+    ``workspace-write`` where this host can sandbox, else ``off``."""
     hooks: Sequence[RuntimeHook] = ()
     """Runtime hooks; they run before the runner's and the run's (``agentcycle.hooks``)."""
     context_providers: Sequence[ContextProvider] = ()
@@ -148,6 +153,8 @@ class Agent:
                 "output_repair needs something that can reject the output: an output_validator "
                 "or an output_type"
             )
+        if self.sandbox is not None:
+            SandboxPolicy.of(self.sandbox)  # an unknown mode fails here, not in a run
 
     def as_tool(self, name: str | None = None, description: str | None = None) -> Tool:
         """This agent as a tool another agent can call: it takes ``task_description``

@@ -89,6 +89,8 @@ class RunEvent:
     __pydantic_config__ = ConfigDict(extra="forbid")  # parse_event rejects unknown fields
 
     type: ClassVar[str] = ""
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset()
+    """Optional payload fields left out of ``to_dict`` while unset (other nulls are kept)."""
     # A class constant, not a slot: every event this build makes or reads is this version
     # (``parse_event`` rejects others), and a slot would cost 8 bytes on every event kept.
     version: ClassVar[int] = EVENT_VERSION
@@ -157,6 +159,9 @@ class RunEvent:
         for key, value in optional:
             if value is not None:
                 data[key] = value
+        for key in self.omitted_when_none:
+            if payload.get(key, 0) is None:
+                del payload[key]
         data.update(payload)
         data["type"] = self.type
         return data
@@ -304,15 +309,20 @@ class AssistantMessageEvent(RunEvent):
 
 # --------------------------------------------------------------------------- tool calls
 
+_SERVER_FIELD = frozenset({"server"})
+
 
 @dataclass(slots=True, kw_only=True)
 class ToolCallPlanned(RunEvent):
     """The runtime accepted a tool call from the model for processing."""
 
     type: ClassVar[str] = "tool_call_planned"
+    omitted_when_none: ClassVar[frozenset[str]] = _SERVER_FIELD
     tool_call_id: str
     tool_name: str
     arguments: Any = None
+    server: str | None = None
+    """The MCP server of an MCP tool (absent for other tools)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -342,9 +352,12 @@ class ToolCallStarted(RunEvent):
     """A tool is about to execute; side effects may begin after this event."""
 
     type: ClassVar[str] = "tool_call_started"
+    omitted_when_none: ClassVar[frozenset[str]] = _SERVER_FIELD
     tool_call_id: str
     tool_name: str
     arguments: Any = None
+    server: str | None = None
+    """The MCP server of an MCP tool (absent for other tools)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -352,6 +365,7 @@ class ToolCallCompleted(RunEvent):
     """A tool call ended (executed or refused before execution)."""
 
     type: ClassVar[str] = "tool_call_completed"
+    omitted_when_none: ClassVar[frozenset[str]] = _SERVER_FIELD
     tool_call_id: str
     tool_name: str
     status: str
@@ -359,6 +373,43 @@ class ToolCallCompleted(RunEvent):
     error_code: str | None = None
     execution_started: bool = True
     duration_ms: float = 0.0
+    server: str | None = None
+    """The MCP server of an MCP tool (absent for other tools)."""
+
+
+# --------------------------------------------------------------------------- MCP servers
+
+
+@dataclass(slots=True, kw_only=True)
+class MCPServerStarted(RunEvent):
+    """An MCP server the run uses started (or restarted after a failure)."""
+
+    type: ClassVar[str] = "mcp_server_started"
+    server: str
+    transport: Literal["stdio", "http"]
+    duration_ms: float = 0.0
+
+
+@dataclass(slots=True, kw_only=True)
+class MCPServerFailed(RunEvent):
+    """An MCP server did not start or could not list its tools; its tools are not offered.
+    ``stderr`` is the tail of a stdio server's standard error."""
+
+    type: ClassVar[str] = "mcp_server_failed"
+    server: str
+    message: str
+    stderr: str = ""
+
+
+@dataclass(slots=True, kw_only=True)
+class MCPToolsListed(RunEvent):
+    """The tools an MCP server offers the run (exposed names, after its filters);
+    ``cached`` when the list came from the cache rather than a ``tools/list`` request."""
+
+    type: ClassVar[str] = "mcp_tools_listed"
+    server: str
+    tools: list[str] = field(default_factory=list)
+    cached: bool = False
 
 
 # --------------------------------------------------------------------------- memory, sub-runs
@@ -666,6 +717,9 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
         ApprovalResolved,
         ToolCallStarted,
         ToolCallCompleted,
+        MCPServerStarted,
+        MCPServerFailed,
+        MCPToolsListed,
         MemoryCompactStarted,
         MemoryCompactCompleted,
         SessionMemoryUpdated,

@@ -21,6 +21,7 @@ from agentcycle.runtime.durable import Durability
 from agentcycle.runtime.policy import ToolPolicy
 from agentcycle.sessions.base import Session
 from agentcycle.state import NoToolPolicy
+from agentcycle.tools.sandbox import SandboxMode, SandboxPolicy
 from agentcycle.workspace.base import WorkspaceBackend
 
 if TYPE_CHECKING:
@@ -126,6 +127,10 @@ class RunConfig:
     ``HOME``, ``LANG``, ``LC_*``, ``TMPDIR`` ...): exact names, or patterns such as ``MYAPP_*``.
     A credential-looking name (``*KEY*``, ``*TOKEN*``, ``*SECRET*`` ...) passes only when named
     exactly."""
+    sandbox: SandboxPolicy | SandboxMode | str | None = None
+    """Where ``bash`` commands run (``agentcycle.tools.sandbox``), over the agent's setting:
+    a policy or a mode name (``"read-only"``, ``"workspace-write"``, ``"off"``). Unset on both:
+    ``workspace-write`` where this host can sandbox, else ``off``."""
     read_sensitive_files: bool | None = None
     """Let ``read_file``, ``edit_file`` and ``search_files`` read files that may hold secrets
     (``.env*``, keys, credentials, ``local_settings.*``); by default they refuse with

@@ -25,6 +25,7 @@ EXPECTED = {
     "researcher-3 completed",
     "12_app_server_host.py": "turn completed: Counted them.",
     "13_mcp_tools.py": "notes__lookup -> Deploys go out on Tuesdays after the 10:00 stand-up.",
+    "14_sandbox.py": "Read-only file system\nread .env: ok: 0\nnetwork: failed",
     "15_output_validation.py": "repaired verdict: A-17 approved=True",
     "16_guardrails.py": "events: assistant_message -> guardrail_checked -> guardrail_tripped "
     "-> run_failed",

@@ -17,9 +17,14 @@ from agentcycle.errors import ConfigurationError
 from agentcycle.events import (
     ApprovalRequested,
     Diagnostic,
+    MCPServerFailed,
+    MCPServerStarted,
+    MCPToolsListed,
     RunStatus,
     ToolCallCompleted,
+    ToolCallPlanned,
     ToolCallStarted,
+    parse_event,
 )
 from agentcycle.mcp import HttpServerConfig, MCPServers, StdioServerConfig
 from agentcycle.messages import ImagePart, ToolMessage, UserMessage
@@ -120,17 +125,29 @@ async def test_approval_and_policy_apply_to_mcp_tools() -> None:
     assert "s__echo" in offered and "s__add" not in offered  # echo is read-only
 
 
-async def test_a_server_that_fails_to_start_is_a_diagnostic_with_its_stderr() -> None:
+async def test_server_start_up_and_tool_calls_are_typed_events() -> None:
     model = ScriptedModel([call_tool("good__echo", {"text": "still works"}), FINISH])
     agent = Agent(model=model, mcp_servers=[stdio("bad", "--fail-start"), stdio("good")])
     handle = await Runner.start(agent, "go")
     events = [event async for event in handle.events()]
     result = await handle.result()
     assert result.status is RunStatus.COMPLETED
-    (failed,) = [e for e in events if isinstance(e, Diagnostic) and e.code == "mcp_server_failed"]
-    assert failed.level == "error" and failed.details["server"] == "bad"
-    assert "missing configuration" in failed.details["stderr"]
+    (failed,) = [e for e in events if isinstance(e, MCPServerFailed)]
+    assert failed.server == "bad" and "missing configuration" in failed.stderr
+    assert not [e for e in events if isinstance(e, Diagnostic)]  # no generic diagnostic
+    (started,) = [e for e in events if isinstance(e, MCPServerStarted)]
+    assert (started.server, started.transport) == ("good", "stdio") and started.duration_ms > 0
+    (listed,) = [e for e in events if isinstance(e, MCPToolsListed)]
+    assert listed.server == "good" and "good__echo" in listed.tools and not listed.cached
     assert tool_outputs(result.messages)[0] == "still works"
+    # The tool-call events of an MCP tool name its server; other tools' leave the field out.
+    calls = [e for e in events if isinstance(e, ToolCallPlanned | ToolCallStarted)]
+    completed = [e for e in events if isinstance(e, ToolCallCompleted)]
+    assert [e.server for e in calls] == ["good", "good", None, None]
+    assert [e.server for e in completed] == ["good", None]
+    assert completed[0].to_dict()["server"] == "good"
+    assert "server" not in completed[1].to_dict()
+    assert parse_event(completed[0].to_dict()) == completed[0]
 
 
 async def test_a_name_another_tool_has_is_a_configuration_error() -> None:
@@ -208,3 +225,18 @@ def test_shared_servers_belong_to_the_loop_that_opened_them() -> None:
     finally:
         loop.run_until_complete(servers.aclose())
         loop.close()
+
+
+async def test_a_shared_servers_tool_list_is_reported_from_its_cache_on_the_next_run() -> None:
+    async with MCPServers([stdio("s")]) as servers:
+        listings = []
+        for _ in range(2):
+            agent = Agent(model=ScriptedModel([FINISH]), mcp_servers=servers)
+            handle = await Runner.start(agent, "go")
+            events = [event async for event in handle.events()]
+            await handle.result()
+            # The host started the servers before the runs: no run reports a start.
+            assert not [e for e in events if isinstance(e, MCPServerStarted)]
+            listings += [e for e in events if isinstance(e, MCPToolsListed)]
+    assert [e.cached for e in listings] == [False, True]
+    assert listings[0].tools == listings[1].tools

@@ -165,7 +165,11 @@ async def test_cancel_during_bash_kills_the_process_group(tmp_path: Path) -> Non
     handle = await Runner.start(
         Agent(model=model, shell_tools=True),
         "x",
-        config=RunConfig(workspace=tmp_path, policy=ToolPolicy.of(approval_mode="never")),
+        # Unsandboxed: the test follows the host pid the command prints (a sandbox has a PID
+        # namespace of its own; its tree cleanup is tested in tests/sandbox).
+        config=RunConfig(
+            workspace=tmp_path, policy=ToolPolicy.of(approval_mode="never"), sandbox="off"
+        ),
     )
     pid_file = tmp_path / "child.pid"
     deadline = time.monotonic() + 10

@@ -17,8 +17,14 @@ from agentcycle.testing import ScriptedModel, call_tool
 
 
 def trusted(workspace: Path) -> RunConfig:
-    """A run on ``workspace`` whose shell commands need no approval."""
-    return RunConfig(workspace=workspace, policy=ToolPolicy.of(approval_mode=ApprovalMode.NEVER))
+    """A run on ``workspace`` whose shell commands need no approval, unsandboxed: these tests
+    follow host pids the commands print (a sandbox has a PID namespace of its own; the sandbox's
+    tree cleanup is tested in tests/sandbox)."""
+    return RunConfig(
+        workspace=workspace,
+        policy=ToolPolicy.of(approval_mode=ApprovalMode.NEVER),
+        sandbox="off",
+    )
 
 
 async def test_a_run_uses_bash_and_kills_its_background_commands_when_it_ends(

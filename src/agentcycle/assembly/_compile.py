@@ -28,7 +28,8 @@ from agentcycle.assembly._resolution import (
 from agentcycle.assembly._tools import (
     assemble_tools,
     discover_agent_skills,
-    mcp_diagnostics,
+    mcp_events,
+    sandbox_diagnostics,
     skill_diagnostics,
 )
 from agentcycle.budget import RunBudget
@@ -64,6 +65,7 @@ from agentcycle.runtime.environment import (
     AgentSwitcher,
     OutputPolicy,
     StartupDiagnostic,
+    StartupReport,
 )
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork
@@ -102,7 +104,7 @@ class CompiledRun:
     switch_agent: AgentSwitcher | None
     hooks: tuple[RuntimeHook, ...] = ()
     budget: RunBudget | None = None
-    diagnostics: tuple[StartupDiagnostic, ...] = ()
+    diagnostics: tuple[StartupReport, ...] = ()
     memory_providers: tuple[MemoryProvider, ...] = ()
     session_memory_store: SessionMemoryStore | None = None
     models: list[Model] = field(default_factory=list)
@@ -126,7 +128,7 @@ class _AgentParts:
     """The tools offered to the model (the policy lets them through)."""
     system: SystemMessage
     behavior: AgentBehavior
-    diagnostics: tuple[StartupDiagnostic, ...]
+    diagnostics: tuple[StartupReport, ...]
     output: OutputPolicy = NO_OUTPUT_CHECKS
 
 
@@ -441,7 +443,7 @@ def _compiled(
     memory: MemoryPolicy,
     memory_providers: tuple[MemoryProvider, ...],
     session_memory_store: SessionMemoryStore | None,
-    diagnostics: Sequence[StartupDiagnostic] = (),
+    diagnostics: Sequence[StartupReport] = (),
     input_checks: tuple[GuardrailCheck, ...] = (),
 ) -> CompiledRun:
     config = frame.config
@@ -512,7 +514,7 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
     price = model_price(config, provided)
     settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
     skills = await discover_agent_skills(agent, config)
-    mcp_tools, mcp_failures = await frame.mcp.tools(agent.mcp_servers, config.mcp_servers)
+    mcp = await frame.mcp.tools(agent.mcp_servers, config.mcp_servers)
     registry = assemble_tools(
         agent,
         skills,
@@ -520,10 +522,14 @@ async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool
         multimodal=provided.info.native_multimodal,
         counter=frame.counter,
         config=config,
-        mcp_tools=mcp_tools,
+        mcp_tools=mcp.tools,
     )
     policy = (agent.policy or ToolPolicy()).then(config.policy)
-    diagnostics = (*skill_diagnostics(skills), *mcp_diagnostics(mcp_failures))
+    diagnostics: tuple[StartupReport, ...] = (
+        *skill_diagnostics(skills),
+        *mcp_events(mcp),
+        *sandbox_diagnostics(agent, config),
+    )
     system = _NO_PROMPT
     if render_context:
         ctx = InstructionsContext(

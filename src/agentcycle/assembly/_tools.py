@@ -7,10 +7,11 @@ from collections.abc import Sequence
 
 from agentcycle.agent import Agent
 from agentcycle.errors import ConfigurationError
+from agentcycle.events import MCPServerFailed, MCPServerStarted, MCPToolsListed
 from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, Handoff
-from agentcycle.mcp import MCPServerFailure, MCPTool
+from agentcycle.mcp import MCPReport, MCPTool
 from agentcycle.run_config import RunConfig
-from agentcycle.runtime.environment import StartupDiagnostic
+from agentcycle.runtime.environment import StartupDiagnostic, StartupEvent
 from agentcycle.skills import SkillCatalog, discover_skills
 from agentcycle.sub_agents import check_sub_agents
 from agentcycle.tools.builtin._secrets import SecretFiles, provider_secrets
@@ -19,6 +20,12 @@ from agentcycle.tools.builtin.handoff import HandoffCounter, transfer_tool
 from agentcycle.tools.builtin.skills import activate_skill_tool
 from agentcycle.tools.builtin.todo import todo_write_tool
 from agentcycle.tools.registry import ToolRegistry
+from agentcycle.tools.sandbox import (
+    SANDBOX_UNAVAILABLE,
+    SandboxPolicy,
+    resolve_policy,
+    sandbox_support,
+)
 
 
 def assemble_tools(
@@ -59,7 +66,11 @@ def assemble_tools(
         from agentcycle.tools.builtin.shell import shell_tools
 
         registry.extend(
-            shell_tools(tuple(config.shell_env or ()) if config else (), secret_files(config))
+            shell_tools(
+                tuple(config.shell_env or ()) if config else (),
+                secret_files(config),
+                sandbox_policy(agent, config),
+            )
         )
     if sub_agents:
         from agentcycle.multiagent._sub_task_tools import sub_task_tools
@@ -102,17 +113,59 @@ def secret_files(config: RunConfig | None) -> SecretFiles:
     )
 
 
-def mcp_diagnostics(failures: Sequence[MCPServerFailure]) -> tuple[StartupDiagnostic, ...]:
-    """One ``mcp_server_failed`` startup diagnostic per MCP server that did not start, with
-    the tail of its stderr."""
-    return tuple(
+def sandbox_policy(agent: Agent, config: RunConfig | None) -> SandboxPolicy:
+    """The sandbox ``bash`` commands get: the run's setting, else the agent's, else
+    ``workspace-write`` where this host can sandbox (``off`` where it cannot)."""
+    chosen = config.sandbox if config is not None and config.sandbox is not None else None
+    return resolve_policy(chosen if chosen is not None else agent.sandbox)
+
+
+def sandbox_diagnostics(agent: Agent, config: RunConfig) -> tuple[StartupDiagnostic, ...]:
+    """A ``sandbox_unavailable`` diagnostic when the agent's shell commands cannot be
+    sandboxed here: an error when a policy asks for a sandbox (every command then fails
+    closed), a warning when none was asked for and commands run unconfined."""
+    if not agent.shell_tools:
+        return ()
+    policy = sandbox_policy(agent, config)
+    support = sandbox_support(policy.backend)
+    if support.available:
+        return ()
+    asked = (config.sandbox if config.sandbox is not None else agent.sandbox) is not None
+    if not policy.enabled and asked:
+        return ()  # "off" on purpose
+    return (
         StartupDiagnostic(
-            code="mcp_server_failed",
-            details={"server": f.server, "message": f.message, "stderr": f.stderr},
-            level="error",
-        )
-        for f in failures
+            code=SANDBOX_UNAVAILABLE,
+            details={"mode": str(policy.mode), "reason": support.reason},
+            level="error" if policy.enabled else "warning",
+        ),
     )
+
+
+def mcp_events(report: MCPReport) -> tuple[StartupEvent, ...]:
+    """The run's MCP start-up as typed events: ``mcp_server_started`` for each server that
+    started for it, ``mcp_server_failed`` (with the stderr tail) for each that did not start
+    or list, ``mcp_tools_listed`` for each tool list."""
+    started = [
+        StartupEvent(
+            MCPServerStarted,
+            {"server": s.server, "transport": s.transport, "duration_ms": s.duration_ms},
+        )
+        for s in report.started
+    ]
+    failed = [
+        StartupEvent(
+            MCPServerFailed, {"server": f.server, "message": f.message, "stderr": f.stderr}
+        )
+        for f in report.failures
+    ]
+    listed = [
+        StartupEvent(
+            MCPToolsListed, {"server": t.server, "tools": list(t.tools), "cached": t.cached}
+        )
+        for t in report.listed
+    ]
+    return (*started, *failed, *listed)
 
 
 async def discover_agent_skills(agent: Agent, config: RunConfig) -> SkillCatalog:

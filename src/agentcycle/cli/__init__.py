@@ -84,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="'computer' also offers the shell tools",
     )
     parser.add_argument(
+        "--sandbox",
+        choices=("read-only", "workspace-write", "off"),
+        default=None,
+        help="where shell commands run (default: workspace-write where bubblewrap works, "
+        "else off): see docs/sandbox.md",
+    )
+    parser.add_argument(
         "--approval",
         choices=("default", "always", "never", "on_request"),
         default="default",

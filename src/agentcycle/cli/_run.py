@@ -189,6 +189,7 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
     config = RunConfig(
         memory=MemoryPolicy(tokenizer="chars") if demo else None,
         policy=ToolPolicy.of(approval_mode=args.approval),
+        sandbox=args.sandbox,
         approval_provider=(
             TerminalApprovalProvider(terminal, after_tool_line=not args.events)
             if interactive

@@ -24,7 +24,15 @@ from agentcycle.mcp.config import (
     load_mcp_config,
     parse_mcp_config,
 )
-from agentcycle.mcp.servers import MCPServerFailure, MCPServers, MCPServersOption, RunMCP
+from agentcycle.mcp.servers import (
+    MCPReport,
+    MCPServerFailure,
+    MCPServers,
+    MCPServersOption,
+    MCPServerStart,
+    MCPToolList,
+    RunMCP,
+)
 
 __all__ = [
     "MCP_PROTOCOL_ERROR",
@@ -32,11 +40,14 @@ __all__ = [
     "MCP_TIMEOUT",
     "MCP_TOOL_ERROR",
     "HttpServerConfig",
+    "MCPReport",
     "MCPServerConfig",
     "MCPServerFailure",
+    "MCPServerStart",
     "MCPServers",
     "MCPServersOption",
     "MCPTool",
+    "MCPToolList",
     "RunMCP",
     "StdioServerConfig",
     "exposed_name",

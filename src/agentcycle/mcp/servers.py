@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agentcycle.errors import ConfigurationError
 from agentcycle.mcp._connection import Connection, ServerUnavailable
@@ -20,7 +21,7 @@ from agentcycle.mcp._tools import (
     parameters_of,
     tool_traits,
 )
-from agentcycle.mcp.config import MCPServerConfig, check_servers
+from agentcycle.mcp.config import MCPServerConfig, StdioServerConfig, check_servers
 from agentcycle.messages import ToolResult
 
 
@@ -32,6 +33,36 @@ class MCPServerFailure:
     server: str
     message: str
     stderr: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MCPServerStart:
+    """A server that started (or restarted): its transport and how long start-up took."""
+
+    server: str
+    transport: Literal["stdio", "http"]
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class MCPToolList:
+    """The tools a server offers after its filters (exposed names), and whether the list came
+    from the cache."""
+
+    server: str
+    tools: tuple[str, ...]
+    cached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MCPReport:
+    """What :meth:`MCPServers.report` found: the tools, the servers that failed, the servers
+    that started during the call and each server's tool list (what a run reports as events)."""
+
+    tools: list[MCPTool]
+    failures: tuple[MCPServerFailure, ...]
+    started: tuple[MCPServerStart, ...] = ()
+    listed: tuple[MCPToolList, ...] = ()
 
 
 class MCPServers:
@@ -80,15 +111,31 @@ class MCPServers:
         """The started servers' tools through their filters, in server order, and the servers
         that failed (to start, to restart after a timeout or crash, or now to list). A name two
         tools share after sanitising is a ``ConfigurationError``."""
+        report = await self.report()
+        return report.tools, report.failures
+
+    async def report(self) -> MCPReport:
+        """:meth:`tools`, with the servers that started meanwhile and each tool list."""
+        starts = {id(s): s.start_count for s in self._servers}
         await self.open()
-        lists = await asyncio.gather(*(s.tools() for s in self._servers if s.started))
+        active = [s for s in self._servers if s.started]
+        lists = await asyncio.gather(*(s.tools() for s in active))
         tools: list[MCPTool] = []
         failures = list(self.failures)
-        for outcome in lists:
+        listed: list[MCPToolList] = []
+        for server, outcome in zip(active, lists, strict=True):
             if isinstance(outcome, MCPServerFailure):
                 failures.append(outcome)
             else:
-                tools.extend(outcome)
+                found, cached = outcome
+                tools.extend(found)
+                names = tuple(t.name for t in found)
+                listed.append(MCPToolList(server.config.name, names, cached))
+        started = tuple(
+            s.last_start
+            for s in self._servers
+            if s.last_start is not None and s.start_count > starts[id(s)]
+        )
         seen: dict[str, MCPTool] = {}
         for tool in tools:
             other = seen.setdefault(tool.name, tool)
@@ -98,7 +145,7 @@ class MCPServers:
                     f"{tool.mcp_name} both become {tool.name!r}: block one (blocked_tools) or "
                     f"rename a server"
                 )
-        return tools, tuple(failures)
+        return MCPReport(tools, tuple(failures), started, tuple(listed))
 
     def changes(self, server: str) -> int:
         """How many tool-list changes ``server`` has announced so far."""
@@ -130,6 +177,9 @@ class _Server:
         self._change = asyncio.Event()
         self.started = False
         """True once the server started (a later restart may still fail)."""
+        self.start_count = 0
+        """Successful starts so far (restarts included)."""
+        self.last_start: MCPServerStart | None = None
 
     @property
     def change_count(self) -> int:
@@ -137,12 +187,19 @@ class _Server:
 
     async def start(self) -> MCPServerFailure | None:
         connection = Connection(self.config, self._tools_changed)
+        began = time.perf_counter()
         try:
             await connection.start()
         except ServerUnavailable as exc:
             return MCPServerFailure(self.config.name, str(exc), exc.stderr)
         self._connection = connection
         self.started = True
+        self.start_count += 1
+        transport: Literal["stdio", "http"] = (
+            "stdio" if isinstance(self.config, StdioServerConfig) else "http"
+        )
+        elapsed = round((time.perf_counter() - began) * 1000.0, 3)
+        self.last_start = MCPServerStart(self.config.name, transport, elapsed)
         return None
 
     async def stop(self) -> None:
@@ -150,12 +207,14 @@ class _Server:
         if connection is not None:
             await connection.aclose()
 
-    async def tools(self) -> list[MCPTool] | MCPServerFailure:
+    async def tools(self) -> tuple[list[MCPTool], bool] | MCPServerFailure:
+        """The tools through the filters and whether the list was cached, or the failure."""
         if self._broken or self._connection is None:
             failure = await self._restart()
             if failure is not None:
                 return failure
         listing = self._listing
+        cached = listing is not None and self.config.cache_tools
         if listing is None or not self.config.cache_tools:
             seen = self._changes
             try:
@@ -189,7 +248,7 @@ class _Server:
                     else {},
                 )
             )
-        return tools
+        return tools, cached
 
     async def _list(self) -> list[Any]:
         async def list_all(client: Any) -> list[Any]:
@@ -306,19 +365,19 @@ class RunMCP:
     def __init__(self) -> None:
         self._owned: dict[int, tuple[Sequence[MCPServerConfig], MCPServers]] = {}
 
-    async def tools(
-        self, *sources: MCPServersOption | None
-    ) -> tuple[list[MCPTool], tuple[MCPServerFailure, ...]]:
-        """The tools of ``sources`` in order, and the servers that failed."""
-        tools: list[MCPTool] = []
-        failures: list[MCPServerFailure] = []
+    async def tools(self, *sources: MCPServersOption | None) -> MCPReport:
+        """The tools of ``sources`` in order, the servers that failed, started and listed."""
+        reports = []
         for source in sources:
             if source is None or (not isinstance(source, MCPServers) and not source):
                 continue
-            found, failed = await self._servers(source).tools()
-            tools.extend(found)
-            failures.extend(failed)
-        return tools, tuple(failures)
+            reports.append(await self._servers(source).report())
+        return MCPReport(
+            [t for r in reports for t in r.tools],
+            tuple(f for r in reports for f in r.failures),
+            tuple(s for r in reports for s in r.started),
+            tuple(t for r in reports for t in r.listed),
+        )
 
     def _servers(self, source: MCPServersOption) -> MCPServers:
         if isinstance(source, MCPServers):

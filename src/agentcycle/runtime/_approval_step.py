@@ -41,10 +41,15 @@ async def approval_step(
     cycle_index: int,
     request_id: str | None = None,
     decision: ApprovalDecision | None = None,
+    escalation: str | None = None,
 ) -> ToolResult | AwaitingApproval | None:
     """Get a decision (``decision`` when a resumed run brings one, else from ``approvals``)
     and return ``None`` to run the call, an error result to refuse it, or
-    ``AwaitingApproval``. ``allow_session`` approves the tool for the rest of the run."""
+    ``AwaitingApproval``. ``allow_session`` approves the tool for the rest of the run (an
+    ``escalation``, what the call asks beyond the tool's rights, still asks every time)."""
+    message = describe(tool.name, arguments, tool.side_effect)
+    if escalation is not None:
+        message = f"{message} - asks to {escalation}"
     request = ApprovalRequest(
         request_id=request_id or new_id("apr"),
         run_id=bus.run_id,
@@ -52,7 +57,7 @@ async def approval_step(
         tool_name=tool.name,
         arguments=arguments,
         side_effect=tool.side_effect,
-        message=describe(tool.name, arguments, tool.side_effect),
+        message=message,
     )
     if decision is None:
         bus.emit(

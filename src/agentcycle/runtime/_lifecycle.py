@@ -21,10 +21,10 @@ from agentcycle.events import (
     SessionPersisted,
 )
 from agentcycle.runtime._session_turns import APPENDING_STATUSES, append_turn, turn_id
+from agentcycle.runtime.environment import StartupEvent, StartupReport
 from agentcycle.tools.base import RunScope
 
 if TYPE_CHECKING:
-    from agentcycle.runtime.environment import StartupDiagnostic
     from agentcycle.runtime.event_bus import EventBus
     from agentcycle.runtime.outcome import LoopOutcome
     from agentcycle.sessions.base import Session
@@ -35,11 +35,11 @@ def emit_start(
     bus: EventBus,
     state: RunState,
     resume_input: Any,
-    diagnostics: tuple[StartupDiagnostic, ...],
+    diagnostics: tuple[StartupReport, ...],
 ) -> None:
     """``run_started`` (with ``checkpoint_resumed`` for a resumed run, whose input is
-    ``resume_input``), ``agent_started``, and a ``diagnostic`` for each problem found while
-    compiling the run."""
+    ``resume_input``), ``agent_started``, then what compiling the run found: a ``diagnostic``
+    for each problem, and typed events such as ``mcp_server_started``."""
     spec = state.spec
     if state.resume_count:
         bus.emit(RunStarted, input=resume_input)
@@ -51,10 +51,11 @@ def emit_start(
     else:
         bus.emit(RunStarted, input=spec.input)
     bus.emit(AgentStarted)
-    for diagnostic in diagnostics:
-        bus.emit(
-            Diagnostic, level=diagnostic.level, code=diagnostic.code, details=diagnostic.details
-        )
+    for report in diagnostics:
+        if isinstance(report, StartupEvent):
+            bus.emit(report.event_type, **report.payload)
+        else:
+            bus.emit(Diagnostic, level=report.level, code=report.code, details=report.details)
 
 
 async def append_session_turn(

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from agentcycle.events import RunEvent
 from agentcycle.guardrails import Guardrail
 from agentcycle.hooks import RuntimeHook
 from agentcycle.memory.policy import MemoryPolicy
@@ -142,6 +143,19 @@ class StartupDiagnostic:
     level: Literal["debug", "info", "warning", "error"] = "warning"
 
 
+@dataclass(frozen=True, slots=True)
+class StartupEvent:
+    """A typed event found while compiling the run (an MCP server that started ...), emitted
+    with the diagnostics right after ``agent_started``."""
+
+    event_type: type[RunEvent]
+    payload: dict[str, Any]
+
+
+StartupReport = StartupDiagnostic | StartupEvent
+"""What compiling a run reports at its start."""
+
+
 @dataclass(slots=True)
 class RunEnvironment:
     """What one run of the loop works with. ``history`` starts with the initial messages and
@@ -173,7 +187,7 @@ class RunEnvironment:
     """Where session memory keeps notes; set only when session memory is on and the run has a
     session."""
     switch_agent: AgentSwitcher | None = None
-    diagnostics: tuple[StartupDiagnostic, ...] = ()
+    diagnostics: tuple[StartupReport, ...] = ()
     input_checks: tuple[GuardrailCheck, ...] = ()
     """The verdicts of the input guardrails, which ran while the run was compiled (the loop
     emits them after ``agent_started``; a run one of them stopped makes no cycle)."""

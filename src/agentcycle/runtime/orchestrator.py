@@ -23,6 +23,7 @@ from agentcycle.events import (
     ToolCallStarted,
 )
 from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
+from agentcycle.mcp import MCPTool
 from agentcycle.messages import Flow, ToolCall, ToolResult, ToolResultStatus
 from agentcycle.runtime._approval_step import AwaitingApproval, approval_step
 from agentcycle.runtime._cancellation import stray_cancel
@@ -33,9 +34,9 @@ from agentcycle.runtime.approvals import (
 )
 from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus
-from agentcycle.runtime.policy import ToolPolicy
+from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
 from agentcycle.state import PendingToolCall, RunToolState, skill_refusal
-from agentcycle.tools.base import ChildRunner, RunScope, Tool, ToolContext
+from agentcycle.tools.base import ChildRunner, EscalatingTool, RunScope, Tool, ToolContext
 from agentcycle.tools.validation import parse_arguments, validate_arguments
 from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
@@ -53,6 +54,9 @@ TOOL_EXECUTION_FAILED = "tool_execution_failed"
 TOOL_CALL_SKIPPED = "tool_call_skipped"
 TOOL_CALL_INTERRUPTED = "tool_call_interrupted"
 TOOL_NOT_ALLOWED = "tool_not_allowed"
+ESCALATION_REFUSED = "escalation_refused"
+"""A call asked for more than its tool's normal rights (``EscalatingTool``) in a run whose
+approval mode is ``never``."""
 DUPLICATE_TOOL_CALL_ID = "duplicate_tool_call_id"
 
 MODEL_ERROR_CODES = frozenset(
@@ -149,6 +153,7 @@ class ToolOrchestrator:
         # planned and not completed -> (when planned, whether execution started), and the
         # outcomes of the batch so far (they reach history only when the batch returns).
         self._open: dict[str, tuple[float, bool]] = {}
+        self._servers: dict[str, str] = {}  # call id -> MCP server, for the tool-call events
         self._done: dict[str, ToolCallOutcome] = {}
 
     async def run_batch(
@@ -303,14 +308,18 @@ class ToolOrchestrator:
         started = time.perf_counter()
         arguments, refusal = _parse(call.arguments)
         self._open[call.id] = (started, False)
+        tool = tools.get(call.name)
+        server = tool.server if isinstance(tool, MCPTool) else None
+        if server is not None:
+            self._servers[call.id] = server
         self._bus.emit(
             ToolCallPlanned,
             cycle_index=cycle_index,
             tool_call_id=call.id,
             tool_name=call.name,
             arguments=arguments if arguments is not None else call.arguments,
+            server=server,
         )
-        tool = tools.get(call.name)
         if refusal is None and tool is None:
             refusal = ToolResult.error(
                 TOOL_NOT_FOUND,
@@ -342,7 +351,16 @@ class ToolOrchestrator:
             refusal = await self._predicates_step(tool, arguments, policy)
         if refusal is None:
             self._budget_step(tool)
-            if policy.needs_approval(tool) and tool.name not in self._state.approved_tools:
+            escalation = tool.escalation(arguments) if isinstance(tool, EscalatingTool) else None
+            if escalation is not None and policy.approval_mode is ApprovalMode.NEVER:
+                refusal = ToolResult.error(
+                    ESCALATION_REFUSED,
+                    f"Not run: the call asks to {escalation}, and this run approves nothing "
+                    "(approval mode never). Do it within the tool's normal rights.",
+                )
+            elif escalation is not None or (
+                policy.needs_approval(tool) and tool.name not in self._state.approved_tools
+            ):
                 gate = await approval_step(
                     self._bus,
                     self._approvals,
@@ -353,6 +371,7 @@ class ToolOrchestrator:
                     cycle_index,
                     request_id,
                     decision,
+                    escalation,
                 )
                 if isinstance(gate, AwaitingApproval):
                     return gate
@@ -453,6 +472,7 @@ class ToolOrchestrator:
             tool_call_id=call.id,
             tool_name=call.name,
             arguments=arguments,
+            server=self._servers.get(call.id),
         )
         ledger = self._ledger  # a durable run's: intent and result records around the call
         settled = (
@@ -549,6 +569,7 @@ class ToolOrchestrator:
             error_code=result.error_code,
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
+            server=self._servers.pop(call.id, None),
         )
         return outcome
 

@@ -108,7 +108,7 @@ def _json_equal(a: Any, b: Any) -> bool:
 def _all_of(checks: list[Check]) -> Check:
     # A plain loop: ``all(c(v) for c in checks)`` allocates a generator on every check.
     def check(v: Any) -> bool:
-        for c in checks:  # noqa: SIM110 - see above
+        for c in checks:  # noqa: SIM110 (the comment above says why)
             if not c(v):
                 return False
         return True

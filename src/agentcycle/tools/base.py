@@ -159,3 +159,16 @@ class Tool(Protocol):
     async def invoke(self, ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
         """Run the tool. Raising is allowed: the orchestrator turns it into an error result."""
         ...
+
+
+@runtime_checkable
+class EscalatingTool(Protocol):
+    """A tool whose call may ask for more rights than the tool normally has (``bash`` asking
+    to run outside its sandbox). Such a call asks for approval with the reason whatever the
+    approval mode says, even when the tool was approved for the run, and is refused under
+    ``never``."""
+
+    def escalation(self, arguments: dict[str, Any]) -> str | None:
+        """What this call asks for beyond the tool's normal rights, and why; ``None`` for an
+        ordinary call."""
+        ...

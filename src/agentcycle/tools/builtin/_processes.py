@@ -22,10 +22,11 @@ import os
 import secrets
 import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentcycle.tools.builtin import _reaper
+from agentcycle.tools.builtin._confine import PidsCgroup
 
 HEAD_CHARS = 5_000
 """Characters kept from the start of a command's output."""
@@ -185,6 +186,7 @@ class ShellSession:
         protocol: _Protocol,
         hard_limit: float,
         reported: asyncio.Future[int | None] | None = None,
+        cgroup: PidsCgroup | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         self.id = "sh_" + secrets.token_hex(4)
@@ -198,6 +200,9 @@ class ShellSession:
         # Under the reaper helper the command's own exit is reported on a status pipe; the
         # helper exits (``protocol.exited``) only once every descendant is gone.
         self._reported = reported
+        self._cgroup = cgroup
+        if cgroup is not None:
+            protocol.exited.add_done_callback(lambda _: self._release_cgroup())
         self._started = loop.time()
         self._ended: float | None = None
         self._timed_out = False
@@ -217,21 +222,35 @@ class ShellSession:
         auto_confirm: bool = False,
         hard_limit: float,
         shell: str = "bash",
+        wrapper: Sequence[str] = (),
+        max_processes: int = 0,
+        confine_code: str = "",
     ) -> ShellSession:
         """Start ``<shell> -lc command`` in ``cwd`` (``shell`` is bash or a path to it).
 
         ``stdin`` is written to the command's input and then closed; ``auto_confirm`` instead
         feeds an endless stream of ``y`` lines (like ``yes |``). With neither, stdin is
-        ``/dev/null`` so a prompt sees end-of-file instead of hanging. Raises ``OSError`` when
-        bash cannot be started.
-        """
+        ``/dev/null`` so a prompt sees end-of-file instead of hanging. ``wrapper`` is an
+        argument vector the shell runs under (the sandbox's ``bwrap ... --``);
+        ``max_processes`` caps the processes the command may have at once and
+        ``confine_code`` confines it (the Landlock sandbox), both under the helper only.
+        Raises ``OSError`` when bash cannot be started."""
         loop = asyncio.get_running_loop()
         buffer = OutputBuffer()
         wants_stdin = stdin is not None or auto_confirm
-        argv: list[str] = [shell, "-lc", command]
+        argv: list[str] = [*wrapper, shell, "-lc", command]
         status_read, status_write = os.pipe() if _reaper.AVAILABLE else (-1, -1)
+        cgroup: PidsCgroup | None = None
         if _reaper.AVAILABLE:
-            argv = _reaper.helper_argv(status_write, shell, command)
+            if max_processes:
+                cgroup = PidsCgroup.create(max_processes)
+            argv = _reaper.helper_argv(
+                status_write,
+                argv,
+                max_processes=max_processes,
+                cgroup_procs=cgroup.procs_file if cgroup is not None else "",
+                confine_code=confine_code,
+            )
         try:
             transport, protocol = await loop.subprocess_exec(
                 lambda: _Protocol(buffer, loop),
@@ -247,6 +266,8 @@ class ShellSession:
         except BaseException:
             if _reaper.AVAILABLE:
                 os.close(status_read)
+            if cgroup is not None:
+                cgroup.remove()
             raise
         finally:
             if _reaper.AVAILABLE:
@@ -256,7 +277,7 @@ class ShellSession:
             reported = loop.create_future()
             status = os.fdopen(status_read, "rb", buffering=0)
             await loop.connect_read_pipe(lambda: _StatusProtocol(reported), status)
-        session = cls(command, transport, protocol, hard_limit, reported)
+        session = cls(command, transport, protocol, hard_limit, reported, cgroup)
         pipe = transport.get_pipe_transport(0)
         if pipe is not None:
             if auto_confirm:
@@ -287,6 +308,18 @@ class ShellSession:
         self._ended = asyncio.get_running_loop().time()
         if self._feeder is not None:
             self._feeder.cancel()
+
+    def _release_cgroup(self, attempts: int = 50) -> None:
+        """Remove the pids cgroup once the helper has exited (it waits for every descendant,
+        so the cgroup is empty then). Called back, never awaited: the result does not wait
+        for it, and the kernel may release the last pids a moment after the helper exited."""
+        cgroup = self._cgroup
+        if cgroup is None:
+            return
+        if cgroup.remove() or attempts <= 0:
+            self._cgroup = None
+            return
+        asyncio.get_running_loop().call_later(0.01, self._release_cgroup, attempts - 1)
 
     # -- state ---------------------------------------------------------------------------
 
@@ -357,6 +390,12 @@ class ShellSession:
         """Kill the command and everything it left running; release the pipes."""
         await self.terminate()
         await self.finished
+        # Let the cgroup's release (a callback retrying for up to 0.5 s) finish before the
+        # loop may end: an empty cgroup must not outlive the run.
+        for _ in range(60):
+            if self._cgroup is None:
+                break
+            await asyncio.sleep(0.01)
         self._transport.close()
 
 

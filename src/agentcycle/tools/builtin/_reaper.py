@@ -26,6 +26,7 @@ used and the process group is all the shell kills, as before.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 HELPER_GRACE_SECONDS = 0.3
 """How long descendants get between the helper's SIGTERM and SIGKILL (below the session's
@@ -39,6 +40,7 @@ import ctypes, os, signal, sys, time
 
 GRACE, KILL_LIMIT = float(sys.argv[1]), 5.0
 status_fd = int(sys.argv[2])
+nproc, cgroup, confine = int(sys.argv[3]), sys.argv[4], sys.argv[5]
 WATCHED = {signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD}
 ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 # Blocked before the fork, so no signal is missed; taken with sigwaitinfo, never by a handler
@@ -52,7 +54,16 @@ if command == 0:
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     os.close(status_fd)
     try:
-        os.execvp(sys.argv[3], sys.argv[3:])
+        if cgroup:
+            with open(cgroup, "w") as handle:
+                handle.write(str(os.getpid()))
+        if nproc:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        if confine:
+            exec(confine, {})
+        os.execvp(sys.argv[6], sys.argv[6:])
     finally:
         os._exit(127)
 null = os.open(os.devnull, os.O_RDWR)
@@ -118,9 +129,20 @@ while reap():
 """
 
 
-def helper_argv(status_fd: int, shell: str, command: str) -> list[str]:
-    """The argument vector that runs ``<shell> -lc command`` under the helper, which reports
-    the shell's exit code on ``status_fd``."""
+def helper_argv(
+    status_fd: int,
+    argv: Sequence[str],
+    *,
+    max_processes: int = 0,
+    cgroup_procs: str = "",
+    confine_code: str = "",
+) -> list[str]:
+    """The argument vector that runs ``argv`` under the helper, which reports its exit code
+    on ``status_fd``. With ``max_processes`` the command starts with that ``RLIMIT_NPROC``;
+    with ``cgroup_procs`` it first joins that cgroup (the file is its ``cgroup.procs``); with
+    ``confine_code`` the helper's child runs that Python source just before it executes
+    ``argv`` (the Landlock sandbox: a failure there kills the command, never runs it
+    unconfined)."""
     return [
         sys.executable,
         "-I",
@@ -129,7 +151,8 @@ def helper_argv(status_fd: int, shell: str, command: str) -> list[str]:
         _HELPER_SOURCE,
         repr(HELPER_GRACE_SECONDS),
         str(status_fd),
-        shell,
-        "-lc",
-        command,
+        str(max_processes),
+        cgroup_procs,
+        confine_code,
+        *argv,
     ]

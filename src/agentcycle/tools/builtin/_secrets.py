@@ -177,6 +177,15 @@ def file_secrets(root: Path | None, files: Iterable[Path] = ()) -> frozenset[str
     return frozenset(values)
 
 
+def top_level_secret_files(root: Path) -> list[Path]:
+    """The files at the top of ``root`` that look like secret files (``.env*``, keys ...)."""
+    try:
+        listed = _secret_names(str(root), os.stat(root).st_mtime_ns)
+    except OSError:
+        return []
+    return [root / name for name in listed]
+
+
 # Both memos are keyed by modification time, so a tool call pays for a directory listing and
 # a file read only when something changed since the last call; and both are small.
 @functools.lru_cache(maxsize=64)

@@ -29,6 +29,12 @@ class BuiltinTool:
     needs_approval: bool = False
     timeout_seconds: float | None = None
     declared_effect: EffectClass | None = None
+    escalation_of: Callable[[dict[str, Any]], str | None] | None = None
+    """What a call asks for beyond the tool's normal rights (``EscalatingTool``), if it can."""
+
+    def escalation(self, arguments: dict[str, Any]) -> str | None:
+        """What this call asks for beyond the tool's normal rights, and why, or ``None``."""
+        return self.escalation_of(arguments) if self.escalation_of is not None else None
 
     @property
     def effect_class(self) -> EffectClass:

@@ -34,7 +34,9 @@ import functools
 import os
 import shutil
 import signal
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ from agentcycle._json import dumps
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult, ToolResultStatus
 from agentcycle.tools.base import RunScope, SideEffect, Tool, ToolContext
+from agentcycle.tools.builtin._confine import bwrap_argv
+from agentcycle.tools.builtin._landlock import landlock_code
 from agentcycle.tools.builtin._processes import SessionStore, ShellSession
 from agentcycle.tools.builtin._secrets import (
     DEFAULT_SECRET_FILES,
@@ -50,6 +54,13 @@ from agentcycle.tools.builtin._secrets import (
     shell_environment,
 )
 from agentcycle.tools.builtin._tool import BuiltinTool, closed_object
+from agentcycle.tools.sandbox import (
+    OFF,
+    SANDBOX_UNAVAILABLE,
+    SandboxMode,
+    SandboxPolicy,
+    sandbox_support,
+)
 from agentcycle.workspace._common import not_a_directory, not_found
 from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.paths import normalize_path, path_error
@@ -173,7 +184,127 @@ def _running_result(session: ShellSession, timeout: float, message: str) -> Tool
     )
 
 
-async def _bash(env_names: tuple[str, ...], ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
+@dataclass(frozen=True, slots=True)
+class _ShellSetup:
+    """What every ``bash`` call of a run shares: extra environment names, the secret files to
+    mask, the sandbox policy."""
+
+    env_names: tuple[str, ...] = ()
+    secrets: SecretFiles = DEFAULT_SECRET_FILES
+    sandbox: SandboxPolicy = OFF
+
+
+ESCALATE_PROPERTY: dict[str, Any] = {
+    "type": "object",
+    "description": "Ask to run this one command with more than the sandbox allows; the user "
+    "approves or refuses it. Only when the task needs it; say why.",
+    "properties": {
+        "reason": {"type": "string", "minLength": 1, "description": "Why the command needs it."},
+        "network": {"type": "boolean", "description": "Network access."},
+        "writable_roots": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 2, "pattern": "^/"},
+            "description": "Absolute directories outside the workspace it must write to.",
+        },
+        "no_sandbox": {"type": "boolean", "description": "Run outside the sandbox entirely."},
+    },
+    "required": ["reason"],
+    "additionalProperties": False,
+}
+"""The ``escalate`` argument ``bash`` takes when its commands run sandboxed."""
+
+
+def _escalation(policy: SandboxPolicy, args: dict[str, Any]) -> str | None:
+    """What a call's ``escalate`` asks beyond ``policy``, with its reason (for the approval)."""
+    asked = args.get("escalate")
+    if not policy.enabled or not asked:
+        return None
+    wants = []
+    if asked.get("no_sandbox"):
+        wants.append("run outside the sandbox")
+    if asked.get("network") and not policy.network:
+        wants.append("use the network")
+    if asked.get("writable_roots"):
+        wants.append("write to " + ", ".join(asked["writable_roots"]))
+    what = " and ".join(wants) or "run with more rights (nothing named)"
+    return f"{what}, because: {asked['reason']}"
+
+
+def _escalated(policy: SandboxPolicy, args: dict[str, Any]) -> SandboxPolicy:
+    """The policy an approved ``escalate`` gives this one command."""
+    asked = args.get("escalate")
+    if not policy.enabled or not asked:
+        return policy
+    if asked.get("no_sandbox"):
+        return OFF
+    return replace(
+        policy,
+        network=policy.network or bool(asked.get("network")),
+        writable_roots=(*policy.writable_roots, *asked.get("writable_roots", ())),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Confinement:
+    """How one command is confined: a wrapper command line (bubblewrap) or Python source the
+    helper runs before the shell (Landlock), and the ``TMPDIR`` it gets."""
+
+    wrapper: tuple[str, ...] = ()
+    code: str = ""
+    tmpdir: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the command runs sandboxed."""
+        return bool(self.wrapper or self.code)
+
+
+_TMP_KEY = "shell.sandbox_tmp"
+"""Where the run's Landlock temporary directory lives in its ``RunScope``."""
+
+
+def _run_tmpdir(scope: RunScope) -> str:
+    """A temporary directory of the run (removed when it ends): Landlock has no private
+    ``/tmp``, so this is the one place outside the workspace commands may write."""
+
+    def create() -> str:
+        path = tempfile.mkdtemp(prefix="agentcycle-tmp-")
+
+        async def remove() -> None:
+            shutil.rmtree(path, ignore_errors=True)
+
+        scope.on_close(remove)
+        return path
+
+    path: str = scope.get_or_create(_TMP_KEY, create)
+    return path
+
+
+def _confinement(
+    policy: SandboxPolicy, setup: _ShellSetup, scope: RunScope, root: Path, cwd: Path
+) -> _Confinement | ToolResult:
+    """How a command is confined (unconfined with the policy off), or the fail-closed error."""
+    if not policy.enabled:
+        return _Confinement()
+    support = sandbox_support(policy.backend)
+    bwrap = shutil.which("bwrap") if support.backend == "bubblewrap" else None
+    if support.backend == "landlock":
+        tmpdir = _run_tmpdir(scope)
+        writable = [tmpdir]
+        if policy.mode is SandboxMode.WORKSPACE_WRITE:
+            writable += [str(root), *policy.writable_roots]
+        return _Confinement(code=landlock_code(writable, policy.network), tmpdir=tmpdir)
+    if bwrap is None:
+        return ToolResult.error(
+            SANDBOX_UNAVAILABLE,
+            f"Commands must run in a sandbox ({policy.mode}) and none can be set up on this "
+            f"host: {support.reason or 'bwrap is gone'}. The command was not run.",
+            details={"mode": str(policy.mode), "reason": support.reason},
+        )
+    return _Confinement(wrapper=tuple(bwrap_argv(bwrap, policy, root, cwd, setup.secrets)))
+
+
+async def _bash(setup: _ShellSetup, ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     command: str = args["command"]
     stdin: str | None = args.get("stdin")
     auto_confirm = bool(args.get("auto_confirm", False))
@@ -199,7 +330,23 @@ async def _bash(env_names: tuple[str, ...], ctx: ToolContext, args: dict[str, An
     if ctx.cancelled.is_set():
         return ToolResult.error("command_cancelled", "The run is being cancelled; not started.")
     timeout = clamp_timeout(args.get("timeout"))
-    env = {**shell_environment(os.environ, env_names), **SHELL_ENV}
+    escalate = args.get("escalate")
+    if escalate is not None and not any(
+        escalate.get(k) for k in ("network", "writable_roots", "no_sandbox")
+    ):
+        return ToolResult.error(
+            "invalid_tool_arguments",
+            "`escalate` must ask for something: `network`, `writable_roots` or `no_sandbox`.",
+        )
+    # The orchestrator only runs an escalated call once it was approved (EscalatingTool).
+    policy = _escalated(setup.sandbox, args)
+    confined = _confinement(policy, setup, ctx.scope, root, cwd)
+    if isinstance(confined, ToolResult):
+        return confined
+    env = {**shell_environment(os.environ, setup.env_names), **SHELL_ENV}
+    if confined.active:
+        # The sandbox's private /tmp (bubblewrap) or the run's temporary directory (Landlock).
+        env["TMPDIR"] = confined.tmpdir or "/tmp"
     if auto_confirm:
         env["DEBIAN_FRONTEND"] = "noninteractive"
     store = _store(ctx.scope)
@@ -212,6 +359,9 @@ async def _bash(env_names: tuple[str, ...], ctx: ToolContext, args: dict[str, An
             auto_confirm=auto_confirm,
             hard_limit=timeout * HARD_LIMIT_FACTOR,
             shell=bash_path,
+            wrapper=confined.wrapper,
+            max_processes=policy.max_processes if confined.active else 0,
+            confine_code=confined.code,
         )
     except OSError as exc:
         return ToolResult.error("shell_unavailable", f"Could not start bash: {exc}")
@@ -280,10 +430,75 @@ async def _check(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     )
 
 
-def bash_tool(env_names: Sequence[str] = ()) -> BuiltinTool:
+_BASH_PROPERTIES: dict[str, Any] = {
+    "command": {
+        "type": "string",
+        "minLength": 1,
+        "description": "The bash command line to run.",
+    },
+    "exec_dir": {
+        "type": "string",
+        "description": "Workspace-relative directory to run in (default: the root).",
+    },
+    "timeout": {
+        "type": "number",
+        "description": "Seconds to wait before moving it to the background "
+        "(default 300, clamped to 1..600).",
+    },
+    "run_in_background": {
+        "type": "boolean",
+        "description": "Start it and return a session_id at once.",
+    },
+    "stdin": {
+        "type": "string",
+        "description": "Text fed to the command's standard input.",
+    },
+    "auto_confirm": {
+        "type": "boolean",
+        "description": "Answer 'y' to every prompt (an endless stream of 'y' lines "
+        "on stdin, like `yes |`); not with commands that read all of stdin. "
+        "Cannot be combined with `stdin`.",
+    },
+}
+
+
+def _sandbox_note(policy: SandboxPolicy) -> str:
+    """What the model is told about the sandbox its commands run in (the fallback backend,
+    Landlock, neither protects paths inside the workspace nor masks secret files)."""
+    if not policy.enabled:
+        return ""
+    full = sandbox_support(policy.backend).backend != "landlock"
+    tmp = "/tmp (private, discarded)" if full else "$TMPDIR"
+    if policy.mode is SandboxMode.READ_ONLY:
+        writes = f"Nothing can be written except under {tmp}"
+    else:
+        roots = ", the configured roots" if policy.writable_roots else ""
+        writes = f"Only the workspace{roots} and {tmp} can be written"
+        protected = ", ".join(policy.protected_paths)
+        if full and protected:
+            writes += f" ({protected} stay read-only)"
+    network = "" if policy.network else "; there is no network access"
+    secrets = "; secret files read as empty" if full else ""
+    return (
+        f" Commands run in a sandbox: {writes}{network}{secrets}. A command that truly needs "
+        "more (the network, a directory outside the workspace, no sandbox) may pass `escalate` "
+        "with a reason: the user approves or refuses it."
+    )
+
+
+def bash_tool(
+    env_names: Sequence[str] = (),
+    sandbox: SandboxPolicy = OFF,
+    secrets: SecretFiles = DEFAULT_SECRET_FILES,
+) -> BuiltinTool:
     """The ``bash`` tool: run a shell command in the workspace (local workspaces only).
 
-    Commands see the allowed host variables plus ``env_names`` (see the module docstring)."""
+    Commands see the allowed host variables plus ``env_names`` (see the module docstring) and
+    run confined by ``sandbox`` (``agentcycle.tools.sandbox``; ``secrets`` names the settings
+    files it masks)."""
+    properties = dict(_BASH_PROPERTIES)
+    if sandbox.enabled:
+        properties["escalate"] = ESCALATE_PROPERTY
     return BuiltinTool(
         name=BASH,
         description=(
@@ -294,42 +509,11 @@ def bash_tool(env_names: Sequence[str] = ()) -> BuiltinTool:
             "session_id for check_background_command; `run_in_background` returns a session_id "
             "at once (use it for servers and long jobs). Commands are killed after 4 x timeout "
             "in total and when the run ends. There is no terminal: pass input with `stdin`, or "
-            "`auto_confirm` to answer 'y' to every prompt."
+            "`auto_confirm` to answer 'y' to every prompt." + _sandbox_note(sandbox)
         ),
-        parameters=closed_object(
-            {
-                "command": {
-                    "type": "string",
-                    "minLength": 1,
-                    "description": "The bash command line to run.",
-                },
-                "exec_dir": {
-                    "type": "string",
-                    "description": "Workspace-relative directory to run in (default: the root).",
-                },
-                "timeout": {
-                    "type": "number",
-                    "description": "Seconds to wait before moving it to the background "
-                    "(default 300, clamped to 1..600).",
-                },
-                "run_in_background": {
-                    "type": "boolean",
-                    "description": "Start it and return a session_id at once.",
-                },
-                "stdin": {
-                    "type": "string",
-                    "description": "Text fed to the command's standard input.",
-                },
-                "auto_confirm": {
-                    "type": "boolean",
-                    "description": "Answer 'y' to every prompt (an endless stream of 'y' lines "
-                    "on stdin, like `yes |`); not with commands that read all of stdin. "
-                    "Cannot be combined with `stdin`.",
-                },
-            },
-            ("command",),
-        ),
-        handler=functools.partial(_bash, tuple(env_names)),
+        parameters=closed_object(properties, ("command",)),
+        handler=functools.partial(_bash, _ShellSetup(tuple(env_names), secrets, sandbox)),
+        escalation_of=functools.partial(_escalation, sandbox),
         side_effect=SideEffect.EXECUTE,
         read_only=False,
     )
@@ -360,11 +544,16 @@ def check_background_command_tool() -> BuiltinTool:
 
 
 def shell_tools(
-    env_names: Sequence[str] = (), secrets: SecretFiles = DEFAULT_SECRET_FILES
+    env_names: Sequence[str] = (),
+    secrets: SecretFiles = DEFAULT_SECRET_FILES,
+    sandbox: SandboxPolicy = OFF,
 ) -> list[Tool]:
     """``bash`` and ``check_background_command``, in that order, their output scrubbed of the
-    secret values ``secrets`` knows about; ``bash`` passes ``env_names`` through."""
+    secret values ``secrets`` knows about; ``bash`` passes ``env_names`` through and runs its
+    commands confined by ``sandbox``."""
+    if sandbox.enabled:
+        sandbox_support(sandbox.backend)  # probe now (it blocks briefly, once), not in a call
     return [
-        guard_secrets(bash_tool(env_names), secrets, reads_path=False),
+        guard_secrets(bash_tool(env_names, sandbox, secrets), secrets, reads_path=False),
         guard_secrets(check_background_command_tool(), secrets, reads_path=False),
     ]
