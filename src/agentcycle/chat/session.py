@@ -416,8 +416,11 @@ class ChatSession:
         """Put the run's events on the stream and mark the steers it takes; its status."""
         handle = active.handle
         run_id = handle.run_id
+        store_failure_shown = False
         async for event in handle.events():
             self._stream.append(event)
+            if isinstance(event, Diagnostic) and event.code == EventStoreWriteError.code:
+                store_failure_shown = True
             if (
                 isinstance(event, Diagnostic)
                 and event.code == "steering_applied"
@@ -436,8 +439,16 @@ class ChatSession:
         try:
             result = await handle.result()
         except EventStoreWriteError as exc:
-            # The run went on; its stream said so already (``event_store_write_failed``).
+            # The run went on. Its stream says so when the write failed while it was live; a
+            # run that ended first cannot, so the session's stream does.
             result = exc.result
+            if not store_failure_shown:
+                self._bus.emit(
+                    Diagnostic,
+                    level="error",
+                    code=exc.code,
+                    details={"run_id": run_id, **dict(exc.details or {})},
+                )
         try:
             await handle.release_model_clients()
         except Exception as exc:  # closing an HTTP client must not stop the conversation
