@@ -349,7 +349,11 @@ class ToolCallStarted(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class ToolCallCompleted(RunEvent):
-    """A tool call ended (executed or refused before execution)."""
+    """A tool call ended (executed or refused before execution). ``result_preview`` is a
+    one-line gist of what the model got back (at most 160 characters, secret-scrubbed; see
+    ``agentcycle.tools.result_preview``), for hosts that show results without holding them;
+    ``None`` when there is nothing to show. It is optional: events written before it existed
+    read back with ``None``."""
 
     type: ClassVar[str] = "tool_call_completed"
     tool_call_id: str
@@ -359,6 +363,7 @@ class ToolCallCompleted(RunEvent):
     error_code: str | None = None
     execution_started: bool = True
     duration_ms: float = 0.0
+    result_preview: str | None = None
 
 
 # --------------------------------------------------------------------------- memory, sub-runs

@@ -31,7 +31,7 @@ from typing import Any
 
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult
-from agentcycle.tools.base import ToolContext
+from agentcycle.tools.base import RunScope, ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool
 from agentcycle.workspace.filters import is_sensitive_path
 from agentcycle.workspace.paths import normalize_path
@@ -63,6 +63,13 @@ _CREDENTIAL_NAME = re.compile(
     re.IGNORECASE,
 )
 _ASSIGNMENT = re.compile(r"""(?P<name>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?(?P<value>[^\s"',;}]+)""")
+_CREDENTIAL_ASSIGNMENT = re.compile(
+    rf"""(?P<name>[A-Za-z0-9_.-]*(?:{_CREDENTIAL_NAME.pattern})[A-Za-z0-9_.-]*)["']?\s*[:=]\s*"""
+    r"""["']?(?P<value>[^\s"',;}]+)""",
+    re.IGNORECASE,
+)
+"""An assignment whose name looks like a credential's, found anywhere in a line (``config:
+API_TOKEN=...``: the name need not start the match the way ``_ASSIGNMENT`` reads files)."""
 MIN_SECRET_CHARS = 8
 """Values shorter than this are not redacted: they would blank out ordinary words."""
 
@@ -214,6 +221,27 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def scrub_assignments(text: str) -> str:
+    """``text`` with the value of every credential-looking assignment (``API_KEY=...``,
+    ``"token": "..."``) replaced by :data:`REDACTED`: for text whose secrets the host may not
+    know (a custom tool's result)."""
+
+    def value(match: re.Match[str]) -> str:
+        if len(match["value"]) < MIN_SECRET_CHARS:
+            return match[0]
+        start = match.start("value") - match.start()
+        return match[0][:start] + REDACTED
+
+    return _CREDENTIAL_ASSIGNMENT.sub(value, text)
+
+
+def run_host_secrets(scope: RunScope) -> frozenset[str]:
+    """The host's credentials (:func:`host_secrets` of ``os.environ``), read once per run and
+    kept in its ``scope``."""
+    secrets: frozenset[str] = scope.get_or_create(_HOST_SECRETS, lambda: host_secrets(os.environ))
+    return secrets
+
+
 def settings_path_in(root: Path, settings_file: str | os.PathLike[str] | None) -> str | None:
     """The workspace path of the settings file in use when it lies inside ``root``."""
     if settings_file is None:
@@ -292,8 +320,7 @@ def guard_secrets(tool: BuiltinTool, files: SecretFiles, *, reads_path: bool) ->
             )
         result = await inner(ctx, args)
         # The host's credentials are read once per run (iterating os.environ is slow).
-        host = ctx.scope.get_or_create(_HOST_SECRETS, lambda: host_secrets(os.environ))
-        secrets = host | files.keys | file_secrets(root, files.in_use())
+        secrets = run_host_secrets(ctx.scope) | files.keys | file_secrets(root, files.in_use())
         content = redact(result.content, secrets)
         return (
             result if content == result.content else result.model_copy(update={"content": content})
