@@ -63,13 +63,10 @@ _CREDENTIAL_NAME = re.compile(
     re.IGNORECASE,
 )
 _ASSIGNMENT = re.compile(r"""(?P<name>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?(?P<value>[^\s"',;}]+)""")
-_CREDENTIAL_ASSIGNMENT = re.compile(
-    rf"""(?P<name>[A-Za-z0-9_.-]*(?:{_CREDENTIAL_NAME.pattern})[A-Za-z0-9_.-]*)["']?\s*[:=]\s*"""
-    r"""["']?(?P<value>[^\s"',;}]+)""",
-    re.IGNORECASE,
-)
-"""An assignment whose name looks like a credential's, found anywhere in a line (``config:
-API_TOKEN=...``: the name need not start the match the way ``_ASSIGNMENT`` reads files)."""
+_CREDENTIAL_WORDS = tuple(_CREDENTIAL_NAME.pattern.lower().split("|"))
+_NAME_REST = re.compile(r"[A-Za-z0-9_.-]*")
+_ASSIGNED = re.compile(r"""["']?\s*[:=]\s*["']?(?P<value>[^\s"',;}]+)""")
+"""What follows a credential-looking name in an assignment (``=value``, ``": "value``)."""
 MIN_SECRET_CHARS = 8
 """Values shorter than this are not redacted: they would blank out ordinary words."""
 
@@ -225,14 +222,38 @@ def scrub_assignments(text: str) -> str:
     """``text`` with the value of every credential-looking assignment (``API_KEY=...``,
     ``"token": "..."``) replaced by :data:`REDACTED`: for text whose secrets the host may not
     know (a custom tool's result)."""
+    if "=" not in text and ":" not in text:
+        return text
+    parts: list[str] = []
+    kept = checked = 0
+    for start in _credential_words_at(text):
+        if start < checked:
+            continue  # within a word (or a value) already looked at
+        rest = _NAME_REST.match(text, start)
+        checked = rest.end() if rest is not None else start
+        assigned = _ASSIGNED.match(text, checked)
+        if assigned is None or len(assigned["value"]) < MIN_SECRET_CHARS:
+            continue
+        parts += (text[kept : assigned.start("value")], REDACTED)
+        kept = checked = assigned.end()
+    return "".join(parts) + text[kept:] if parts else text
 
-    def value(match: re.Match[str]) -> str:
-        if len(match["value"]) < MIN_SECRET_CHARS:
-            return match[0]
-        start = match.start("value") - match.start()
-        return match[0][:start] + REDACTED
 
-    return _CREDENTIAL_ASSIGNMENT.sub(value, text)
+def _credential_words_at(text: str) -> list[int]:
+    """Where the words ``looks_like_credential`` looks for occur in ``text``, in order. Plain
+    substring scans of the lower-cased text: several times faster than the case-insensitive
+    pattern on a hot path (every tool call's preview)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: scan as is
+        return [hit.start() for hit in _CREDENTIAL_NAME.finditer(text)]
+    found: list[int] = []
+    for word in _CREDENTIAL_WORDS:
+        at = lowered.find(word)
+        while at >= 0:
+            found.append(at)
+            at = lowered.find(word, at + 1)
+    found.sort()
+    return found
 
 
 def run_host_secrets(scope: RunScope) -> frozenset[str]:
