@@ -107,6 +107,16 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
                 return
             yield item
 
+    async def _ask_unstreamed(self, client: AsyncOpenAI, params: dict[str, Any]) -> Any:
+        """``params`` sent again without streaming, after an empty stream. The server closes
+        the failed stream's connection, and a request that went out on it before the close
+        was seen fails to connect: one more goes out on a new connection."""
+        unstreamed = {k: v for k, v in params.items() if k not in _STREAM_ONLY}
+        try:
+            return await client.chat.completions.create(**unstreamed)
+        except self._sdk().APIConnectionError:
+            return await client.chat.completions.create(**unstreamed)
+
     def _retry_unstreamed(self, response: ModelResponse) -> bool:
         if not response.tool_calls or response.endpoint in self._unstreamed_tools:
             return False
@@ -202,8 +212,7 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
                 # Not one chunk: a server that failed the request after sending its 200
                 # (llama-cpp-python's on a prompt over its window, whatever the window known
                 # here). Asked unstreamed, it answers with its real error or a real answer.
-                unstreamed = {k: v for k, v in params.items() if k not in _STREAM_ONLY}
-                completion = await client.chat.completions.create(**unstreamed)
+                completion = await self._ask_unstreamed(client, params)
                 for item in completion_items(completion, target.model_id, target.endpoint_id):
                     yield item
                 return
