@@ -362,7 +362,11 @@ class ToolCallStarted(RunEvent):
 
 @dataclass(slots=True, kw_only=True)
 class ToolCallCompleted(RunEvent):
-    """A tool call ended (executed or refused before execution)."""
+    """A tool call ended (executed or refused before execution). ``result_preview`` is a
+    one-line gist of what the model got back (at most 160 characters, secret-scrubbed; see
+    ``agentcycle.tools.result_preview``), for hosts that show results without holding them;
+    ``None`` when there is nothing to show. It is optional: events written before it existed
+    read back with ``None``."""
 
     type: ClassVar[str] = "tool_call_completed"
     omitted_when_none: ClassVar[frozenset[str]] = _SERVER_FIELD
@@ -375,6 +379,7 @@ class ToolCallCompleted(RunEvent):
     duration_ms: float = 0.0
     server: str | None = None
     """The MCP server of an MCP tool (absent for other tools)."""
+    result_preview: str | None = None
 
 
 # --------------------------------------------------------------------------- MCP servers

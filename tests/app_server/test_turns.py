@@ -127,6 +127,7 @@ async def test_a_denied_approval_refuses_the_call(spawn: Spawn) -> None:
     assert tool["payload"]["executionStarted"] is False
     assert tool["payload"]["durationMs"] is None
     assert tool["payload"]["errorCode"] == "tool_approval_denied"
+    assert "not now" in tool["payload"]["resultPreview"]  # what the model was told
 
 
 async def test_an_unknown_decision_in_a_response_counts_as_deny(spawn: Spawn) -> None:

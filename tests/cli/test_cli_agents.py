@@ -182,6 +182,7 @@ def test_an_agent_tool_child_runs_and_its_lines_are_attributed_to_it(
         "    [researcher] Checking the orders.",
         "    [researcher] One moment.",
         '    [researcher] -> read_file({"path": "orders.txt"})',
+        "    [researcher]    = 1 line",  # a child's results are previewed too
         '    [researcher] -> task_finish({"message": "Order 7 was paid twice."})',
         "     = Order 7 was paid twice.",  # the agent tool's result, previewed
         '  -> task_finish({"message": "Order 7 was paid twice; billing will refund it."})',

@@ -48,7 +48,9 @@ async def test_a_grandchild_is_indented_under_its_parent_child() -> None:
         '  -> researcher({"task_description": "find X"})',
         '    [researcher] -> fact_checker({"task_description": "is X 42?"})',
         '      [fact checker] -> task_finish({"message": "true"})',
+        "    [researcher]    = true",  # each agent tool's result, previewed under its caller
         '    [researcher] -> task_finish({"message": "X is 42"})',
+        "     = X is 42",
         '  -> task_finish({"message": "done"})',
     ]
 
@@ -77,5 +79,6 @@ async def test_a_handoff_inside_a_child_names_the_new_agent_on_later_lines() -> 
         '  -> desk({"task_description": "x"})',
         "    [desk] -> handed off to billing: a refund",
         '    [billing] -> task_finish({"message": "refunded"})',
+        "     = refunded",
         '  -> task_finish({"message": "ok"})',
     ]

@@ -9,9 +9,10 @@ import pytest
 
 from agentcycle import Agent, Runner, SideEffect, function_tool
 from agentcycle.cli._approval import TerminalApprovalProvider
-from agentcycle.cli._previews import ResultPreviews, preview_of, summary_line
+from agentcycle.cli._previews import summary_line
 from agentcycle.cli._render import HumanRenderer
 from agentcycle.cli._terminal import Terminal, wants_colour
+from agentcycle.events import ToolCallCompleted
 from agentcycle.run_config import RunConfig
 from agentcycle.testing import ScriptedModel, call_tool
 
@@ -25,8 +26,7 @@ def launch(target: str) -> str:
 async def test_the_prompt_comes_after_the_tool_line_and_streamed_text() -> None:
     out = io.StringIO()
     terminal = Terminal(out, colour=False)
-    previews = ResultPreviews()
-    renderer = HumanRenderer(terminal, previews=previews.previews)
+    renderer = HumanRenderer(terminal)
     asked: list[str] = []
 
     def ask(prompt: str) -> str:
@@ -39,7 +39,7 @@ async def test_the_prompt_comes_after_the_tool_line_and_streamed_text() -> None:
             call_tool("task_finish", {"message": "done"}),
         ]
     )
-    config = RunConfig(approval_provider=TerminalApprovalProvider(terminal, ask), hooks=(previews,))
+    config = RunConfig(approval_provider=TerminalApprovalProvider(terminal, ask))
     handle = await Runner.start(Agent(model=model, tools=[launch]), "go", config=config)
     async for event in handle.events():
         renderer.render(event)
@@ -54,11 +54,24 @@ async def test_the_prompt_comes_after_the_tool_line_and_streamed_text() -> None:
     assert "     = launched probe all systems go" in out.getvalue().splitlines()
 
 
-def test_previews_count_what_people_care_about() -> None:
-    assert preview_of('{"ok":true,"returned":1,"truncated":true}') == "1 entry, more available"
-    assert preview_of('{"ok":true,"total_lines":1200}') == "1,200 lines"
-    assert preview_of('{"ok":true,"message":"saved"}') == "saved"
-    assert preview_of("x" * 200).endswith("…") and len(preview_of("x" * 200)) == 72
+@function_tool
+def dump() -> str:
+    """Return a long text."""
+    return "y" * 300
+
+
+async def test_the_preview_comes_from_the_event_shortened_for_the_terminal() -> None:
+    out = io.StringIO()
+    renderer = HumanRenderer(Terminal(out, colour=False))
+    model = ScriptedModel([call_tool("dump", {}), call_tool("task_finish", {"message": "ok"})])
+    previews = []
+    async for event in Runner.stream(Agent(model=model, tools=[dump]), "go"):
+        renderer.render(event)
+        if isinstance(event, ToolCallCompleted) and event.tool_name == "dump":
+            previews.append(event.result_preview)
+    renderer.close()
+    assert previews == ["y" * 159 + "…"]  # the event's bound
+    assert "     = " + "y" * 71 + "…" in out.getvalue().splitlines()  # the terminal's
 
 
 def test_colour_only_at_a_terminal_and_never_with_no_colour(

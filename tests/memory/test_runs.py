@@ -59,7 +59,10 @@ async def test_the_run_config_policy_replaces_the_agents() -> None:
     small = ScriptedModel(fetching(20), context_length=8_000)
     off = Agent(model=small, tools=[fetch], max_cycles=20, memory=MemoryPolicy(enabled=False))
     result, events = await compactions(off)
-    assert result.completed and events == []
+    # Nothing compacts: the history outgrows the window and the next prompt is refused unsent.
+    assert events == []
+    assert result.error is not None and result.error["code"] == "prompt_too_long"
+    assert result.error["details"]["sent"] is False
     small = ScriptedModel(fetching(20), context_length=8_000)
     off = Agent(model=small, tools=[fetch], max_cycles=20, memory=MemoryPolicy(enabled=False))
     result, events = await compactions(off, RunConfig(memory=MemoryPolicy()))

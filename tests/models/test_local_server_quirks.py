@@ -18,7 +18,12 @@ from agentcycle.models.base import AttemptFailed, AttemptStarted, ModelSettings,
 from agentcycle.models.openai import OpenAIChatModel
 from agentcycle.models.provider import SettingsModelProvider
 from agentcycle.models.settings import parse_settings
-from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, ServerToolCall
+from agentcycle.testing.openai_server import (
+    ChatReply,
+    ErrorReply,
+    OpenAICompatServer,
+    ServerToolCall,
+)
 
 TOOL = ToolSpec("lookup", "Look up an order.", {"type": "object", "properties": {}})
 
@@ -116,7 +121,7 @@ async def test_an_empty_stream_near_the_window_is_prompt_too_long(
     await model.aclose()
 
 
-async def test_an_empty_stream_far_from_the_window_stays_a_cut_stream(
+async def test_an_empty_stream_far_from_the_window_is_asked_again_unstreamed(
     openai_server: OpenAICompatServer,
 ) -> None:
     model = OpenAIChatModel(
@@ -125,11 +130,38 @@ async def test_an_empty_stream_far_from_the_window_stays_a_cut_stream(
         context_length=2_048,
         settings=ModelSettings.model_validate({"retry": {"max_attempts": 1}}),
     )
-    openai_server.enqueue(ChatReply(empty=True))
-    with pytest.raises(Exception) as caught:
-        await collect(model, ask("short"))
-    assert getattr(caught.value, "code", None) == "stream_interrupted"
+    openai_server.enqueue(ChatReply(empty=True), ChatReply(text="hello"))
+    _, response = await collect(model, ask("short"))
+    assert response.text == "hello"
+    first, again = (r.json for r in openai_server.requests)
+    assert first["stream"] is True and "stream" not in again
     await model.aclose()
+
+
+def over_the_window(body: Any) -> ChatReply | ErrorReply:
+    """llama-cpp-python's server with a 2,048-token window: a streamed request over it gets a
+    200 with an empty body, the same request unstreamed a context-length 400."""
+    if body.get("stream"):
+        return ChatReply(empty=True, done=False)
+    return ErrorReply(
+        400,
+        "This model's maximum context length is 2048 tokens. However, you requested 14031 "
+        "tokens (14031 in the messages, None in the completion). Please reduce the length of "
+        "the messages or completion.",
+        code="context_length_exceeded",
+    )
+
+
+async def test_an_empty_body_with_no_window_known_is_prompt_too_long_not_a_cut_stream() -> None:
+    with OpenAICompatServer(handler=over_the_window) as server:
+        model = OpenAIChatModel([target(server.base_url)], name="qwen")  # no window known
+        events = [e async for e in Runner.stream(Agent(model=model), "twelve " * 3_000)]
+        await model.aclose()
+    codes = [e.error_code for e in events if isinstance(e, ModelCallFailed)]
+    assert "stream_interrupted" not in codes and codes[-1] == "prompt_too_long"
+    assert events[-1].type == "run_failed"
+    streamed = [r.json.get("stream") for r in server.requests]
+    assert streamed == [True, None]  # once streamed, once not: never retried as a cut stream
 
 
 async def test_a_prompt_that_cannot_fit_is_never_sent(openai_server: OpenAICompatServer) -> None:

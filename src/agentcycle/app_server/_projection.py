@@ -206,6 +206,7 @@ class TurnProjector:
                 "errorCode": event.error_code,
                 "executionStarted": event.execution_started,
                 "durationMs": event.duration_ms if event.execution_started else None,
+                "resultPreview": event.result_preview,
             }
             status = _TOOL_ITEM_STATUS.get(event.status, "completed")
             item = self._item(event, "toolCall", status, payload)

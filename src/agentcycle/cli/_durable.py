@@ -123,13 +123,11 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
     terminal = Terminal(err)
     try:
         _started_with(args)
-        agent, config, previews = _build(args, terminal)
+        agent, config = _build(args, terminal)
     except AgentcycleError as exc:
         return _failed(args, out, err, exc)
     renderer: Renderer = (
-        JsonLinesRenderer(out)
-        if args.events
-        else HumanRenderer(terminal, quiet=args.json, previews=previews.previews)
+        JsonLinesRenderer(out) if args.events else HumanRenderer(terminal, quiet=args.json)
     )
 
     async def resume() -> RunResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol, TextIO
 
+from agentcycle.cli._previews import PREVIEW_CHARS, shorten
 from agentcycle.cli._terminal import Terminal
 from agentcycle.events import (
     AssistantDelta,
@@ -38,23 +39,21 @@ class Renderer(Protocol):
 
 
 class HumanRenderer:
-    """Assistant text as it streams, one line per tool call (with a short preview of its
-    result when ``previews`` has one) and per handoff, retries and tool errors; a spinner while
-    the model thinks. Events of child runs (agents called as tools) are indented one step per
-    level and prefixed with the agent's name, ``[researcher]``; a handoff's transfer call shows
-    as one ``-> handed off to billing`` line. A tool's line is drawn when the call is planned,
-    so an approval prompt about it comes after it."""
+    """Assistant text as it streams, one line per tool call (with the short preview of its
+    result that ``tool_call_completed`` carries) and per handoff, retries and tool errors; a
+    spinner while the model thinks. Events of child runs (agents called as tools) are indented
+    one step per level and prefixed with the agent's name, ``[researcher]``; a handoff's
+    transfer call shows as one ``-> handed off to billing`` line. A tool's line is drawn when
+    the call is planned, so an approval prompt about it comes after it."""
 
     def __init__(
         self,
         terminal: Terminal | TextIO,
         *,
         quiet: bool = False,
-        previews: dict[str, str] | None = None,
     ) -> None:
         self._term = terminal if isinstance(terminal, Terminal) else Terminal(terminal)
         self._quiet = quiet
-        self._previews = previews if previews is not None else {}
         self._text_run: str | None = None
         """The run whose text the current line holds."""
         self._depth: dict[str, int] = {}
@@ -132,11 +131,11 @@ class HumanRenderer:
         several = event.tool_call_id in self._batched
         self._batched.discard(event.tool_call_id)
         path = self._open.pop(event.tool_call_id, "")
-        preview = self._previews.pop(event.tool_call_id, None)
+        preview = event.result_preview
         if preview and not event.tool_name.startswith(TRANSFER_PREFIX):
             # Calls of one batch finish after all were drawn: name which one this is.
             label = f"{path}: " if several and path else ""
-            self._line(event, f"   = {label}{preview}", "dim")
+            self._line(event, f"   = {label}{shorten(preview, PREVIEW_CHARS)}", "dim")
 
     def _text(self, event: AssistantDelta) -> None:
         """Stream text; a child's lines carry its prefix, and text of another run than the

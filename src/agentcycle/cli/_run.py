@@ -28,7 +28,7 @@ from agentcycle.cli._agents_file import (
 from agentcycle.cli._approval import TerminalApprovalProvider
 from agentcycle.cli._durable import durable_config_fields
 from agentcycle.cli._models import ModelChoice
-from agentcycle.cli._previews import ResultPreviews, summary_line
+from agentcycle.cli._previews import summary_line
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
 from agentcycle.cli._terminal import Terminal
 from agentcycle.errors import AgentcycleError, ConfigurationError
@@ -73,13 +73,11 @@ def run_cli(
     started = time.monotonic()
     terminal = Terminal(err)
     try:
-        agent, config, previews = _build(args, terminal)
+        agent, config = _build(args, terminal)
     except AgentcycleError as exc:
         return _failed(args, out, err, exc)
     renderer: Renderer = (
-        JsonLinesRenderer(out)
-        if args.events
-        else HumanRenderer(terminal, quiet=args.json, previews=previews.previews)
+        JsonLinesRenderer(out) if args.events else HumanRenderer(terminal, quiet=args.json)
     )
     started_run: dict[str, str] = {}
     try:
@@ -137,7 +135,7 @@ async def _run(
             session.close()
 
 
-def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConfig, ResultPreviews]:
+def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConfig]:
     err = terminal.stream
     workspace = Path(args.workspace).expanduser()
     if not workspace.exists():
@@ -183,7 +181,6 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
     if args.max_total_tokens is not None or args.max_cost is not None:
         budget = RunBudget(max_total_tokens=args.max_total_tokens, max_cost_usd=args.max_cost)
     interactive = sys.stdin is not None and sys.stdin.isatty() and args.approval != "never"
-    previews = ResultPreviews()
     # The demo's token counts mean nothing: the estimate needs no BPE vocabulary (0.1-1 s).
     demo = isinstance(chosen, DemoModel) or args.backend == DEMO_BACKEND
     config = RunConfig(
@@ -195,7 +192,6 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
             if interactive
             else None
         ),
-        hooks=() if args.events or args.json else (previews,),
         # Nobody holds the handle to approve with: an undecided call ends the run (exit 3).
         live_approvals=False,
         model_provider=models.provider,
@@ -207,7 +203,7 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
         **durable_config_fields(args),  # type: ignore[arg-type]
         mcp_servers=_mcp_servers(args.mcp_config),
     )
-    return agent, config, previews
+    return agent, config
 
 
 def _mcp_servers(path: str | None) -> tuple[MCPServerConfig, ...] | None:

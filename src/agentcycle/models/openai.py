@@ -58,7 +58,10 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
       life of this model;
     - with ``context_length`` known, a prompt whose estimate (four characters a token) is over
       the window is refused before sending, and an empty answer (a 200 stream with no output)
-      to a prompt near the window is read as ``PromptTooLongError``, not as a cut stream.
+      to a prompt near the window is read as ``PromptTooLongError``, not as a cut stream;
+    - a 200 stream with not one chunk otherwise (llama-cpp-python's server sends that for a
+      prompt over its window) is asked again unstreamed within the same attempt, which gets
+      the server's real error (``prompt_too_long`` for a context-length 400) or its answer.
     """
 
     def __init__(
@@ -103,6 +106,16 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
                     yield again
                 return
             yield item
+
+    async def _ask_unstreamed(self, client: AsyncOpenAI, params: dict[str, Any]) -> Any:
+        """``params`` sent again without streaming, after an empty stream. The server closes
+        the failed stream's connection, and a request that went out on it before the close
+        was seen fails to connect: one more goes out on a new connection."""
+        unstreamed = {k: v for k, v in params.items() if k not in _STREAM_ONLY}
+        try:
+            return await client.chat.completions.create(**unstreamed)
+        except self._sdk().APIConnectionError:
+            return await client.chat.completions.create(**unstreamed)
 
     def _retry_unstreamed(self, response: ModelResponse) -> bool:
         if not response.tool_calls or response.endpoint in self._unstreamed_tools:
@@ -185,17 +198,30 @@ class OpenAIChatModel(SDKModel["AsyncOpenAI"]):
             return
         accumulator = StreamAccumulator(target.model_id, target.endpoint_id)
         emitted = False
+        chunks = 0
         stream = await client.chat.completions.create(**params)
         async with stream:
             async for chunk in stream:
+                chunks += 1
                 for delta in accumulator.feed(chunk):
                     emitted = True
                     yield delta
         if accumulator.finish_reason is None:
             too_long = None if emitted else self._empty_answer(target, params)
+            if too_long is None and chunks == 0:
+                # Not one chunk: a server that failed the request after sending its 200
+                # (llama-cpp-python's on a prompt over its window, whatever the window known
+                # here). Asked unstreamed, it answers with its real error or a real answer.
+                completion = await self._ask_unstreamed(client, params)
+                for item in completion_items(completion, target.model_id, target.endpoint_id):
+                    yield item
+                return
             raise too_long or _retry.incomplete_error(target, emitted=emitted)
         yield accumulator.response()
 
+
+_STREAM_ONLY = frozenset({"stream", "stream_options"})
+"""Request parameters of a streamed call only."""
 
 _NEAR_WINDOW = 0.8
 """An empty answer to a prompt of at least this share of the window is read as too long."""

@@ -91,20 +91,24 @@ class ModelCaller:
         that costs nothing while the prompt stays the same object)."""
 
     async def turn(self, index: int, start: int) -> tuple[ModelResponse, TokenUsage, int]:
-        """Prepare the context (budget, compaction), then call the model. A prompt the provider
-        rejects as too long is compacted harder and sent again, a bounded number of times
-        (``context_exhausted`` after that). Returns the response, its usage, and where this
-        cycle's messages start in the possibly compacted history."""
-        start = await self._memory.prepare(index, start)
+        """Prepare the context (budget, compaction), then call the model. A prompt that cannot
+        fit the known window (refused before sending) or that the provider rejects as too long
+        is compacted harder and tried again, a bounded number of times (``context_exhausted``
+        after that; ``prompt_too_long`` itself when the memory policy is off). Returns the
+        response, its usage, and where this cycle's messages start in the possibly compacted
+        history."""
+        memory = self._memory
+        start = await memory.prepare(index, start)
         attempt = 0
         while True:
             try:
+                memory.check_fits()
                 response, usage = await self._call(index)
             except PromptTooLongError as exc:
                 attempt += 1
-                start = await self._memory.recover(index, start, exc, attempt)
+                start = await memory.recover(index, start, exc, attempt)
                 continue
-            self._memory.observe(usage)
+            memory.observe(usage)
             return response, usage, start
 
     async def _call(self, index: int) -> tuple[ModelResponse, TokenUsage]:

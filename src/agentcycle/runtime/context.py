@@ -1,7 +1,9 @@
 """Prepare the context before each model call: token budget, compaction, prompt-too-long recovery.
 
-The loop calls ``ContextManager.prepare`` before each model call and ``recover`` when the provider
-rejects the prompt as too long. Both may compact the history (see ``memory.compaction``); a
+The loop calls ``ContextManager.prepare`` before each model call, then ``check_fits`` (a prompt
+the runtime's own count says cannot fit the window is refused before it is sent, in every
+provider path), and ``recover`` when either that check or the provider rejects the prompt as too
+long. Both may compact the history (see ``memory.compaction``); a
 compaction rewrites only the part of the history already committed to the run state (messages of
 the cycle in progress stay as they are), replaces the history list's contents in place, appends a
 compaction record to the run state (so a resumed run sees the compacted history), and emits
@@ -149,6 +151,26 @@ class ContextManager:
         fell_short = after > budget.threshold
         self._quiet_until = after + (budget.threshold - budget.target) // 2 if fell_short else 0
         return start
+
+    def check_fits(self) -> None:
+        """Refuse the next request before it is sent when the runtime's own count says it cannot
+        fit the model's context window (no room left for a single output token), whatever the
+        provider. Raises ``PromptTooLongError`` (``details["sent"]`` is ``False``), which the
+        loop recovers from like a provider's rejection. Uses the incremental count: the cost
+        is the messages appended since the last call. Unknown window: nothing to check."""
+        if self._seat.agent is not self._agent:
+            self._follow(self._seat.agent)
+        budget = self._budget
+        if budget is None:
+            return
+        estimate = self._counter().estimate()
+        window = budget.context_length
+        if estimate >= window:
+            raise PromptTooLongError(
+                f"the prompt (about {estimate:,} tokens) cannot fit the context window of "
+                f"model {self._agent.model.name!r} ({window:,} tokens); it was not sent",
+                details={"estimated_tokens": estimate, "context_length": window, "sent": False},
+            )
 
     def observe(self, usage: TokenUsage) -> None:
         """Take the provider's prompt tokens of the call that just succeeded."""

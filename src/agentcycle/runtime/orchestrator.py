@@ -37,6 +37,8 @@ from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
 from agentcycle.state import PendingToolCall, RunToolState, skill_refusal
 from agentcycle.tools.base import ChildRunner, EscalatingTool, RunScope, Tool, ToolContext
+from agentcycle.tools.builtin._secrets import run_host_secrets
+from agentcycle.tools.result_preview import result_preview
 from agentcycle.tools.validation import parse_arguments, validate_arguments
 from agentcycle.workspace.base import WorkspaceBackend
 from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_result
@@ -570,6 +572,8 @@ class ToolOrchestrator:
             execution_started=executed,
             duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
             server=self._servers.pop(call.id, None),
+            # Built once, from the result as bounded for the model.
+            result_preview=result_preview(result.content, run_host_secrets(self._scope)),
         )
         return outcome
 

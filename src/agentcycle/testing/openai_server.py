@@ -75,7 +75,8 @@ class ChatReply:
     the connection after N streamed events (0: right after the headers; for a non-streamed
     request, before any response). ``delay`` seconds pass before the response starts.
     ``empty=True`` streams no chunk at all, only ``data: [DONE]``: how llama.cpp's server
-    answers a prompt that does not fit its context window.
+    answers a prompt that does not fit its context window; ``done=False`` leaves out the
+    ``[DONE]`` too, a 200 stream with an empty body: how llama-cpp-python's server does.
     """
 
     text: str = ""
@@ -88,6 +89,7 @@ class ChatReply:
     cut_after: int | None = None
     delay: float = 0.0
     empty: bool = False
+    done: bool = True
 
 
 class OpenAICompatServer(LoopbackServer[ChatReply]):
@@ -130,7 +132,8 @@ class OpenAICompatServer(LoopbackServer[ChatReply]):
         events = [json.dumps(chunk) for chunk in chunks]
         if include_usage and reply.usage is not None and not reply.empty:
             events.append(json.dumps(_chunk(model, [], usage=dict(reply.usage))))
-        events.append("[DONE]")
+        if reply.done:
+            events.append("[DONE]")
         exchange.start_events()
         for number, data in enumerate(events):
             if reply.cut_after is not None and number >= reply.cut_after:

@@ -31,7 +31,7 @@ from typing import Any
 
 from agentcycle.errors import AgentcycleError
 from agentcycle.messages import ToolResult
-from agentcycle.tools.base import ToolContext
+from agentcycle.tools.base import RunScope, ToolContext
 from agentcycle.tools.builtin._tool import BuiltinTool
 from agentcycle.workspace.filters import is_sensitive_path
 from agentcycle.workspace.paths import normalize_path
@@ -63,6 +63,10 @@ _CREDENTIAL_NAME = re.compile(
     re.IGNORECASE,
 )
 _ASSIGNMENT = re.compile(r"""(?P<name>[A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?(?P<value>[^\s"',;}]+)""")
+_CREDENTIAL_WORDS = tuple(_CREDENTIAL_NAME.pattern.lower().split("|"))
+_NAME_REST = re.compile(r"[A-Za-z0-9_.-]*")
+_ASSIGNED = re.compile(r"""["']?\s*[:=]\s*["']?(?P<value>[^\s"',;}]+)""")
+"""What follows a credential-looking name in an assignment (``=value``, ``": "value``)."""
 MIN_SECRET_CHARS = 8
 """Values shorter than this are not redacted: they would blank out ordinary words."""
 
@@ -223,6 +227,51 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def scrub_assignments(text: str) -> str:
+    """``text`` with the value of every credential-looking assignment (``API_KEY=...``,
+    ``"token": "..."``) replaced by :data:`REDACTED`: for text whose secrets the host may not
+    know (a custom tool's result)."""
+    if "=" not in text and ":" not in text:
+        return text
+    parts: list[str] = []
+    kept = checked = 0
+    for start in _credential_words_at(text):
+        if start < checked:
+            continue  # within a word (or a value) already looked at
+        rest = _NAME_REST.match(text, start)
+        checked = rest.end() if rest is not None else start
+        assigned = _ASSIGNED.match(text, checked)
+        if assigned is None or len(assigned["value"]) < MIN_SECRET_CHARS:
+            continue
+        parts += (text[kept : assigned.start("value")], REDACTED)
+        kept = checked = assigned.end()
+    return "".join(parts) + text[kept:] if parts else text
+
+
+def _credential_words_at(text: str) -> list[int]:
+    """Where the words ``looks_like_credential`` looks for occur in ``text``, in order. Plain
+    substring scans of the lower-cased text: several times faster than the case-insensitive
+    pattern on a hot path (every tool call's preview)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character whose lower case is longer: scan as is
+        return [hit.start() for hit in _CREDENTIAL_NAME.finditer(text)]
+    found: list[int] = []
+    for word in _CREDENTIAL_WORDS:
+        at = lowered.find(word)
+        while at >= 0:
+            found.append(at)
+            at = lowered.find(word, at + 1)
+    found.sort()
+    return found
+
+
+def run_host_secrets(scope: RunScope) -> frozenset[str]:
+    """The host's credentials (:func:`host_secrets` of ``os.environ``), read once per run and
+    kept in its ``scope``."""
+    secrets: frozenset[str] = scope.get_or_create(_HOST_SECRETS, lambda: host_secrets(os.environ))
+    return secrets
+
+
 def settings_path_in(root: Path, settings_file: str | os.PathLike[str] | None) -> str | None:
     """The workspace path of the settings file in use when it lies inside ``root``."""
     if settings_file is None:
@@ -301,8 +350,7 @@ def guard_secrets(tool: BuiltinTool, files: SecretFiles, *, reads_path: bool) ->
             )
         result = await inner(ctx, args)
         # The host's credentials are read once per run (iterating os.environ is slow).
-        host = ctx.scope.get_or_create(_HOST_SECRETS, lambda: host_secrets(os.environ))
-        secrets = host | files.keys | file_secrets(root, files.in_use())
+        secrets = run_host_secrets(ctx.scope) | files.keys | file_secrets(root, files.in_use())
         content = redact(result.content, secrets)
         return (
             result if content == result.content else result.model_copy(update={"content": content})
