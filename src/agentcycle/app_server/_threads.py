@@ -37,6 +37,9 @@ follow it)."""
 
 MAX_CHECKPOINT_KEY_BYTES = 512
 
+_PUMP_SLICE = 64
+"""Events a turn projects before it lets other tasks run."""
+
 
 @dataclass(eq=False, slots=True)
 class _Turn:
@@ -84,6 +87,7 @@ class ThreadService:
         self._fanout = Fanout(store, artifacts)
         self._turns: dict[str, _Turn] = {}
         self._launching: set[str] = set()
+        self._pumped = 0
         self._session_tools: dict[str, set[str]] = {}
         """Per thread: the tools its owner allowed with ``allow_session``."""
 
@@ -398,6 +402,11 @@ class ThreadService:
                     self._deliver(turn, emission)
                 if finished is not None:
                     end = finished
+                self._pumped += 1
+                if self._pumped % _PUMP_SLICE == 0:
+                    # A burst of buffered events never suspends this loop by itself: let
+                    # the WebSocket writers drain their bounded queues in between.
+                    await asyncio.sleep(0)
         except Exception as exc:  # the stream broke: the turn still ends, and says why
             print(
                 f"agentcycle app-server: event stream of {turn.turn_id} failed: {exc!r}",
