@@ -24,7 +24,13 @@ from agentcycle.app_server._approvals import OpenApproval, SessionApprovals, rea
 from agentcycle.app_server._artifacts import ArtifactDirectory
 from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._fanout import Fanout
-from agentcycle.app_server._projection import ApprovalNote, Emission, TurnEnd, TurnProjector
+from agentcycle.app_server._projection import (
+    EXT_ITEM_TYPES,
+    ApprovalNote,
+    Emission,
+    TurnEnd,
+    TurnProjector,
+)
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
 
@@ -60,6 +66,13 @@ class _Turn:
     follow_ups: list[list[dict[str, Any]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     cancelling: asyncio.Task[None] | None = None
+
+
+def _item_type(body: str) -> str:
+    """A stored item's ``type``, read from its JSON text without parsing it all (``type``
+    comes before ``payload``, and a quote inside an id is escaped)."""
+    start = body.find('"type":"') + 8
+    return body[start : body.find('"', start)]
 
 
 def input_text(items: list[dict[str, Any]]) -> str:
@@ -125,7 +138,9 @@ class ThreadService:
             self._store.resolve_approval(
                 request_id, params["decision"], params.get("reason", ""), now()
             )
-        self._fanout.publish(turn.thread_id, emission.method, params, emission.item, ext=ext)
+        self._fanout.publish(
+            turn.thread_id, emission.method, params, emission.item, ext=ext, ext_only=emission.ext
+        )
 
     @staticmethod
     def _approved_for_session(turn: _Turn, emission: Emission) -> bool:
@@ -225,7 +240,7 @@ class ThreadService:
         if row.status == "closed":
             status = "running" if row.thread_id in self._turns else "idle"
             self._store.set_thread_status(row.thread_id, status, now())
-        snapshot = self._snapshot(row.thread_id, None)
+        snapshot = self._snapshot(row.thread_id, None, conn.experimental)
         turn = self._turns.get(row.thread_id)
 
         def catch_up() -> None:
@@ -266,14 +281,20 @@ class ThreadService:
     async def thread_read(self, conn: Connection, params: p.ThreadReadParams) -> Reply:
         """``thread/read``: the snapshot, without subscribing."""
         self._thread(params.thread_id)
-        return self._snapshot(params.thread_id, params.after_item_id), None
+        snapshot = self._snapshot(params.thread_id, params.after_item_id, conn.experimental)
+        return snapshot, None
 
-    def _snapshot(self, thread_id: str, after_item_id: str | None) -> dict[str, Any]:
+    def _snapshot(
+        self, thread_id: str, after_item_id: str | None, experimental: bool
+    ) -> dict[str, Any]:
         row = self._thread(thread_id)
+        items = self._store.items_json(thread_id, after_item_id)
+        if not experimental:
+            items = [body for body in items if _item_type(body) not in EXT_ITEM_TYPES]
         return {
             "thread": row.wire(),
             "turns": self._store.turns(thread_id),
-            "items": rpc.RawJsonArray(self._store.items_json(thread_id, after_item_id)),
+            "items": rpc.RawJsonArray(items),
         }
 
     async def thread_list(self, conn: Connection, params: p.ThreadListParams) -> Reply:
