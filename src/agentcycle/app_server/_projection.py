@@ -359,7 +359,7 @@ class TurnProjector:
                 Emission("approval/requested", params),
                 Emission("approval/request", params, server_request=True),
             ]
-        note = self._note_for(request_id) or ApprovalNote(_default_reason(event.action))
+        note = self._note_for(request_id) or ApprovalNote(_reason(event))
         payload = {
             "requestId": request_id,
             "toolCallId": event.tool_call_id,
@@ -430,5 +430,14 @@ class TurnProjector:
         }
 
 
-def _default_reason(action: str) -> str:
-    return "approval timed out" if action == "timeout" else ""
+_STOP_REASONS = {
+    "timeout": "approval timed out",
+    "cancelled": "turn interrupted",
+    "budget_exhausted": "budget exhausted",
+}
+
+
+def _reason(event: ApprovalResolved) -> str:
+    """The ``reason`` of a decision the server did not take itself: the run's own (an
+    approval timeout, a stop while waiting, a provider's reason)."""
+    return event.reason or _STOP_REASONS.get(event.cause, "")
