@@ -8,6 +8,7 @@ from agentcycle import Agent, RunConfig, Runner, SideEffect, function_tool
 from agentcycle.budget import RunBudget
 from agentcycle.events import ApprovalRequested, ApprovalResolved, RunEvent
 from agentcycle.handle import RunHandle
+from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.testing import ScriptedModel, call_tool
 
@@ -85,3 +86,28 @@ async def test_the_wall_time_budget_during_the_wait_resolves_it_before_the_run_f
     )
     assert terminal.type == "run_failed"
     assert terminal.completion_reason.value == "budget_exhausted"  # type: ignore[attr-defined]
+
+
+async def test_rules_added_during_a_session_pre_approve_later_runs() -> None:
+    rules = ApprovalRules([])
+    config = RunConfig(live_approvals=True, approval_provider=rules)
+    handle, request = await _waiting(config)  # nothing pre-approved: the host is asked
+    handle.approve(request.request_id, "allow")
+    await handle.result()
+
+    allowed = ApprovalRule.allow("deploy", argument="target", matching=r"^prod$")
+    rules.add(allowed)
+    rules.add(allowed)  # held once
+    assert rules.rules == (allowed,)
+    model = ScriptedModel(
+        [call_tool("deploy", {"target": "prod"}), call_tool("task_finish", {"message": "ok"})]
+    )
+    later = await Runner.start(Agent(model=model, tools=[deploy]), "x", config=config)
+    result = await later.result()  # nobody answers: the rule does
+    assert result.final_output == "ok"
+    resolved = [e for e in [e async for e in later.events()] if isinstance(e, ApprovalResolved)]
+    assert [(e.action, e.cause) for e in resolved] == [("allow", "answer")]
+
+    rules.remove(allowed)
+    handle, _ = await _waiting(config)  # asked again once the rule is gone
+    await handle.cancel("done")

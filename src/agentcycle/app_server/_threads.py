@@ -33,6 +33,7 @@ from agentcycle.app_server._projection import (
 )
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
+from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
 
 if TYPE_CHECKING:
     from agentcycle.handle import RunHandle
@@ -101,8 +102,8 @@ class ThreadService:
         self._turns: dict[str, _Turn] = {}
         self._launching: set[str] = set()
         self._pumped = 0
-        self._session_tools: dict[str, set[str]] = {}
-        """Per thread: the tools its owner allowed with ``allow_session``."""
+        self._session_rules: dict[str, ApprovalRules] = {}
+        """Per thread: a rule for each tool its owner allowed with ``allow_session``."""
 
     # ------------------------------------------------------------------ delivery
 
@@ -193,13 +194,19 @@ class ThreadService:
         turn.notes[request_id] = ApprovalNote(reason, metadata or {})
         if decision == "allow_session":
             tool = turn.open_approvals[request_id].params["toolName"]
-            self._session_tools.setdefault(turn.thread_id, set()).add(tool)
+            self._rules(turn.thread_id).add(ApprovalRule(tool, "allow_session"))
         # KeyError: the run stopped waiting (its own timeout, or it ended); its events say how.
         with contextlib.suppress(KeyError):
             turn.handle.approve(
                 turn.open_approvals[request_id].run_request_id,
                 ApprovalDecision(ApprovalAction(decision), reason or None),
             )
+
+    def _rules(self, thread_id: str) -> ApprovalRules:
+        rules = self._session_rules.get(thread_id)
+        if rules is None:
+            rules = self._session_rules[thread_id] = ApprovalRules([])
+        return rules
 
     # ------------------------------------------------------------------ thread methods
 
@@ -385,7 +392,7 @@ class ThreadService:
         self._launching.add(thread_id)
         turn_id = self._store.create_turn(thread_id, items, now())
         try:
-            approvals = SessionApprovals(self._session_tools.setdefault(thread_id, set()))
+            approvals = SessionApprovals(self._rules(thread_id))
             handle = await self._launcher.launch(thread_id, row.cwd, input_text(items), approvals)
         except Exception as exc:
             self._store.delete_turn(turn_id)
