@@ -102,6 +102,7 @@ class _SendQueue:
         self._empty = asyncio.Event()
         self._empty.set()
         self.overflowed = False
+        self._closer: asyncio.Task[None] | None = None
 
     def put(self, line: bytes) -> None:
         """Queue one encoded message; past the bounds, close the connection with 1013."""
@@ -113,6 +114,10 @@ class _SendQueue:
             self.overflowed = True
             self._messages.clear()
             self._ready.set()
+            # Closed from here, not by the writer, which may be blocked in a send to the
+            # client that stopped reading: the close frame follows what the socket holds,
+            # and the connection is cut after CLOSE_TIMEOUT if the client never reads it.
+            self._closer = asyncio.get_running_loop().create_task(self._close_behind())
             return
         self._messages.append(line)
         self._bytes += len(line)
@@ -128,12 +133,6 @@ class _SendQueue:
                 await self._ready.wait()
                 self._ready.clear()
                 if self.overflowed:
-                    print(
-                        "agentcycle app-server: a WebSocket client fell "
-                        f"{SEND_QUEUE_MESSAGES} messages behind; closing it (1013)",
-                        file=sys.stderr,
-                    )
-                    await self._socket.close(CLOSE_TRY_AGAIN_LATER, "send queue full")
                     return
                 self._store.commit()
                 while self._messages:
@@ -144,6 +143,19 @@ class _SendQueue:
                         break
                 if not self._messages:
                     self._empty.set()
+
+    async def _close_behind(self) -> None:
+        print(
+            f"agentcycle app-server: a WebSocket client fell {SEND_QUEUE_MESSAGES} messages "
+            "behind; closing it (1013)",
+            file=sys.stderr,
+        )
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._socket.close(CLOSE_TRY_AGAIN_LATER, "send queue full")
+        except TimeoutError:
+            # The client does not read even the close frame: cut the connection.
+            self._socket.transport.abort()
 
     async def flushed(self) -> None:
         """Wait until everything queued went out (or the queue overflowed)."""
