@@ -3,7 +3,9 @@
 1. Notifications per second during a streaming turn: a scripted reply of ``--chars``
    characters streamed ``--chunk`` characters per delta (so ``chars / chunk`` deltas), counted
    from the ``turn/start`` response to ``turn/completed`` as the client reads raw lines.
-2. ``thread/read`` latency on a thread of ``--items`` stored items (seeded into a file store
+2. The same turn to one WebSocket client (``--listen ws://127.0.0.1:0``; the client is this
+   process, on the ``websockets`` library, so its own cost is part of the wall-clock rate).
+3. ``thread/read`` latency on a thread of ``--items`` stored items (seeded into a file store
    before the server starts): median and worst of ``--reads`` round trips.
 
 The wall-clock rate depends on the machine's load (client and server share it); the server's
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import json
 import resource
+import signal
 import statistics
 import sys
 import tempfile
@@ -45,45 +48,92 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def notifications_per_second(
-    folder: Path, chars: int, chunk: int
-) -> tuple[int, float, float]:
-    """Notifications of the turn, their rate on the wall clock, and the server's CPU seconds
-    (its whole life, start-up included: a figure the machine's load does not inflate)."""
+def _stream_args(folder: Path, chars: int, chunk: int) -> list[str]:
     reply = {
         "content": "x" * chars,
         "tool_calls": [{"id": "c1", "name": "task_finish", "arguments": {"message": "done"}}],
     }
     script = folder / "stream.json"
     script.write_text(json.dumps([reply]))
-    cpu_before = _children_cpu()
-    process = await _spawn(
-        [
-            "--scripted-model",
-            str(script),
-            "--store",
-            ":memory:",
-            "--scripted-stream-chunk-chars",
-            str(chunk),
-        ]
-    )
-    assert process.stdin is not None and process.stdout is not None
-    requests = [
-        {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {"clientInfo": {"name": "b"}},
-        },
-        {"jsonrpc": "2.0", "id": 2, "method": "thread/start"},
-        {
-            "jsonrpc": "2.0",
-            "id": 3,
-            "method": "turn/start",
-            "params": {"threadId": "thread_1", "input": [{"type": "text", "text": "go"}]},
-        },
+    return [
+        "--scripted-model",
+        str(script),
+        "--store",
+        ":memory:",
+        "--scripted-stream-chunk-chars",
+        str(chunk),
     ]
-    process.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+
+
+_TURN = [
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"clientInfo": {"name": "b"}},
+    },
+    {"jsonrpc": "2.0", "id": 2, "method": "thread/start"},
+    {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "turn/start",
+        "params": {"threadId": "thread_1", "input": [{"type": "text", "text": "go"}]},
+    },
+]
+
+
+async def ws_notifications_per_second(
+    folder: Path, chars: int, chunk: int
+) -> tuple[int, float, float]:
+    """``notifications_per_second`` over a WebSocket."""
+    from websockets.asyncio.client import connect
+
+    cpu_before = _children_cpu()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ENTRY,
+        "app-server",
+        "--listen",
+        "ws://127.0.0.1:0",
+        *_stream_args(folder, chars, chunk),
+        stdin=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    line = b""
+    while b"listening on " not in line:
+        line = await process.stderr.readline()
+        if not line:
+            raise RuntimeError("the server did not start")
+    url = line.decode().rsplit("listening on ", 1)[1].strip()
+    count = 0
+    started = 0.0
+    async with connect(url, compression=None, max_size=None, max_queue=None) as socket:
+        for request in _TURN:
+            await socket.send(json.dumps(request))
+        async for frame in socket:
+            if '"id":3,' in frame:
+                started = time.perf_counter()
+            elif started and '"method":"' in frame:
+                count += 1
+                if '"method":"turn/completed"' in frame:
+                    break
+        elapsed = time.perf_counter() - started
+    process.send_signal(signal.SIGTERM)
+    await process.wait()
+    return count, count / elapsed, _children_cpu() - cpu_before
+
+
+async def notifications_per_second(
+    folder: Path, chars: int, chunk: int
+) -> tuple[int, float, float]:
+    """Notifications of the turn, their rate on the wall clock, and the server's CPU seconds
+    (its whole life, start-up included: a figure the machine's load does not inflate)."""
+    cpu_before = _children_cpu()
+    process = await _spawn(_stream_args(folder, chars, chunk))
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in _TURN))
     await process.stdin.drain()
     count = 0
     started = 0.0
@@ -164,6 +214,11 @@ async def main() -> None:
         count, rate, cpu = await notifications_per_second(Path(tmp), args.chars, args.chunk)
         print(
             f"streaming turn: {count} notifications at {rate:,.0f}/s wall (target >= 20,000/s);"
+            f" server CPU {cpu:.2f} s in all = {count / cpu:,.0f} notifications per CPU second"
+        )
+        count, rate, cpu = await ws_notifications_per_second(Path(tmp), args.chars, args.chunk)
+        print(
+            f"streaming turn over WebSocket: {count} notifications at {rate:,.0f}/s wall;"
             f" server CPU {cpu:.2f} s in all = {count / cpu:,.0f} notifications per CPU second"
         )
         median, worst = await thread_read_latency(Path(tmp), args.items, args.reads)

@@ -345,6 +345,12 @@ class ApprovalResolved(RunEvent):
     tool_call_id: str
     tool_name: str
     action: Literal["allow", "allow_session", "deny", "timeout"]
+    cause: Literal["answer", "timeout", "cancelled", "budget_exhausted"] = "answer"
+    """What ended the wait: an answer (the host, a provider, a resumed run's decision), the
+    approval timeout, or the run stopping while it waited (``cancelled``, or the wall-time
+    budget running out): those resolve ``timeout`` before the run's terminal event."""
+    reason: str | None = None
+    """The answer's reason, when it gave one."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -1,5 +1,5 @@
 """Approvals as the server handles them: the requests it keeps open, how a client's answer
-reads, the thread-wide ``allow_session`` provider, and the resolution the server writes itself
+reads, the thread-wide ``allow_session`` rules, and the resolution the server writes itself
 when a run leaves a request open (interrupt, shutdown, turn end)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from agentcycle.app_server._projection import ApprovalNote, Emission
 from agentcycle.app_server.protocol import APPROVAL_DECISIONS
 
 if TYPE_CHECKING:
+    from agentcycle.runtime.approval_rules import ApprovalRules
     from agentcycle.runtime.approvals import ApprovalDecision, ApprovalRequest
 
 
@@ -27,23 +28,21 @@ class OpenApproval:
 
 
 class SessionApprovals:
-    """The approval provider of a turn's run: it allows the tools the thread's owner allowed
-    with ``allow_session`` in an earlier turn (``tools``, shared by the thread's turns) and
-    leaves every other request to the host (``RunHandle.approve``). ``decided`` holds the
-    request ids it answered, whose approval events the server does not show."""
+    """The approval provider of a turn's run: the thread's ``ApprovalRules`` (shared by its
+    turns; ``allow_session`` adds one for the tool) decide first, every other request is
+    left to the host (``RunHandle.approve``). ``decided`` holds the request ids the rules
+    answered, whose approval events the server does not show."""
 
-    def __init__(self, tools: set[str]) -> None:
-        self._tools = tools
+    def __init__(self, rules: ApprovalRules) -> None:
+        self._rules = rules
         self.decided: set[str] = set()
 
     async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
-        """``allow_session`` for a tool allowed before, else no decision."""
-        if request.tool_name not in self._tools:
-            return None
-        from agentcycle.runtime.approvals import ApprovalDecision
-
-        self.decided.add(request.request_id)
-        return ApprovalDecision.allow_session()
+        """The rules' decision (a tool allowed for the session), else no decision."""
+        decision = await self._rules.decide(request)
+        if decision is not None:
+            self.decided.add(request.request_id)
+        return decision
 
 
 def read_answer(message: rpc.Response | None) -> tuple[str, str, dict[str, Any] | None]:

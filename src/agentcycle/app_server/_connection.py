@@ -1,6 +1,7 @@
 """One client connection: its handshake state, opt-outs, and the server requests it owes an
-answer to. Writes go straight to the transport: a slow reader blocks the writer (stdio never
-drops a message)."""
+answer to. Writes go straight to the transport's ``write``: stdio blocks on a slow reader
+(never dropping a message); a WebSocket queues, bounded, and closes a client that falls too
+far behind."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ ends first."""
 
 
 class Connection:
-    """A client connection (the stdio pair, one process)."""
+    """A client connection (the stdio pair, or one WebSocket)."""
 
     def __init__(self, write: Callable[[bytes], None], name: str = "stdio") -> None:
         self._write = write
@@ -62,3 +63,10 @@ class Connection:
         awaiting, self._awaiting = self._awaiting, {}
         for handler in awaiting.values():
             handler(None)
+
+    def drop(self) -> None:
+        """The transport went away (a WebSocket closed): write nothing more and forget the
+        server requests it owed an answer to without failing them; an approval stays
+        pending for whoever resumes the thread (APP_SERVER.md §9.3)."""
+        self.closed = True
+        self._awaiting.clear()

@@ -51,10 +51,12 @@ class Fanout:
         item: dict[str, Any] | None = None,
         only: Connection | None = None,
         ext: dict[str, Any] | None = None,
+        ext_only: bool = False,
     ) -> None:
         """Persist a thread-scoped notification (and its item, bounded to 1 MiB of payload),
         then send it to the thread's subscribers (or ``only`` one connection). Experimental
-        connections also get the notification's ``cursor`` and the ``ext`` fields. An item
+        connections also get the notification's ``cursor`` and the ``ext`` fields; an
+        ``ext_only`` notification (an ext item type) goes to them alone. An item
         that is stored already is not sent again (its deltas are); one whose id is stored
         with other content becomes an ``item_identity_conflict`` warning."""
         at = now()
@@ -85,6 +87,8 @@ class Fanout:
         ext_line = None
         targets = (only,) if only is not None else tuple(self._subscribers.get(thread_id, ()))
         for connection in targets:
+            if ext_only and not connection.experimental:
+                continue
             if connection.experimental:
                 if ext_line is None:
                     fields = {"cursor": cursors.encode(self._store.epoch, thread_id, seq)}

@@ -17,6 +17,10 @@ from agentcycle.events import (
     AssistantDelta,
     AssistantMessageEvent,
     BudgetExhausted,
+    HandoffCompleted,
+    HandoffStarted,
+    MemoryCompactCompleted,
+    MemoryCompactStarted,
     ModelCallCompleted,
     ModelCallFailed,
     ModelCallStarted,
@@ -28,6 +32,8 @@ from agentcycle.events import (
     RunFailed,
     RunStarted,
     RunStatus,
+    SubRunCompleted,
+    SubRunStarted,
     ToolCallCompleted,
     ToolCallPlanned,
     ToolCallStarted,
@@ -39,6 +45,17 @@ CALL_USAGE_SCHEMA = "vv-agent.token-usage.v1"
 """Wire constants of v1's usage objects (kept verbatim)."""
 
 _ModelCallEvent = ModelCallStarted | ModelCallCompleted | ModelCallFailed
+_ExtEvent = (
+    MemoryCompactStarted
+    | MemoryCompactCompleted
+    | SubRunStarted
+    | SubRunCompleted
+    | HandoffStarted
+    | HandoffCompleted
+)
+
+EXT_ITEM_TYPES = frozenset({"memoryCompact", "subRun", "handoff"})
+"""Item types only experimental connections see (live or in snapshots)."""
 
 _TOOL_ITEM_STATUS = {
     "success": "completed",
@@ -64,6 +81,8 @@ class Emission:
     params: dict[str, Any]
     item: dict[str, Any] | None = None
     server_request: bool = False
+    ext: bool = False
+    """For experimental connections only (ext item types)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,9 +230,61 @@ class TurnProjector:
             status = _TOOL_ITEM_STATUS.get(event.status, "completed")
             item = self._item(event, "toolCall", status, payload)
             return [Emission("item/completed", item, item)], None
+        if isinstance(event, _ExtEvent):
+            return [self._ext_item(event)], None
         if isinstance(event, BudgetExhausted):
             self._budget = (dict(event.usage), event.limit)
         return [], None
+
+    def _ext_item(self, event: _ExtEvent) -> Emission:
+        """ext ``memoryCompact``, ``subRun`` and ``handoff`` items: ``item/started`` when
+        the step begins, ``item/completed`` (``failed`` when a sub-run or handoff did not
+        complete) when it ends."""
+        payload: dict[str, Any]
+        if isinstance(event, MemoryCompactStarted):
+            kind, status = "memoryCompact", "started"
+            payload = {
+                "trigger": event.trigger,
+                "messageCount": event.message_count,
+                "estimatedTokens": event.estimated_tokens,
+            }
+        elif isinstance(event, MemoryCompactCompleted):
+            kind, status = "memoryCompact", "completed"
+            payload = {
+                "mode": event.mode,
+                "beforeCount": event.before_count,
+                "afterCount": event.after_count,
+                "tokensBefore": event.tokens_before,
+                "tokensAfter": event.tokens_after,
+                "reclaimedTokens": event.reclaimed_tokens,
+                "archivedCount": event.archived_count,
+            }
+        elif isinstance(event, SubRunStarted | SubRunCompleted):
+            kind, status = "subRun", "started"
+            payload = {
+                "childRunId": event.child_run_id,
+                "childAgentName": event.child_agent_name,
+                "parentToolCallId": event.parent_tool_call_id,
+                "taskId": event.task_id,
+            }
+            if isinstance(event, SubRunCompleted):
+                status = "completed" if event.status == "completed" else "failed"
+                payload["status"] = event.status
+                payload["finalOutput"] = event.final_output
+                payload["errorCode"] = event.error_code
+        else:
+            kind, status = "handoff", "started"
+            payload = {
+                "sourceAgent": event.source_agent,
+                "targetAgent": event.target_agent,
+                "toolCallId": event.tool_call_id,
+            }
+            if isinstance(event, HandoffCompleted):
+                status = "completed" if event.status == "completed" else "failed"
+                payload["status"] = event.status
+        item = self._item(event, kind, status, payload)
+        method = "item/started" if status == "started" else "item/completed"
+        return Emission(method, item, item, ext=True)
 
     def _model_call(self, event: _ModelCallEvent) -> list[Emission]:
         payload: dict[str, Any] = {
@@ -289,7 +360,7 @@ class TurnProjector:
                 Emission("approval/requested", params),
                 Emission("approval/request", params, server_request=True),
             ]
-        note = self._note_for(request_id) or ApprovalNote(_default_reason(event.action))
+        note = self._note_for(request_id) or ApprovalNote(_reason(event))
         payload = {
             "requestId": request_id,
             "toolCallId": event.tool_call_id,
@@ -360,5 +431,14 @@ class TurnProjector:
         }
 
 
-def _default_reason(action: str) -> str:
-    return "approval timed out" if action == "timeout" else ""
+_STOP_REASONS = {
+    "timeout": "approval timed out",
+    "cancelled": "turn interrupted",
+    "budget_exhausted": "budget exhausted",
+}
+
+
+def _reason(event: ApprovalResolved) -> str:
+    """The ``reason`` of a decision the server did not take itself: the run's own (an
+    approval timeout, a stop while waiting, a provider's reason)."""
+    return event.reason or _STOP_REASONS.get(event.cause, "")

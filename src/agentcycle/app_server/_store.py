@@ -17,7 +17,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +100,8 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self._lock_file: IO[bytes] | None = None
+        self.on_begin: Callable[[], None] | None = None
+        """Called when a write opens a batch (a transport schedules its commit)."""
         self.artifacts: Path | None = None
         """Where full item payloads over the bound go (``None``: a temporary directory)."""
         location = str(path)
@@ -144,18 +146,21 @@ class Store:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN IMMEDIATE")
+            if self.on_begin is not None:
+                self.on_begin()
+
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        conn = self._conn
-        if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
-        return conn.execute(sql, args)
+        self._begin()
+        return self._conn.execute(sql, args)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """Statements that stand or fall together, inside the open batch."""
         conn = self._conn
-        if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         conn.execute("SAVEPOINT unit")
         try:
             yield conn

@@ -24,9 +24,16 @@ from agentcycle.app_server._approvals import OpenApproval, SessionApprovals, rea
 from agentcycle.app_server._artifacts import ArtifactDirectory
 from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._fanout import Fanout
-from agentcycle.app_server._projection import ApprovalNote, Emission, TurnEnd, TurnProjector
+from agentcycle.app_server._projection import (
+    EXT_ITEM_TYPES,
+    ApprovalNote,
+    Emission,
+    TurnEnd,
+    TurnProjector,
+)
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
+from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
 
 if TYPE_CHECKING:
     from agentcycle.handle import RunHandle
@@ -36,6 +43,9 @@ Reply = tuple[Any, Callable[[], None] | None]
 follow it)."""
 
 MAX_CHECKPOINT_KEY_BYTES = 512
+
+_PUMP_SLICE = 64
+"""Events a turn projects before it lets other tasks run."""
 
 
 @dataclass(eq=False, slots=True)
@@ -57,6 +67,13 @@ class _Turn:
     follow_ups: list[list[dict[str, Any]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     cancelling: asyncio.Task[None] | None = None
+
+
+def _item_type(body: str) -> str:
+    """A stored item's ``type``, read from its JSON text without parsing it all (``type``
+    comes before ``payload``, and a quote inside an id is escaped)."""
+    start = body.find('"type":"') + 8
+    return body[start : body.find('"', start)]
 
 
 def input_text(items: list[dict[str, Any]]) -> str:
@@ -84,8 +101,9 @@ class ThreadService:
         self._fanout = Fanout(store, artifacts)
         self._turns: dict[str, _Turn] = {}
         self._launching: set[str] = set()
-        self._session_tools: dict[str, set[str]] = {}
-        """Per thread: the tools its owner allowed with ``allow_session``."""
+        self._pumped = 0
+        self._session_rules: dict[str, ApprovalRules] = {}
+        """Per thread: a rule for each tool its owner allowed with ``allow_session``."""
 
     # ------------------------------------------------------------------ delivery
 
@@ -121,7 +139,9 @@ class ThreadService:
             self._store.resolve_approval(
                 request_id, params["decision"], params.get("reason", ""), now()
             )
-        self._fanout.publish(turn.thread_id, emission.method, params, emission.item, ext=ext)
+        self._fanout.publish(
+            turn.thread_id, emission.method, params, emission.item, ext=ext, ext_only=emission.ext
+        )
 
     @staticmethod
     def _approved_for_session(turn: _Turn, emission: Emission) -> bool:
@@ -174,13 +194,19 @@ class ThreadService:
         turn.notes[request_id] = ApprovalNote(reason, metadata or {})
         if decision == "allow_session":
             tool = turn.open_approvals[request_id].params["toolName"]
-            self._session_tools.setdefault(turn.thread_id, set()).add(tool)
+            self._rules(turn.thread_id).add(ApprovalRule(tool, "allow_session"))
         # KeyError: the run stopped waiting (its own timeout, or it ended); its events say how.
         with contextlib.suppress(KeyError):
             turn.handle.approve(
                 turn.open_approvals[request_id].run_request_id,
                 ApprovalDecision(ApprovalAction(decision), reason or None),
             )
+
+    def _rules(self, thread_id: str) -> ApprovalRules:
+        rules = self._session_rules.get(thread_id)
+        if rules is None:
+            rules = self._session_rules[thread_id] = ApprovalRules([])
+        return rules
 
     # ------------------------------------------------------------------ thread methods
 
@@ -221,7 +247,7 @@ class ThreadService:
         if row.status == "closed":
             status = "running" if row.thread_id in self._turns else "idle"
             self._store.set_thread_status(row.thread_id, status, now())
-        snapshot = self._snapshot(row.thread_id, None)
+        snapshot = self._snapshot(row.thread_id, None, conn.experimental)
         turn = self._turns.get(row.thread_id)
 
         def catch_up() -> None:
@@ -262,14 +288,20 @@ class ThreadService:
     async def thread_read(self, conn: Connection, params: p.ThreadReadParams) -> Reply:
         """``thread/read``: the snapshot, without subscribing."""
         self._thread(params.thread_id)
-        return self._snapshot(params.thread_id, params.after_item_id), None
+        snapshot = self._snapshot(params.thread_id, params.after_item_id, conn.experimental)
+        return snapshot, None
 
-    def _snapshot(self, thread_id: str, after_item_id: str | None) -> dict[str, Any]:
+    def _snapshot(
+        self, thread_id: str, after_item_id: str | None, experimental: bool
+    ) -> dict[str, Any]:
         row = self._thread(thread_id)
+        items = self._store.items_json(thread_id, after_item_id)
+        if not experimental:
+            items = [body for body in items if _item_type(body) not in EXT_ITEM_TYPES]
         return {
             "thread": row.wire(),
             "turns": self._store.turns(thread_id),
-            "items": rpc.RawJsonArray(self._store.items_json(thread_id, after_item_id)),
+            "items": rpc.RawJsonArray(items),
         }
 
     async def thread_list(self, conn: Connection, params: p.ThreadListParams) -> Reply:
@@ -360,7 +392,7 @@ class ThreadService:
         self._launching.add(thread_id)
         turn_id = self._store.create_turn(thread_id, items, now())
         try:
-            approvals = SessionApprovals(self._session_tools.setdefault(thread_id, set()))
+            approvals = SessionApprovals(self._rules(thread_id))
             handle = await self._launcher.launch(thread_id, row.cwd, input_text(items), approvals)
         except Exception as exc:
             self._store.delete_turn(turn_id)
@@ -398,6 +430,11 @@ class ThreadService:
                     self._deliver(turn, emission)
                 if finished is not None:
                     end = finished
+                self._pumped += 1
+                if self._pumped % _PUMP_SLICE == 0:
+                    # A burst of buffered events never suspends this loop by itself: let
+                    # the WebSocket writers drain their bounded queues in between.
+                    await asyncio.sleep(0)
         except Exception as exc:  # the stream broke: the turn still ends, and says why
             print(
                 f"agentcycle app-server: event stream of {turn.turn_id} failed: {exc!r}",

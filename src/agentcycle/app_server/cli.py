@@ -1,9 +1,9 @@
 """``agentcycle app-server``: serve the protocol, or write its schemas.
 
-    agentcycle app-server --listen stdio
+    agentcycle app-server --listen stdio|ws://127.0.0.1:PORT
         (--scripted-model FILE | --settings-file FILE --backend NAME --model NAME)
         [--timeout-seconds 90] [--store PATH|:memory:] [--approval-timeout-seconds 30]
-        [--max-queued-requests 100]
+        [--max-queued-requests 100] [--ws-token-file FILE]
     agentcycle app-server schema --out DIR        (alias: generate-json-schema)
     agentcycle app-server generate-ts --out DIR
 
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agentcycle.app_server._runtime import SdkLauncher
+    from agentcycle.app_server._websocket import Listen
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -36,7 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve agentcycle over JSON-RPC 2.0 (the v1 app-server protocol). "
         "Subcommands: 'schema --out DIR', 'generate-ts --out DIR'.",
     )
-    parser.add_argument("--listen", default="stdio", help="transport (only 'stdio' for now)")
+    parser.add_argument(
+        "--listen",
+        default="stdio",
+        help="'stdio' (default) or 'ws://HOST:PORT' (needs the 'ws' extra; port 0: any free)",
+    )
+    parser.add_argument(
+        "--ws-token-file",
+        metavar="FILE",
+        help="WebSocket clients must send 'Authorization: Bearer <the file's token>'; "
+        "required to listen on a non-loopback address",
+    )
     parser.add_argument("--scripted-model", metavar="FILE", help="offline scripted replies")
     parser.add_argument(
         "--scripted-stream-chunk-chars",
@@ -85,6 +96,13 @@ def _serve(options: argparse.Namespace) -> int:
     from agentcycle.errors import AgentcycleError
 
     problem = _check(options)
+    listen: Listen | None = None
+    token: str | None = None
+    if problem is None and options.listen != "stdio":
+        try:
+            listen, token = _websocket_options(options)
+        except (ValueError, OSError, ImportError) as exc:  # ListenError is a ValueError
+            problem = str(exc)
     if problem is not None:
         print(f"agentcycle app-server: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -101,17 +119,18 @@ def _serve(options: argparse.Namespace) -> int:
         return EXIT_USAGE
     if location != MEMORY:
         launcher.sessions = Path(f"{Path(location).expanduser()}.sessions.sqlite")
-    from agentcycle.app_server.server import serve_stdio
-
+    limits = {
+        "max_queued_requests": options.max_queued_requests,
+        "approval_timeout": options.approval_timeout_seconds,
+    }
     try:
-        return asyncio.run(
-            serve_stdio(
-                store,
-                launcher,
-                max_queued_requests=options.max_queued_requests,
-                approval_timeout=options.approval_timeout_seconds,
-            )
-        )
+        if listen is None:
+            from agentcycle.app_server.server import serve_stdio
+
+            return asyncio.run(serve_stdio(store, launcher, **limits))
+        from agentcycle.app_server._websocket import serve_websocket
+
+        return asyncio.run(serve_websocket(store, launcher, listen, token=token, **limits))
     except Exception as exc:
         print(f"agentcycle app-server: {exc!r}", file=sys.stderr)
         return EXIT_FAILURE
@@ -120,9 +139,27 @@ def _serve(options: argparse.Namespace) -> int:
         store.close()
 
 
+def _websocket_options(options: argparse.Namespace) -> tuple[Listen, str | None]:
+    """The WebSocket address and token; ``ImportError`` without the ``ws`` extra."""
+    try:
+        import websockets  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "--listen ws://... needs the 'websockets' package: pip install 'agentcycle[ws]'"
+        ) from None
+    from agentcycle.app_server._websocket import ListenError, parse_listen
+
+    token = None
+    if options.ws_token_file:
+        token = Path(options.ws_token_file).read_text(encoding="utf-8").strip()
+        if not token:
+            raise ListenError(f"--ws-token-file {options.ws_token_file}: the file is empty")
+    return parse_listen(options.listen, token), token
+
+
 def _check(options: argparse.Namespace) -> str | None:
-    if options.listen != "stdio":
-        return f"--listen {options.listen!r}: only 'stdio' is supported in this build"
+    if options.ws_token_file and options.listen == "stdio":
+        return "--ws-token-file applies to --listen ws://HOST:PORT only"
     if options.scripted_model and (options.settings_file or options.backend or options.model):
         return "use either --scripted-model or --settings-file/--backend/--model, not both"
     if options.approval_timeout_seconds <= 0:

@@ -1,5 +1,6 @@
-"""A typed Python client for the app server: spawn ``agentcycle app-server`` as a subprocess,
-send typed requests, iterate notifications, answer approvals.
+"""A typed Python client for the app server: spawn ``agentcycle app-server`` as a subprocess
+(stdio) or connect to one listening on a WebSocket, send typed requests, iterate
+notifications, answer approvals.
 
     async with await AppServerClient.spawn(["--scripted-model", "replies.json",
                                             "--store", ":memory:"]) as client:
@@ -10,8 +11,10 @@ send typed requests, iterate notifications, answer approvals.
             if note.method == "turn/completed":
                 break
 
-With ``on_approval`` every ``approval/request`` is answered by that callback; without it the
-request shows up in ``notifications()`` (``ServerMessage.id`` set) and ``respond`` answers it.
+``AppServerClient.connect("ws://127.0.0.1:PORT", token=...)`` does the same over a
+WebSocket (the ``ws`` extra). With ``on_approval`` every ``approval/request`` is answered by
+that callback; without it the request shows up in ``notifications()`` (``ServerMessage.id``
+set) and ``respond`` answers it.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from agentcycle.app_server import protocol as p
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 T = TypeVar("T", bound=p.WireModel)
 
@@ -60,15 +66,79 @@ ApprovalAnswer = dict[str, Any]
 ApprovalCallback = Callable[[p.ApprovalRequestParams], Awaitable[ApprovalAnswer]]
 
 
+class _Transport(Protocol):
+    """How the client reaches the server: one message per ``write``, ``read`` until
+    ``None`` (the server went away)."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    async def read(self) -> bytes | None: ...
+
+    async def close(self) -> int | None: ...
+
+
+class _StdioTransport:
+    """The spawned server's stdin and stdout, one message per line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    async def write(self, data: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        stdin.write(data + b"\n")
+        await stdin.drain()
+
+    async def read(self) -> bytes | None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        return await stdout.readline() or None
+
+    async def close(self) -> int:
+        stdin = self._process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await stdin.wait_closed()
+        return await self._process.wait()
+
+
+class _WebSocketTransport:
+    """A WebSocket, one message per text frame."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+
+    async def write(self, data: bytes) -> None:
+        await self.socket.send(data.decode("utf-8", "replace"))
+
+    async def read(self) -> bytes | None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            frame = await self.socket.recv()
+        except ConnectionClosed:
+            return None
+        return frame.encode() if isinstance(frame, str) else frame
+
+    async def close(self) -> None:
+        await self.socket.close()
+
+
 class AppServerClient:
-    """One connection to a spawned server (see the module docstring). ``received`` keeps
-    every message the server wrote and ``sent`` every message written to it, in order, for
-    hosts that log or validate them."""
+    """One connection to a server (see the module docstring). ``received`` keeps every
+    message the server wrote and ``sent`` every message written to it, in order, for hosts
+    that log or validate them. ``process`` is the spawned server (``None`` over a
+    WebSocket)."""
 
     def __init__(
-        self, process: asyncio.subprocess.Process, on_approval: ApprovalCallback | None
+        self,
+        transport: _Transport,
+        on_approval: ApprovalCallback | None,
+        process: asyncio.subprocess.Process | None = None,
     ) -> None:
         self.process = process
+        self._transport = transport
         self.received: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
         self._on_approval = on_approval
@@ -105,7 +175,33 @@ class AppServerClient:
             env={**os.environ, **(env or {})},
             limit=_LINE_LIMIT,
         )
-        return cls(process, on_approval)
+        return cls(_StdioTransport(process), on_approval, process)
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        token: str | None = None,
+        on_approval: ApprovalCallback | None = None,
+    ) -> AppServerClient:
+        """Connect to ``agentcycle app-server --listen ws://HOST:PORT`` (``token``: the
+        server's ``--ws-token-file`` token, sent as a bearer token)."""
+        from websockets.asyncio.client import connect
+
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
+        socket = await connect(
+            url, additional_headers=headers, max_size=_LINE_LIMIT, open_timeout=30
+        )
+        return cls(_WebSocketTransport(socket), on_approval)
+
+    @property
+    def close_code(self) -> int | None:
+        """How the server closed the WebSocket (e.g. 1013: this client fell too far behind;
+        reconnect and resume from the last cursor); ``None`` over stdio or while open."""
+        if isinstance(self._transport, _WebSocketTransport):
+            return self._transport.socket.close_code
+        return None
 
     async def __aenter__(self) -> AppServerClient:
         return self
@@ -121,11 +217,9 @@ class AppServerClient:
         await self.send_line(json.dumps(message, separators=(",", ":")).encode())
 
     async def send_line(self, line: bytes) -> None:
-        """Write raw bytes as one line (conformance tests send garbage this way)."""
-        stdin = self.process.stdin
-        assert stdin is not None
-        stdin.write(line + b"\n")
-        await stdin.drain()
+        """Write raw bytes as one message: a line, or a text frame (conformance tests send
+        garbage this way)."""
+        await self._transport.write(line)
 
     async def request_raw(self, method: str, params: Any = None) -> Any:
         """Send a request and return its ``result``; raises ``AppServerError``."""
@@ -167,22 +261,16 @@ class AppServerClient:
                 return message
         raise EOFError(f"the server exited before {method}")
 
-    async def close(self) -> int:
-        """Close stdin (the server shuts down) and wait for the exit code."""
-        stdin = self.process.stdin
-        if stdin is not None and not stdin.is_closing():
-            stdin.close()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                await stdin.wait_closed()
-        code = await self.process.wait()
+    async def close(self) -> int | None:
+        """Close stdin (the server shuts down) and return its exit code, or close the
+        WebSocket (the server goes on; ``None``)."""
+        code = await self._transport.close()
         await self._reader
         return code
 
     async def _read(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
         try:
-            while line := await stdout.readline():
+            while line := await self._transport.read():
                 message = json.loads(line)
                 self.received.append(message)
                 self._route(message)
@@ -216,7 +304,7 @@ class AppServerClient:
     async def _approve(self, request_id: str | int, params: dict[str, Any]) -> None:
         assert self._on_approval is not None
         answer = await self._on_approval(p.ApprovalRequestParams.model_validate(params))
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, *_closed()):
             await self.respond(request_id, answer)
 
     # ------------------------------------------------------------------ typed methods
@@ -357,3 +445,12 @@ class AppServerClient:
 
 _ENTRY = "import sys; from agentcycle.cli import main; sys.exit(main(sys.argv[1:]))"
 """How ``spawn`` runs the CLI with the current interpreter."""
+
+
+def _closed() -> tuple[type[Exception], ...]:
+    """The exception of a write to a closed WebSocket (when websockets is installed)."""
+    try:
+        from websockets.exceptions import ConnectionClosed
+    except ImportError:
+        return ()
+    return (ConnectionClosed,)

@@ -183,14 +183,15 @@ class AppServer:
         """Apply the store's restart rules (nobody is connected yet to hear them)."""
         self._store.recover(now())
 
-    async def shutdown(self, conn: Connection) -> None:
+    async def shutdown(self, *connections: Connection) -> None:
         """Stop answering, let accepted requests finish, end every turn, fail what the
-        client still owes."""
+        clients still owe."""
         self._closing = True
         await self._scheduler.drain()
         await self.threads.shutdown()
-        conn.close()
-        self.threads.disconnect(conn)
+        for conn in connections:
+            conn.close()
+            self.threads.disconnect(conn)
 
 
 def _experimental_required(data: dict[str, str]) -> rpc.RpcError:

@@ -3,11 +3,14 @@ the call (run it, refuse it, or leave it pending)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agentcycle.events import ApprovalRequested, ApprovalResolved
 from agentcycle.messages import ToolCall, ToolResult
+from agentcycle.runtime._cancellation import stray_cancel
 from agentcycle.runtime.approvals import (
     ApprovalAction,
     ApprovalDecision,
@@ -21,6 +24,9 @@ from agentcycle.tools.base import Tool
 
 TOOL_APPROVAL_DENIED = "tool_approval_denied"
 TOOL_APPROVAL_TIMEOUT = "tool_approval_timeout"
+
+StopCause = Literal["cancelled", "budget_exhausted"]
+"""Why a run stopped while an approval waited."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +48,14 @@ async def approval_step(
     request_id: str | None = None,
     decision: ApprovalDecision | None = None,
     escalation: str | None = None,
+    stop_cause: Callable[[], StopCause] | None = None,
 ) -> ToolResult | AwaitingApproval | None:
     """Get a decision (``decision`` when a resumed run brings one, else from ``approvals``)
     and return ``None`` to run the call, an error result to refuse it, or
     ``AwaitingApproval``. ``allow_session`` approves the tool for the rest of the run (an
-    ``escalation``, what the call asks beyond the tool's rights, still asks every time)."""
+    ``escalation``, what the call asks beyond the tool's rights, still asks every time). A run
+    stopped during the wait resolves the request ``timeout`` with ``stop_cause()`` (default
+    ``cancelled``) and stops."""
     message = describe(tool.name, arguments, tool.side_effect)
     if escalation is not None:
         message = f"{message} - asks to {escalation}"
@@ -68,9 +77,25 @@ async def approval_step(
             tool_name=tool.name,
             message=request.message,
         )
-        decision = await approvals.decide(request) if approvals is not None else None
+        try:
+            decision = await approvals.decide(request) if approvals is not None else None
+        except asyncio.CancelledError:
+            if not stray_cancel():
+                # The run stops while it waits: the request ends here, before the run's
+                # terminal event, so no host waits for it forever.
+                bus.emit(
+                    ApprovalResolved,
+                    cycle_index=cycle_index,
+                    request_id=request.request_id,
+                    tool_call_id=call.id,
+                    tool_name=tool.name,
+                    action=ApprovalAction.TIMEOUT.value,
+                    cause=stop_cause() if stop_cause is not None else "cancelled",
+                )
+            raise
     if decision is None:
         return AwaitingApproval(request.request_id, request.message)
+    timed_out = decision.action is ApprovalAction.TIMEOUT
     bus.emit(
         ApprovalResolved,
         cycle_index=cycle_index,
@@ -78,6 +103,8 @@ async def approval_step(
         tool_call_id=call.id,
         tool_name=tool.name,
         action=decision.action.value,
+        cause="timeout" if timed_out else "answer",
+        reason=decision.reason,
     )
     if decision.action is ApprovalAction.ALLOW_SESSION:
         tool_state.approved_tools.add(tool.name)

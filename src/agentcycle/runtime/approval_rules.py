@@ -123,11 +123,27 @@ class ApprovalRule:
 
 
 class ApprovalRules:
-    """An ``ApprovalProvider`` that decides from an ordered list of :class:`ApprovalRule`."""
+    """An ``ApprovalProvider`` that decides from an ordered list of :class:`ApprovalRule`.
+
+    Rules can be added while runs use the provider: a host that shares one ``ApprovalRules``
+    between the runs of a conversation pre-approves for the rest of it ("allow for this
+    session", a command pattern approved ahead of time) with ``add``, and takes it back with
+    ``remove``; the next request sees the change.
+    """
 
     def __init__(self, rules: Sequence[ApprovalRule], *, default: RuleAction | None = None) -> None:
         self.rules = tuple(rules)
         self.default = default
+
+    def add(self, rule: ApprovalRule) -> None:
+        """Decide later requests with ``rule`` too (after the rules already held, so an
+        earlier ``deny`` still wins); a rule held already is not added twice."""
+        if rule not in self.rules:
+            self.rules = (*self.rules, rule)
+
+    def remove(self, rule: ApprovalRule) -> None:
+        """Stop deciding with ``rule`` (nothing if it is not held)."""
+        self.rules = tuple(held for held in self.rules if held != rule)
 
     async def decide(self, request: ApprovalRequest) -> ApprovalDecision | None:
         """The first matching rule's decision, else ``default`` (``None``: ask someone else)."""

@@ -25,7 +25,7 @@ from agentcycle.events import (
 from agentcycle.hooks import HOOK_INVALID_ARGUMENTS, ToolCallInfo
 from agentcycle.mcp import MCPTool
 from agentcycle.messages import Flow, ToolCall, ToolResult, ToolResultStatus
-from agentcycle.runtime._approval_step import AwaitingApproval, approval_step
+from agentcycle.runtime._approval_step import AwaitingApproval, StopCause, approval_step
 from agentcycle.runtime._cancellation import stray_cancel
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import (
@@ -374,6 +374,7 @@ class ToolOrchestrator:
                     request_id,
                     decision,
                     escalation,
+                    self._stop_cause,
                 )
                 if isinstance(gate, AwaitingApproval):
                     return gate
@@ -391,6 +392,12 @@ class ToolOrchestrator:
         if len(result.content) > MAX_TOOL_OUTPUT_CHARS:  # the bound step, for oversized output
             result = await self._bound_step(p.call, result)
         return self._completed(p.call, result, cycle_index, p.started, executed=True)
+
+    def _stop_cause(self) -> StopCause:
+        """Why the run is stopping: the wall-time budget's deadline passed, else a cancel."""
+        deadline = self._budget.deadline if self._budget is not None else None
+        past = deadline is not None and asyncio.get_running_loop().time() >= deadline
+        return "budget_exhausted" if past and not self._cancelled.is_set() else "cancelled"
 
     def _policy_step(self, tool: Tool, policy: ToolPolicy) -> ToolResult | None:
         """``tool_not_allowed`` when an active skill or the policy's rules refuse the tool."""
