@@ -105,6 +105,15 @@ def new_durable_log(
     )
 
 
+def create_stored_run(compiled: CompiledRun, store: CheckpointStore) -> None:
+    """Create a new run's log (its header, no lease): a run some other process will execute
+    (``execution="celery"``). Raises ``ConfigurationError`` if the run id is taken."""
+    run_id = compiled.state.spec.run_id
+    header = {"format": LOG_FORMAT, "state": compiled.state.model_dump(mode="json")}
+    if not store.create_run(run_id, header):
+        raise ConfigurationError(f"run {run_id} already exists in the checkpoint store")
+
+
 async def compile_stored_resume(
     agent: Agent,
     run_id: str,
