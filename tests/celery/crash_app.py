@@ -1,17 +1,17 @@
-"""The Celery app of the crash suite's workers, and the agent factory of its runs.
+"""The agent factory of the crash suite's runs (workers are ``agentcycle worker``).
 
-Workers start with ``celery -A tests.celery.crash_app worker ...`` and take their store and
-broker from ``AGENTCYCLE_TEST_STORE`` and ``AGENTCYCLE_BROKER_URL``. A run's metadata says
-what to do to the first worker that runs it (``crash``: a crash point ``NAME:CYCLE[:group]``,
-or ``stop`` to freeze the whole worker inside cycle 2's tool); the marker file ``armed`` in the
-run's directory makes that happen once per run, whichever worker gets it first.
+A run's metadata says what to do to the first worker that runs it (``crash``: a crash point
+``NAME:CYCLE[:group]``, or ``stop`` to freeze the whole worker inside cycle 2's tool); the
+marker file ``armed`` in the run's directory makes that happen once per run, whichever worker
+gets it first. Only workers (``AGENTCYCLE_CRASH_WORKER`` set) arm anything: the test process
+builds the agent too when it submits the run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,9 @@ from agentcycle import Agent
 from agentcycle.messages import ToolResult
 from agentcycle.runtime import crashpoints
 from agentcycle.tools.base import ToolContext
-from agentcycle.workers import WorkerOptions, celery_app
 from tests.durable import scenario
 
 SWEEP_INTERVAL = 0.25
-
-app = celery_app(
-    os.environ.get("AGENTCYCLE_TEST_STORE", "redis://127.0.0.1:6379/0"),
-    os.environ.get("AGENTCYCLE_BROKER_URL"),
-    WorkerOptions(sweep_interval=SWEEP_INTERVAL, max_segment_seconds=10, visibility_timeout=30),
-)
 
 
 class _Pausing(scenario.AppendKeyed):
@@ -46,7 +39,7 @@ class _Pausing(scenario.AppendKeyed):
                 (self.path.parent / "frozen").write_text(str(os.getpgid(0)))
                 os.killpg(os.getpgid(0), signal.SIGSTOP)
             else:
-                time.sleep(self.seconds)  # blocks the loop too: only the heartbeat task waits
+                await asyncio.sleep(self.seconds)
         return result
 
 
@@ -57,7 +50,7 @@ def agent(metadata: dict[str, Any]) -> Agent:
     cycles = int(metadata["cycles"])
     crash = metadata.get("crash")
     first = False
-    if crash:
+    if crash and os.environ.get("AGENTCYCLE_CRASH_WORKER"):
         try:
             (directory / "armed").open("x").close()
             first = True
