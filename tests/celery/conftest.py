@@ -114,7 +114,7 @@ def _claim_db(client: Any, token: str) -> int:
     raise AssertionError("no free Redis database among 8-15 for the Celery crash suite")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     import redis
 

@@ -69,7 +69,7 @@ def load_agent_factory(
             f"agent factory {reference!r} cannot be imported: {exc}",
             details={"agent_factory": reference},
         ) from exc
-    made = target if isinstance(target, Agent) else target(dict(metadata))
+    made = target(dict(metadata)) if callable(target) else target
     config: RunConfig | None = None
     if isinstance(made, tuple) and len(made) == 2:
         made, config = made
