@@ -11,6 +11,7 @@ are printed at the end of the session.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -82,11 +83,7 @@ def _check_log(store: CheckpointStore, run_id: str) -> list[RunRecord]:
 def _handover(records: list[RunRecord]) -> float | None:
     """Seconds between the last record of one owner and the first of the next (the longest
     such gap): how long the run had no live owner."""
-    gaps = [
-        (b.ts - a.ts) / 1000
-        for a, b in zip(records[1:], records[2:], strict=False)
-        if b.epoch > a.epoch
-    ]
+    gaps = [(b.ts - a.ts) / 1000 for a, b in itertools.pairwise(records[1:]) if b.epoch > a.epoch]
     return max(gaps) if gaps else None
 
 

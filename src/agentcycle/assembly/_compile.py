@@ -425,8 +425,7 @@ def check_execution(config: RunConfig) -> None:
     if mode in EXECUTION_MODES:
         return
     raise ConfigurationError(
-        f"RunConfig.execution={mode!r} is not supported; use one of "
-        f"{', '.join(EXECUTION_MODES)}",
+        f"RunConfig.execution={mode!r} is not supported; use one of {', '.join(EXECUTION_MODES)}",
         details={"execution": mode},
     )
 

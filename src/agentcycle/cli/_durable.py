@@ -78,9 +78,11 @@ _PATH_FLAGS = ("workspace", "agents", "settings_file", "mcp_config")
 def cli_args(args: argparse.Namespace) -> dict[str, Any]:
     """The flags of ``args`` a worker needs to build the same agent, paths made absolute (the
     worker runs elsewhere)."""
-    flags = {k: v for k, v in vars(args).items() if v is None or isinstance(v, str | int | float)}
+    flags: dict[str, Any] = {
+        k: v for k, v in vars(args).items() if v is None or isinstance(v, str | int | float)
+    }
     for name in _PATH_FLAGS:
-        if flags.get(name) is not None:
+        if isinstance(flags.get(name), str):
             flags[name] = str(Path(flags[name]).expanduser().resolve())
     if args.skills_dir:
         flags["skills_dir"] = [str(Path(d).expanduser().resolve()) for d in args.skills_dir]
