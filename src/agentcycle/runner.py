@@ -333,6 +333,7 @@ class Runner:
         this process and every worker build the run's agent from it. Start workers with
         ``agentcycle worker --store URL`` (see ``agentcycle.workers``)."""
         from agentcycle.assembly._celery import (
+            FACTORY_KEY,
             broker_url,
             celery_config,
             load_agent_factory,
@@ -341,10 +342,10 @@ class Runner:
         from agentcycle.assembly._durable import checkpoint_store, create_stored_run
         from agentcycle.submitted import SubmittedRun
 
-        effective = celery_config(self._effective(config), agent_factory)
-        agent, base = load_agent_factory(agent_factory, effective.metadata)
-        if base is not None:
-            effective = effective.over(base)
+        effective = self._effective(config)
+        metadata = {**effective.metadata, FACTORY_KEY: agent_factory}
+        agent, base = load_agent_factory(agent_factory, metadata)
+        effective = celery_config(effective.over(base), agent_factory)
         compiled = await compile_run(agent, input, effective)
         await compiled.mcp.aclose()  # the workers start their own servers
         store = checkpoint_store(effective)

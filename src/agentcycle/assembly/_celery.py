@@ -39,7 +39,7 @@ FACTORY_KEY = "agentcycle.agent_factory"
 DURABILITY_KEY = "agentcycle.durability"
 """The run metadata key that carries the run's ``Durability`` options for its workers."""
 
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[int, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -111,9 +111,10 @@ def stored_durability(metadata: Mapping[str, Any]) -> Durability:
 
 def send_segment(broker: str, run_id: str) -> None:
     """Queue one ``run_segment`` task for ``run_id`` on ``broker`` (a client per broker URL,
-    kept for the process)."""
+    kept for the process; a forked pool child opens its own, never its parent's socket)."""
+    key = (os.getpid(), broker)
     with _clients_lock:
-        client = _clients.get(broker)
+        client = _clients.get(key)
         if client is None:
             try:
                 from celery import Celery
@@ -121,5 +122,5 @@ def send_segment(broker: str, run_id: str) -> None:
                 raise ConfigurationError(
                     "execution='celery' needs the celery extra: pip install 'agentcycle[celery]'"
                 ) from exc
-            client = _clients[broker] = Celery("agentcycle-client", broker=broker)
+            client = _clients[key] = Celery("agentcycle-client", broker=broker)
     client.send_task(TASK_NAME, args=[run_id], queue=QUEUE)

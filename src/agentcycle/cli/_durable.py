@@ -105,19 +105,20 @@ def cli_agent(metadata: dict[str, Any]) -> tuple[Any, Any]:
 
 def submit_to_celery(args: argparse.Namespace, out: TextIO) -> int:
     """``agentcycle --execution celery``: queue the run for the workers, print its id."""
-    from dataclasses import replace
-
-    from agentcycle.cli._run import _build, _failed
-    from agentcycle.cli._terminal import Terminal
+    from agentcycle.cli._run import _failed
     from agentcycle.errors import AgentcycleError
+    from agentcycle.run_config import RunConfig
     from agentcycle.runner import Runner
 
     if args.store is None:
         print("agentcycle: --execution celery needs --store URL", file=sys.stderr)
         return 1
+    # The rest of the run's config comes from the factory, here as on the workers.
+    config = RunConfig(
+        metadata={CLI_ARGS_KEY: cli_args(args)},
+        **durable_config_fields(args),  # type: ignore[arg-type]
+    )
     try:
-        _, config, _ = _build(args, Terminal(sys.stderr))
-        config = replace(config, metadata={**config.metadata, CLI_ARGS_KEY: cli_args(args)})
         submitted = Runner.submit_sync(CLI_FACTORY, args.prompt, config=config)
     except AgentcycleError as exc:
         return _failed(args, out, sys.stderr, exc)
