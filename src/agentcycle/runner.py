@@ -336,6 +336,7 @@ class Runner:
             FACTORY_KEY,
             broker_url,
             celery_config,
+            check_worker_store,
             load_agent_factory,
             send_segment,
         )
@@ -343,6 +344,7 @@ class Runner:
         from agentcycle.submitted import SubmittedRun
 
         effective = self._effective(config)
+        check_worker_store(effective)  # before the factory runs
         metadata = {**effective.metadata, FACTORY_KEY: agent_factory}
         agent, base = load_agent_factory(agent_factory, metadata)
         effective = celery_config(effective.over(base), agent_factory)

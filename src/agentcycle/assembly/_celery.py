@@ -82,9 +82,9 @@ def load_agent_factory(
     return made, config
 
 
-def celery_config(config: RunConfig, factory: str) -> RunConfig:
-    """``config`` made ready for submission: a store URL the workers can open, the factory
-    and the durability options recorded in the run's metadata."""
+def check_worker_store(config: RunConfig) -> None:
+    """Refuse a ``checkpoint_store`` the workers could not open (unset, an instance, or
+    ``memory:``)."""
     store = config.checkpoint_store
     if not isinstance(store, str) or store.startswith("memory:"):
         raise ConfigurationError(
@@ -93,6 +93,12 @@ def celery_config(config: RunConfig, factory: str) -> RunConfig:
             f"{'memory:' if isinstance(store, str) else type(store).__name__}",
             details={"execution": "celery"},
         )
+
+
+def celery_config(config: RunConfig, factory: str) -> RunConfig:
+    """``config`` made ready for submission: a store URL the workers can open, the factory
+    and the durability options recorded in the run's metadata."""
+    check_worker_store(config)
     options = config.durability or Durability()
     durability = {
         "lease_ttl": options.lease_ttl,
