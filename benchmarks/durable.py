@@ -12,8 +12,14 @@ run length, prints the mean µs per cycle of the plain run and the durable run (
 (insensitive to the occasional slow write, such as a SQLite WAL checkpoint's fsync), and the
 durable run's last-10 %/first-10 % cycle time ratio (flat is 1.0).
 
+With ``--celery``, also the throughput of Celery execution: ``--celery-runs`` (200) runs of
+``--celery-cycles`` (5) cycles each, submitted at once with ``Runner.submit`` to two
+``agentcycle worker`` subprocesses (prefork, one pool child each; Redis as broker and store in
+database ``--celery-db``, flushed before and after), timed from the first submit to the last
+terminal record: cycles per second and runs per second over the 2 workers.
+
 Run: ``.venv/bin/python benchmarks/durable.py`` (``--cycles 10 100 1000``, ``--repeat 3``,
-``--stores memory,sqlite,redis``).
+``--stores memory,sqlite,redis``, ``--celery``; ``--stores none --celery`` for Celery alone).
 """
 
 from __future__ import annotations
@@ -21,7 +27,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -90,6 +100,67 @@ async def measure(
     return total / len(per_cycle) * 1e6, statistics.median(per_cycle) * 1e6, ratio
 
 
+def celery_agent(metadata: dict[str, Any]) -> Agent:
+    """The agent factory of the Celery runs: ``cycles`` cycles of the ``idempotent`` tick."""
+    cycles = int(metadata["cycles"])
+    return Agent(model=make_model(cycles), tools=[Tick("idempotent")], max_cycles=cycles + 1)
+
+
+def celery_throughput(runs: int, cycles: int, db: int) -> None:
+    """Submit ``runs`` runs to two workers and print cycles/s and runs/s."""
+    import redis
+
+    from agentcycle.stores.checkpoints import LogStatus
+
+    base = f"redis://127.0.0.1:6379/{db}"
+    store_url = f"{base}?key_prefix=bench:"
+    client: Any = redis.Redis.from_url(base)
+    client.flushdb()
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parent)])}
+    argv = [sys.executable, "-m", "agentcycle", "worker", "--store", store_url, "--broker", base]
+    workers = [
+        subprocess.Popen(
+            [*argv, "--concurrency", "1", "--hostname", f"bench{i}@%h", "--loglevel", "WARNING"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for i in (1, 2)
+    ]
+    store = open_checkpoint_store(store_url)
+    try:
+        config = RunConfig(checkpoint_store=store_url, broker=base, metadata={"cycles": cycles})
+        warm = Runner.submit_sync("durable:celery_agent", "warm-up", config=config)
+        warm.wait(timeout=120)  # both workers up, imports done
+        warm.close()
+        start = time.perf_counter()
+        ids = [
+            Runner.submit_sync("durable:celery_agent", "benchmark", config=config).run_id
+            for _ in range(runs)
+        ]
+        submitted = time.perf_counter() - start
+        pending = set(ids)
+        while pending:
+            pending = {r for r in pending if (h := store.head(r)) and h.status is LogStatus.RUNNING}
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - start
+        print(
+            f"celery: {runs} runs x {cycles} cycles on 2 workers in {elapsed:.1f} s "
+            f"(submitting took {submitted:.1f} s): {runs * cycles / elapsed:.0f} cycles/s, "
+            f"{runs / elapsed:.1f} runs/s"
+        )
+    finally:
+        store.close()
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=60)
+        client.flushdb()
+        client.close()
+
+
 def open_store(kind: str, directory: Path, prefix: str) -> CheckpointStore:
     if kind == "memory":
         return open_checkpoint_store("memory:")
@@ -109,13 +180,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cycles", type=int, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--stores", default="memory,sqlite,redis")
+    parser.add_argument("--stores", default="memory,sqlite,redis", help="or 'none'")
+    parser.add_argument("--celery", action="store_true", help="also measure Celery throughput")
+    parser.add_argument("--celery-runs", type=int, default=200)
+    parser.add_argument("--celery-cycles", type=int, default=5)
+    parser.add_argument("--celery-db", type=int, default=7)
     parser.add_argument(
         "--effects",
         default="read,idempotent,non_idempotent",
         help="the tool's effect classes to measure",
     )
     args = parser.parse_args()
+    if args.stores == "none":
+        args.stores = ""
+    if args.celery:
+        celery_throughput(args.celery_runs, args.celery_cycles, args.celery_db)
+    if not args.stores:
+        return
     prefix = f"agentcycle-bench:{uuid.uuid4().hex}:"
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)

@@ -32,6 +32,7 @@ _EXPORTS = {
     "RunConfig": "agentcycle.run_config",
     "RunHandle": "agentcycle.handle",
     "SyncRunHandle": "agentcycle.sync_handle",
+    "SubmittedRun": "agentcycle.submitted",
     "RunResult": "agentcycle.result",
     "RunState": "agentcycle.state",
     "NoToolPolicy": "agentcycle.state",
@@ -130,6 +131,7 @@ __all__ = [
     "StopAtTools",
     "SubAgent",
     "SubTaskInfo",
+    "SubmittedRun",
     "SyncChatSession",
     "SyncRunHandle",
     "TokenUsage",
@@ -175,6 +177,7 @@ if TYPE_CHECKING:
     from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
     from agentcycle.state import NoToolPolicy, RunState
     from agentcycle.sub_agents import SubAgent, SubTaskInfo
+    from agentcycle.submitted import SubmittedRun
     from agentcycle.sync_handle import SyncRunHandle
     from agentcycle.tools.base import SideEffect, Tool, ToolContext
     from agentcycle.tools.function_tool import function_tool

@@ -552,6 +552,14 @@ class RunLeaseHeld(CheckpointStoreError):
     code = "run_lease_held"
 
 
+class CrashLoop(AgentcycleError):
+    """A durable run's processes kept dying in the same cycle (``Durability.max_takeovers``
+    takeovers in a row without a commit): the run was ended as failed instead of being handed
+    to yet another process. ``details`` holds ``run_id``, ``cycle`` and ``takeovers``."""
+
+    code = "crash_loop"
+
+
 class EffectNeedsReconciliation(AgentcycleError):
     """A resumed durable run found a tool call that may have acted (an intent with no result)
     and could not verify it; with the ``pause`` policy the run stops, resumable, until the host

@@ -262,7 +262,7 @@ class AssistantMessage(FrozenModel):
             or not all(type(call) is ToolCall for call in tool_calls)
         ):
             return cls(content=content, tool_calls=tool_calls, reasoning=reasoning)
-        values = {
+        values: dict[str, Any] = {
             "role": "assistant",
             "content": content,
             "tool_calls": tool_calls,
@@ -284,7 +284,7 @@ class ToolMessage(FrozenModel):
     def answering(cls, call: ToolCall, result: ToolResult) -> ToolMessage:
         """The message that pairs ``result`` with ``call`` in history (built from the two
         validated models without validating again: the loop builds one per tool call)."""
-        values = {
+        values: dict[str, Any] = {
             "role": "tool",
             "tool_call_id": call.id,
             "name": call.name,

@@ -142,12 +142,17 @@ class RunConfig:
     durability: Durability | None = None
     """Lease TTL and the policy for unverifiable effects of a durable run (``None``: the
     defaults of ``Durability``)."""
-    execution: Literal["inline", "thread"] = "inline"
-    """Where the loop runs: ``"inline"`` (on the caller's event loop) or ``"thread"`` (on an
+    execution: Literal["inline", "thread", "celery"] = "inline"
+    """Where the loop runs: ``"inline"`` (on the caller's event loop), ``"thread"`` (on an
     event loop of its own in a worker thread; events reach the handle the same way; a call
     that needs an approval nobody decides ends the run waiting, as ``live_approvals=False``:
-    ``live_approvals=True`` is refused). Anything else is a ``ConfigurationError`` when the run
-    is compiled."""
+    ``live_approvals=True`` is refused) or ``"celery"`` (on Celery workers, extra ``celery``:
+    submitted with ``Runner.submit`` and followed through the checkpoint store, see
+    ``agentcycle.workers``). Anything else is a ``ConfigurationError`` when the run is
+    compiled."""
+    broker: str | None = None
+    """The Celery broker URL of ``execution="celery"`` (``None``: ``AGENTCYCLE_BROKER_URL``,
+    else the local Redis, ``redis://127.0.0.1:6379/0``)."""
     run_id: str | None = None
     trace_id: str | None = None
 

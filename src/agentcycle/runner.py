@@ -35,6 +35,7 @@ from agentcycle.state import RunState
 if TYPE_CHECKING:
     from agentcycle.assembly._durable import StoredRun
     from agentcycle.assembly._threaded import ThreadedLoop
+    from agentcycle.submitted import SubmittedRun
     from agentcycle.sync_handle import SyncRunHandle
 
 DEFAULT_APPROVAL_TIMEOUT = 300.0
@@ -98,6 +99,12 @@ class Runner:
         approve with. ``stored``: a durable run taken over from its checkpoint store
         (``resume_run``)."""
         live = config.live_approvals is not False if live is None else live
+        if config.execution == "celery":
+            raise ConfigurationError(
+                "execution='celery' runs on Celery workers: submit the run with "
+                "Runner.submit(agent_factory, input, config=...) and follow it through the store",
+                details={"execution": "celery"},
+            )
         if config.execution == "thread":
             # The broker lives on the worker's loop: RunHandle.approve cannot reach it yet.
             if config.live_approvals:
@@ -313,6 +320,53 @@ class Runner:
         except asyncio.CancelledError:
             await handle.cancel("caller cancelled")
             raise
+
+    @_ClassOrInstance
+    async def submit(
+        self, agent_factory: str, input: Any, *, config: RunConfig | None = None
+    ) -> SubmittedRun:
+        """Run on Celery workers (``execution="celery"``, extra ``celery``): compile the run
+        here, create its log in ``RunConfig.checkpoint_store`` (a URL the workers open) and
+        queue it on ``RunConfig.broker``; returns at once with a ``SubmittedRun`` that follows
+        the run through the store. ``agent_factory`` (``module:name``) is an ``Agent`` or a
+        callable given the run's metadata that returns an ``Agent`` or ``(Agent, RunConfig)``:
+        this process and every worker build the run's agent from it. Start workers with
+        ``agentcycle worker --store URL`` (see ``agentcycle.workers``)."""
+        from agentcycle.assembly._celery import (
+            FACTORY_KEY,
+            broker_url,
+            celery_config,
+            check_worker_store,
+            load_agent_factory,
+            send_segment,
+        )
+        from agentcycle.assembly._durable import checkpoint_store, create_stored_run
+        from agentcycle.submitted import SubmittedRun
+
+        effective = self._effective(config)
+        check_worker_store(effective)  # before the factory runs
+        metadata = {**effective.metadata, FACTORY_KEY: agent_factory}
+        agent, base = load_agent_factory(agent_factory, metadata)
+        effective = celery_config(effective.over(base), agent_factory)
+        compiled = await compile_run(agent, input, effective)
+        await compiled.mcp.aclose()  # the workers start their own servers
+        store = checkpoint_store(effective)
+        assert store is not None and isinstance(effective.checkpoint_store, str)
+        try:
+            create_stored_run(compiled, store)
+            send_segment(broker_url(effective.broker), compiled.state.spec.run_id)
+        except BaseException:
+            store.close()
+            raise
+        return SubmittedRun(compiled.state.spec.run_id, store, owns_store=True)
+
+    @_ClassOrInstance
+    def submit_sync(
+        self, agent_factory: str, input: Any, *, config: RunConfig | None = None
+    ) -> SubmittedRun:
+        """``submit`` from synchronous code."""
+        _require_no_running_loop("submit_sync")
+        return asyncio.run(self.submit(agent_factory, input, config=config))
 
     @_ClassOrInstance
     async def run(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:

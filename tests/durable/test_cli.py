@@ -61,6 +61,23 @@ def test_status_of_an_unknown_run_fails(tmp_path: Path) -> None:
 
 
 def test_an_unsupported_execution_is_refused_by_the_parser(tmp_path: Path) -> None:
-    proc = _cli("-p", "x", "--backend", "demo", "--execution", "celery", cwd=tmp_path)
+    proc = _cli("-p", "x", "--backend", "demo", "--execution", "process", cwd=tmp_path)
     assert proc.returncode == 2
-    assert "invalid choice: 'celery'" in proc.stderr
+    assert "invalid choice: 'process'" in proc.stderr
+
+
+def test_a_celery_run_needs_a_store(tmp_path: Path) -> None:
+    proc = _cli("-p", "x", "--backend", "demo", "--execution", "celery", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "--execution celery needs --store URL" in proc.stderr
+
+
+def test_a_worker_refuses_bad_flags(tmp_path: Path) -> None:
+    proc = _cli("worker", "--concurrency", "0", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--concurrency must be at least 1" in proc.stderr
+    proc = _cli(
+        "worker", "--max-segment-seconds", "3000", "--visibility-timeout", "3600", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert "at least twice max_segment_seconds" in proc.stderr

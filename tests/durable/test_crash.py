@@ -68,7 +68,8 @@ def _check_log(store: CheckpointStore, run_id: str) -> None:
     assert seqs == list(range(1, len(seqs) + 1))
 
 
-@pytest.mark.parametrize("point", CRASHPOINTS)
+# ``heartbeat`` fires only in a cycle longer than a beat: the Celery crash suite slows one.
+@pytest.mark.parametrize("point", [p for p in CRASHPOINTS if p != "heartbeat"])
 async def test_a_run_killed_at_each_crash_point_resumes(
     point: str, shared_url: str, tmp_path: Path
 ) -> None:

@@ -415,7 +415,7 @@ async def _compile_resume(
     return compiled, work
 
 
-EXECUTION_MODES = ("inline", "thread")
+EXECUTION_MODES = ("inline", "thread", "celery")
 """The values ``RunConfig.execution`` accepts."""
 
 
@@ -424,10 +424,8 @@ def check_execution(config: RunConfig) -> None:
     mode = config.execution
     if mode in EXECUTION_MODES:
         return
-    later = " (Celery execution is not available yet: it comes with the distributed driver)"
     raise ConfigurationError(
-        f"RunConfig.execution={mode!r} is not supported; use one of "
-        f"{', '.join(EXECUTION_MODES)}{later if mode == 'celery' else ''}",
+        f"RunConfig.execution={mode!r} is not supported; use one of {', '.join(EXECUTION_MODES)}",
         details={"execution": mode},
     )
 

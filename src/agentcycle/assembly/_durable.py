@@ -13,7 +13,8 @@ from typing import Any
 
 from agentcycle.agent import Agent
 from agentcycle.assembly._compile import CompiledRun, compile_resume
-from agentcycle.errors import ConfigurationError, RunLeaseHeld, RunNotFound
+from agentcycle.errors import ConfigurationError, CrashLoop, RunLeaseHeld, RunNotFound
+from agentcycle.events import CompletionReason, RunFailed
 from agentcycle.messages import ToolResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime._durable_fold import FoldedRun, fold
@@ -24,6 +25,7 @@ from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.loop import ResumeWork
 from agentcycle.stores.checkpoint_urls import open_checkpoint_store
 from agentcycle.stores.checkpoints import CheckpointStore, Lease
+from agentcycle.stores.run_records import NewRecord, RecordKind, record_keys
 
 LOG_FORMAT = 1
 """The version of the header and record payloads this build writes and reads."""
@@ -103,6 +105,15 @@ def new_durable_log(
     )
 
 
+def create_stored_run(compiled: CompiledRun, store: CheckpointStore) -> None:
+    """Create a new run's log (its header, no lease): a run some other process will execute
+    (``execution="celery"``). Raises ``ConfigurationError`` if the run id is taken."""
+    run_id = compiled.state.spec.run_id
+    header = {"format": LOG_FORMAT, "state": compiled.state.model_dump(mode="json")}
+    if not store.create_run(run_id, header):
+        raise ConfigurationError(f"run {run_id} already exists in the checkpoint store")
+
+
 async def compile_stored_resume(
     agent: Agent,
     run_id: str,
@@ -125,17 +136,30 @@ async def compile_stored_resume(
             )
         options = config.durability or _DEFAULT
         owner = new_owner()
-        lease = await _take_over(store, run_id, owner, _ttl_ms(options))
+        lease, took_over = await _take_over(store, run_id, owner, _ttl_ms(options))
         try:
+            if took_over:  # its owner died: the crash-loop guard counts it, in the log
+                head = store.head(run_id)
+                assert head is not None
+                taken = NewRecord(
+                    RecordKind.LEASE_TAKEN, record_keys.lease_taken(lease.epoch), {"owner": owner}
+                )
+                store.append(run_id, [taken], expected_seq=head.last_seq + 1, epoch=lease.epoch)
             folded = fold(store.read(run_id))
-            state = folded.state
-            state.event_seq = folded.event_seq
-            compiled, work = await compile_resume(
-                agent, state, config, run_input=run_input, approvals=approvals
-            )
+            if folded.takeovers >= options.max_takeovers:
+                crash_loop: CrashLoop | None = _end_crash_loop(store, run_id, lease, folded)
+            else:
+                crash_loop = None
+                state = folded.state
+                state.event_seq = folded.event_seq
+                compiled, work = await compile_resume(
+                    agent, state, config, run_input=run_input, approvals=approvals
+                )
         except BaseException:
             store.release_lease(run_id, owner, lease.epoch)
             raise
+        if crash_loop is not None:  # the run is terminal: no lease to give back
+            raise crash_loop
     except BaseException:
         if owned:
             store.close()
@@ -143,15 +167,19 @@ async def compile_stored_resume(
     return compiled, work, StoredRun(store, owner, lease, folded, dict(resolutions or {}), owned)
 
 
-async def _take_over(store: CheckpointStore, run_id: str, owner: str, ttl_ms: int) -> Lease:
-    """Acquire the run's lease. A lease left by a dead process expires by itself: wait for
-    it (on the store's clock). A lease renewed while we waited has a live owner
+async def _take_over(
+    store: CheckpointStore, run_id: str, owner: str, ttl_ms: int
+) -> tuple[Lease, bool]:
+    """Acquire the run's lease, and whether it was taken from a dead owner (its lease expired
+    without being released). A lease left by a dead process expires by itself: wait for it
+    (on the store's clock). A lease renewed while we waited has a live owner
     (``RunLeaseHeld``)."""
     seen: Lease | None = None
     while True:
+        before = store.head(run_id)
         lease = store.acquire_lease(run_id, owner, ttl_ms)
         if lease is not None:
-            return lease
+            return lease, before is not None and before.lease is not None
         head = store.head(run_id)
         if head is None or head.lease is None:
             continue  # released meanwhile: try again
@@ -164,6 +192,54 @@ async def _take_over(store: CheckpointStore, run_id: str, owner: str, ttl_ms: in
         seen = head.lease
         # The lease's own expiry: nothing signals it, so wait it out.
         await asyncio.sleep(max(1, head.lease.expires_ms - head.now_ms + 1) / 1000)
+
+
+def _end_crash_loop(
+    store: CheckpointStore, run_id: str, lease: Lease, folded: FoldedRun
+) -> CrashLoop:
+    """End a run whose owners keep dying in the same cycle: its ``terminal`` record (failed,
+    with the ``run_failed`` event) under our lease. Returns the error to raise."""
+    state = folded.state
+    cycle = state.last_cycle_index + 1
+    error = CrashLoop(
+        f"run {run_id}: its process died {folded.takeovers} times in a row in cycle {cycle}; "
+        "the run failed instead of being handed to another one",
+        details={"run_id": run_id, "cycle": cycle, "takeovers": folded.takeovers},
+    )
+    bus = EventBus(
+        run_id=run_id,
+        trace_id=state.spec.trace_id,
+        agent_name=state.current_agent(),
+        session_id=state.spec.session_id,
+        parent_run_id=state.spec.parent_run_id,
+        start_seq=folded.event_seq,
+    )
+    events: list[dict[str, Any]] = []
+    bus.add_listener(lambda event: events.append(event.to_dict()))
+    bus.emit(
+        RunFailed,
+        error=error.message,
+        error_code=error.code,
+        completion_reason=CompletionReason.FAILED,
+    )
+    payload: dict[str, Any] = {
+        "cycle": state.last_cycle_index,
+        "reason": None,
+        "final": {
+            "status": "failed",
+            "completion_reason": CompletionReason.FAILED.value,
+            "pending_tool_calls": [],
+            "session_cursor": state.session_cursor,
+            "event_seq": bus.seq,
+        },
+        "error": {"code": error.code, "message": error.message},
+        "cycles": [],
+        "counters": folded.counters,
+        "events": events,
+    }
+    record = NewRecord(RecordKind.TERMINAL, record_keys.terminal(), payload)
+    store.append(run_id, [record], expected_seq=folded.last_seq + 1, epoch=lease.epoch)
+    return error
 
 
 def _ttl_ms(options: Durability) -> int:

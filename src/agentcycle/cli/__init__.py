@@ -150,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agentcycle.app_server.cli import main as app_server_main
 
         return app_server_main(arguments[1:])
+    if arguments[:1] == ["worker"]:  # a Celery worker for durable runs (cli/_worker.py)
+        from agentcycle.cli._worker import worker_main
+
+        return worker_main(arguments[1:])
     if arguments[:1] in (["runs"], ["resume"]):  # durable runs (cli/_durable.py)
         from agentcycle.cli._durable import durable_main
 

@@ -1,6 +1,7 @@
 """The CLI's durable runs: ``--execution``/``--store`` on a run, ``runs status`` and ``resume``.
 
     agentcycle --execution inline|thread --store URL -p "..."   a run kept in the store
+    agentcycle --execution celery --store URL -p "..."          queued for `agentcycle worker`
     agentcycle runs status RUN_ID --store URL                   its status as JSON
     agentcycle resume RUN_ID --store URL [-p ANSWER] [...]      continue it in this process
 
@@ -17,7 +18,8 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 COMMANDS = ("runs", "resume")
 """First arguments that select a durable subcommand instead of a run."""
@@ -27,9 +29,16 @@ def add_durable_flags(parser: argparse.ArgumentParser) -> None:
     """The run flags for durable runs (``--execution``, ``--store``, ``--lease-ttl``)."""
     parser.add_argument(
         "--execution",
-        choices=("inline", "thread"),
+        choices=("inline", "thread", "celery"),
         default="inline",
-        help="where the loop runs: inline (default) or on its own event loop in a thread",
+        help="where the loop runs: inline (default), on its own event loop in a thread, or on "
+        "Celery workers (`agentcycle worker`; needs --store; prints the run id and returns)",
+    )
+    parser.add_argument(
+        "--broker",
+        metavar="URL",
+        help="the Celery broker of --execution celery (default: $AGENTCYCLE_BROKER_URL, else "
+        "redis://127.0.0.1:6379/0)",
     )
     parser.add_argument(
         "--store",
@@ -47,7 +56,7 @@ def add_durable_flags(parser: argparse.ArgumentParser) -> None:
 
 def durable_config_fields(args: argparse.Namespace) -> dict[str, object]:
     """``RunConfig`` fields for the durable flags of ``args``."""
-    fields: dict[str, object] = {"execution": args.execution}
+    fields: dict[str, object] = {"execution": args.execution, "broker": args.broker}
     if args.store is not None:
         fields["checkpoint_store"] = args.store
     if args.lease_ttl is not None:
@@ -55,6 +64,70 @@ def durable_config_fields(args: argparse.Namespace) -> dict[str, object]:
 
         fields["durability"] = Durability(lease_ttl=args.lease_ttl)
     return fields
+
+
+CLI_FACTORY = "agentcycle.cli._durable:cli_agent"
+"""The agent factory of runs the CLI submits to Celery: workers rebuild the CLI's agent."""
+
+CLI_ARGS_KEY = "agentcycle.cli"
+"""The run metadata key holding the CLI flags a worker rebuilds the agent from."""
+
+_PATH_FLAGS = ("workspace", "agents", "settings_file", "mcp_config")
+
+
+def cli_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags of ``args`` a worker needs to build the same agent, paths made absolute (the
+    worker runs elsewhere)."""
+    flags: dict[str, Any] = {
+        k: v for k, v in vars(args).items() if v is None or isinstance(v, str | int | float)
+    }
+    for name in _PATH_FLAGS:
+        if isinstance(flags.get(name), str):
+            flags[name] = str(Path(flags[name]).expanduser().resolve())
+    if args.skills_dir:
+        flags["skills_dir"] = [str(Path(d).expanduser().resolve()) for d in args.skills_dir]
+    return flags
+
+
+def cli_agent(metadata: dict[str, Any]) -> tuple[Any, Any]:
+    """The agent factory of CLI runs on Celery workers: the agent and run config the CLI would
+    build from the flags kept in the run's metadata."""
+    from agentcycle.cli import build_parser
+    from agentcycle.cli._run import _build
+    from agentcycle.cli._terminal import Terminal
+
+    args = build_parser().parse_args(["--prompt", "-"])
+    for name, value in metadata.get(CLI_ARGS_KEY, {}).items():
+        setattr(args, name, value)
+    agent, config = _build(args, Terminal(sys.stderr))
+    return agent, config
+
+
+def submit_to_celery(args: argparse.Namespace, out: TextIO) -> int:
+    """``agentcycle --execution celery``: queue the run for the workers, print its id."""
+    from agentcycle.cli._run import _failed
+    from agentcycle.errors import AgentcycleError
+    from agentcycle.run_config import RunConfig
+    from agentcycle.runner import Runner
+
+    if args.store is None:
+        print("agentcycle: --execution celery needs --store URL", file=sys.stderr)
+        return 1
+    # The rest of the run's config comes from the factory, here as on the workers.
+    config = RunConfig(
+        metadata={CLI_ARGS_KEY: cli_args(args)},
+        **durable_config_fields(args),  # type: ignore[arg-type]
+    )
+    try:
+        submitted = Runner.submit_sync(CLI_FACTORY, args.prompt, config=config)
+    except AgentcycleError as exc:
+        return _failed(args, out, sys.stderr, exc)
+    submitted.close()
+    if args.json:
+        print(json.dumps({"status": "submitted", "run_id": submitted.run_id}), file=out)
+    else:
+        print(submitted.run_id, file=out)
+    return 0
 
 
 def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:

@@ -70,6 +70,10 @@ def run_cli(
     """Run the CLI for parsed ``args``; returns the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    if args.execution == "celery":
+        from agentcycle.cli._durable import submit_to_celery
+
+        return submit_to_celery(args, out)
     started = time.monotonic()
     terminal = Terminal(err)
     try:

@@ -62,6 +62,9 @@ class FoldedRun:
     folded in so the history is what the model saw, come after them)."""
     waits: dict[int, int] = field(default_factory=dict)
     """``waiting`` records per cycle index (a wait's key carries an attempt number)."""
+    takeovers: int = 0
+    """``lease_taken`` records since the last commit or wait: how many times in a row a
+    process took the run over from an owner that died without making progress."""
 
 
 def fold(records: Iterable[RunRecord]) -> FoldedRun:
@@ -96,7 +99,11 @@ def fold(records: Iterable[RunRecord]) -> FoldedRun:
 
 def _apply(folded: FoldedRun, kind: RecordKind, payload: dict[str, Any]) -> None:
     state = folded.state
+    if kind is RecordKind.LEASE_TAKEN:
+        folded.takeovers += 1
+        return
     if kind in (RecordKind.CYCLE_COMMITTED, RecordKind.WAITING, RecordKind.TERMINAL):
+        folded.takeovers = 0
         state.cycles.extend(_cycles(payload))
         folded.committed = len(state.cycles)
         folded.counters.update(payload.get("counters", {}))

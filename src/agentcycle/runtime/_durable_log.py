@@ -40,7 +40,7 @@ from agentcycle.messages import TokenUsage, ToolCall, ToolResult
 from agentcycle.models.base import ModelResponse
 from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, FoldedRun, PartialCycle
 from agentcycle.runtime.crashpoints import crashpoint
-from agentcycle.runtime.durable import Durability, UnverifiedPolicy
+from agentcycle.runtime.durable import Durability, ExecutionYielded, UnverifiedPolicy
 from agentcycle.state import RunState, RunToolState
 from agentcycle.stores.checkpoints import CheckpointStore
 from agentcycle.stores.run_records import NewRecord, RecordKind, record_keys
@@ -98,6 +98,11 @@ class DurableLog:
         self._next = next_seq
         self._ttl_ms = max(1, int(options.lease_ttl * 1000))
         self._policy = UnverifiedPolicy(options.on_unverified)
+        self._yield_after = options.yield_after
+        self._cycles_run = 0
+        self._cycle = 0
+        """The cycle in progress (what the ``heartbeat`` crash point is armed with)."""
+        self._mark_cancelled: Callable[[str], None] | None = None
         self._partial: PartialCycle | None = folded.partial if folded is not None else None
         self._committed = folded.committed if folded is not None else len(state.cycles)
         self._counters = dict(folded.counters) if folded else dict.fromkeys(COUNTERS, 0)
@@ -114,9 +119,14 @@ class DurableLog:
 
     # ------------------------------------------------------------------ lease
 
-    def start(self, on_cancel: Callable[[str], None]) -> None:
+    def start(
+        self, on_cancel: Callable[[str], None], mark_cancelled: Callable[[str], None]
+    ) -> None:
         """Start the heartbeat (on the run's event loop). A cancel requested through the
-        store (``request_cancel``, from any process) reaches ``on_cancel`` at the next beat."""
+        store (``request_cancel``, from any process) reaches ``on_cancel`` at the next beat;
+        before every model and tool call the store is asked too, and a pending cancel is
+        ``mark_cancelled`` and raised there as ``CancelledError`` (the call never starts)."""
+        self._mark_cancelled = mark_cancelled
         self._heartbeat = asyncio.get_running_loop().create_task(
             self._beat(on_cancel), name=f"agentcycle-lease-{self._run_id}"
         )
@@ -135,9 +145,36 @@ class DurableLog:
                 continue  # the next beat retries; the lease outlives two misses
             if not renewed.ok:
                 self._lost = True
-            elif renewed.cancel_reason is not None and not cancelling:
+                continue
+            crashpoint("heartbeat", self._cycle)
+            if renewed.cancel_reason is not None and not cancelling:
                 cancelling = True
                 on_cancel(renewed.cancel_reason)
+
+    def _check_cancel(self) -> None:
+        """Before a model or tool call: a cancel requested through the store stops the run
+        here, before the call (the heartbeat alone would see it up to a third of the TTL
+        later, after the call began)."""
+        if self._mark_cancelled is None:
+            return
+        try:
+            reason = self._store.cancel_requested(self._run_id)
+        except CheckpointStorageError:
+            return  # the next heartbeat asks again
+        if reason is not None:
+            self._mark_cancelled(reason)
+            raise asyncio.CancelledError
+
+    def _maybe_yield(self) -> None:
+        """At a cycle boundary: give the run up when ``Durability.yield_after`` says so (the
+        lease released, nothing more written) by raising ``ExecutionYielded``."""
+        if self._yield_after is None or not self._yield_after(self._cycles_run):
+            return
+        self._lost = True
+        self._stop_beating()
+        with contextlib.suppress(AgentcycleError):  # it expires anyway
+            self._store.release_lease(self._run_id, self._owner, self._epoch)
+        raise ExecutionYielded(self._run_id, self._cycles_run)
 
     def _stop_beating(self) -> None:
         if self._heartbeat is not None:
@@ -210,8 +247,13 @@ class DurableLog:
 
     def model_intent(self, index: int) -> None:
         """Before cycle ``index``'s model call: ``cycle_started`` (unless resumed) and
-        ``model_intent``."""
+        ``model_intent``. A cancel requested through the store, or a yield at this cycle
+        boundary, stops the run here instead."""
+        self._cycle = index
         partial = self._partial
+        if partial is None or partial.index != index:
+            self._maybe_yield()
+        self._check_cancel()
         if partial is not None and partial.index == index:
             attempt = partial.model_attempts + 1
             if partial.model_attempts:
@@ -277,6 +319,7 @@ class DurableLog:
         self._append((RecordKind.CYCLE_COMMITTED, key, self._delta({"cycle": index})))
         self._committed = len(self._state.cycles)
         self._partial = None
+        self._cycles_run += 1
         crashpoint("after_commit", index)
 
     def end(self, outcome: LoopOutcome) -> None:
@@ -360,6 +403,8 @@ class DurableLog:
         if partial is not None and call.id in partial.results:
             self._counters["effects_replayed"] += 1
             return ToolResult.model_validate(partial.results[call.id]["result"])
+        self._cycle = index
+        self._check_cancel()
         effect = effect_class_of(tool)
         if effect is EffectClass.READ:
             return None

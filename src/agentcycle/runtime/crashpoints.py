@@ -12,7 +12,12 @@ The points, in a durable cycle's order:
 - ``mid_tool``: the tool returned (its effect happened), its result is not durable;
 - ``after_effect_result``: a tool call's result is durable;
 - ``before_commit``: every result of the cycle is durable, the cycle is not committed;
-- ``after_commit``: the cycle is committed.
+- ``after_commit``: the cycle is committed;
+- ``heartbeat``: the run's lease was just renewed (a heartbeat beside the cycle).
+
+``NAME:CYCLE:group`` kills the whole process group instead (``killpg``): a worker and its pool
+children die together, as when a whole machine or container goes away. A host that runs many
+runs in one long-lived process (a Celery worker) arms a point for one run with :func:`arm`.
 
 A tool may call ``crashpoint("mid_tool", ctx.cycle_index)`` itself to die halfway through its
 own effect.
@@ -23,7 +28,7 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["CRASHPOINTS", "CRASHPOINT_ENV", "crashpoint"]
+__all__ = ["CRASHPOINTS", "CRASHPOINT_ENV", "arm", "crashpoint"]
 
 CRASHPOINT_ENV = "AGENTCYCLE_CRASHPOINT"
 """The environment variable that arms a crash point (``NAME:CYCLE``)."""
@@ -35,26 +40,45 @@ CRASHPOINTS = (
     "after_effect_result",
     "before_commit",
     "after_commit",
+    "heartbeat",
 )
 """Every crash point's name, in a cycle's order."""
 
 
-def _armed(value: str | None) -> tuple[str, int] | None:
+def _armed(value: str | None) -> tuple[str, int, bool] | None:
     if not value:
         return None
-    name, _, cycle = value.partition(":")
-    if name not in CRASHPOINTS or not cycle.isdigit() or int(cycle) < 1:
+    name, _, rest = value.partition(":")
+    cycle, _, mode = rest.partition(":")
+    if (
+        name not in CRASHPOINTS
+        or not cycle.isdigit()
+        or int(cycle) < 1
+        or mode not in ("", "group")
+    ):
         raise ValueError(
-            f"{CRASHPOINT_ENV}={value!r}: expected NAME:CYCLE with NAME one of "
+            f"{CRASHPOINT_ENV}={value!r}: expected NAME:CYCLE[:group] with NAME one of "
             f"{', '.join(CRASHPOINTS)} and CYCLE a cycle index from 1"
         )
-    return name, int(cycle)
+    return name, int(cycle), mode == "group"
 
 
 _ARMED = _armed(os.environ.get(CRASHPOINT_ENV))
 
 
+def arm(value: str | None) -> None:
+    """Arm the crash point ``value`` (``NAME:CYCLE[:group]``, as the environment variable takes
+    it) in this process from now on, or disarm with ``None``. Raises ``ValueError`` for a
+    malformed value."""
+    global _ARMED
+    _ARMED = _armed(value)
+
+
 def crashpoint(name: str, cycle_index: int) -> None:
-    """SIGKILL this process if ``name`` in cycle ``cycle_index`` is the armed crash point."""
-    if _ARMED is not None and (name, cycle_index) == _ARMED:
+    """SIGKILL this process (or its process group) if ``name`` in cycle ``cycle_index`` is the
+    armed crash point."""
+    armed = _ARMED
+    if armed is not None and (name, cycle_index) == armed[:2]:
+        if armed[2]:
+            os.killpg(os.getpgid(0), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

@@ -12,7 +12,7 @@ commit record it announces. ``Runner.resume_run`` folds the log and continues.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # a run without a store never imports the stores
 __all__ = [
     "DEFAULT_LEASE_TTL",
     "Durability",
+    "ExecutionYielded",
     "UnverifiedPolicy",
     "durable_events",
     "run_status",
@@ -53,6 +54,27 @@ class Durability:
 
     lease_ttl: float = DEFAULT_LEASE_TTL
     on_unverified: UnverifiedPolicy | str = UnverifiedPolicy.PAUSE
+    max_takeovers: int = 3
+    """Takeovers from a dead owner in a row without a committed cycle after which a resume
+    ends the run as failed (``CrashLoop``) instead of running the cycle that keeps killing
+    its process once more."""
+    yield_after: Callable[[int], bool] | None = None
+    """Asked before each new cycle with the number of cycles this execution has run; ``True``
+    ends the execution at that cycle boundary: the lease is released, nothing more is written,
+    and the run's task raises ``ExecutionYielded`` (the run goes on wherever it is resumed
+    next). A Celery segment uses it to end at its length limit or on warm shutdown."""
+
+
+class ExecutionYielded(BaseException):
+    """This execution of a durable run gave the run up at a cycle boundary
+    (``Durability.yield_after``): the run is intact in its store, unleased, and continues
+    with ``Runner.resume_run``. A ``BaseException``: it passes through the run's error
+    handling (the run did not fail) to the caller of ``RunHandle.result``."""
+
+    def __init__(self, run_id: str, cycles: int) -> None:
+        super().__init__(f"run {run_id} yielded after {cycles} cycles")
+        self.run_id = run_id
+        self.cycles = cycles
 
 
 def durable_events(store: CheckpointStore, run_id: str, since_seq: int = 0) -> Iterator[RunEvent]:

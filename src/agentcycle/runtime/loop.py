@@ -161,7 +161,7 @@ class CycleLoop:
         self._task = asyncio.current_task()
         env = self._env
         if env.durable is not None:
-            env.durable.start(self._cancel_from_store)
+            env.durable.start(self._cancel_from_store, self.request_cancel)
         emit_start(env.bus, env.state, self._resume_input, env.diagnostics)
         emit_checks(env.bus, env.input_checks, None)
         try:

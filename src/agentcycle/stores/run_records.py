@@ -58,6 +58,9 @@ class RecordKind(enum.StrEnum):
     WAITING = "waiting"
     """The run stopped for its host (user input, an approval, a reconciliation)."""
     CANCEL_OBSERVED = "cancel_observed"
+    LEASE_TAKEN = "lease_taken"
+    """A process took the run over from an owner that died (its lease expired unreleased):
+    the crash-loop guard counts these per cycle."""
     TERMINAL = "terminal"
     """The last record of a run: the store refuses every append and lease after it."""
     SNAPSHOT = "snapshot"
@@ -265,6 +268,11 @@ class _RecordKeys:
     def cancel_observed() -> str:
         """``cancel``."""
         return "cancel"
+
+    @staticmethod
+    def lease_taken(epoch: int) -> str:
+        """``lease/7``: the takeover that began epoch 7."""
+        return record_key("lease", epoch)
 
     @staticmethod
     def terminal() -> str:

@@ -1,0 +1,46 @@
+"""``agentcycle --execution celery`` on the demo backend: the run id on stdout, the run on the
+workers (``agentcycle worker``), its status from ``agentcycle runs status``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from agentcycle.submitted import SubmittedRun
+from tests.celery.conftest import Cluster
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "agentcycle", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_cli_run_on_celery_workers(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.keep(2)
+    (tmp_path / "README.md").write_text("# Sample\n")
+    submitted = _cli(
+        *("--execution", "celery", "--store", cluster.store, "--broker", cluster.broker),
+        *("--backend", "demo", "--workspace", str(tmp_path), "-p", "Summarise the workspace"),
+        cwd=tmp_path,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    run_id = submitted.stdout.strip()
+    assert run_id.startswith("run_")
+    with SubmittedRun(run_id, cluster.store) as run:
+        types = [event.type for event in run.events(timeout=60)]
+    assert types[0] == "run_started" and types[-1] == "run_completed"
+    assert "checkpoint_created" in types
+    status = _cli("runs", "status", run_id, "--store", cluster.store, cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert (data["log_status"], data["run_status"]) == ("terminal", "completed")
