@@ -36,7 +36,7 @@ from agentcycle.runtime.budget_meter import BudgetMeter
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.runtime.policy import ApprovalMode, ToolPolicy
 from agentcycle.state import PendingToolCall, RunToolState, skill_refusal
-from agentcycle.tools.base import ChildRunner, EscalatingTool, RunScope, Tool, ToolContext
+from agentcycle.tools.base import ChildRunner, RunScope, Tool, ToolContext
 from agentcycle.tools.builtin._secrets import run_host_secrets
 from agentcycle.tools.result_preview import result_preview
 from agentcycle.tools.validation import parse_arguments, validate_arguments
@@ -353,7 +353,7 @@ class ToolOrchestrator:
             refusal = await self._predicates_step(tool, arguments, policy)
         if refusal is None:
             self._budget_step(tool)
-            escalation = tool.escalation(arguments) if isinstance(tool, EscalatingTool) else None
+            escalation = _escalation(tool, arguments)
             if escalation is not None and policy.approval_mode is ApprovalMode.NEVER:
                 refusal = ToolResult.error(
                     ESCALATION_REFUSED,
@@ -605,6 +605,14 @@ def _failure(call: ToolCall, timeout: float | None, exc: Exception) -> ToolResul
     if isinstance(exc, AgentcycleError):
         return ToolResult.error(exc.code, exc.message, details=exc.details)
     return ToolResult.error(TOOL_EXECUTION_FAILED, f"{type(exc).__name__}: {exc}", details=None)
+
+
+def _escalation(tool: Tool, arguments: dict[str, Any]) -> str | None:
+    """What an ``EscalatingTool``'s call asks beyond its rights. Looked up as an attribute: an
+    ``isinstance`` check against the runtime-checkable protocol re-derives the protocol's
+    members on every call (Python 3.11), a cost paid by every tool call of every run."""
+    escalate: Callable[[dict[str, Any]], str | None] | None = getattr(tool, "escalation", None)
+    return escalate(arguments) if escalate is not None else None
 
 
 def _directive_stop(flow: Flow) -> str:

@@ -59,7 +59,9 @@ def utf8(text: str, field: str) -> bytes:
 def workspace_of(ctx: ToolContext) -> WorkspaceBackend:
     """The run's workspace, or ``workspace_required`` when the run has none."""
     workspace = ctx.workspace
-    if not isinstance(workspace, WorkspaceBackend):
+    # ``is None``, not an isinstance check against the runtime-checkable protocol: that check
+    # re-derives the protocol's members on every call (Python 3.11).
+    if workspace is None:
         raise refusal(
             "workspace_required",
             "This run has no workspace, so there are no files to work with.",
