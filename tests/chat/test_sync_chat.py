@@ -107,7 +107,8 @@ def test_the_twin_behaves_as_the_async_session() -> None:
 def test_events_read_from_another_thread_are_whole_and_end_at_close() -> None:
     chat = SyncChatSession(Agent(model=ScriptedModel(echo_finish)))
     read: list[StreamEntry] = []
-    reader = threading.Thread(target=lambda: read.extend(chat.events()))
+    stream = chat.events()  # subscribed here; read on another thread
+    reader = threading.Thread(target=lambda: read.extend(stream))
     reader.start()
     chat.prompt("one")
     chat.follow_up("two")

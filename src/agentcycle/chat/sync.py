@@ -21,7 +21,7 @@ import asyncio
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentcycle.chat._stream import StreamEntry, StreamListener, Subscription
@@ -62,6 +62,9 @@ class SyncChatSession:
         )
         self._lock = threading.Lock()
         self._stopped = False
+        # Calls waiting on the loop: cancelled when it stops, so no caller waits for ever on
+        # work the stopped loop will never finish.
+        self._waiting: set[Future[Any]] = set()
         self._thread.start()
 
         async def build() -> ChatSession:
@@ -160,17 +163,12 @@ class SyncChatSession:
 
     def events(self, since: int | None = None) -> Iterator[StreamEntry]:
         """The stream's entries after ``since``, then each new one until the session closes
-        (``session_closed`` is the last). Each call is an independent, lossless reader."""
+        (``session_closed`` is the last). Each call is an independent, lossless reader,
+        subscribed when ``events`` is called (so a reader handed to another thread misses
+        nothing in between); raises ``ChatSessionClosed`` on a closed session."""
         entries: queue.Queue[StreamEntry] = queue.Queue()
         subscription = self.subscribe(entries.put, since=since)
-        try:
-            while True:
-                entry = entries.get()
-                yield entry
-                if isinstance(entry.event, SessionClosed):
-                    return
-        finally:
-            subscription.close()
+        return _read_until_closed(entries, subscription)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -213,11 +211,19 @@ class SyncChatSession:
             if self._stopped:
                 raise ChatSessionClosed("this SyncChatSession is closed")
             future: Future[_T] = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
+            self._waiting.add(future)
         try:
             return future.result(timeout)
+        except CancelledError:
+            if self._stopped:
+                raise ChatSessionClosed("this SyncChatSession closed during the call") from None
+            raise
         except BaseException:
             future.cancel()  # stops the wait on the loop; the work itself is shielded
             raise
+        finally:
+            with self._lock:
+                self._waiting.discard(future)
 
     def _call(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the session's loop thread (the session's state belongs to it)."""
@@ -234,6 +240,10 @@ class SyncChatSession:
             self._stopped = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
+        with self._lock:
+            waiting, self._waiting = self._waiting, set()
+        for future in waiting:
+            future.cancel()
 
 
 class SyncSubscription:
@@ -274,3 +284,16 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
     """Collect the outcome nobody waits for any more (its error is the session's to report)."""
     if not task.cancelled():
         task.exception()
+
+
+def _read_until_closed(
+    entries: queue.Queue[StreamEntry], subscription: SyncSubscription
+) -> Iterator[StreamEntry]:
+    try:
+        while True:
+            entry = entries.get()
+            yield entry
+            if isinstance(entry.event, SessionClosed):
+                return
+    finally:
+        subscription.close()
