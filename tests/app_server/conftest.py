@@ -88,10 +88,11 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
         *extra: str,
         store: str = ":memory:",
         on_approval: ApprovalCallback | None = None,
+        env: dict[str, str] | None = None,
     ) -> AppServerClient:
         script = write_script(tmp_path, replies if replies is not None else BASH_THEN_FINISH)
         args = ["--scripted-model", str(script), "--store", store, *extra]
-        client = await AppServerClient.spawn(args, on_approval=on_approval, cwd=tmp_path)
+        client = await AppServerClient.spawn(args, on_approval=on_approval, cwd=tmp_path, env=env)
         clients.append(client)
         return client
 

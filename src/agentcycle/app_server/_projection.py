@@ -180,6 +180,8 @@ class TurnProjector:
         if isinstance(event, RunCompleted | RunFailed | RunCancelled):
             return self._terminal(event)
         if isinstance(event, RunStarted):
+            if event.input is None:
+                return [], None  # a durable run resumed (``turn/resume``): no new user input
             text = event.input if isinstance(event.input, str) else ""
             item = self._item(event, "userMessage", "completed", {"text": text})
             return [Emission("item/completed", item, item)], None

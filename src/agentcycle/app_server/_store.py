@@ -332,6 +332,20 @@ class Store:
         """Forget a turn whose run could not start (its number is not reused)."""
         self._write("DELETE FROM turns WHERE turn_id = ?", (turn_id,))
 
+    def reopen_turn(self, turn_id: str, thread_id: str, now: float) -> None:
+        """A turn resumed from its run's checkpoint (``turn/resume``) runs again: its end
+        (a restart's ``failed``) is forgotten, and its thread becomes running."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE turns SET status = 'running', completed_at = NULL, result = '{}'"
+                " WHERE turn_id = ?",
+                (turn_id,),
+            )
+            conn.execute(
+                "UPDATE threads SET status = 'running', updated_at = ? WHERE thread_id = ?",
+                (now, thread_id),
+            )
+
     def set_turn_run(self, turn_id: str, run_id: str) -> None:
         """Record the run answering the turn."""
         self._write("UPDATE turns SET run_id = ? WHERE turn_id = ?", (run_id, turn_id))
@@ -365,6 +379,13 @@ class Store:
         ]
 
     # ------------------------------------------------------------------ items
+
+    def has_item(self, thread_id: str, item_id: str) -> bool:
+        """Whether the thread holds item ``item_id``."""
+        row = self._conn.execute(
+            "SELECT 1 FROM items WHERE thread_id = ? AND item_id = ?", (thread_id, item_id)
+        ).fetchone()
+        return row is not None
 
     def put_item(self, item: dict[str, Any], body: str) -> bool:
         """Store an ``AppItem`` (``body``: its JSON text); ``False``

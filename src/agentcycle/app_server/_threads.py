@@ -31,11 +31,14 @@ from agentcycle.app_server._projection import (
     TurnEnd,
     TurnProjector,
 )
+from agentcycle.app_server._resume import RESPONSE_FIELDS, checkpoint_summary, terminal_end
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
+from agentcycle.errors import CrashLoop, RunLeaseHeld
 from agentcycle.runtime.approval_rules import ApprovalRule, ApprovalRules
 
 if TYPE_CHECKING:
+    from agentcycle.events import RunEvent
     from agentcycle.handle import RunHandle
 
 Reply = tuple[Any, Callable[[], None] | None]
@@ -65,6 +68,9 @@ class _Turn:
     notes: dict[str, ApprovalNote] = field(default_factory=dict)
     """The reason and metadata of each answer, for the ``approval/resolved`` that follows."""
     follow_ups: list[list[dict[str, Any]]] = field(default_factory=list)
+    backlog: list[RunEvent] = field(default_factory=list)
+    """A resumed turn's events logged before the resume: projected first, so the items a
+    killed server never stored are stored and sent once (``_catch_up``)."""
     task: asyncio.Task[None] | None = None
     cancelling: asyncio.Task[None] | None = None
 
@@ -421,8 +427,26 @@ class ThreadService:
         self._fanout.publish(thread_id, "turn/started", started)
         turn.task = asyncio.get_running_loop().create_task(self._pump(turn))
 
+    def _catch_up(self, turn: _Turn) -> None:
+        """Project a resumed turn's logged events: their token usage counts, and the items
+        the thread lacks are stored and sent. Approvals are left out: the restart resolved
+        the ones that were pending, and their run ids no longer reach a live run."""
+        for event in turn.backlog:
+            emissions, _end = turn.projector.project(event)
+            for emission in emissions:
+                item = emission.item
+                if (
+                    item is None
+                    or item["type"] == "approval"
+                    or self._store.has_item(turn.thread_id, item["itemId"])
+                ):
+                    continue
+                self._fanout.publish(turn.thread_id, emission.method, emission.params, item)
+        turn.backlog.clear()
+
     async def _pump(self, turn: _Turn) -> None:
         end: TurnEnd | None = None
+        self._catch_up(turn)
         try:
             async for event in turn.handle.events():
                 emissions, finished = turn.projector.project(event)
@@ -545,16 +569,96 @@ class ThreadService:
             turn.cancelling = asyncio.get_running_loop().create_task(turn.handle.cancel(reason))
 
     async def turn_resume(self, conn: Connection, params: p.TurnResumeParams) -> Reply:
-        """``turn/resume``: durable execution does not exist yet, so no checkpoint does."""
+        """``turn/resume``: continue a turn's durable run from its checkpoint (the key is the
+        turn's ``runId``). Started: the run goes on here and the turn is announced again;
+        existing owner (this server runs it, or a live process holds its lease): its run id
+        and checkpoint, no notification; terminal replay: the run's stored end, no
+        notification."""
         for name in ("thread_id", "turn_id", "checkpoint_key"):
             if not getattr(params, name):
                 raise rpc.invalid_params(f"turn/resume: {name} must not be empty")
         if len(params.checkpoint_key.encode()) > MAX_CHECKPOINT_KEY_BYTES:
             raise rpc.invalid_params("turn/resume: checkpointKey is longer than 512 bytes")
-        turns = {t["turnId"] for t in self._store.turns(params.thread_id)}
-        if params.turn_id not in turns:
-            raise rpc.invalid_params(f"turn/resume: unknown turn {params.turn_id!r}")
-        raise rpc.invalid_params(f"turn/resume: unknown checkpoint {params.checkpoint_key!r}")
+        row = self._thread(params.thread_id)
+        turn_id = params.turn_id
+        stored = next((t for t in self._store.turns(row.thread_id) if t["turnId"] == turn_id), None)
+        if stored is None:
+            raise rpc.invalid_params(f"turn/resume: unknown turn {turn_id!r}")
+        run_id = stored["runId"]
+        status = self._launcher.checkpoint(run_id) if run_id == params.checkpoint_key else None
+        if status is None:
+            raise rpc.invalid_params(f"turn/resume: unknown checkpoint {params.checkpoint_key!r}")
+        scope = {"threadId": row.thread_id, "turnId": turn_id, "runId": run_id}
+        active = self._turns.get(row.thread_id)
+        if active is not None and active.turn_id == turn_id:
+            return {**scope, "status": "running", "checkpoint": checkpoint_summary(status)}, None
+        if status["log_status"] == "terminal":
+            return self._replay(row.thread_id, stored, status), None
+        if status["log_status"] == "waiting":
+            raise rpc.invalid_params(
+                f"turn/resume: {turn_id} is not resumable: its run waits for "
+                f"{status['waiting_for'] or 'the user'}"
+            )
+        if row.archived_at is not None:
+            raise rpc.RpcError(rpc.THREAD_ARCHIVED, "Thread archived")
+        try:
+            turn = await self._resume(conn, row, turn_id, run_id)
+        except RunLeaseHeld:
+            status = self._launcher.checkpoint(run_id) or status
+            return {**scope, "status": "running", "checkpoint": checkpoint_summary(status)}, None
+        except CrashLoop:  # the run failed instead of being taken over once more
+            return self._replay(row.thread_id, stored, self._launcher.checkpoint(run_id)), None
+        # The caller owns the resumed turn (its approvals are asked of it): it hears it.
+        self._fanout.subscribe(conn, row.thread_id)
+        status = self._launcher.checkpoint(run_id) or status
+        result = {**scope, "status": "running", "checkpoint": checkpoint_summary(status)}
+        return result, lambda: self._announce(turn)
+
+    async def _resume(self, owner: Connection, row: ThreadRow, turn_id: str, run_id: str) -> _Turn:
+        """Continue ``run_id`` (waiting out a dead server's lease) as turn ``turn_id``, which
+        runs again."""
+        thread_id = row.thread_id
+        if thread_id in self._turns or thread_id in self._launching:
+            raise rpc.invalid_params("Thread already has an active turn")
+        self._launching.add(thread_id)
+        try:
+            backlog = list(self._launcher.run_events(run_id))
+            approvals = SessionApprovals(self._rules(thread_id))
+            handle = await self._launcher.resume(thread_id, row.cwd, run_id, approvals)
+        except (RunLeaseHeld, CrashLoop):
+            raise
+        except Exception as exc:
+            raise rpc.RpcError(rpc.INTERNAL_ERROR, f"Could not resume the turn: {exc}") from exc
+        finally:
+            self._launching.discard(thread_id)
+        self._store.reopen_turn(turn_id, thread_id, now())
+        notes: dict[str, ApprovalNote] = {}
+        projector = TurnProjector(thread_id, turn_id, notes.get)
+        turn = _Turn(thread_id, turn_id, owner, handle, projector, approvals, notes=notes)
+        turn.backlog = backlog
+        self._turns[thread_id] = turn
+        return turn
+
+    def _replay(
+        self, thread_id: str, stored: dict[str, Any], status: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The terminal-replay result: the end the run's log holds. A turn the restart
+        marked failed while its run had in fact ended takes that end, so ``thread/read``
+        agrees with the answer."""
+        turn_id, run_id = stored["turnId"], stored["runId"]
+        end = terminal_end(thread_id, turn_id, self._launcher.run_events(run_id))
+        if end is None:
+            turn_status, fields = stored["status"], dict(stored["result"])
+        else:
+            turn_status = end.status
+            fields = {key: value for key, value in end.fields.items() if key != "runId"}
+            if (stored["status"], stored["result"]) != (turn_status, fields):
+                self._store.finish_turn(turn_id, turn_status, fields, now())
+        result = {"threadId": thread_id, "turnId": turn_id, "runId": run_id, "status": turn_status}
+        result.update({key: fields[key] for key in RESPONSE_FIELDS if key in fields})
+        if status is not None:
+            result["checkpoint"] = checkpoint_summary(status)
+        return result
 
     async def approval_resolve(self, conn: Connection, params: p.ApprovalResolveParams) -> Reply:
         """``approval/resolve``: the request-style answer to ``approval/request``."""

@@ -3,13 +3,15 @@
     agentcycle app-server --listen stdio|ws://127.0.0.1:PORT
         (--scripted-model FILE | --settings-file FILE --backend NAME --model NAME)
         [--timeout-seconds 90] [--store PATH|:memory:] [--approval-timeout-seconds 30]
-        [--max-queued-requests 100] [--ws-token-file FILE]
+        [--max-queued-requests 100] [--ws-token-file FILE] [--lease-ttl-seconds 15]
     agentcycle app-server schema --out DIR        (alias: generate-json-schema)
     agentcycle app-server generate-ts --out DIR
 
 Settings, store and listener are resolved before stdin is read. Exit codes: 0 clean exit, 2
 configuration or usage error (bad flags, store in use or of an unknown version), 1 runtime
-failure.
+failure. Turns are durable runs logged in a checkpoint store beside the store
+(``PATH.runs.sqlite``; in memory with ``--store :memory:``), so ``turn/resume`` continues a turn
+a killed server left behind.
 """
 
 from __future__ import annotations
@@ -67,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--approval-timeout-seconds", type=float, default=30.0)
     parser.add_argument("--max-queued-requests", type=int, default=100)
+    parser.add_argument(
+        "--lease-ttl-seconds",
+        type=float,
+        default=15.0,
+        help="how long a killed server's runs stay owned before turn/resume may take them over",
+    )
     return parser
 
 
@@ -119,6 +127,7 @@ def _serve(options: argparse.Namespace) -> int:
         return EXIT_USAGE
     if location != MEMORY:
         launcher.sessions = Path(f"{Path(location).expanduser()}.sessions.sqlite")
+        launcher.checkpoints = f"sqlite:///{Path(location).expanduser().resolve()}.runs.sqlite"
     limits = {
         "max_queued_requests": options.max_queued_requests,
         "approval_timeout": options.approval_timeout_seconds,
@@ -168,6 +177,8 @@ def _check(options: argparse.Namespace) -> str | None:
         return "--timeout-seconds must be greater than 0"
     if options.max_queued_requests < 1:
         return "--max-queued-requests must be at least 1"
+    if options.lease_ttl_seconds <= 0:
+        return "--lease-ttl-seconds must be greater than 0"
     return None
 
 
@@ -179,6 +190,7 @@ def _launcher(options: argparse.Namespace) -> SdkLauncher:
         "approval_timeout": options.approval_timeout_seconds,
         "request_timeout": options.timeout_seconds,
         "sessions": None,
+        "lease_ttl": options.lease_ttl_seconds,
     }
     if options.scripted_model:
         model = load_script(Path(options.scripted_model), options.scripted_stream_chunk_chars)

@@ -384,6 +384,16 @@ class AppServerClient:
         params = p.TurnStartParams(thread_id=thread_id, input=items)
         return await self.request("turn/start", params, p.TurnStartResponse)
 
+    async def turn_resume(
+        self, thread_id: str, turn_id: str, checkpoint_key: str
+    ) -> p.TurnResumeResponse:
+        """``turn/resume``: continue the turn's durable run from its checkpoint (the key is
+        the turn's ``runId``)."""
+        params = p.TurnResumeParams(
+            thread_id=thread_id, turn_id=turn_id, checkpoint_key=checkpoint_key
+        )
+        return await self.request("turn/resume", params, p.TurnResumeResponse)
+
     async def turn_steer(
         self, thread_id: str, text: str, *, expected_turn_id: str | None = None
     ) -> p.TurnQueuedResponse:

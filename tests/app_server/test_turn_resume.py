@@ -1,0 +1,149 @@
+"""``turn/resume`` on the durable run log: a turn whose server was killed mid-run continues
+after a restart on the same store, with no event twice and one coherent history; a turn the
+server runs, or whose run ended, answers without a notification; bad requests get -32602."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentcycle.app_server import protocol as p
+from agentcycle.app_server.client import ApprovalAnswer, AppServerClient, AppServerError
+from agentcycle.runtime.durable import durable_events
+from agentcycle.stores.checkpoint_urls import open_checkpoint_store
+from tests.app_server.conftest import BASH_THEN_FINISH, Spawn, ready
+
+LEASE = ("--lease-ttl-seconds", "0.5")
+"""A killed server's runs become resumable half a second after its last heartbeat."""
+
+
+async def _allow(_request: p.ApprovalRequestParams) -> ApprovalAnswer:
+    return {"decision": "allow"}
+
+
+async def _killed_after_cycle_one(spawn: Spawn, store: str) -> None:
+    """Run a turn on a server that kills itself (SIGKILL, ``AGENTCYCLE_CRASHPOINT``) right
+    after cycle 1 (``bash``, allowed) commits."""
+    crash = {"AGENTCYCLE_CRASHPOINT": "after_commit:1"}
+    first = await spawn(None, *LEASE, store=store, env=crash, on_approval=_allow)
+    await first.initialize("tests")
+    await first.thread_start()
+    started = await first.turn_start("thread_1", "say hi")
+    assert started.turn_id == "turn_1"
+    assert await first.process.wait() == -signal.SIGKILL
+
+
+async def _error(client: AppServerClient, params: dict[str, Any]) -> AppServerError:
+    with pytest.raises(AppServerError) as caught:
+        await client.request_raw("turn/resume", params)
+    return caught.value
+
+
+async def test_a_killed_turn_resumes_after_a_restart(spawn: Spawn, tmp_path: Path) -> None:
+    store = str(tmp_path / "app.sqlite")
+    await _killed_after_cycle_one(spawn, store)
+
+    # The restarted server's model answers from cycle 2 on (cycle 1's answer is durable).
+    second = await ready(spawn, BASH_THEN_FINISH[1:], *LEASE, store=store)
+    before = await second.thread_read("thread_1")
+    (cancelled,) = before.turns
+    assert cancelled.status == "failed" and cancelled.run_id is not None
+    run_id = cancelled.run_id
+    resumed = await second.turn_resume("thread_1", "turn_1", run_id)
+    assert (resumed.status, resumed.run_id) == ("running", run_id)
+    assert resumed.checkpoint is not None
+    assert resumed.checkpoint.key == run_id and resumed.checkpoint.cycle_index == 1
+    assert resumed.checkpoint.resume_attempt == 1
+    methods: list[str] = []
+    async for message in second.notifications():
+        methods.append(message.method)
+        if message.method == "turn/started":
+            assert message.params == {
+                "threadId": "thread_1",
+                "turnId": "turn_1",
+                "runId": run_id,
+                "status": "running",
+            }
+        if message.method == "turn/completed":
+            assert message.params["status"] == "completed"
+            assert message.params["finalOutput"] == "done"
+            break
+    assert methods[:2] == ["thread/status/changed", "turn/started"]
+    assert methods[-2:] == ["thread/status/changed", "turn/completed"]
+
+    after = await second.thread_read("thread_1")
+    assert after.thread.status == "idle"
+    (turn,) = after.turns
+    assert (turn.status, turn.run_id, turn.result["finalOutput"]) == ("completed", run_id, "done")
+    ids = [item.item_id for item in after.items]
+    assert len(ids) == len(set(ids)), "an item was delivered twice"
+    kinds = [item.type for item in after.items]
+    assert kinds.count("userMessage") == 1
+    # bash ran once, before the kill; its result reached the thread after the resume.
+    runs = [
+        item
+        for item in after.items
+        if item.type == "toolCall"
+        and item.status == "completed"
+        and item.payload["toolName"] == "bash"
+    ]
+    assert len(runs) == 1 and "hi" in str(runs[0].payload)
+    assert kinds[-1] == "agentMessage"
+
+    # One event stream across both servers: every seq once, in order.
+    checkpoints = open_checkpoint_store(f"sqlite:///{store}.runs.sqlite")
+    try:
+        seqs = [event.seq for event in durable_events(checkpoints, run_id)]
+    finally:
+        checkpoints.close()
+    assert seqs == list(range(1, len(seqs) + 1))
+
+    # Again: the run ended, so the answer is its stored end, and nothing is announced.
+    notified = len(second.received)
+    replay = await second.turn_resume("thread_1", "turn_1", run_id)
+    assert (replay.status, replay.final_output, replay.completion_reason) == (
+        "completed",
+        "done",
+        "tool_finish",
+    )
+    assert replay.checkpoint is not None and replay.checkpoint.terminal_acknowledged
+    assert replay.checkpoint.status == "completed"
+    assert [m for m in second.received[notified:] if "method" in m] == []
+    assert await second.close() == 0
+
+
+async def test_a_turn_the_server_runs_answers_with_its_owner(spawn: Spawn) -> None:
+    client = await ready(spawn)  # bash asks for approval: the turn waits
+    await client.thread_start()
+    await client.turn_start("thread_1", "hi")
+    run_id = (await client.wait_for("turn/started")).params["runId"]
+    await client.wait_for("approval/request")
+    owner = await client.turn_resume("thread_1", "turn_1", run_id)
+    assert (owner.status, owner.run_id) == ("running", run_id)
+    assert owner.checkpoint is not None and owner.checkpoint.key == run_id
+    assert not owner.checkpoint.terminal_acknowledged
+
+
+async def test_turn_resume_refuses_what_it_cannot_resume(spawn: Spawn) -> None:
+    ask = {
+        "content": "",
+        "tool_calls": [{"id": "q", "name": "ask_user", "arguments": {"question": "Which?"}}],
+    }
+    client = await ready(spawn, [ask])
+    await client.thread_start()
+    await client.turn_start("thread_1", "hi")
+    completed = await client.wait_for("turn/completed")
+    assert completed.params["status"] == "interrupted"
+    run_id = completed.params["runId"]
+    scope = {"threadId": "thread_1", "turnId": "turn_1"}
+    waiting = await _error(client, {**scope, "checkpointKey": run_id})
+    assert waiting.code == -32602 and "not resumable" in waiting.message
+    unknown_turn = await _error(client, {**scope, "turnId": "turn_7", "checkpointKey": run_id})
+    assert unknown_turn.code == -32602 and "unknown turn" in unknown_turn.message
+    wrong_key = await _error(client, {**scope, "checkpointKey": "run_other"})
+    assert wrong_key.code == -32602 and "unknown checkpoint" in wrong_key.message
+    missing_thread = await _error(client, {**scope, "threadId": "thread_9", "checkpointKey": "k"})
+    assert missing_thread.code == -32020
