@@ -135,6 +135,7 @@ def test_bad_flags_exit_2(tmp_path: Path) -> None:
     for flags in (
         ["--listen", "tcp://x"],
         ["--approval-timeout-seconds", "0"],
+        ["--lease-ttl-seconds", "0"],
         ["--scripted-model", str(tmp_path / "missing.json")],
         ["--scripted-model", str(script), "--model", "gpt"],
         ["--no-such-flag"],

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentcycle.app_server._projection import TurnEnd, TurnProjector
+from agentcycle.app_server._runtime import TurnLauncher
+from agentcycle.app_server._store import Store, now
 from agentcycle.events import RunEvent
 
 _CHECKPOINT_STATUSES = frozenset(
@@ -54,3 +56,29 @@ def terminal_end(thread_id: str, turn_id: str, events: Iterable[RunEvent]) -> Tu
         if finished is not None:
             end = finished
     return end
+
+
+def replay(
+    store: Store,
+    launcher: TurnLauncher,
+    thread_id: str,
+    stored: dict[str, Any],
+    status: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The terminal-replay result of ``turn/resume`` for ``stored`` (an ``AppTurn``): the end
+    its run's log holds. A turn the restart marked failed while its run had in fact ended
+    takes that end, so ``thread/read`` agrees with the answer."""
+    turn_id, run_id = stored["turnId"], stored["runId"]
+    end = terminal_end(thread_id, turn_id, launcher.run_events(run_id))
+    if end is None:
+        turn_status, fields = stored["status"], dict(stored["result"])
+    else:
+        turn_status = end.status
+        fields = {key: value for key, value in end.fields.items() if key != "runId"}
+        if (stored["status"], stored["result"]) != (turn_status, fields):
+            store.finish_turn(turn_id, turn_status, fields, now())
+    result = {"threadId": thread_id, "turnId": turn_id, "runId": run_id, "status": turn_status}
+    result.update({key: fields[key] for key in RESPONSE_FIELDS if key in fields})
+    if status is not None:
+        result["checkpoint"] = checkpoint_summary(status)
+    return result

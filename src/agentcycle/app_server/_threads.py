@@ -31,7 +31,7 @@ from agentcycle.app_server._projection import (
     TurnEnd,
     TurnProjector,
 )
-from agentcycle.app_server._resume import RESPONSE_FIELDS, checkpoint_summary, terminal_end
+from agentcycle.app_server._resume import checkpoint_summary, replay
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
 from agentcycle.errors import CrashLoop, RunLeaseHeld
@@ -593,7 +593,7 @@ class ThreadService:
         if active is not None and active.turn_id == turn_id:
             return {**scope, "status": "running", "checkpoint": checkpoint_summary(status)}, None
         if status["log_status"] == "terminal":
-            return self._replay(row.thread_id, stored, status), None
+            return replay(self._store, self._launcher, row.thread_id, stored, status), None
         if status["log_status"] == "waiting":
             raise rpc.invalid_params(
                 f"turn/resume: {turn_id} is not resumable: its run waits for "
@@ -607,7 +607,13 @@ class ThreadService:
             status = self._launcher.checkpoint(run_id) or status
             return {**scope, "status": "running", "checkpoint": checkpoint_summary(status)}, None
         except CrashLoop:  # the run failed instead of being taken over once more
-            return self._replay(row.thread_id, stored, self._launcher.checkpoint(run_id)), None
+            return replay(
+                self._store,
+                self._launcher,
+                row.thread_id,
+                stored,
+                self._launcher.checkpoint(run_id),
+            ), None
         # The caller owns the resumed turn (its approvals are asked of it): it hears it.
         self._fanout.subscribe(conn, row.thread_id)
         status = self._launcher.checkpoint(run_id) or status
@@ -638,27 +644,6 @@ class ThreadService:
         turn.backlog = backlog
         self._turns[thread_id] = turn
         return turn
-
-    def _replay(
-        self, thread_id: str, stored: dict[str, Any], status: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        """The terminal-replay result: the end the run's log holds. A turn the restart
-        marked failed while its run had in fact ended takes that end, so ``thread/read``
-        agrees with the answer."""
-        turn_id, run_id = stored["turnId"], stored["runId"]
-        end = terminal_end(thread_id, turn_id, self._launcher.run_events(run_id))
-        if end is None:
-            turn_status, fields = stored["status"], dict(stored["result"])
-        else:
-            turn_status = end.status
-            fields = {key: value for key, value in end.fields.items() if key != "runId"}
-            if (stored["status"], stored["result"]) != (turn_status, fields):
-                self._store.finish_turn(turn_id, turn_status, fields, now())
-        result = {"threadId": thread_id, "turnId": turn_id, "runId": run_id, "status": turn_status}
-        result.update({key: fields[key] for key in RESPONSE_FIELDS if key in fields})
-        if status is not None:
-            result["checkpoint"] = checkpoint_summary(status)
-        return result
 
     async def approval_resolve(self, conn: Connection, params: p.ApprovalResolveParams) -> Reply:
         """``approval/resolve``: the request-style answer to ``approval/request``."""
