@@ -229,7 +229,7 @@ async def test_model_list_and_schema_export(spawn: Spawn) -> None:
     assert json.loads(exported["jsonSchema"]["AppItem"])["title"] == "AppItem"
 
 
-async def test_turn_resume_answers_the_specs_error(spawn: Spawn) -> None:
+async def test_turn_resume_validates_its_params(spawn: Spawn) -> None:
     client = await ready(spawn)
     await client.thread_start()
     for params in [

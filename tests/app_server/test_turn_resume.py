@@ -147,3 +147,32 @@ async def test_turn_resume_refuses_what_it_cannot_resume(spawn: Spawn) -> None:
     assert wrong_key.code == -32602 and "unknown checkpoint" in wrong_key.message
     missing_thread = await _error(client, {**scope, "threadId": "thread_9", "checkpointKey": "k"})
     assert missing_thread.code == -32020
+
+
+async def test_a_turn_killed_during_an_approval_asks_again(spawn: Spawn, tmp_path: Path) -> None:
+    """``kill -9`` while ``bash`` waits for approval: the resumed run asks the resuming
+    client, runs the command once allowed, and finishes."""
+    store = str(tmp_path / "app.sqlite")
+    first = await ready(spawn, None, *LEASE, store=store)
+    await first.thread_start()
+    await first.turn_start("thread_1", "say hi")
+    run_id = (await first.wait_for("turn/started")).params["runId"]
+    await first.wait_for("approval/request")
+    first.process.send_signal(signal.SIGKILL)
+    assert await first.process.wait() == -signal.SIGKILL
+
+    second = await ready(spawn, BASH_THEN_FINISH[1:], *LEASE, store=store, on_approval=_allow)
+    resumed = await second.turn_resume("thread_1", "turn_1", run_id)
+    assert resumed.status == "running"
+    completed = await second.wait_for("turn/completed")
+    assert (completed.params["status"], completed.params["finalOutput"]) == ("completed", "done")
+    snapshot = await second.thread_read("thread_1")
+    ran = [
+        item
+        for item in snapshot.items
+        if item.type == "toolCall"
+        and item.status == "completed"
+        and item.payload["toolName"] == "bash"
+    ]
+    assert len(ran) == 1
+    assert [t.status for t in snapshot.turns] == ["completed"]
