@@ -248,7 +248,7 @@ class ShellSession:
                 status_write,
                 argv,
                 max_processes=max_processes,
-                cgroup_procs=cgroup.procs_file if cgroup is not None else "",
+                cgroup_join=cgroup.join_file if cgroup is not None else "",
                 confine_code=confine_code,
             )
         try:

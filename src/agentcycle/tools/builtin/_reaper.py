@@ -56,7 +56,7 @@ if command == 0:
     try:
         if cgroup:
             with open(cgroup, "w") as handle:
-                handle.write(str(os.getpid()))
+                handle.write("0")  # this process: see _confine on why not its pid
         if nproc:
             import resource
 
@@ -134,12 +134,13 @@ def helper_argv(
     argv: Sequence[str],
     *,
     max_processes: int = 0,
-    cgroup_procs: str = "",
+    cgroup_join: str = "",
     confine_code: str = "",
 ) -> list[str]:
     """The argument vector that runs ``argv`` under the helper, which reports its exit code
     on ``status_fd``. With ``max_processes`` the command starts with that ``RLIMIT_NPROC``;
-    with ``cgroup_procs`` it first joins that cgroup (the file is its ``cgroup.procs``); with
+    with ``cgroup_join`` it first joins that cgroup by writing ``0`` (itself, single-threaded)
+    to that file (``PidsCgroup.join_file``); with
     ``confine_code`` the helper's child runs that Python source just before it executes
     ``argv`` (the Landlock sandbox: a failure there kills the command, never runs it
     unconfined)."""
@@ -152,7 +153,7 @@ def helper_argv(
         repr(HELPER_GRACE_SECONDS),
         str(status_fd),
         str(max_processes),
-        cgroup_procs,
+        cgroup_join,
         confine_code,
         *argv,
     ]
