@@ -268,7 +268,10 @@ def _small_buffer_socket(url: str) -> socket.socket:
 async def test_a_client_that_falls_behind_is_closed_1013_and_others_go_on(
     ws_server: StartServer,
 ) -> None:
-    chars = 8000  # streamed one character per delta: far more than 1024 messages
+    # Streamed one character per delta: about twice what the slow client's queue (1,024
+    # messages) and its kernel buffers hold, while the reader, which keeps reading, may fall
+    # behind a fast server by half before it would be cut off too.
+    chars = 4000
     reply = {
         "content": "x" * chars,
         "tool_calls": [{"id": "c1", "name": "task_finish", "arguments": {"message": "done"}}],
