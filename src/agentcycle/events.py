@@ -75,6 +75,10 @@ class EventOrigin:
         return f"{self.id_prefix}{seq}"
 
 
+UNSTAMPED = EventOrigin(run_id="", trace_id="")
+"""The origin of an event built and not yet published (the bus sets the real one)."""
+
+
 @dataclass(slots=True, kw_only=True)
 class RunEvent:
     """The envelope shared by every event type.
@@ -94,9 +98,11 @@ class RunEvent:
     # A class constant, not a slot: every event this build makes or reads is this version
     # (``parse_event`` rejects others), and a slot would cost 8 bytes on every event kept.
     version: ClassVar[int] = EVENT_VERSION
-    origin: EventOrigin
-    seq: int
-    created_at: float
+    # The envelope: stamped by the bus that publishes the event (``EventBus.publish``), so the
+    # loop builds an event from its payload alone. ``parse_event`` requires all three.
+    origin: EventOrigin = UNSTAMPED
+    seq: int = 0
+    created_at: float = 0.0
     cycle_index: int | None = None
     metadata: dict[str, Any] | None = None
 
@@ -181,6 +187,8 @@ _ORIGIN_FIELDS = (
     "agent_name",
 )
 """The wire fields an event reads from its origin."""
+
+_WIRE_ENVELOPE = (*_ORIGIN_FIELDS, "seq", "created_at")
 
 
 # --------------------------------------------------------------------------- run lifecycle
@@ -785,9 +793,12 @@ def parse_event(data: dict[str, Any]) -> RunEvent:
     fields = {key: value for key, value in data.items() if key not in ("type", "version")}
     if "origin" in fields:  # not a wire field: the identity sits flat in the object
         raise ValueError("unknown event field 'origin'")
-    identity = {key: fields.pop(key) for key in _ORIGIN_FIELDS if key in fields}
-    origin = _identity_adapter().validate_python(identity).origin()
-    event: RunEvent = _adapter(cls).validate_python({**fields, "origin": origin})
+    identity = {key: fields.pop(key) for key in _WIRE_ENVELOPE if key in fields}
+    envelope = _identity_adapter().validate_python(identity)
+    origin = envelope.origin()
+    event: RunEvent = _adapter(cls).validate_python(
+        {**fields, "origin": origin, "seq": envelope.seq, "created_at": envelope.created_at}
+    )
     # An id of the form every bus writes (prefix + seq) reads back as the emitted origin did,
     # so the event compares equal to the one that was stored.
     literal, suffix = origin.event_id or "", str(event.seq)
@@ -798,11 +809,14 @@ def parse_event(data: dict[str, Any]) -> RunEvent:
 
 @dataclass(frozen=True, slots=True)
 class _WireIdentity:
-    """The identity fields of an event's flat JSON object (``event_id`` as written)."""
+    """The envelope fields of an event's flat JSON object (``event_id`` as written): the
+    identity its origin holds, and the ``seq`` and ``created_at`` every event must carry."""
 
     event_id: str
     run_id: str
     trace_id: str
+    seq: int
+    created_at: float
     session_id: str | None = None
     parent_run_id: str | None = None
     parent_event_id: str | None = None

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 
 from agentcycle import Agent, Runner
 from agentcycle.errors import UnsupportedVersionError
-from agentcycle.events import RunEvent, parse_event
+from agentcycle.events import CycleStarted, RunEvent, parse_event
 from agentcycle.runtime._model_call import PROGRESS_STEP_CHARS
+from agentcycle.runtime.event_bus import EventBus
 from agentcycle.testing import ScriptedModel, call_tool, reply
 
 
@@ -143,6 +144,22 @@ async def test_a_malformed_envelope_is_rejected() -> None:
         parse_event(wire | {"run_id": 7})
     with pytest.raises(ValueError, match="origin"):
         parse_event(wire | {"origin": {"run_id": "r", "trace_id": "t"}})
+    # The bus stamps seq and created_at on what it publishes; a stored event must carry both.
+    for key in ("seq", "created_at"):
+        with pytest.raises(ValidationError, match=key):
+            parse_event({k: v for k, v in wire.items() if k != key})
+
+
+def test_publish_stamps_the_envelope_in_order() -> None:
+    bus = EventBus(run_id="run_x", trace_id="trace_x", agent_name="ops")
+    first = bus.publish(CycleStarted(cycle_index=1))
+    second = bus.emit(CycleStarted, cycle_index=2)
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.run_id == "run_x" and first.agent_name == "ops"
+    assert 0 < first.created_at <= second.created_at
+    assert first.event_id != second.event_id
+    assert bus.backlog == [first, second]
+    assert parse_event(first.to_dict()) == first
 
 
 def test_unknown_event_version_is_rejected() -> None:

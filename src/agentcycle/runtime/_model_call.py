@@ -201,12 +201,13 @@ class _DeltaEvents:
                 arguments_chars=written,
             )
         elif isinstance(item, ToolCallStartDelta):
-            bus.emit(
-                ModelToolCallStarted,
-                cycle_index=index,
-                tool_call_id=item.id,
-                tool_name=item.name,
-                tool_call_index=item.index,
+            bus.publish(
+                ModelToolCallStarted(
+                    cycle_index=index,
+                    tool_call_id=item.id,
+                    tool_name=item.name,
+                    tool_call_index=item.index,
+                )
             )
         elif isinstance(item, ReasoningTextDelta):
             bus.emit(ReasoningDelta, cycle_index=index, delta=item.text)

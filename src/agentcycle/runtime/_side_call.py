@@ -87,7 +87,17 @@ async def stream_call(
         "backend": model.backend,
         "model": model.name,
     }
-    bus.emit(ModelCallStarted, cycle_index=index, **ids)
+    # The first attempt's event is built field by field (``publish``): one per cycle.
+    bus.publish(
+        ModelCallStarted(
+            cycle_index=index,
+            call_id=ids["call_id"],
+            operation_id=ids["operation_id"],
+            operation=operation,
+            backend=ids["backend"],
+            model=ids["model"],
+        )
+    )
     response: ModelResponse | None = None
     try:
         async for item in model.stream(request):
@@ -124,7 +134,18 @@ async def stream_call(
         emit_call_failed(bus, index, ids, error, retryable=False)
         raise error
     usage = priced(response.usage, price)
-    bus.emit(ModelCallCompleted, cycle_index=index, usage=usage, **ids)
+    bus.publish(
+        ModelCallCompleted(
+            cycle_index=index,
+            usage=usage,
+            call_id=ids["call_id"],
+            operation_id=ids["operation_id"],
+            attempt=ids["attempt"],
+            operation=operation,
+            backend=ids["backend"],
+            model=ids["model"],
+        )
+    )
     return response, usage, ids["operation_id"], ids["attempt"]
 
 

@@ -122,11 +122,18 @@ class EventBus:
         self._listeners.append(listener)
 
     def emit(self, event_type: type[E], *, cycle_index: int | None = None, **payload: Any) -> E:
-        """Build an event of ``event_type`` with this run's envelope and publish it."""
+        """Build an event of ``event_type`` from its payload and publish it."""
+        return self.publish(event_type(cycle_index=cycle_index, **payload))
+
+    def publish(self, event: E) -> E:
+        """Stamp a new, unpublished event with this run's envelope (origin, the next ``seq``,
+        the time) and publish it. The loop's per-cycle events come this way: built with their
+        fields as keywords, they skip the packing of ``emit``'s keyword arguments, about
+        half the cost of an event."""
         seq = self._seq = self._seq + 1
-        event = event_type(
-            origin=self._origin, seq=seq, created_at=_now(), cycle_index=cycle_index, **payload
-        )
+        event.origin = self._origin
+        event.seq = seq
+        event.created_at = _now()
         # ``_publish`` inlined: a loop emits about nine events a cycle.
         self._backlog.append(event)
         for listener in self._listeners:

@@ -306,7 +306,7 @@ class CycleLoop:
             todos_before = env.tool_state.todos
             durable = env.durable
             if durable is None or not durable.resumes_cycle(index):
-                self._bus.emit(CycleStarted, cycle_index=index)
+                self._bus.publish(CycleStarted(cycle_index=index))
             self._tools.apply_steering(index)
             if hooks is not None:
                 await hooks.before_cycle(index)
@@ -376,11 +376,12 @@ class CycleLoop:
             self._last_text = response.text
         if not emit:
             return
-        self._bus.emit(
-            AssistantMessageEvent,
-            cycle_index=index,
-            text=response.text,
-            tool_calls=[ToolCallRef(id=c.id, name=c.name) for c in response.tool_calls],
+        self._bus.publish(
+            AssistantMessageEvent(
+                cycle_index=index,
+                text=response.text,
+                tool_calls=[ToolCallRef(id=c.id, name=c.name) for c in response.tool_calls],
+            )
         )
 
     async def _resume(self, work: ResumeWork, index: int) -> LoopOutcome | None:

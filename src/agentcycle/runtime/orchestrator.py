@@ -314,13 +314,14 @@ class ToolOrchestrator:
         server = tool.server if isinstance(tool, MCPTool) else None
         if server is not None:
             self._servers[call.id] = server
-        self._bus.emit(
-            ToolCallPlanned,
-            cycle_index=cycle_index,
-            tool_call_id=call.id,
-            tool_name=call.name,
-            arguments=arguments if arguments is not None else call.arguments,
-            server=server,
+        self._bus.publish(
+            ToolCallPlanned(
+                cycle_index=cycle_index,
+                tool_call_id=call.id,
+                tool_name=call.name,
+                arguments=arguments if arguments is not None else call.arguments,
+                server=server,
+            )
         )
         if refusal is None and tool is None:
             refusal = ToolResult.error(
@@ -475,13 +476,14 @@ class ToolOrchestrator:
         if self._budget is not None:
             self._budget.count_tool_call(tool.name)
         self._open[call.id] = (p.started, True)
-        self._bus.emit(
-            ToolCallStarted,
-            cycle_index=cycle_index,
-            tool_call_id=call.id,
-            tool_name=call.name,
-            arguments=arguments,
-            server=self._servers.get(call.id),
+        self._bus.publish(
+            ToolCallStarted(
+                cycle_index=cycle_index,
+                tool_call_id=call.id,
+                tool_name=call.name,
+                arguments=arguments,
+                server=self._servers.get(call.id),
+            )
         )
         ledger = self._ledger  # a durable run's: intent and result records around the call
         settled = (
@@ -568,19 +570,20 @@ class ToolOrchestrator:
     ) -> ToolCallOutcome:
         self._open.pop(call.id, None)
         outcome = self._done[call.id] = ToolCallOutcome(call, result, executed)
-        self._bus.emit(
-            ToolCallCompleted,
-            cycle_index=cycle_index,
-            tool_call_id=call.id,
-            tool_name=call.name,
-            status=_STATUS_VALUES[result.status],
-            directive=_FLOW_VALUES[result.flow],
-            error_code=result.error_code,
-            execution_started=executed,
-            duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
-            server=self._servers.pop(call.id, None),
-            # Built once, from the result as bounded for the model.
-            result_preview=result_preview(result.content, run_host_secrets(self._scope)),
+        self._bus.publish(
+            ToolCallCompleted(
+                cycle_index=cycle_index,
+                tool_call_id=call.id,
+                tool_name=call.name,
+                status=_STATUS_VALUES[result.status],
+                directive=_FLOW_VALUES[result.flow],
+                error_code=result.error_code,
+                execution_started=executed,
+                duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
+                server=self._servers.pop(call.id, None),
+                # Built once, from the result as bounded for the model.
+                result_preview=result_preview(result.content, run_host_secrets(self._scope)),
+            )
         )
         return outcome
 
