@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agentcycle.agent import Agent
@@ -226,12 +226,9 @@ class Runner:
         config: RunConfig | None = None,
     ) -> RunResult:
         """``start_resumed`` and wait for the result."""
-        handle = await self._start_resumed(agent, state, input, approvals, config, live=False)
-        try:
-            return await handle.result()
-        except asyncio.CancelledError:
-            await handle.cancel("caller cancelled")
-            raise
+        return await _result_of(
+            await self._start_resumed(agent, state, input, approvals, config, live=False)
+        )
 
     @_ClassOrInstance
     def resume_sync(
@@ -245,15 +242,9 @@ class Runner:
     ) -> RunResult:
         """``resume`` from synchronous code."""
         _require_no_running_loop("resume_sync")
-
-        async def resume_on_private_loop() -> RunResult:
-            handle = await self._start_resumed(agent, state, input, approvals, config, live=False)
-            try:
-                return await handle.result()
-            finally:
-                await handle.release_model_clients()
-
-        return asyncio.run(resume_on_private_loop())
+        return _run_on_private_loop(
+            lambda: self._start_resumed(agent, state, input, approvals, config, live=False)
+        )
 
     @_ClassOrInstance
     async def start_resumed_run(
@@ -312,14 +303,11 @@ class Runner:
         config: RunConfig | None = None,
     ) -> RunResult:
         """``start_resumed_run`` and wait for the result."""
-        handle = await self._start_resumed_run(
-            agent, run_id, input, approvals, resolutions, config, live=False
+        return await _result_of(
+            await self._start_resumed_run(
+                agent, run_id, input, approvals, resolutions, config, live=False
+            )
         )
-        try:
-            return await handle.result()
-        except asyncio.CancelledError:
-            await handle.cancel("caller cancelled")
-            raise
 
     @_ClassOrInstance
     async def submit(
@@ -371,26 +359,13 @@ class Runner:
     @_ClassOrInstance
     async def run(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:
         """Run to the end and return the result."""
-        handle = await self._start(agent, input, config, live=False)
-        try:
-            return await handle.result()
-        except asyncio.CancelledError:
-            await handle.cancel("caller cancelled")
-            raise
+        return await _result_of(await self._start(agent, input, config, live=False))
 
     @_ClassOrInstance
     def run_sync(self, agent: Agent, input: Any, *, config: RunConfig | None = None) -> RunResult:
         """Run to the end from synchronous code (not from inside a running event loop)."""
         _require_no_running_loop("run_sync")
-
-        async def run_on_private_loop() -> RunResult:
-            handle = await self._start(agent, input, config, live=False)
-            try:
-                return await handle.result()
-            finally:
-                await handle.release_model_clients()
-
-        return asyncio.run(run_on_private_loop())
+        return _run_on_private_loop(lambda: self._start(agent, input, config, live=False))
 
     @_ClassOrInstance
     async def stream(
@@ -460,6 +435,29 @@ class Runner:
             if thread.is_alive() and loop_box and task_box:
                 loop_box[0].call_soon_threadsafe(task_box[0].cancel)
             thread.join()
+
+
+async def _result_of(handle: RunHandle) -> RunResult:
+    """The run's result; a caller cancelled while waiting cancels the run too."""
+    try:
+        return await handle.result()
+    except asyncio.CancelledError:
+        await handle.cancel("caller cancelled")
+        raise
+
+
+def _run_on_private_loop(start: Callable[[], Awaitable[RunHandle]]) -> RunResult:
+    """Start a run on a new event loop in this thread, wait for its result, and release its
+    model clients before the loop closes."""
+
+    async def body() -> RunResult:
+        handle = await start()
+        try:
+            return await handle.result()
+        finally:
+            await handle.release_model_clients()
+
+    return asyncio.run(body())
 
 
 def _run_bus(compiled: CompiledRun) -> EventBus:
