@@ -18,13 +18,11 @@ HTTP clients and stops the thread.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
+from agentcycle._loop_thread import LoopThread
 from agentcycle.errors import ConfigurationError, EventStoreWriteError
 from agentcycle.events import RunEvent
 from agentcycle.runtime.approvals import ApprovalDecision
@@ -36,8 +34,6 @@ if TYPE_CHECKING:
     from agentcycle.result import RunResult
     from agentcycle.state import RunState
 
-_T = TypeVar("_T")
-
 
 class SyncRunHandle:
     """A started run, for synchronous code. Mirrors ``RunHandle``; blocking calls take an
@@ -46,17 +42,18 @@ class SyncRunHandle:
     def __init__(self, start: Callable[[], Awaitable[RunHandle]]) -> None:
         """Start a worker thread with its own event loop and the run on it (``start`` builds
         the ``RunHandle`` there). Configuration errors are raised here, in the caller."""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._serve, name="agentcycle-sync-handle", daemon=True
+        # Waits are not shielded: the handle's own methods shield what must go on (the run),
+        # and a cancelled wait frees what it waited on (an events() subscription closed next).
+        self._thread = LoopThread(
+            name="agentcycle-sync-handle",
+            owner="SyncRunHandle",
+            closed_error=ConfigurationError,
+            shield_work=False,
         )
-        self._closed = False
-        self._lock = threading.Lock()
-        self._thread.start()
         try:
-            self._handle = self._submit(start)
+            self._handle = self._thread.submit(start)
         except BaseException:
-            self._stop()
+            self._thread.stop()
             raise
 
     # ------------------------------------------------------------------ RunHandle's surface
@@ -76,16 +73,16 @@ class SyncRunHandle:
         call is an independent, lossless subscriber, as with ``RunHandle.events`` (one that is
         still reading when another thread closes the handle gets the rest of the stream)."""
         subscription = self._handle.events(since_seq)
-        began_open = not self._closed
+        began_open = not self._thread.stopped
         last: RunEvent | None = None
         try:
             while True:
                 try:
-                    last = self._submit(lambda: anext(subscription))
+                    last = self._thread.submit(lambda: anext(subscription))
                 except StopAsyncIteration:
                     return
                 except ConfigurationError:
-                    if not (began_open and self._closed):
+                    if not (began_open and self._thread.stopped):
                         raise
                     # Closed by another thread while this one read: the run has ended, so
                     # the rest of the stream is the bus's final backlog.
@@ -95,32 +92,32 @@ class SyncRunHandle:
         finally:
             # A closed handle already closed every subscription (with its loop).
             with contextlib.suppress(ConfigurationError):
-                self._submit(subscription.aclose)  # type: ignore[attr-defined]
+                self._thread.submit(subscription.aclose)  # type: ignore[attr-defined]
 
     def done(self) -> bool:
         """True once the run reached a terminal state."""
-        return self._call(self._handle.done)
+        return self._thread.call(self._handle.done)
 
     def state(self) -> RunState:
         """The run's state so far (spec and committed cycles)."""
-        return self._call(self._handle.state)
+        return self._thread.call(self._handle.state)
 
     def steer(self, text: str) -> None:
         """Add a user message at the next model call (see ``RunHandle.steer``)."""
-        self._call(lambda: self._handle.steer(text))
+        self._thread.call(lambda: self._handle.steer(text))
 
     def approve(self, request_id: str, decision: ApprovalDecision | str) -> None:
         """Decide a pending approval request (see ``RunHandle.approve``); raises ``KeyError``
         for a request that is not waiting."""
-        self._call(lambda: self._handle.approve(request_id, decision))
+        self._thread.call(lambda: self._handle.approve(request_id, decision))
 
     def cancel(self, reason: str = "cancelled by host", timeout: float | None = None) -> None:
         """Cancel the run (idempotent) and wait until it has ended."""
-        self._submit(lambda: self._handle.cancel(reason), timeout)
+        self._thread.submit(lambda: self._handle.cancel(reason), timeout)
 
     def result(self, timeout: float | None = None) -> RunResult:
         """Wait for the run to end and return its result (see ``RunHandle.result``)."""
-        return self._submit(self._handle.result, timeout)
+        return self._thread.submit(self._handle.result, timeout)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -128,14 +125,12 @@ class SyncRunHandle:
         """Cancel the run if it is still going, close its models' HTTP clients and stop the
         worker thread (idempotent). Events already read stay valid; the handle answers no
         further calls."""
-        if self._closed:
+        if self._thread.stopped:
             return
         try:
-            self._submit(self._shutdown)
+            self._thread.submit(self._shutdown)
         finally:
-            with self._lock:
-                self._closed = True
-            self._stop()
+            self._thread.stop()
 
     def __enter__(self) -> SyncRunHandle:
         return self
@@ -162,37 +157,6 @@ class SyncRunHandle:
                 return backlog[i + 1 :]
         return []
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_forever()
-        finally:
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            self._loop.close()
-
-    def _submit(self, work: Callable[[], Awaitable[_T]], timeout: float | None = None) -> _T:
-        """Await ``work()`` on the run's loop and return its answer (or raise its error)."""
-        with self._lock:  # never schedules work after close() stopped the loop (it would hang)
-            if self._closed:
-                raise ConfigurationError("this SyncRunHandle is closed")
-            future: Future[_T] = asyncio.run_coroutine_threadsafe(_awaited(work), self._loop)
-        try:
-            return future.result(timeout)
-        except BaseException:
-            # A timeout or Ctrl+C stops the waiting, never the run (waits are shielded there);
-            # the wait is cancelled first so that what it waited on (an events() subscription
-            # closed next) is free again.
-            future.cancel()
-            raise
-
-    def _call(self, fn: Callable[[], _T]) -> _T:
-        """Run ``fn`` on the run's loop thread (the handle's state belongs to that thread)."""
-
-        async def on_loop() -> _T:
-            return fn()
-
-        return self._submit(on_loop)
-
     async def _shutdown(self) -> None:
         handle = self._handle
         if not handle.done():
@@ -200,11 +164,3 @@ class SyncRunHandle:
         with contextlib.suppress(EventStoreWriteError):  # result() reports it
             await handle.flush_events()
         await handle.release_model_clients()
-
-    def _stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-
-
-async def _awaited(work: Callable[[], Awaitable[_T]]) -> _T:
-    return await work()

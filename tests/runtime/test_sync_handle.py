@@ -161,7 +161,7 @@ def _interrupt_main_thread_once_it_waits_on_the_run() -> None:
         while frame is not None:
             names.append(frame.f_code.co_name)
             frame = frame.f_back
-        if names and names[0] == "wait" and "_submit" in names:
+        if names and names[0] == "wait" and "submit" in names:
             signal.pthread_kill(main, signal.SIGINT)
             return
         time.sleep(0.005)  # polling the main thread's stack, with a deadline
