@@ -176,3 +176,92 @@ async def test_a_turn_killed_during_an_approval_asks_again(spawn: Spawn, tmp_pat
     ]
     assert len(ran) == 1
     assert [t.status for t in snapshot.turns] == ["completed"]
+
+
+APPEND_THEN_FINISH = [
+    {
+        "content": "",
+        "tool_calls": [
+            {"id": "call_1", "name": "bash", "arguments": {"command": "echo ran >> ran.txt"}}
+        ],
+    },
+    BASH_THEN_FINISH[1],
+]
+"""A turn whose ``bash`` call leaves a trace: one line in ``ran.txt`` per execution."""
+
+
+async def test_a_turn_killed_mid_tool_ends_interrupted_with_its_interruption(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    """``kill -9`` after ``bash`` (non-idempotent) ran but before its result was durable:
+    the resumed run cannot know whether it acted, so it does not run it again; the turn
+    completes ``interrupted`` with the call as its ``interruption``, and says so again on
+    every later ``turn/resume``, on ``thread/read`` and after a restart."""
+    store = str(tmp_path / "app.sqlite")
+    crash = {"AGENTCYCLE_CRASHPOINT": "mid_tool:1"}
+    first = await spawn(APPEND_THEN_FINISH, *LEASE, store=store, env=crash, on_approval=_allow)
+    await first.initialize("tests")
+    await first.thread_start()
+    await first.turn_start("thread_1", "append a line")
+    assert await first.process.wait() == -signal.SIGKILL
+    assert (tmp_path / "ran.txt").read_text() == "ran\n"
+
+    second = await ready(spawn, [], *LEASE, store=store, on_approval=_allow)
+    run_id = (await second.thread_read("thread_1")).turns[0].run_id
+    assert run_id is not None
+    started = await second.turn_resume("thread_1", "turn_1", run_id)
+    assert (started.status, started.interruption) == ("running", None)
+    completed = (await second.wait_for("turn/completed")).params
+    checkpoint = {
+        "key": run_id,
+        "resumeAttempt": 1,
+        "cycleIndex": 0,
+        "status": "reconciliation_required",
+        "terminalAcknowledged": False,
+    }
+    interruption = {
+        "reason": "bash may have run before the run was interrupted; its outcome is unknown",
+        "operationId": "call_1",
+        "operationKind": "tool",
+        "cycleIndex": 1,
+        "risk": "duplicate_side_effect",
+        "idempotencySupport": "unsupported",
+    }
+    # No completionReason, no error, no tokenUsage or budget fields (§7).
+    assert completed == {
+        "threadId": "thread_1",
+        "turnId": "turn_1",
+        "status": "interrupted",
+        "runId": run_id,
+        "checkpoint": checkpoint,
+        "interruption": interruption,
+    }
+    assert (tmp_path / "ran.txt").read_text() == "ran\n", "bash ran again"
+    kinds = [m["method"] for m in second.received if m.get("method")]
+    assert "error/warning" not in kinds
+
+    snapshot = await second.thread_read("thread_1")
+    assert snapshot.thread.status == "idle"
+    (turn,) = snapshot.turns
+    assert turn.status == "interrupted" and turn.completed_at is not None
+    assert turn.result == {"checkpoint": checkpoint, "interruption": interruption}
+
+    async def replayed(client: AppServerClient) -> None:
+        notified = len(client.received)
+        again = await client.turn_resume("thread_1", "turn_1", run_id)
+        assert again.model_dump(by_alias=True, exclude_none=True) == {
+            "threadId": "thread_1",
+            "turnId": "turn_1",
+            "runId": run_id,
+            "status": "interrupted",
+            "checkpoint": checkpoint,
+            "interruption": interruption,
+        }
+        assert [m for m in client.received[notified:] if "method" in m] == []
+
+    await replayed(second)
+    assert await second.close() == 0
+    third = await ready(spawn, [], *LEASE, store=store)
+    assert [t.status for t in (await third.thread_read("thread_1")).turns] == ["interrupted"]
+    await replayed(third)
+    assert (tmp_path / "ran.txt").read_text() == "ran\n"

@@ -74,8 +74,8 @@ class TurnService:
         """``turn/resume``: continue a turn's durable run from its checkpoint (the key is the
         turn's ``runId``). Started: the run goes on here and the turn is announced again;
         existing owner (this server runs it, or a live process holds its lease): its run id
-        and checkpoint, no notification; terminal replay: the run's stored end, no
-        notification."""
+        and checkpoint, no notification; terminal replay (the run ended, or waits for a
+        reconciliation): the run's stored end, no notification."""
         for name in ("thread_id", "turn_id", "checkpoint_key"):
             if not getattr(params, name):
                 raise rpc.invalid_params(f"turn/resume: {name} must not be empty")
@@ -94,7 +94,9 @@ class TurnService:
         active = self._runs.live.get(row.thread_id)
         if active is not None and active.turn_id == turn_id:
             return {**scope, "status": "running", "checkpoint": checkpoint_summary(status)}, None
-        if status["log_status"] == "terminal":
+        if status["log_status"] == "terminal" or status["waiting_for"] == "reconciliation":
+            # A run waiting for a reconciliation cannot go on here (the protocol has no way
+            # to say what the call did): its turn ended interrupted, and that is the answer.
             return replay(self._store, self._launcher, row.thread_id, stored, status), None
         if status["log_status"] == "waiting":
             raise rpc.invalid_params(

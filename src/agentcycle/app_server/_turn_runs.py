@@ -5,6 +5,7 @@ the projector (``_projection``) into ``Delivery``, and ending the turn when the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -14,6 +15,7 @@ from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._delivery import Delivery
 from agentcycle.app_server._live_turn import LiveTurn, input_text
 from agentcycle.app_server._projection import ApprovalNote, TurnEnd, TurnProjector
+from agentcycle.app_server._resume import reconciliation_fields
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
 from agentcycle.errors import CrashLoop, RunLeaseHeld
@@ -152,6 +154,8 @@ class TurnRuns:
 
     async def _finish(self, turn: LiveTurn, end: TurnEnd) -> None:
         thread_id = turn.thread_id
+        if end.reconciliation:
+            end = await self._reconciliation_end(turn, end)
         self.delivery.resolve_leftovers(turn, "turn ended")
         result = {key: value for key, value in end.fields.items() if key != "runId"}
         self._store.finish_turn(turn.turn_id, end.status, result, now())
@@ -170,6 +174,16 @@ class TurnRuns:
         except Exception as exc:  # closing an HTTP client must not hide the turn's end
             print(f"agentcycle app-server: closing model clients failed: {exc!r}", file=sys.stderr)
         self._follow_up(turn, end, row)
+
+    async def _reconciliation_end(self, turn: LiveTurn, end: TurnEnd) -> TurnEnd:
+        """``end`` with the ``checkpoint`` and ``interruption`` of the run's log, read once
+        the run is over (its ``waiting`` record is written after its terminal event)."""
+        with contextlib.suppress(Exception):  # its events said how it ended; that stands
+            await turn.handle.result()
+        status = self._launcher.checkpoint(turn.handle.run_id)
+        if status is None:
+            return end
+        return TurnEnd(end.status, {**end.fields, **reconciliation_fields(status)}, True)
 
     def _follow_up(self, turn: LiveTurn, end: TurnEnd, row: ThreadRow | None) -> None:
         if not turn.follow_ups:
