@@ -4,7 +4,9 @@ server runs, or whose run ended, answers without a notification; bad requests ge
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from tests.app_server.conftest import BASH_THEN_FINISH, Spawn, ready
 
 LEASE = ("--lease-ttl-seconds", "0.5")
 """A killed server's runs become resumable half a second after its last heartbeat."""
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _allow(_request: p.ApprovalRequestParams) -> ApprovalAnswer:
@@ -125,6 +129,61 @@ async def test_a_turn_the_server_runs_answers_with_its_owner(spawn: Spawn) -> No
     assert (owner.status, owner.run_id) == ("running", run_id)
     assert owner.checkpoint is not None and owner.checkpoint.key == run_id
     assert not owner.checkpoint.terminal_acknowledged
+
+
+async def test_a_run_another_live_process_owns_answers_with_its_owner(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    """A second process (``lease_holder``) took the killed turn's run and keeps its lease
+    alive: ``turn/resume`` answers with the run, ``running``, and its checkpoint, and the
+    server announces nothing. Once the holder gives the run up, the turn resumes here."""
+    store = str(tmp_path / "app.sqlite")
+    await _killed_after_cycle_one(spawn, store)
+    second = await ready(spawn, BASH_THEN_FINISH[1:], *LEASE, store=store)
+    run_id = (await second.thread_read("thread_1")).turns[0].run_id
+    assert run_id is not None
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.app_server.lease_holder",
+        f"sqlite:///{store}.runs.sqlite",
+        run_id,
+        "3000",  # renewed every 0.75 s: it never lapses while the holder lives
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert (await holder.stdout.readline()).decode() == "HELD 2\n"
+        notified = len(second.received)
+        owned = await second.turn_resume("thread_1", "turn_1", run_id)
+        assert owned.model_dump(by_alias=True, exclude_none=True) == {
+            "threadId": "thread_1",
+            "turnId": "turn_1",
+            "runId": run_id,
+            "status": "running",
+            "checkpoint": {
+                "key": run_id,
+                "resumeAttempt": 1,
+                "cycleIndex": 1,
+                "status": "running",
+                "terminalAcknowledged": False,
+            },
+        }
+        snapshot = await second.thread_read("thread_1")  # after anything the resume sent
+        assert [m for m in second.received[notified:] if "method" in m] == []
+        assert [t.status for t in snapshot.turns] == ["failed"]
+        assert snapshot.thread.status == "idle"
+    finally:
+        holder.stdin.close()
+        assert await holder.wait() == 0
+    assert await holder.stdout.read() == b"", "the holder lost its lease"
+
+    resumed = await second.turn_resume("thread_1", "turn_1", run_id)
+    assert resumed.status == "running"
+    completed = await second.wait_for("turn/completed")
+    assert (completed.params["status"], completed.params["finalOutput"]) == ("completed", "done")
 
 
 async def test_turn_resume_refuses_what_it_cannot_resume(spawn: Spawn) -> None:
