@@ -97,13 +97,8 @@ async def test_a_killed_turn_resumes_after_a_restart(spawn: Spawn, tmp_path: Pat
     assert len(runs) == 1 and "hi" in str(runs[0].payload)
     assert kinds[-1] == "agentMessage"
 
-    # One event stream across both servers: every seq once, in order.
-    checkpoints = open_checkpoint_store(f"sqlite:///{store}.runs.sqlite")
-    try:
-        seqs = [event.seq for event in durable_events(checkpoints, run_id)]
-    finally:
-        checkpoints.close()
-    assert seqs == list(range(1, len(seqs) + 1))
+    # The run ended and its turn holds the end: its log is pruned.
+    assert _run_log(store, run_id) is None
 
     # Again: the run ended, so the answer is its stored end, and nothing is announced.
     notified = len(second.received)
@@ -113,10 +108,69 @@ async def test_a_killed_turn_resumes_after_a_restart(spawn: Spawn, tmp_path: Pat
         "done",
         "tool_finish",
     )
-    assert replay.checkpoint is not None and replay.checkpoint.terminal_acknowledged
-    assert replay.checkpoint.status == "completed"
+    checkpoint = replay.checkpoint
+    assert checkpoint is not None and checkpoint.terminal_acknowledged
+    assert (checkpoint.key, checkpoint.status) == (run_id, "completed")
+    assert (checkpoint.resume_attempt, checkpoint.cycle_index) == (1, 2)
     assert [m for m in second.received[notified:] if "method" in m] == []
     assert await second.close() == 0
+
+    # A restart does not bring the pruned run back: history and replay come from the store.
+    third = await ready(spawn, [], *LEASE, store=store)
+    snapshot = await third.thread_read("thread_1")
+    assert snapshot.thread.status == "idle"
+    assert [(t.status, t.result["finalOutput"]) for t in snapshot.turns] == [("completed", "done")]
+    assert [item.item_id for item in snapshot.items] == ids
+    assert await third.turn_resume("thread_1", "turn_1", run_id) == replay
+    assert _run_log(store, run_id) is None
+
+
+def _run_log(store: str, run_id: str) -> list[int] | None:
+    """The seqs of the run's durable events in the server's run log (``None``: no such run),
+    after checking that no process holds or could recover it."""
+    checkpoints = open_checkpoint_store(f"sqlite:///{store}.runs.sqlite")
+    try:
+        if checkpoints.head(run_id) is None:
+            assert run_id not in checkpoints.list_recoverable()
+            return None
+        return [event.seq for event in durable_events(checkpoints, run_id)]
+    finally:
+        checkpoints.close()
+
+
+async def test_a_finished_turn_keeps_its_end_and_its_run_log_goes(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    """Run logs are bounded: once a turn's end is in the store its run's log is deleted, and
+    ``thread/read`` and the terminal replay of ``turn/resume`` answer from the store."""
+    store = str(tmp_path / "app.sqlite")
+    client = await ready(spawn, None, store=store, on_approval=_allow)
+    await client.thread_start()
+    await client.turn_start("thread_1", "say hi")
+    completed = (await client.wait_for("turn/completed")).params
+    run_id = completed["runId"]
+    assert _run_log(store, run_id) is None
+    (turn,) = (await client.thread_read("thread_1")).turns
+    assert (turn.status, turn.result["finalOutput"]) == ("completed", "done")
+    notified = len(client.received)
+    replay = await client.turn_resume("thread_1", "turn_1", run_id)
+    assert replay.model_dump(by_alias=True, exclude_none=True) == {
+        "threadId": "thread_1",
+        "turnId": "turn_1",
+        "runId": run_id,
+        "status": "completed",
+        "finalOutput": "done",
+        "completionReason": "tool_finish",
+        "completionToolName": "task_finish",
+        "checkpoint": {
+            "key": run_id,
+            "resumeAttempt": 0,
+            "cycleIndex": 2,
+            "status": "completed",
+            "terminalAcknowledged": True,
+        },
+    }
+    assert [m for m in client.received[notified:] if "method" in m] == []
 
 
 async def test_a_turn_the_server_runs_answers_with_its_owner(spawn: Spawn) -> None:
@@ -296,6 +350,10 @@ async def test_a_turn_killed_mid_tool_ends_interrupted_with_its_interruption(
         "interruption": interruption,
     }
     assert (tmp_path / "ran.txt").read_text() == "ran\n", "bash ran again"
+    # The run can still be settled (through the SDK): its log stays, one event stream
+    # across both servers, every seq once and in order.
+    seqs = _run_log(store, run_id)
+    assert seqs is not None and seqs == list(range(1, len(seqs) + 1))
     kinds = [m["method"] for m in second.received if m.get("method")]
     assert "error/warning" not in kinds
 

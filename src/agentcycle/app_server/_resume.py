@@ -1,9 +1,16 @@
 """What ``turn/resume`` reports about a turn's durable run: its ``CheckpointSummary``, for a
 run that ended the terminal fields its log holds (``terminal replay``), and for a run that
-stopped at a tool call it cannot verify the ``InterruptionSummary`` of that call."""
+stopped at a tool call it cannot verify the ``InterruptionSummary`` of that call.
+
+Run logs are bounded: once a run is ``terminal`` and its turn's end is committed to the store,
+the log is deleted (``prune``) and the turn keeps the run's last ``CheckpointSummary``, so a
+later terminal replay answers exactly as before from the store alone (``replay_pruned``).
+Runs that stopped resumable (waiting for the user, an approval or a reconciliation) keep
+their logs."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -117,4 +124,39 @@ def replay(
     result.update({key: fields[key] for key in RESPONSE_FIELDS if key in fields})
     if status is not None:
         result["checkpoint"] = checkpoint_summary(status)
+        prune(store, launcher, turn_id, run_id, status)
     return result
+
+
+def replay_pruned(
+    thread_id: str, stored: dict[str, Any], checkpoint: dict[str, Any]
+) -> dict[str, Any]:
+    """The terminal-replay result of ``stored`` (an ``AppTurn``) whose run's log was pruned:
+    its stored end and the ``checkpoint`` kept when the log went."""
+    fields = stored["result"]
+    result = {
+        "threadId": thread_id,
+        "turnId": stored["turnId"],
+        "runId": stored["runId"],
+        "status": stored["status"],
+    }
+    result.update({key: fields[key] for key in RESPONSE_FIELDS if key in fields})
+    result["checkpoint"] = checkpoint
+    return result
+
+
+def prune(
+    store: Store, launcher: TurnLauncher, turn_id: str, run_id: str, status: dict[str, Any]
+) -> None:
+    """Delete a terminal run's log once its turn's end is durable (``status``: ``run_status``
+    of the run; other runs are left alone). The turn keeps the run's ``CheckpointSummary``
+    first, in the same commit as its end, so a kill in between loses nothing: the log is
+    then merely left over."""
+    if status["log_status"] != "terminal":
+        return
+    store.keep_checkpoint(turn_id, checkpoint_summary(status))
+    store.commit()
+    try:
+        launcher.prune(run_id)
+    except Exception as exc:  # a log left over costs space, not correctness
+        print(f"agentcycle app-server: pruning run {run_id} failed: {exc!r}", file=sys.stderr)

@@ -8,7 +8,7 @@ from agentcycle.app_server import protocol as p
 from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._jsonrpc import Reply
 from agentcycle.app_server._live_turn import LiveTurn, input_text
-from agentcycle.app_server._resume import checkpoint_summary, replay
+from agentcycle.app_server._resume import checkpoint_summary, replay, replay_pruned
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store
 from agentcycle.app_server._threads import require_thread
@@ -87,9 +87,14 @@ class TurnService:
         if stored is None:
             raise rpc.invalid_params(f"turn/resume: unknown turn {turn_id!r}")
         run_id = stored["runId"]
-        status = self._launcher.checkpoint(run_id) if run_id == params.checkpoint_key else None
-        if status is None:
+        if run_id is None or run_id != params.checkpoint_key:
             raise rpc.invalid_params(f"turn/resume: unknown checkpoint {params.checkpoint_key!r}")
+        status = self._launcher.checkpoint(run_id)
+        if status is None:
+            kept = self._store.kept_checkpoint(turn_id)
+            if kept is None:
+                raise rpc.invalid_params(f"turn/resume: unknown checkpoint {run_id!r}")
+            return replay_pruned(row.thread_id, stored, kept), None  # the run ended, pruned
         scope = {"threadId": row.thread_id, "turnId": turn_id, "runId": run_id}
         active = self._runs.live.get(row.thread_id)
         if active is not None and active.turn_id == turn_id:

@@ -15,7 +15,7 @@ from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._delivery import Delivery
 from agentcycle.app_server._live_turn import LiveTurn, input_text
 from agentcycle.app_server._projection import ApprovalNote, TurnEnd, TurnProjector
-from agentcycle.app_server._resume import reconciliation_fields
+from agentcycle.app_server._resume import prune, reconciliation_fields
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
 from agentcycle.errors import CrashLoop, RunLeaseHeld
@@ -144,7 +144,11 @@ class TurnRuns:
                 f"agentcycle app-server: event stream of {turn.turn_id} failed: {exc!r}",
                 file=sys.stderr,
             )
-        if end is None:
+        if end is not None:
+            # The run's last record (``terminal`` or ``waiting``) follows its terminal event.
+            with contextlib.suppress(Exception):  # its events said how it ended; that stands
+                await turn.handle.result()
+        else:
             message = "Turn failed: the run's event stream ended without a terminal event"
             self._fanout.publish(
                 turn.thread_id, "error/warning", {"message": message, "code": "event_stream"}
@@ -154,8 +158,10 @@ class TurnRuns:
 
     async def _finish(self, turn: LiveTurn, end: TurnEnd) -> None:
         thread_id = turn.thread_id
-        if end.reconciliation:
-            end = await self._reconciliation_end(turn, end)
+        run_id = turn.handle.run_id
+        status = self._launcher.checkpoint(run_id)
+        if end.reconciliation and status is not None:
+            end = TurnEnd(end.status, {**end.fields, **reconciliation_fields(status)}, True)
         self.delivery.resolve_leftovers(turn, "turn ended")
         result = {key: value for key, value in end.fields.items() if key != "runId"}
         self._store.finish_turn(turn.turn_id, end.status, result, now())
@@ -169,21 +175,13 @@ class TurnRuns:
         completed = {"threadId": thread_id, "turnId": turn.turn_id, "status": end.status}
         completed.update(end.fields)
         self._fanout.publish(thread_id, "turn/completed", completed)
+        if status is not None:
+            prune(self._store, self._launcher, turn.turn_id, run_id, status)
         try:
             await turn.handle.release_model_clients()
         except Exception as exc:  # closing an HTTP client must not hide the turn's end
             print(f"agentcycle app-server: closing model clients failed: {exc!r}", file=sys.stderr)
         self._follow_up(turn, end, row)
-
-    async def _reconciliation_end(self, turn: LiveTurn, end: TurnEnd) -> TurnEnd:
-        """``end`` with the ``checkpoint`` and ``interruption`` of the run's log, read once
-        the run is over (its ``waiting`` record is written after its terminal event)."""
-        with contextlib.suppress(Exception):  # its events said how it ended; that stands
-            await turn.handle.result()
-        status = self._launcher.checkpoint(turn.handle.run_id)
-        if status is None:
-            return end
-        return TurnEnd(end.status, {**end.fields, **reconciliation_fields(status)}, True)
 
     def _follow_up(self, turn: LiveTurn, end: TurnEnd, row: ThreadRow | None) -> None:
         if not turn.follow_ups:
