@@ -97,9 +97,6 @@ async def test_a_killed_turn_resumes_after_a_restart(spawn: Spawn, tmp_path: Pat
     assert len(runs) == 1 and "hi" in str(runs[0].payload)
     assert kinds[-1] == "agentMessage"
 
-    # The run ended and its turn holds the end: its log is pruned.
-    assert _run_log(store, run_id) is None
-
     # Again: the run ended, so the answer is its stored end, and nothing is announced.
     notified = len(second.received)
     replay = await second.turn_resume("thread_1", "turn_1", run_id)
@@ -114,6 +111,9 @@ async def test_a_killed_turn_resumes_after_a_restart(spawn: Spawn, tmp_path: Pat
     assert (checkpoint.resume_attempt, checkpoint.cycle_index) == (1, 2)
     assert [m for m in second.received[notified:] if "method" in m] == []
     assert await second.close() == 0
+    # The run ended and its turn holds the end: its log is pruned (a server that stops
+    # finishes that first).
+    assert _run_log(store, run_id) is None
 
     # A restart does not bring the pruned run back: history and replay come from the store.
     third = await ready(spawn, [], *LEASE, store=store)
@@ -142,19 +142,14 @@ async def test_a_finished_turn_keeps_its_end_and_its_run_log_goes(
     spawn: Spawn, tmp_path: Path
 ) -> None:
     """Run logs are bounded: once a turn's end is in the store its run's log is deleted, and
-    ``thread/read`` and the terminal replay of ``turn/resume`` answer from the store."""
+    ``thread/read`` and the terminal replay of ``turn/resume`` answer from the store, also
+    after a restart."""
     store = str(tmp_path / "app.sqlite")
-    client = await ready(spawn, None, store=store, on_approval=_allow)
-    await client.thread_start()
-    await client.turn_start("thread_1", "say hi")
-    completed = (await client.wait_for("turn/completed")).params
-    run_id = completed["runId"]
-    assert _run_log(store, run_id) is None
-    (turn,) = (await client.thread_read("thread_1")).turns
-    assert (turn.status, turn.result["finalOutput"]) == ("completed", "done")
-    notified = len(client.received)
-    replay = await client.turn_resume("thread_1", "turn_1", run_id)
-    assert replay.model_dump(by_alias=True, exclude_none=True) == {
+    first = await ready(spawn, None, store=store, on_approval=_allow)
+    await first.thread_start()
+    await first.turn_start("thread_1", "say hi")
+    run_id = (await first.wait_for("turn/completed")).params["runId"]
+    expected = {
         "threadId": "thread_1",
         "turnId": "turn_1",
         "runId": run_id,
@@ -170,7 +165,19 @@ async def test_a_finished_turn_keeps_its_end_and_its_run_log_goes(
             "terminalAcknowledged": True,
         },
     }
-    assert [m for m in client.received[notified:] if "method" in m] == []
+    replay = await first.turn_resume("thread_1", "turn_1", run_id)
+    assert replay.model_dump(by_alias=True, exclude_none=True) == expected
+    assert await first.close() == 0  # the server finishes pruning before it exits
+    assert _run_log(store, run_id) is None
+
+    second = await ready(spawn, [], store=store)
+    (turn,) = (await second.thread_read("thread_1")).turns
+    assert (turn.status, turn.result["finalOutput"]) == ("completed", "done")
+    notified = len(second.received)
+    again = await second.turn_resume("thread_1", "turn_1", run_id)
+    assert again.model_dump(by_alias=True, exclude_none=True) == expected
+    assert [m for m in second.received[notified:] if "method" in m] == []
+    assert _run_log(store, run_id) is None
 
 
 async def test_a_turn_the_server_runs_answers_with_its_owner(spawn: Spawn) -> None:

@@ -2,9 +2,9 @@
 run that ended the terminal fields its log holds (``terminal replay``), and for a run that
 stopped at a tool call it cannot verify the ``InterruptionSummary`` of that call.
 
-Run logs are bounded: once a run is ``terminal`` and its turn's end is committed to the store,
-the log is deleted (``prune``) and the turn keeps the run's last ``CheckpointSummary``, so a
-later terminal replay answers exactly as before from the store alone (``replay_pruned``).
+Run logs are bounded: once a run is ``terminal`` and its turn's end is committed to the store
+with the run's last ``CheckpointSummary`` (``retire``), the log is deleted (``delete_log``), and
+a later terminal replay answers exactly as before from the store alone (``replay_pruned``).
 Runs that stopped resumable (waiting for the user, an approval or a reconciliation) keep
 their logs."""
 
@@ -124,7 +124,8 @@ def replay(
     result.update({key: fields[key] for key in RESPONSE_FIELDS if key in fields})
     if status is not None:
         result["checkpoint"] = checkpoint_summary(status)
-        prune(store, launcher, turn_id, run_id, status)
+        if retire(store, turn_id, status):
+            delete_log(launcher, run_id)
     return result
 
 
@@ -145,17 +146,20 @@ def replay_pruned(
     return result
 
 
-def prune(
-    store: Store, launcher: TurnLauncher, turn_id: str, run_id: str, status: dict[str, Any]
-) -> None:
-    """Delete a terminal run's log once its turn's end is durable (``status``: ``run_status``
-    of the run; other runs are left alone). The turn keeps the run's ``CheckpointSummary``
-    first, in the same commit as its end, so a kill in between loses nothing: the log is
-    then merely left over."""
+def retire(store: Store, turn_id: str, status: dict[str, Any]) -> bool:
+    """Make a terminal run's log disposable (``status``: ``run_status`` of the turn's run;
+    other runs are left alone): the turn keeps the run's ``CheckpointSummary``, committed with
+    the turn's end, so a kill before the log goes loses nothing (the log is merely left over).
+    True: ``delete_log`` may follow."""
     if status["log_status"] != "terminal":
-        return
+        return False
     store.keep_checkpoint(turn_id, checkpoint_summary(status))
     store.commit()
+    return True
+
+
+def delete_log(launcher: TurnLauncher, run_id: str) -> None:
+    """Delete a retired run's log."""
     try:
         launcher.prune(run_id)
     except Exception as exc:  # a log left over costs space, not correctness

@@ -15,10 +15,10 @@ from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._delivery import Delivery
 from agentcycle.app_server._live_turn import LiveTurn, input_text
 from agentcycle.app_server._projection import ApprovalNote, TurnEnd, TurnProjector
-from agentcycle.app_server._resume import prune, reconciliation_fields
+from agentcycle.app_server._resume import delete_log, reconciliation_fields, retire
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
-from agentcycle.errors import CrashLoop, RunLeaseHeld
+from agentcycle.errors import CrashLoop, RunLeaseHeld, RunNotFound
 
 _PUMP_SLICE = 64
 """Events a turn projects before it lets other tasks run."""
@@ -36,6 +36,8 @@ class TurnRuns:
         """By thread id."""
         self._launching: set[str] = set()
         self._pumped = 0
+        self._pruning: set[asyncio.Task[None]] = set()
+        """Ended turns' runs whose logs are being deleted (``shutdown`` waits for them)."""
 
     def _claim(self, thread_id: str) -> None:
         """Count the thread as busy from here on, so a follow-up and a ``turn/start`` racing
@@ -159,9 +161,11 @@ class TurnRuns:
     async def _finish(self, turn: LiveTurn, end: TurnEnd) -> None:
         thread_id = turn.thread_id
         run_id = turn.handle.run_id
-        status = self._launcher.checkpoint(run_id)
-        if end.reconciliation and status is not None:
-            end = TurnEnd(end.status, {**end.fields, **reconciliation_fields(status)}, True)
+        status = None
+        if end.reconciliation:
+            status = self._launcher.checkpoint(run_id)
+            if status is not None:
+                end = TurnEnd(end.status, {**end.fields, **reconciliation_fields(status)}, True)
         self.delivery.resolve_leftovers(turn, "turn ended")
         result = {key: value for key, value in end.fields.items() if key != "runId"}
         self._store.finish_turn(turn.turn_id, end.status, result, now())
@@ -175,13 +179,25 @@ class TurnRuns:
         completed = {"threadId": thread_id, "turnId": turn.turn_id, "status": end.status}
         completed.update(end.fields)
         self._fanout.publish(thread_id, "turn/completed", completed)
-        if status is not None:
-            prune(self._store, self._launcher, turn.turn_id, run_id, status)
+        if status is None:  # a run waiting for a reconciliation keeps its log
+            pruning = asyncio.get_running_loop().create_task(self._prune(turn.turn_id, run_id))
+            self._pruning.add(pruning)
+            pruning.add_done_callback(self._pruning.discard)
         try:
             await turn.handle.release_model_clients()
         except Exception as exc:  # closing an HTTP client must not hide the turn's end
             print(f"agentcycle app-server: closing model clients failed: {exc!r}", file=sys.stderr)
         self._follow_up(turn, end, row)
+
+    async def _prune(self, turn_id: str, run_id: str) -> None:
+        """Delete the run's log if it ended (``_resume.retire``). Folding and deleting a long
+        log take a while: they run off the event loop, after ``turn/completed``."""
+        try:
+            status = await asyncio.to_thread(self._launcher.checkpoint, run_id)
+        except RunNotFound:
+            return  # a terminal replay of the turn pruned it meanwhile
+        if status is not None and retire(self._store, turn_id, status):
+            await asyncio.to_thread(delete_log, self._launcher, run_id)
 
     def _follow_up(self, turn: LiveTurn, end: TurnEnd, row: ThreadRow | None) -> None:
         if not turn.follow_ups:
@@ -234,3 +250,5 @@ class TurnRuns:
             if not tasks:
                 break
             await asyncio.wait(tasks)
+        if self._pruning:
+            await asyncio.wait(set(self._pruning))
