@@ -563,7 +563,8 @@ class CrashLoop(AgentcycleError):
 class EffectNeedsReconciliation(AgentcycleError):
     """A resumed durable run found a tool call that may have acted (an intent with no result)
     and could not verify it; with the ``pause`` policy the run stops, resumable, until the host
-    says what happened (``details`` holds ``effect_id``, ``tool_call_id``, ``tool_name`` and
-    ``arguments``)."""
+    says what happened (``details`` holds ``effect_id``, ``tool_call_id``, ``tool_name``,
+    ``cycle_index``, ``arguments``, ``idempotency_key`` and the tool's declared
+    ``effect_class``, ``None`` when it declares none)."""
 
     code = "effect_needs_reconciliation"

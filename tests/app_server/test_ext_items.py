@@ -10,10 +10,13 @@ from typing import Any
 from agentcycle.app_server import protocol as p
 from agentcycle.app_server._artifacts import ArtifactDirectory
 from agentcycle.app_server._connection import Connection
+from agentcycle.app_server._delivery import Delivery
+from agentcycle.app_server._fanout import Fanout
 from agentcycle.app_server._projection import TurnProjector
 from agentcycle.app_server._runtime import SdkLauncher
 from agentcycle.app_server._store import MEMORY, Store
 from agentcycle.app_server._threads import ThreadService
+from agentcycle.app_server._turn_runs import TurnRuns
 from agentcycle.events import (
     EventOrigin,
     HandoffCompleted,
@@ -150,7 +153,8 @@ def test_handoff_items() -> None:
 async def test_ext_items_reach_experimental_connections_only() -> None:
     store = Store(MEMORY)
     launcher = SdkLauncher(ScriptedModel([]), None, [], 1.0, 1.0, None)
-    service = ThreadService(store, launcher, ArtifactDirectory(store.artifacts), 30.0)
+    fanout = Fanout(store, ArtifactDirectory(store.artifacts))
+    service = ThreadService(store, TurnRuns(store, launcher, Delivery(store, fanout, 30.0)))
     plain_lines: list[bytes] = []
     ext_lines: list[bytes] = []
     plain, ext = Connection(plain_lines.append), Connection(ext_lines.append)
@@ -164,9 +168,7 @@ async def test_ext_items_reach_experimental_connections_only() -> None:
         origin=ORIGIN, seq=1, created_at=5.0, source_agent="a", target_agent="b", tool_call_id="c"
     )
     (emission,) = projector.project(event)[0]
-    service._fanout.publish(
-        thread_id, emission.method, emission.params, emission.item, ext_only=True
-    )
+    fanout.publish(thread_id, emission.method, emission.params, emission.item, ext_only=True)
 
     assert plain_lines == []
     (line,) = ext_lines

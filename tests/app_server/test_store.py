@@ -116,6 +116,28 @@ def test_a_store_of_an_unknown_version_is_refused_untouched(tmp_path: Path) -> N
     assert hashlib.sha256(store.read_bytes()).hexdigest() == before
 
 
+def test_a_version_1_store_is_migrated_on_open(tmp_path: Path) -> None:
+    store = tmp_path / "app.sqlite"
+    with Store(store) as first:
+        thread_id = first.create_thread("default", None, {}, 1.0).thread_id
+        turn_id = first.create_turn(thread_id, [], 1.0)
+    conn = sqlite3.connect(store)
+    conn.execute("ALTER TABLE turns DROP COLUMN checkpoint")  # the version 1 layout
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with Store(store) as migrated:
+        assert migrated.kept_checkpoint(turn_id) is None
+        migrated.keep_checkpoint(turn_id, {"key": "run_1"})
+        assert [t["turnId"] for t in migrated.turns(thread_id)] == [turn_id]
+    with Store(store) as reopened:
+        assert reopened.kept_checkpoint(turn_id) == {"key": "run_1"}
+    conn = sqlite3.connect(store)
+    (version,) = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    conn.close()
+    assert version == "2"
+
+
 def test_the_default_store_lives_in_the_state_dir(tmp_path: Path) -> None:
     script = write_script(tmp_path, [])
     result = subprocess.run(

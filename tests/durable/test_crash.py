@@ -140,6 +140,10 @@ async def test_pause_waits_for_the_host_to_reconcile(shared_url: str, tmp_path: 
         status = run_status(store, "paused")
         assert status is not None
         assert (status["log_status"], status["waiting_for"]) == ("waiting", "reconciliation")
+        # What the host must settle is in the status: the call, its cycle and its class.
+        details = status["error"]["details"]
+        assert (details["tool_call_id"], details["tool_name"]) == ("c2_a", "append_line")
+        assert (details["cycle_index"], details["effect_class"]) == (2, "non_idempotent")
         result = await Runner.resume_run(
             the_agent,
             "paused",

@@ -4,6 +4,7 @@ typed errors handlers raise (``RpcError``)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,10 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 _INT64 = (-(2**63), 2**63 - 1)
 
 RequestId = str | int
+
+Reply = tuple[Any, Callable[[], None] | None]
+"""A handler's result and what to do once the response is written (notifications that must
+follow it)."""
 
 
 class RpcError(Exception):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentcycle.errors import EffectNeedsReconciliation
 from agentcycle.events import (
     ApprovalRequested,
     ApprovalResolved,
@@ -91,6 +92,10 @@ class TurnEnd:
 
     status: str
     fields: dict[str, Any]
+    reconciliation: bool = False
+    """The resumed run stopped at a tool call that may have acted and cannot be verified
+    (``EffectNeedsReconciliation``): the turn is ``interrupted``, and its ``checkpoint`` and
+    ``interruption`` come from the run's log (``_resume.reconciliation_fields``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +404,9 @@ class TurnProjector:
             fields["tokenUsage"] = self.token_usage()
             return emissions, TurnEnd(status, fields)
         if isinstance(event, RunFailed):
+            if event.error_code == EffectNeedsReconciliation.code:
+                # Not a failure: the run waits for someone to say what the call did (§7).
+                return emissions, TurnEnd("interrupted", fields, reconciliation=True)
             message = event.error or "Turn failed"
             fields["completionReason"] = event.completion_reason.value
             if self._budget is not None and event.completion_reason.value == "budget_exhausted":

@@ -56,6 +56,10 @@ class TurnLauncher(Protocol):
         """Durable run ``run_id``'s events from its log, in order."""
         ...
 
+    def prune(self, run_id: str) -> None:
+        """Delete durable run ``run_id``'s log (it ended, and its turn keeps the outcome)."""
+        ...
+
     def models(self) -> list[dict[str, Any]]:
         """The ``ModelSummary`` objects of the models turns can run with."""
         ...
@@ -110,6 +114,10 @@ class SdkLauncher:
         from agentcycle.runtime.durable import durable_events
 
         return durable_events(self._checkpoints(), run_id)
+
+    def prune(self, run_id: str) -> None:
+        """See ``TurnLauncher.prune``."""
+        self._checkpoints().delete_run(run_id)
 
     def _agent(self) -> Agent:
         from agentcycle.agent import Agent

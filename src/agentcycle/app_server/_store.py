@@ -25,9 +25,9 @@ from typing import IO, Any
 
 from agentcycle.app_server._jsonrpc import compact_json as _json
 
-SCHEMA_VERSION = 1
-"""The layout this build writes; an unknown (newer) version is refused without touching the
-file."""
+SCHEMA_VERSION = 2
+"""The layout this build writes; an older one is migrated on open (``_MIGRATIONS``), an
+unknown (newer) version is refused without touching the file."""
 
 MEMORY = ":memory:"
 
@@ -38,7 +38,7 @@ _SCHEMA = (
     " archived_at REAL, status TEXT NOT NULL, metadata TEXT NOT NULL)",
     "CREATE TABLE turns (turn_id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE,"
     " thread_id TEXT NOT NULL, run_id TEXT, status TEXT NOT NULL, started_at REAL NOT NULL,"
-    " completed_at REAL, input TEXT NOT NULL, result TEXT NOT NULL)",
+    " completed_at REAL, input TEXT NOT NULL, result TEXT NOT NULL, checkpoint TEXT)",
     "CREATE INDEX turns_by_thread ON turns (thread_id, number)",
     "CREATE TABLE items (thread_id TEXT NOT NULL, sequence INTEGER NOT NULL,"
     " item_id TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (thread_id, sequence))"
@@ -51,6 +51,12 @@ _SCHEMA = (
     " turn_id TEXT NOT NULL, status TEXT NOT NULL, decision TEXT, reason TEXT,"
     " created_at REAL NOT NULL, resolved_at REAL)",
 )
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 1 -> 2: a turn keeps its run's last CheckpointSummary once the run's log is pruned.
+    1: ("ALTER TABLE turns ADD COLUMN checkpoint TEXT",),
+}
+"""The statements that take a store from each version to the next."""
 
 RESTART_ERROR = "app server restarted"
 
@@ -129,6 +135,14 @@ class Store:
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
             ).fetchone()
             if exists:
+                version = int(self._meta("schema_version") or SCHEMA_VERSION)
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[step]:
+                        conn.execute(statement)
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION),),
+                )
                 return
             for statement in _SCHEMA:
                 conn.execute(statement)
@@ -319,7 +333,8 @@ class Store:
             number = self._next(conn, "next_turn")
             turn_id = f"turn_{number}"
             conn.execute(
-                "INSERT INTO turns VALUES (?, ?, ?, NULL, 'running', ?, NULL, ?, '{}')",
+                "INSERT INTO turns (turn_id, number, thread_id, status, started_at, input,"
+                " result) VALUES (?, ?, ?, 'running', ?, ?, '{}')",
                 (turn_id, number, thread_id, now, _json(input_items)),
             )
             conn.execute(
@@ -356,6 +371,19 @@ class Store:
             "UPDATE turns SET status = ?, completed_at = ?, result = ? WHERE turn_id = ?",
             (status, now, _json(result), turn_id),
         )
+
+    def keep_checkpoint(self, turn_id: str, checkpoint: dict[str, Any]) -> None:
+        """Keep the last ``CheckpointSummary`` of the turn's run, whose log is pruned."""
+        self._write(
+            "UPDATE turns SET checkpoint = ? WHERE turn_id = ?", (_json(checkpoint), turn_id)
+        )
+
+    def kept_checkpoint(self, turn_id: str) -> dict[str, Any] | None:
+        """The summary ``keep_checkpoint`` kept (``None``: the run's log was not pruned)."""
+        row = self._conn.execute(
+            "SELECT checkpoint FROM turns WHERE turn_id = ?", (turn_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else dict(json.loads(row[0]))
 
     def turns(self, thread_id: str) -> list[dict[str, Any]]:
         """The thread's turns as ``AppTurn`` objects, oldest first."""
@@ -526,7 +554,7 @@ def _check_version(file: Path) -> None:
     if not has_meta:
         raise StoreError(f"{file} is not an app server store")
     version = None if row is None else row[0]
-    if version != str(SCHEMA_VERSION):
+    if version is None or not version.isdigit() or not 1 <= int(version) <= SCHEMA_VERSION:
         raise StoreError(
             f"store {file} has schema version {version}; this build reads {SCHEMA_VERSION}"
         )

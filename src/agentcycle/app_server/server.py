@@ -24,10 +24,15 @@ from agentcycle.app_server import _jsonrpc as rpc
 from agentcycle.app_server import protocol as p
 from agentcycle.app_server._artifacts import ArtifactDirectory
 from agentcycle.app_server._connection import Connection
+from agentcycle.app_server._delivery import Delivery
+from agentcycle.app_server._fanout import Fanout
+from agentcycle.app_server._jsonrpc import Reply
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._scheduler import Scheduler
 from agentcycle.app_server._store import Store, now
-from agentcycle.app_server._threads import Reply, ThreadService
+from agentcycle.app_server._threads import ThreadService
+from agentcycle.app_server._turn_methods import TurnService
+from agentcycle.app_server._turn_runs import TurnRuns
 
 USER_AGENT = f"agentcycle-app-server/{__version__}"
 RETRY_AFTER_MS = 200
@@ -55,7 +60,10 @@ class AppServer:
         self._store = store
         self._launcher = launcher
         artifacts = ArtifactDirectory(store.artifacts)
-        self.threads = ThreadService(store, launcher, artifacts, approval_timeout)
+        fanout = Fanout(store, artifacts)
+        self._runs = TurnRuns(store, launcher, Delivery(store, fanout, approval_timeout))
+        self.threads = ThreadService(store, self._runs)
+        self.turns = TurnService(store, launcher, self._runs)
         self._scheduler = Scheduler(max_queued_requests)
         self._closing = False
         self._handlers: dict[str, tuple[Handler, Callable[[Any], Hashable], bool]] = {
@@ -65,12 +73,12 @@ class AppServer:
             "thread/list": (self.threads.thread_list, lambda _: "thread/list", _SHARED),
             "thread/archive": (self.threads.thread_archive, _by_thread, _EXCLUSIVE),
             "thread/unsubscribe": (self.threads.thread_unsubscribe, _by_thread, _EXCLUSIVE),
-            "turn/start": (self.threads.turn_start, _by_thread, _EXCLUSIVE),
-            "turn/steer": (self.threads.turn_steer, _by_thread, _EXCLUSIVE),
-            "turn/followUp": (self.threads.turn_follow_up, _by_thread, _EXCLUSIVE),
-            "turn/interrupt": (self.threads.turn_interrupt, _by_thread, _EXCLUSIVE),
-            "turn/resume": (self.threads.turn_resume, _by_thread, _EXCLUSIVE),
-            "approval/resolve": (self.threads.approval_resolve, _by_thread, _EXCLUSIVE),
+            "turn/start": (self.turns.turn_start, _by_thread, _EXCLUSIVE),
+            "turn/steer": (self.turns.turn_steer, _by_thread, _EXCLUSIVE),
+            "turn/followUp": (self.turns.turn_follow_up, _by_thread, _EXCLUSIVE),
+            "turn/interrupt": (self.turns.turn_interrupt, _by_thread, _EXCLUSIVE),
+            "turn/resume": (self.turns.turn_resume, _by_thread, _EXCLUSIVE),
+            "approval/resolve": (self.turns.approval_resolve, _by_thread, _EXCLUSIVE),
             "model/list": (self._model_list, lambda _: "model/list", _SHARED),
             "schema/export": (self._schema_export, lambda _: "schema/export", _SHARED),
             "thread/events/list": (self.threads.thread_events_list, _by_thread, _SHARED),
@@ -188,7 +196,7 @@ class AppServer:
         clients still owe."""
         self._closing = True
         await self._scheduler.drain()
-        await self.threads.shutdown()
+        await self._runs.shutdown()
         for conn in connections:
             conn.close()
             self.threads.disconnect(conn)

@@ -360,6 +360,9 @@ class DurableLog:
                 "error": None if error is None else {"code": error.code, "message": error.message},
             }
         )
+        if reason == "reconciliation" and error is not None:
+            # What the host must settle (``run_status``'s ``error``): the call and its class.
+            payload["error"]["details"] = error.details
         if reason is None:
             self._append((RecordKind.TERMINAL, record_keys.terminal(), payload))
             return
@@ -486,12 +489,16 @@ class DurableLog:
                     {"cycle": index, "tool_call_id": call.id, "policy": policy.value},
                 )
             )
+        declared = getattr(tool, "effect_class", None)
         details = {
             "effect_id": f"{self._run_id}/{index}/{call.id}",
             "tool_call_id": call.id,
             "tool_name": call.name,
+            "cycle_index": index,
             "arguments": arguments,
             "idempotency_key": key,
+            # ``None``: the tool declares no class (treated as non-idempotent, but nobody said).
+            "effect_class": None if declared is None else EffectClass(declared).value,
         }
         if policy is UnverifiedPolicy.TELL_MODEL:
             notice = (

@@ -92,7 +92,8 @@ def durable_events(store: CheckpointStore, run_id: str, since_seq: int = 0) -> I
 def run_status(store: CheckpointStore, run_id: str) -> dict[str, Any] | None:
     """A durable run's status as JSON-ready data (``None`` for an unknown run): the log's
     status and length, the lease, a pending cancel, the last committed cycle, the last event
-    seq, the run's status once it stopped, and the recovery counters."""
+    seq, the run's status once it stopped, its error (for a run waiting for a reconciliation,
+    with the ``EffectNeedsReconciliation`` details), and the recovery counters."""
     head = store.head(run_id)
     if head is None:
         return None

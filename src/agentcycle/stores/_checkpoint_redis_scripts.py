@@ -180,6 +180,23 @@ redis.call('HSET', KEYS[1], 'cancel', ARGV[1])
 return {'ok'}
 """
 
+DELETE = (
+    _CLOCK
+    + """
+-- KEYS: meta, log, keys, running. ARGV: run id.
+local meta = redis.call('HMGET', KEYS[1], 'owner', 'expires')
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'missing'}
+end
+if meta[1] and tonumber(meta[2]) > tonumber(now_ms()) then
+  return {'held', meta[1]}
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return {'ok'}
+"""
+)
+
 HEAD = (
     _CLOCK
     + """

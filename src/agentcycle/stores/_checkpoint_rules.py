@@ -17,6 +17,7 @@ from agentcycle.errors import (
     DuplicateRecordKey,
     Fenced,
     InvalidCheckpointRequest,
+    RunLeaseHeld,
     RunNotFound,
     RunTerminated,
     SeqConflict,
@@ -243,6 +244,20 @@ def cancel(meta: RunMeta, reason: str) -> bool:
         return False
     meta.cancel_reason = reason
     return True
+
+
+def check_deletable(run_id: str, meta: RunMeta, now: int) -> None:
+    """A run may be deleted unless someone holds a live lease on it."""
+    if meta.owner is not None and meta.expires_ms is not None and meta.expires_ms > now:
+        raise lease_held(run_id, meta.owner)
+
+
+def lease_held(run_id: str, owner: str) -> RunLeaseHeld:
+    """``RunLeaseHeld``: a live owner keeps the run (it is not deleted)."""
+    return RunLeaseHeld(
+        f"run {run_id} is owned by a live lease ({owner}): it cannot be deleted",
+        details={"run_id": run_id, "owner": owner},
+    )
 
 
 def recoverable(meta: RunMeta, now: int) -> bool:

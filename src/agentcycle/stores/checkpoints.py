@@ -15,7 +15,7 @@ processes share it:
   epoch is ``Fenced`` and not written, so a worker that lost its lease (paused, partitioned)
   cannot write after the new owner took over.
 - **Terminal immutability.** After a ``terminal`` record the run accepts no record and no lease
-  (``RunTerminated``).
+  (``RunTerminated``); it can only be deleted (``delete_run``), which no live lease allows.
 - **The store's clock.** Lease expiry is decided by the store's clock (Redis ``TIME`` in the
   script, the local clock for SQLite and memory), never the caller's.
 
@@ -182,6 +182,13 @@ class CheckpointStore(Protocol):
         """Runs whose status is ``running`` and whose lease has expired (store clock), longest
         expired first: their owner is gone. Runs never leased, released, waiting or terminal
         are not listed."""
+        ...
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete the run: its records, lease and cancel flag (a host prunes a run once it
+        keeps the outcome elsewhere). True if this call deleted it, False if there is no such
+        run. A run whose lease is live is refused with ``RunLeaseHeld`` and left untouched:
+        its owner may still be writing. The id may be created again afterwards, as new."""
         ...
 
     def close(self) -> None:

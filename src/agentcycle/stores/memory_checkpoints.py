@@ -134,6 +134,17 @@ class MemoryCheckpointStore:
             ]
         return [run_id for _, run_id in sorted(expired)[:limit]]
 
+    def delete_run(self, run_id: str) -> bool:
+        """Delete the run unless its lease is live."""
+        rules.check_run_id(run_id)
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return False
+            rules.check_deletable(run_id, run.meta, rules.now_ms())
+            del self._runs[run_id]
+            return True
+
     def close(self) -> None:
         """Nothing to release: the data lives as long as the instance."""
 

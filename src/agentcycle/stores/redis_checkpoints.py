@@ -66,6 +66,7 @@ class RedisCheckpointStore:
         self._cancel = client.register_script(scripts.CANCEL)
         self._head = client.register_script(scripts.HEAD)
         self._recoverable = client.register_script(scripts.RECOVERABLE)
+        self._delete = client.register_script(scripts.DELETE)
 
     def keys(self, run_id: str) -> tuple[str, str, str]:
         """The run's Redis keys: its meta hash, its log list and its key index."""
@@ -205,6 +206,16 @@ class RedisCheckpointStore:
         with self._errors(None):
             members = self._recoverable(keys=[self._running], args=[-1 if limit is None else limit])
         return [str(_text(member)) for member in members]
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete the run unless its lease is live."""
+        rules.check_run_id(run_id)
+        with self._errors(run_id):
+            reply = self._delete(keys=[*self.keys(run_id), self._running], args=[run_id])
+        outcome = str(_text(reply[0]))
+        if outcome == "held":
+            raise rules.lease_held(run_id, str(_text(reply[1])))
+        return outcome == "ok"
 
     def close(self) -> None:
         """Close the connection pool this store opened (not a ``client`` passed in)."""

@@ -217,6 +217,21 @@ class SQLiteCheckpointStore:
         )
         return [run_id for (run_id,) in rows]
 
+    def delete_run(self, run_id: str) -> bool:
+        """Delete the run unless its lease is live."""
+        rules.check_run_id(run_id)
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            meta = _load(conn, run_id)
+            if meta is None:
+                return False
+            rules.check_deletable(run_id, meta, rules.now_ms())
+            conn.execute("DELETE FROM ac_checkpoint_records WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM ac_checkpoint_runs WHERE run_id = ?", (run_id,))
+            return True
+
+        return self._write(delete)
+
     def close(self) -> None:
         """Close the connection (the next call opens a new one)."""
         with self._lock:

@@ -31,6 +31,7 @@ from agentcycle.errors import (
     DuplicateRecordKey,
     Fenced,
     InvalidCheckpointRequest,
+    RunLeaseHeld,
     RunNotFound,
     RunTerminated,
     SeqConflict,
@@ -495,6 +496,54 @@ class CheckpointStoreConformance:
         assert sorted(recoverable) == ["expired-1", "expired-2", "resumed"]
         assert recoverable[0] == "expired-1"  # the longest expired comes first
         assert store.list_recoverable(limit=1) == ["expired-1"]
+
+    # -- deletion -------------------------------------------------------------------------
+
+    def test_delete_removes_a_stopped_run_and_nothing_else(
+        self, open_store: Callable[[], CheckpointStore], store: CheckpointStore
+    ) -> None:
+        def stopped(run_id: str, last: NewRecord | None, ttl_ms: int = SHORT_MS) -> None:
+            store.create_run(run_id, {"agent": "conformance"})
+            lease = store.acquire_lease(run_id, "w", ttl_ms)
+            assert lease is not None
+            records = [*cycle_records(1), *([last] if last else [])]
+            store.append(run_id, records, expected_seq=2, epoch=lease.epoch)
+            store.request_cancel(run_id, "stop")
+
+        stopped("done", terminal())
+        stopped("paused", waiting())
+        stopped("crashed", None)  # running, its owner gone: recoverable
+        stopped("live", None, LIVE_MS)
+        stopped("kept", terminal())
+        kept = identities(store, "kept")
+        expire(store, "paused")
+        expire(store, "crashed")
+        assert "crashed" in store.list_recoverable()
+
+        for run_id in ("done", "paused", "crashed"):
+            assert store.delete_run(run_id) is True
+            assert store.head(run_id) is None
+            with pytest.raises(RunNotFound):
+                store.read(run_id)
+            assert store.delete_run(run_id) is False
+        assert "crashed" not in store.list_recoverable()
+        with pytest.raises(RunLeaseHeld) as caught:
+            store.delete_run("live")  # its owner may still be writing
+        assert caught.value.code == "run_lease_held"
+        assert len(store.read("live")) == 7
+        assert identities(store, "kept") == kept
+        assert store.delete_run("never-created") is False
+        other = open_store()
+        try:
+            assert other.head("done") is None and other.head("kept") is not None
+        finally:
+            other.close()
+        # The id is free again: a new run, from seq 1 and epoch 0.
+        assert store.create_run("done", {"agent": "again"}) is True
+        (header,) = store.read("done")
+        assert (header.seq, header.epoch, header.payload) == (1, 0, {"agent": "again"})
+        head = store.head("done")
+        assert head is not None and head.cancel_reason is None
 
     # -- status, unknown runs, bad input -------------------------------------------------
 
