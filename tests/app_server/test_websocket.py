@@ -254,12 +254,11 @@ async def test_a_flood_is_answered_or_refused_and_the_server_lives(
     assert (await client.thread_list()).threads == []
 
 
-def _small_buffer_socket(url: str) -> socket.socket:
-    """A connected TCP socket with a small receive buffer: a client that stops reading
-    fills it quickly."""
+def _socket_with_receive_buffer(url: str, size: int) -> socket.socket:
+    """A connected TCP socket whose kernel receive buffer holds ``size`` bytes."""
     host, port = url[5:].rsplit(":", 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
     sock.connect((host, int(port)))
     sock.setblocking(False)
     return sock
@@ -269,28 +268,38 @@ async def test_a_client_that_falls_behind_is_closed_1013_and_others_go_on(
     ws_server: StartServer,
 ) -> None:
     # Streamed one character per delta: about twice what the slow client's queue (1,024
-    # messages) and its kernel buffers hold, while the reader, which keeps reading, may fall
-    # behind a fast server by half before it would be cut off too.
+    # messages) and kernel buffers (its 4 KiB, the server's send buffer) hold. The reader's
+    # kernel receive buffer holds the whole stream, so it keeps up even when this process gets
+    # no CPU during the turn (a loaded CI machine): only the slow client can fall behind.
     chars = 4000
     reply = {
         "content": "x" * chars,
         "tool_calls": [{"id": "c1", "name": "task_finish", "arguments": {"message": "done"}}],
     }
     server = await ws_server([reply], "--scripted-stream-chunk-chars", "1")
-    # Not ``server.client()``: checking thousands of distinct deltas against the schemas
-    # would take half a minute (the full-turn test validates a WebSocket session).
-    reader = await AppServerClient.connect(server.url)
-    await reader.initialize("reader")
-    thread = await reader.thread_start()
-    slow = await connect(server.url, sock=_small_buffer_socket(server.url), max_queue=1)
+    # Raw connections: checking thousands of distinct deltas against the schemas would take
+    # half a minute (the full-turn test validates a WebSocket session).
+    reader_socket = _socket_with_receive_buffer(server.url, 4 * 1024 * 1024)
+    reader = await connect(server.url, sock=reader_socket, max_queue=None)
+    await _call(reader, 1, "initialize", {"clientInfo": {"name": "reader"}})
+    thread_id = (await _call(reader, 2, "thread/start"))["result"]["threadId"]
+    slow = await connect(
+        server.url, sock=_socket_with_receive_buffer(server.url, 4096), max_queue=1
+    )
     await _call(slow, 1, "initialize", {"clientInfo": {"name": "slow"}})
-    await _call(slow, 2, "thread/resume", {"threadId": thread.thread_id})
+    await _call(slow, 2, "thread/resume", {"threadId": thread_id})
     slow.transport.pause_reading()  # ``slow`` reads nothing from here on
-    await reader.turn_start(thread.thread_id, "stream")
-    completed = await reader.wait_for("turn/completed")
-    assert completed.params["status"] == "completed"
-    deltas = [m for m in reader.received if m.get("method") == "item/agentMessage/delta"]
-    assert "".join(m["params"]["delta"] for m in deltas) == "x" * chars
+    input_ = [{"type": "text", "text": "stream"}]
+    await _call(reader, 3, "turn/start", {"threadId": thread_id, "input": input_})
+    streamed: list[str] = []
+    while True:
+        message = json.loads(await reader.recv())
+        if message.get("method") == "item/agentMessage/delta":
+            streamed.append(message["params"]["delta"])
+        elif message.get("method") == "turn/completed":
+            break
+    assert message["params"]["status"] == "completed"
+    assert "".join(streamed) == "x" * chars
     slow.transport.resume_reading()
     async with asyncio.timeout(60):
         with pytest.raises(ConnectionClosed):
