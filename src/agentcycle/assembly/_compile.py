@@ -1,39 +1,37 @@
 """Compile Agent + input + RunConfig into what the loop runs: a frozen ``RunSpec``, the resolved
-model, the tool table and the initial history. The same compiled run can execute inline, in a
-thread, or (later) on a worker. Settings resolution lives in ``_resolution``, the tool table's
-order in ``_tool_assembly``."""
+model, the tool table and the initial history. The same compiled run executes inline, in a
+thread or on a Celery worker. One agent's compilation lives in ``_agent_parts``, settings
+resolution in ``_resolution``, the tool table in ``_tools``."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from agentcycle.agent import Agent, InstructionsContext, StopAtTools
-from agentcycle.assembly._outputs import check_input, output_policy, unresolved_model
+from agentcycle.agent import Agent
+from agentcycle.assembly._agent_parts import (
+    AgentParts,
+    RunFrame,
+    Switcher,
+    agent_profile,
+    blocked_parts,
+    compile_agent,
+    request_text,
+)
+from agentcycle.assembly._outputs import check_input
 from agentcycle.assembly._resolution import (
     first_set,
-    layered_context_providers,
     layered_hooks,
     layered_memory_providers,
-    model_price,
     positive,
-    resolve_model,
     resolve_workspace,
     run_language,
     session_memory_store,
 )
-from agentcycle.assembly._tools import (
-    assemble_tools,
-    discover_agent_skills,
-    mcp_events,
-    sandbox_diagnostics,
-    skill_diagnostics,
-)
 from agentcycle.budget import RunBudget
-from agentcycle.context_providers import DEFAULT_CONTEXT_BUDGET_CHARS, ContextProvider
+from agentcycle.context_providers import ContextProvider
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.handoffs import DEFAULT_MAX_HANDOFFS, handoff_graph
@@ -42,14 +40,9 @@ from agentcycle.mcp import RunMCP
 from agentcycle.memory.policy import MemoryPolicy
 from agentcycle.memory.provider import MemoryProvider
 from agentcycle.memory.session_store import SessionMemoryStore
-from agentcycle.messages import Message, SystemMessage, UserMessage, content_text
-from agentcycle.models.base import Model, ModelSettings, ToolSpec
-from agentcycle.models.provider import ProvidedModel
-from agentcycle.pricing import ModelPrice
-from agentcycle.prompts import PromptBundle
+from agentcycle.messages import Message, SystemMessage, UserMessage
+from agentcycle.models.base import Model
 from agentcycle.run_config import RunConfig
-from agentcycle.runtime import prompts
-from agentcycle.runtime._context import render_context as render_context_fragments
 from agentcycle.runtime._guardrails import GuardrailCheck, stopped_by
 from agentcycle.runtime._memory_providers import (
     MEMORY_PROVIDER_FAILED,
@@ -59,25 +52,16 @@ from agentcycle.runtime._memory_providers import (
 from agentcycle.runtime._session_turns import check_resume_session
 from agentcycle.runtime.approvals import ApprovalDecision, ApprovalProvider, as_decision
 from agentcycle.runtime.environment import (
-    NO_OUTPUT_CHECKS,
     AgentBehavior,
     AgentProfile,
     AgentSwitcher,
-    OutputPolicy,
     StartupDiagnostic,
     StartupReport,
 )
 from agentcycle.runtime.event_bus import new_id
 from agentcycle.runtime.loop import ResumeWork
-from agentcycle.runtime.policy import ToolPolicy
-from agentcycle.skills import (
-    DEFAULT_SKILLS_PROMPT_BUDGET,
-    render_skills_section,
-)
-from agentcycle.state import NoToolPolicy, RunSpec, RunState, RunToolState
+from agentcycle.state import RunSpec, RunState, RunToolState
 from agentcycle.tools.builtin.handoff import HandoffCounter
-from agentcycle.tools.builtin.skills import ACTIVATE_SKILL
-from agentcycle.tools.registry import ToolRegistry
 from agentcycle.workspace.base import WorkspaceBackend
 
 DEFAULT_MAX_CYCLES = 10
@@ -114,40 +98,6 @@ class CompiledRun:
     """The MCP servers the run started (closed with the run's scope)."""
     input_checks: tuple[GuardrailCheck, ...] = ()
     """The input guardrails' verdicts (they ran before the model was resolved)."""
-
-
-@dataclass(slots=True)
-class _AgentParts:
-    """One agent of a run, resolved: model, tools, policy, system prompt, behaviour."""
-
-    provided: ProvidedModel
-    price: ModelPrice | None
-    registry: ToolRegistry
-    policy: ToolPolicy
-    tool_specs: tuple[ToolSpec, ...]
-    """The tools offered to the model (the policy lets them through)."""
-    system: SystemMessage
-    behavior: AgentBehavior
-    diagnostics: tuple[StartupReport, ...]
-    output: OutputPolicy = NO_OUTPUT_CHECKS
-
-
-@dataclass(frozen=True, slots=True)
-class _RunFrame:
-    """What every agent of one run is compiled against."""
-
-    config: RunConfig
-    run_id: str
-    run_input: Any
-    language: str
-    workspace: WorkspaceBackend | None
-    counter: HandoffCounter
-    models: list[Model] = field(default_factory=list)
-    """Every model the run tree resolved (shared with its child runs), to close at its end."""
-    fragments: tuple[ContextProvider, ...] = ()
-    """Run-level prompt fragments (session notes, memory recall) after each agent's own."""
-    mcp: RunMCP = field(default_factory=RunMCP)
-    """The run's MCP servers: those it starts are shared by its agents and closed with it."""
 
 
 async def compile_run(
@@ -208,11 +158,11 @@ async def _compile_run(
     fragments: list[ContextProvider] = []
     if notes_store is not None and session is not None and notes is not None:
         fragments.append(SessionNotesFragment(notes_store, session.session_id, notes.prompt_chars))
-    query = _request_text(run_input)
+    query = request_text(run_input)
     fragments.extend(
         RecallFragment(p, query, memory.recall_limit, memory.recall_chars) for p in memory_providers
     )
-    frame = _RunFrame(
+    frame = RunFrame(
         config=config,
         run_id=run_id,
         run_input=run_input,
@@ -225,9 +175,9 @@ async def _compile_run(
     )
     input_checks = await check_input(agent, config, run_id, run_input, language)
     if stopped_by(input_checks) is None:
-        parts = await _compile_agent(agent, frame, render_context=True)
+        parts = await compile_agent(agent, frame, render_context=True)
     else:
-        parts = _blocked_parts(agent, config)
+        parts = blocked_parts(agent, config)
     memory_diagnostics = [
         StartupDiagnostic(MEMORY_PROVIDER_FAILED, r.failure)
         for r in frame.fragments
@@ -291,26 +241,6 @@ async def _compile_run(
     )
 
 
-def _blocked_parts(agent: Agent, config: RunConfig) -> _AgentParts:
-    """The parts of an agent whose run an input guardrail blocked: no model resolved, no
-    tools, no prompt (the run makes no model call)."""
-    no_settings = ModelSettings()
-    return _AgentParts(
-        provided=unresolved_model(agent, config),
-        price=None,
-        registry=ToolRegistry(),
-        policy=ToolPolicy(),
-        tool_specs=(),
-        system=_NO_PROMPT,
-        behavior=AgentBehavior(
-            settings=no_settings,
-            no_tool_policy=NoToolPolicy.CONTINUE,
-            tool_use_behavior="run_llm_again",
-        ),
-        diagnostics=(),
-    )
-
-
 async def compile_resume(
     agent: Agent,
     state: RunState,
@@ -364,7 +294,7 @@ async def _compile_resume(
             f"cannot resume run {spec.run_id}: agent {current!r} has control, and the handoff "
             f"graph of {agent.name!r} does not reach it"
         )
-    frame = _RunFrame(
+    frame = RunFrame(
         config=config,
         run_id=spec.run_id,
         run_input=spec.input,
@@ -377,9 +307,9 @@ async def _compile_resume(
     if run_input is not None:  # the user's new words pass the input guardrails too
         input_checks = await check_input(active, config, spec.run_id, run_input, frame.language)
     if stopped_by(input_checks) is not None:
-        parts = _blocked_parts(active, config)
+        parts = blocked_parts(active, config)
     else:
-        parts = await _compile_agent(active, frame, render_context=False)
+        parts = await compile_agent(active, frame, render_context=False)
         offered = state.offered_tool_names()
         missing = [name for name in offered if name not in parts.registry]
         if missing:
@@ -432,8 +362,8 @@ def check_execution(config: RunConfig) -> None:
 
 def _compiled(
     state: RunState,
-    parts: _AgentParts,
-    frame: _RunFrame,
+    parts: AgentParts,
+    frame: RunFrame,
     root: Agent,
     *,
     history: list[Message],
@@ -447,7 +377,7 @@ def _compiled(
     config = frame.config
     return CompiledRun(
         state=state,
-        agent=_profile(state.current_agent(), parts),
+        agent=agent_profile(state.current_agent(), parts),
         history=history,
         tool_state=tool_state,
         workspace=frame.workspace,
@@ -456,7 +386,7 @@ def _compiled(
         approvals=config.approval_provider,
         memory=memory,
         # Without handoffs the root is the run's only agent: nothing to switch to.
-        switch_agent=_Switcher(root, frame) if root.handoffs else None,
+        switch_agent=Switcher(root, frame) if root.handoffs else None,
         hooks=layered_hooks(root, config),
         budget=config.budget,
         diagnostics=(*parts.diagnostics, *diagnostics),
@@ -466,154 +396,6 @@ def _compiled(
         mcp=frame.mcp,
         input_checks=input_checks,
     )
-
-
-class _Switcher:
-    """Resolves a handoff target of the run by name (the run's ``AgentSwitcher``)."""
-
-    __slots__ = ("_frame", "_root")
-
-    def __init__(self, root: Agent, frame: _RunFrame) -> None:
-        self._root = root
-        self._frame = frame
-
-    async def __call__(self, name: str) -> AgentProfile:
-        target = handoff_graph(self._root).get(name)
-        if target is None:
-            raise ConfigurationError(f"no agent named {name!r} in this run's handoff graph")
-        parts = await _compile_agent(target, self._frame, render_context=True)
-        return _profile(target.name, parts)
-
-
-def _profile(name: str, parts: _AgentParts) -> AgentProfile:
-    return AgentProfile(
-        name=name,
-        model=parts.provided.model,
-        model_info=parts.provided.info,
-        endpoint=parts.provided.endpoint,
-        price=parts.price,
-        tools={tool.name: tool for tool in parts.registry},
-        tool_specs=parts.tool_specs,
-        policy=parts.policy,
-        system=parts.system,
-        behavior=parts.behavior,
-        output=parts.output,
-    )
-
-
-async def _compile_agent(agent: Agent, frame: _RunFrame, *, render_context: bool) -> _AgentParts:
-    """Resolve one agent of a run. ``render_context`` asks the context providers for the
-    system prompt (a resumed run keeps the prompt it has)."""
-    config = frame.config
-    language = frame.language
-    provided = resolve_model(agent, config)
-    if not any(model is provided.model for model in frame.models):
-        frame.models.append(provided.model)
-    price = model_price(config, provided)
-    settings = provided.settings.merge(agent.model_settings).merge(config.model_settings)
-    skills = await discover_agent_skills(agent, config)
-    mcp = await frame.mcp.tools(agent.mcp_servers, config.mcp_servers)
-    registry = assemble_tools(
-        agent,
-        skills,
-        workspace=frame.workspace is not None,
-        multimodal=provided.info.native_multimodal,
-        counter=frame.counter,
-        config=config,
-        mcp_tools=mcp.tools,
-    )
-    policy = (agent.policy or ToolPolicy()).then(config.policy)
-    diagnostics: tuple[StartupReport, ...] = (
-        *skill_diagnostics(skills),
-        *mcp_events(mcp),
-        *sandbox_diagnostics(agent, config),
-    )
-    system = _NO_PROMPT
-    if render_context:
-        ctx = InstructionsContext(
-            run_id=frame.run_id,
-            agent=agent,
-            input=frame.run_input,
-            context=config.context,
-            language=language,
-        )
-        bundle = prompts.agent_bundle(await _instructions(agent, ctx))
-        skills_text = None
-        if ACTIVATE_SKILL in registry and policy.offers(registry[ACTIVATE_SKILL]):
-            budget = first_set(config.skills_prompt_budget, DEFAULT_SKILLS_PROMPT_BUDGET)
-            skills_text = render_skills_section(
-                skills.skills,
-                request=_request_text(frame.run_input),
-                budget=budget,
-                language=language,
-            )
-        context_budget = first_set(
-            config.context_budget_chars, agent.context_budget_chars, DEFAULT_CONTEXT_BUDGET_CHARS
-        )
-        if not isinstance(context_budget, int) or context_budget < 0:
-            raise ConfigurationError(
-                f"context_budget_chars must be an integer >= 0, got {context_budget!r}"
-            )
-        context = await render_context_fragments(
-            (*layered_context_providers(agent, config), *frame.fragments), ctx, context_budget
-        )
-        # Last and volatile: the constant part of the prompt stays a cacheable prefix.
-        system = prompts.run_system_message(
-            bundle, skills=skills_text, context=context.text or None, language=language
-        )
-        diagnostics = (*diagnostics, *context.diagnostics)
-    behavior = agent.tool_use_behavior
-    return _AgentParts(
-        provided=provided,
-        price=price,
-        registry=registry,
-        policy=policy,
-        tool_specs=tuple(s for s in registry.specs() if policy.offers(registry[s.name])),
-        system=system,
-        behavior=AgentBehavior(
-            settings=settings,
-            no_tool_policy=NoToolPolicy(
-                first_set(config.no_tool_policy, agent.no_tool_policy, NoToolPolicy.CONTINUE)
-            ),
-            tool_use_behavior="stop_at_tool_names"
-            if isinstance(behavior, StopAtTools)
-            else behavior,
-            stop_at_tool_names=behavior.tool_names if isinstance(behavior, StopAtTools) else (),
-        ),
-        diagnostics=diagnostics,
-        output=output_policy(agent, config, frame.models),
-    )
-
-
-_NO_PROMPT = SystemMessage(content="")
-"""The system prompt slot of an agent compiled for a resumed run (which keeps its own)."""
-
-
-def _request_text(run_input: Any) -> str:
-    """The user's words in the run input (what skill relevance is judged against)."""
-    if isinstance(run_input, str):
-        return run_input
-    messages = run_input if isinstance(run_input, list | tuple) else ()
-    return "\n".join(content_text(m.content) for m in messages if isinstance(m, UserMessage))
-
-
-async def _instructions(agent: Agent, ctx: InstructionsContext) -> str | PromptBundle | None:
-    instructions = agent.instructions
-    if instructions is None or isinstance(instructions, str | PromptBundle):
-        return instructions
-    if not callable(instructions):
-        raise ConfigurationError(
-            "instructions must be a string, a PromptBundle or a callable returning one, "
-            f"got {type(instructions).__name__}"
-        )
-    value = instructions(ctx)
-    if inspect.isawaitable(value):
-        value = await value
-    if not isinstance(value, str | PromptBundle):
-        raise ConfigurationError(
-            f"instructions callable returned {type(value).__name__}, not str or PromptBundle"
-        )
-    return value
 
 
 def _input_messages(run_input: Any) -> Sequence[Message]:
