@@ -3,7 +3,9 @@
 An agent with ``shell_tools=True`` runs four commands in a fresh workspace under the default
 ``workspace-write`` sandbox (bubblewrap on Linux): a build inside the workspace works; a write
 into ``.git`` (protected), a read of ``.env`` (masked: it reads empty) and a network connection
-do not. Where no sandbox can be set up the example says so and stops.
+do not. It names the backend it got; without bubblewrap the Landlock fallback keeps the network
+and everything outside the workspace closed, but not ``.git`` or ``.env``. Where no sandbox can
+be set up the example says so and stops.
 
 Run: python examples/14_sandbox.py
 """
@@ -35,6 +37,11 @@ def main() -> None:
     if not support.available:
         print(f"no sandbox on this host: {support.reason}")
         return
+    print(f"sandbox: {support.backend}")
+    if support.backend == "landlock":
+        # The fallback cannot protect paths inside a writable root or mask files: expect the
+        # .git write and the .env read to succeed (docs/sandbox.md, "Fallback").
+        print("(Landlock fallback: install bubblewrap for .git protection and masked files)")
     model = ScriptedModel(
         [call_tool("bash", {"command": command}) for command in COMMANDS.values()]
         + [call_tool("task_finish", {"message": "Checked the sandbox."})]
