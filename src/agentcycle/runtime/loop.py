@@ -445,6 +445,13 @@ class CycleLoop:
         approval nobody can give now, the tool-call budget), handed off to another agent (see
         ``runtime/_handoffs.py``), or ``(None, None)`` to continue."""
         env = self._env
+        if (
+            batch.exhausted is None
+            and not batch.pending
+            and env.agent.behavior.tool_use_behavior == "run_llm_again"
+            and all(o.result.directive is None for o in batch.outcomes)
+        ):
+            return None, None  # the common batch: no directive, nothing waiting, go on
         request = requested_handoff(batch.outcomes)
         outcome = after_tools(batch.outcomes, env.agent.behavior, handing_off=request is not None)
         if outcome is None and batch.pending:
