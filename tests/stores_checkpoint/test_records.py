@@ -39,6 +39,19 @@ def test_a_draft_keeps_a_private_canonical_copy_of_its_payload() -> None:
     assert record.kind is RecordKind.EVENT
 
 
+def test_a_writers_own_json_is_kept_as_written_and_digested_as_such() -> None:
+    text = '{"z":1,"a":"é"}'  # not canonical: the writer's serializer chose the order
+    record = NewRecord.of_json(RecordKind.EVENT, "event/e1", text)
+    assert record.payload_json == text and record.payload == {"z": 1, "a": "é"}
+    expected = hashlib.sha256(f'["event","event/e1",{text}]'.encode()).hexdigest()
+    assert record.digest == expected
+    # It reads back from storage checked against those bytes.
+    stored = RunRecord.from_storage("r", 2, 1, "event", "event/e1", text, record.digest, 5)
+    assert stored.payload == record.payload
+    with pytest.raises(InvalidCheckpointRequest):
+        NewRecord.of_json(RecordKind.EVENT, "event/e2", "[1, 2]")
+
+
 def test_the_documented_keys() -> None:
     assert keys.run_created() == "run"
     assert keys.cycle_started(3) == "c3/started"

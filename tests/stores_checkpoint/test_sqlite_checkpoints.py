@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from agentcycle.errors import CheckpointStorageError, CorruptRunRecord, UnsupportedVersionError
 from agentcycle.stores import NewRecord, RecordKind, SQLiteCheckpointStore
+from agentcycle.stores.sqlite_checkpoints import _AUTOCHECKPOINT_PAGES, _CHECKPOINT_EVERY
 from agentcycle.testing.checkpoint_conformance import cycle_records
 
 
@@ -101,3 +103,28 @@ def test_an_append_costs_the_same_on_a_long_log(tmp_path: Path) -> None:
     short, long = steps_to_append_at(10), steps_to_append_at(5_000)
     assert long <= short * 1.3, (short, long)
     store.close()
+
+
+def test_checkpoints_run_on_a_thread_the_store_stops_when_closed(tmp_path: Path) -> None:
+    """A checkpoint flushes the file: the writer's connection leaves it to the store's thread
+    (its own automatic checkpoint only for a WAL the thread let grow to 64 MiB), and
+    ``close()`` ends that thread."""
+    path = tmp_path / "runs.db"
+    store = SQLiteCheckpointStore(path)
+
+    def checkpointers() -> list[threading.Thread]:
+        name = f"agentcycle-checkpoint:{path}"
+        return [t for t in threading.enumerate() if t.name == name]
+
+    store.create_run("r", {})
+    for cycle in range(1, 2 * _CHECKPOINT_EVERY):  # past two checkpoint requests
+        store.append("r", cycle_records(cycle), expected_seq=2 + 6 * (cycle - 1), epoch=0)
+    assert len(checkpointers()) == 1
+    conn = store._conn
+    assert conn is not None
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (_AUTOCHECKPOINT_PAGES,)
+    store.close()
+    assert checkpointers() == []
+    reopened = SQLiteCheckpointStore(path)
+    assert len(reopened.read("r")) == 1 + 6 * (2 * _CHECKPOINT_EVERY - 1)
+    reopened.close()

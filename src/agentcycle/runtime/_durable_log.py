@@ -4,9 +4,24 @@ One ``DurableLog`` per run execution. It owns the run's lease (epoch) and the ne
 collects the events the bus publishes, and appends them inside the next record, so an event is
 durable exactly when the step it belongs to is. Writes are synchronous on the run's event
 loop: the loop must wait for each write before it goes on anyway (a model answer is durable
-before any tool runs), and handing the write to a thread costs several times the write itself
-(~150 µs per call on the reference machine). A host that runs many durable runs concurrently
-runs them with ``execution="thread"``, so each blocks only its own loop.
+before any tool with an effect runs), and handing the write to a thread costs several times
+the write itself (~150 µs per call on the reference machine). A host that runs many durable
+runs concurrently runs them with ``execution="thread"``, so each blocks only its own loop.
+
+**Barriers.** A record is appended (a store round trip) only where the effect ledger needs it
+durable before the run goes on; every other record waits for the next append and goes out in
+its batch. Per cycle: the model's answer before the first call of a tool with an effect
+(``idempotent`` or ``non_idempotent``: asking the model again would give new calls and new
+idempotency keys), a ``non_idempotent`` call's intent before it runs and its result after,
+and the commit. ``cycle_started`` and ``model_intent`` ride with the first of those, so a
+cycle of ``read`` tools (or none) is one append and an ``idempotent`` one two. A crash before
+a cycle's first append re-runs the cycle: its model is asked again (counted nowhere: its
+intent never became durable; a model call has no external effect) and its ``read`` tools run
+again, which is what ``read`` promises is safe.
+
+**Serialisation.** Payloads are serialised once, by pydantic's serializer (models, their
+dumps and the events' dicts straight to JSON bytes, in the models' field order), and the
+record's digest is over that text (``NewRecord.of_json``): no canonical re-encoding.
 
 Record keys are the documented ``record_keys``; a resumed cycle re-uses its durable records and
 never writes a key twice (a re-made model call takes the next attempt number).
@@ -17,13 +32,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
 from pydantic import TypeAdapter
 
 from agentcycle.errors import (
@@ -31,6 +47,7 @@ from agentcycle.errors import (
     CheckpointStorageError,
     EffectNeedsReconciliation,
     Fenced,
+    InvalidCheckpointRequest,
     LeaseLost,
     RunTerminated,
     SeqConflict,
@@ -41,7 +58,7 @@ from agentcycle.models.base import ModelResponse
 from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, FoldedRun, PartialCycle
 from agentcycle.runtime.crashpoints import crashpoint
 from agentcycle.runtime.durable import Durability, ExecutionYielded, UnverifiedPolicy
-from agentcycle.state import RunState, RunToolState
+from agentcycle.state import CycleRecord, RunState, RunToolState
 from agentcycle.stores.checkpoints import CheckpointStore
 from agentcycle.stores.run_records import NewRecord, RecordKind, record_keys
 from agentcycle.tools.base import Tool
@@ -58,6 +75,10 @@ _Draft = tuple[RecordKind, str, dict[str, Any]]
 
 _WRITE_ATTEMPTS = 3
 _RESPONSE: TypeAdapter[ModelResponse] = TypeAdapter(ModelResponse)
+_CANCEL_FRESH = 0.002
+"""Seconds the store's last word on the cancel flag (an append's or a check's answer) stands
+for a fresh check before a model or tool call: a cancel requested less than this before the
+call may be seen at the next check instead (a cancel requested just after any check is, too)."""
 
 
 def new_owner() -> str:
@@ -113,6 +134,10 @@ class DurableLog:
         self._running: dict[str, tuple[EffectClass, str]] = {}
         """Calls ``before`` let run, by id: their effect class and how they came to run."""
         self._tool_state_json: str | None = None
+        self._cancel_reason: str | None = None
+        self._cancel_fresh_until = 0.0
+        """``time.monotonic()`` until which ``_cancel_reason`` (the store's last word on the
+        cancel flag) stands for a check (see ``_CANCEL_FRESH``)."""
         self._lost = False
         self._heartbeat: asyncio.Task[None] | None = None
         bus.add_listener(self._pending.append)
@@ -157,10 +182,15 @@ class DurableLog:
         later, after the call began)."""
         if self._mark_cancelled is None:
             return
-        try:
-            reason = self._store.cancel_requested(self._run_id)
-        except CheckpointStorageError:
-            return  # the next heartbeat asks again
+        if time.monotonic() < self._cancel_fresh_until:
+            reason = self._cancel_reason  # the store answered it an instant ago
+        else:
+            try:
+                reason = self._store.cancel_requested(self._run_id)
+            except CheckpointStorageError:
+                return  # the next heartbeat asks again
+            self._cancel_reason = reason
+            self._cancel_fresh_until = time.monotonic() + _CANCEL_FRESH
         if reason is not None:
             self._mark_cancelled(reason)
             raise asyncio.CancelledError
@@ -204,13 +234,18 @@ class DurableLog:
         if self._deferred:
             drafts = (*self._deferred, *drafts)
             self._deferred = []
-        events, self._pending[:] = [e.to_dict() for e in self._pending], []
-        records = []
-        last = len(drafts) - 1
-        for i, (kind, key, payload) in enumerate(drafts):
-            if i == last:  # the step that made them: a commit carries its checkpoint_created
-                payload[EVENTS] = events
-            records.append(NewRecord(kind, key, payload))
+        # The step that made them is the batch's last: a commit carries its checkpoint_created.
+        drafts[-1][2][EVENTS] = [e.to_dict() for e in self._pending]
+        self._pending.clear()
+        try:
+            records = [
+                NewRecord.of_json(kind, key, _to_json(payload)) for kind, key, payload in drafts
+            ]
+        except pydantic_core.PydanticSerializationError as exc:
+            raise InvalidCheckpointRequest(
+                f"run {self._run_id}: a record payload is not JSON ({exc})",
+                details={"run_id": self._run_id},
+            ) from exc
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 result = self._store.append(
@@ -229,6 +264,8 @@ class DurableLog:
                     details={"run_id": self._run_id, "epoch": self._epoch},
                 ) from exc
         self._next = result.last_seq + 1
+        self._cancel_reason = result.cancel_reason
+        self._cancel_fresh_until = time.monotonic() + _CANCEL_FRESH
 
     def resumes_cycle(self, index: int) -> bool:
         """Whether cycle ``index`` was started before the resume (its start is durable)."""
@@ -247,8 +284,8 @@ class DurableLog:
 
     def model_intent(self, index: int) -> None:
         """Before cycle ``index``'s model call: ``cycle_started`` (unless resumed) and
-        ``model_intent``. A cancel requested through the store, or a yield at this cycle
-        boundary, stops the run here instead."""
+        ``model_intent``, sent with the cycle's first append. A cancel requested through the
+        store, or a yield at this cycle boundary, stops the run here instead."""
         self._cycle = index
         partial = self._partial
         if partial is None or partial.index != index:
@@ -256,9 +293,9 @@ class DurableLog:
         self._check_cancel()
         if partial is not None and partial.index == index:
             attempt = partial.model_attempts + 1
-            if partial.model_attempts:
+            if partial.model_attempts:  # a durable intent without a result (an older log's)
                 self._counters["model_calls_duplicated"] += 1
-            self._append(
+            self._defer(
                 (
                     RecordKind.MODEL_INTENT,
                     record_keys.model_intent(index, attempt),
@@ -266,7 +303,7 @@ class DurableLog:
                 )
             )
             return
-        self._append(
+        self._defer(
             (RecordKind.CYCLE_STARTED, record_keys.cycle_started(index), {"cycle": index}),
             (
                 RecordKind.MODEL_INTENT,
@@ -298,7 +335,7 @@ class DurableLog:
                     "cycle": index,
                     "attempt": attempt,
                     "response": _RESPONSE.dump_python(response, mode="json"),
-                    "usage": usage.model_dump(mode="json"),
+                    "usage": usage,
                     "cycles": self._new_cycles(),
                 },
             )
@@ -351,9 +388,7 @@ class DurableLog:
                 "final": {
                     "status": outcome.status.value,
                     "completion_reason": outcome.completion_reason.value,
-                    "pending_tool_calls": [
-                        p.model_dump(mode="json") for p in state.pending_tool_calls
-                    ],
+                    "pending_tool_calls": list(state.pending_tool_calls),
                     "session_cursor": state.session_cursor,
                     "event_seq": self._bus.seq,
                 },
@@ -376,8 +411,8 @@ class DurableLog:
         lease expires and another process can resume the run."""
         self._close()
 
-    def _new_cycles(self) -> list[dict[str, Any]]:
-        return [c.model_dump(mode="json") for c in self._state.cycles[self._committed :]]
+    def _new_cycles(self) -> list[CycleRecord]:
+        return self._state.cycles[self._committed :]
 
     def _delta(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``payload`` plus the cycle records since the last commit, the tools' state when it
@@ -385,7 +420,7 @@ class DurableLog:
         payload["cycles"] = self._new_cycles()
         tool_state_json = self._tool_state.model_dump_json()
         if tool_state_json != self._tool_state_json:
-            payload["tool_state"] = json.loads(tool_state_json)
+            payload["tool_state"] = self._tool_state  # serialised with the record, at once
             self._tool_state_json = tool_state_json
         payload["counters"] = dict(self._counters)
         return payload
@@ -521,9 +556,15 @@ def _result_draft(index: int, call_id: str, source: str, result: ToolResult) -> 
             "cycle": index,
             "tool_call_id": call_id,
             "source": source,
-            "result": result.model_dump(mode="json"),
+            "result": result,
         },
     )
+
+
+def _to_json(payload: dict[str, Any]) -> str:
+    """A payload's JSON text (models in it serialised by their own serializers). A float with
+    no JSON form (NaN, infinity) is written as ``null``."""
+    return pydantic_core.to_json(payload, inf_nan_mode="null").decode()
 
 
 async def _verify(tool: Tool, key: str, arguments: dict[str, Any]) -> ToolResult | bool | None:

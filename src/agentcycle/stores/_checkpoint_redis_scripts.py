@@ -10,8 +10,8 @@ Keys of a run share the hash tag ``{run_id}``: ``meta`` (hash: ``last_seq``, ``e
 is the record at ``seq``) and ``keys`` (hash: record key -> ``"<seq> <digest>"``). ``running``
 (one per prefix) is a sorted set of the running runs that hold a lease, scored by lease expiry,
 for ``list_recoverable``. A log entry is ``[ts,epoch,"kind","key","digest"]`` + newline +
-the payload's canonical JSON; the client sends everything after ``ts,`` ready-made, so the
-script only concatenates.
+the payload's JSON text; the client sends everything after ``ts,`` ready-made, so the script
+only concatenates.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ end
 CREATE = (
     _CLOCK
     + """
--- KEYS: meta, log, keys. ARGV: header tail, payload, key, digest.
+-- KEYS: meta, log, keys. ARGV: entry tail (the log entry after its '[ts,'), key, digest.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0}
 end
 local now = now_ms()
 redis.call('HSET', KEYS[1], 'last_seq', 1, 'epoch', 0, 'status', 'running', 'created', now)
-redis.call('RPUSH', KEYS[2], '[' .. now .. ',' .. ARGV[1] .. ']\\n' .. ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[3], '1 ' .. ARGV[4])
+redis.call('RPUSH', KEYS[2], '[' .. now .. ',' .. ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[2], '1 ' .. ARGV[3])
 return {1, now}
 """
 )
@@ -42,26 +42,45 @@ APPEND = (
     _CLOCK
     + """
 -- KEYS: meta, log, keys, running. ARGV: run id, expected seq, epoch, status after, count,
--- then per record: key, digest, header tail, payload.
-local meta = redis.call('HMGET', KEYS[1], 'last_seq', 'epoch', 'status', 'owner', 'expires')
+-- then per record: key, digest, entry tail (the log entry after its '[ts,'). Both successes
+-- also answer the pending cancel request (false: none), so the writer need not ask for it.
+local meta = redis.call('HMGET', KEYS[1], 'last_seq', 'epoch', 'status', 'owner', 'expires',
+                        'cancel')
 if not meta[1] then
   return {'missing'}
 end
+local cancel = meta[6] or false
 local last = tonumber(meta[1])
 local expected = tonumber(ARGV[2])
 local n = tonumber(ARGV[5])
+-- The batch's keys as stored ('<seq> <digest>' or false), looked up in chunks of 500: one
+-- HMGET each (unpack() of a very large batch would overflow Lua's stack).
+local function stored_keys()
+  local found = {}
+  for first = 0, n - 1, 500 do
+    local names = {}
+    for i = first, math.min(first + 499, n - 1) do
+      names[#names + 1] = ARGV[6 + 3 * i]
+    end
+    for _, value in ipairs(redis.call('HMGET', KEYS[3], unpack(names))) do
+      found[#found + 1] = value
+    end
+  end
+  return found
+end
 -- An identical retry succeeds before any other check, so the writer always learns the truth.
 if last >= expected + n - 1 then
+  local found = stored_keys()
   local same = true
   for i = 0, n - 1 do
-    local at = 6 + 4 * i
-    if redis.call('HGET', KEYS[3], ARGV[at]) ~= (expected + i) .. ' ' .. ARGV[at + 1] then
+    if found[i + 1] ~= (expected + i) .. ' ' .. ARGV[7 + 3 * i] then
       same = false
       break
     end
   end
   if same then
-    return {'duplicate', last, redis.call('LRANGE', KEYS[2], expected - 1, expected + n - 2)}
+    return {'duplicate', last, redis.call('LRANGE', KEYS[2], expected - 1, expected + n - 2),
+            cancel}
   end
 end
 if meta[3] == 'terminal' then
@@ -73,19 +92,18 @@ end
 if last ~= expected - 1 then
   return {'seq', last}
 end
+local found = stored_keys()
 for i = 0, n - 1 do
-  local taken = redis.call('HGET', KEYS[3], ARGV[6 + 4 * i])
-  if taken then
-    return {'key', ARGV[6 + 4 * i], taken}
+  if found[i + 1] then
+    return {'key', ARGV[6 + 3 * i], found[i + 1]}
   end
 end
 local now = now_ms()
--- Pushed in chunks: unpack() of a very large batch would overflow Lua's stack.
 for first = 0, n - 1, 500 do
   local entries, fields = {}, {}
   for i = first, math.min(first + 499, n - 1) do
-    local at = 6 + 4 * i
-    entries[#entries + 1] = '[' .. now .. ',' .. ARGV[at + 2] .. ']\\n' .. ARGV[at + 3]
+    local at = 6 + 3 * i
+    entries[#entries + 1] = '[' .. now .. ',' .. ARGV[at + 2]
     fields[#fields + 1] = ARGV[at]
     fields[#fields + 1] = (expected + i) .. ' ' .. ARGV[at + 1]
   end
@@ -102,7 +120,7 @@ elseif status == 'waiting' then
 elseif meta[3] ~= 'running' and meta[4] then
   redis.call('ZADD', KEYS[4], meta[5], ARGV[1])
 end
-return {'ok', last + n, now}
+return {'ok', last + n, now, cancel}
 """
 )
 

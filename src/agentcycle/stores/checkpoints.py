@@ -91,11 +91,14 @@ class RunHead:
 class AppendResult:
     """What an append did. ``records`` are the batch as stored (for an identical retry, the
     records written the first time, with their original ``epoch`` and ``ts``); ``appended`` is
-    how many this call wrote (0 for a retry); ``last_seq`` the run's last ``seq`` after it."""
+    how many this call wrote (0 for a retry); ``last_seq`` the run's last ``seq`` after it.
+    ``cancel_reason`` is the run's pending cancel request as the append found it, so a writer
+    learns of a cancel without asking again right after its write."""
 
     last_seq: int
     appended: int
     records: tuple[RunRecord, ...]
+    cancel_reason: str | None = None
 
     @property
     def duplicate(self) -> bool:
@@ -140,7 +143,8 @@ class CheckpointStore(Protocol):
         ``SeqConflict`` (the run's last seq is not ``expected_seq - 1``), ``DuplicateRecordKey``
         or ``InvalidCheckpointRequest``; in each case nothing is written. A batch identical to
         the stored records at those seqs succeeds without writing, checked before any of
-        those errors (so a retry after an ambiguous failure always learns the truth)."""
+        those errors (so a retry after an ambiguous failure always learns the truth). The
+        result carries the run's pending cancel request, read in the same step."""
         ...
 
     def read(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunRecord]:

@@ -55,9 +55,8 @@ class MemoryCheckpointStore:
                 return {r.seq: (r.key, r.digest) for r in log[first - 1 : last]}
 
             if rules.is_retry(meta, records, expected_seq, stored):
-                return AppendResult(
-                    meta.last_seq, 0, tuple(log[expected_seq - 1 : expected_seq - 1 + len(records)])
-                )
+                batch = tuple(log[expected_seq - 1 : expected_seq - 1 + len(records)])
+                return AppendResult(meta.last_seq, 0, batch, meta.cancel_reason)
             rules.check_writable(run_id, meta, expected_seq, epoch)
             for record in records:
                 if record.key in run.seq_of_key:
@@ -70,7 +69,7 @@ class MemoryCheckpointStore:
             log.extend(written)
             run.seq_of_key.update((r.key, r.seq) for r in written)
             rules.apply_append(meta, records)
-            return AppendResult(meta.last_seq, len(written), written)
+            return AppendResult(meta.last_seq, len(written), written, meta.cancel_reason)
 
     def read(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunRecord]:
         """Records after ``after_seq``, at most ``limit``."""

@@ -17,7 +17,7 @@ when a store is created, never by ``import agentcycle``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,6 +30,8 @@ from agentcycle.stores import _checkpoint_redis_scripts as scripts
 from agentcycle.stores import _checkpoint_rules as rules
 from agentcycle.stores.checkpoints import AppendResult, Lease, LogStatus, RenewResult, RunHead
 from agentcycle.stores.run_records import NewRecord, RunRecord
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 DEFAULT_KEY_PREFIX = "ac:"
 """The key prefix of a store opened without one: keys ``ac:{run}:meta`` and ``ac:running``."""
@@ -80,7 +82,7 @@ class RedisCheckpointStore:
         with self._errors(run_id):
             reply = self._create(
                 keys=self.keys(run_id),
-                args=[_header_tail(0, first), first.payload_json, first.key, first.digest],
+                args=[_entry_tail(0, first), first.key, first.digest],
             )
         return bool(int(reply[0]))
 
@@ -98,7 +100,7 @@ class RedisCheckpointStore:
             len(records),
         ]
         for record in records:
-            args += [record.key, record.digest, _header_tail(epoch, record), record.payload_json]
+            args += [record.key, record.digest, _entry_tail(epoch, record)]
         with self._errors(run_id):
             reply = self._append(keys=[*self.keys(run_id), self._running], args=args)
         outcome = str(_text(reply[0]))
@@ -108,10 +110,10 @@ class RedisCheckpointStore:
                 RunRecord.stamped(run_id, expected_seq + i, epoch, ts, record)
                 for i, record in enumerate(records)
             )
-            return AppendResult(int(reply[1]), len(written), written)
+            return AppendResult(int(reply[1]), len(written), written, _text(reply[3]))
         if outcome == "duplicate":
             stored = tuple(_decode(run_id, expected_seq + i, raw) for i, raw in enumerate(reply[2]))
-            return AppendResult(int(reply[1]), 0, stored)
+            return AppendResult(int(reply[1]), 0, stored, _text(reply[3]))
         raise self._refusal(run_id, outcome, reply, expected_seq, epoch)
 
     def read(self, run_id: str, after_seq: int = 0, limit: int | None = None) -> list[RunRecord]:
@@ -260,11 +262,11 @@ class RedisCheckpointStore:
             ) from exc
 
 
-def _header_tail(epoch: int, record: NewRecord) -> str:
-    """The log entry's header after ``[ts,``: ``epoch,"kind","key","digest"``."""
-    return json.dumps([epoch, record.kind.value, record.key, record.digest], ensure_ascii=False)[
-        1:-1
-    ]
+def _entry_tail(epoch: int, record: NewRecord) -> str:
+    """The log entry after ``[ts,``: ``epoch,"kind","key","digest"]``, a newline and the
+    payload (the header quoted as ``json.dumps(..., ensure_ascii=False)`` would)."""
+    header = f"{epoch},{_quote(record.kind.value)},{_quote(record.key)},{_quote(record.digest)}]"
+    return f"{header}\n{record.payload_json}"
 
 
 def _decode(run_id: str, seq: int, raw: Any) -> RunRecord:

@@ -3,9 +3,14 @@
 A run's log is a sequence of immutable records numbered by a contiguous ``seq`` from 1. The
 writer hands the store :class:`NewRecord` drafts (``kind``, ``key``, ``payload``); the store
 stamps each with its ``seq``, the writer's lease ``epoch`` and the store's clock (``ts``) and
-gives back :class:`RunRecord`. A record's ``digest`` is the SHA-256 of the canonical JSON of
-``[kind, key, payload]``: the same logical record has the same digest in every process and
-store, which is how a retried append is recognised as already written.
+gives back :class:`RunRecord`. A record's ``digest`` is the SHA-256 of the JSON text
+``[kind,key,<payload text>]``, over the payload's text exactly as stored, so a record read back
+is checked against its own bytes. ``NewRecord(kind, key, payload)`` writes the payload as
+canonical JSON (sorted keys): equal mappings get equal digests wherever they are built.
+``NewRecord.of_json`` takes text a writer serialised itself; the run writer uses pydantic's
+serializer, whose field order is fixed by the models, so its digests are deterministic too
+(the same logical record, built again, has the same bytes). Either way the digest is how a
+retried append is recognised as already written, and logs written either way read back alike.
 
 ``key`` is a deterministic logical id within the run (``c3/tool/call_1/result``): the store
 never gives one key two ``seq`` numbers, so a logical record re-appended after a timeout cannot
@@ -19,11 +24,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentcycle.errors import CorruptRunRecord, InvalidCheckpointRequest
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 __all__ = [
     "NewRecord",
@@ -79,15 +86,18 @@ def canonical_json(value: Any) -> str:
 
 
 def record_digest(kind: str, key: str, payload: Mapping[str, Any]) -> str:
-    """The SHA-256 hex digest of ``canonical_json([kind, key, payload])``."""
+    """The SHA-256 hex digest of ``canonical_json([kind, key, payload])``: the digest of
+    ``NewRecord(kind, key, payload)``."""
     return _digest(kind, key, canonical_json(payload))
 
 
 def _digest(kind: str, key: str, payload_json: str) -> str:
-    # The canonical JSON of the list [kind, key, payload], assembled from the payload's
-    # canonical text so a record's payload is serialised once.
-    text = f"[{json.dumps(kind, ensure_ascii=False)},{json.dumps(key, ensure_ascii=False)}"
-    return hashlib.sha256(f"{text},{payload_json}]".encode()).hexdigest()
+    # The JSON of the list [kind, key, payload], assembled around the payload's text as
+    # stored, so a record's payload is serialised once and checked against its own bytes.
+    # encode_basestring is what json.dumps(ensure_ascii=False) quotes a string with, minus
+    # the call's overhead (this runs for every record written and read).
+    text = f"[{_quote(kind)},{_quote(key)},{payload_json}]"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,24 @@ class NewRecord:
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "payload_json", text)
         object.__setattr__(self, "digest", _digest(kind, key, text))
+
+    @classmethod
+    def of_json(cls, kind: RecordKind, key: str, payload_json: str) -> NewRecord:
+        """A draft from a payload already serialised, kept as is: the digest is over this
+        text. For a writer with its own deterministic serializer (the run writer); the caller
+        guarantees ``payload_json`` is the JSON text of an object, as its serializer made it
+        (only its first character is checked: parsing it back would cost more than writing
+        it)."""
+        if not payload_json.startswith("{"):
+            raise InvalidCheckpointRequest(
+                f"record {key!r}: the payload must be a JSON object", details={"key": key}
+            )
+        record = object.__new__(cls)
+        object.__setattr__(record, "kind", kind)
+        object.__setattr__(record, "key", key)
+        object.__setattr__(record, "payload_json", payload_json)
+        object.__setattr__(record, "digest", _digest(kind, key, payload_json))
+        return record
 
     @property
     def payload(self) -> dict[str, Any]:

@@ -10,16 +10,27 @@ write lock (up to ``timeout`` seconds) and never interleave. An append touches t
 the batch's rows and their index entries: its cost does not grow with the log.
 
 The file is in WAL mode, so readers never wait for the writer. ``synchronous=NORMAL`` (the
-default) keeps every committed append through a crash of the process; ``"FULL"`` also through a
-power loss, at the cost of a flush per append. The clock is the machine's: every process on the
-file must share it (one host, or a network file system is out of the question anyway).
+default) keeps every committed append through a crash of the process, and the file consistent
+through a power loss, which may lose the appends committed since the last checkpoint; ``"FULL"``
+keeps those too, at the cost of a flush of the WAL per append. The clock is the machine's:
+every process on the file must share it (one host, or a network file system is out of the
+question anyway).
+
+Checkpoints (copying the WAL into the database file, with a flush of each) run on a thread of
+the instance's own, every ``_CHECKPOINT_EVERY`` write transactions, not inside an append: on
+the writer's path they cost an append about a hundred times its usual time every few hundred
+appends (measured: a 4-record append's mean 206 µs, median 60 µs; with the thread, mean 72 µs).
+The writer's connection keeps SQLite's automatic checkpoint, at a larger size, in case the
+thread falls behind (or is gone: threads do not survive a fork).
 
 Each instance keeps one connection, used by threads in turn under a lock (opened on first use,
-``close()`` closes it). Open instances after forking, not before.
+``close()`` closes it and stops the checkpoint thread). Open instances after forking, not
+before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -68,6 +79,12 @@ _INSERT = (
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_CHECKPOINT_EVERY = 64
+"""Write transactions between two checkpoints on the checkpoint thread."""
+_AUTOCHECKPOINT_PAGES = 16384
+"""The writer connection's own automatic checkpoint (64 MiB of WAL in 4 KiB pages; SQLite's
+default is 1,000 pages): only reached when the checkpoint thread falls behind."""
+
 T = TypeVar("T")
 
 
@@ -87,6 +104,8 @@ class SQLiteCheckpointStore:
         self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._checkpointer: _Checkpointer | None = None
+        self._writes = 0
 
     def create_run(self, run_id: str, header: Mapping[str, Any]) -> bool:
         """Create the run with ``header`` at seq 1 unless it exists."""
@@ -123,28 +142,23 @@ class SQLiteCheckpointStore:
                 return {r.seq: (r.key, r.digest) for r in stored}
 
             if rules.is_retry(meta, records, expected_seq, identities):
-                return AppendResult(meta.last_seq, 0, tuple(stored))
+                return AppendResult(meta.last_seq, 0, tuple(stored), meta.cancel_reason)
             rules.check_writable(run_id, meta, expected_seq, epoch)
-            keys = [r.key for r in records]
-            # Looked up on the (run_id, key) index. No ORDER BY: ordering by seq makes SQLite
-            # walk the run's records in seq order instead, O(log) per append.
-            taken = conn.execute(
-                "SELECT seq, key FROM ac_checkpoint_records WHERE run_id = ? AND key IN"
-                f" ({', '.join('?' * len(keys))})",
-                (run_id, *keys),
-            ).fetchall()
-            if taken:
-                seq, key = min(taken)
-                raise rules.key_taken(run_id, key, seq)
             now = rules.now_ms()
             written = tuple(
                 RunRecord.stamped(run_id, expected_seq + i, epoch, now, record)
                 for i, record in enumerate(records)
             )
-            conn.executemany(_INSERT, [_row(r) for r in written])
+            try:
+                conn.executemany(_INSERT, [_row(r) for r in written])
+            except sqlite3.IntegrityError:
+                # UNIQUE (run_id, key) refused a key stored before (the seqs are free: the
+                # meta says so, under the write lock). Found out only now, so the common
+                # append pays no lookup; the transaction is rolled back.
+                raise _key_taken(conn, run_id, records, expected_seq) from None
             rules.apply_append(meta, records)
             _save(conn, run_id, meta)
-            return AppendResult(last, len(written), written)
+            return AppendResult(last, len(written), written, meta.cancel_reason)
 
         return self._write(append)
 
@@ -233,11 +247,15 @@ class SQLiteCheckpointStore:
         return self._write(delete)
 
     def close(self) -> None:
-        """Close the connection (the next call opens a new one)."""
+        """Close the connection and stop the checkpoint thread (the next call opens a new
+        connection and starts another)."""
         with self._lock:
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 conn.close()
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -257,7 +275,11 @@ class SQLiteCheckpointStore:
 
         def write(conn: sqlite3.Connection) -> T:
             with immediate(conn):
-                return fn(conn)
+                result = fn(conn)
+            self._writes += 1
+            if self._writes % _CHECKPOINT_EVERY == 0 and self._checkpointer is not None:
+                self._checkpointer.due()
+            return result
 
         return self._call(write)
 
@@ -286,6 +308,7 @@ class SQLiteCheckpointStore:
         )
         try:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT_PAGES}")
             enable_wal(conn, self.timeout)
             with immediate(conn):
                 version = install_schema(conn, "ac_checkpoint_schema", _SCHEMA, SCHEMA_VERSION)
@@ -298,7 +321,50 @@ class SQLiteCheckpointStore:
         except BaseException:
             conn.close()
             raise
+        if self._checkpointer is None:
+            self._checkpointer = _Checkpointer(self.path, self.timeout)
         return conn
+
+
+class _Checkpointer:
+    """Checkpoints the WAL of ``path`` on a daemon thread with a connection of its own, when
+    told it is ``due``. ``PASSIVE``: it never waits for the file's readers or writer, and the
+    writer never waits for it (what it cannot copy now, a later checkpoint does)."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"agentcycle-checkpoint:{path}", daemon=True
+        )
+        self._thread.start()
+
+    def due(self) -> None:
+        """Ask for a checkpoint (requests made while one runs become one more)."""
+        self._due.set()
+
+    def stop(self) -> None:
+        """End the thread (after the checkpoint it is running, if any)."""
+        self._stopping = True
+        self._due.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._stopping:
+                    return
+                # A failed checkpoint loses nothing (the WAL holds every commit): the next
+                # one, or the writer's automatic checkpoint, copies it.
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
 
 
 @contextmanager
@@ -309,6 +375,30 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("COMMIT")
+
+
+def _key_taken(
+    conn: sqlite3.Connection, run_id: str, records: Sequence[NewRecord], expected_seq: int
+) -> Exception:
+    """The error for a batch a key of which is stored at a seq before ``expected_seq``."""
+    keys = [r.key for r in records]
+    # Looked up on the (run_id, key) index. No ORDER BY: ordering by seq makes SQLite walk the
+    # run's records in seq order instead. Rows of this batch inserted before the refused one
+    # are in the transaction too: only seqs before the batch count.
+    taken = conn.execute(
+        "SELECT seq, key FROM ac_checkpoint_records WHERE run_id = ? AND key IN"
+        f" ({', '.join('?' * len(keys))})",
+        (run_id, *keys),
+    ).fetchall()
+    earlier = [(seq, key) for seq, key in taken if seq < expected_seq]
+    if not earlier:
+        return CheckpointStorageError(
+            f"run {run_id!r}: records at seq {expected_seq} and after exist beyond the run's "
+            "last seq",
+            details={"run_id": run_id, "expected_seq": expected_seq},
+        )
+    seq, key = min(earlier)
+    return rules.key_taken(run_id, key, seq)
 
 
 def _load(conn: sqlite3.Connection, run_id: str) -> rules.RunMeta | None:

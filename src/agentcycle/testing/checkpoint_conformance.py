@@ -423,6 +423,18 @@ class CheckpointStoreConformance:
         assert not lost.ok and lost.cancel_reason == "stop ✋"
         head = store.head(run_id)
         assert head is not None and head.cancel_requested
+        # An append answers it too (a writer learns of it without asking again), also for
+        # an identical retry.
+        batch = cycle_records(1)
+        appended = store.append(run_id, batch, expected_seq=2, epoch=lease.epoch)
+        assert appended.appended == len(batch) and appended.cancel_reason == "stop ✋"
+        retried = store.append(run_id, batch, expected_seq=2, epoch=lease.epoch)
+        assert retried.duplicate and retried.cancel_reason == "stop ✋"
+
+    def test_an_append_without_a_cancel_request_says_so(
+        self, store: CheckpointStore, run_id: str
+    ) -> None:
+        assert store.append(run_id, cycle_records(1), expected_seq=2, epoch=0).cancel_reason is None
 
     # 12 -------------------------------------------------------------------------------------
 
@@ -442,6 +454,13 @@ class CheckpointStoreConformance:
         assert big.digest == record_digest("model_result", "c1/model/result", dict(payload))
         pinned = NewRecord(RecordKind.EVENT, "event/e1", {"b": [1, "ü"], "a": None})
         assert pinned.digest == ("5d99b97f200f40038528ed9f3b8b11f3f2bd5c27a9e2428e3b894e5bf98c5b8c")
+        # A writer's own serialisation is kept byte for byte: its digest is over that text.
+        text = '{"b":[1,"ü"],"a":null}'
+        own = NewRecord.of_json(RecordKind.EVENT, "event/e2", text)
+        store.append(run_id, [own], expected_seq=4, epoch=0)
+        (stored_own,) = store.read(run_id, after_seq=3)
+        assert (stored_own.payload_json, stored_own.digest) == (text, own.digest)
+        assert store.append(run_id, [own], expected_seq=4, epoch=0).duplicate
 
     # 13 -------------------------------------------------------------------------------------
 

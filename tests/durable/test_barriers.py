@@ -1,0 +1,132 @@
+"""Where a durable cycle waits for its store: only where the effect ledger needs a record
+durable before the run goes on. A cycle of ``read`` tools is one append (its commit, carrying
+its start, model answer and events), an ``idempotent`` call's answer is durable before it runs,
+and a cancel the store reports in an append's reply stops the next call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from agentcycle import Agent, Runner
+from agentcycle.events import RunStatus
+from agentcycle.messages import ToolResult
+from agentcycle.models.base import ModelRequest, ModelResponse
+from agentcycle.runtime.durable import Durability, durable_events
+from agentcycle.stores.checkpoints import AppendResult, CheckpointStore
+from agentcycle.stores.run_records import NewRecord, RecordKind
+from agentcycle.testing import ScriptedModel, call_tool
+from agentcycle.tools.base import SideEffect, ToolContext
+from tests.durable import scenario
+
+CYCLES = 3
+
+
+class CountingStore:
+    """A store that counts the appends made through it (everything else passes through)."""
+
+    def __init__(self, store: CheckpointStore) -> None:
+        self.store = store
+        self.appends: list[list[RecordKind]] = []
+
+    def append(
+        self, run_id: str, records: Sequence[NewRecord], *, expected_seq: int, epoch: int
+    ) -> AppendResult:
+        self.appends.append([r.kind for r in records])
+        return self.store.append(run_id, records, expected_seq=expected_seq, epoch=epoch)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+class Probe:
+    """A tool of the given effect class that records, each time it runs, the keys of the
+    run's log as the store holds them at that moment."""
+
+    description = "Look at the log."
+    parameters = {"type": "object", "properties": {}, "additionalProperties": False}
+    side_effect = SideEffect.NONE
+    read_only = False
+    needs_approval = False
+    timeout_seconds = None
+
+    def __init__(self, store: CheckpointStore, effect_class: str) -> None:
+        self.name = f"probe_{effect_class}"
+        self.effect_class = effect_class
+        self.store = store
+        self.seen: list[set[str]] = []
+
+    async def invoke(self, ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+        self.seen.append({r.key for r in self.store.read(ctx.run_id)})
+        return ToolResult.success("looked")
+
+
+def _agent(tool: Probe, calls: list[int] | None = None) -> Agent:
+    """Cycles 1..CYCLES call ``tool`` (call id ``c<cycle>``), then the model finishes; the
+    cycle of each model call goes to ``calls``."""
+
+    def step(request: ModelRequest) -> ModelResponse:
+        index = request.cycle_index or 0
+        if calls is not None:
+            calls.append(index)
+        if index > CYCLES:
+            return call_tool("task_finish", {"message": "done"})
+        response = call_tool(tool.name, {})
+        call = response.tool_calls[0].model_copy(update={"id": f"c{index}"})
+        return replace(response, tool_calls=(call,))
+
+    return Agent(model=ScriptedModel(step), tools=[tool], max_cycles=CYCLES + 2)
+
+
+@pytest.mark.parametrize(("effect", "appends"), [("read", 1), ("idempotent", 2)])
+async def test_a_cycle_appends_only_at_its_barriers(
+    store: CheckpointStore, effect: str, appends: int
+) -> None:
+    counting = CountingStore(store)
+    probe = Probe(store, effect)
+    run_id = f"barriers-{effect}"
+    result = await Runner.run(_agent(probe), "go", config=scenario.config(counting, run_id))
+    assert result.status is RunStatus.COMPLETED
+    # Cycles 1..CYCLES, then the finishing cycle (a read tool) and the terminal record.
+    assert len(counting.appends) == CYCLES * appends + 2
+    for index, keys in enumerate(probe.seen, start=1):
+        if effect == "read":
+            # Nothing of the cycle is durable yet: a crash re-runs it, the read tool included.
+            assert not any(key.startswith(f"c{index}/") for key in keys), keys
+        else:
+            # The model's answer is durable before the call runs (a resume re-runs the call
+            # with the same idempotency key instead of asking the model for new calls); the
+            # call's result rides with the commit.
+            assert {f"c{index}/started", f"c{index}/model/result"} <= keys
+            assert f"c{index}/tool/c{index}/result" not in keys
+        assert f"c{index}/committed" not in keys
+    # Every cycle's records and events are in the log, in order, once.
+    kinds = [r.kind for r in store.read(run_id)]
+    assert kinds.count(RecordKind.CYCLE_STARTED) == CYCLES + 1
+    assert kinds.count(RecordKind.CYCLE_COMMITTED) == CYCLES + 1
+    seqs = [e.seq for e in durable_events(store, run_id)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+async def test_a_cancel_in_an_append_reply_stops_the_next_model_call(
+    store: CheckpointStore,
+) -> None:
+    calls: list[int] = []
+
+    class Canceller(Probe):
+        async def invoke(self, ctx: ToolContext, arguments: dict[str, Any]) -> ToolResult:
+            store.request_cancel(ctx.run_id, "from another process")
+            return await super().invoke(ctx, arguments)
+
+    counting = CountingStore(store)
+    config = scenario.config(counting, "cancel-reply", durability=Durability(lease_ttl=600))
+    result = await Runner.run(_agent(Canceller(store, "read"), calls), "go", config=config)
+    assert result.status is RunStatus.CANCELLED
+    # Cycle 1's commit learned of the cancel: cycle 2 never called its model.
+    assert calls == [1]
+    assert len(counting.appends) == 2  # the commit of cycle 1, the terminal record
+    last = list(durable_events(store, "cancel-reply"))[-1]
+    assert last.type == "run_cancelled" and last.reason == "from another process"
