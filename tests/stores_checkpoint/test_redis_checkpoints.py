@@ -100,3 +100,16 @@ def test_the_default_url_is_the_local_server(redis_prefix: str) -> None:
     assert explicit.create_run("r", {}) is False
     default.close()
     explicit.close()
+
+
+def test_a_script_the_server_does_not_know_is_loaded_again(
+    store: RedisCheckpointStore, redis_client: Any
+) -> None:
+    """A restarted Redis has lost its script cache: the store loads the script and goes on.
+    (Simulated with an unknown SHA: flushing the server's cache would touch other clients.)"""
+    script = store._append
+    known = script.sha
+    script.sha = "0" * 40
+    store.append("r", cycle_records(1), expected_seq=2, epoch=0)
+    assert script.sha == known
+    assert [r.seq for r in store.read("r")] == list(range(1, 8))

@@ -57,6 +57,9 @@ class RedisCheckpointStore:
                     "RedisCheckpointStore needs the redis package: pip install 'agentcycle[redis]'"
                 ) from exc
             client = redis.Redis.from_url(url)
+        from redis.exceptions import NoScriptError
+
+        self._no_script = NoScriptError
         self._client = client
         self.key_prefix = key_prefix
         self._running = f"{key_prefix}running"
@@ -80,7 +83,8 @@ class RedisCheckpointStore:
         rules.check_run_id(run_id)
         first = rules.header_record(header)
         with self._errors(run_id):
-            reply = self._create(
+            reply = self._eval(
+                self._create,
                 keys=self.keys(run_id),
                 args=[_entry_tail(0, first), first.key, first.digest],
             )
@@ -102,7 +106,7 @@ class RedisCheckpointStore:
         for record in records:
             args += [record.key, record.digest, _entry_tail(epoch, record)]
         with self._errors(run_id):
-            reply = self._append(keys=[*self.keys(run_id), self._running], args=args)
+            reply = self._eval(self._append, keys=[*self.keys(run_id), self._running], args=args)
         outcome = str(_text(reply[0]))
         if outcome == "ok":
             ts = int(reply[2])
@@ -136,7 +140,7 @@ class RedisCheckpointStore:
         """The run's state, or ``None``."""
         rules.check_run_id(run_id)
         with self._errors(run_id):
-            now, fields = self._head(keys=[self.keys(run_id)[0]])
+            now, fields = self._eval(self._head, keys=[self.keys(run_id)[0]])
         last_seq, epoch, status, owner, expires, cancel = (_text(v) for v in fields)
         if last_seq is None:
             return None
@@ -155,8 +159,10 @@ class RedisCheckpointStore:
         rules.check_run_id(run_id)
         rules.check_lease_args(owner, ttl_ms)
         with self._errors(run_id):
-            reply = self._acquire(
-                keys=[self.keys(run_id)[0], self._running], args=[run_id, owner, ttl_ms]
+            reply = self._eval(
+                self._acquire,
+                keys=[self.keys(run_id)[0], self._running],
+                args=[run_id, owner, ttl_ms],
             )
         outcome = self._known(run_id, reply)
         if outcome == "terminal":
@@ -170,8 +176,10 @@ class RedisCheckpointStore:
         rules.check_run_id(run_id)
         rules.check_lease_args(owner, ttl_ms, epoch)
         with self._errors(run_id):
-            reply = self._renew(
-                keys=[self.keys(run_id)[0], self._running], args=[run_id, owner, epoch, ttl_ms]
+            reply = self._eval(
+                self._renew,
+                keys=[self.keys(run_id)[0], self._running],
+                args=[run_id, owner, epoch, ttl_ms],
             )
         ok = self._known(run_id, reply) == "ok"
         return RenewResult(ok, int(reply[2]) if ok else None, _text(reply[1]))
@@ -181,8 +189,10 @@ class RedisCheckpointStore:
         rules.check_run_id(run_id)
         rules.check_lease_args(owner, epoch=epoch)
         with self._errors(run_id):
-            reply = self._release(
-                keys=[self.keys(run_id)[0], self._running], args=[run_id, owner, epoch]
+            reply = self._eval(
+                self._release,
+                keys=[self.keys(run_id)[0], self._running],
+                args=[run_id, owner, epoch],
             )
         return self._known(run_id, reply) == "ok"
 
@@ -191,7 +201,7 @@ class RedisCheckpointStore:
         rules.check_run_id(run_id)
         rules.check_reason(reason)
         with self._errors(run_id):
-            reply = self._cancel(keys=[self.keys(run_id)[0]], args=[reason])
+            reply = self._eval(self._cancel, keys=[self.keys(run_id)[0]], args=[reason])
         return self._known(run_id, reply) == "ok"
 
     def cancel_requested(self, run_id: str) -> str | None:
@@ -206,7 +216,9 @@ class RedisCheckpointStore:
         """Running runs whose lease expired, longest expired first."""
         rules.check_read(0, limit)
         with self._errors(None):
-            members = self._recoverable(keys=[self._running], args=[-1 if limit is None else limit])
+            members = self._eval(
+                self._recoverable, keys=[self._running], args=[-1 if limit is None else limit]
+            )
         return [str(_text(member)) for member in members]
 
     def delete_run(self, run_id: str) -> bool:
@@ -225,6 +237,15 @@ class RedisCheckpointStore:
             self._client.close()
 
     # ------------------------------------------------------------------ plumbing
+
+    def _eval(self, script: Any, keys: Sequence[str], args: Sequence[Any] = ()) -> Any:
+        """Run a registered script by its SHA, loading it again if the server lost it (a
+        restart). ``execute_command`` directly: ``Script.__call__`` adds ~15 µs per call."""
+        try:
+            return self._client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except self._no_script:
+            script.sha = self._client.script_load(script.script)
+            return self._client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def _known(self, run_id: str, reply: list[Any]) -> str:
         """The script's outcome word, after turning ``missing`` into ``RunNotFound``."""
