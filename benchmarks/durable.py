@@ -2,10 +2,10 @@
 
 Each cycle: one model call (scripted, instant) that calls one trivial tool; the last cycle
 calls ``task_finish``. The tool's effect class decides the appends per durable cycle (each
-carrying that step's events): ``read`` 2 (``cycle_started`` + ``model_intent``; the model
-result and the commit), ``idempotent`` 3 (the model result is a barrier before the call; its
-result goes with the commit), ``non_idempotent`` 5 (durable intent and result around the
-call). For each store (memory; SQLite on a
+carrying the records and events since the previous one): ``read`` 1 (the commit, with the
+cycle's start, model intent and answer), ``idempotent`` 2 (the model's answer is a barrier
+before the call; its result goes with the commit), ``non_idempotent`` 4 (also a durable intent
+and result around the call). For each store (memory; SQLite on a
 temporary file; Redis at 127.0.0.1:6379 under a throwaway key prefix, deleted afterwards) and
 run length, prints the mean µs per cycle of the plain run and the durable run (best of
 ``--repeat``), the difference (the durable overhead), the difference of the median cycle times

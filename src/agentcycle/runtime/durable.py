@@ -1,12 +1,15 @@
 """Durable runs: options, and reading a run back from its checkpoint store.
 
 A run with ``RunConfig.checkpoint_store`` keeps its log in the store (see
-``agentcycle.stores.run_records``): per cycle ``cycle_started`` + ``model_intent``, then
-``model_result`` (durable before any tool runs), then per tool call with an external effect
-``effect_intent`` and ``effect_result``, then ``cycle_committed``, the cycle's checkpoint. Every
-record carries the events the run emitted since the previous record, so the durable event
-stream *is* the log and cannot diverge from the checkpoint; ``checkpoint_created`` is inside the
-commit record it announces. ``Runner.resume_run`` folds the log and continues.
+``agentcycle.stores.run_records``): per cycle ``cycle_started`` + ``model_intent`` +
+``model_result`` (durable before the first call of a tool with an effect), then an
+``effect_intent`` and ``effect_result`` around each ``non_idempotent`` call (an
+``idempotent`` call's result comes later), then ``cycle_committed``, the cycle's checkpoint.
+Records are written together at those barriers: a cycle of ``read`` tools is one write (its
+commit), one with an ``idempotent`` call two. Every record carries the events the run emitted
+since the previous record, so the durable event stream *is* the log and cannot diverge from
+the checkpoint; ``checkpoint_created`` is inside the commit record it announces.
+``Runner.resume_run`` folds the log and continues.
 """
 
 from __future__ import annotations
