@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -113,3 +114,20 @@ def test_a_script_the_server_does_not_know_is_loaded_again(
     store.append("r", cycle_records(1), expected_seq=2, epoch=0)
     assert script.sha == known
     assert [r.seq for r in store.read("r")] == list(range(1, 8))
+
+
+def test_a_connection_broken_mid_call_is_dropped_and_the_next_call_reconnects(
+    store: RedisCheckpointStore,
+) -> None:
+    """The store's calls go out on connections of its own: one that breaks is a storage error
+    the writer retries (nothing landed here), and the retry gets a working connection."""
+    store.head("r")
+    (connection,) = store._idle  # the idle connection the next call takes
+    connection._sock.shutdown(socket.SHUT_RDWR)
+    with pytest.raises(CheckpointStorageError):
+        store.append("r", cycle_records(1), expected_seq=2, epoch=0)
+    assert store.append("r", cycle_records(1), expected_seq=2, epoch=0).appended == 6
+    assert store.cancel_requested("r") is None
+    idle = list(store._idle)
+    store.close()  # closes the store's own connections (not the client it was given)
+    assert idle and all(c._sock is None for c in idle)
