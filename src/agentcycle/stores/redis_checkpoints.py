@@ -231,7 +231,9 @@ class RedisCheckpointStore:
         """Delete the run unless its lease is live."""
         rules.check_run_id(run_id)
         with self._errors(run_id):
-            reply = self._delete(keys=[*self.keys(run_id), self._running], args=[run_id])
+            reply = self._eval(
+                self._delete, keys=[*self.keys(run_id), self._running], args=[run_id]
+            )
         outcome = str(_text(reply[0]))
         if outcome == "held":
             raise rules.lease_held(run_id, str(_text(reply[1])))
