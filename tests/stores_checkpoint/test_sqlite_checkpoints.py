@@ -107,8 +107,8 @@ def test_an_append_costs_the_same_on_a_long_log(tmp_path: Path) -> None:
 
 def test_checkpoints_run_on_a_thread_the_store_stops_when_closed(tmp_path: Path) -> None:
     """A checkpoint flushes the file: the writer's connection leaves it to the store's thread
-    (its own automatic checkpoint only for a WAL the thread let grow to 64 MiB), and
-    ``close()`` ends that thread."""
+    (its own automatic checkpoint only for a WAL the thread let grow to 64 MiB), started when
+    the first checkpoint is due, and ``close()`` ends that thread."""
     path = tmp_path / "runs.db"
     store = SQLiteCheckpointStore(path)
 
@@ -117,6 +117,7 @@ def test_checkpoints_run_on_a_thread_the_store_stops_when_closed(tmp_path: Path)
         return [t for t in threading.enumerate() if t.name == name]
 
     store.create_run("r", {})
+    assert store.read("r") and checkpointers() == []  # a store that barely wrote has none
     for cycle in range(1, 2 * _CHECKPOINT_EVERY):  # past two checkpoint requests
         store.append("r", cycle_records(cycle), expected_seq=2 + 6 * (cycle - 1), epoch=0)
     assert len(checkpointers()) == 1

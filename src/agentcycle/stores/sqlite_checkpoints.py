@@ -17,11 +17,12 @@ every process on the file must share it (one host, or a network file system is o
 question anyway).
 
 Checkpoints (copying the WAL into the database file, with a flush of each) run on a thread of
-the instance's own, every ``_CHECKPOINT_EVERY`` write transactions, not inside an append: on
-the writer's path they cost an append about a hundred times its usual time every few hundred
-appends (measured: a 4-record append's mean 206 µs, median 60 µs; with the thread, mean 72 µs).
-The writer's connection keeps SQLite's automatic checkpoint, at a larger size, in case the
-thread falls behind (or is gone: threads do not survive a fork).
+the instance's own (started when the first one is due), every ``_CHECKPOINT_EVERY`` write
+transactions, not inside an append: on the writer's path they cost an append about a hundred
+times its usual time every few hundred appends (measured: a 4-record append's mean 206 µs,
+median 60 µs; with the thread, mean 72-93 µs). The writer's connection keeps SQLite's
+automatic checkpoint, at a larger size, in case the thread falls behind (or is gone: threads
+do not survive a fork).
 
 Each instance keeps one connection, used by threads in turn under a lock (opened on first use,
 ``close()`` closes it and stops the checkpoint thread). Open instances after forking, not
@@ -277,7 +278,11 @@ class SQLiteCheckpointStore:
             with immediate(conn):
                 result = fn(conn)
             self._writes += 1
-            if self._writes % _CHECKPOINT_EVERY == 0 and self._checkpointer is not None:
+            if self._writes % _CHECKPOINT_EVERY == 0:
+                # Started by the first checkpoint due: a store that only reads, or writes a
+                # little (a status query, a cancel), never runs the thread.
+                if self._checkpointer is None:
+                    self._checkpointer = _Checkpointer(self.path, self.timeout)
                 self._checkpointer.due()
             return result
 
@@ -321,8 +326,6 @@ class SQLiteCheckpointStore:
         except BaseException:
             conn.close()
             raise
-        if self._checkpointer is None:
-            self._checkpointer = _Checkpointer(self.path, self.timeout)
         return conn
 
 
