@@ -76,9 +76,10 @@ _Draft = tuple[RecordKind, str, dict[str, Any]]
 _WRITE_ATTEMPTS = 3
 _RESPONSE: TypeAdapter[ModelResponse] = TypeAdapter(ModelResponse)
 _CANCEL_FRESH = 0.002
-"""Seconds the store's last word on the cancel flag (an append's or a check's answer) stands
-for a fresh check before a model or tool call: a cancel requested less than this before the
-call may be seen at the next check instead (a cancel requested just after any check is, too)."""
+"""Seconds the store's last word on the cancel flag (an append's or a check's answer, counted
+from when it was asked) stands for a fresh check before a model or tool call: a cancel
+requested less than this before the call may be seen at the next check instead (as one
+requested just after any check would be)."""
 
 
 def new_owner() -> str:
@@ -182,7 +183,8 @@ class DurableLog:
         later, after the call began)."""
         if self._mark_cancelled is None:
             return
-        if time.monotonic() < self._cancel_fresh_until:
+        asked = time.monotonic()
+        if asked < self._cancel_fresh_until:
             reason = self._cancel_reason  # the store answered it an instant ago
         else:
             try:
@@ -190,7 +192,7 @@ class DurableLog:
             except CheckpointStorageError:
                 return  # the next heartbeat asks again
             self._cancel_reason = reason
-            self._cancel_fresh_until = time.monotonic() + _CANCEL_FRESH
+            self._cancel_fresh_until = asked + _CANCEL_FRESH
         if reason is not None:
             self._mark_cancelled(reason)
             raise asyncio.CancelledError
@@ -246,6 +248,9 @@ class DurableLog:
                 f"run {self._run_id}: a record payload is not JSON ({exc})",
                 details={"run_id": self._run_id},
             ) from exc
+        # The answer's cancel flag stands from before the call: it may be older than that,
+        # never newer.
+        asked = time.monotonic()
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 result = self._store.append(
@@ -265,7 +270,7 @@ class DurableLog:
                 ) from exc
         self._next = result.last_seq + 1
         self._cancel_reason = result.cancel_reason
-        self._cancel_fresh_until = time.monotonic() + _CANCEL_FRESH
+        self._cancel_fresh_until = asked + _CANCEL_FRESH
 
     def resumes_cycle(self, index: int) -> bool:
         """Whether cycle ``index`` was started before the resume (its start is durable)."""
