@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, TypeAdapter
@@ -172,6 +173,55 @@ class RunEvent:
         data["type"] = self.type
         return data
 
+    def to_wire(self) -> dict[str, Any]:
+        """The object of ``to_dict``, with the payload's values as they are (models,
+        dataclasses, enums, tuples) rather than converted to JSON types: for a writer that
+        serialises it with pydantic's JSON serializer anyway (the durable run log), which
+        writes those values as ``to_dict`` would, in a fraction of the time."""
+        origin = self.origin
+        data: dict[str, Any] = {
+            "version": EVENT_VERSION,
+            "event_id": origin.id_for(self.seq),
+            "seq": self.seq,
+            "run_id": origin.run_id,
+            "trace_id": origin.trace_id,
+            "created_at": self.created_at,
+        }
+        if origin.session_id is not None:
+            data["session_id"] = origin.session_id
+        if origin.parent_run_id is not None:
+            data["parent_run_id"] = origin.parent_run_id
+        if origin.parent_event_id is not None:
+            data["parent_event_id"] = origin.parent_event_id
+        if self.cycle_index is not None:
+            data["cycle_index"] = self.cycle_index
+        if origin.agent_name is not None:
+            data["agent_name"] = origin.agent_name
+        if self.metadata is not None:
+            data["metadata"] = self.metadata
+        omitted = self.omitted_when_none
+        for name in _payload_fields(type(self)):
+            value = getattr(self, name)
+            if value is not None or name not in omitted:
+                data[name] = value
+        data["type"] = self.type
+        return data
+
+
+def _payload_fields(cls: type[RunEvent]) -> tuple[str, ...]:
+    """The payload fields of an event type, in declaration order."""
+    names = _payload_names.get(cls)
+    if names is None:
+        names = _payload_names[cls] = tuple(
+            f.name for f in dataclass_fields(cls) if f.name not in _ENVELOPE_FIELDS
+        )
+    return names
+
+
+_payload_names: dict[type[RunEvent], tuple[str, ...]] = {}
+
+
+_ENVELOPE_FIELDS = frozenset({"origin", "seq", "created_at", "cycle_index", "metadata"})
 
 _NOT_PAYLOAD: set[str] = {"origin", "seq", "created_at", "cycle_index"}
 """Fields ``to_dict`` writes itself (``metadata`` is dumped with the payload: it may hold any

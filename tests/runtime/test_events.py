@@ -6,12 +6,13 @@ import asyncio
 import itertools
 import json
 
+import pydantic_core
 import pytest
 from pydantic import ValidationError
 
 from agentcycle import Agent, Runner
 from agentcycle.errors import UnsupportedVersionError
-from agentcycle.events import CycleStarted, RunEvent, parse_event
+from agentcycle.events import CycleStarted, Diagnostic, RunEvent, parse_event
 from agentcycle.runtime._model_call import PROGRESS_STEP_CHARS
 from agentcycle.runtime.event_bus import EventBus
 from agentcycle.testing import ScriptedModel, call_tool, reply
@@ -124,6 +125,18 @@ async def test_events_round_trip_through_json() -> None:
     for event in events:
         text = json.dumps(event.to_dict())
         assert parse_event(json.loads(text)) == event
+
+
+async def test_the_wire_object_serialises_to_the_dict_form() -> None:
+    # The durable log writes ``to_wire`` through pydantic's serializer; readers parse it as
+    # the ``to_dict`` form, so the two must be the same JSON object, key for key.
+    events = await collect(Agent(model=ScriptedModel(script())))
+    events.append(Diagnostic(cycle_index=None, level="warning", code="x", details={"n": 1}))
+    events[-1].metadata = {"host": "tag"}
+    for event in events:
+        written = json.loads(pydantic_core.to_json(event.to_wire()))
+        assert written == event.to_dict()
+        assert list(written) == list(event.to_dict())
 
 
 async def test_an_event_id_of_another_form_reads_back_as_written() -> None:

@@ -20,8 +20,9 @@ intent never became durable; a model call has no external effect) and its ``read
 again, which is what ``read`` promises is safe.
 
 **Serialisation.** Payloads are serialised once, by pydantic's serializer (models, their
-dumps and the events' dicts straight to JSON bytes, in the models' field order), and the
-record's digest is over that text (``NewRecord.of_json``): no canonical re-encoding.
+dumps and the events' wire objects, ``RunEvent.to_wire``, straight to JSON bytes, in the
+models' field order), and the record's digest is over that text (``NewRecord.of_json``): no
+canonical re-encoding.
 
 Record keys are the documented ``record_keys``; a resumed cycle re-uses its durable records and
 never writes a key twice (a re-made model call takes the next attempt number).
@@ -237,7 +238,7 @@ class DurableLog:
             drafts = (*self._deferred, *drafts)
             self._deferred = []
         # The step that made them is the batch's last: a commit carries its checkpoint_created.
-        drafts[-1][2][EVENTS] = [e.to_dict() for e in self._pending]
+        drafts[-1][2][EVENTS] = [e.to_wire() for e in self._pending]
         self._pending.clear()
         try:
             records = [
