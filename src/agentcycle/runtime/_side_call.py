@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from agentcycle.errors import AgentcycleError, ModelError
@@ -79,39 +80,22 @@ async def stream_call(
     the call's operation id and its number of attempts. Raises ``ModelError`` when the call
     fails, ends without a response, or (``require_text``) answers with no text, after
     emitting ``model_call_failed``."""
-    ids: dict[str, Any] = {
-        "call_id": new_id("mc"),
-        "operation_id": new_id("op"),
-        "attempt": 1,
-        "operation": operation,
-        "backend": model.backend,
-        "model": model.name,
-    }
-    # The first attempt's event is built field by field (``publish``): one per cycle.
-    bus.publish(
-        ModelCallStarted(
-            cycle_index=index,
-            call_id=ids["call_id"],
-            operation_id=ids["operation_id"],
-            operation=operation,
-            backend=ids["backend"],
-            model=ids["model"],
-        )
-    )
+    call = _Call(new_id("mc"), new_id("op"), 1, operation, model.backend, model.name)
+    bus.publish(call.started(index))
     response: ModelResponse | None = None
     try:
         async for item in model.stream(request):
             if isinstance(item, ModelResponse):
                 response = item
             elif isinstance(item, AttemptFailed):
-                emit_call_failed(bus, index, ids, item.error, retryable=True)
+                bus.publish(call.failed(index, item.error, retryable=True))
             elif isinstance(item, AttemptStarted):
-                ids.update(attempt=item.attempt, call_id=new_id("mc"))
-                bus.emit(ModelCallStarted, cycle_index=index, endpoint=item.endpoint, **ids)
+                call.attempt, call.call_id = item.attempt, new_id("mc")
+                bus.publish(call.started(index, item.endpoint))
             elif on_delta is not None:
                 on_delta(item)
     except ModelError as exc:
-        emit_call_failed(bus, index, ids, exc, retryable=False)
+        bus.publish(call.failed(index, exc, retryable=False))
         raise
     except asyncio.CancelledError:
         if not stray_cancel():
@@ -122,7 +106,7 @@ async def stream_call(
             "The model adapter raised CancelledError while the run was not being cancelled.",
             code="model_call_cancelled",
         )
-        emit_call_failed(bus, index, ids, error, retryable=False)
+        bus.publish(call.failed(index, error, retryable=False))
         raise error from None
     if response is None or (require_text and not response.text.strip()):
         message = (
@@ -131,36 +115,60 @@ async def stream_call(
             else "The model stream ended without a response."
         )
         error = ModelError(message, code="empty_response")
-        emit_call_failed(bus, index, ids, error, retryable=False)
+        bus.publish(call.failed(index, error, retryable=False))
         raise error
     usage = priced(response.usage, price)
     bus.publish(
         ModelCallCompleted(
             cycle_index=index,
             usage=usage,
-            call_id=ids["call_id"],
-            operation_id=ids["operation_id"],
-            attempt=ids["attempt"],
+            call_id=call.call_id,
+            operation_id=call.operation_id,
+            attempt=call.attempt,
             operation=operation,
-            backend=ids["backend"],
-            model=ids["model"],
+            backend=call.backend,
+            model=call.model,
         )
     )
-    return response, usage, ids["operation_id"], ids["attempt"]
+    return response, usage, call.operation_id, call.attempt
 
 
-def emit_call_failed(
-    bus: EventBus, index: int, ids: dict[str, Any], exc: Exception, *, retryable: bool
-) -> None:
-    """Emit ``model_call_failed`` for the call ``ids`` names, from the error that ended it."""
-    code = exc.code if isinstance(exc, AgentcycleError) else "model_error"
-    outcome = exc.outcome if isinstance(exc, ModelError) else "definitive"
-    bus.emit(
-        ModelCallFailed,
-        cycle_index=index,
-        error_code=code,
-        error=str(exc),
-        retryable=retryable,
-        outcome=outcome,
-        **ids,
-    )
+@dataclass(slots=True)
+class _Call:
+    """The identity of one model call's current attempt, as its events carry it."""
+
+    call_id: str
+    operation_id: str
+    attempt: int
+    operation: ModelOperation
+    backend: str | None
+    model: str | None
+
+    def started(self, index: int, endpoint: str | None = None) -> ModelCallStarted:
+        """``model_call_started`` for this attempt."""
+        return ModelCallStarted(
+            cycle_index=index,
+            call_id=self.call_id,
+            operation_id=self.operation_id,
+            attempt=self.attempt,
+            operation=self.operation,
+            backend=self.backend,
+            model=self.model,
+            endpoint=endpoint,
+        )
+
+    def failed(self, index: int, exc: Exception, *, retryable: bool) -> ModelCallFailed:
+        """``model_call_failed`` for this attempt, from the error that ended it."""
+        return ModelCallFailed(
+            cycle_index=index,
+            call_id=self.call_id,
+            operation_id=self.operation_id,
+            attempt=self.attempt,
+            operation=self.operation,
+            backend=self.backend,
+            model=self.model,
+            error_code=exc.code if isinstance(exc, AgentcycleError) else "model_error",
+            error=str(exc),
+            retryable=retryable,
+            outcome=exc.outcome if isinstance(exc, ModelError) else "definitive",
+        )
