@@ -37,9 +37,8 @@ async def test_durable_run_logs_each_step_and_its_events(
         RecordKind.RUN_CREATED,
         *per_cycle,
         *per_cycle,
-        RecordKind.CYCLE_STARTED,
-        RecordKind.MODEL_INTENT,
-        RecordKind.MODEL_RESULT,
+        # The finishing cycle calls no tool with an effect: its steps go out with its commit,
+        # which makes them redundant, so the cycle is that one record.
         RecordKind.CYCLE_COMMITTED,
         RecordKind.TERMINAL,
     ]

@@ -14,7 +14,9 @@ its batch. Per cycle: the model's answer before the first call of a tool with an
 (``idempotent`` or ``non_idempotent``: asking the model again would give new calls and new
 idempotency keys), a ``non_idempotent`` call's intent before it runs and its result after,
 and the commit. ``cycle_started`` and ``model_intent`` ride with the first of those, so a
-cycle of ``read`` tools (or none) is one append and an ``idempotent`` one two. A crash before
+cycle of ``read`` tools (or none) is one append and an ``idempotent`` one two. Step records
+that go out in the same append as their cycle's commit are left out (the commit makes them
+redundant), so a ``read`` cycle is a single record, its commit. A crash before
 a cycle's first append re-runs the cycle: its model is asked again (counted nowhere: its
 intent never became durable; a model call has no external effect) and its ``read`` tools run
 again, which is what ``read`` promises is safe.
@@ -235,7 +237,7 @@ class DurableLog:
         if self._lost:
             raise LeaseLost(f"run {self._run_id}: this process no longer owns the run")
         if self._deferred:
-            drafts = (*self._deferred, *drafts)
+            drafts = (*_without_committed_steps(self._deferred, drafts[-1]), *drafts)
             self._deferred = []
         # The step that made them is the batch's last: a commit carries its checkpoint_created.
         drafts[-1][2][EVENTS] = [e.to_wire() for e in self._pending]
@@ -565,6 +567,21 @@ def _result_draft(index: int, call_id: str, source: str, result: ToolResult) -> 
             "result": result,
         },
     )
+
+
+_STEPS = frozenset({RecordKind.CYCLE_STARTED, RecordKind.MODEL_INTENT, RecordKind.MODEL_RESULT})
+"""The records of a cycle's steps that its commit makes redundant: once the commit is durable
+the fold never reads them (they only tell a resume where an uncommitted cycle stopped)."""
+
+
+def _without_committed_steps(deferred: list[_Draft], last: _Draft) -> list[_Draft]:
+    """``deferred`` less the step records of the cycle that ``last`` commits in the same
+    (atomic) append: a cycle of ``read`` tools, or none, is then one record."""
+    kind, _, payload = last
+    if kind is not RecordKind.CYCLE_COMMITTED:
+        return deferred
+    cycle = payload["cycle"]
+    return [d for d in deferred if not (d[0] in _STEPS and d[2]["cycle"] == cycle)]
 
 
 def _to_json(payload: dict[str, Any]) -> str:
