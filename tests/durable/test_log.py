@@ -60,5 +60,7 @@ async def test_durable_run_logs_each_step_and_its_events(
     assert status is not None
     assert status["log_status"] == "terminal"
     assert status["run_status"] == "completed"
+    assert status["final_output"] == result.final_output
+    assert status["partial_output"] is None
     assert status["cycles_committed"] == 3
     assert status["event_seq"] == durable[-1].seq

@@ -43,6 +43,7 @@ async def test_ask_user_waits_in_the_log_and_resumes_with_the_answer(
         "waiting",
         "user",
     )
+    assert status["final_output"] == "Which env?"  # the question the host must answer
     with pytest.raises(ConfigurationError, match="waiting for the user"):
         await Runner.resume_run(
             Agent(model=ScriptedModel([])), "asks", config=scenario.config(store)

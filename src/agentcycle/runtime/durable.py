@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentcycle.events import RunEvent, parse_event
+from agentcycle.events import TERMINAL_EVENT_TYPES, RunEvent, parse_event
 
 if TYPE_CHECKING:  # a run without a store never imports the stores
     from agentcycle.stores.checkpoints import CheckpointStore
@@ -95,8 +95,10 @@ def durable_events(store: CheckpointStore, run_id: str, since_seq: int = 0) -> I
 def run_status(store: CheckpointStore, run_id: str) -> dict[str, Any] | None:
     """A durable run's status as JSON-ready data (``None`` for an unknown run): the log's
     status and length, the lease, a pending cancel, the last committed cycle, the last event
-    seq, the run's status once it stopped, its error (for a run waiting for a reconciliation,
-    with the ``EffectNeedsReconciliation`` details), and the recovery counters."""
+    seq, the run's status once it stopped, its output then (``final_output``: the answer, or
+    the question of a run waiting for the user; ``partial_output`` of a failed or cancelled
+    run), its error (for a run waiting for a reconciliation, with the
+    ``EffectNeedsReconciliation`` details), and the recovery counters."""
     head = store.head(run_id)
     if head is None:
         return None
@@ -124,6 +126,21 @@ def run_status(store: CheckpointStore, run_id: str) -> dict[str, Any] | None:
         if state.completion_reason is None
         else str(state.completion_reason),
         "waiting_for": end.get("reason") if folded.ended == "waiting" else None,
+        **_outputs(end),
         "error": end.get("error"),
         "counters": folded.counters,
+    }
+
+
+def _outputs(end: dict[str, Any]) -> dict[str, Any]:
+    """``final_output`` and ``partial_output`` of the terminal event the end record carries
+    (``None`` before the run stopped)."""
+    ending: dict[str, Any] = {}
+    for event in reversed(end.get("events", ())):
+        if event.get("type") in TERMINAL_EVENT_TYPES:
+            ending = event
+            break
+    return {
+        "final_output": ending.get("final_output"),
+        "partial_output": ending.get("partial_output"),
     }
