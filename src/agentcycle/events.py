@@ -15,6 +15,7 @@ from dataclasses import fields as dataclass_fields
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.messages import TokenUsage
@@ -145,39 +146,14 @@ class RunEvent:
     def to_dict(self) -> dict[str, Any]:
         """The flat JSON object of this event. Unset optional envelope fields are left out;
         payload nulls (e.g. an unknown token count) are kept."""
-        origin = self.origin
-        payload = _adapter(type(self)).dump_python(self, mode="json", exclude=_NOT_PAYLOAD)
-        data: dict[str, Any] = {
-            "version": EVENT_VERSION,
-            "event_id": origin.id_for(self.seq),
-            "seq": self.seq,
-            "run_id": origin.run_id,
-            "trace_id": origin.trace_id,
-            "created_at": self.created_at,
-        }
-        optional = (
-            ("session_id", origin.session_id),
-            ("parent_run_id", origin.parent_run_id),
-            ("parent_event_id", origin.parent_event_id),
-            ("cycle_index", self.cycle_index),
-            ("agent_name", origin.agent_name),
-            ("metadata", payload.pop("metadata")),
-        )
-        for key, value in optional:
-            if value is not None:
-                data[key] = value
-        for key in self.omitted_when_none:
-            if payload.get(key, 0) is None:
-                del payload[key]
-        data.update(payload)
-        data["type"] = self.type
-        return data
+        converted: dict[str, Any] = to_jsonable_python(self.to_wire())
+        return converted
 
     def to_wire(self) -> dict[str, Any]:
         """The object of ``to_dict``, with the payload's values as they are (models,
         dataclasses, enums, tuples) rather than converted to JSON types: for a writer that
-        serialises it with pydantic's JSON serializer anyway (the durable run log), which
-        writes those values as ``to_dict`` would, in a fraction of the time."""
+        serialises it with pydantic's JSON serializer anyway (the durable run log); ``to_dict``
+        is this object converted by pydantic."""
         origin = self.origin
         data: dict[str, Any] = {
             "version": EVENT_VERSION,
@@ -222,10 +198,7 @@ _payload_names: dict[type[RunEvent], tuple[str, ...]] = {}
 
 
 _ENVELOPE_FIELDS = frozenset({"origin", "seq", "created_at", "cycle_index", "metadata"})
-
-_NOT_PAYLOAD: set[str] = {"origin", "seq", "created_at", "cycle_index"}
-"""Fields ``to_dict`` writes itself (``metadata`` is dumped with the payload: it may hold any
-JSON-able value)."""
+"""Fields ``to_wire`` writes with the envelope, not as payload."""
 
 _ORIGIN_FIELDS = (
     "event_id",
