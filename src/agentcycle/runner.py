@@ -346,7 +346,9 @@ class Runner:
         except BaseException:
             store.close()
             raise
-        return SubmittedRun(compiled.state.spec.run_id, store, owns_store=True)
+        return SubmittedRun(
+            compiled.state.spec.run_id, store, owns_store=True, broker=effective.broker
+        )
 
     @_ClassOrInstance
     def submit_sync(

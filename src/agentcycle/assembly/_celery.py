@@ -13,12 +13,14 @@ import importlib
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentcycle.agent import Agent
 from agentcycle.errors import ConfigurationError
+from agentcycle.messages import ToolResult
 from agentcycle.run_config import RunConfig
+from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision
 from agentcycle.runtime.durable import Durability
 
 TASK_NAME = "agentcycle.run_segment"
@@ -115,9 +117,54 @@ def stored_durability(metadata: Mapping[str, Any]) -> Durability:
     return Durability(**stored)
 
 
-def send_segment(broker: str, run_id: str) -> None:
-    """Queue one ``run_segment`` task for ``run_id`` on ``broker`` (a client per broker URL,
-    kept for the process; a forked pool child opens its own, never its parent's socket)."""
+@dataclass(frozen=True, slots=True)
+class HostAnswer:
+    """What the host answered a run waiting in its log with (``SubmittedRun.resume``), sent
+    with the segment that continues the run. ``after_seq`` is the log's last record when the
+    host answered: a worker applies the answer only to that same wait, so a redelivered task
+    never answers a later one."""
+
+    after_seq: int
+    input: str | None = None
+    approvals: Mapping[str, ApprovalDecision] = field(default_factory=dict)
+    resolutions: Mapping[str, ToolResult | str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The task argument (Celery's JSON serializer)."""
+        return {
+            "after_seq": self.after_seq,
+            "input": self.input,
+            "approvals": {
+                key: {"action": str(d.action), "reason": d.reason}
+                for key, d in self.approvals.items()
+            },
+            "resolutions": {
+                key: value if isinstance(value, str) else value.model_dump(mode="json")
+                for key, value in self.resolutions.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HostAnswer:
+        """The answer a task carries (``to_json``)."""
+        return cls(
+            after_seq=int(data["after_seq"]),
+            input=data.get("input"),
+            approvals={
+                key: ApprovalDecision(ApprovalAction(d["action"]), d.get("reason"))
+                for key, d in (data.get("approvals") or {}).items()
+            },
+            resolutions={
+                key: value if isinstance(value, str) else ToolResult.model_validate(value)
+                for key, value in (data.get("resolutions") or {}).items()
+            },
+        )
+
+
+def send_segment(broker: str, run_id: str, answer: HostAnswer | None = None) -> None:
+    """Queue one ``run_segment`` task for ``run_id`` on ``broker``, carrying the host's
+    ``answer`` to the run's wait when there is one (a client per broker URL, kept for the
+    process; a forked pool child opens its own, never its parent's socket)."""
     key = (os.getpid(), broker)
     with _clients_lock:
         client = _clients.get(key)
@@ -129,4 +176,5 @@ def send_segment(broker: str, run_id: str) -> None:
                     "execution='celery' needs the celery extra: pip install 'agentcycle[celery]'"
                 ) from exc
             client = _clients[key] = Celery("agentcycle-client", broker=broker)
-    client.send_task(TASK_NAME, args=[run_id], queue=QUEUE)
+    kwargs = {} if answer is None else {"answer": answer.to_json()}
+    client.send_task(TASK_NAME, args=[run_id], kwargs=kwargs, queue=QUEUE)

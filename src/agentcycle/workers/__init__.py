@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentcycle.assembly._celery import QUEUE, TASK_NAME, broker_url
+from agentcycle.assembly._celery import QUEUE, TASK_NAME, HostAnswer, broker_url
 from agentcycle.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -111,8 +111,10 @@ def celery_app(
     )
 
     @app.task(name=TASK_NAME)
-    def segment(run_id: str) -> str:
-        return run_segment(run_id, settings)
+    def segment(run_id: str, answer: dict[str, Any] | None = None) -> str:
+        return run_segment(
+            run_id, settings, None if answer is None else HostAnswer.from_json(answer)
+        )
 
     sweepers: list[Sweeper] = []
 

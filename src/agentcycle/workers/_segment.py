@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agentcycle.assembly._celery import (
     FACTORY_KEY,
+    HostAnswer,
     load_agent_factory,
     send_segment,
     stored_durability,
@@ -45,20 +46,27 @@ class SegmentSettings:
     max_seconds: float
 
 
-def run_segment(run_id: str, settings: SegmentSettings) -> str:
+def run_segment(run_id: str, settings: SegmentSettings, answer: HostAnswer | None = None) -> str:
     """Run one segment of ``run_id`` on this worker; returns how it ended (``completed``,
-    ``yielded``, ``owned`` (a live owner has the run) ...), for the worker's log."""
-    return asyncio.run(_segment(run_id, settings))
+    ``yielded``, ``owned`` (a live owner has the run) ...), for the worker's log. ``answer``:
+    the host's answer to the wait the run stopped at (``SubmittedRun.resume``)."""
+    return asyncio.run(_segment(run_id, settings, answer))
 
 
-async def _segment(run_id: str, settings: SegmentSettings) -> str:
+async def _segment(run_id: str, settings: SegmentSettings, answer: HostAnswer | None) -> str:
     store = open_checkpoint_store(settings.store)
     try:
         head = store.head(run_id)
         if head is None:
             log.error("run %s is not in the store %s", run_id, settings.store)
             return "unknown"
-        if head.status is not LogStatus.RUNNING:
+        # The answer applies to the wait it was given for, and only while the log is still
+        # there: a redelivered task finds the run gone on (or waiting again, further on).
+        if answer is not None and (
+            head.status is not LogStatus.WAITING or head.last_seq != answer.after_seq
+        ):
+            answer = None
+        if head.status is not LogStatus.RUNNING and answer is None:
             return head.status.value  # a duplicate delivery of a run that stopped meanwhile
         header = store.read(run_id, limit=1)[0]
     finally:
@@ -87,7 +95,17 @@ async def _segment(run_id: str, settings: SegmentSettings) -> str:
         live_approvals=False,
     ).over(base)
     try:
-        handle = await Runner.start_resumed_run(agent, run_id, config=config)
+        if answer is None:
+            handle = await Runner.start_resumed_run(agent, run_id, config=config)
+        else:
+            handle = await Runner.start_resumed_run(
+                agent,
+                run_id,
+                input=answer.input,
+                approvals=answer.approvals,
+                resolutions=answer.resolutions,
+                config=config,
+            )
     except RunLeaseHeld:
         return "owned"  # a duplicate delivery: the live owner goes on
     except RunTerminated:
