@@ -8,6 +8,7 @@ or runs. Redis missing is a failure, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -107,6 +108,24 @@ class Cluster:
         return next(w for w in self.workers if w.pid == group)
 
 
+def _stop_leftover_workers(broker: str) -> None:
+    """Kill the workers a dead session left on ``broker`` (a session killed from outside
+    never tears its cluster down, and its workers, in sessions of their own, live on): this
+    session holds the database's claim now, so any worker on it is a leftover, and would take
+    this session's tasks with the code it started with."""
+    marker = f"--broker {broker} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if b"agentcycle worker" in argv and marker in argv:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
+
+
 def _claim_db(client: Any, token: str) -> int:
     for db in range(8, 16):
         if client.set(f"agentcycle-test:celery-db:{db}", token, nx=True, ex=900):
@@ -121,6 +140,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     control: Any = redis.Redis.from_url(f"{REDIS}/0")
     token = uuid.uuid4().hex
     db = _claim_db(control, token)
+    _stop_leftover_workers(f"{REDIS}/{db}")
     data: Any = redis.Redis.from_url(f"{REDIS}/{db}")
     data.flushdb()
     env = dict(os.environ)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agentcycle.app_server import _jsonrpc as rpc
 from agentcycle.app_server import protocol as p
 from agentcycle.app_server._connection import Connection
@@ -13,7 +15,7 @@ from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store
 from agentcycle.app_server._threads import require_thread
 from agentcycle.app_server._turn_runs import TurnRuns
-from agentcycle.errors import CrashLoop, RunLeaseHeld
+from agentcycle.errors import CrashLoop, RunLeaseHeld, RunNotFound
 
 MAX_CHECKPOINT_KEY_BYTES = 512
 
@@ -89,12 +91,12 @@ class TurnService:
         run_id = stored["runId"]
         if run_id is None or run_id != params.checkpoint_key:
             raise rpc.invalid_params(f"turn/resume: unknown checkpoint {params.checkpoint_key!r}")
-        status = self._launcher.checkpoint(run_id)
+        try:
+            status = self._launcher.checkpoint(run_id)
+        except RunNotFound:
+            status = None  # pruned while it was read (the turn's end prunes in the background)
         if status is None:
-            kept = self._store.kept_checkpoint(turn_id)
-            if kept is None:
-                raise rpc.invalid_params(f"turn/resume: unknown checkpoint {run_id!r}")
-            return replay_pruned(row.thread_id, stored, kept), None  # the run ended, pruned
+            return self._replay_pruned(row.thread_id, stored, run_id), None
         scope = {"threadId": row.thread_id, "turnId": turn_id, "runId": run_id}
         active = self._runs.live.get(row.thread_id)
         if active is not None and active.turn_id == turn_id:
@@ -102,7 +104,10 @@ class TurnService:
         if status["log_status"] == "terminal" or status["waiting_for"] == "reconciliation":
             # A run waiting for a reconciliation cannot go on here (the protocol has no way
             # to say what the call did): its turn ended interrupted, and that is the answer.
-            return replay(self._store, self._launcher, row.thread_id, stored, status), None
+            try:
+                return replay(self._store, self._launcher, row.thread_id, stored, status), None
+            except RunNotFound:  # pruned meanwhile: the turn kept what the answer needs
+                return self._replay_pruned(row.thread_id, stored, run_id), None
         if status["log_status"] == "waiting":
             raise rpc.invalid_params(
                 f"turn/resume: {turn_id} is not resumable: its run waits for "
@@ -128,6 +133,14 @@ class TurnService:
         status = self._launcher.checkpoint(run_id) or status
         result = {**scope, "status": "running", "checkpoint": checkpoint_summary(status)}
         return result, lambda: self._runs.announce(turn)
+
+    def _replay_pruned(self, thread_id: str, stored: dict[str, Any], run_id: str) -> dict[str, Any]:
+        """The terminal replay of a turn whose run's log is gone: from the checkpoint the turn
+        kept when its log was pruned (none kept: the checkpoint was never this server's)."""
+        kept = self._store.kept_checkpoint(stored["turnId"])
+        if kept is None:
+            raise rpc.invalid_params(f"turn/resume: unknown checkpoint {run_id!r}")
+        return replay_pruned(thread_id, stored, kept)
 
     async def approval_resolve(self, conn: Connection, params: p.ApprovalResolveParams) -> Reply:
         """``approval/resolve``: the request-style answer to ``approval/request``."""
