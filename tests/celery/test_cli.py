@@ -1,5 +1,6 @@
 """``agentcycle --execution celery`` on the demo backend: the run id on stdout, the run on the
-workers (``agentcycle worker``), its status from ``agentcycle runs status``."""
+workers (``agentcycle worker``), its status from ``agentcycle runs status``, its events and
+answer from ``agentcycle runs watch``."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_a_cli_run_on_celery_workers(cluster: Cluster, tmp_path: Path) -> None:
     assert submitted.returncode == 0, submitted.stderr
     run_id = submitted.stdout.strip()
     assert run_id.startswith("run_")
+    assert f"agentcycle runs watch {run_id} --store" in submitted.stderr
     with SubmittedRun(run_id, cluster.store) as run:
         types = [event.type for event in run.events(timeout=60)]
     assert types[0] == "run_started" and types[-1] == "run_completed"
@@ -44,3 +46,12 @@ def test_a_cli_run_on_celery_workers(cluster: Cluster, tmp_path: Path) -> None:
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert (data["log_status"], data["run_status"]) == ("terminal", "completed")
+    assert data["final_output"].startswith("Wrote REPORT.md")
+    # Following it from the terminal shows the run as it went, then its answer.
+    watched = _cli("runs", "watch", run_id, "--store", cluster.store, cwd=tmp_path)
+    assert watched.returncode == 0, watched.stderr
+    assert watched.stdout.strip() == data["final_output"]
+    assert "-> task_finish" in watched.stderr and "completed · " in watched.stderr
+    as_events = _cli("runs", "watch", run_id, "--store", cluster.store, "--events", cwd=tmp_path)
+    lines = [json.loads(line) for line in as_events.stdout.splitlines()]
+    assert [line["type"] for line in lines] == types

@@ -3,6 +3,7 @@
     agentcycle --execution inline|thread --store URL -p "..."   a run kept in the store
     agentcycle --execution celery --store URL -p "..."          queued for `agentcycle worker`
     agentcycle runs status RUN_ID --store URL                   its status as JSON
+    agentcycle runs watch RUN_ID --store URL [--events]         follow it until it stops
     agentcycle resume RUN_ID --store URL [-p ANSWER] [...]      continue it in this process
 
 Store URLs as ``open_checkpoint_store`` takes them: ``memory:``, ``sqlite:///path``
@@ -127,6 +128,11 @@ def submit_to_celery(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps({"status": "submitted", "run_id": submitted.run_id}), file=out)
     else:
         print(submitted.run_id, file=out)
+        print(
+            f"agentcycle: queued for the workers; follow it with: agentcycle runs watch "
+            f"{submitted.run_id} --store {args.store}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -139,9 +145,57 @@ def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
         status = sub.add_parser("status", help="print a durable run's status as JSON")
         status.add_argument("run_id")
         status.add_argument("--store", metavar="URL", required=True)
+        watch = sub.add_parser(
+            "watch",
+            help="follow a durable run's events (a run on Celery workers, say) until it stops",
+        )
+        watch.add_argument("run_id")
+        watch.add_argument("--store", metavar="URL", required=True)
+        watch.add_argument("--events", action="store_true", help="print every event as JSONL")
         args = parser.parse_args(argv[1:])
+        if args.action == "watch":
+            return _watch(args.run_id, args.store, args.events, out)
         return _status(args.run_id, args.store, out)
     return _resume(argv[1:], out)
+
+
+def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:
+    """Render the run's durable events as they are appended, from its first, then its outcome
+    (the answer, or the question it waits on) as a run in this process would print it."""
+    from agentcycle.cli import EXIT_INTERRUPTED
+    from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
+    from agentcycle.cli._run import _EXIT_BY_STATUS
+    from agentcycle.cli._terminal import Terminal
+    from agentcycle.errors import AgentcycleError
+    from agentcycle.events import RunStatus
+    from agentcycle.submitted import SubmittedRun
+
+    terminal = Terminal(sys.stderr)
+    renderer: Renderer = JsonLinesRenderer(out) if events else HumanRenderer(terminal)
+    try:
+        with SubmittedRun(run_id, url) as run:
+            for event in run.events():
+                renderer.render(event)
+            status = run.status()
+    except KeyboardInterrupt:
+        renderer.close()
+        return EXIT_INTERRUPTED  # only the watching stops: the run goes on
+    except AgentcycleError as exc:
+        renderer.close()
+        print(f"agentcycle: {exc.message}", file=sys.stderr)
+        return 1
+    renderer.close()
+    if status["run_status"] is None:  # stopped without an ending (cannot happen: the log says)
+        print(f"agentcycle: run {run_id} stopped without a status", file=sys.stderr)
+        return 1
+    run_status = RunStatus(status["run_status"])
+    if not events:
+        answer = status["final_output"] or status["partial_output"]
+        if answer is not None:
+            print(answer if isinstance(answer, str) else json.dumps(answer), file=out)
+        waiting = f" for {status['waiting_for']}" if status["waiting_for"] else ""
+        terminal.line(f"{run_status.value}{waiting} · {status['cycles_committed']} cycles")
+    return _EXIT_BY_STATUS[run_status]
 
 
 def _status(run_id: str, url: str, out: TextIO) -> int:
