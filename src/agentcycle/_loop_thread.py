@@ -73,6 +73,16 @@ class LoopThread:
             with self._lock:
                 self._waiting.discard(future)
 
+    def first(self, work: Callable[[], Awaitable[_T]]) -> _T:
+        """``submit(work)`` for the object the thread serves (built on the loop): when it
+        fails, the thread stops before the error is raised, so a failed start leaves no
+        thread behind."""
+        try:
+            return self.submit(work)
+        except BaseException:
+            self.stop()
+            raise
+
     def call(self, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` on the loop's thread and return its answer."""
 

@@ -50,11 +50,7 @@ class SyncRunHandle:
             closed_error=ConfigurationError,
             shield_work=False,
         )
-        try:
-            self._handle = self._thread.submit(start)
-        except BaseException:
-            self._thread.stop()
-            raise
+        self._handle = self._thread.first(start)
 
     # ------------------------------------------------------------------ RunHandle's surface
 

@@ -68,11 +68,7 @@ class SyncChatSession:
                 agent, session=session, config=config, runner=runner, max_backlog=max_backlog
             )
 
-        try:
-            self._chat = self._thread.submit(build)
-        except BaseException:
-            self._thread.stop()
-            raise
+        self._chat = self._thread.first(build)
 
     # ------------------------------------------------------------------ ChatSession's surface
 
