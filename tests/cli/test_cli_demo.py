@@ -45,6 +45,7 @@ def test_without_settings_the_demo_runs_and_shows_its_tool_calls(workspace: Path
     assert "- `README.md`" in report and "- `main.py`" in report
     assert "**Sample project**" in report and "> A tiny project." in report
     assert "### `main.py` (1 lines)" in report
+    assert "- `README.md` (" in report and "REPORT.md" not in report.split("## Key files")[0]
 
 
 def test_a_second_demo_run_reads_and_replaces_its_report(workspace: Path) -> None:
@@ -53,7 +54,18 @@ def test_a_second_demo_run_reads_and_replaces_its_report(workspace: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert '-> read_file({"path": "REPORT.md"})' in proc.stderr
     assert "failed" not in proc.stderr
-    assert "Request: report again" in (workspace / "REPORT.md").read_text()
+    report = (workspace / "REPORT.md").read_text()
+    assert "Request: report again" in report
+    # The earlier report is in the listing, said to be what it is.
+    assert "- `REPORT.md` (" in report and "this report as an earlier run wrote it)" in report
+
+
+def test_folders_are_marked_in_the_layout(workspace: Path) -> None:
+    (workspace / "src").mkdir()
+    (workspace / "src" / "app.py").write_text("x = 1\n")
+    assert run_cli("-p", "summarise", "--backend", "demo", cwd=workspace).returncode == 0
+    report = (workspace / "REPORT.md").read_text()
+    assert "- `src/`\n" in report and "(1 folder, 2 files)" in report
 
 
 def test_a_request_the_demo_cannot_do_is_declined_plainly(workspace: Path) -> None:

@@ -136,7 +136,7 @@ def render_report(findings: Findings) -> str:
     if not layout.entries:
         lines.append("The workspace is empty (no visible files or folders).")
     else:
-        dirs = [e for e in layout.entries if e.get("type") == "directory"]
+        dirs = [e for e in layout.entries if _is_dir(e)]
         more = " at least" if layout.truncated else ""
         files = len(layout.entries) - len(dirs)
         lines.append(
@@ -145,10 +145,15 @@ def render_report(findings: Findings) -> str:
         )
         lines.append("")
         for entry in layout.entries[:_LAYOUT_SHOWN]:
-            lines.append(
-                f"- `{entry['path']}{'/' if entry.get('type') == 'dir' else ''}`"
-                f"{_size(entry.get('size')) if entry.get('type') != 'dir' else ''}"
-            )
+            path = entry["path"]
+            if _is_dir(entry):
+                lines.append(f"- `{path}/`")
+            else:
+                notes = [_size(entry.get("size"))]
+                if path == REPORT:
+                    notes.append("this report as an earlier run wrote it")
+                shown = ", ".join(note for note in notes if note)
+                lines.append(f"- `{path}` ({shown})" if shown else f"- `{path}`")
         hidden = len(layout.entries) - _LAYOUT_SHOWN
         if hidden > 0 or layout.truncated:
             lines.append(f"- … and {'more' if layout.truncated else hidden} more")
@@ -175,6 +180,10 @@ def render_report(findings: Findings) -> str:
     return "\n".join(line.rstrip() for line in lines).rstrip() + "\n"
 
 
+def _is_dir(entry: dict[str, Any]) -> bool:
+    return entry.get("type") == "directory"
+
+
 def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
@@ -183,8 +192,8 @@ def _size(size: Any) -> str:
     if not isinstance(size, int):
         return ""
     if size < 1024:
-        return f" ({size} bytes)"
-    return f" ({size / 1024:.1f} KiB)" if size < 1024 * 1024 else f" ({size / 2**20:.1f} MiB)"
+        return f"{size} bytes"
+    return f"{size / 1024:.1f} KiB" if size < 1024 * 1024 else f"{size / 2**20:.1f} MiB"
 
 
 def _excerpt(read: ReadFile) -> list[str]:
