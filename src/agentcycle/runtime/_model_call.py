@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agentcycle._builders import builder
 from agentcycle.errors import PromptTooLongError
 from agentcycle.events import (
     AssistantDelta,
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
     from agentcycle.runtime.environment import AgentSeat
     from agentcycle.runtime.event_bus import EventBus
     from agentcycle.state import RunToolState
+
+# Built without the class call's keyword packing (``_builders``): one of each per cycle.
+_model_request = builder(ModelRequest)
+_model_tool_call_started = builder(ModelToolCallStarted)
 
 
 class ModelCaller:
@@ -114,7 +119,7 @@ class ModelCaller:
     async def _call(self, index: int) -> tuple[ModelResponse, TokenUsage]:
         agent = self._seat.agent
         bus = self._bus
-        request = ModelRequest(
+        request = _model_request(
             messages=self._history,
             tools=self._offered_tools(agent.tool_specs),
             settings=agent.behavior.settings,
@@ -202,7 +207,7 @@ class _DeltaEvents:
             )
         elif isinstance(item, ToolCallStartDelta):
             bus.publish(
-                ModelToolCallStarted(
+                _model_tool_call_started(
                     cycle_index=index,
                     tool_call_id=item.id,
                     tool_name=item.name,

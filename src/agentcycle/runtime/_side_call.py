@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agentcycle._builders import builder
 from agentcycle.errors import AgentcycleError, ModelError
 from agentcycle.events import ModelCallCompleted, ModelCallFailed, ModelCallStarted, ModelOperation
 from agentcycle.messages import Message, TokenUsage
@@ -26,6 +27,10 @@ from agentcycle.runtime.event_bus import EventBus, new_id
 
 CallRecorder = Callable[[int, str, int, TokenUsage, ModelOperation], None]
 """Records a metered model call: ``(cycle_index, operation_id, attempts, usage, operation)``."""
+
+# Built without the class call's keyword packing (``_builders``): one of each per model call.
+_model_call_started = builder(ModelCallStarted)
+_model_call_completed = builder(ModelCallCompleted)
 
 
 def side_settings(settings: ModelSettings, max_tokens: int) -> ModelSettings:
@@ -119,7 +124,7 @@ async def stream_call(
         raise error
     usage = priced(response.usage, price)
     bus.publish(
-        ModelCallCompleted(
+        _model_call_completed(
             cycle_index=index,
             usage=usage,
             call_id=call.call_id,
@@ -146,7 +151,7 @@ class _Call:
 
     def started(self, index: int, endpoint: str | None = None) -> ModelCallStarted:
         """``model_call_started`` for this attempt."""
-        return ModelCallStarted(
+        return _model_call_started(
             cycle_index=index,
             call_id=self.call_id,
             operation_id=self.operation_id,

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from agentcycle._builders import builder
 from agentcycle.errors import AgentcycleError
 from agentcycle.events import (
     AssistantMessageEvent,
@@ -69,6 +70,11 @@ from agentcycle.state import CycleRecord, HandoffRecord, PendingToolCall
 
 if TYPE_CHECKING:  # a run without a store never imports the durable machinery
     from agentcycle.runtime._durable_log import DurableLog
+
+# The per-cycle objects, built without the class call's keyword packing (``_builders``).
+_cycle_started = builder(CycleStarted)
+_assistant_message = builder(AssistantMessageEvent)
+_tool_call_ref = builder(ToolCallRef)
 
 
 @dataclass(slots=True)
@@ -306,7 +312,7 @@ class CycleLoop:
             todos_before = env.tool_state.todos
             durable = env.durable
             if durable is None or not durable.resumes_cycle(index):
-                self._bus.publish(CycleStarted(cycle_index=index))
+                self._bus.publish(_cycle_started(cycle_index=index))
             self._tools.apply_steering(index)
             if hooks is not None:
                 await hooks.before_cycle(index)
@@ -377,10 +383,10 @@ class CycleLoop:
         if not emit:
             return
         self._bus.publish(
-            AssistantMessageEvent(
+            _assistant_message(
                 cycle_index=index,
                 text=response.text,
-                tool_calls=[ToolCallRef(id=c.id, name=c.name) for c in response.tool_calls],
+                tool_calls=[_tool_call_ref(id=c.id, name=c.name) for c in response.tool_calls],
             )
         )
 

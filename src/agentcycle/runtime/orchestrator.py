@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agentcycle._builders import builder
 from agentcycle.errors import AgentcycleError, BudgetExhaustedError, ToolArgumentsError
 from agentcycle.events import (
     ToolCallCompleted,
@@ -46,6 +47,12 @@ from agentcycle.workspace.output_bounds import MAX_TOOL_OUTPUT_CHARS, bound_resu
 if TYPE_CHECKING:
     from agentcycle.runtime._durable_log import DurableLog
     from agentcycle.runtime.environment import AgentSeat
+
+# The per-call objects, built without the class call's keyword packing (``_builders``).
+_tool_call_planned = builder(ToolCallPlanned)
+_tool_call_started = builder(ToolCallStarted)
+_tool_call_completed = builder(ToolCallCompleted)
+_tool_context = builder(ToolContext)
 
 # Error codes the orchestrator produces itself (TOOLS.md, "Results").
 INVALID_ARGUMENTS_JSON = "invalid_arguments_json"
@@ -79,6 +86,9 @@ class ToolCallOutcome:
     def invalid(self) -> bool:
         """True when the model's call itself was malformed."""
         return self.result.error_code in MODEL_ERROR_CODES
+
+
+_outcome = builder(ToolCallOutcome)
 
 
 @dataclass(slots=True)
@@ -315,7 +325,7 @@ class ToolOrchestrator:
         if server is not None:
             self._servers[call.id] = server
         self._bus.publish(
-            ToolCallPlanned(
+            _tool_call_planned(
                 cycle_index=cycle_index,
                 tool_call_id=call.id,
                 tool_name=call.name,
@@ -477,7 +487,7 @@ class ToolOrchestrator:
             self._budget.count_tool_call(tool.name)
         self._open[call.id] = (p.started, True)
         self._bus.publish(
-            ToolCallStarted(
+            _tool_call_started(
                 cycle_index=cycle_index,
                 tool_call_id=call.id,
                 tool_name=call.name,
@@ -522,7 +532,7 @@ class ToolOrchestrator:
         return result
 
     def _tool_context(self, call: ToolCall, cycle_index: int) -> ToolContext:
-        return ToolContext(
+        return _tool_context(
             run_id=self._bus.run_id,
             trace_id=self._bus.trace_id,
             agent_name=self._bus.agent_name or "",
@@ -569,9 +579,9 @@ class ToolOrchestrator:
         executed: bool,
     ) -> ToolCallOutcome:
         self._open.pop(call.id, None)
-        outcome = self._done[call.id] = ToolCallOutcome(call, result, executed)
+        outcome = self._done[call.id] = _outcome(call=call, result=result, executed=executed)
         self._bus.publish(
-            ToolCallCompleted(
+            _tool_call_completed(
                 cycle_index=cycle_index,
                 tool_call_id=call.id,
                 tool_name=call.name,
