@@ -235,7 +235,7 @@ class CycleRecord(FrozenModel):
             type(index) is not int
             or type(messages) is not tuple
             or type(usage) is not TokenUsage
-            or not all(type(m) in _MESSAGE_TYPES for m in messages)
+            or not _MESSAGE_TYPES.issuperset(map(type, messages))
             or not (
                 todos is None or (type(todos) is tuple and all(type(t) is TodoItem for t in todos))
             )

@@ -29,7 +29,12 @@ from agentcycle.models.base import ModelResponse
 from agentcycle.runtime._hooks import HookDispatcher
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.budget_meter import BudgetMeter
-from agentcycle.runtime.orchestrator import BatchResult, ToolCallOutcome, ToolOrchestrator
+from agentcycle.runtime.orchestrator import (
+    MODEL_ERROR_CODES,
+    BatchResult,
+    ToolCallOutcome,
+    ToolOrchestrator,
+)
 from agentcycle.skills.prompt import activation_message
 from agentcycle.state import CycleRecord, PendingToolCall
 
@@ -163,12 +168,13 @@ class ToolBatches:
         history = self._history
         outcomes = batch.outcomes
         history.extend([_tool_message(o) for o in outcomes])
-        if any(o.result.directive is not None for o in outcomes):
+        if batch.directed:
             history.extend(_attachments(outcomes))
             history.extend(self._skill_instructions(outcomes, index))
         limit = self._state.spec.max_invalid_tool_calls
-        for o in batch.outcomes:
-            self._consecutive_invalid = self._consecutive_invalid + 1 if o.invalid else 0
+        for o in outcomes:
+            invalid = o.result.error_code in MODEL_ERROR_CODES
+            self._consecutive_invalid = self._consecutive_invalid + 1 if invalid else 0
             if self._consecutive_invalid >= limit:
                 raise InvalidToolCallsExceeded(
                     f"The model made {self._consecutive_invalid} malformed tool calls in a row.",

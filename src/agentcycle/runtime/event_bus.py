@@ -103,6 +103,11 @@ class EventBus:
         self._origin = replace(self._origin, agent_name=name)
 
     @property
+    def origin(self) -> EventOrigin:
+        """The identity this bus stamps on its events (run, trace, agent in control ...)."""
+        return self._origin
+
+    @property
     def backlog(self) -> list[RunEvent]:
         """Every event emitted or forwarded so far, in order (do not mutate)."""
         return self._backlog

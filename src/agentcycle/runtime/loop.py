@@ -75,6 +75,7 @@ if TYPE_CHECKING:  # a run without a store never imports the durable machinery
 _cycle_started = builder(CycleStarted)
 _assistant_message = builder(AssistantMessageEvent)
 _tool_call_ref = builder(ToolCallRef)
+_model_call_record = builder(ModelCallRecord)
 
 
 @dataclass(slots=True)
@@ -426,7 +427,15 @@ class CycleLoop:
     ) -> None:
         """Record a model call of the run: a cycle's, or one made outside the cycles
         (compaction summary, session memory)."""
-        self._model_calls.append(ModelCallRecord(index, operation_id, attempts, usage, operation))
+        self._model_calls.append(
+            _model_call_record(
+                cycle_index=index,
+                operation_id=operation_id,
+                attempts=attempts,
+                usage=usage,
+                operation=operation,
+            )
+        )
 
     def _record_side_call(
         self,
@@ -455,7 +464,7 @@ class CycleLoop:
             batch.exhausted is None
             and not batch.pending
             and env.agent.behavior.tool_use_behavior == "run_llm_again"
-            and all(o.result.directive is None for o in batch.outcomes)
+            and not batch.directed
         ):
             return None, None  # the common batch: no directive, nothing waiting, go on
         request = requested_handoff(batch.outcomes)

@@ -96,11 +96,13 @@ class BatchResult:
     """The outcomes of a batch, in call order, and the calls left pending (approval needed
     with nobody to ask; the calls after such a call wait with it to keep their order).
     ``exhausted`` is set when a call hit the run's tool-call budget: that call and the rest of
-    the batch were skipped, and the run ends."""
+    the batch were skipped, and the run ends. ``directed``: some result carries a directive
+    (the loop's plain batch has none, and skips looking for one)."""
 
     outcomes: list[ToolCallOutcome]
     pending: list[PendingToolCall]
     exhausted: BudgetExhaustedError | None = None
+    directed: bool = False
 
 
 @dataclass(slots=True)
@@ -122,9 +124,10 @@ class _Tail:
     pending: list[PendingToolCall] = field(default_factory=list)
     exhausted: BudgetExhaustedError | None = None
     stop_reason: str | None = None
+    directed: bool = False
 
     def result(self) -> BatchResult:
-        return BatchResult(self.outcomes, self.pending, self.exhausted)
+        return BatchResult(self.outcomes, self.pending, self.exhausted, self.directed)
 
 
 class ToolOrchestrator:
@@ -167,6 +170,7 @@ class ToolOrchestrator:
         self._open: dict[str, tuple[float, bool]] = {}
         self._servers: dict[str, str] = {}  # call id -> MCP server, for the tool-call events
         self._done: dict[str, ToolCallOutcome] = {}
+        self._secrets: frozenset[str] | None = None
 
     async def run_batch(
         self, calls: Sequence[ToolCall], cycle_index: int, repeated: frozenset[str] = frozenset()
@@ -193,7 +197,9 @@ class ToolOrchestrator:
                 *(self._decide(p, agent.policy, cycle_index) for p in planned)
             )
             self._done.clear()
-            return BatchResult([o for o in done if isinstance(o, ToolCallOutcome)], [])
+            outcomes = [o for o in done if isinstance(o, ToolCallOutcome)]
+            directed = any(o.result.directive is not None for o in outcomes)
+            return BatchResult(outcomes, [], directed=directed)
         return await self._run_in_order(planned, cycle_index, steerable=True)
 
     async def run_pending(
@@ -307,9 +313,11 @@ class ToolOrchestrator:
                 tail.pending.append(_pending(p.call, outcome.request_id, outcome.message))
                 continue
             tail.outcomes.append(outcome)
-            flow = outcome.result.flow
-            if flow is not Flow.CONTINUE:
-                tail.stop_reason = _directive_stop(flow)
+            directive = outcome.result.directive
+            if directive is not None:
+                tail.directed = True
+                if directive.flow is not Flow.CONTINUE:
+                    tail.stop_reason = _directive_stop(directive.flow)
         self._done.clear()
         return tail.result()
 
@@ -532,10 +540,11 @@ class ToolOrchestrator:
         return result
 
     def _tool_context(self, call: ToolCall, cycle_index: int) -> ToolContext:
+        origin = self._bus.origin
         return _tool_context(
-            run_id=self._bus.run_id,
-            trace_id=self._bus.trace_id,
-            agent_name=self._bus.agent_name or "",
+            run_id=origin.run_id,
+            trace_id=origin.trace_id,
+            agent_name=origin.agent_name or "",
             tool_call_id=call.id,
             cycle_index=cycle_index,
             state=self._state,
@@ -545,6 +554,13 @@ class ToolOrchestrator:
             scope=self._scope,
             children=self._children,
         )
+
+    def _host_secrets(self) -> frozenset[str]:
+        """The host's credentials, scrubbed from result previews (read once per run)."""
+        secrets = self._secrets
+        if secrets is None:
+            secrets = self._secrets = run_host_secrets(self._scope)
+        return secrets
 
     def _skip(self, p: _Planned, cycle_index: int, reason: str) -> ToolCallOutcome:
         return self._skipped_outcome(p.call, cycle_index, reason, p.started, planned=True)
@@ -592,7 +608,7 @@ class ToolOrchestrator:
                 duration_ms=round((time.perf_counter() - started) * 1000.0, 3),
                 server=self._servers.pop(call.id, None),
                 # Built once, from the result as bounded for the model.
-                result_preview=result_preview(result.content, run_host_secrets(self._scope)),
+                result_preview=result_preview(result.content, self._host_secrets()),
             )
         )
         return outcome

@@ -13,7 +13,7 @@ import heapq
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +62,11 @@ def _reject_constant(name: str) -> Any:
 
 
 # One decoder for every call: json.loads(text, parse_constant=...) builds a new one each time.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# Its C scanner is called directly: ``decode`` adds two Python calls and two regex matches for
+# the whitespace around the value, which ``parse_arguments`` has stripped already.
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder(
+    parse_constant=_reject_constant
+).scan_once  # type: ignore[attr-defined]  # set in __init__, not declared in the stubs
 
 
 def parse_arguments(raw: str | None) -> dict[str, Any]:
@@ -84,7 +88,12 @@ def parse_arguments(raw: str | None) -> dict[str, Any]:
             code="tool_arguments_too_large",
         )
     try:
-        value = _DECODER.decode(text)
+        try:
+            value, end = _SCAN(text, 0)
+        except StopIteration as stop:  # what ``decode`` turns it into
+            raise json.JSONDecodeError("Expecting value", text, stop.value) from None
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
     except RecursionError:
         raise _too_deep() from None
     except json.JSONDecodeError as exc:
