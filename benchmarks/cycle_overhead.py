@@ -1,9 +1,13 @@
 """Per-cycle overhead of the loop with an instant scripted model.
 
 Each cycle: one model call (scripted, instant) that calls one trivial tool; the last cycle calls
-``task_finish``. Prints µs per cycle for the first and last 10 % of cycles, their ratio (flat is
-1.0), and peak RSS. Run: ``.venv/bin/python benchmarks/cycle_overhead.py``. With
-``--context-length`` the model declares a window, so memory counts every message's tokens.
+``task_finish``. The model plays back responses built before the run starts, so what is timed is
+the runtime's work, not the script building a response per call (``--script``: built per call,
+as this benchmark did before 2026-12-06's fourth session; about 8 µs of JSON and validation a
+cycle that the runtime does not own). Prints µs per cycle for the first and last 10 % of
+cycles, their ratio (flat is 1.0), and peak RSS. Run:
+``.venv/bin/python benchmarks/cycle_overhead.py``. With ``--context-length`` the model declares
+a window, so memory counts every message's tokens.
 
 ``--tool thread`` makes the trivial tool a default sync ``function_tool`` (run in a worker
 thread) instead of one declared ``run_in_thread=False``: the difference is the cost of the
@@ -51,21 +55,28 @@ def tick_in_thread(n: int) -> str:
 TOOLS = {"inline": tick, "thread": tick_in_thread}
 
 
-def make_model(cycles: int, context_length: int | None) -> ScriptedModel:
-    def step(request: ModelRequest) -> ModelResponse:
-        index = request.cycle_index or 0
-        if index >= cycles:
-            return call_tool("task_finish", {"message": "done"})
-        return call_tool("tick", {"n": index})
+def make_model(cycles: int, context_length: int | None, script: bool = False) -> ScriptedModel:
+    """The benchmark's model: ``tick`` each cycle, then ``task_finish``; the responses built
+    up front unless ``script``."""
+    if script:
 
-    return ScriptedModel(step, context_length=context_length)
+        def step(request: ModelRequest) -> ModelResponse:
+            index = request.cycle_index or 0
+            if index >= cycles:
+                return call_tool("task_finish", {"message": "done"})
+            return call_tool("tick", {"n": index})
+
+        return ScriptedModel(step, context_length=context_length)
+    responses = [call_tool("tick", {"n": index}) for index in range(1, cycles)]
+    responses.append(call_tool("task_finish", {"message": "done"}))
+    return ScriptedModel(responses, context_length=context_length)
 
 
 async def measure(
-    cycles: int, context_length: int | None = None, tool: str = "inline"
+    cycles: int, context_length: int | None = None, tool: str = "inline", script: bool = False
 ) -> tuple[float, float, float, float]:
     """µs per cycle: first and last 10 % of cycles, mean wall time, mean CPU time."""
-    model = make_model(cycles, context_length)
+    model = make_model(cycles, context_length, script)
     agent = Agent(model=model, tools=[TOOLS[tool]], max_cycles=cycles + 1)
     start, cpu = time.perf_counter(), time.process_time()
     handle = await Runner.start(agent, "benchmark")
@@ -83,11 +94,11 @@ async def measure(
 
 
 def best(
-    cycles: int, repeat: int, context_length: int | None, tool: str
+    cycles: int, repeat: int, context_length: int | None, tool: str, script: bool
 ) -> tuple[float, float, float, float]:
     """The run with the lowest mean of ``repeat`` runs: the machine's other load only ever
     adds time."""
-    runs = (asyncio.run(measure(cycles, context_length, tool)) for _ in range(repeat))
+    runs = (asyncio.run(measure(cycles, context_length, tool, script)) for _ in range(repeat))
     return min(runs, key=lambda r: r[2])
 
 
@@ -108,7 +119,7 @@ def compare(args: argparse.Namespace) -> None:
         for _ in range(args.repeat):
             for name, src in trees.items():
                 command = [sys.executable, __file__, "--cycles", str(n), "--repeat", "1"]
-                command += ["--tool", args.tool, "--json"]
+                command += ["--tool", args.tool, "--json"] + (["--script"] if args.script else [])
                 if args.context_length is not None:
                     command += ["--context-length", str(args.context_length)]
                 env = {**os.environ, "PYTHONPATH": src}
@@ -136,14 +147,17 @@ def main() -> None:
         "--against", metavar="SRC", default=str(THIS_SRC), help="the tree --compare measures"
     )
     parser.add_argument("--json", action="store_true", help="one JSON line (for --compare)")
+    parser.add_argument(
+        "--script", action="store_true", help="build each response during the run (the old way)"
+    )
     args = parser.parse_args()
     if args.compare:
         compare(args)
         return
-    asyncio.run(measure(50, args.context_length, args.tool))  # warm-up: imports, schemas
+    asyncio.run(measure(50, args.context_length, args.tool, args.script))  # warm-up: imports
     if args.json:
         (n,) = args.cycles
-        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool)
+        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool, args.script)
         print(json.dumps({"cycles": n, "first": first, "last": last, "mean": mean, "cpu": cpu}))
         return
     print(
@@ -151,7 +165,7 @@ def main() -> None:
         f"{'last/first':>10}"
     )
     for n in args.cycles:
-        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool)
+        first, last, mean, cpu = best(n, args.repeat, args.context_length, args.tool, args.script)
         print(f"{n:>7} {first:>12.1f} {last:>11.1f} {mean:>8.1f} {cpu:>7.1f} {last / first:>10.2f}")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.1f} MB")
