@@ -122,7 +122,7 @@ async def stream_call(
         error = ModelError(message, code="empty_response")
         bus.publish(call.failed(index, error, retryable=False))
         raise error
-    usage = priced(response.usage, price)
+    usage = response.usage if price is None else priced(response.usage, price)
     bus.publish(
         _model_call_completed(
             cycle_index=index,

@@ -40,15 +40,13 @@ class _IdSource:
         self._counter = itertools.count(1)
 
     def new(self, prefix: str) -> str:
+        """A unique id with a readable prefix (``run_…``, ``evt_…``, ``mc_…``)."""
         return f"{prefix}_{self._stem}{next(self._counter):06x}"
 
 
-_ids = _IdSource()
-
-
-def new_id(prefix: str) -> str:
-    """A unique id with a readable prefix (``run_…``, ``evt_…``, ``mc_…``)."""
-    return _ids.new(prefix)
+new_id = _IdSource().new
+"""A unique id with a readable prefix (``run_…``, ``evt_…``, ``mc_…``); the bound method
+itself, as a model call takes two."""
 
 
 class EventBus:
