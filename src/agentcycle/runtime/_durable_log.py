@@ -43,7 +43,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from pydantic import TypeAdapter
 
 from agentcycle.errors import (
     AgentcycleError,
@@ -58,6 +57,14 @@ from agentcycle.errors import (
 from agentcycle.events import CheckpointCreated, RunEvent, RunStatus
 from agentcycle.messages import TokenUsage, ToolCall, ToolResult
 from agentcycle.models.base import ModelResponse
+from agentcycle.runtime._durable_drafts import (
+    RESPONSE,
+    Draft,
+    Steps,
+    ToolStateMark,
+    result_draft,
+    to_json,
+)
 from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, FoldedRun, PartialCycle
 from agentcycle.runtime.crashpoints import crashpoint
 from agentcycle.runtime.durable import Durability, ExecutionYielded, UnverifiedPolicy
@@ -74,10 +81,7 @@ if TYPE_CHECKING:
 EFFECT_UNVERIFIED = "effect_unverified"
 """The error code of the notice a ``tell_model`` run gives the model for an unverified call."""
 
-_Draft = tuple[RecordKind, str, dict[str, Any]]
-
 _WRITE_ATTEMPTS = 3
-_RESPONSE: TypeAdapter[ModelResponse] = TypeAdapter(ModelResponse)
 _CANCEL_FRESH = 0.002
 """Seconds the store's last word on the cancel flag (an append's or a check's answer, counted
 from when it was asked) stands for a fresh check before a model or tool call: a cancel
@@ -134,10 +138,15 @@ class DurableLog:
         self._waits = dict(folded.waits) if folded is not None else {}
         self._resolutions = dict(resolutions or {})
         self._pending: list[RunEvent] = []
-        self._deferred: list[_Draft] = []
+        self._steps: Steps | None = None
+        """The cycle in progress's step records, until an append that does not commit the
+        cycle writes them (the commit makes them redundant: a ``read`` cycle never builds
+        them)."""
+        self._deferred: list[Draft] = []
         self._running: dict[str, tuple[EffectClass, str]] = {}
         """Calls ``before`` let run, by id: their effect class and how they came to run."""
-        self._tool_state_json: str | None = None
+        self._tool_state_mark: ToolStateMark | None = None
+        """The tools' state as the last record that carried it wrote it."""
         self._cancel_reason: str | None = None
         self._cancel_fresh_until = 0.0
         """``time.monotonic()`` until which ``_cancel_reason`` (the store's last word on the
@@ -225,26 +234,30 @@ class DurableLog:
 
     # ------------------------------------------------------------------ writing
 
-    def _defer(self, *drafts: _Draft) -> None:
+    def _defer(self, *drafts: Draft) -> None:
         """Records that need not be durable before the run goes on (re-doing their step after
         a crash is harmless): they go out with the next append."""
         self._deferred.extend(drafts)
 
-    def _append(self, *drafts: _Draft) -> None:
-        """Append the deferred records and ``drafts`` as one batch; the events published since
-        the last append go into the last record. Losing the run (fenced, another writer's
-        record at our seq) raises ``LeaseLost`` and nothing is written any more."""
+    def _append(self, *drafts: Draft) -> None:
+        """Append the cycle's step records (unless ``drafts`` commit the cycle), the deferred
+        records and ``drafts`` as one batch; the events published since the last append go
+        into the last record. Losing the run (fenced, another writer's record at our seq)
+        raises ``LeaseLost`` and nothing is written any more."""
         if self._lost:
             raise LeaseLost(f"run {self._run_id}: this process no longer owns the run")
         if self._deferred:
-            drafts = (*_without_committed_steps(self._deferred, drafts[-1]), *drafts)
+            drafts = (*self._deferred, *drafts)
             self._deferred = []
+        steps, self._steps = self._steps, None
+        if steps is not None and not steps.committed_by(drafts):
+            drafts = (*steps.drafts(), *drafts)  # the cycle's first records
         # The step that made them is the batch's last: a commit carries its checkpoint_created.
         drafts[-1][2][EVENTS] = [e.to_wire() for e in self._pending]
         self._pending.clear()
         try:
             records = [
-                NewRecord.of_json(kind, key, _to_json(payload)) for kind, key, payload in drafts
+                NewRecord.of_json(kind, key, to_json(payload)) for kind, key, payload in drafts
             ]
         except pydantic_core.PydanticSerializationError as exc:
             raise InvalidCheckpointRequest(
@@ -286,7 +299,7 @@ class DurableLog:
             return None
         payload = partial.model_result
         return (
-            _RESPONSE.validate_python(payload["response"]),
+            RESPONSE.validate_python(payload["response"]),
             TokenUsage.model_validate(payload["usage"]),
         )
 
@@ -300,25 +313,11 @@ class DurableLog:
             self._maybe_yield()
         self._check_cancel()
         if partial is not None and partial.index == index:
-            attempt = partial.model_attempts + 1
             if partial.model_attempts:  # a durable intent without a result (an older log's)
                 self._counters["model_calls_duplicated"] += 1
-            self._defer(
-                (
-                    RecordKind.MODEL_INTENT,
-                    record_keys.model_intent(index, attempt),
-                    {"cycle": index, "attempt": attempt},
-                )
-            )
+            self._steps = Steps(index, partial.model_attempts + 1, started=False)
             return
-        self._defer(
-            (RecordKind.CYCLE_STARTED, record_keys.cycle_started(index), {"cycle": index}),
-            (
-                RecordKind.MODEL_INTENT,
-                record_keys.model_intent(index),
-                {"cycle": index, "attempt": 1},
-            ),
-        )
+        self._steps = Steps(index, 1, started=True)
 
     def model_result(
         self, index: int, response: ModelResponse, usage: TokenUsage, tools: Mapping[str, Tool]
@@ -328,26 +327,16 @@ class DurableLog:
         an effect runs: asking the model again would give new calls, new idempotency keys.
         When every call is to a ``read`` tool (or there is none) it goes out with the next
         append: a crash before that just asks again. ``tools`` are the agent's."""
-        partial = self._partial
-        attempt = partial.model_attempts + 1 if partial and partial.index == index else 1
-        effects = any(
+        steps = self._steps
+        assert steps is not None and steps.index == index  # model_intent came first
+        # The compaction records as they are now: the cycle's own record joins them later.
+        steps.answer = (response, usage, self._new_cycles())
+        if any(
             effect_class_of(tools[c.name]) is not EffectClass.READ
             for c in response.tool_calls
             if c.name in tools
-        )
-        (self._append if effects else self._defer)(
-            (
-                RecordKind.MODEL_RESULT,
-                record_keys.model_result(index, attempt),
-                {
-                    "cycle": index,
-                    "attempt": attempt,
-                    "response": _RESPONSE.dump_python(response, mode="json"),
-                    "usage": usage,
-                    "cycles": self._new_cycles(),
-                },
-            )
-        )
+        ):
+            self._append()
         crashpoint("after_model_result", index)
 
     def commit(self, index: int) -> None:
@@ -388,7 +377,7 @@ class DurableLog:
             reason = "approval" if state.pending_tool_calls else "user"
         else:
             reason = None
-        self._tool_state_json = None  # an end record always carries the tools' state
+        self._tool_state_mark = None  # an end record always carries the tools' state
         payload = self._delta(
             {
                 "cycle": cycle,
@@ -426,10 +415,10 @@ class DurableLog:
         """``payload`` plus the cycle records since the last commit, the tools' state when it
         changed since the last record that carried it, and the counters."""
         payload["cycles"] = self._new_cycles()
-        tool_state_json = self._tool_state.model_dump_json()
-        if tool_state_json != self._tool_state_json:
+        mark = self._tool_state_mark
+        if mark is None or not mark.matches(self._tool_state):
             payload["tool_state"] = self._tool_state  # serialised with the record, at once
-            self._tool_state_json = tool_state_json
+            self._tool_state_mark = ToolStateMark(self._tool_state)
         payload["counters"] = dict(self._counters)
         return payload
 
@@ -465,7 +454,7 @@ class DurableLog:
         if partial is not None and call.id in partial.intents:
             settled, source = await self._recover(tool, call, arguments, index, key)
             if settled is not None:
-                self._append(_result_draft(index, call.id, source, settled))
+                self._append(result_draft(index, call.id, source, settled))
                 return settled
             self._running[call.id] = (effect, source)
             return None
@@ -496,7 +485,7 @@ class DurableLog:
             return  # a read call
         effect, source = running
         crashpoint("mid_tool", index)
-        draft = _result_draft(index, call.id, source, result)
+        draft = result_draft(index, call.id, source, result)
         if effect is EffectClass.IDEMPOTENT:
             self._defer(draft)
         else:
@@ -554,40 +543,6 @@ class DurableLog:
             "verified; resume the run with resolutions={tool_call_id: ToolResult | 'retry'}",
             details=details,
         )
-
-
-def _result_draft(index: int, call_id: str, source: str, result: ToolResult) -> _Draft:
-    return (
-        RecordKind.EFFECT_RESULT,
-        record_keys.effect_result(index, call_id),
-        {
-            "cycle": index,
-            "tool_call_id": call_id,
-            "source": source,
-            "result": result,
-        },
-    )
-
-
-_STEPS = frozenset({RecordKind.CYCLE_STARTED, RecordKind.MODEL_INTENT, RecordKind.MODEL_RESULT})
-"""The records of a cycle's steps that its commit makes redundant: once the commit is durable
-the fold never reads them (they only tell a resume where an uncommitted cycle stopped)."""
-
-
-def _without_committed_steps(deferred: list[_Draft], last: _Draft) -> list[_Draft]:
-    """``deferred`` less the step records of the cycle that ``last`` commits in the same
-    (atomic) append: a cycle of ``read`` tools, or none, is then one record."""
-    kind, _, payload = last
-    if kind is not RecordKind.CYCLE_COMMITTED:
-        return deferred
-    cycle = payload["cycle"]
-    return [d for d in deferred if not (d[0] in _STEPS and d[2]["cycle"] == cycle)]
-
-
-def _to_json(payload: dict[str, Any]) -> str:
-    """A payload's JSON text (models in it serialised by their own serializers). A float with
-    no JSON form (NaN, infinity) is written as ``null``."""
-    return pydantic_core.to_json(payload, inf_nan_mode="null").decode()
 
 
 async def _verify(tool: Tool, key: str, arguments: dict[str, Any]) -> ToolResult | bool | None:
