@@ -71,6 +71,14 @@ _SAVE_META = (
     "UPDATE ac_checkpoint_runs SET last_seq = ?, epoch = ?, status = ?, lease_owner = ?,"
     " lease_expires_ms = ?, cancel_reason = ? WHERE run_id = ?"
 )
+_ADVANCE = (
+    "UPDATE ac_checkpoint_runs SET last_seq = ? WHERE run_id = ? AND last_seq = ? AND epoch = ?"
+    " AND status = 'running' AND cancel_reason IS NULL"
+)
+"""The common append's move of the meta, with the rules as its condition: the batch continues
+the tail, from the run's epoch, of a running run with no cancel pending (so the append's answer
+about the cancel is ``None`` without reading it), and leaves the run running. Only
+``last_seq`` changes: the lease index is not touched."""
 _RECORDS = (
     "SELECT seq, epoch, kind, key, payload, digest, ts FROM ac_checkpoint_records"
     " WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"
@@ -134,17 +142,28 @@ class SQLiteCheckpointStore:
         rules.check_batch(records, expected_seq, epoch)
         last = expected_seq + len(records) - 1
 
+        running = rules.status_after(records) is LogStatus.RUNNING
+
         def append(conn: sqlite3.Connection) -> AppendResult:
-            meta = rules.found(run_id, _load(conn, run_id))
-            stored: list[RunRecord] = []
+            # The common append (the tail, the run's epoch, running before and after, no
+            # cancel pending) moves the meta with one compare-and-set; anything else, or a
+            # refusal, reads the meta and applies the rules in full.
+            if running and conn.execute(_ADVANCE, (last, run_id, expected_seq - 1, epoch)).rowcount:
+                cancel_reason = None
+            else:
+                meta = rules.found(run_id, _load(conn, run_id))
+                stored: list[RunRecord] = []
 
-            def identities(first: int, last: int) -> dict[int, tuple[str, str]]:
-                stored.extend(_read(conn, run_id, first - 1, last - first + 1))
-                return {r.seq: (r.key, r.digest) for r in stored}
+                def identities(first: int, last: int) -> dict[int, tuple[str, str]]:
+                    stored.extend(_read(conn, run_id, first - 1, last - first + 1))
+                    return {r.seq: (r.key, r.digest) for r in stored}
 
-            if rules.is_retry(meta, records, expected_seq, identities):
-                return AppendResult(meta.last_seq, 0, tuple(stored), meta.cancel_reason)
-            rules.check_writable(run_id, meta, expected_seq, epoch)
+                if rules.is_retry(meta, records, expected_seq, identities):
+                    return AppendResult(meta.last_seq, 0, tuple(stored), meta.cancel_reason)
+                rules.check_writable(run_id, meta, expected_seq, epoch)
+                rules.apply_append(meta, records)
+                _save(conn, run_id, meta)
+                cancel_reason = meta.cancel_reason
             now = rules.now_ms()
             written = tuple(
                 RunRecord.stamped(run_id, expected_seq + i, epoch, now, record)
@@ -155,11 +174,9 @@ class SQLiteCheckpointStore:
             except sqlite3.IntegrityError:
                 # UNIQUE (run_id, key) refused a key stored before (the seqs are free: the
                 # meta says so, under the write lock). Found out only now, so the common
-                # append pays no lookup; the transaction is rolled back.
+                # append pays no lookup; the transaction is rolled back, the meta's move too.
                 raise _key_taken(conn, run_id, records, expected_seq) from None
-            rules.apply_append(meta, records)
-            _save(conn, run_id, meta)
-            return AppendResult(last, len(written), written, meta.cancel_reason)
+            return AppendResult(last, len(written), written, cancel_reason)
 
         return self._write(append)
 
