@@ -92,23 +92,31 @@ end
 if last ~= expected - 1 then
   return {'seq', last}
 end
-local found = stored_keys()
-for i = 0, n - 1 do
-  if found[i + 1] then
-    return {'key', ARGV[6 + 3 * i], found[i + 1]}
-  end
-end
 local now = now_ms()
-for first = 0, n - 1, 500 do
-  local entries, fields = {}, {}
-  for i = first, math.min(first + 499, n - 1) do
-    local at = 6 + 3 * i
-    entries[#entries + 1] = '[' .. now .. ',' .. ARGV[at + 2]
-    fields[#fields + 1] = ARGV[at]
-    fields[#fields + 1] = (expected + i) .. ' ' .. ARGV[at + 1]
+if n == 1 then
+  -- One record (a read cycle's commit): HSETNX checks its key and stores it in one call.
+  if redis.call('HSETNX', KEYS[3], ARGV[6], expected .. ' ' .. ARGV[7]) == 0 then
+    return {'key', ARGV[6], redis.call('HGET', KEYS[3], ARGV[6])}
   end
-  redis.call('RPUSH', KEYS[2], unpack(entries))
-  redis.call('HSET', KEYS[3], unpack(fields))
+  redis.call('RPUSH', KEYS[2], '[' .. now .. ',' .. ARGV[8])
+else
+  local found = stored_keys()
+  for i = 0, n - 1 do
+    if found[i + 1] then
+      return {'key', ARGV[6 + 3 * i], found[i + 1]}
+    end
+  end
+  for first = 0, n - 1, 500 do
+    local entries, fields = {}, {}
+    for i = first, math.min(first + 499, n - 1) do
+      local at = 6 + 3 * i
+      entries[#entries + 1] = '[' .. now .. ',' .. ARGV[at + 2]
+      fields[#fields + 1] = ARGV[at]
+      fields[#fields + 1] = (expected + i) .. ' ' .. ARGV[at + 1]
+    end
+    redis.call('RPUSH', KEYS[2], unpack(entries))
+    redis.call('HSET', KEYS[3], unpack(fields))
+  end
 end
 local status = ARGV[4]
 redis.call('HSET', KEYS[1], 'last_seq', last + n, 'status', status)
