@@ -4,6 +4,7 @@ the tools' state changed since a record last carried it."""
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import pydantic_core
@@ -96,7 +97,9 @@ _SHALLOW_FIELDS = ("todos", "files_seen", "approved_tools", "active_skills")
 tells whether they changed, at C speed, with no serialisation."""
 _DEEP_FIELDS = tuple(name for name in RunToolState.model_fields if name not in _SHALLOW_FIELDS)
 """The other fields (the host's ``extra``, the sub-tasks' nested JSON, any field added later):
-compared by their JSON, usually that of an empty dict or ``None``."""
+compared by their JSON, usually that of an empty dict and ``None``."""
+_shallow = operator.attrgetter(*_SHALLOW_FIELDS)
+_deep = operator.attrgetter(*_DEEP_FIELDS)
 
 
 class ToolStateMark:
@@ -108,25 +111,21 @@ class ToolStateMark:
     __slots__ = ("_deep", "_shallow")
 
     def __init__(self, state: RunToolState) -> None:
-        self._shallow = [_copy(getattr(state, name)) for name in _SHALLOW_FIELDS]
+        # Copies of the same types, so that equality with the live containers means equal
+        # items.
+        self._shallow = tuple(
+            type(value)(value) if isinstance(value, (list, dict, set)) else value
+            for value in _shallow(state)
+        )
         self._deep = _deep_json(state)
 
     def matches(self, state: RunToolState) -> bool:
         """Whether ``state`` serialises as it did when this mark was taken."""
-        for name, seen in zip(_SHALLOW_FIELDS, self._shallow, strict=True):
-            if getattr(state, name) != seen:
-                return False
-        return _deep_json(state) == self._deep
-
-
-def _copy(value: Any) -> Any:
-    # A copy of the container (its items are immutable), of the same type, so that equality
-    # with the live one means equal items.
-    return type(value)(value) if isinstance(value, (list, dict, set)) else value
+        return _shallow(state) == self._shallow and _deep_json(state) == self._deep
 
 
 def _deep_json(state: RunToolState) -> bytes:
-    return pydantic_core.to_json([getattr(state, name) for name in _DEEP_FIELDS])
+    return pydantic_core.to_json(_deep(state))
 
 
 def to_json(payload: dict[str, Any]) -> str:
