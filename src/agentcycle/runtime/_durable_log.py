@@ -443,14 +443,15 @@ class DurableLog:
         effect = effect_class_of(tool)
         if effect is EffectClass.READ:
             return None
-        key = idempotency_key(self._run_id, index, call.id)
         if effect is EffectClass.IDEMPOTENT:
-            # No intent barrier: after a crash the call simply runs again with the same key.
+            # No intent barrier: after a crash the call simply runs again with the same key
+            # (the tool's context derives it when the tool reads it).
             retried = partial is not None
             if retried:
                 self._counters["effects_retried_idempotent"] += 1
             self._running[call.id] = (effect, "retried" if retried else "ran")
             return None
+        key = idempotency_key(self._run_id, index, call.id)
         if partial is not None and call.id in partial.intents:
             settled, source = await self._recover(tool, call, arguments, index, key)
             if settled is not None:
