@@ -5,7 +5,8 @@ whatever the number of clients and processes, and lease expiry uses the server's
 run's keys share the hash tag ``{run_id}`` under ``key_prefix`` (default ``ac:``):
 ``ac:{run}:meta``, ``ac:{run}:log``, ``ac:{run}:keys``; ``ac:running`` indexes the leased
 running runs by lease expiry for the sweeper. An append is an ``RPUSH`` and an ``HSET`` of the
-batch: its cost does not grow with the log. Reads are ``LRANGE`` from the cursor.
+batch (an ``HSETNX`` for a single record): its cost does not grow with the log. Reads are
+``LRANGE`` from the cursor.
 
 Durability is Redis's: with the default RDB snapshots a Redis crash loses the writes since the
 last snapshot; run Redis with AOF (``appendonly yes``; ``appendfsync everysec`` can lose about
