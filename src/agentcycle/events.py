@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from typing import Any, ClassVar, Literal
@@ -17,6 +18,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import ConfigDict, TypeAdapter
 from pydantic_core import to_jsonable_python
 
+from agentcycle._builders import attribute_copier
 from agentcycle.errors import UnsupportedVersionError
 from agentcycle.messages import TokenUsage
 
@@ -175,11 +177,13 @@ class RunEvent:
             data["agent_name"] = origin.agent_name
         if self.metadata is not None:
             data["metadata"] = self.metadata
-        omitted = self.omitted_when_none
-        for name in _payload_fields(type(self)):
-            value = getattr(self, name)
-            if value is not None or name not in omitted:
-                data[name] = value
+        cls = type(self)
+        copy = _payload_copiers.get(cls)
+        if copy is None:
+            copy = _payload_copiers[cls] = attribute_copier(
+                _payload_fields(cls), cls.omitted_when_none
+            )
+        copy(self, data)
         data["type"] = self.type
         return data
 
@@ -195,6 +199,7 @@ def _payload_fields(cls: type[RunEvent]) -> tuple[str, ...]:
 
 
 _payload_names: dict[type[RunEvent], tuple[str, ...]] = {}
+_payload_copiers: dict[type[RunEvent], Callable[[RunEvent, dict[str, Any]], None]] = {}
 
 
 _ENVELOPE_FIELDS = frozenset({"origin", "seq", "created_at", "cycle_index", "metadata"})

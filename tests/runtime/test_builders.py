@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agentcycle._builders import builder
+from agentcycle._builders import attribute_copier, builder
 from agentcycle.events import EVENT_TYPES, ToolCallRef, parse_event
 from agentcycle.models.base import ModelRequest
 from agentcycle.runtime.event_bus import EventBus
@@ -116,3 +116,16 @@ def test_classes_a_builder_would_get_wrong_are_refused() -> None:
     for cls in (NoSlots, PostInit, Hidden, Plain):
         with pytest.raises(TypeError):
             builder(cls)
+
+
+def test_attribute_copier_copies_in_order_and_leaves_out_unset_optionals() -> None:
+    ref = ToolCallRef(id="c1", name="tick")
+    copy = attribute_copier(("name", "id"), omitted_when_none=frozenset({"id"}))
+    data: dict[str, Any] = {"first": 0}
+    copy(ref, data)
+    assert list(data.items()) == [("first", 0), ("name", "tick"), ("id", "c1")]
+    unset: dict[str, Any] = {}
+    copy(ToolCallRef(id=None, name="tick"), unset)  # type: ignore[arg-type]
+    assert unset == {"name": "tick"}
+    with pytest.raises(ValueError, match="attribute name"):
+        attribute_copier(("name; import os",))
