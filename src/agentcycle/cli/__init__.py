@@ -8,8 +8,11 @@ Exit codes: 0 completed, 3 waiting for the user, 4 max cycles, 1 failure or bad 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -143,29 +146,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interrupted(out: TextIO, err: TextIO, *, json_output: bool, run_id: str | None) -> int:
+    """Ctrl+C: say so on stderr and, with ``--json``, still print the one object stdout
+    promises (``"status": "cancelled"``); returns the exit code."""
+    print("\nagentcycle: interrupted", file=err)
+    if json_output:
+        error = {"code": "interrupted", "message": "interrupted from the terminal (Ctrl+C)"}
+        body = {"status": "cancelled", "run_id": run_id, "error": error}
+        print(json.dumps(body, ensure_ascii=False), file=out)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``agentcycle`` command."""
     arguments = sys.argv[1:] if argv is None else list(argv)
-    if arguments[:1] == ["app-server"]:
-        from agentcycle.app_server.cli import main as app_server_main
-
-        return app_server_main(arguments[1:])
-    if arguments[:1] == ["worker"]:  # a Celery worker for durable runs (cli/_worker.py)
-        from agentcycle.cli._worker import worker_main
-
-        return worker_main(arguments[1:])
-    if arguments[:1] in (["runs"], ["resume"]):  # durable runs (cli/_durable.py)
-        from agentcycle.cli._durable import durable_main
-
-        return durable_main(arguments)
+    args: argparse.Namespace | None = None
     try:
+        if arguments[:1] == ["app-server"]:
+            from agentcycle.app_server.cli import main as app_server_main
+
+            return app_server_main(arguments[1:])
+        if arguments[:1] == ["worker"]:  # a Celery worker for durable runs (cli/_worker.py)
+            from agentcycle.cli._worker import worker_main
+
+            return worker_main(arguments[1:])
+        if arguments[:1] in (["runs"], ["resume"]):  # durable runs (cli/_durable.py)
+            from agentcycle.cli._durable import durable_main
+
+            return durable_main(arguments)
         args = build_parser().parse_args(arguments)
         from agentcycle.cli._run import run_cli
 
         return run_cli(args)
     except KeyboardInterrupt:  # before the run took over Ctrl+C (imports, set-up)
-        print("\nagentcycle: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        json_output = bool(args is not None and args.json)
+        return interrupted(sys.stdout, sys.stderr, json_output=json_output, run_id=None)
+    except BrokenPipeError:
+        # The reader of our output went away (`agentcycle ... | head`): stop quietly. Output
+        # still buffered would fail again at exit, so stdout now goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

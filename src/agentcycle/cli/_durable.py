@@ -239,8 +239,9 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
     import time
 
+    from agentcycle.cli import interrupted
     from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
-    from agentcycle.cli._run import _EXIT_BY_STATUS, _build, _failed, _interrupted, _report
+    from agentcycle.cli._run import _EXIT_BY_STATUS, _build, _failed, _report
     from agentcycle.cli._terminal import Terminal
     from agentcycle.errors import AgentcycleError
     from agentcycle.result import RunResult
@@ -253,6 +254,8 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
         agent, config = _build(args, terminal)
     except AgentcycleError as exc:
         return _failed(args, out, err, exc)
+    except KeyboardInterrupt:
+        return interrupted(out, err, json_output=args.json, run_id=args.run_id)
     renderer: Renderer = (
         JsonLinesRenderer(out) if args.events else HumanRenderer(terminal, quiet=args.json)
     )
@@ -278,7 +281,7 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
         result = asyncio.run(resume())
     except KeyboardInterrupt:
         renderer.close()
-        return _interrupted(args, out, err, args.run_id)
+        return interrupted(out, err, json_output=args.json, run_id=args.run_id)
     except AgentcycleError as exc:
         renderer.close()
         return _failed(args, out, err, exc)

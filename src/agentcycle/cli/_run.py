@@ -18,6 +18,7 @@ from agentcycle.cli import (
     EXIT_INTERRUPTED,
     EXIT_MAX_CYCLES,
     EXIT_WAIT_USER,
+    interrupted,
 )
 from agentcycle.cli._agents_file import (
     AgentDefaults,
@@ -80,6 +81,8 @@ def run_cli(
         agent, config = _build(args, terminal)
     except AgentcycleError as exc:
         return _failed(args, out, err, exc)
+    except KeyboardInterrupt:  # set-up (reading files, importing a provider) takes a moment
+        return interrupted(out, err, json_output=args.json, run_id=None)
     renderer: Renderer = (
         JsonLinesRenderer(out) if args.events else HumanRenderer(terminal, quiet=args.json)
     )
@@ -88,7 +91,7 @@ def run_cli(
         result = asyncio.run(_run(agent, args.prompt, config, renderer, err, started_run))
     except KeyboardInterrupt:
         renderer.close()
-        return _interrupted(args, out, err, started_run.get("run_id"))
+        return interrupted(out, err, json_output=args.json, run_id=started_run.get("run_id"))
     except AgentcycleError as exc:
         renderer.close()
         return _failed(args, out, err, exc)
@@ -289,15 +292,6 @@ def _failed(args: argparse.Namespace, out: TextIO, err: TextIO, exc: AgentcycleE
     else:
         print(f"agentcycle: {message}", file=err)
     return EXIT_FAILED
-
-
-def _interrupted(args: argparse.Namespace, out: TextIO, err: TextIO, run_id: str | None) -> int:
-    print("\nagentcycle: interrupted", file=err)
-    if args.json:
-        error = {"code": "interrupted", "message": "interrupted from the terminal (Ctrl+C)"}
-        body = {"status": "cancelled", "run_id": run_id, "error": error}
-        print(json.dumps(body, ensure_ascii=False), file=out)
-    return EXIT_INTERRUPTED
 
 
 def _hint(error: dict[str, Any]) -> str:
