@@ -51,6 +51,21 @@ async def test_default_listing_hides_noise_and_summarises_dependency_dirs(
     assert by_path["src"]["type"] == "directory" and "size" not in by_path["src"]
 
 
+async def test_a_top_level_listing_names_the_directories_it_hides(
+    workspace: WorkspaceBackend,
+) -> None:
+    # glob "*" (what a model asks for to look at a folder) never descends, yet the listing
+    # must not pass over node_modules and .github in silence.
+    await plant(workspace)
+    outcome = await find(workspace, glob="*")
+    assert paths(outcome) == [p for p in VISIBLE if "/" not in p]
+    assert outcome.body["summarised"] == [
+        {"path": ".github", "kind": "hidden"},
+        {"path": "node_modules", "kind": "ignored"},
+    ]
+    assert "summarised" not in (await find(workspace, glob="*.md")).body
+
+
 async def test_flags_reveal_hidden_ignored_and_sensitive(workspace: WorkspaceBackend) -> None:
     await plant(workspace)
     everything = await find(

@@ -102,7 +102,8 @@ async def _find_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     try:
         base = normalize_path(args.get("path", ""))
         visibility = Visibility.from_args(base, args)
-        summarised: list[dict[str, str]] = []
+        summarised: dict[str, str] = {}
+        """Directories directly in ``base`` left unexpanded, with why, in walk order."""
         nested_skipped = 0
 
         def descend(directory: str) -> bool:
@@ -111,7 +112,7 @@ async def _find_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
             if why is None:
                 return True
             if parent_path(directory) == base:
-                summarised.append({"path": directory, "kind": why})
+                summarised.setdefault(directory, why)
             else:
                 nested_skipped += 1
             return False
@@ -127,6 +128,12 @@ async def _find_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
                 matches.append(entry)
                 if wanted is not None and len(matches) >= wanted:
                     break
+            elif entry.is_dir and parent_path(entry.path) == base:
+                # A glob that does not descend ("*") never asks `descend`: the directories it
+                # hides are named all the same.
+                why = visibility.refusal(entry.path)
+                if why is not None:
+                    summarised.setdefault(entry.path, why)
             if ctx.cancelled.is_set():
                 break
         await listing.aclose()
@@ -138,8 +145,9 @@ async def _find_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
         matches.sort(key=lambda e: e.modified if e.modified is not None else float("-inf"))
         matches.reverse()
     described = [_describe(e) for e in matches[offset : offset + max_results]]
+    unexpanded = [{"path": path, "kind": why} for path, why in summarised.items()]
     # A page too large for one tool result shrinks (at least one entry, so paging advances).
-    shown = max(1, fitting(described, RESULT_BUDGET_CHARS - len(dumps(summarised))))
+    shown = max(1, fitting(described, RESULT_BUDGET_CHARS - len(dumps(unexpanded))))
     bounded = shown < len(described)
     page = described[:shown]
     more = bounded or len(matches) > offset + max_results
@@ -151,8 +159,8 @@ async def _find_files(ctx: ToolContext, args: dict[str, Any]) -> ToolResult:
     if more:
         body["next_offset"] = offset + len(page)
     body["scan_truncated"] = listing.truncated
-    if summarised:
-        body["summarised"] = summarised
+    if unexpanded:
+        body["summarised"] = unexpanded
     if nested_skipped:
         body["skipped_directories"] = nested_skipped
     if requested > MAX_RESULTS_CAP:
