@@ -44,7 +44,7 @@ def test_without_settings_the_demo_runs_and_shows_its_tool_calls(workspace: Path
     assert "Request: Summarise this project" in report
     assert "- `README.md`" in report and "- `main.py`" in report
     assert "**Sample project**" in report and "> A tiny project." in report
-    assert "### `main.py` (1 lines)" in report
+    assert "### `main.py` (1 line)\n" in report
     assert "- `README.md` (" in report and "REPORT.md" not in report.split("## Key files")[0]
 
 
@@ -66,6 +66,22 @@ def test_folders_are_marked_in_the_layout(workspace: Path) -> None:
     assert run_cli("-p", "summarise", "--backend", "demo", cwd=workspace).returncode == 0
     report = (workspace / "REPORT.md").read_text()
     assert "- `src/`\n" in report and "(1 folder, 2 files)" in report
+
+
+def test_dependency_and_build_folders_are_named_not_passed_over(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# App\n")
+    for heavy in ("node_modules/left-pad", "build", ".github"):
+        (tmp_path / heavy).mkdir(parents=True)
+        (tmp_path / heavy / "x.js").write_text("x\n")
+    proc = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "I listed 1 top-level entry and read README.md." in proc.stdout
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "Top level: 1 entry (0 folders, 1 file)." in report
+    assert (
+        "Not looked into (version control, dependencies, caches, build output): `build`, "
+        "`node_modules`.\n" in report
+    )
 
 
 def test_a_request_the_demo_cannot_do_is_declined_plainly(workspace: Path) -> None:
@@ -102,7 +118,8 @@ def test_a_folder_too_large_to_list_at_once(tmp_path: Path) -> None:
         proc = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
         assert proc.returncode == 0 and "failed" not in proc.stderr, (attempt, proc.stderr)
     report = (tmp_path / "REPORT.md").read_text()
-    assert "Top level: at least" in report and "### `note_0000.txt` (1 lines)" in report
+    assert "Top level: at least" in report and "### `note_0000.txt` (1 line)\n" in report
+    assert "- … and more\n" in report and "more more" not in report
 
 
 def test_a_missing_workspace_folder_is_created_and_reported(tmp_path: Path) -> None:

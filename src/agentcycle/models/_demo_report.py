@@ -58,8 +58,11 @@ class Listing:
         """The listing in a ``find_files`` result (empty when it is not one)."""
         body = loads(text)
         entries = tuple(e for e in body.get("files") or () if isinstance(e, dict) and "path" in e)
+        # Hidden folders (.github, .ci) are the project's own; ignored ones are not.
         skipped = tuple(
-            str(s.get("path")) for s in body.get("summarised") or () if isinstance(s, dict)
+            str(s.get("path"))
+            for s in body.get("summarised") or ()
+            if isinstance(s, dict) and s.get("kind") == "ignored"
         )
         return cls(entries, bool(body.get("truncated") or body.get("scan_truncated")), skipped)
 
@@ -156,16 +159,19 @@ def render_report(findings: Findings) -> str:
                 lines.append(f"- `{path}` ({shown})" if shown else f"- `{path}`")
         hidden = len(layout.entries) - _LAYOUT_SHOWN
         if hidden > 0 or layout.truncated:
-            lines.append(f"- … and {'more' if layout.truncated else hidden} more")
+            lines.append("- … and more" if layout.truncated else f"- … and {hidden} more")
     if layout.skipped:
         shown = ", ".join(f"`{s}`" for s in layout.skipped)
-        lines += ["", f"Not looked into (dependencies, caches, build output): {shown}."]
+        lines += [
+            "",
+            f"Not looked into (version control, dependencies, caches, build output): {shown}.",
+        ]
     reports = [f for f in findings.read if f.path != REPORT]
     lines += ["", "## Key files", ""]
     if not reports:
         lines.append("No text files to read at the top of the workspace.")
     for read in reports:
-        count = f" ({read.lines} lines)" if read.lines is not None else ""
+        count = f" ({_count(read.lines, 'line')})" if read.lines is not None else ""
         lines += [f"### `{read.path}`{count}", "", *_excerpt(read), ""]
     if findings.failed_reads:
         lines.append("Could not read: " + ", ".join(f"`{p}`" for p in findings.failed_reads))

@@ -199,9 +199,10 @@ class DemoModel:
     def _finish(self, history: _History) -> ModelResponse:
         findings = _findings(history)
         read = [f.path for f in findings.read if f.path != REPORT]
-        seen = f"listed {len(findings.layout.entries)} top-level entries"
+        listed = len(findings.layout.entries)
+        seen = f"listed {listed} top-level {'entry' if listed == 1 else 'entries'}"
         if findings.layout.truncated:
-            seen = f"listed the first {len(findings.layout.entries)} top-level entries"
+            seen = f"listed the first {listed} top-level entries"
         if read:
             seen += f" and read {', '.join(read)}"
         written = [s for s in history.calls("write_file") if not s.failed]
