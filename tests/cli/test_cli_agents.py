@@ -217,7 +217,11 @@ def test_a_child_that_runs_out_of_cycles_is_reported_under_its_name(
     )  # fmt: skip
     assert code == 0, err
     assert "    [researcher] ended max_cycles" in err.splitlines()
-    assert "     researcher failed: sub_run_failed" in err.splitlines()
+    failed = [line for line in err.splitlines() if "researcher failed" in line]
+    assert failed == [
+        "     researcher failed: sub_run_failed: The sub-agent 'researcher' ended max_cycles: "
+        "The run used all 3 cycles …"
+    ]
     assert out.strip() == "The researcher gave up."
 
 

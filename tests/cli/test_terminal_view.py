@@ -74,6 +74,29 @@ async def test_the_preview_comes_from_the_event_shortened_for_the_terminal() -> 
     assert "     = " + "y" * 71 + "…" in out.getvalue().splitlines()  # the terminal's
 
 
+@function_tool
+def book(order_id: str) -> str:
+    """Book an order."""
+    raise PermissionError(f"order {order_id} is locked by another clerk")
+
+
+async def test_a_failed_call_shows_what_went_wrong_not_only_its_kind() -> None:
+    out = io.StringIO()
+    renderer = HumanRenderer(Terminal(out, colour=False))
+    model = ScriptedModel(
+        [call_tool("book", {"order_id": "7"}), call_tool("task_finish", {"message": "ok"})]
+    )
+    async for event in Runner.stream(Agent(model=model, tools=[book]), "go"):
+        renderer.render(event)
+        if isinstance(event, ToolCallCompleted) and event.tool_name == "book":
+            failed = event
+    renderer.close()
+    assert failed.error_code and failed.result_preview
+    assert "order 7 is locked by another clerk" in failed.result_preview
+    line = f"     book failed: {failed.error_code}: {failed.result_preview}"
+    assert line in out.getvalue().splitlines()
+
+
 def test_colour_only_at_a_terminal_and_never_with_no_colour(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

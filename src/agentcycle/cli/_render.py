@@ -122,16 +122,16 @@ class HumanRenderer:
                 self._batched.update(self._open)
 
     def _completed(self, event: ToolCallCompleted) -> None:
-        if event.error_code:
-            self._notes.pop(event.tool_call_id, None)
-            self._open.pop(event.tool_call_id, None)
-            self._batched.discard(event.tool_call_id)
-            self._line(event, f"   {event.tool_name} failed: {event.error_code}", "red")
-            return
         several = event.tool_call_id in self._batched
         self._batched.discard(event.tool_call_id)
         path = self._open.pop(event.tool_call_id, "")
         preview = event.result_preview
+        if event.error_code:
+            self._notes.pop(event.tool_call_id, None)
+            # The preview of an error is its message: what went wrong, not only its kind.
+            why = f": {shorten(preview, PREVIEW_CHARS)}" if preview else ""
+            self._line(event, f"   {event.tool_name} failed: {event.error_code}{why}", "red")
+            return
         if preview and not event.tool_name.startswith(TRANSFER_PREFIX):
             # Calls of one batch finish after all were drawn: name which one this is.
             label = f"{path}: " if several and path else ""
