@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agentcycle import Agent, Runner
+from agentcycle import Agent, ModelSettings, RetrySettings, Runner
 from agentcycle.errors import ConfigurationError
 from agentcycle.events import RunStatus
 from agentcycle.models.anthropic import AnthropicModel
@@ -100,6 +101,24 @@ def test_any_compatible_server_by_base_url(server: OpenAICompatServer) -> None:
     agent = Agent(model=f"openai:local-model@{server.base_url}")
     assert Runner.run_sync(agent, "hi").final_output == "served"
     assert server.requests[0].json["model"] == "local-model"
+
+
+def test_a_server_that_is_not_there_is_named_by_its_address() -> None:
+    # A port bound but not listening refuses connections for as long as it is held.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        address = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        fast = ModelSettings(retry=RetrySettings(max_attempts=1))
+        agent = Agent(model=f"openai:qwen@{address}", model_settings=fast)
+        result = Runner.run_sync(agent, "hi")
+        with_login = address.replace("http://", "http://clerk:hunter2@")
+        login = Runner.run_sync(Agent(model=f"openai:q@{with_login}", model_settings=fast), "hi")
+    assert result.status == RunStatus.FAILED and result.error is not None
+    assert result.error["code"] == "connection_error"
+    # The endpoint is "openai" whatever the URL: the address says which server is meant.
+    assert result.error["message"] == f"endpoint 'openai' at {address} could not be reached"
+    assert login.error is not None and "hunter2" not in login.error["message"]
+    assert address in login.error["message"]
 
 
 def test_anthropic_and_ollama_by_name_over_http(

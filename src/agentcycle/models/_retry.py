@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from agentcycle.errors import ModelError, PromptTooLongError
 from agentcycle.models.base import (
@@ -219,11 +220,29 @@ def transport_error(target: EndpointTarget, *, timeout: bool, emitted: bool) -> 
         return interrupted_error(target, "the connection failed mid-answer")
     what = "timed out" if timeout else "could not be reached"
     return ModelError(
-        f"endpoint {target.endpoint_id!r} {what}",
+        f"endpoint {target.endpoint_id!r}{_address(target)} {what}",
         code="timeout" if timeout else "connection_error",
         retryable=True,
         details={"endpoint": target.endpoint_id},
     )
+
+
+def _address(target: EndpointTarget) -> str:
+    """`` at http://host:port/v1``: where the endpoint is, which its id alone does not say
+    (``openai:qwen@http://127.0.0.1:8080/v1`` is the endpoint ``openai``); any user name and
+    password in the URL are left out."""
+    if not target.api_base:
+        return ""
+    parts = urlsplit(target.api_base)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.hostname is None:
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    netloc = host if port is None else f"{host}:{port}"
+    return f" at {urlunsplit((parts.scheme, netloc, parts.path, '', ''))}"
 
 
 def interrupted_error(target: EndpointTarget, reason: str) -> ModelError:
