@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from agentcycle.cli import build_parser
+
 
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None
@@ -225,3 +227,17 @@ def test_help_lists_the_flags(workspace: Path) -> None:
     assert proc.returncode == 0
     for flag in ("--prompt", "--backend", "--settings-file", "--max-cycles", "--json"):
         assert flag in proc.stdout
+    # The other commands are found from the help, not only from the docs.
+    for command in ("agentcycle resume", "agentcycle runs", "agentcycle worker", "app-server"):
+        assert command in " ".join(proc.stdout.split()), command
+
+
+def test_the_cli_page_names_every_flag_and_choice() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    for action in build_parser()._actions:
+        flags = [flag for flag in action.option_strings if flag.startswith("--")]
+        if not flags or flags == ["--help"]:
+            continue
+        assert any(f"`{flag}" in page for flag in flags), flags
+        if action.choices is not None:
+            assert "|".join(str(choice) for choice in action.choices) in page, flags

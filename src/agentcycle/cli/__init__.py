@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
             "fixed plan. Real models by name: --model openai:gpt-4.1-mini (OPENAI_API_KEY), "
             "anthropic:claude-sonnet-4-5 (ANTHROPIC_API_KEY), ollama:qwen2.5."
         ),
+        epilog=(
+            "other commands (each with --help): 'agentcycle resume RUN_ID --store URL' "
+            "continues a durable run, 'agentcycle runs status|watch RUN_ID --store URL' shows "
+            "or follows one, 'agentcycle worker' runs Celery workers for --execution celery, "
+            "'agentcycle app-server' serves the JSON-RPC protocol for UI hosts"
+        ),
     )
     parser.add_argument("--version", action=_Version)
     parser.add_argument("--prompt", "-p", required=True, type=_prompt, help="the task")
