@@ -52,6 +52,33 @@ def test_a_killed_cli_run_resumes_with_agentcycle_resume(execution: str, tmp_pat
     assert (after["log_status"], after["run_status"]) == ("terminal", "completed")
     assert after["event_seq"] > before["event_seq"]
     assert "Request: Summarise" in (tmp_path / "REPORT.md").read_text()
+    again = _cli("resume", run_id, "--store", url, cwd=tmp_path)  # the same command again
+    assert again.returncode == 1
+    assert f"run '{run_id}' already ended (completed): there is nothing to resume" in again.stderr
+    assert "offline demo" not in again.stderr  # refused before an agent is built
+
+
+def test_ctrl_c_stops_watching_and_says_the_run_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    flags = ("--backend", "demo", "--store", url)
+    killed = _cli("-p", "Summarise", *flags, cwd=tmp_path, crash="after_commit:2")
+    found = re.search(r"agentcycle: run (\S+)", killed.stderr)
+    assert found is not None, killed.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "agentcycle", "runs", "watch", found.group(1), "--store", url,
+         "--events"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    assert watch.stdout is not None
+    assert json.loads(watch.stdout.readline())["type"] == "run_started"  # it is watching
+    watch.send_signal(signal.SIGINT)
+    _, err = watch.communicate(timeout=30)
+    assert watch.returncode == 130
+    assert f"agentcycle: stopped watching; run {found.group(1)} goes on" in err
+    assert "Traceback" not in err
 
 
 def test_status_of_an_unknown_run_fails(tmp_path: Path) -> None:

@@ -143,14 +143,19 @@ def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
         parser = argparse.ArgumentParser(prog="agentcycle runs")
         sub = parser.add_subparsers(dest="action", required=True)
         status = sub.add_parser("status", help="print a durable run's status as JSON")
-        status.add_argument("run_id")
-        status.add_argument("--store", metavar="URL", required=True)
         watch = sub.add_parser(
             "watch",
-            help="follow a durable run's events (a run on Celery workers, say) until it stops",
+            help="follow a durable run's events (a run on Celery workers, say) until it stops; "
+            "Ctrl+C stops the watching, not the run",
         )
-        watch.add_argument("run_id")
-        watch.add_argument("--store", metavar="URL", required=True)
+        for command in (status, watch):
+            command.add_argument("run_id", help="the id the run printed when it started")
+            command.add_argument(
+                "--store",
+                metavar="URL",
+                required=True,
+                help="the checkpoint store the run is kept in (sqlite:///path, redis://...)",
+            )
         watch.add_argument("--events", action="store_true", help="print every event as JSONL")
         args = parser.parse_args(argv[1:])
         if args.action == "watch":
@@ -179,7 +184,8 @@ def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:
             status = run.status()
     except KeyboardInterrupt:
         renderer.close()
-        return EXIT_INTERRUPTED  # only the watching stops: the run goes on
+        print(f"\nagentcycle: stopped watching; run {run_id} goes on", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except AgentcycleError as exc:
         renderer.close()
         print(f"agentcycle: {exc.message}", file=sys.stderr)
@@ -224,6 +230,12 @@ def _resume(argv: Sequence[str], out: TextIO) -> int:
 
     parser = build_parser()
     parser.prog = "agentcycle resume"
+    parser.description = (
+        "Continue a durable run kept in --store, in this process, from its last committed "
+        "cycle. The flags build the agent as a run does; without --backend/--model it takes "
+        "the model the run was started with."
+    )
+    parser.epilog = None
     parser.add_argument("run_id", help="the run to continue")
     for action in parser._actions:  # the prompt is the answer to a question, if any
         if action.dest == "prompt":
@@ -292,17 +304,29 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _started_with(args: argparse.Namespace) -> None:
     """Default the model and agent type to what the run was started with."""
-    from agentcycle.errors import RunNotFound
+    from agentcycle.errors import RunNotFound, RunTerminated
+    from agentcycle.runtime.durable import run_status
     from agentcycle.state import RunState
     from agentcycle.stores.checkpoint_urls import open_checkpoint_store
+    from agentcycle.stores.checkpoints import LogStatus
 
     store = open_checkpoint_store(args.store)
     try:
-        records = store.read(args.run_id, limit=1) if store.head(args.run_id) else []
+        head = store.head(args.run_id)
+        records = store.read(args.run_id, limit=1) if head else []
+        ended = (
+            run_status(store, args.run_id) if head and head.status is LogStatus.TERMINAL else None
+        )
     finally:
         store.close()
     if not records:
         raise RunNotFound(f"no run {args.run_id!r} in {args.store}")
+    if ended is not None:
+        raise RunTerminated(
+            f"run {args.run_id!r} already ended ({ended['run_status']}): there is nothing to "
+            "resume; `agentcycle runs watch` shows how it went",
+            details={"run_id": args.run_id},
+        )
     spec = RunState.model_validate(records[0].payload["state"]).spec
     if args.backend is None and args.model is None:
         args.backend, args.model = spec.backend, spec.model
