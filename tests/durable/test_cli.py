@@ -87,6 +87,15 @@ def test_status_of_an_unknown_run_fails(tmp_path: Path) -> None:
     assert "no run 'nope'" in proc.stderr
 
 
+def test_a_store_password_is_not_repeated_in_errors(tmp_path: Path) -> None:
+    url = "redis://default:hunter2@127.0.0.1:6379/15"  # nothing is written: only looked up
+    for command in (("runs", "status", "nope"), ("resume", "nope")):
+        proc = _cli(*command, "--store", url, cwd=tmp_path)
+        assert proc.returncode == 1
+        assert "hunter2" not in proc.stderr
+        assert "no run 'nope' in redis://default:***@127.0.0.1:6379/15" in proc.stderr
+
+
 def test_an_unsupported_execution_is_refused_by_the_parser(tmp_path: Path) -> None:
     proc = _cli("-p", "x", "--backend", "demo", "--execution", "process", cwd=tmp_path)
     assert proc.returncode == 2

@@ -219,10 +219,21 @@ def _status(run_id: str, url: str, out: TextIO) -> int:
         print(f"agentcycle: {exc.message}", file=sys.stderr)
         return 1
     if status is None:
-        print(f"agentcycle: no run {run_id!r} in {url}", file=sys.stderr)
+        print(f"agentcycle: no run {run_id!r} in {shown_url(url)}", file=sys.stderr)
         return 1
     print(json.dumps(status, ensure_ascii=False), file=out)
     return 0
+
+
+def shown_url(url: str) -> str:
+    """A store URL as messages show it: without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _resume(argv: Sequence[str], out: TextIO) -> int:
@@ -320,7 +331,7 @@ def _started_with(args: argparse.Namespace) -> None:
     finally:
         store.close()
     if not records:
-        raise RunNotFound(f"no run {args.run_id!r} in {args.store}")
+        raise RunNotFound(f"no run {args.run_id!r} in {shown_url(args.store)}")
     if ended is not None:
         raise RunTerminated(
             f"run {args.run_id!r} already ended ({ended['run_status']}): there is nothing to "
