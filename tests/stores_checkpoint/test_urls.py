@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentcycle.errors import ConfigurationError, InvalidStoreUrl
+from agentcycle.errors import CheckpointStorageError, ConfigurationError, InvalidStoreUrl
 from agentcycle.stores import (
     MemoryCheckpointStore,
     RedisCheckpointStore,
@@ -41,6 +41,19 @@ def test_sqlite_paths_are_relative_with_three_slashes_and_absolute_with_four(
     absolute.close()
 
 
+def test_a_sqlite_file_in_a_missing_folder_is_named_when_first_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_checkpoint_store("sqlite:///runs/x.db")  # the folder may still be made
+    with pytest.raises(CheckpointStorageError) as caught:
+        store.create_run("r", {})
+    assert f"the folder {tmp_path / 'runs'} is missing" in caught.value.message
+    (tmp_path / "runs").mkdir()
+    store.create_run("r", {})  # nothing was left broken
+    store.close()
+
+
 def test_redis_takes_its_key_prefix_from_the_query(redis_prefix: str) -> None:
     store = open_checkpoint_store(f"{REDIS_URL}?key_prefix={redis_prefix}")
     assert isinstance(store, RedisCheckpointStore) and store.key_prefix == redis_prefix
@@ -64,6 +77,10 @@ def test_redis_takes_its_key_prefix_from_the_query(redis_prefix: str) -> None:
         "postgres://localhost/db",
         "redis://127.0.0.1:6379/0?key_prefix=",
         "redis://127.0.0.1:6379/0?key_prefix=a&key_prefix=b",
+        "redis://127.0.0.1:6379/abc",  # redis-py alone would quietly use database 0
+        "redis://127.0.0.1:6379/9x",
+        "redis://127.0.0.1:63x9/0",
+        "sqlite:runs.db",
         "/tmp/runs.db",
     ],
 )

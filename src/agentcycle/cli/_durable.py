@@ -128,9 +128,11 @@ def submit_to_celery(args: argparse.Namespace, out: TextIO) -> int:
         print(json.dumps({"status": "submitted", "run_id": submitted.run_id}), file=out)
     else:
         print(submitted.run_id, file=out)
+        from agentcycle.stores.checkpoint_urls import shown_url
+
         print(
             f"agentcycle: queued for the workers; follow it with: agentcycle runs watch "
-            f"{submitted.run_id} --store {args.store}",
+            f"{submitted.run_id} --store {shown_url(args.store)}",
             file=sys.stderr,
         )
     return 0
@@ -207,7 +209,7 @@ def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:
 def _status(run_id: str, url: str, out: TextIO) -> int:
     from agentcycle.errors import AgentcycleError
     from agentcycle.runtime.durable import run_status
-    from agentcycle.stores.checkpoint_urls import open_checkpoint_store
+    from agentcycle.stores.checkpoint_urls import open_checkpoint_store, shown_url
 
     try:
         store = open_checkpoint_store(url)
@@ -223,17 +225,6 @@ def _status(run_id: str, url: str, out: TextIO) -> int:
         return 1
     print(json.dumps(status, ensure_ascii=False), file=out)
     return 0
-
-
-def shown_url(url: str) -> str:
-    """A store URL as messages show it: without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _resume(argv: Sequence[str], out: TextIO) -> int:
@@ -318,7 +309,7 @@ def _started_with(args: argparse.Namespace) -> None:
     from agentcycle.errors import RunNotFound, RunTerminated
     from agentcycle.runtime.durable import run_status
     from agentcycle.state import RunState
-    from agentcycle.stores.checkpoint_urls import open_checkpoint_store
+    from agentcycle.stores.checkpoint_urls import open_checkpoint_store, shown_url
     from agentcycle.stores.checkpoints import LogStatus
 
     store = open_checkpoint_store(args.store)

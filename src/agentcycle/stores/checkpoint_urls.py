@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from agentcycle.errors import InvalidStoreUrl
 from agentcycle.stores.checkpoints import CheckpointStore
 
-__all__ = ["open_checkpoint_store"]
+__all__ = ["open_checkpoint_store", "shown_url"]
 
 _FORMS = "memory:, sqlite:///relative/path, sqlite:////absolute/path, redis://host:port/db"
 
@@ -33,15 +33,26 @@ def open_checkpoint_store(url: str) -> CheckpointStore:
         from agentcycle.stores.memory_checkpoints import MemoryCheckpointStore
 
         return MemoryCheckpointStore()
-    if url.startswith("sqlite:///"):
+    if url.startswith("sqlite:"):
         path = url.removeprefix("sqlite:///")
-        if not path or "?" in path or "#" in path:
-            raise _invalid(url, "a sqlite URL is sqlite:/// followed by a file path, no query")
+        if path == url or not path or "?" in path or "#" in path:
+            raise _invalid(
+                url,
+                "a sqlite URL is sqlite:/// followed by a file path (four slashes for an "
+                "absolute one), no query",
+            )
         from agentcycle.stores.sqlite_checkpoints import SQLiteCheckpointStore
 
         return SQLiteCheckpointStore(path)
     if url.startswith(("redis://", "rediss://")):
         parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 - parsing it is the check
+        except ValueError:
+            raise _invalid(url, "the port is not a number") from None
+        if parts.path not in ("", "/") and not parts.path[1:].isdigit():
+            # redis-py would read a database it cannot parse as 0: a typo must not write there.
+            raise _invalid(url, f"the database {parts.path[1:]!r} is not a number")
         query = parse_qsl(parts.query, keep_blank_values=True)
         prefixes = [value for name, value in query if name == "key_prefix"]
         if len(prefixes) > 1 or (prefixes and not prefixes[0]):
@@ -57,15 +68,16 @@ def open_checkpoint_store(url: str) -> CheckpointStore:
 
 
 def _invalid(url: str, why: str) -> InvalidStoreUrl:
-    shown = _redacted(url)
+    shown = shown_url(url)
     return InvalidStoreUrl(
         f"cannot open the checkpoint store {shown!r} ({why}); accepted: {_FORMS}",
         details={"url": shown},
     )
 
 
-def _redacted(url: str) -> str:
-    """``url`` without a password (errors must not carry credentials)."""
+def shown_url(url: str) -> str:
+    """A store URL as messages show it: without its password (errors and hints must not
+    carry credentials)."""
     parts = urlsplit(url)
     if parts.password is None:
         return url

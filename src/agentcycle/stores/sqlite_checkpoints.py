@@ -317,8 +317,12 @@ class SQLiteCheckpointStore:
                 if self._conn is not None:
                     conn, self._conn = self._conn, None
                     conn.close()
+                # SQLite says only "unable to open database file" for a folder that is missing.
+                folder = self.path.parent
+                missing = "" if folder.is_dir() else f" (the folder {folder.resolve()} is missing)"
                 raise CheckpointStorageError(
-                    f"checkpoint store {self.path}: {exc}", details={"path": str(self.path)}
+                    f"checkpoint store {self.path}: {exc}{missing}",
+                    details={"path": str(self.path)},
                 ) from exc
 
     def _open(self) -> sqlite3.Connection:
