@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,3 +152,49 @@ def run_bash(box: Path, user: User) -> Run:
 def command(text: str, **args: Any) -> dict[str, Any]:
     """A ``bash`` call of ``text``."""
     return {"bash": {"command": text, **args}}
+
+
+FORK_UNTIL_REFUSED = command(
+    "python3 -c 'import os, time\n"
+    "n = 0\n"
+    "while n < 400:\n"
+    "    try:\n"
+    "        pid = os.fork()\n"
+    "    except OSError:\n"
+    "        break\n"
+    "    if pid == 0:\n"
+    "        time.sleep(30)\n"
+    "        os._exit(0)\n"
+    "    n += 1\n"
+    'print(f"started={n}")\''
+)
+"""Start sleepers until a fork is refused and print how many started. Python's ``fork`` fails
+at once where bash's retries with back-off for about 15 s."""
+
+
+@pytest.fixture
+def tcp_server() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A server on 127.0.0.1 that greets and records every connection it accepts: its port
+    and the accepted connections."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.sendall(b"hello\n")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], accepted
+    # Closing alone does not wake a thread blocked in accept() on Linux; shutting the
+    # listening socket down does (accept fails with EINVAL).
+    server.shutdown(socket.SHUT_RDWR)
+    server.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +32,9 @@ class Decider:
 
 
 @pytest.fixture
-def server() -> Iterator[int]:
-    """A loopback TCP server that greets each connection."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            conn.sendall(b"hello\n")
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    listener.close()
-    thread.join(timeout=5)
+def server(tcp_server: tuple[int, list[socket.socket]]) -> int:
+    """The port of a loopback TCP server that greets each connection."""
+    return tcp_server[0]
 
 
 def connect(port: int) -> str:

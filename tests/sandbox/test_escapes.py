@@ -8,14 +8,13 @@ import secrets
 import shutil
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.sandbox.conftest import Run, User, command, give
+from tests.sandbox.conftest import FORK_UNTIL_REFUSED, Run, User, command, give
 
 
 def failed(body: dict[str, Any]) -> bool:
@@ -147,30 +146,9 @@ def test_other_processes_environment_is_out_of_reach(
     assert failed(bodies[2])  # the host pid does not even exist in the sandbox
 
 
-@pytest.fixture
-def tcp_server() -> Iterator[tuple[int, list[object]]]:
-    """A server on 127.0.0.1 that records every connection it accepts."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted: list[object] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            conn.sendall(b"hello\n")
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], accepted
-    server.close()
-    thread.join(timeout=5)
-
-
-def test_no_network_unless_allowed(run_bash: Run, tcp_server: tuple[int, list[object]]) -> None:
+def test_no_network_unless_allowed(
+    run_bash: Run, tcp_server: tuple[int, list[socket.socket]]
+) -> None:
     port, accepted = tcp_server
     connect = (
         "python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', "
@@ -200,11 +178,7 @@ def marked_processes(mark: str) -> list[int]:
 
 def test_a_fork_bomb_is_capped(run_bash: Run) -> None:
     bodies = run_bash(
-        # Start sleepers until fork fails; report how many got started.
-        command(
-            "n=0; while [ $n -lt 400 ] && (sleep 30 &) 2>/dev/null; do n=$((n+1)); done; "
-            "echo started=$n"
-        ),
+        FORK_UNTIL_REFUSED,
         command("bomb() { bomb | bomb & }; bomb", timeout=1),
         max_processes=64,
     )

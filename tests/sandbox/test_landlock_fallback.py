@@ -8,15 +8,12 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agentcycle.tools.sandbox import sandbox_support
-from tests.sandbox.conftest import Run, command
+from tests.sandbox.conftest import FORK_UNTIL_REFUSED, Run, command
 from tests.sandbox.test_escapes import failed, marked_processes, out
 
 LANDLOCK = {"backend": "landlock"}
@@ -59,29 +56,8 @@ def test_read_only_mode_writes_only_the_temporary_directory(run_bash: Run, box: 
     assert bodies[1]["ok"] is True
 
 
-@pytest.fixture
-def tcp_server() -> Iterator[tuple[int, list[Any]]]:
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted: list[Any] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            accepted.append(conn)
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], accepted
-    server.close()
-    thread.join(timeout=5)
-
-
 def test_no_internet_sockets_unless_allowed(
-    run_bash: Run, tcp_server: tuple[int, list[Any]]
+    run_bash: Run, tcp_server: tuple[int, list[socket.socket]]
 ) -> None:
     port, accepted = tcp_server
     connect = f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 3)\""
@@ -98,10 +74,7 @@ def test_no_internet_sockets_unless_allowed(
 def test_the_process_cap_and_the_timeout_hold(run_bash: Run) -> None:
     mark = "agentcycle-tree-" + secrets.token_hex(6)
     bodies = run_bash(
-        command(
-            "n=0; while [ $n -lt 400 ] && (sleep 30 &) 2>/dev/null; do n=$((n+1)); done; "
-            "echo started=$n"
-        ),
+        FORK_UNTIL_REFUSED,
         command(
             f"setsid bash -c 'exec -a {mark} sleep 300' & wait",
             run_in_background=True,
