@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from dataclasses import fields as dataclass_fields
 from typing import Any, ClassVar, Literal
@@ -177,15 +177,61 @@ class RunEvent:
             data["agent_name"] = origin.agent_name
         if self.metadata is not None:
             data["metadata"] = self.metadata
-        cls = type(self)
-        copy = _payload_copiers.get(cls)
-        if copy is None:
-            copy = _payload_copiers[cls] = attribute_copier(
-                _payload_fields(cls), cls.omitted_when_none
-            )
-        copy(self, data)
+        _payload_copier(type(self))(self, data)
         data["type"] = self.type
         return data
+
+    def to_wire_payload(self) -> dict[str, Any]:
+        """``to_wire`` without the identity the event's origin holds (``version``,
+        ``event_id``, ``run_id``, ``trace_id``, ``session_id``, the parent ids,
+        ``agent_name``): for a writer that stores that identity once (``wire_identity``) for
+        many events of one origin, as a durable run's log records do. ``with_identity``
+        makes the ``to_wire`` object again."""
+        data: dict[str, Any] = {"seq": self.seq, "created_at": self.created_at}
+        if self.cycle_index is not None:
+            data["cycle_index"] = self.cycle_index
+        if self.metadata is not None:
+            data["metadata"] = self.metadata
+        _payload_copier(type(self))(self, data)
+        data["type"] = self.type
+        return data
+
+
+def wire_identity(origin: EventOrigin) -> dict[str, Any]:
+    """The fields ``RunEvent.to_wire_payload`` leaves out, for the events of ``origin`` (an
+    origin a bus publishes with: its ids are ``id_prefix`` + ``seq``), as a JSON object:
+    ``version``, the set identity fields and ``id_prefix``."""
+    identity: dict[str, Any] = {
+        "version": EVENT_VERSION,
+        "run_id": origin.run_id,
+        "trace_id": origin.trace_id,
+    }
+    for name in ("session_id", "parent_run_id", "parent_event_id", "agent_name"):
+        value = getattr(origin, name)
+        if value is not None:
+            identity[name] = value
+    identity["id_prefix"] = origin.id_prefix
+    return identity
+
+
+def with_identity(data: dict[str, Any], identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``to_wire`` object of an event stored as ``to_wire_payload`` made it, given the
+    ``wire_identity`` of its origin (an object that already has a ``run_id`` is whole and
+    returned as is)."""
+    if "run_id" in data:
+        return data
+    whole = {key: value for key, value in identity.items() if key != "id_prefix"}
+    whole["event_id"] = f"{identity['id_prefix']}{data['seq']}"
+    whole.update(data)
+    return whole
+
+
+def _payload_copier(cls: type[RunEvent]) -> Callable[[RunEvent, dict[str, Any]], None]:
+    """The generated function that copies ``cls``'s payload fields into a wire object."""
+    copy = _payload_copiers.get(cls)
+    if copy is None:
+        copy = _payload_copiers[cls] = attribute_copier(_payload_fields(cls), cls.omitted_when_none)
+    return copy
 
 
 def _payload_fields(cls: type[RunEvent]) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from typing import Any
 from agentcycle.errors import ConfigurationError, RunNotFound
 from agentcycle.events import RunEvent, parse_event
 from agentcycle.messages import ToolResult
+from agentcycle.runtime._durable_fold import logged_events
 from agentcycle.runtime.approvals import ApprovalDecision, as_decision
 from agentcycle.runtime.durable import run_status
 from agentcycle.stores.checkpoint_urls import open_checkpoint_store
@@ -83,7 +84,7 @@ class SubmittedRun:
                 raise RunNotFound(f"no run {self.run_id!r} in the checkpoint store")
             for record in self._store.read(self.run_id, after_seq=cursor):
                 cursor = record.seq
-                for data in record.payload.get("events", ()):
+                for data in logged_events(record.payload):
                     if data["run_id"] != self.run_id or data["seq"] > since_seq:
                         if data["run_id"] == self.run_id:
                             since_seq = data["seq"]

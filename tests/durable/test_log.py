@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agentcycle import Agent, Runner
+from agentcycle import Agent, Runner, handoff
 from agentcycle.events import RunStatus
 from agentcycle.messages import ToolResult
 from agentcycle.models.base import ModelRequest, ModelResponse
@@ -150,3 +150,44 @@ async def test_a_commit_carries_the_tools_state_only_when_it_changed(
     assert [carried.get("extra") for carried in notes] == [{"notes": [1]}, {"notes": [1, 2]}]
     # The end record always carries it, whole.
     assert records[-1].payload["tool_state"]["extra"] == {"notes": [1, 2]}
+
+
+async def test_events_of_every_origin_read_back_from_the_log_as_they_were_emitted(
+    store: CheckpointStore,
+) -> None:
+    # A record stores the run's own events without their identity, once per record, and a
+    # child run's forwarded events whole; a handoff changes the run's origin mid-run. Reading
+    # the log back gives every event exactly as the live stream did.
+    researcher = Agent(
+        name="Researcher",
+        model=ScriptedModel([call_tool("task_finish", {"message": "three sources"})]),
+    )
+    writer = Agent(
+        name="Writer",
+        model=ScriptedModel(
+            [
+                call_tool("researcher", {"task_description": "find sources"}),
+                call_tool("task_finish", {"message": "done"}),
+            ]
+        ),
+        tools=[researcher.as_tool()],
+    )
+    triage = Agent(
+        name="Triage",
+        model=ScriptedModel([call_tool("transfer_to_writer", {"input": "write it"})]),
+        handoffs=[handoff(writer, "writing")],
+    )
+    handle = await Runner.start(triage, "go", config=scenario.config(store, "origins"))
+    live = [e async for e in handle.events()]
+    assert (await handle.result()).status is RunStatus.COMPLETED
+    assert {e.agent_name for e in live if e.run_id == "origins"} == {"Triage", "Writer"}
+    assert {e.run_id for e in live} - {"origins"}  # the child's events are in the stream
+    durable = list(durable_events(store, "origins"))
+    assert [e.to_dict() for e in durable] == [e.to_dict() for e in live]
+    stored = [e for record in store.read("origins") for e in record.payload.get("events", [])]
+    assert len(stored) == len(live)
+    whole = [event["run_id"] for event in stored if "run_id" in event]
+    assert len(whole) < len(stored) / 2  # most are the run's own, stored without identity
+    assert set(whole) - {"origins"}  # the child's, stored whole
+    status = run_status(store, "origins")
+    assert status is not None and status["event_seq"] == live[-1].seq

@@ -12,12 +12,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentcycle.events import CompletionReason, RunStatus
+from agentcycle.events import CompletionReason, RunStatus, with_identity
 from agentcycle.state import CycleRecord, PendingToolCall, RunState, RunToolState
 from agentcycle.stores.run_records import RecordKind, RunRecord
 
 EVENTS = "events"
 """Every record after the header carries the run's events emitted since the previous one."""
+ORIGIN = "origin"
+"""A record's events of the run's own origin are stored without the identity that origin
+holds (``RunEvent.to_wire_payload``), which the record carries once under this key
+(``wire_identity``); events of other origins (a forwarded child's) are stored whole."""
+
+
+def logged_events(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events a record's ``payload`` carries, as whole wire objects (``parse_event``
+    reads them)."""
+    events: list[dict[str, Any]] = payload.get(EVENTS, [])
+    identity = payload.get(ORIGIN)
+    if identity is None or not events:
+        return events
+    return [with_identity(data, identity) for data in events]
+
 
 COUNTERS = (
     "effects_replayed",
@@ -87,7 +102,7 @@ def fold(records: Iterable[RunRecord]) -> FoldedRun:
         payload = record.payload
         folded.last_seq = record.seq
         for event in payload.get(EVENTS, ()):
-            if event["run_id"] == run_id:
+            if event.get("run_id", run_id) == run_id:  # no run_id: the run's own (ORIGIN)
                 folded.event_seq = event["seq"]
         _apply(folded, record.kind, payload)
     partial = folded.partial

@@ -54,7 +54,7 @@ from agentcycle.errors import (
     RunTerminated,
     SeqConflict,
 )
-from agentcycle.events import CheckpointCreated, RunEvent, RunStatus
+from agentcycle.events import CheckpointCreated, EventOrigin, RunEvent, RunStatus, wire_identity
 from agentcycle.messages import TokenUsage, ToolCall, ToolResult
 from agentcycle.models.base import ModelResponse
 from agentcycle.runtime._durable_drafts import (
@@ -65,7 +65,7 @@ from agentcycle.runtime._durable_drafts import (
     result_draft,
     to_json,
 )
-from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, FoldedRun, PartialCycle
+from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, ORIGIN, FoldedRun, PartialCycle
 from agentcycle.runtime.crashpoints import crashpoint
 from agentcycle.runtime.durable import Durability, ExecutionYielded, UnverifiedPolicy
 from agentcycle.state import CycleRecord, RunState, RunToolState
@@ -152,6 +152,8 @@ class DurableLog:
         """``time.monotonic()`` until which ``_cancel_reason`` (the store's last word on the
         cancel flag) stands for a check (see ``_CANCEL_FRESH``)."""
         self._lost = False
+        self._identity_of: EventOrigin | None = None
+        self._identity_json: dict[str, Any] = {}
         self._heartbeat: asyncio.Task[None] | None = None
         bus.add_listener(self._pending.append)
 
@@ -253,8 +255,16 @@ class DurableLog:
         if steps is not None and not steps.committed_by(drafts):
             drafts = (*steps.drafts(), *drafts)  # the cycle's first records
         # The step that made them is the batch's last: a commit carries its checkpoint_created.
-        drafts[-1][2][EVENTS] = [e.to_wire() for e in self._pending]
-        self._pending.clear()
+        if self._pending:
+            origin = self._bus.origin
+            payload = drafts[-1][2]
+            payload[EVENTS] = [
+                e.to_wire_payload() if e.origin is origin else e.to_wire() for e in self._pending
+            ]
+            payload[ORIGIN] = self._identity(origin)
+            self._pending.clear()
+        else:
+            drafts[-1][2][EVENTS] = []
         try:
             records = [
                 NewRecord.of_json(kind, key, to_json(payload)) for kind, key, payload in drafts
@@ -287,6 +297,13 @@ class DurableLog:
         self._next = result.last_seq + 1
         self._cancel_reason = result.cancel_reason
         self._cancel_fresh_until = asked + _CANCEL_FRESH
+
+    def _identity(self, origin: EventOrigin) -> dict[str, Any]:
+        """The ``wire_identity`` of the bus's origin (made again when a handoff changes it)."""
+        if self._identity_of is not origin:
+            self._identity_of = origin
+            self._identity_json = wire_identity(origin)
+        return self._identity_json
 
     def resumes_cycle(self, index: int) -> bool:
         """Whether cycle ``index`` was started before the resume (its start is durable)."""

@@ -84,8 +84,10 @@ def durable_events(store: CheckpointStore, run_id: str, since_seq: int = 0) -> I
     """The run's durable event stream from its log: every event with ``seq > since_seq`` (the
     run's own seq; forwarded child events come where they occurred), in order."""
     emitting = since_seq == 0
+    from agentcycle.runtime._durable_fold import logged_events
+
     for record in store.read(run_id):
-        for data in record.payload.get("events", ()):
+        for data in logged_events(record.payload):
             if not emitting and data["run_id"] == run_id and data["seq"] > since_seq:
                 emitting = True
             if emitting:
@@ -136,7 +138,7 @@ def _outputs(end: dict[str, Any]) -> dict[str, Any]:
     """``final_output`` and ``partial_output`` of the terminal event the end record carries
     (``None`` before the run stopped)."""
     ending: dict[str, Any] = {}
-    for event in reversed(end.get("events", ())):
+    for event in reversed(end.get("events", [])):
         if event.get("type") in TERMINAL_EVENT_TYPES:
             ending = event
             break
