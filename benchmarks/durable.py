@@ -4,13 +4,13 @@ Each cycle: one model call (scripted, instant) that calls one trivial tool; the 
 calls ``task_finish``. The tool's effect class decides the appends per durable cycle (each
 carrying the records and events since the previous one): ``read`` 1 (the commit, with the
 cycle's start, model intent and answer), ``idempotent`` 2 (the model's answer is a barrier
-before the call; its result goes with the commit), ``non_idempotent`` 4 (also a durable intent
-and result around the call). For each store (memory; SQLite on a
-temporary file; Redis at 127.0.0.1:6379 under a throwaway key prefix, deleted afterwards) and
-run length, prints the mean µs per cycle of the plain run and the durable run (best of
-``--repeat``), the difference (the durable overhead), the difference of the median cycle times
-(insensitive to the occasional slow write, such as a SQLite WAL checkpoint's fsync), and the
-durable run's last-10 %/first-10 % cycle time ratio (flat is 1.0).
+before the call; its result goes with the commit), ``non_idempotent`` 3 (the answer rides with
+the call's durable intent; then its durable result, and the commit). For each store (memory;
+SQLite on a temporary file; Redis at 127.0.0.1:6379 under a throwaway key prefix, deleted
+afterwards) and run length, prints the mean µs per cycle of the plain run and the durable run
+(best of ``--repeat``), the difference (the durable overhead), the difference of the median
+cycle times (insensitive to the occasional slow write, such as a SQLite WAL checkpoint's
+fsync), and the durable run's last-10 %/first-10 % cycle time ratio (flat is 1.0).
 
 With ``--celery``, also the throughput of Celery execution: ``--celery-runs`` (200) runs of
 ``--celery-cycles`` (5) cycles each, submitted at once with ``Runner.submit`` to two

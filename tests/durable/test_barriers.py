@@ -81,7 +81,9 @@ def _agent(tool: Probe, calls: list[int] | None = None) -> Agent:
     return Agent(model=ScriptedModel(step), tools=[tool], max_cycles=CYCLES + 2)
 
 
-@pytest.mark.parametrize(("effect", "appends"), [("read", 1), ("idempotent", 2)])
+@pytest.mark.parametrize(
+    ("effect", "appends"), [("read", 1), ("idempotent", 2), ("non_idempotent", 3)]
+)
 async def test_a_cycle_appends_only_at_its_barriers(
     store: CheckpointStore, effect: str, appends: int
 ) -> None:
@@ -98,11 +100,18 @@ async def test_a_cycle_appends_only_at_its_barriers(
             assert not any(key.startswith(f"c{index}/") for key in keys), keys
         else:
             # The model's answer is durable before the call runs (a resume re-runs the call
-            # with the same idempotency key instead of asking the model for new calls); the
-            # call's result rides with the commit.
+            # with the same idempotency key, or settles its intent, instead of asking the
+            # model for new calls).
             assert {f"c{index}/started", f"c{index}/model/result"} <= keys
             assert f"c{index}/tool/c{index}/result" not in keys
+        intent = f"c{index}/tool/c{index}/intent"
+        assert (intent in keys) is (effect == "non_idempotent")
         assert f"c{index}/committed" not in keys
+    if effect == "non_idempotent":
+        # The answer rides with the intent: the cycle's first append is both.
+        first = counting.appends[0]
+        assert first[-2:] == [RecordKind.MODEL_RESULT, RecordKind.EFFECT_INTENT]
+        assert counting.appends[1] == [RecordKind.EFFECT_RESULT]  # durable before going on
     # Every cycle's records and events are in the log, in order, once.
     kinds = [r.kind for r in store.read(run_id)]
     # A cycle whose steps went out with its commit is that one record (the commit makes its

@@ -13,8 +13,9 @@ durable before the run goes on; every other record waits for the next append and
 its batch. Per cycle: the model's answer before the first call of a tool with an effect
 (``idempotent`` or ``non_idempotent``: asking the model again would give new calls and new
 idempotency keys), a ``non_idempotent`` call's intent before it runs and its result after,
-and the commit. ``cycle_started`` and ``model_intent`` ride with the first of those, so a
-cycle of ``read`` tools (or none) is one append and an ``idempotent`` one two. Step records
+and the commit. ``cycle_started``, ``model_intent`` and, for a ``non_idempotent`` call, the
+answer ride with the first of those, so a cycle of ``read`` tools (or none) is one append, an
+``idempotent`` one two and a ``non_idempotent`` one three. Step records
 that go out in the same append as their cycle's commit are left out (the commit makes them
 redundant), so a ``read`` cycle is a single record, its commit. A crash before
 a cycle's first append re-runs the cycle: its model is asked again (counted nowhere: its
@@ -342,14 +343,16 @@ class DurableLog:
         """Cycle ``index``'s model answer (with the compaction records the cycle made before
         its call, so a resume sees the same history), durable before any call of a tool with
         an effect runs: asking the model again would give new calls, new idempotency keys.
-        When every call is to a ``read`` tool (or there is none) it goes out with the next
-        append: a crash before that just asks again. ``tools`` are the agent's."""
+        An ``idempotent`` call has no intent record, so the answer is appended now; a
+        ``non_idempotent`` call's intent is, and the answer goes out with it; when every call
+        is to a ``read`` tool (or there is none) it goes out with the commit: a crash before
+        that just asks again. ``tools`` are the agent's."""
         steps = self._steps
         assert steps is not None and steps.index == index  # model_intent came first
         # The compaction records as they are now: the cycle's own record joins them later.
         steps.answer = (response, usage, self._new_cycles())
         if any(
-            effect_class_of(tools[c.name]) is not EffectClass.READ
+            effect_class_of(tools[c.name]) is EffectClass.IDEMPOTENT
             for c in response.tool_calls
             if c.name in tools
         ):
