@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from agentcycle import Agent, Runner
-from agentcycle.events import RunStatus
+from agentcycle.events import ApprovalRequested, RunStatus
 from agentcycle.messages import ToolResult
 from agentcycle.models.base import ModelRequest, ModelResponse
+from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.durable import Durability, durable_events
 from agentcycle.stores.checkpoints import AppendResult, CheckpointStore
 from agentcycle.stores.run_records import NewRecord, RecordKind
@@ -141,3 +142,31 @@ async def test_a_cancel_in_an_append_reply_stops_the_next_model_call(
     assert len(counting.appends) == 2  # the commit of cycle 1, the terminal record
     last = list(durable_events(store, "cancel-reply"))[-1]
     assert last.type == "run_cancelled" and last.reason == "from another process"
+
+
+@pytest.mark.parametrize("effect", ["read", "non_idempotent"])
+async def test_the_answer_is_durable_before_an_approval_is_asked(
+    store: CheckpointStore, effect: str
+) -> None:
+    # A person may take long to decide, and decides about these very calls: a run killed
+    # while waiting resumes with the same calls (and asks again), not with a new answer.
+    probe = Probe(store, effect)
+    probe.needs_approval = True  # type: ignore[misc]
+    run_id = f"approval-{effect}"
+    config = scenario.config(store, run_id, live_approvals=True)
+    handle = await Runner.start(_agent(probe), "go", config=config)
+    asked = []
+    async for event in handle.events():
+        if isinstance(event, ApprovalRequested):
+            index = event.cycle_index
+            keys = {r.key for r in store.read(run_id)}
+            assert {f"c{index}/started", f"c{index}/model/result"} <= keys
+            assert f"c{index}/tool/c{index}/intent" not in keys  # not allowed yet
+            asked.append(index)
+            handle.approve(event.request_id, ApprovalDecision.allow())
+    result = await handle.result()
+    assert result.status is RunStatus.COMPLETED
+    assert asked == list(range(1, CYCLES + 1))
+    assert len(probe.seen) == CYCLES
+    seqs = [e.seq for e in durable_events(store, run_id)]
+    assert seqs == list(range(1, len(seqs) + 1))

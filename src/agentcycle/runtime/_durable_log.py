@@ -346,7 +346,8 @@ class DurableLog:
         An ``idempotent`` call has no intent record, so the answer is appended now; a
         ``non_idempotent`` call's intent is, and the answer goes out with it; when every call
         is to a ``read`` tool (or there is none) it goes out with the commit: a crash before
-        that just asks again. ``tools`` are the agent's."""
+        that just asks again (unless a call waits for an approval first: ``before_approval``).
+        ``tools`` are the agent's."""
         steps = self._steps
         assert steps is not None and steps.index == index  # model_intent came first
         # The compaction records as they are now: the cycle's own record joins them later.
@@ -358,6 +359,15 @@ class DurableLog:
         ):
             self._append()
         crashpoint("after_model_result", index)
+
+    def before_approval(self) -> None:
+        """Before asking for an approval: the model's answer becomes durable if it is not yet
+        (a person may take long to decide, and decides about these calls: a run killed
+        meanwhile resumes with the same calls and asks again, instead of asking the model
+        anew)."""
+        steps = self._steps
+        if steps is not None and steps.answer is not None:
+            self._append()
 
     def commit(self, index: int) -> None:
         """Cycle ``index``'s checkpoint: ``checkpoint_created`` and the ``cycle_committed``

@@ -382,6 +382,8 @@ class ToolOrchestrator:
             elif escalation is not None or (
                 policy.needs_approval(tool) and tool.name not in self._state.approved_tools
             ):
+                if decision is None and self._ledger is not None:
+                    self._ledger.before_approval()
                 gate = await approval_step(
                     self._bus,
                     self._approvals,
