@@ -51,15 +51,29 @@ def test_without_settings_the_demo_runs_and_shows_its_tool_calls(workspace: Path
 
 
 def test_a_second_demo_run_reads_and_replaces_its_report(workspace: Path) -> None:
-    assert run_cli("-p", "summarise", "--backend", "demo", cwd=workspace).returncode == 0
+    first = run_cli("-p", "summarise", "--backend", "demo", cwd=workspace)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(
+        "Wrote REPORT.md: I listed 2 top-level entries and read README.md, main.py. "
+    )
+    earlier_lines = len((workspace / "REPORT.md").read_text().splitlines())
     proc = run_cli("-p", "report again", "--backend", "demo", cwd=workspace)
     assert proc.returncode == 0, proc.stderr
     assert '-> read_file({"path": "REPORT.md"})' in proc.stderr
     assert "failed" not in proc.stderr
+    # The final message says what this run did: it read the earlier report and replaced it.
+    assert proc.stdout.startswith(
+        "Replaced REPORT.md with a new report: I listed 3 top-level entries and read "
+        "README.md, main.py and the earlier REPORT.md. "
+    )
     report = (workspace / "REPORT.md").read_text()
     assert "Request: report again" in report
-    # The earlier report is in the listing, said to be what it is.
+    # The earlier report is in the listing, said to be what it is, and its reading is told.
     assert "- `REPORT.md` (" in report and "this report as an earlier run wrote it)" in report
+    assert (
+        f"\nAlso read: the earlier `REPORT.md` ({earlier_lines} lines), which this report "
+        "replaces.\n\n---\n" in report
+    )
 
 
 def test_folders_are_marked_in_the_layout(workspace: Path) -> None:
@@ -96,9 +110,16 @@ def test_a_request_the_demo_cannot_do_is_declined_plainly(workspace: Path) -> No
 def test_an_empty_folder_gets_a_report(tmp_path: Path) -> None:
     proc = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Wrote REPORT.md: I found the workspace empty. ")
     assert "The workspace is empty" in (tmp_path / "REPORT.md").read_text()
     again = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
     assert again.returncode == 0 and "failed" not in again.stderr
+    assert again.stdout.startswith(
+        "Replaced REPORT.md with a new report: I listed 1 top-level entry and read the "
+        "earlier REPORT.md. "
+    )
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "No text files to read at the top of the workspace.\n\nAlso read: the earlier" in report
 
 
 def test_the_report_quotes_the_projects_own_name_from_its_manifest(tmp_path: Path) -> None:

@@ -198,17 +198,23 @@ class DemoModel:
 
     def _finish(self, history: _History) -> ModelResponse:
         findings = _findings(history)
-        read = [f.path for f in findings.read if f.path != REPORT]
+        read = ", ".join(f.path for f in findings.read if f.path != REPORT)
+        if findings.earlier_report is not None:  # read too, so the message says so
+            read = f"{read} and the earlier {REPORT}" if read else f"the earlier {REPORT}"
         listed = len(findings.layout.entries)
         seen = f"listed {listed} top-level {'entry' if listed == 1 else 'entries'}"
         if findings.layout.truncated:
             seen = f"listed the first {listed} top-level entries"
+        elif not listed:
+            seen = "found the workspace empty"
         if read:
-            seen += f" and read {', '.join(read)}"
+            seen += f" and read {read}"
         written = [s for s in history.calls("write_file") if not s.failed]
         if written:
+            replaced = loads(written[-1].result or "").get("action") == "overwritten"
+            wrote = f"Replaced {REPORT} with a new report" if replaced else f"Wrote {REPORT}"
             message = (
-                f"Wrote {REPORT}: I {seen}. This is the offline demo model: it follows a fixed "
+                f"{wrote}: I {seen}. This is the offline demo model: it follows a fixed "
                 f"plan (list, read, report) rather than reasoning about the request. "
                 f"{REAL_MODEL_HINT}"
             )
