@@ -238,6 +238,24 @@ def test_bad_configuration_is_one_line_and_exit_1(workspace: Path) -> None:
 
     missing = run_cli("--prompt", "hi", "--settings-file", "nope.json", cwd=workspace)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+    empty = run_cli("--prompt", "hi", "--settings-file", "", cwd=workspace)
+    assert (empty.returncode, empty.stderr) == (1, "agentcycle: --settings-file needs a path\n")
+
+    os.mkfifo(workspace / "fifo.json")  # never opened: a read would wait for a writer
+    fifo = run_cli(
+        "-p", "hi", "--model", "m", cwd=workspace, env={"AGENTCYCLE_SETTINGS": "fifo.json"}
+    )
+    assert fifo.returncode == 1
+    assert fifo.stderr == (
+        f"agentcycle: AGENTCYCLE_SETTINGS names {workspace / 'fifo.json'}, which is a named pipe "
+        "(FIFO), not a regular file\n"
+    )
+    folder = run_cli("-p", "hi", "--settings-file", ".", "--json", cwd=workspace)
+    assert folder.returncode == 1
+    assert json.loads(folder.stdout)["error"] == {
+        "code": "invalid_settings_file",
+        "message": f"settings file {workspace} is a directory, not a regular file",
+    }
 
     bad_ws = run_cli("--prompt", "hi", "--workspace", "README.md", cwd=workspace)
     assert bad_ws.returncode == 1 and "not a directory" in bad_ws.stderr
