@@ -47,7 +47,17 @@ def test_a_killed_cli_run_resumes_with_agentcycle_resume(execution: str, tmp_pat
 
     resumed = _cli("resume", run_id, "--store", url, "--lease-ttl", "0.3", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert "Wrote REPORT.md" in resumed.stdout
+    # The answer tells the whole run, the part before the kill included.
+    assert re.match(
+        r"Wrote REPORT\.md: I listed \d+ top-level entries and read README\.md\. ", resumed.stdout
+    ), resumed.stdout
+    watched = _cli("runs", "watch", run_id, "--store", url, "--events", cwd=tmp_path)
+    planned = [
+        event["tool_call_id"]
+        for event in map(json.loads, watched.stdout.splitlines())
+        if event["type"] == "tool_call_planned"
+    ]
+    assert len(planned) == 6 and len(set(planned)) == 6, planned  # one id per call
     after = json.loads(_cli("runs", "status", run_id, "--store", url, cwd=tmp_path).stdout)
     assert (after["log_status"], after["run_status"]) == ("terminal", "completed")
     assert after["event_seq"] > before["event_seq"]

@@ -13,6 +13,7 @@ is stateless and resumable; a second run reads the earlier ``REPORT.md`` before 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +122,9 @@ class DemoModel:
 
     def _next_step(self, request: ModelRequest) -> ModelResponse:
         history = _history(request)
+        # Ids go on past those in the conversation: a resumed run's earlier calls were made by
+        # another process's planner, and a reused id would pair a call with another's result.
+        self._ids = max(self._ids, _last_id(request))
         offered = set(request.tool_names())
         steps: list[Callable[[_History], ModelResponse | None]] = [self._plan]
         if {"find_files", "read_file", "write_file"} <= offered:
@@ -274,6 +278,21 @@ def _history(request: ModelRequest) -> _History:
                     )
                 )
     return _History(task or "(no request)", steps)
+
+
+_ID = re.compile(r"demo_(\d+)_\d+")
+
+
+def _last_id(request: ModelRequest) -> int:
+    """The highest call number among the demo's tool call ids in ``request`` (0 for none)."""
+    numbers = [
+        int(found.group(1))
+        for message in request.messages
+        if isinstance(message, AssistantMessage)
+        for call in message.tool_calls
+        if (found := _ID.fullmatch(call.id)) is not None
+    ]
+    return max(numbers, default=0)
 
 
 def _findings(history: _History) -> Findings:
