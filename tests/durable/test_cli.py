@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from agentcycle.runtime.crashpoints import CRASHPOINT_ENV
+from tests._cli import run_cli, start_cli
 
 
 def _cli(*args: str, cwd: Path, crash: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
-    if crash is not None:
-        env[CRASHPOINT_ENV] = crash
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, cwd=cwd, env={CRASHPOINT_ENV: crash} if crash is not None else None)
 
 
 @pytest.mark.parametrize("execution", ["inline", "thread"])
@@ -75,13 +64,8 @@ def test_ctrl_c_stops_watching_and_says_the_run_goes_on(tmp_path: Path) -> None:
     killed = _cli("-p", "Summarise", *flags, cwd=tmp_path, crash="after_commit:2")
     found = re.search(r"agentcycle: run (\S+)", killed.stderr)
     assert found is not None, killed.stderr
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
-    watch = subprocess.Popen(
-        [sys.executable, "-m", "agentcycle", "runs", "watch", found.group(1), "--store", url,
-         "--events"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    watch = start_cli("runs", "watch", found.group(1), "--store", url, "--events",
+                      cwd=tmp_path, stdout=subprocess.PIPE)  # fmt: skip
     assert watch.stdout is not None
     assert json.loads(watch.stdout.readline())["type"] == "run_started"  # it is watching
     watch.send_signal(signal.SIGINT)
