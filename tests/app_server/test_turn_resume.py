@@ -389,3 +389,74 @@ async def test_a_turn_killed_mid_tool_ends_interrupted_with_its_interruption(
     assert [t.status for t in (await third.thread_read("thread_1")).turns] == ["interrupted"]
     await replayed(third)
     assert (tmp_path / "ran.txt").read_text() == "ran\n"
+
+
+def _tool_calls(snapshot: p.ThreadReadResponse) -> list[tuple[str, str, str | None]]:
+    """The thread's ``toolCall`` items that start or end a call: ``(itemId, status, the
+    payload's status)`` (argument deltas left out)."""
+    return [
+        (item.item_id, item.status, item.payload.get("status"))
+        for item in snapshot.items
+        if item.type == "toolCall" and item.status != "inProgress"
+    ]
+
+
+async def test_a_tool_call_cut_by_a_kill_reads_interrupted_not_running(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    """``kill -9`` while ``bash`` runs: the restart ends the turn and, with it, the call's
+    ``toolCall`` item (``failed``, payload status ``interrupted``); the resumed run's own
+    start of the call is closed the same way when the run stops for a reconciliation. No
+    call reads as running once its turn has ended, and none is closed twice."""
+    store = str(tmp_path / "app.sqlite")
+    crash = {"AGENTCYCLE_CRASHPOINT": "mid_tool:1"}
+    first = await spawn(APPEND_THEN_FINISH, *LEASE, store=store, env=crash, on_approval=_allow)
+    await first.initialize("tests")
+    await first.thread_start()
+    await first.turn_start("thread_1", "append a line")
+    assert await first.process.wait() == -signal.SIGKILL
+
+    second = await spawn([], *LEASE, store=store, on_approval=_allow)
+    await second.initialize("tests", experimental_api=True)
+    restarted = await second.thread_read("thread_1")
+    started = _tool_calls(restarted)[0][0]
+    closed = {item.item_id: item for item in restarted.items}[f"{started}_interrupted"]
+    assert (closed.type, closed.status, closed.turn_id) == ("toolCall", "failed", "turn_1")
+    assert closed.payload == {
+        "toolCallId": "call_1",
+        "toolName": "bash",
+        "status": "interrupted",
+        "directive": None,
+        "errorCode": "tool_call_interrupted",
+        "executionStarted": True,
+        "durationMs": None,
+        "resultPreview": None,
+    }
+    assert _tool_calls(restarted) == [
+        (started, "started", None),
+        (closed.item_id, "failed", "interrupted"),
+    ]
+    # The close is in the event log too, before the turn's end, for a client catching up.
+    events = await second.request_raw("thread/events/list", {"threadId": "thread_1", "limit": 256})
+    assert events["nextCursor"] is None
+    methods = [(e["method"], e["params"].get("itemId")) for e in events["events"]]
+    assert methods.index(("item/completed", closed.item_id)) < methods.index(
+        ("turn/completed", None)
+    )
+
+    run_id = restarted.turns[0].run_id
+    assert run_id is not None
+    await second.turn_resume("thread_1", "turn_1", run_id)
+    assert (await second.wait_for("turn/completed")).params["status"] == "interrupted"
+    after = _tool_calls(await second.thread_read("thread_1"))
+    assert after[:2] == _tool_calls(restarted)
+    again = after[2][0]
+    assert after[2:] == [
+        (again, "started", None),
+        (f"{again}_interrupted", "failed", "interrupted"),
+    ]
+    assert await second.close() == 0
+
+    # A later restart finds nothing left open: the items stay as they were.
+    third = await ready(spawn, [], *LEASE, store=store)
+    assert _tool_calls(await third.thread_read("thread_1")) == after

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import pytest
 
 from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, ServerToolCall, usage
+from tests._cli import run_cli
 
 
 @pytest.fixture
@@ -36,15 +35,8 @@ def write_settings(tmp_path: Path, base_url: str, pricing: dict[str, Any] | None
 
 
 def cli(settings: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", "--settings-file", str(settings), "-p", "tidy up",
-         "--workspace", str(settings.parent), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )  # fmt: skip
+    return run_cli("--settings-file", str(settings), "-p", "tidy up",
+                   "--workspace", str(settings.parent), *args, cwd=settings.parent)  # fmt: skip
 
 
 def todo_call() -> ChatReply:

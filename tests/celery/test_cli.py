@@ -5,31 +5,17 @@ answer from ``agentcycle runs watch``."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from agentcycle.submitted import SubmittedRun
+from tests._cli import run_cli
 from tests.celery.conftest import Cluster
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_a_cli_run_on_celery_workers(cluster: Cluster, tmp_path: Path) -> None:
     cluster.keep(2)
     (tmp_path / "README.md").write_text("# Sample\n")
-    submitted = _cli(
+    submitted = run_cli(
         *("--execution", "celery", "--store", cluster.store, "--broker", cluster.broker),
         *("--backend", "demo", "--workspace", str(tmp_path), "-p", "Summarise the workspace"),
         cwd=tmp_path,
@@ -42,16 +28,16 @@ def test_a_cli_run_on_celery_workers(cluster: Cluster, tmp_path: Path) -> None:
         types = [event.type for event in run.events(timeout=60)]
     assert types[0] == "run_started" and types[-1] == "run_completed"
     assert "checkpoint_created" in types
-    status = _cli("runs", "status", run_id, "--store", cluster.store, cwd=tmp_path)
+    status = run_cli("runs", "status", run_id, "--store", cluster.store, cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert (data["log_status"], data["run_status"]) == ("terminal", "completed")
     assert data["final_output"].startswith("Wrote REPORT.md")
     # Following it from the terminal shows the run as it went, then its answer.
-    watched = _cli("runs", "watch", run_id, "--store", cluster.store, cwd=tmp_path)
+    watched = run_cli("runs", "watch", run_id, "--store", cluster.store, cwd=tmp_path)
     assert watched.returncode == 0, watched.stderr
     assert watched.stdout.strip() == data["final_output"]
     assert "-> task_finish" in watched.stderr and "completed · " in watched.stderr
-    as_events = _cli("runs", "watch", run_id, "--store", cluster.store, "--events", cwd=tmp_path)
+    as_events = run_cli("runs", "watch", run_id, "--store", cluster.store, "--events", cwd=tmp_path)
     lines = [json.loads(line) for line in as_events.stdout.splitlines()]
     assert [line["type"] for line in lines] == types

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._cli import run_cli
 
 from agentcycle.cli import main
 from agentcycle.testing.openai_server import (
@@ -302,12 +300,8 @@ def test_the_example_team_as_a_subprocess(
         call("transfer_to_billing", {"input": "Order 7 was paid twice; refund one payment."}),
         finish("I refunded the second payment for order 7."),
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "agentcycle", "--agents", str(EXAMPLE),
-         "--settings-file", str(settings_file), "--prompt", "I was charged twice for order 7"],
-        cwd=workspace, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    proc = run_cli("--agents", str(EXAMPLE), "--settings-file", str(settings_file),
+                   "--prompt", "I was charged twice for order 7", cwd=workspace)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "I refunded the second payment for order 7."
     assert proc.stderr.splitlines()[:-1] == [

@@ -5,27 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests._cli import run_cli
 
 from agentcycle.cli import build_parser
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture
@@ -51,15 +36,29 @@ def test_without_settings_the_demo_runs_and_shows_its_tool_calls(workspace: Path
 
 
 def test_a_second_demo_run_reads_and_replaces_its_report(workspace: Path) -> None:
-    assert run_cli("-p", "summarise", "--backend", "demo", cwd=workspace).returncode == 0
+    first = run_cli("-p", "summarise", "--backend", "demo", cwd=workspace)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(
+        "Wrote REPORT.md: I listed 2 top-level entries and read README.md, main.py. "
+    )
+    earlier_lines = len((workspace / "REPORT.md").read_text().splitlines())
     proc = run_cli("-p", "report again", "--backend", "demo", cwd=workspace)
     assert proc.returncode == 0, proc.stderr
     assert '-> read_file({"path": "REPORT.md"})' in proc.stderr
     assert "failed" not in proc.stderr
+    # The final message says what this run did: it read the earlier report and replaced it.
+    assert proc.stdout.startswith(
+        "Replaced REPORT.md with a new report: I listed 3 top-level entries and read "
+        "README.md, main.py and the earlier REPORT.md. "
+    )
     report = (workspace / "REPORT.md").read_text()
     assert "Request: report again" in report
-    # The earlier report is in the listing, said to be what it is.
+    # The earlier report is in the listing, said to be what it is, and its reading is told.
     assert "- `REPORT.md` (" in report and "this report as an earlier run wrote it)" in report
+    assert (
+        f"\nAlso read: the earlier `REPORT.md` ({earlier_lines} lines), which this report "
+        "replaces.\n\n---\n" in report
+    )
 
 
 def test_folders_are_marked_in_the_layout(workspace: Path) -> None:
@@ -96,9 +95,16 @@ def test_a_request_the_demo_cannot_do_is_declined_plainly(workspace: Path) -> No
 def test_an_empty_folder_gets_a_report(tmp_path: Path) -> None:
     proc = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Wrote REPORT.md: I found the workspace empty. ")
     assert "The workspace is empty" in (tmp_path / "REPORT.md").read_text()
     again = run_cli("-p", "Summarise this project", "--backend", "demo", cwd=tmp_path)
     assert again.returncode == 0 and "failed" not in again.stderr
+    assert again.stdout.startswith(
+        "Replaced REPORT.md with a new report: I listed 1 top-level entry and read the "
+        "earlier REPORT.md. "
+    )
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "No text files to read at the top of the workspace.\n\nAlso read: the earlier" in report
 
 
 def test_the_report_quotes_the_projects_own_name_from_its_manifest(tmp_path: Path) -> None:
@@ -217,6 +223,24 @@ def test_bad_configuration_is_one_line_and_exit_1(workspace: Path) -> None:
 
     missing = run_cli("--prompt", "hi", "--settings-file", "nope.json", cwd=workspace)
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+    empty = run_cli("--prompt", "hi", "--settings-file", "", cwd=workspace)
+    assert (empty.returncode, empty.stderr) == (1, "agentcycle: --settings-file needs a path\n")
+
+    os.mkfifo(workspace / "fifo.json")  # never opened: a read would wait for a writer
+    fifo = run_cli(
+        "-p", "hi", "--model", "m", cwd=workspace, env={"AGENTCYCLE_SETTINGS": "fifo.json"}
+    )
+    assert fifo.returncode == 1
+    assert fifo.stderr == (
+        f"agentcycle: AGENTCYCLE_SETTINGS names {workspace / 'fifo.json'}, which is a named pipe "
+        "(FIFO), not a regular file\n"
+    )
+    folder = run_cli("-p", "hi", "--settings-file", ".", "--json", cwd=workspace)
+    assert folder.returncode == 1
+    assert json.loads(folder.stdout)["error"] == {
+        "code": "invalid_settings_file",
+        "message": f"settings file {workspace} is a directory, not a regular file",
+    }
 
     bad_ws = run_cli("--prompt", "hi", "--workspace", "README.md", cwd=workspace)
     assert bad_ws.returncode == 1 and "not a directory" in bad_ws.stderr

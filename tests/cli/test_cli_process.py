@@ -8,23 +8,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-
-def _cli(*args: str, cwd: Path, stdout: int) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env=env,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        # A shell's background job ignores SIGINT; a terminal's foreground one does not.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+from tests._cli import start_cli
 
 
 def _open_writer_when_read(fifo: Path, proc: subprocess.Popen[str]) -> int:
@@ -45,7 +32,7 @@ def test_ctrl_c_while_setting_up_still_prints_the_json_object(tmp_path: Path) ->
     # The run is being set up: the CLI waits to read its MCP config from a pipe.
     fifo = tmp_path / "mcp.json"
     os.mkfifo(fifo)
-    proc = _cli("-p", "Summarise", "--mcp-config", str(fifo), "--json", cwd=tmp_path,
+    proc = start_cli("-p", "Summarise", "--mcp-config", str(fifo), "--json", cwd=tmp_path,
                 stdout=subprocess.PIPE)  # fmt: skip
     writer = _open_writer_when_read(fifo, proc)
     try:
@@ -65,7 +52,7 @@ def test_a_reader_that_went_away_ends_the_cli_without_a_traceback(tmp_path: Path
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        proc = _cli("-p", "Summarise this project", "--backend", "demo", "--events",
+        proc = start_cli("-p", "Summarise this project", "--backend", "demo", "--events",
                     cwd=tmp_path, stdout=write_end)  # fmt: skip
     finally:
         os.close(write_end)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests._cli import run_cli, start_cli
 
 from agentcycle.testing.openai_server import (
     ChatReply,
@@ -59,17 +58,8 @@ def settings_file(tmp_path: Path, server: OpenAICompatServer) -> Path:
     return path
 
 
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
-    env["LOOP_KEY"] = SECRET
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, cwd=cwd, env={"LOOP_KEY": SECRET})
 
 
 def finish(message: str) -> ChatReply:
@@ -149,13 +139,9 @@ def test_provider_failure_exits_1_without_leaking_the_key(
 
 def test_ctrl_c_exits_130(server: OpenAICompatServer, settings_file: Path, tmp_path: Path) -> None:
     server.enqueue(ChatReply(text="slow", delay=30))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
-    env["LOOP_KEY"] = SECRET
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agentcycle", "--settings-file", str(settings_file),
-         "--model", "loop-model", "-p", "x", "--events"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    proc = start_cli("--settings-file", str(settings_file), "--model", "loop-model", "-p", "x",
+                     "--events", cwd=tmp_path, stdout=subprocess.PIPE,
+                     env={"LOOP_KEY": SECRET})  # fmt: skip
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until the model call is in flight
         if '"model_call_started"' in line:

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from agentcycle.runtime.crashpoints import CRASHPOINT_ENV
+from tests._cli import run_cli, start_cli
 
 
 def _cli(*args: str, cwd: Path, crash: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
-    if crash is not None:
-        env[CRASHPOINT_ENV] = crash
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, cwd=cwd, env={CRASHPOINT_ENV: crash} if crash is not None else None)
 
 
 @pytest.mark.parametrize("execution", ["inline", "thread"])
@@ -47,7 +36,17 @@ def test_a_killed_cli_run_resumes_with_agentcycle_resume(execution: str, tmp_pat
 
     resumed = _cli("resume", run_id, "--store", url, "--lease-ttl", "0.3", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert "Wrote REPORT.md" in resumed.stdout
+    # The answer tells the whole run, the part before the kill included.
+    assert re.match(
+        r"Wrote REPORT\.md: I listed \d+ top-level entries and read README\.md\. ", resumed.stdout
+    ), resumed.stdout
+    watched = _cli("runs", "watch", run_id, "--store", url, "--events", cwd=tmp_path)
+    planned = [
+        event["tool_call_id"]
+        for event in map(json.loads, watched.stdout.splitlines())
+        if event["type"] == "tool_call_planned"
+    ]
+    assert len(planned) == 6 and len(set(planned)) == 6, planned  # one id per call
     after = json.loads(_cli("runs", "status", run_id, "--store", url, cwd=tmp_path).stdout)
     assert (after["log_status"], after["run_status"]) == ("terminal", "completed")
     assert after["event_seq"] > before["event_seq"]
@@ -65,13 +64,8 @@ def test_ctrl_c_stops_watching_and_says_the_run_goes_on(tmp_path: Path) -> None:
     killed = _cli("-p", "Summarise", *flags, cwd=tmp_path, crash="after_commit:2")
     found = re.search(r"agentcycle: run (\S+)", killed.stderr)
     assert found is not None, killed.stderr
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
-    watch = subprocess.Popen(
-        [sys.executable, "-m", "agentcycle", "runs", "watch", found.group(1), "--store", url,
-         "--events"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    watch = start_cli("runs", "watch", found.group(1), "--store", url, "--events",
+                      cwd=tmp_path, stdout=subprocess.PIPE)  # fmt: skip
     assert watch.stdout is not None
     assert json.loads(watch.stdout.readline())["type"] == "run_started"  # it is watching
     watch.send_signal(signal.SIGINT)
@@ -116,4 +110,86 @@ def test_a_worker_refuses_bad_flags(tmp_path: Path) -> None:
         "worker", "--max-segment-seconds", "3000", "--visibility-timeout", "3600", cwd=tmp_path
     )
     assert proc.returncode == 2
-    assert "at least twice max_segment_seconds" in proc.stderr
+    assert "at least twice --max-segment-seconds (3000.0 s)" in proc.stderr
+
+
+RUN_ONLY_FLAGS = ("--session", "--max-cycles", "--temperature", "--top-p", "--max-tokens",
+                  "--execution", "--broker", "--version")  # fmt: skip
+
+
+def _flags(help_text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", help_text))
+
+
+def test_resume_help_lists_only_the_flags_resume_uses(tmp_path: Path) -> None:
+    proc = _cli("resume", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    flags = _flags(proc.stdout)
+    for used in ("--prompt", "--store", "--lease-ttl", "--backend", "--model", "--agents",
+                 "--workspace", "--settings-file", "--approval", "--json", "--events"):  # fmt: skip
+        assert used in flags, used
+    assert not flags & set(RUN_ONLY_FLAGS), flags & set(RUN_ONLY_FLAGS)
+    assert "usage: agentcycle resume [-h]" in proc.stdout and " run_id\n" in proc.stdout
+
+
+@pytest.mark.parametrize("flag", [f for f in RUN_ONLY_FLAGS if f != "--version"])
+def test_a_run_flag_passed_to_resume_is_a_usage_error(flag: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    proc = _cli("resume", "run_x", "--store", url, f"{flag}=1", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.endswith(
+        f"agentcycle resume: error: {flag} is a flag of a new run, not of resume: a resumed run "
+        "keeps its session, cycle limit and model settings, and goes on in this process "
+        "(`agentcycle resume --help` lists resume's flags)\n"
+    )
+    assert not (tmp_path / "runs.db").exists()  # refused before anything is opened
+    unknown = _cli("resume", "run_x", "--store", url, "--colour", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert unknown.stderr.endswith("agentcycle resume: error: unrecognized arguments: --colour\n")
+
+
+def test_a_session_run_resumes_on_its_session_without_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    flags = ("--backend", "demo", "--store", url, "--lease-ttl", "0.3")
+    killed = _cli("-p", "Summarise", *flags, "--session", "s1", cwd=tmp_path,
+                  crash="after_commit:2")  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    found = re.search(r"agentcycle: run (\S+)", killed.stderr)
+    assert found is not None, killed.stderr
+    resumed = _cli("resume", found.group(1), "--store", url, "--lease-ttl", "0.3", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    # The session holds the whole turn: the next run in it continues after the answer.
+    after = _cli("-p", "Summarise again", "--backend", "demo", "--session", "s1", cwd=tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert "agentcycle: continuing session s1 (" in after.stderr
+
+
+def test_runs_subcommands_describe_themselves_and_refuse_strangers(tmp_path: Path) -> None:
+    status = _cli("runs", "status", "--help", cwd=tmp_path)
+    assert "print a durable run's status as JSON." in status.stdout
+    assert _flags(status.stdout) == {"--help", "--store"}
+    watch = _cli("runs", "watch", "--help", cwd=tmp_path)
+    assert "Ctrl+C stops the watching, not the run." in watch.stdout
+    assert _flags(watch.stdout) == {"--help", "--store", "--events"}
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    wrong = _cli("runs", "status", "run_x", "--store", url, "--events", cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("usage: agentcycle runs status [-h] --store URL run_id\n")
+    assert wrong.stderr.endswith(
+        "agentcycle runs status: error: unrecognized arguments: --events\n"
+    )
+
+
+def test_worker_help_explains_every_flag(tmp_path: Path) -> None:
+    proc = _cli("worker", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    options = proc.stdout.split("options:\n", 1)[1]
+    # Each option's entry is its flags, then (after a run of spaces) what it does.
+    entries = re.split(r"\n(?=  -)", options.strip("\n"))
+    assert len(entries) == 11
+    for entry in entries:
+        assert len(re.split(r"\s{2,}", entry.strip(), maxsplit=1)) == 2, entry
+    for explained in ("(default: 100)", "(default: 300)", "(default: 3600)", "(default: 1)",
+                      "Celery's log level"):  # fmt: skip
+        assert explained in " ".join(proc.stdout.split()), explained

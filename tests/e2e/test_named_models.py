@@ -4,15 +4,13 @@ keys from the environment, and whole runs through the real provider code over HT
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests._cli import run_cli
 
 from agentcycle import Agent, ModelSettings, RetrySettings, Runner
 from agentcycle.errors import ConfigurationError
@@ -139,26 +137,10 @@ def test_anthropic_and_ollama_by_name_over_http(
         assert KEY in headers.get("x-api-key", "") + headers.get("authorization", "")
 
 
-def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AGENTCYCLE_", "OPENAI_", "ANTHROPIC_", "OLLAMA_"))
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_the_cli_takes_the_same_names(server: OpenAICompatServer, tmp_path: Path) -> None:
     server.enqueue(finish("from the cli"))
     env = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": server.base_url}
-    proc = _cli("-p", "hi", "--model", "openai:gpt-4.1-mini", "--json", cwd=tmp_path, env=env)
+    proc = run_cli("-p", "hi", "--model", "openai:gpt-4.1-mini", "--json", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["final_output"] == "from the cli"
@@ -166,15 +148,15 @@ def test_the_cli_takes_the_same_names(server: OpenAICompatServer, tmp_path: Path
 
 
 def test_contradictory_flags_are_refused(tmp_path: Path) -> None:
-    demo = _cli("-p", "hi", "--backend", "demo", "--model", "foo", cwd=tmp_path, env={})
+    demo = run_cli("-p", "hi", "--backend", "demo", "--model", "foo", cwd=tmp_path, env={})
     assert demo.returncode == 1 and "the demo backend has one model" in demo.stderr
-    both = _cli("-p", "hi", "--backend", "x", "--model", "openai:m", cwd=tmp_path, env={})
+    both = run_cli("-p", "hi", "--backend", "x", "--model", "openai:m", cwd=tmp_path, env={})
     assert both.returncode == 1 and "names its provider already" in both.stderr
 
 
 def test_the_example_settings_file_works_as_copied(tmp_path: Path) -> None:
     shutil.copy(REPO / "local_settings.example.json", tmp_path / "local_settings.json")
-    proc = _cli("-p", "hi", cwd=tmp_path, env={})
+    proc = run_cli("-p", "hi", cwd=tmp_path, env={})
     # It picks its default model; without a key the one thing missing is said plainly.
     assert proc.returncode == 1
     assert "OPENAI_API_KEY" in proc.stderr and "default_backend" not in proc.stderr

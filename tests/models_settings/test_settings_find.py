@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from agentcycle.errors import SettingsFileError
-from agentcycle.models.settings import find_settings_file
+from agentcycle.models.settings import find_settings_file, load_settings
 
 
 def touch(path: Path) -> Path:
@@ -60,6 +61,40 @@ def test_a_named_file_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
         find_settings_file("missing.json", env={}, cwd=tmp_path)
     with pytest.raises(SettingsFileError, match=r"AGENTCYCLE_SETTINGS names .*gone\.toml"):
         find_settings_file(None, env={"AGENTCYCLE_SETTINGS": "gone.toml"}, cwd=tmp_path)
+
+
+def test_a_named_path_that_is_not_a_regular_file_says_what_it_is(tmp_path: Path) -> None:
+    fifo = tmp_path / "settings.json"
+    os.mkfifo(fifo)  # opening it would wait for a writer: the lookup must only stat it
+    folder = tmp_path / "conf.toml"
+    folder.mkdir()
+    with pytest.raises(SettingsFileError) as from_flag:
+        find_settings_file("settings.json", env={}, cwd=tmp_path)
+    assert from_flag.value.message == (
+        f"settings file {fifo} is a named pipe (FIFO), not a regular file"
+    )
+    assert from_flag.value.details == {"path": str(fifo), "kind": "fifo"}
+    with pytest.raises(SettingsFileError) as from_env:
+        find_settings_file(None, env={"AGENTCYCLE_SETTINGS": str(fifo)}, cwd=tmp_path)
+    assert from_env.value.message == (
+        f"AGENTCYCLE_SETTINGS names {fifo}, which is a named pipe (FIFO), not a regular file"
+    )
+    with pytest.raises(SettingsFileError, match=r"conf\.toml, which is a directory, not a"):
+        find_settings_file(None, env={"AGENTCYCLE_SETTINGS": "conf.toml"}, cwd=tmp_path)
+    with pytest.raises(SettingsFileError, match=r"/dev/null is a character device"):
+        find_settings_file("/dev/null", env={}, cwd=tmp_path)
+    # Loading the path directly (the SDK's own entry) refuses it the same way, unopened.
+    with pytest.raises(SettingsFileError, match=r"settings\.json: the settings file is a named"):
+        load_settings(fifo)
+
+
+def test_a_local_settings_name_that_is_not_a_file_is_an_error_not_skipped(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "local_settings.json").mkdir()
+    touch(tmp_path / "local_settings.toml")
+    with pytest.raises(SettingsFileError, match=r"local_settings\.json is a directory"):
+        find_settings_file(None, env={}, cwd=tmp_path)
 
 
 def test_defaults_are_the_process_environment_and_directory(

@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-import agentcycle
 from agentcycle.messages import ToolMessage, UserMessage
 from agentcycle.sessions import SQLiteSession
-
-# The CLI runs in the workspace, so a relative PYTHONPATH would not reach this checkout.
-SOURCES = str(Path(agentcycle.__file__).resolve().parents[1])
+from tests import _cli
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENTCYCLE_", "OPENAI_"))}
-    env["PYTHONPATH"] = SOURCES
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", "--backend", "demo", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return _cli.run_cli("--backend", "demo", *args, cwd=cwd)
 
 
 def test_a_second_invocation_continues_the_conversation(tmp_path: Path) -> None:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, ServerToolCall
+from tests._cli import run_cli
 
 from .skill_files import write_skill
 
@@ -51,16 +50,7 @@ def settings_file(tmp_path: Path, server: OpenAICompatServer) -> Path:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTCYCLE_")}
-    env["LOOP_KEY"] = "sk-test"
-    return subprocess.run(
-        [sys.executable, "-m", "agentcycle", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_cli(*args, cwd=cwd, env={"LOOP_KEY": "sk-test"})
 
 
 def offered(request_json: dict) -> set[str]:

@@ -7,7 +7,7 @@ A ``TurnProjector`` reads one turn's run events in order and says what to persis
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,61 @@ _TOOL_ITEM_STATUS = {
     "running": "inProgress",
     "started": "started",
 }
+
+
+INTERRUPTED_TOOL_CALL = "tool_call_interrupted"
+"""The ``errorCode`` of a ``toolCall`` item closed because its run stopped while it ran."""
+
+
+def interrupted_tool_call(
+    item_id: str, thread_id: str, turn_id: str, tool_call_id: str, tool_name: str, at: float
+) -> dict[str, Any]:
+    """The ``item/completed toolCall`` (status ``failed``, payload status ``interrupted``)
+    that closes a call whose ``item/started`` has no completion: the process running it was
+    killed, and the turn then ended without the call's result (a restart failed the turn, or
+    the resumed run stopped for a reconciliation). Its outcome is unknown, so its duration
+    and result preview are ``null``."""
+    payload = {
+        "toolCallId": tool_call_id,
+        "toolName": tool_name,
+        "status": "interrupted",
+        "directive": None,
+        "errorCode": INTERRUPTED_TOOL_CALL,
+        "executionStarted": True,
+        "durationMs": None,
+        "resultPreview": None,
+    }
+    return {
+        "itemId": item_id,
+        "threadId": thread_id,
+        "turnId": turn_id,
+        "type": "toolCall",
+        "status": "failed",
+        "payload": payload,
+        "createdAt": at,
+        "updatedAt": at,
+    }
+
+
+def open_tool_calls(items: Iterable[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``toolCallId -> (toolName, its last started item)`` for the ``toolCall`` items among
+    ``items`` (one turn's, in order) that started and were never completed: an
+    ``item/started`` item (status ``started``) opens a call, an item of
+    ``tool_call_completed``'s shape (it says ``executionStarted``) closes it; argument deltas
+    (``inProgress``) do neither."""
+    running: dict[str, tuple[str, dict[str, Any]]] = {}
+    for item in items:
+        if item.get("type") != "toolCall":
+            continue
+        payload = item.get("payload") or {}
+        call_id = payload.get("toolCallId")
+        if not isinstance(call_id, str):
+            continue
+        if "executionStarted" in payload:
+            running.pop(call_id, None)
+        elif item.get("status") == "started":
+            running[call_id] = (str(payload.get("toolName") or ""), item)
+    return running
 
 
 def approval_wire_id(run_request_id: str) -> str:
@@ -153,7 +208,16 @@ class TurnProjector:
         self._usage = TokenUsage()
         self._budget: tuple[dict[str, Any], str] | None = None
         self._run_request_ids: dict[str, str] = {}
+        self._running: dict[str, tuple[str, str]] = {}
+        """Tool calls started and not completed, in order: ``toolCallId -> (toolName, the
+        itemId of its started item)``."""
         self.run_id: str | None = None
+
+    def keep_running(self, call_ids: Iterable[str]) -> None:
+        """Forget the started calls not in ``call_ids``: a resumed turn's earlier events
+        (its backlog) reopen calls that a restart closed already (``open_tool_calls``)."""
+        kept = set(call_ids)
+        self._running = {k: v for k, v in self._running.items() if k in kept}
 
     def run_request_id(self, request_id: str) -> str | None:
         """The run's approval request id behind a protocol ``requestId``."""
@@ -218,12 +282,14 @@ class TurnProjector:
         if isinstance(event, ToolCallStarted):
             payload = {"toolCallId": event.tool_call_id, "toolName": event.tool_name}
             item = self._item(event, "toolCall", "started", payload)
+            self._running[event.tool_call_id] = (event.tool_name, item["itemId"])
             arguments = event.arguments
             return [
                 Emission("item/started", item, item),
                 Emission("item/toolCall/delta", {**item, "delta": arguments}, item),
             ], None
         if isinstance(event, ToolCallCompleted):
+            self._running.pop(event.tool_call_id, None)
             payload = {
                 "toolCallId": event.tool_call_id,
                 "toolName": event.tool_name,
@@ -387,7 +453,23 @@ class TurnProjector:
         self, event: RunCompleted | RunFailed | RunCancelled
     ) -> tuple[list[Emission], TurnEnd]:
         fields: dict[str, Any] = {"runId": event.run_id}
-        emissions: list[Emission] = []
+        # A call the run started and never completed (cut by a kill, then not run again) ends
+        # with the turn, so no item reads as running forever.
+        emissions = [
+            Emission("item/completed", item, item)
+            for item in (
+                interrupted_tool_call(
+                    f"{started}_interrupted",  # one close per started item, named after it
+                    self._thread_id,
+                    self._turn_id,
+                    call_id,
+                    name,
+                    event.created_at,
+                )
+                for call_id, (name, started) in self._running.items()
+            )
+        ]
+        self._running.clear()
         if isinstance(event, RunCompleted):
             if event.final_output is not None:
                 item = self._item(event, "agentMessage", "completed", {"text": event.final_output})

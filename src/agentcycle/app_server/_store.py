@@ -60,6 +60,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 
 RESTART_ERROR = "app server restarted"
 
+ItemsClosing = Callable[[str, str, list[dict[str, Any]]], list[dict[str, Any]]]
+"""``(thread_id, turn_id, the turn's items) -> the items that close what it left open``."""
+
 
 class StoreError(Exception):
     """The store cannot be used (locked by another server, unknown version, unreadable)."""
@@ -210,10 +213,15 @@ class Store:
 
     # ------------------------------------------------------------------ restart rules
 
-    def recover(self, now: float) -> list[tuple[str, str, dict[str, Any]]]:
+    def recover(
+        self, now: float, closing: ItemsClosing | None = None
+    ) -> list[tuple[str, str, dict[str, Any]]]:
         """Apply the restart rules (§11.1) and return the notifications they imply as
-        ``(thread_id, method, params)``, already written to the event log."""
+        ``(thread_id, method, params)``, already written to the event log. ``closing`` gives,
+        for a turn the restart fails and its items, the items that end what it left open (as
+        ``item/completed``, stored and logged before the turn's end)."""
         logged: list[tuple[str, str, dict[str, Any]]] = []
+        closed: list[dict[str, Any]] = []
         with self._transaction() as conn:
             approvals = conn.execute(
                 "SELECT request_id, thread_id, turn_id FROM approvals WHERE status = 'pending'"
@@ -237,6 +245,15 @@ class Store:
                 "SELECT turn_id, thread_id, run_id FROM turns"
                 " WHERE status IN ('queued', 'running') ORDER BY number"
             ).fetchall()
+            if closing is not None:
+                for turn_id, thread_id, _run_id in turns:
+                    items = [
+                        item
+                        for item in (json.loads(body) for body in self.items_json(thread_id))
+                        if item.get("turnId") == turn_id
+                    ]
+                    closed += closing(thread_id, turn_id, items)
+            logged += [(item["threadId"], "item/completed", item) for item in closed]
             running = {
                 row[0]
                 for row in conn.execute("SELECT thread_id FROM threads WHERE status = 'running'")
@@ -265,6 +282,8 @@ class Store:
                     completed["runId"] = run_id
                 completed.update(result)
                 logged.append((thread_id, "turn/completed", completed))
+        for item in closed:
+            self.put_item(item, _json(item))
         for thread_id, method, params in logged:
             self.append_event(thread_id, method, _json(params), now)
         self.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from typing import Any
 
@@ -14,7 +15,12 @@ from agentcycle.app_server._approvals import SessionApprovals
 from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._delivery import Delivery
 from agentcycle.app_server._live_turn import LiveTurn, input_text
-from agentcycle.app_server._projection import ApprovalNote, TurnEnd, TurnProjector
+from agentcycle.app_server._projection import (
+    ApprovalNote,
+    TurnEnd,
+    TurnProjector,
+    open_tool_calls,
+)
 from agentcycle.app_server._resume import delete_log, reconciliation_fields, retire
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._store import Store, ThreadRow, now
@@ -124,6 +130,10 @@ class TurnRuns:
                 ):
                     continue
                 self._fanout.publish(turn.thread_id, emission.method, emission.params, item)
+        if turn.backlog:
+            items = (json.loads(body) for body in self._store.items_json(turn.thread_id))
+            still_open = open_tool_calls(i for i in items if i.get("turnId") == turn.turn_id)
+            turn.projector.keep_running(still_open)
         turn.backlog.clear()
 
     async def _pump(self, turn: LiveTurn) -> None:

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound=p.WireModel)
 
 _LINE_LIMIT = 256 * 1024 * 1024
+
+_APPROVAL_REQUEST_KEYS = frozenset(
+    field.alias or name for name, field in p.ApprovalRequestParams.model_fields.items()
+)
+"""The wire names of ``approval/request``'s v1 params."""
 """How long a line from the server may be (a large thread's snapshot is one line)."""
 
 
@@ -303,7 +308,10 @@ class AppServerClient:
 
     async def _approve(self, request_id: str | int, params: dict[str, Any]) -> None:
         assert self._on_approval is not None
-        answer = await self._on_approval(p.ApprovalRequestParams.model_validate(params))
+        # The v1 params only: an experimental connection's ext fields (``expiresAt``) are not
+        # in the closed v1 model, and refusing them would leave the approval unanswered.
+        v1 = {key: value for key, value in params.items() if key in _APPROVAL_REQUEST_KEYS}
+        answer = await self._on_approval(p.ApprovalRequestParams.model_validate(v1))
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, *_closed()):
             await self.respond(request_id, answer)
 

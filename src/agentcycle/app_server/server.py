@@ -27,6 +27,7 @@ from agentcycle.app_server._connection import Connection
 from agentcycle.app_server._delivery import Delivery
 from agentcycle.app_server._fanout import Fanout
 from agentcycle.app_server._jsonrpc import Reply
+from agentcycle.app_server._projection import interrupted_tool_call, open_tool_calls
 from agentcycle.app_server._runtime import TurnLauncher
 from agentcycle.app_server._scheduler import Scheduler
 from agentcycle.app_server._store import Store, now
@@ -188,8 +189,22 @@ class AppServer:
     # ------------------------------------------------------------------ lifecycle
 
     def recover(self) -> None:
-        """Apply the store's restart rules (nobody is connected yet to hear them)."""
-        self._store.recover(now())
+        """Apply the store's restart rules (nobody is connected yet to hear them); a tool
+        call the killed server left running is closed ``interrupted`` with its turn."""
+        at = now()
+
+        def close_tool_calls(
+            thread_id: str, turn_id: str, items: list[dict[str, Any]]
+        ) -> list[dict[str, Any]]:
+            return [
+                # One close per started item: its id names the item it closes.
+                interrupted_tool_call(
+                    f"{started['itemId']}_interrupted", thread_id, turn_id, call_id, name, at
+                )
+                for call_id, (name, started) in open_tool_calls(items).items()
+            ]
+
+        self._store.recover(at, close_tool_calls)
 
     async def shutdown(self, *connections: Connection) -> None:
         """Stop answering, let accepted requests finish, end every turn, fail what the

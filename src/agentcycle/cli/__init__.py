@@ -41,6 +41,22 @@ def _prompt(text: str) -> str:
     return text
 
 
+DEFAULT_MAX_CYCLES = 80
+"""The CLI's cycle limit without ``--max-cycles``."""
+
+_RESUME_DEFAULTS: dict[str, object] = {
+    "session": None,
+    "max_cycles": DEFAULT_MAX_CYCLES,
+    "temperature": None,
+    "top_p": None,
+    "max_tokens": None,
+    "execution": "inline",
+    "broker": None,
+}
+"""The run flags ``resume`` does not offer, as the agent is built without them: the run keeps
+its session, cycle limit and model settings from its start, and goes on in this process."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser."""
     parser = argparse.ArgumentParser(
@@ -59,6 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=_Version)
     parser.add_argument("--prompt", "-p", required=True, type=_prompt, help="the task")
+    _add_flags(parser, resume=False)
+    return parser
+
+
+def build_resume_parser() -> argparse.ArgumentParser:
+    """The parser of ``agentcycle resume``: the run flags that build the agent and show the
+    outcome, and none that only a new run uses (an unknown flag is a usage error)."""
+    parser = argparse.ArgumentParser(
+        prog="agentcycle resume",
+        description=(
+            "Continue a durable run kept in --store, in this process, from its last committed "
+            "cycle. The flags build the agent as a run does; without --backend/--model it "
+            "takes the model the run was started with. The run keeps its session, cycle limit "
+            "and model settings from its start."
+        ),
+    )
+    parser.add_argument("run_id", help="the run to continue")
+    parser.add_argument(
+        "--prompt",
+        "-p",
+        type=_prompt,
+        help="the answer, for a run waiting for the user",
+    )
+    _add_flags(parser, resume=True)
+    parser.set_defaults(**_RESUME_DEFAULTS)
+    return parser
+
+
+def _add_flags(parser: argparse.ArgumentParser, *, resume: bool) -> None:
+    """The flags after ``--prompt``; with ``resume``, only those a resumed run uses."""
     parser.add_argument("--backend", help="backend from the settings file, or 'demo' (offline)")
     parser.add_argument(
         "--model",
@@ -78,13 +124,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workspace", default=".", help="workspace directory, created if missing (default: .)"
     )
-    parser.add_argument(
-        "--session",
-        metavar="ID",
-        help="continue the conversation ID (kept in <workspace>/.agentcycle/sessions.sqlite3); "
-        "answer a question the agent asked by running again with the same ID",
-    )
-    parser.add_argument("--max-cycles", type=int, default=80, help="cycle limit (default: 80)")
+    if not resume:
+        parser.add_argument(
+            "--session",
+            metavar="ID",
+            help="continue the conversation ID (kept in "
+            "<workspace>/.agentcycle/sessions.sqlite3); answer a question the agent asked by "
+            "running again with the same ID",
+        )
+        parser.add_argument(
+            "--max-cycles",
+            type=int,
+            default=DEFAULT_MAX_CYCLES,
+            help=f"cycle limit (default: {DEFAULT_MAX_CYCLES})",
+        )
     parser.add_argument("--language", choices=("en-US", "zh-CN"), default="en-US")
     parser.add_argument(
         "--agent-type",
@@ -130,12 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='MCP servers whose tools the agent gets: a JSON file {"mcpServers": {name: '
         "{command, args, env, cwd} or {url, headers}}}",
     )
-    parser.add_argument("--temperature", type=float)
-    parser.add_argument("--top-p", type=float)
-    parser.add_argument("--max-tokens", type=int)
+    if not resume:
+        parser.add_argument("--temperature", type=float)
+        parser.add_argument("--top-p", type=float)
+        parser.add_argument("--max-tokens", type=int)
     from agentcycle.cli._durable import add_durable_flags
 
-    add_durable_flags(parser)
+    add_durable_flags(parser, resume=resume)
     output = parser.add_mutually_exclusive_group()
     output.add_argument(
         "--events", action="store_true", help="write every event as a JSON line to stdout"
@@ -149,7 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one JSON object on stdout (also for errors): status, run_id, final_output, "
         "pending approvals, error",
     )
-    return parser
 
 
 def interrupted(out: TextIO, err: TextIO, *, json_output: bool, run_id: str | None) -> int:

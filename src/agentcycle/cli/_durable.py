@@ -10,7 +10,9 @@ Store URLs as ``open_checkpoint_store`` takes them: ``memory:``, ``sqlite:///pat
 (``sqlite:////abs/path``), ``redis://host:port/db``. ``resume`` builds the agent the way a run
 does, from the same flags (``--agents``, ``--workspace``, ``--settings-file`` and
 ``AGENTCYCLE_SETTINGS`` ...); without ``--backend``/``--model`` it takes the model the run was
-started with. Only ``argparse`` is imported at module level, so ``--help`` stays fast.
+started with, and always its session. The flags only a new run uses (``--session``,
+``--max-cycles``, sampling, ``--execution``) are not resume's: passing one is a usage error.
+Only ``argparse`` is imported at module level, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -26,27 +28,38 @@ COMMANDS = ("runs", "resume")
 """First arguments that select a durable subcommand instead of a run."""
 
 
-def add_durable_flags(parser: argparse.ArgumentParser) -> None:
-    """The run flags for durable runs (``--execution``, ``--store``, ``--lease-ttl``)."""
-    parser.add_argument(
-        "--execution",
-        choices=("inline", "thread", "celery"),
-        default="inline",
-        help="where the loop runs: inline (default), on its own event loop in a thread, or on "
-        "Celery workers (`agentcycle worker`; needs --store; prints the run id and returns)",
-    )
-    parser.add_argument(
-        "--broker",
-        metavar="URL",
-        help="the Celery broker of --execution celery (default: $AGENTCYCLE_BROKER_URL, else "
-        "redis://127.0.0.1:6379/0)",
-    )
-    parser.add_argument(
-        "--store",
-        metavar="URL",
-        help="keep the run in this checkpoint store (memory:, sqlite:///path, "
-        "redis://host:port/db) and print its run id; continue it with `agentcycle resume`",
-    )
+def add_durable_flags(parser: argparse.ArgumentParser, *, resume: bool = False) -> None:
+    """The run flags for durable runs (``--execution``, ``--broker``, ``--store``,
+    ``--lease-ttl``); for ``resume``, which goes on in this process, a required ``--store``
+    and ``--lease-ttl``."""
+    if resume:
+        parser.add_argument(
+            "--store",
+            metavar="URL",
+            required=True,
+            help="the checkpoint store the run is kept in (sqlite:///path, redis://...)",
+        )
+    else:
+        parser.add_argument(
+            "--execution",
+            choices=("inline", "thread", "celery"),
+            default="inline",
+            help="where the loop runs: inline (default), on its own event loop in a thread, or "
+            "on Celery workers (`agentcycle worker`; needs --store; prints the run id and "
+            "returns)",
+        )
+        parser.add_argument(
+            "--broker",
+            metavar="URL",
+            help="the Celery broker of --execution celery (default: $AGENTCYCLE_BROKER_URL, "
+            "else redis://127.0.0.1:6379/0)",
+        )
+        parser.add_argument(
+            "--store",
+            metavar="URL",
+            help="keep the run in this checkpoint store (memory:, sqlite:///path, "
+            "redis://host:port/db) and print its run id; continue it with `agentcycle resume`",
+        )
     parser.add_argument(
         "--lease-ttl",
         type=float,
@@ -144,12 +157,13 @@ def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
     if argv[0] == "runs":
         parser = argparse.ArgumentParser(prog="agentcycle runs")
         sub = parser.add_subparsers(dest="action", required=True)
-        status = sub.add_parser("status", help="print a durable run's status as JSON")
-        watch = sub.add_parser(
-            "watch",
-            help="follow a durable run's events (a run on Celery workers, say) until it stops; "
-            "Ctrl+C stops the watching, not the run",
+        status_help = "print a durable run's status as JSON"
+        status = sub.add_parser("status", help=status_help, description=status_help + ".")
+        watch_help = (
+            "follow a durable run's events (a run on Celery workers, say) until it stops; "
+            "Ctrl+C stops the watching, not the run"
         )
+        watch = sub.add_parser("watch", help=watch_help, description=watch_help + ".")
         for command in (status, watch):
             command.add_argument("run_id", help="the id the run printed when it started")
             command.add_argument(
@@ -159,7 +173,11 @@ def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
                 help="the checkpoint store the run is kept in (sqlite:///path, redis://...)",
             )
         watch.add_argument("--events", action="store_true", help="print every event as JSONL")
-        args = parser.parse_args(argv[1:])
+        args, extra = parser.parse_known_args(argv[1:])
+        if extra:  # the subcommand's usage, not that of `runs`
+            (watch if args.action == "watch" else status).error(
+                f"unrecognized arguments: {' '.join(extra)}"
+            )
         if args.action == "watch":
             return _watch(args.run_id, args.store, args.events, out)
         return _status(args.run_id, args.store, out)
@@ -228,24 +246,26 @@ def _status(run_id: str, url: str, out: TextIO) -> int:
 
 
 def _resume(argv: Sequence[str], out: TextIO) -> int:
-    from agentcycle.cli import build_parser
+    from agentcycle.cli import build_parser, build_resume_parser
 
-    parser = build_parser()
-    parser.prog = "agentcycle resume"
-    parser.description = (
-        "Continue a durable run kept in --store, in this process, from its last committed "
-        "cycle. The flags build the agent as a run does; without --backend/--model it takes "
-        "the model the run was started with."
-    )
-    parser.epilog = None
-    parser.add_argument("run_id", help="the run to continue")
-    for action in parser._actions:  # the prompt is the answer to a question, if any
-        if action.dest == "prompt":
-            action.required = False
-            action.help = "the answer, for a run waiting for the user"
-    args = parser.parse_args(argv)
-    if args.store is None:
-        parser.error("resume needs --store URL")
+    parser = build_resume_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        resume_flags = {flag for action in parser._actions for flag in action.option_strings}
+        run_flags = {flag for action in build_parser()._actions for flag in action.option_strings}
+        run_only = [
+            flag
+            for flag in (arg.split("=", 1)[0] for arg in extra)
+            if flag in run_flags - resume_flags
+        ]
+        if run_only:  # say why, not just "unrecognized"
+            what = "is a flag" if len(run_only) == 1 else "are flags"
+            parser.error(
+                f"{', '.join(run_only)} {what} of a new run, not of resume: a resumed run keeps "
+                "its session, cycle limit and model settings, and goes on in this process "
+                "(`agentcycle resume --help` lists resume's flags)"
+            )
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return _resume_run(args, out)
 
 
@@ -305,7 +325,8 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _started_with(args: argparse.Namespace) -> None:
-    """Default the model and agent type to what the run was started with."""
+    """Default the model and agent type to what the run was started with, and take its
+    session (a run stays with the session it started with)."""
     from agentcycle.errors import RunNotFound, RunTerminated
     from agentcycle.runtime.durable import run_status
     from agentcycle.state import RunState
@@ -334,3 +355,4 @@ def _started_with(args: argparse.Namespace) -> None:
         args.backend, args.model = spec.backend, spec.model
     if args.agent_type == "default" and spec.metadata.get("agent_type") == "computer":
         args.agent_type = "computer"
+    args.session = spec.session_id

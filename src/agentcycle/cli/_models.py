@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from agentcycle.errors import ConfigurationError
@@ -109,8 +108,8 @@ class ModelChoice:
             return self._provider
         self._looked_up = True
         args = self._args
-        if args.settings_file is not None and not Path(args.settings_file).is_file():
-            raise ConfigurationError(f"settings file {args.settings_file!r} does not exist")
+        if args.settings_file is not None and not args.settings_file.strip():
+            raise ConfigurationError("--settings-file needs a path")
         from agentcycle.models.settings import find_settings_file
 
         path = find_settings_file(args.settings_file)

@@ -16,6 +16,14 @@ from collections.abc import Sequence
 
 DEFAULT_STORE = "redis://127.0.0.1:6379/0"
 
+_OPTION_FIELDS = (
+    "sweep_interval",
+    "max_cycles_per_segment",
+    "max_segment_seconds",
+    "visibility_timeout",
+)
+"""The ``WorkerOptions`` fields the flags of the same names set."""
+
 
 def worker_main(argv: Sequence[str]) -> int:
     """Parse ``argv`` (after ``worker``) and run a worker until it is stopped."""
@@ -33,8 +41,13 @@ def worker_main(argv: Sequence[str]) -> int:
         metavar="URL",
         help="Celery broker (default: $AGENTCYCLE_BROKER_URL, else redis://127.0.0.1:6379/0)",
     )
+    cores = os.cpu_count() or 1
     parser.add_argument(
-        "--concurrency", type=int, default=os.cpu_count() or 1, help="segments run at once"
+        "--concurrency",
+        type=int,
+        default=cores,
+        metavar="N",
+        help=f"segments run at once (default: the number of CPUs, {cores})",
     )
     parser.add_argument(
         "--pool",
@@ -43,12 +56,45 @@ def worker_main(argv: Sequence[str]) -> int:
         help="prefork (default: a segment that crashes its process takes only a pool child "
         "down), solo (one segment at a time, in the worker process) or threads",
     )
-    parser.add_argument("--hostname", "-n", help="the worker's node name (Celery's -n)")
-    parser.add_argument("--loglevel", "-l", default="INFO")
-    parser.add_argument("--sweep-interval", type=float, default=1.0, metavar="SECONDS")
-    parser.add_argument("--max-cycles-per-segment", type=int, default=100, metavar="N")
-    parser.add_argument("--max-segment-seconds", type=float, default=300.0, metavar="SECONDS")
-    parser.add_argument("--visibility-timeout", type=float, default=3600.0, metavar="SECONDS")
+    parser.add_argument(
+        "--hostname", "-n", metavar="NAME", help="the worker's node name (Celery's -n)"
+    )
+    parser.add_argument(
+        "--loglevel",
+        "-l",
+        default="INFO",
+        metavar="LEVEL",
+        help="Celery's log level: DEBUG, INFO (default), WARNING, ERROR, CRITICAL",
+    )
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="time between two looks for runs whose process died (default: 1)",
+    )
+    parser.add_argument(
+        "--max-cycles-per-segment",
+        type=int,
+        default=100,
+        metavar="N",
+        help="cycles a worker runs before it queues the rest of the run (default: 100)",
+    )
+    parser.add_argument(
+        "--max-segment-seconds",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="time a worker runs one run before it queues the rest (default: 300)",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="the broker redelivers a task still unacknowledged after this; at least twice "
+        "--max-segment-seconds (default: 3600)",
+    )
     args = parser.parse_args(argv)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -68,7 +114,10 @@ def worker_main(argv: Sequence[str]) -> int:
             ),
         )
     except AgentcycleError as exc:
-        parser.error(exc.message)
+        message = exc.message
+        for field in _OPTION_FIELDS:  # the flags' names, not WorkerOptions' fields
+            message = message.replace(field, "--" + field.replace("_", "-"))
+        parser.error(message)
     worker_argv = [
         "worker",
         f"--concurrency={args.concurrency}",

@@ -131,6 +131,11 @@ class Findings:
     read: list[ReadFile] = field(default_factory=list)
     failed_reads: list[str] = field(default_factory=list)
 
+    @property
+    def earlier_report(self) -> ReadFile | None:
+        """The ``REPORT.md`` an earlier run wrote, when this run read it (to replace it)."""
+        return next((read for read in self.read if read.path == REPORT), None)
+
 
 def render_report(findings: Findings) -> str:
     """The Markdown report the demo writes."""
@@ -169,14 +174,19 @@ def render_report(findings: Findings) -> str:
     reports = [f for f in findings.read if f.path != REPORT]
     lines += ["", "## Key files", ""]
     if not reports:
-        lines.append("No text files to read at the top of the workspace.")
+        lines += ["No text files to read at the top of the workspace.", ""]
     for read in reports:
         count = f" ({_count(read.lines, 'line')})" if read.lines is not None else ""
         lines += [f"### `{read.path}`{count}", "", *_excerpt(read), ""]
+    earlier = findings.earlier_report
+    if earlier is not None:
+        count = f" ({_count(earlier.lines, 'line')})" if earlier.lines is not None else ""
+        lines += [f"Also read: the earlier `{REPORT}`{count}, which this report replaces.", ""]
     if findings.failed_reads:
         lines.append("Could not read: " + ", ".join(f"`{p}`" for p in findings.failed_reads))
+    if lines[-1]:  # one blank line before the rule, after an excerpt as after a sentence
+        lines.append("")
     lines += [
-        "",
         "---",
         "Written by the agentcycle offline demo model, which follows a fixed plan (list the "
         "workspace, read a few key files, write this report) whatever the request. Run with a "

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,38 @@ from agentcycle.errors import SettingsFileError
 
 SUFFIXES = (".json", ".toml", ".py")
 SETTINGS_NAME = "LLM_SETTINGS"
+
+
+_KINDS = (
+    (stat.S_ISDIR, "directory", "a directory"),
+    (stat.S_ISFIFO, "fifo", "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "socket", "a socket"),
+    (stat.S_ISCHR, "character_device", "a character device"),
+    (stat.S_ISBLK, "block_device", "a block device"),
+)
+
+
+def settings_path_problem(path: Path) -> tuple[str, str] | None:
+    """Why ``path`` cannot be a settings file, as ``(kind, words)``: ``("missing", "does not
+    exist")``, ``("fifo", "is a named pipe (FIFO), not a regular file")`` and so on; ``None``
+    for a regular file (or a link to one).
+
+    Only ``stat`` looks at the path, never ``open``: opening a FIFO would wait for a writer.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "missing", "does not exist"
+    except NotADirectoryError:
+        return "missing", "does not exist (a parent of it is a file)"
+    except OSError as exc:
+        return "unreadable", f"cannot be looked at ({exc.strerror or type(exc).__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    for test, kind, words in _KINDS:
+        if test(mode):
+            return kind, f"is {words}, not a regular file"
+    return "special", "is not a regular file"
 
 
 def read_settings_data(path: Path) -> dict[str, Any]:
@@ -34,6 +68,12 @@ def read_settings_data(path: Path) -> dict[str, Any]:
             f"{path}: unsupported settings file type {suffix or '(none)'!r}; "
             "use .json, .toml or .py",
             details={"path": str(path)},
+        )
+    problem = settings_path_problem(path)
+    if problem is not None and problem[0] != "missing":  # missing: the read below says so
+        raise SettingsFileError(
+            f"{path}: the settings file {problem[1]}",
+            details={"path": str(path), "kind": problem[0]},
         )
     try:
         text = path.read_text(encoding="utf-8")

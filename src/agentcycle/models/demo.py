@@ -13,6 +13,7 @@ is stateless and resumable; a second run reads the earlier ``REPORT.md`` before 
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,6 +122,9 @@ class DemoModel:
 
     def _next_step(self, request: ModelRequest) -> ModelResponse:
         history = _history(request)
+        # Ids go on past those in the conversation: a resumed run's earlier calls were made by
+        # another process's planner, and a reused id would pair a call with another's result.
+        self._ids = max(self._ids, _last_id(request))
         offered = set(request.tool_names())
         steps: list[Callable[[_History], ModelResponse | None]] = [self._plan]
         if {"find_files", "read_file", "write_file"} <= offered:
@@ -198,17 +202,23 @@ class DemoModel:
 
     def _finish(self, history: _History) -> ModelResponse:
         findings = _findings(history)
-        read = [f.path for f in findings.read if f.path != REPORT]
+        read = ", ".join(f.path for f in findings.read if f.path != REPORT)
+        if findings.earlier_report is not None:  # read too, so the message says so
+            read = f"{read} and the earlier {REPORT}" if read else f"the earlier {REPORT}"
         listed = len(findings.layout.entries)
         seen = f"listed {listed} top-level {'entry' if listed == 1 else 'entries'}"
         if findings.layout.truncated:
             seen = f"listed the first {listed} top-level entries"
+        elif not listed:
+            seen = "found the workspace empty"
         if read:
-            seen += f" and read {', '.join(read)}"
+            seen += f" and read {read}"
         written = [s for s in history.calls("write_file") if not s.failed]
         if written:
+            replaced = loads(written[-1].result or "").get("action") == "overwritten"
+            wrote = f"Replaced {REPORT} with a new report" if replaced else f"Wrote {REPORT}"
             message = (
-                f"Wrote {REPORT}: I {seen}. This is the offline demo model: it follows a fixed "
+                f"{wrote}: I {seen}. This is the offline demo model: it follows a fixed "
                 f"plan (list, read, report) rather than reasoning about the request. "
                 f"{REAL_MODEL_HINT}"
             )
@@ -268,6 +278,21 @@ def _history(request: ModelRequest) -> _History:
                     )
                 )
     return _History(task or "(no request)", steps)
+
+
+_ID = re.compile(r"demo_(\d+)_\d+")
+
+
+def _last_id(request: ModelRequest) -> int:
+    """The highest call number among the demo's tool call ids in ``request`` (0 for none)."""
+    numbers = [
+        int(found.group(1))
+        for message in request.messages
+        if isinstance(message, AssistantMessage)
+        for call in message.tool_calls
+        if (found := _ID.fullmatch(call.id)) is not None
+    ]
+    return max(numbers, default=0)
 
 
 def _findings(history: _History) -> Findings:

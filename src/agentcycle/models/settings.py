@@ -71,7 +71,7 @@ from pydantic import (
 
 from agentcycle._validation import field_path, one_line
 from agentcycle.errors import ConfigurationError, ModelNotFoundError, SettingsFileError
-from agentcycle.models._settings_loader import read_settings_data
+from agentcycle.models._settings_loader import read_settings_data, settings_path_problem
 from agentcycle.models.base import EndpointTarget, Model, ModelInfo, ModelRef, ModelSettings
 from agentcycle.pricing import ModelPrice
 
@@ -260,31 +260,38 @@ def find_settings_file(
     ``AGENTCYCLE_SETTINGS`` environment variable, then ``local_settings.json``, ``.toml`` and
     ``.py`` in ``cwd`` (first that exists). Relative paths are taken relative to ``cwd``
     (default: the working directory). An explicit path or environment value naming a file
-    that does not exist is a ``SettingsFileError``, not a fallback.
+    that does not exist, or naming something that is not a regular file (a directory, a FIFO:
+    never opened, so never waited on), is a ``SettingsFileError`` saying which, not a
+    fallback; so is a ``local_settings.*`` that exists but is not a regular file.
     """
     environ = os.environ if env is None else env
     base = Path.cwd() if cwd is None else cwd
     if explicit:
         path = base / Path(explicit).expanduser()
-        if not path.is_file():
-            raise SettingsFileError(
-                f"settings file {path} does not exist", details={"path": str(path)}
-            )
+        _check_settings_path(path, f"settings file {path}")
         return path
     named = environ.get(SETTINGS_ENV_VAR)
     if named:
         path = base / Path(named).expanduser()
-        if not path.is_file():
-            raise SettingsFileError(
-                f"{SETTINGS_ENV_VAR} names {path}, which does not exist",
-                details={"path": str(path)},
-            )
+        _check_settings_path(path, f"{SETTINGS_ENV_VAR} names {path}, which")
         return path
     for name in DEFAULT_SETTINGS_NAMES:
         path = base / name
-        if path.is_file():
+        problem = settings_path_problem(path)
+        if problem is None:
             return path
+        if problem[0] != "missing":
+            _check_settings_path(path, f"settings file {path}")
     return None
+
+
+def _check_settings_path(path: Path, subject: str) -> None:
+    """Raise ``SettingsFileError`` "``subject`` does not exist / is a directory ..." unless
+    ``path`` is a regular file."""
+    problem = settings_path_problem(path)
+    if problem is not None:
+        kind, words = problem
+        raise SettingsFileError(f"{subject} {words}", details={"path": str(path), "kind": kind})
 
 
 # --------------------------------------------------------------------------- resolution
