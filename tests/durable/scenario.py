@@ -21,6 +21,7 @@ from typing import Any
 from agentcycle import Agent, RunConfig, Runner
 from agentcycle.messages import AssistantMessage, ToolCall, ToolResult
 from agentcycle.models.base import ModelRequest, ModelResponse
+from agentcycle.runtime.approvals import ApprovalDecision, ApprovalRequest
 from agentcycle.runtime.durable import Durability
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.tools.base import SideEffect, ToolContext
@@ -126,9 +127,31 @@ def model(directory: Path, cycles: int) -> ScriptedModel:
     return ScriptedModel(step)
 
 
-def agent(directory: Path, cycles: int, *, verify: bool = False, hang_at: int = 0) -> Agent:
-    """The scenario's agent, its files in ``directory``."""
+class LoggedApprovals:
+    """Allows every call, writing its tool call id to ``approvals.log`` first."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "approvals.log"
+
+    async def decide(self, request: ApprovalRequest) -> ApprovalDecision:
+        with self.path.open("a") as f:
+            f.write(f"{request.tool_call_id}\n")
+        return ApprovalDecision.allow()
+
+
+def agent(
+    directory: Path,
+    cycles: int,
+    *,
+    verify: bool = False,
+    hang_at: int = 0,
+    approve: bool = False,
+) -> Agent:
+    """The scenario's agent, its files in ``directory``; with ``approve``, ``append_line``
+    needs an approval (see ``LoggedApprovals``)."""
     line = (VerifyingAppendLine if verify else AppendLine)(directory / "a.txt")
+    if approve:
+        line.needs_approval = True  # type: ignore[misc]
     keyed = HangingAppendKeyed(directory / "b.txt", hang_at) if hang_at else None
     return Agent(
         name="durable",
@@ -152,12 +175,17 @@ async def _main(argv: list[str]) -> None:
     mode, url, run_id, directory = argv[:4]
     cycles = int(argv[4]) if len(argv) > 4 and argv[4].isdigit() else 3
     hang = [int(a.split("=")[1]) for a in argv if a.startswith("--hang-at=")]
-    the_agent = agent(Path(directory), cycles, verify="--verify" in argv, hang_at=sum(hang))
-    execution = "thread" if "--thread" in argv else "inline"
+    approve = "--approve" in argv
+    the_agent = agent(
+        Path(directory), cycles, verify="--verify" in argv, hang_at=sum(hang), approve=approve
+    )
+    fields: dict[str, Any] = {"execution": "thread" if "--thread" in argv else "inline"}
+    if approve:
+        fields["approval_provider"] = LoggedApprovals(Path(directory))
     if mode == "start":
-        result = await Runner.run(the_agent, "go", config=config(url, run_id, execution=execution))
+        result = await Runner.run(the_agent, "go", config=config(url, run_id, **fields))
     else:
-        result = await Runner.resume_run(the_agent, run_id, config=config(url, execution=execution))
+        result = await Runner.resume_run(the_agent, run_id, config=config(url, **fields))
     print(json.dumps({"status": str(result.status)}))
 
 

@@ -4,6 +4,7 @@ silently repeated, and idempotent effects happen exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -153,6 +154,27 @@ async def test_pause_waits_for_the_host_to_reconcile(shared_url: str, tmp_path: 
         assert result.status is RunStatus.COMPLETED
         _check_log(store, "paused")
         assert _lines(tmp_path / "a.txt") == Counter(f"L{k}" for k in range(1, CYCLES + 1))
+    finally:
+        store.close()
+
+
+async def test_a_call_allowed_before_the_kill_is_not_asked_about_again(
+    shared_url: str, tmp_path: Path
+) -> None:
+    # Cycle 2's append_line was allowed, its intent written, and the process killed inside
+    # the call: the resume settles the call (here: pauses for the host) without asking a
+    # person about a call they allowed already.
+    died = _scenario("start", shared_url, "allowed", tmp_path, "--approve", crash="mid_tool:2")
+    assert died.wait(timeout=60) == -signal.SIGKILL
+    assert _lines(tmp_path / "approvals.log") == Counter({"c1_a": 1, "c2_a": 1})
+    resumed = _scenario("resume", shared_url, "allowed", tmp_path, "--approve")
+    out, _ = resumed.communicate(timeout=60)
+    assert json.loads(out.splitlines()[-1])["status"] == "failed"  # paused: reconciliation
+    assert _lines(tmp_path / "approvals.log") == Counter({"c1_a": 1, "c2_a": 1})
+    store = open_checkpoint_store(shared_url)
+    try:
+        status = run_status(store, "allowed")
+        assert status is not None and status["waiting_for"] == "reconciliation"
     finally:
         store.close()
 

@@ -360,6 +360,17 @@ class DurableLog:
             self._append()
         crashpoint("after_model_result", index)
 
+    def past_approval(self, call_id: str, index: int) -> bool:
+        """Whether call ``call_id`` of cycle ``index`` got past its approval before this
+        resume: its intent or its result is in the log (both are written after the call was
+        allowed), so nobody is asked again about a call that was allowed already."""
+        partial = self._partial
+        return (
+            partial is not None
+            and partial.index == index
+            and (call_id in partial.intents or call_id in partial.results)
+        )
+
     def before_approval(self) -> None:
         """Before asking for an approval: the model's answer becomes durable if it is not yet
         (a person may take long to decide, and decides about these calls: a run killed

@@ -379,9 +379,10 @@ class ToolOrchestrator:
                     f"Not run: the call asks to {escalation}, and this run approves nothing "
                     "(approval mode never). Do it within the tool's normal rights.",
                 )
-            elif escalation is not None or (
-                policy.needs_approval(tool) and tool.name not in self._state.approved_tools
-            ):
+            elif (
+                escalation is not None
+                or (policy.needs_approval(tool) and tool.name not in self._state.approved_tools)
+            ) and (self._ledger is None or not self._ledger.past_approval(p.call.id, cycle_index)):
                 if decision is None and self._ledger is not None:
                     self._ledger.before_approval()
                 gate = await approval_step(
