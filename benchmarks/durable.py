@@ -8,9 +8,10 @@ before the call; its result goes with the commit), ``non_idempotent`` 3 (the ans
 the call's durable intent; then its durable result, and the commit). For each store (memory;
 SQLite on a temporary file; Redis at 127.0.0.1:6379 under a throwaway key prefix, deleted
 afterwards) and run length, prints the mean µs per cycle of the plain run and the durable run
-(best of ``--repeat``), the difference (the durable overhead), the difference of the median
-cycle times (insensitive to the occasional slow write, such as a SQLite WAL checkpoint's
-fsync), and the durable run's last-10 %/first-10 % cycle time ratio (flat is 1.0).
+(the best of ``--repeat`` pairs, each pair run back to back), the difference (the durable
+overhead), the difference of the median cycle times (insensitive to the occasional slow write,
+such as a SQLite WAL checkpoint's fsync), and the durable run's last-10 %/first-10 % cycle time
+ratio (flat is 1.0).
 
 With ``--celery``, also the throughput of Celery execution: ``--celery-runs`` (200) runs of
 ``--celery-cycles`` (5) cycles each, submitted at once with ``Runner.submit`` to two
@@ -169,11 +170,19 @@ def open_store(kind: str, directory: Path, prefix: str) -> CheckpointStore:
     return open_checkpoint_store(f"{REDIS_URL}?key_prefix={prefix}")
 
 
-def best(cycles: int, repeat: int, store: Any, effect: str) -> tuple[float, float, float]:
-    # Best of several runs: the machine's other load only ever adds time.
-    return min(
-        (asyncio.run(measure(cycles, store(), effect)) for _ in range(repeat)), key=lambda r: r[0]
-    )
+Measured = tuple[float, float, float]
+
+
+def best_pair(cycles: int, repeat: int, store: Any, effect: str) -> tuple[Measured, Measured]:
+    """The best plain run and the best durable run (by mean) of ``repeat`` pairs, each pair
+    run back to back, so that both see the same spells of the machine's other load (which
+    only ever adds time)."""
+    plain: list[Measured] = []
+    durable: list[Measured] = []
+    for _ in range(repeat):
+        plain.append(asyncio.run(measure(cycles, None, effect)))
+        durable.append(asyncio.run(measure(cycles, store(), effect)))
+    return min(plain, key=lambda r: r[0]), min(durable, key=lambda r: r[0])
 
 
 def main() -> None:
@@ -210,8 +219,7 @@ def main() -> None:
             for effect in args.effects.split(","):
                 for kind in args.stores.split(","):
                     for n in args.cycles:
-                        plain, plain_median, _ = best(n, args.repeat, lambda: None, effect)
-                        durable, median, ratio = best(
+                        (plain, plain_median, _), (durable, median, ratio) = best_pair(
                             n,
                             args.repeat,
                             lambda kind=kind: open_store(kind, directory, prefix),
