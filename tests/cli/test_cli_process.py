@@ -28,6 +28,17 @@ def _open_writer_when_read(fifo: Path, proc: subprocess.Popen[str]) -> int:
             time.sleep(0.01)
 
 
+def _wait_until_reading_a_pipe(proc: subprocess.Popen[str]) -> None:
+    """Until ``proc`` sleeps in a pipe read (Linux: ``/proc/PID/wchan``). A signal that lands
+    after Python last checked for signals but before its read started is only acted on when
+    the read returns: a Ctrl+C sent at that instant would wait for the pipe's writer."""
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    deadline = time.monotonic() + 30
+    while "pipe" not in wchan.read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, "the CLI never read its pipe"
+        time.sleep(0.01)
+
+
 def test_ctrl_c_while_setting_up_still_prints_the_json_object(tmp_path: Path) -> None:
     # The run is being set up: the CLI waits to read its MCP config from a pipe.
     fifo = tmp_path / "mcp.json"
@@ -36,6 +47,7 @@ def test_ctrl_c_while_setting_up_still_prints_the_json_object(tmp_path: Path) ->
                 stdout=subprocess.PIPE)  # fmt: skip
     writer = _open_writer_when_read(fifo, proc)
     try:
+        _wait_until_reading_a_pipe(proc)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
