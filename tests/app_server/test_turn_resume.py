@@ -310,6 +310,17 @@ APPEND_THEN_FINISH = [
 """A turn whose ``bash`` call leaves a trace: one line in ``ran.txt`` per execution."""
 
 
+async def _killed_mid_tool(spawn: Spawn, store: str) -> None:
+    """A server on ``store`` starts ``APPEND_THEN_FINISH`` in ``thread_1`` and is killed
+    (SIGKILL) inside its ``bash`` call, after the call ran."""
+    crash = {"AGENTCYCLE_CRASHPOINT": "mid_tool:1"}
+    first = await spawn(APPEND_THEN_FINISH, *LEASE, store=store, env=crash, on_approval=_allow)
+    await first.initialize("tests")
+    await first.thread_start()
+    await first.turn_start("thread_1", "append a line")
+    assert await first.process.wait() == -signal.SIGKILL
+
+
 async def test_a_turn_killed_mid_tool_ends_interrupted_with_its_interruption(
     spawn: Spawn, tmp_path: Path
 ) -> None:
@@ -318,12 +329,7 @@ async def test_a_turn_killed_mid_tool_ends_interrupted_with_its_interruption(
     completes ``interrupted`` with the call as its ``interruption``, and says so again on
     every later ``turn/resume``, on ``thread/read`` and after a restart."""
     store = str(tmp_path / "app.sqlite")
-    crash = {"AGENTCYCLE_CRASHPOINT": "mid_tool:1"}
-    first = await spawn(APPEND_THEN_FINISH, *LEASE, store=store, env=crash, on_approval=_allow)
-    await first.initialize("tests")
-    await first.thread_start()
-    await first.turn_start("thread_1", "append a line")
-    assert await first.process.wait() == -signal.SIGKILL
+    await _killed_mid_tool(spawn, store)
     assert (tmp_path / "ran.txt").read_text() == "ran\n"
 
     second = await ready(spawn, [], *LEASE, store=store, on_approval=_allow)
@@ -409,12 +415,7 @@ async def test_a_tool_call_cut_by_a_kill_reads_interrupted_not_running(
     start of the call is closed the same way when the run stops for a reconciliation. No
     call reads as running once its turn has ended, and none is closed twice."""
     store = str(tmp_path / "app.sqlite")
-    crash = {"AGENTCYCLE_CRASHPOINT": "mid_tool:1"}
-    first = await spawn(APPEND_THEN_FINISH, *LEASE, store=store, env=crash, on_approval=_allow)
-    await first.initialize("tests")
-    await first.thread_start()
-    await first.turn_start("thread_1", "append a line")
-    assert await first.process.wait() == -signal.SIGKILL
+    await _killed_mid_tool(spawn, store)
 
     second = await spawn([], *LEASE, store=store, on_approval=_allow)
     await second.initialize("tests", experimental_api=True)
