@@ -72,10 +72,11 @@ INTERRUPTED_TOOL_CALL = "tool_call_interrupted"
 
 
 def interrupted_tool_call(
-    item_id: str, thread_id: str, turn_id: str, tool_call_id: str, tool_name: str, at: float
+    started_id: str, thread_id: str, turn_id: str, tool_call_id: str, tool_name: str, at: float
 ) -> dict[str, Any]:
-    """The ``item/completed toolCall`` (status ``failed``, payload status ``interrupted``)
-    that closes a call whose ``item/started`` has no completion: the process running it was
+    """The ``item/completed toolCall`` (status ``failed``, payload status ``interrupted``,
+    id ``<started_id>_interrupted``: one close per started item) that closes a call whose
+    ``item/started`` has no completion: the process running it was
     killed, and the turn then ended without the call's result (a restart failed the turn, or
     the resumed run stopped for a reconciliation). Its outcome is unknown, so its duration
     and result preview are ``null``."""
@@ -90,7 +91,7 @@ def interrupted_tool_call(
         "resultPreview": None,
     }
     return {
-        "itemId": item_id,
+        "itemId": f"{started_id}_interrupted",
         "threadId": thread_id,
         "turnId": turn_id,
         "type": "toolCall",
@@ -459,7 +460,7 @@ class TurnProjector:
             Emission("item/completed", item, item)
             for item in (
                 interrupted_tool_call(
-                    f"{started}_interrupted",  # one close per started item, named after it
+                    started,
                     self._thread_id,
                     self._turn_id,
                     call_id,

@@ -247,12 +247,7 @@ class Store:
             ).fetchall()
             if closing is not None:
                 for turn_id, thread_id, _run_id in turns:
-                    items = [
-                        item
-                        for item in (json.loads(body) for body in self.items_json(thread_id))
-                        if item.get("turnId") == turn_id
-                    ]
-                    closed += closing(thread_id, turn_id, items)
+                    closed += closing(thread_id, turn_id, self.turn_items(thread_id, turn_id))
             logged += [(item["threadId"], "item/completed", item) for item in closed]
             running = {
                 row[0]
@@ -483,6 +478,11 @@ class Store:
                 (thread_id, start),
             )
         ]
+
+    def turn_items(self, thread_id: str, turn_id: str) -> list[dict[str, Any]]:
+        """One turn's items, parsed, in store order."""
+        items = (json.loads(body) for body in self.items_json(thread_id))
+        return [item for item in items if item.get("turnId") == turn_id]
 
     # ------------------------------------------------------------------ event log, approvals
 

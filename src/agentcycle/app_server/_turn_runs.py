@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 from typing import Any
 
@@ -131,8 +130,8 @@ class TurnRuns:
                     continue
                 self._fanout.publish(turn.thread_id, emission.method, emission.params, item)
         if turn.backlog:
-            items = (json.loads(body) for body in self._store.items_json(turn.thread_id))
-            still_open = open_tool_calls(i for i in items if i.get("turnId") == turn.turn_id)
+            items = self._store.turn_items(turn.thread_id, turn.turn_id)
+            still_open = open_tool_calls(items)
             turn.projector.keep_running(still_open)
         turn.backlog.clear()
 

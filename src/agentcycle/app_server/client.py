@@ -38,12 +38,12 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound=p.WireModel)
 
 _LINE_LIMIT = 256 * 1024 * 1024
+"""How long a line from the server may be (a large thread's snapshot is one line)."""
 
 _APPROVAL_REQUEST_KEYS = frozenset(
     field.alias or name for name, field in p.ApprovalRequestParams.model_fields.items()
 )
 """The wire names of ``approval/request``'s v1 params."""
-"""How long a line from the server may be (a large thread's snapshot is one line)."""
 
 
 class AppServerError(Exception):

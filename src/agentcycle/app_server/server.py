@@ -197,10 +197,7 @@ class AppServer:
             thread_id: str, turn_id: str, items: list[dict[str, Any]]
         ) -> list[dict[str, Any]]:
             return [
-                # One close per started item: its id names the item it closes.
-                interrupted_tool_call(
-                    f"{started['itemId']}_interrupted", thread_id, turn_id, call_id, name, at
-                )
+                interrupted_tool_call(started["itemId"], thread_id, turn_id, call_id, name, at)
                 for call_id, (name, started) in open_tool_calls(items).items()
             ]
 

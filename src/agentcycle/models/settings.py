@@ -281,7 +281,7 @@ def find_settings_file(
         if problem is None:
             return path
         if problem[0] != "missing":
-            _check_settings_path(path, f"settings file {path}")
+            raise _settings_path_error(path, f"settings file {path}", problem)
     return None
 
 
@@ -290,8 +290,12 @@ def _check_settings_path(path: Path, subject: str) -> None:
     ``path`` is a regular file."""
     problem = settings_path_problem(path)
     if problem is not None:
-        kind, words = problem
-        raise SettingsFileError(f"{subject} {words}", details={"path": str(path), "kind": kind})
+        raise _settings_path_error(path, subject, problem)
+
+
+def _settings_path_error(path: Path, subject: str, problem: tuple[str, str]) -> SettingsFileError:
+    kind, words = problem
+    return SettingsFileError(f"{subject} {words}", details={"path": str(path), "kind": kind})
 
 
 # --------------------------------------------------------------------------- resolution
