@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 
@@ -55,14 +55,30 @@ def schema_version(conn: sqlite3.Connection, table: str) -> int | None:
 
 
 def install_schema(
-    conn: sqlite3.Connection, table: str, statements: Sequence[str], version: int
-) -> int | None:
-    """Inside the caller's write transaction: the version a file records in ``table``, or, for
-    a file without it, ``None`` after creating the schema (``statements``, which create
-    ``table`` too) and recording ``version``."""
+    conn: sqlite3.Connection,
+    table: str,
+    statements: Sequence[str],
+    version: int,
+    migrations: Mapping[int, Callable[[sqlite3.Connection], None]] | None = None,
+) -> int:
+    """Inside the caller's write transaction: bring the file to ``version`` if it can be, and
+    return the version it records in ``table`` then. A file without ``table`` gets the schema
+    (``statements``, which create ``table`` too); a file of an older version is migrated if
+    ``migrations`` has every step up (``migrations[n]`` takes a file from version ``n`` to
+    ``n + 1``), in the same transaction, so no reader sees it half done and processes opening
+    it at once migrate it once. Any other file (newer, or older with a step missing) is left
+    untouched and its version returned."""
     found = schema_version(conn, table)
     if found is None:
         for statement in statements:
             conn.execute(statement)
         conn.execute(f"INSERT INTO {table} (version) VALUES (?)", (version,))
-    return found
+        return version
+    steps = range(found, version)
+    known = migrations or {}
+    if not steps or any(step not in known for step in steps):
+        return found
+    for step in steps:
+        known[step](conn)
+    conn.execute(f"UPDATE {table} SET version = ?", (version,))
+    return version
