@@ -1,16 +1,18 @@
 """What a durable cycle's commit costs SQLite itself, without agentcycle around it.
 
 The SQLite checkpoint store appends a ``read`` cycle's commit as one transaction: ``BEGIN
-IMMEDIATE``, the runs row's compare-and-set ``UPDATE``, one ``INSERT`` of the record, ``COMMIT``
-(WAL, ``synchronous=NORMAL``). This script runs exactly that on a raw file with the store's
-table layout, for several record sizes, and two layouts that write fewer pages per commit, to
-tell the part of a durable cycle's overhead that no Python-side change can remove:
+IMMEDIATE``, the runs row's compare-and-set ``UPDATE`` (the row found by its run number), one
+``INSERT`` of the record, ``COMMIT`` (WAL, ``synchronous=NORMAL``). This script runs exactly
+that on a raw file with the store's table layout, for several record sizes, beside the layout
+it replaced and one that writes a page fewer still, to tell the part of a durable cycle's
+overhead that no Python-side change can remove:
 
-- ``store``: the store's layout (records keyed by ``(run_id, seq)`` and unique by
-  ``(run_id, key)``: a commit writes the runs row, the table leaf and both indexes' leaves);
-- ``int-key``: records keyed by an integer (run number << 32 | seq), so the table is its own
-  ``seq`` index: one page fewer;
-- ``int-key, no runs write``: also checking the runs row instead of moving it (the tail found
+- ``v1 (run_id, seq)``: the store's layout up to schema version 1 (records keyed by
+  ``(run_id, seq)`` and unique by ``(run_id, key)``, the runs row found by ``run_id``: a commit
+  writes the runs row, the table leaf and both indexes' leaves);
+- ``store (int key)``: the store's layout since version 2, records keyed by an integer (run
+  number << 32 | seq), so the table is its own ``seq`` index: one page fewer;
+- ``int key, no runs write``: also checking the runs row instead of moving it (the tail found
   from the records): two pages fewer.
 
 Prints, per layout and size, the median µs per commit over ``--repeat`` files of ``--commits``
@@ -33,11 +35,14 @@ RUN_NO = 7
 RECORD_COLUMNS = "epoch INTEGER NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, " + (
     "payload TEXT NOT NULL, digest TEXT NOT NULL, ts INTEGER NOT NULL"
 )
-LAYOUTS = ("store", "int-key", "int-key, no runs write")
+V1, STORE, NO_RUNS_WRITE = "v1 (run_id, seq)", "store (int key)", "int key, no runs write"
+LAYOUTS = (V1, STORE, NO_RUNS_WRITE)
 
 
 def open_file(path: Path, layout: str) -> sqlite3.Connection:
-    """A file with the store's pragmas, the runs table and ``layout``'s records table."""
+    """A file with the store's pragmas, the runs table (the store's; version 1's, keyed by
+    ``run_id`` alone, costs the same to find and update by ``run_id``) and ``layout``'s records
+    table."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -47,7 +52,7 @@ def open_file(path: Path, layout: str) -> sqlite3.Connection:
         " last_seq INTEGER NOT NULL, epoch INTEGER NOT NULL, status TEXT NOT NULL,"
         " cancel_reason TEXT)"
     )
-    if layout == "store":
+    if layout == V1:
         conn.execute(
             f"CREATE TABLE records (run_id TEXT NOT NULL, seq INTEGER NOT NULL, {RECORD_COLUMNS},"
             " PRIMARY KEY (run_id, seq), UNIQUE (run_id, key))"
@@ -69,7 +74,7 @@ def commit(conn: sqlite3.Connection, layout: str, seq: int, payload: str) -> Non
     """One commit record at ``seq``, as ``layout`` appends it."""
     record = (0, "cycle_committed", f"c{seq}/committed", payload, "0" * 64, 0)
     conn.execute("BEGIN IMMEDIATE")
-    if layout == "int-key, no runs write":
+    if layout == NO_RUNS_WRITE:
         conn.execute(
             "SELECT 1 FROM runs WHERE run_no = ? AND epoch = 0 AND status = 'running'"
             " AND cancel_reason IS NULL",
@@ -80,21 +85,23 @@ def commit(conn: sqlite3.Connection, layout: str, seq: int, payload: str) -> Non
             " WHERE (SELECT max(rid) FROM records WHERE rid < ?) = ?",
             ((RUN_NO << 32) + seq, RUN_NO, *record, (RUN_NO + 1) << 32, (RUN_NO << 32) + seq - 1),
         )
-    else:
+    elif layout == V1:
         conn.execute(
             "UPDATE runs SET last_seq = ? WHERE run_id = ? AND last_seq = ? AND epoch = 0"
             " AND status = 'running' AND cancel_reason IS NULL",
             (seq, RUN_ID, seq - 1),
         )
-        if layout == "store":
-            conn.execute(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (RUN_ID, seq, *record)
-            )
-        else:
-            conn.execute(
-                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                ((RUN_NO << 32) + seq, RUN_NO, *record),
-            )
+        conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (RUN_ID, seq, *record))
+    else:
+        conn.execute(
+            "UPDATE runs SET last_seq = ? WHERE run_no = ? AND run_id = ? AND last_seq = ?"
+            " AND epoch = 0 AND status = 'running' AND cancel_reason IS NULL",
+            (seq, RUN_NO, RUN_ID, seq - 1),
+        )
+        conn.execute(
+            "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            ((RUN_NO << 32) + seq, RUN_NO, *record),
+        )
     conn.execute("COMMIT")
 
 
