@@ -7,11 +7,15 @@ cycle's start, model intent and answer), ``idempotent`` 2 (the model's answer is
 before the call; its result goes with the commit), ``non_idempotent`` 3 (the answer rides with
 the call's durable intent; then its durable result, and the commit). For each store (memory;
 SQLite on a temporary file; Redis at 127.0.0.1:6379 under a throwaway key prefix, deleted
-afterwards) and run length, prints the mean µs per cycle of the plain run and the durable run
-(the best of ``--repeat`` pairs, each pair run back to back), the difference (the durable
-overhead), the difference of the median cycle times (insensitive to the occasional slow write,
-such as a SQLite WAL checkpoint's fsync), and the durable run's last-10 %/first-10 % cycle time
-ratio (flat is 1.0).
+afterwards; each opened before the run it serves, as a deployment's store is) and run length,
+prints the mean µs per cycle of the plain run and the durable run (cycles timed by their
+events: from one ``cycle_started`` to the next, the last to ``run_completed``; the best of
+``--repeat`` pairs, each pair run back to back), the difference (the durable overhead per
+cycle), the difference of the median cycle times (insensitive to the occasional slow write,
+such as a SQLite WAL checkpoint's fsync), what a durable run adds once, outside its cycles
+(``per run``: the run's creation, lease and header record before its first cycle, its ending
+record and the lease's release after it), and the durable run's last-10 %/first-10 % cycle
+time ratio (flat is 1.0).
 
 With ``--celery``, also the throughput of Celery execution: ``--celery-runs`` (200) runs of
 ``--celery-cycles`` (5) cycles each, submitted at once with ``Runner.submit`` to two
@@ -37,7 +41,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentcycle import Agent, RunConfig, Runner
 from agentcycle.messages import ToolResult
@@ -73,6 +77,15 @@ class Tick:
         return ToolResult.success("ok")
 
 
+class Measured(NamedTuple):
+    """One run's times in µs (see ``measure``)."""
+
+    run: float
+    cycle_mean: float
+    cycle_median: float
+    ratio: float
+
+
 def make_model(cycles: int) -> ScriptedModel:
     def step(request: ModelRequest) -> ModelResponse:
         index = request.cycle_index or 0
@@ -83,10 +96,10 @@ def make_model(cycles: int) -> ScriptedModel:
     return ScriptedModel(step)
 
 
-async def measure(
-    cycles: int, store: CheckpointStore | None, effect: str = "read"
-) -> tuple[float, float, float]:
-    """Mean and median µs per cycle, and the last-10 %/first-10 % ratio."""
+async def measure(cycles: int, store: CheckpointStore | None, effect: str = "read") -> Measured:
+    """One run's times in µs: the whole run, and the mean and median cycle (cycles timed from
+    one ``cycle_started`` to the next, the last to ``run_completed``), and the cycles'
+    last-10 %/first-10 % ratio."""
     agent = Agent(model=make_model(cycles), tools=[Tick(effect)], max_cycles=cycles + 1)
     start = time.perf_counter()
     handle = await Runner.start(agent, "benchmark", config=RunConfig(checkpoint_store=store))
@@ -98,7 +111,12 @@ async def measure(
     per_cycle = [b - a for a, b in itertools.pairwise(stamps)]
     tenth = max(1, len(per_cycle) // 10)
     ratio = (sum(per_cycle[-tenth:]) / tenth) / (sum(per_cycle[:tenth]) / tenth)
-    return total / len(per_cycle) * 1e6, statistics.median(per_cycle) * 1e6, ratio
+    return Measured(
+        total * 1e6,
+        statistics.mean(per_cycle) * 1e6,
+        statistics.median(per_cycle) * 1e6,
+        ratio,
+    )
 
 
 def celery_agent(metadata: dict[str, Any]) -> Agent:
@@ -163,14 +181,17 @@ def celery_throughput(runs: int, cycles: int, db: int) -> None:
 
 
 def open_store(kind: str, directory: Path, prefix: str) -> CheckpointStore:
+    """A store of ``kind``, opened before the run it is for (a SQLite file created with its
+    schema, a Redis connection made): a deployment's store exists before its runs, so what
+    the run is timed with is what each run and each cycle adds."""
     if kind == "memory":
         return open_checkpoint_store("memory:")
     if kind == "sqlite":
-        return open_checkpoint_store(f"sqlite:///{directory / f'{uuid.uuid4().hex}.db'}")
-    return open_checkpoint_store(f"{REDIS_URL}?key_prefix={prefix}")
-
-
-Measured = tuple[float, float, float]
+        store = open_checkpoint_store(f"sqlite:///{directory / f'{uuid.uuid4().hex}.db'}")
+    else:
+        store = open_checkpoint_store(f"{REDIS_URL}?key_prefix={prefix}")
+    store.head("run_benchmark_warm_up")
+    return store
 
 
 def best_pair(cycles: int, repeat: int, store: Any, effect: str) -> tuple[Measured, Measured]:
@@ -182,7 +203,7 @@ def best_pair(cycles: int, repeat: int, store: Any, effect: str) -> tuple[Measur
     for _ in range(repeat):
         plain.append(asyncio.run(measure(cycles, None, effect)))
         durable.append(asyncio.run(measure(cycles, store(), effect)))
-    return min(plain, key=lambda r: r[0]), min(durable, key=lambda r: r[0])
+    return min(plain, key=lambda r: r.run), min(durable, key=lambda r: r.run)
 
 
 def main() -> None:
@@ -213,22 +234,29 @@ def main() -> None:
         asyncio.run(measure(50, open_store("memory", directory, prefix)))
         print(
             f"{'effect':>14} {'store':>7} {'cycles':>7} {'plain µs':>9} {'durable µs':>11} "
-            f"{'overhead µs':>12} {'median overhead':>16} {'last/first':>10}"
+            f"{'overhead µs':>12} {'median':>7} {'per run µs':>11} {'last/first':>10}"
         )
         try:
             for effect in args.effects.split(","):
                 for kind in args.stores.split(","):
                     for n in args.cycles:
-                        (plain, plain_median, _), (durable, median, ratio) = best_pair(
+                        plain, durable = best_pair(
                             n,
                             args.repeat,
                             lambda kind=kind: open_store(kind, directory, prefix),
                             effect,
                         )
+                        # Per run: what the durable run adds outside its cycles (its creation,
+                        # lease and header before them, its ending record after), once.
+                        per_run = (durable.run - plain.run) - n * (
+                            durable.cycle_mean - plain.cycle_mean
+                        )
                         print(
-                            f"{effect:>14} {kind:>7} {n:>7} {plain:>9.1f} {durable:>11.1f} "
-                            f"{durable - plain:>12.1f} {median - plain_median:>16.1f} "
-                            f"{ratio:>10.2f}"
+                            f"{effect:>14} {kind:>7} {n:>7} {plain.cycle_mean:>9.1f} "
+                            f"{durable.cycle_mean:>11.1f} "
+                            f"{durable.cycle_mean - plain.cycle_mean:>12.1f} "
+                            f"{durable.cycle_median - plain.cycle_median:>7.1f} "
+                            f"{per_run:>11.0f} {durable.ratio:>10.2f}"
                         )
         finally:
             if "redis" in args.stores:
