@@ -7,7 +7,8 @@ cycle's start, model intent and answer), ``idempotent`` 2 (the model's answer is
 before the call; its result goes with the commit), ``non_idempotent`` 3 (the answer rides with
 the call's durable intent; then its durable result, and the commit). For each store (memory;
 SQLite on a temporary file; Redis at 127.0.0.1:6379 under a throwaway key prefix, deleted
-afterwards; each opened before the run it serves, as a deployment's store is) and run length,
+afterwards; one store of each kind for all its runs, as a deployment's runs share one, warmed
+up by a short run before the first timed one) and run length,
 prints the mean µs per cycle of the plain run and the durable run (cycles timed by their
 events: from one ``cycle_started`` to the next, the last to ``run_completed``; the best of
 ``--repeat`` pairs, each pair run back to back), the difference (the durable overhead per
@@ -181,20 +182,23 @@ def celery_throughput(runs: int, cycles: int, db: int) -> None:
 
 
 def open_store(kind: str, directory: Path, prefix: str) -> CheckpointStore:
-    """A store of ``kind``, opened before the run it is for (a SQLite file created with its
-    schema, a Redis connection made): a deployment's store exists before its runs, so what
-    the run is timed with is what each run and each cycle adds."""
+    """The store of ``kind`` every durable run of the benchmark uses, as a deployment's runs
+    share one, warmed up by a short run (a SQLite file created with its schema, its
+    statements prepared; a Redis connection made, its scripts loaded): what the runs are
+    timed with is what each run and each cycle adds, not the store's first use."""
     if kind == "memory":
-        return open_checkpoint_store("memory:")
-    if kind == "sqlite":
-        store = open_checkpoint_store(f"sqlite:///{directory / f'{uuid.uuid4().hex}.db'}")
+        store = open_checkpoint_store("memory:")
+    elif kind == "sqlite":
+        store = open_checkpoint_store(f"sqlite:///{directory / 'runs.db'}")
     else:
         store = open_checkpoint_store(f"{REDIS_URL}?key_prefix={prefix}")
-    store.head("run_benchmark_warm_up")
+    asyncio.run(measure(20, store))
     return store
 
 
-def best_pair(cycles: int, repeat: int, store: Any, effect: str) -> tuple[Measured, Measured]:
+def best_pair(
+    cycles: int, repeat: int, store: CheckpointStore, effect: str
+) -> tuple[Measured, Measured]:
     """The best plain run and the best durable run (by mean) of ``repeat`` pairs, each pair
     run back to back, so that both see the same spells of the machine's other load (which
     only ever adds time)."""
@@ -202,7 +206,7 @@ def best_pair(cycles: int, repeat: int, store: Any, effect: str) -> tuple[Measur
     durable: list[Measured] = []
     for _ in range(repeat):
         plain.append(asyncio.run(measure(cycles, None, effect)))
-        durable.append(asyncio.run(measure(cycles, store(), effect)))
+        durable.append(asyncio.run(measure(cycles, store, effect)))
     return min(plain, key=lambda r: r.run), min(durable, key=lambda r: r.run)
 
 
@@ -231,7 +235,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         asyncio.run(measure(50, None))  # warm-up: imports, schema compilation
-        asyncio.run(measure(50, open_store("memory", directory, prefix)))
+        stores = {kind: open_store(kind, directory, prefix) for kind in args.stores.split(",")}
         print(
             f"{'effect':>14} {'store':>7} {'cycles':>7} {'plain µs':>9} {'durable µs':>11} "
             f"{'overhead µs':>12} {'median':>7} {'per run µs':>11} {'last/first':>10}"
@@ -243,7 +247,7 @@ def main() -> None:
                         plain, durable = best_pair(
                             n,
                             args.repeat,
-                            lambda kind=kind: open_store(kind, directory, prefix),
+                            stores[kind],
                             effect,
                         )
                         # Per run: what the durable run adds outside its cycles (its creation,
@@ -259,6 +263,8 @@ def main() -> None:
                             f"{per_run:>11.0f} {durable.ratio:>10.2f}"
                         )
         finally:
+            for store in stores.values():
+                store.close()
             if "redis" in args.stores:
                 import redis
 
