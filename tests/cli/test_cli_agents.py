@@ -440,3 +440,32 @@ agents:
     assert child["model"] == "served-back" and parent["model"] == "served-front"
     assert "Check order 7." in child["messages"][-1]["content"]
     assert "Order 7 was paid twice." in last["messages"][-1]["content"]
+
+
+def test_a_resumed_team_run_keeps_its_sampling_flags_for_the_agent_in_control(
+    server: OpenAICompatServer,
+    settings_file: Path,
+    workspace: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Billing takes over, asks the user and the run waits; resumed, billing goes on with the
+    # sampling flags the run was started with (resume takes none of its own).
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    team = ("--agents", str(write(tmp_path, TEAM)), "--settings-file", str(settings_file),
+            "--workspace", str(workspace), "--store", url)  # fmt: skip
+    server.enqueue(
+        call("transfer_to_billing", {"input": "Charged twice for order 7."}),
+        call("ask_user", {"question": "Which of the two payments should I refund?"}),
+    )
+    code, _, err = run(capsys, *team, "--temperature", "0.25", "--top-p", "0.5")
+    assert code == 3, err  # waiting for the user
+    run_id = err.split("agentcycle: run ", 1)[1].split()[0]
+    server.enqueue(finish("Refunded the second payment."))
+    code, out, err = run(capsys, "resume", run_id, *team, prompt="The second one.")
+    assert code == 0, err
+    assert out.strip() == "Refunded the second payment."
+    bodies = [request.json for request in server.requests]
+    assert [b["model"] for b in bodies] == ["served-front", "served-back", "served-back"]
+    assert [(b["temperature"], b["top_p"]) for b in bodies] == [(0.25, 0.5)] * 3
+    assert bodies[2]["messages"][-1]["content"] == "The second one."

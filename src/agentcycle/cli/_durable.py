@@ -87,6 +87,8 @@ CLI_ARGS_KEY = "agentcycle.cli"
 """The run metadata key holding the CLI flags a worker rebuilds the agent from."""
 
 _PATH_FLAGS = ("workspace", "agents", "settings_file", "mcp_config")
+_SAMPLING_FLAGS = ("temperature", "top_p", "max_tokens")
+"""The run flags a CLI run keeps in its metadata (``sampling``) for ``resume``."""
 
 
 def cli_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -326,7 +328,8 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _started_with(args: argparse.Namespace) -> None:
     """Default the model and agent type to what the run was started with, and take its
-    session (a run stays with the session it started with)."""
+    session and sampling flags (a run keeps the session and model settings it started
+    with)."""
     from agentcycle.errors import RunNotFound, RunTerminated
     from agentcycle.runtime.durable import run_status
     from agentcycle.state import RunState
@@ -355,4 +358,9 @@ def _started_with(args: argparse.Namespace) -> None:
         args.backend, args.model = spec.backend, spec.model
     if args.agent_type == "default" and spec.metadata.get("agent_type") == "computer":
         args.agent_type = "computer"
+    # The sampling flags the run was started with: the spec keeps the first agent's settings,
+    # these give an agent that took over by a handoff the ones it ran with.
+    for name, value in spec.metadata.get("sampling", {}).items():
+        if name in _SAMPLING_FLAGS:
+            setattr(args, name, value)
     args.session = spec.session_id
