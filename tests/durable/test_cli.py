@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from agentcycle.cli._durable import _lease_note
 from agentcycle.runtime.crashpoints import CRASHPOINT_ENV
+from agentcycle.stores.checkpoint_urls import open_checkpoint_store
+from agentcycle.stores.checkpoints import Lease, LogStatus, RunHead
 from tests._cli import run_cli, start_cli
 
 
@@ -193,3 +198,51 @@ def test_worker_help_explains_every_flag(tmp_path: Path) -> None:
     for explained in ("(default: 100)", "(default: 300)", "(default: 3600)", "(default: 1)",
                       "Celery's log level"):  # fmt: skip
         assert explained in " ".join(proc.stdout.split()), explained
+
+
+def test_resume_says_why_it_waits_for_the_lease_of_a_killed_run(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    flags = ("--backend", "demo", "--store", url, "--lease-ttl", "4")
+    killed = _cli("-p", "Summarise", *flags, cwd=tmp_path, crash="after_commit:1")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    found = re.search(r"agentcycle: run (\S+)", killed.stderr)
+    assert found is not None, killed.stderr
+    run_id = found.group(1)
+    store = open_checkpoint_store(url)
+    head = store.head(run_id)
+    store.close()
+    assert head is not None and head.lease is not None and head.lease_live
+    pid = head.lease.owner.split(":")[1]
+
+    resumed = _cli("resume", run_id, "--store", url, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    waiting, resuming = resumed.stderr.splitlines()[:2]
+    assert re.fullmatch(
+        rf"agentcycle: run {run_id} is leased to another process \(process {pid} on this "
+        r"machine, which has exited\); waiting up to [1-4] s for the lease to expire before "
+        r"taking the run over \(Ctrl\+C to stop\)",
+        waiting,
+    ), waiting
+    assert resuming == f"agentcycle: resuming run {run_id}"
+
+
+def test_the_lease_note_tells_a_running_holder_and_one_elsewhere() -> None:
+    now = 1_000_000
+
+    def head(owner: str, expires_ms: int = now + 2_500) -> RunHead:
+        lease = Lease(owner=owner, epoch=1, expires_ms=expires_ms)
+        return RunHead("run_x", 3, 1, LogStatus.RUNNING, lease, None, now)
+
+    here = socket.gethostname()
+    assert _lease_note(head(f"{here}:{os.getpid()}:ab12cd34")) == (
+        f"agentcycle: run run_x is leased to another process (process {os.getpid()} on this "
+        "machine, which is still running: if it is still running the run, this resume stops "
+        "when it renews the lease); waiting up to 2 s for the lease to expire before taking "
+        "the run over (Ctrl+C to stop)"
+    )
+    assert _lease_note(head("worker-7:4242:ab12cd34")) == (
+        "agentcycle: run run_x is leased to another process (process worker-7:4242:ab12cd34); "
+        "waiting up to 2 s for the lease to expire before taking the run over (Ctrl+C to stop)"
+    )
+    assert _lease_note(head("worker-7:4242:ab12cd34", expires_ms=now)) is None  # expired

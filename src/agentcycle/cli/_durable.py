@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from agentcycle.stores.checkpoints import RunHead
 
 COMMANDS = ("runs", "resume")
 """First arguments that select a durable subcommand instead of a run."""
@@ -286,7 +290,9 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
     started = time.monotonic()
     terminal = Terminal(err)
     try:
-        _started_with(args)
+        held = _started_with(args)
+        if held is not None:
+            print(held, file=err, flush=True)
         agent, config = _build(args, terminal)
     except AgentcycleError as exc:
         return _failed(args, out, err, exc)
@@ -326,10 +332,11 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
     return _EXIT_BY_STATUS[result.status]
 
 
-def _started_with(args: argparse.Namespace) -> None:
+def _started_with(args: argparse.Namespace) -> str | None:
     """Default the model and agent type to what the run was started with, and take its
     session and sampling flags (a run keeps the session and model settings it started
-    with)."""
+    with). Returns what to tell the user when another process holds the run's lease (the
+    resume waits it out before it can start)."""
     from agentcycle.errors import RunNotFound, RunTerminated
     from agentcycle.runtime.durable import run_status
     from agentcycle.state import RunState
@@ -364,3 +371,40 @@ def _started_with(args: argparse.Namespace) -> None:
         if name in _SAMPLING_FLAGS:
             setattr(args, name, value)
     args.session = spec.session_id
+    return _lease_note(head) if head is not None else None
+
+
+def _lease_note(head: RunHead) -> str | None:
+    """Why the resume of a run another process holds waits, and for how long: the lease's
+    owner is ``host:pid:…``; on this machine, whether that process is still running."""
+    import socket
+
+    if head.lease is None or not head.lease_live:
+        return None
+    owner = head.lease.owner
+    seconds = max(1, round((head.lease.expires_ms - head.now_ms) / 1000))
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    holder = f"process {owner}"
+    if host == socket.gethostname() and pid.isdigit():
+        holder = f"process {pid} on this machine, " + (
+            "which is still running: if it is still running the run, this resume stops when "
+            "it renews the lease"
+            if _running(int(pid))
+            else "which has exited"
+        )
+    return (
+        f"agentcycle: run {head.run_id} is leased to another process ({holder}); waiting up "
+        f"to {seconds} s for the lease to expire before taking the run over (Ctrl+C to stop)"
+    )
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts: it has not been reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
