@@ -246,3 +246,27 @@ def test_the_lease_note_tells_a_running_holder_and_one_elsewhere() -> None:
         "waiting up to 2 s for the lease to expire before taking the run over (Ctrl+C to stop)"
     )
     assert _lease_note(head("worker-7:4242:ab12cd34", expires_ms=now)) is None  # expired
+
+
+def test_a_store_file_is_kept_out_of_the_agents_sight_or_the_user_is_told(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    hidden = _cli("-p", "Summarise", "--backend", "demo", "--store",
+                  "sqlite:///.agentcycle/runs.db", cwd=tmp_path)  # fmt: skip
+    assert hidden.returncode == 0, hidden.stderr
+    assert hidden.stderr.startswith(
+        f"agentcycle: created the folder {tmp_path.resolve() / '.agentcycle'} for the store\n"
+    )
+    assert "note: the store" not in hidden.stderr
+    assert (tmp_path / ".agentcycle" / "runs.db").is_file()
+    assert ".agentcycle" not in (tmp_path / "REPORT.md").read_text()  # not in the listing
+
+    plain = _cli("-p", "Summarise", "--backend", "demo", "--store", "sqlite:///runs.db",
+                 cwd=tmp_path)  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stderr.startswith(
+        "agentcycle: note: the store runs.db is in the workspace, where the agent's file tools "
+        "list it and can change it; --store sqlite:///.agentcycle/runs.db keeps it out of their "
+        "listings (as the session store is), or put it outside the workspace\n"
+    )

@@ -84,6 +84,32 @@ def durable_config_fields(args: argparse.Namespace) -> dict[str, object]:
     return fields
 
 
+def prepare_store(url: str | None, workspace: Path, err: TextIO) -> None:
+    """Before a new run kept in a SQLite file (``--store sqlite:///...``): create the file's
+    folder if it is missing, as the session store's is, and say so when the file lies in the
+    workspace in plain sight, where the agent's file tools list it and could change it."""
+    if url is None or not url.startswith("sqlite:///") or "?" in url or "#" in url:
+        return  # another store, or a URL the store itself refuses with a clear error
+    path = Path(url.removeprefix("sqlite:///")).expanduser().resolve()
+    if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True)
+        except OSError:
+            return  # the store reports the missing folder when it opens the file
+        print(f"agentcycle: created the folder {path.parent} for the store", file=err)
+    try:
+        inside = path.relative_to(workspace.expanduser().resolve())
+    except ValueError:
+        return
+    if not any(part.startswith(".") for part in inside.parts):
+        print(
+            f"agentcycle: note: the store {inside} is in the workspace, where the agent's file "
+            "tools list it and can change it; --store sqlite:///.agentcycle/runs.db keeps it "
+            "out of their listings (as the session store is), or put it outside the workspace",
+            file=err,
+        )
+
+
 CLI_FACTORY = "agentcycle.cli._durable:cli_agent"
 """The agent factory of runs the CLI submits to Celery: workers rebuild the CLI's agent."""
 

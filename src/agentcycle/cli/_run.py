@@ -27,7 +27,7 @@ from agentcycle.cli._agents_file import (
     parse_agents_file,
 )
 from agentcycle.cli._approval import TerminalApprovalProvider
-from agentcycle.cli._durable import durable_config_fields
+from agentcycle.cli._durable import durable_config_fields, prepare_store
 from agentcycle.cli._models import ModelChoice
 from agentcycle.cli._previews import summary_line
 from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
@@ -71,6 +71,7 @@ def run_cli(
     """Run the CLI for parsed ``args``; returns the exit code."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    prepare_store(args.store, Path(args.workspace), err)
     if args.execution == "celery":
         from agentcycle.cli._durable import submit_to_celery
 
