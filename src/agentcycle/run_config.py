@@ -55,13 +55,22 @@ class RunConfig:
     settings_file: str | Path | None = None
     default_backend: str | None = None
     model_settings: ModelSettings | None = None
+    """Sampling and request settings over the model's and the agent's (set fields win)."""
     workspace: str | Path | WorkspaceBackend | None = None
+    """The files the run's tools work on: a directory path (a local workspace) or a backend;
+    ``None``: no workspace, so no file tools."""
     max_cycles: int | None = None
+    """Cycles the run may take (``None``: the agent's setting)."""
     no_tool_policy: NoToolPolicy | str | None = None
+    """What a model answer without a tool call does (``None``: the agent's setting)."""
     max_invalid_tool_calls: int | None = None
+    """Malformed tool calls in a row that fail the run (``None``: the agent's setting)."""
     max_handoffs: int | None = None
     """Handoffs a run may make in all (``None``: the agent's setting, else 10)."""
     language: str | None = None
+    """The language of the runtime's own texts to the model (its system prompt sections,
+    reminders and notices): ``"en-US"`` (``None``: the default) or ``"zh-CN"``; another is a
+    ``ConfigurationError``."""
     policy: ToolPolicy | None = None
     """Narrows the agent's (and the runner's) tool policy for this run."""
     approval_provider: ApprovalProvider | None = None
@@ -117,7 +126,10 @@ class RunConfig:
     servers (``agentcycle.mcp``); configurations are started and stopped by the run, a host's
     ``MCPServers`` is shared and left open."""
     context: Any = None
+    """The host's own object, handed to tools (``ToolContext.context``), hooks and
+    instruction functions as is."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    """Kept with the run (its spec, checkpoints, a Celery agent factory's argument)."""
     skills_dirs: Sequence[str | Path] | None = None
     """More skill directories for this run, after the agent's ``skills_dirs``."""
     skills_prompt_budget: int | None = None
@@ -154,7 +166,9 @@ class RunConfig:
     """The Celery broker URL of ``execution="celery"`` (``None``: ``AGENTCYCLE_BROKER_URL``,
     else the local Redis, ``redis://127.0.0.1:6379/0``)."""
     run_id: str | None = None
+    """The run's id (``None``: a new ``run_…`` id); one a store holds already is refused."""
     trace_id: str | None = None
+    """The trace the run's spans join (``None``: a new one)."""
 
     def over(self, base: RunConfig | None) -> RunConfig:
         """This config layered over ``base``: fields set here win; model settings and budgets

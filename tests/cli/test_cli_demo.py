@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tests._cli import run_cli
 
-from agentcycle.cli import build_parser
+from agentcycle.cli import build_parser, build_resume_parser
 
 
 @pytest.fixture
@@ -265,3 +265,10 @@ def test_the_cli_page_names_every_flag_and_choice() -> None:
         assert any(f"`{flag}" in page for flag in flags), flags
         if action.choices is not None:
             assert "|".join(str(choice) for choice in action.choices) in page, flags
+
+
+def test_every_flag_of_a_run_and_of_resume_says_what_it_does() -> None:
+    for parser in (build_parser(), build_resume_parser()):
+        for action in parser._actions:
+            if action.option_strings:
+                assert action.help, action.option_strings

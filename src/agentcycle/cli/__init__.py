@@ -138,7 +138,13 @@ def _add_flags(parser: argparse.ArgumentParser, *, resume: bool) -> None:
             default=DEFAULT_MAX_CYCLES,
             help=f"cycle limit (default: {DEFAULT_MAX_CYCLES})",
         )
-    parser.add_argument("--language", choices=("en-US", "zh-CN"), default="en-US")
+    parser.add_argument(
+        "--language",
+        choices=("en-US", "zh-CN"),
+        default="en-US",
+        help="the language of agentcycle's own texts to the model (its system prompt "
+        "sections, reminders): en-US (default) or zh-CN",
+    )
     parser.add_argument(
         "--agent-type",
         choices=("default", "computer"),
@@ -184,9 +190,17 @@ def _add_flags(parser: argparse.ArgumentParser, *, resume: bool) -> None:
         "{command, args, env, cwd} or {url, headers}}}",
     )
     if not resume:
-        parser.add_argument("--temperature", type=float)
-        parser.add_argument("--top-p", type=float)
-        parser.add_argument("--max-tokens", type=int)
+        parser.add_argument(
+            "--temperature",
+            type=float,
+            help="sampling temperature for every agent's model calls (default: the model's)",
+        )
+        parser.add_argument(
+            "--top-p", type=float, help="nucleus sampling: the top_p of every model call"
+        )
+        parser.add_argument(
+            "--max-tokens", type=int, help="the most tokens a model call may answer with"
+        )
     from agentcycle.cli._durable import add_durable_flags
 
     add_durable_flags(parser, resume=resume)
