@@ -21,6 +21,7 @@ from agentcycle.stores.checkpoints import AppendResult, CheckpointStore
 from agentcycle.stores.run_records import NewRecord, RecordKind
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.tools.base import SideEffect, ToolContext
+from agentcycle.tools.function_tool import FunctionTool, function_tool
 from tests.durable import scenario
 
 CYCLES = 3
@@ -170,3 +171,40 @@ async def test_the_answer_is_durable_before_an_approval_is_asked(
     assert len(probe.seen) == CYCLES
     seqs = [e.seq for e in durable_events(store, run_id)]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def _function_tool(options: dict[str, Any]) -> FunctionTool:
+    @function_tool(name="note", run_in_thread=False, **options)
+    def note() -> str:
+        """Take a note."""
+        return "noted"
+
+    return note
+
+
+@pytest.mark.parametrize(
+    ("options", "appends"),
+    [
+        ({"read_only": True}, 1),  # changes nothing: re-run freely after a crash
+        ({"side_effect": "none"}, 1),
+        ({"effect_class": "idempotent"}, 2),
+        ({"side_effect": "read", "effect_class": "non_idempotent"}, 3),  # declared wins
+        ({}, 3),  # declares nothing, may act outside: the safe case
+    ],
+)
+async def test_a_function_tool_declares_its_effect_class_with_the_decorator(
+    store: CheckpointStore, options: dict[str, Any], appends: int
+) -> None:
+    counting = CountingStore(store)
+    tool = _function_tool(options)
+
+    def step(request: ModelRequest) -> ModelResponse:
+        if (request.cycle_index or 0) > CYCLES:
+            return call_tool("task_finish", {"message": "done"})
+        return call_tool("note", {})
+
+    agent = Agent(model=ScriptedModel(step), tools=[tool], max_cycles=CYCLES + 2)
+    run_id = f"function-tool-{len(options)}-{appends}"
+    result = await Runner.run(agent, "go", config=scenario.config(counting, run_id))
+    assert result.status is RunStatus.COMPLETED
+    assert len(counting.appends) == CYCLES * appends + 2

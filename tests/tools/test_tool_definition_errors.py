@@ -70,6 +70,11 @@ def _unresolvable(x: NotImportedAnywhere) -> None:  # type: ignore[name-defined]
         (_opaque, {"name": "x" * 65}, "Invalid tool name"),
         (_var_args, {"name": "ok", "timeout_seconds": 0}, "timeout_seconds must be positive"),
         (_var_args, {"side_effect": "explode"}, "unknown side_effect 'explode'"),
+        (
+            _var_args,
+            {"effect_class": "once"},
+            "unknown effect_class 'once'; expected one of read, idempotent, non_idempotent",
+        ),
     ],
 )
 def test_definition_errors(func: Any, kwargs: dict[str, Any], fragment: str) -> None:

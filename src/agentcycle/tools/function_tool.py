@@ -33,6 +33,7 @@ from agentcycle.messages import ToolResult
 from agentcycle.tools._schema import build_plan, parse_docstring
 from agentcycle.tools._tool_threads import tool_threads
 from agentcycle.tools.base import SideEffect, ToolContext
+from agentcycle.tools.effects import EffectClass
 from agentcycle.tools.registry import check_tool_name
 from agentcycle.tools.validation import ValidationIssue, json_pointer, nesting_depth
 
@@ -47,6 +48,10 @@ bound keeps a runaway function from filling memory and the artifact store."""
 
 MAX_RESULT_DEPTH = 64
 """Deepest nesting of a returned value accepted (code ``tool_result_too_deep``)."""
+
+
+_NO_EFFECT = frozenset({SideEffect.NONE, SideEffect.READ})
+"""Side effects that leave nothing to repeat: such a tool's ``effect_class`` is ``read``."""
 
 
 class FunctionTool:
@@ -72,6 +77,7 @@ class FunctionTool:
     description: str
     parameters: dict[str, Any]
     side_effect: SideEffect
+    effect_class: EffectClass | None
     read_only: bool
     needs_approval: bool
     timeout_seconds: float | None
@@ -88,13 +94,15 @@ class FunctionTool:
         timeout_seconds: float | None = None,
         read_only: bool = False,
         side_effect: SideEffect | str | None = None,
+        effect_class: EffectClass | str | None = None,
         strict: bool = True,
         run_in_thread: bool = True,
     ) -> None:
         """Derive the tool from ``func``; see ``function_tool`` for the options.
 
         Raises ``ToolDefinitionError`` for an invalid name, a generator function, a bad
-        timeout, or a signature that cannot be described as JSON Schema.
+        timeout, an unknown side effect or effect class, or a signature that cannot be
+        described as JSON Schema.
         """
         tool_name = name if name is not None else getattr(func, "__name__", "")
         check_tool_name(tool_name)
@@ -119,6 +127,19 @@ class FunctionTool:
                 f"Tool {tool_name!r}: unknown side_effect {side_effect!r}; expected one of "
                 f"{', '.join(e.value for e in SideEffect)}."
             ) from None
+        try:
+            declared = (
+                EffectClass(effect_class)
+                if effect_class is not None
+                # A tool that changes nothing can run again after a crash; any other keeps
+                # no class unless it declares one (the durable run's safe case).
+                else (EffectClass.READ if effect in _NO_EFFECT else None)
+            )
+        except ValueError:
+            raise ToolDefinitionError(
+                f"Tool {tool_name!r}: unknown effect_class {effect_class!r}; expected one of "
+                f"{', '.join(e.value for e in EffectClass)}."
+            ) from None
         doc = parse_docstring(inspect.getdoc(func))
         self._plan = build_plan(func, tool_name=tool_name, param_docs=doc.params, strict=strict)
         self._func = func
@@ -130,6 +151,7 @@ class FunctionTool:
         self.description = description if description is not None else doc.description
         self.parameters = self._plan.parameters
         self.side_effect = effect
+        self.effect_class = declared
         self.read_only = read_only
         self.needs_approval = needs_approval
         self.timeout_seconds = timeout_seconds
@@ -238,6 +260,7 @@ def function_tool(
     timeout_seconds: float | None = None,
     read_only: bool = False,
     side_effect: SideEffect | str | None = None,
+    effect_class: EffectClass | str | None = None,
     strict: bool = True,
     run_in_thread: bool = True,
 ) -> FunctionTool: ...
@@ -254,6 +277,7 @@ def function_tool(
     timeout_seconds: float | None = None,
     read_only: bool = False,
     side_effect: SideEffect | str | None = None,
+    effect_class: EffectClass | str | None = None,
     strict: bool = True,
     run_in_thread: bool = True,
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
@@ -269,6 +293,7 @@ def function_tool(
     timeout_seconds: float | None = None,
     read_only: bool = False,
     side_effect: SideEffect | str | None = None,
+    effect_class: EffectClass | str | None = None,
     strict: bool = True,
     run_in_thread: bool = True,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
@@ -283,6 +308,10 @@ def function_tool(
         read_only: Safe to run concurrently with other read-only calls of the same batch.
         side_effect: What a call may change (default: ``read`` for read-only tools, else
             ``external``).
+        effect_class: What re-running a call after a crash does, for durable runs
+            (``read``, ``idempotent``, ``non_idempotent``; see ``agentcycle.tools.effects``).
+            Default: ``read`` for a tool whose ``side_effect`` is ``none`` or ``read``, else
+            none declared (treated as ``non_idempotent``).
         strict: Close every object schema (``additionalProperties: false``) and reject
             unknown arguments; when false, unknown arguments are ignored.
         run_in_thread: Run a sync function in a worker thread (default) so it cannot block
@@ -298,6 +327,7 @@ def function_tool(
             timeout_seconds=timeout_seconds,
             read_only=read_only,
             side_effect=side_effect,
+            effect_class=effect_class,
             strict=strict,
             run_in_thread=run_in_thread,
         )
