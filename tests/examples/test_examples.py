@@ -31,6 +31,8 @@ EXPECTED = {
     "-> run_failed",
     "17_prompt_bundles.py": "resumed with the same bundle: True -> Approved.",
     "18_interactive_session.py": "follow-up answered: You asked me to skip db, cache.",
+    "19_durable_resume.py": "resumed here: completed - Invoice A-17 sent and checked.\n"
+    "invoices sent: ['A-17']\n33 events, seq contiguous: True",
 }
 
 
