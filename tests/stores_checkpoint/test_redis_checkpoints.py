@@ -31,10 +31,14 @@ def test_a_runs_keys_share_one_hash_tag_under_the_prefix(
     assert redis_client.llen(log) == 7
     assert redis_client.hget(keys, "c1/started").decode().startswith("2 ")
     assert redis_client.hget(meta, "last_seq") == b"7"
+    # Beside them, one counter per prefix: the runs created, which numbers each meta.
+    counter = f"{redis_prefix}runs_created"
+    assert (redis_client.get(counter), redis_client.hget(meta, "created_no")) == (b"1", b"1")
     assert {k.decode() for k in redis_client.scan_iter(match=f"{redis_prefix}*")} == {
         meta,
         log,
         keys,
+        counter,
     }
 
 
@@ -49,6 +53,35 @@ def test_the_sweeper_index_follows_the_lease_and_the_status(
     assert redis_client.zscore(running, "r") == renewal.expires_ms
     store.append("r", [terminal()], expected_seq=2, epoch=lease.epoch)
     assert redis_client.zscore(running, "r") is None
+
+
+def test_list_runs_matches_the_prefix_literally(redis_client: Any, redis_prefix: str) -> None:
+    """Glob characters of a prefix are escaped in ``SCAN``'s pattern: a store under ``x*[ab]?\\``
+    does not list the runs of a store whose prefix that pattern would match unescaped."""
+    globbing = RedisCheckpointStore(client=redis_client, key_prefix=f"{redis_prefix}x*[ab]?\\:")
+    matched = RedisCheckpointStore(client=redis_client, key_prefix=f"{redis_prefix}xyzb!:")
+    globbing.create_run("mine", {})
+    matched.create_run("theirs", {})
+    odd = "a}:meta {b} *?"  # a run id with braces, the key suffix and glob characters
+    globbing.create_run(odd, {})
+    assert globbing.list_runs() == [odd, "mine"]
+    assert matched.list_runs() == ["theirs"]
+    assert globbing.head(odd) is not None
+
+
+def test_list_runs_orders_metas_without_a_creation_number_by_their_time(
+    store: RedisCheckpointStore, redis_client: Any
+) -> None:
+    """Metas written before ``created_no`` existed are ordered by ``created`` (server ms)."""
+    store.create_run("s", {})
+    store.create_run("t", {})
+    for run_id, created in (("r", 3_000), ("s", 1_000), ("t", 2_000)):
+        meta = store.keys(run_id)[0]
+        redis_client.hdel(meta, "created_no")
+        redis_client.hset(meta, "created", created)
+    assert store.list_runs() == ["r", "t", "s"]
+    store.create_run("u", {})  # numbered, and created now
+    assert store.list_runs() == ["u", "r", "t", "s"]
 
 
 def test_lease_expiry_is_on_the_servers_clock(

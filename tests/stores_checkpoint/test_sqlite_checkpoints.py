@@ -236,6 +236,7 @@ def test_a_version_1_file_is_migrated_on_open_and_reads_back_the_same(tmp_path: 
     assert alpha.lease == Lease("w", 1, FAR_FUTURE_MS)
     assert (beta.last_seq, beta.epoch, beta.status, beta.lease) == (3, 0, LogStatus.WAITING, None)
     assert store.cancel_requested("alpha") == "stop please"
+    assert store.list_runs() == ["alpha", "beta"]  # beta was created first
     # The logs go on where they ended, under the same rules: a key is still taken once.
     appended = store.append("alpha", cycle_records(2), expected_seq=8, epoch=1)
     assert (appended.last_seq, appended.cancel_reason) == (13, "stop please")

@@ -6,12 +6,14 @@ without WATCH retry loops, whatever the number of clients. The scripts apply the
 with ``TIME`` inside the script: lease expiry is the server's time, never a worker's.
 
 Keys of a run share the hash tag ``{run_id}``: ``meta`` (hash: ``last_seq``, ``epoch``,
-``status``, ``owner``, ``expires``, ``cancel``, ``created``), ``log`` (list, entry ``seq - 1``
-is the record at ``seq``) and ``keys`` (hash: record key -> ``"<seq> <digest>"``). ``running``
-(one per prefix) is a sorted set of the running runs that hold a lease, scored by lease expiry,
-for ``list_recoverable``. A log entry is ``[ts,epoch,"kind","key","digest"]`` + newline +
-the payload's JSON text; the client sends everything after ``ts,`` ready-made, so the script
-only concatenates.
+``status``, ``owner``, ``expires``, ``cancel``, ``created`` (server ms) and ``created_no``),
+``log`` (list, entry ``seq - 1`` is the record at ``seq``) and ``keys`` (hash: record key ->
+``"<seq> <digest>"``). ``running`` (one per prefix) is a sorted set of the running runs that
+hold a lease, scored by lease expiry, for ``list_recoverable``; ``runs_created`` (one per
+prefix) counts the runs created, and gives each its ``created_no``, which orders runs created
+in the same millisecond for ``list_runs`` (metas written before it existed have none). A log
+entry is ``[ts,epoch,"kind","key","digest"]`` + newline + the payload's JSON text; the client
+sends everything after ``ts,`` ready-made, so the script only concatenates.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ end
 CREATE = (
     _CLOCK
     + """
--- KEYS: meta, log, keys. ARGV: entry tail (the log entry after its '[ts,'), key, digest.
+-- KEYS: meta, log, keys, runs_created. ARGV: entry tail (the log entry after its '[ts,'), key,
+-- digest.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0}
 end
 local now = now_ms()
-redis.call('HSET', KEYS[1], 'last_seq', 1, 'epoch', 0, 'status', 'running', 'created', now)
+redis.call('HSET', KEYS[1], 'last_seq', 1, 'epoch', 0, 'status', 'running', 'created', now,
+           'created_no', redis.call('INCR', KEYS[4]))
 redis.call('RPUSH', KEYS[2], '[' .. now .. ',' .. ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[2], '1 ' .. ARGV[3])
 return {1, now}

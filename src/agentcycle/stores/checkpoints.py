@@ -188,6 +188,13 @@ class CheckpointStore(Protocol):
         are not listed."""
         ...
 
+    def list_runs(self, *, limit: int | None = None) -> list[str]:
+        """The ids of the runs in the store, newest first (in the order they were created,
+        latest first, whatever happened to them since), at most ``limit`` of them. A deleted
+        run is not listed; one created again after its deletion is new. A bad ``limit`` (not
+        ``None`` or a non-negative int) is ``InvalidCheckpointRequest``."""
+        ...
+
     def delete_run(self, run_id: str) -> bool:
         """Delete the run: its records, lease and cancel flag (a host prunes a run once it
         keeps the outcome elsewhere). True if this call deleted it, False if there is no such

@@ -133,6 +133,13 @@ class MemoryCheckpointStore:
             ]
         return [run_id for _, run_id in sorted(expired)[:limit]]
 
+    def list_runs(self, *, limit: int | None = None) -> list[str]:
+        """Run ids, newest first: the dict keeps the order the runs were created in."""
+        rules.check_read(0, limit)
+        with self._lock:
+            newest_first = list(reversed(self._runs))
+        return newest_first[:limit]
+
     def delete_run(self, run_id: str) -> bool:
         """Delete the run unless its lease is live."""
         rules.check_run_id(run_id)

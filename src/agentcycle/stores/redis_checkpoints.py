@@ -4,9 +4,12 @@ Every mutating operation is one Lua script (``_checkpoint_redis_scripts.py``), s
 whatever the number of clients and processes, and lease expiry uses the server's ``TIME``. A
 run's keys share the hash tag ``{run_id}`` under ``key_prefix`` (default ``ac:``):
 ``ac:{run}:meta``, ``ac:{run}:log``, ``ac:{run}:keys``; ``ac:running`` indexes the leased
-running runs by lease expiry for the sweeper. An append is an ``RPUSH`` and an ``HSET`` of the
-batch (an ``HSETNX`` for a single record): its cost does not grow with the log. Reads are
-``LRANGE`` from the cursor.
+running runs by lease expiry for the sweeper, and ``ac:runs_created`` counts the runs created
+(each meta keeps its number: the order of creation ``list_runs`` sorts by). An append is an
+``RPUSH`` and an ``HSET`` of the batch (an ``HSETNX`` for a single record): its cost does not
+grow with the log. Reads are ``LRANGE`` from the cursor. ``list_runs`` walks the database's
+keys with ``SCAN`` (no index of all runs is kept on the write path): its cost grows with the
+number of keys in the database.
 
 Durability is Redis's: with the default RDB snapshots a Redis crash loses the writes since the
 last snapshot; run Redis with AOF (``appendonly yes``; ``appendfsync everysec`` can lose about
@@ -35,6 +38,8 @@ from agentcycle.stores.checkpoints import AppendResult, Lease, LogStatus, RenewR
 from agentcycle.stores.run_records import NewRecord, RunRecord
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_SCAN_BATCH = 1000
+"""Keys ``SCAN`` looks at per call of ``list_runs`` (a hint to the server)."""
 
 DEFAULT_KEY_PREFIX = "ac:"
 """The key prefix of a store opened without one: keys ``ac:{run}:meta`` and ``ac:running``."""
@@ -71,6 +76,7 @@ class RedisCheckpointStore:
         self._client = client
         self.key_prefix = key_prefix
         self._running = f"{key_prefix}running"
+        self._runs_created = f"{key_prefix}runs_created"
         self._create = client.register_script(scripts.CREATE)
         self._append = client.register_script(scripts.APPEND)
         self._acquire = client.register_script(scripts.ACQUIRE)
@@ -93,7 +99,7 @@ class RedisCheckpointStore:
         with self._errors(run_id):
             reply = self._eval(
                 self._create,
-                keys=self.keys(run_id),
+                keys=[*self.keys(run_id), self._runs_created],
                 args=[_entry_tail(0, first), first.key, first.digest],
             )
         return bool(int(reply[0]))
@@ -229,6 +235,31 @@ class RedisCheckpointStore:
             )
         return [str(_text(member)) for member in members]
 
+    def list_runs(self, *, limit: int | None = None) -> list[str]:
+        """Run ids, newest first: the runs' metas found by ``SCAN`` (``MATCH`` on the prefix,
+        its glob characters escaped, and ``{*}:meta``), each one's ``created`` (server ms) and
+        ``created_no`` read in a pipeline per batch, sorted by them (a meta without a
+        ``created_no``, written before it existed, counts as created first in its ms). A run
+        deleted during the scan is left out."""
+        rules.check_read(0, limit)
+        pattern = f"{_glob_escape(self.key_prefix)}{{*}}:meta"
+        first, last = len(self.key_prefix) + 1, -len("}:meta")
+        created: dict[str, tuple[int, int]] = {}
+        with self._errors(None):
+            cursor = 0
+            while True:
+                cursor, keys = self._client.scan(cursor, match=pattern, count=_SCAN_BATCH)
+                pipe = self._client.pipeline(transaction=False)
+                for key in keys:
+                    pipe.hmget(key, "last_seq", "created", "created_no")
+                for key, (last_seq, ms, number) in zip(keys, pipe.execute(), strict=True):
+                    if last_seq is not None:  # else deleted since the scan found it
+                        created[str(_text(key))[first:last]] = (int(ms or 0), int(number or 0))
+                if int(cursor) == 0:
+                    break
+        newest_first = sorted(created, key=lambda run_id: (created[run_id], run_id), reverse=True)
+        return newest_first[:limit]
+
     def delete_run(self, run_id: str) -> bool:
         """Delete the run unless its lease is live."""
         rules.check_run_id(run_id)
@@ -327,6 +358,11 @@ class RedisCheckpointStore:
                 f"checkpoint store in Redis ({self.key_prefix!r}): {exc}",
                 details={"run_id": run_id, "key_prefix": self.key_prefix},
             ) from exc
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally in a ``SCAN MATCH`` pattern: its glob characters escaped."""
+    return "".join(f"\\{ch}" if ch in "\\*?[]" else ch for ch in text)
 
 
 def _command(*args: str | int) -> bytes:

@@ -333,6 +333,19 @@ class SQLiteCheckpointStore:
         )
         return [run_id for (run_id,) in rows]
 
+    def list_runs(self, *, limit: int | None = None) -> list[str]:
+        """Run ids, newest first: by run number, given in the order the runs were created (a
+        new row's rowid is one more than the largest, also after a deletion; a file migrated
+        from version 1 numbered its runs by their creation time)."""
+        rules.check_read(0, limit)
+        rows = self._call(
+            lambda conn: conn.execute(
+                "SELECT run_id FROM ac_checkpoint_runs ORDER BY run_no DESC LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+        )
+        return [run_id for (run_id,) in rows]
+
     def delete_run(self, run_id: str) -> bool:
         """Delete the run unless its lease is live."""
         rules.check_run_id(run_id)

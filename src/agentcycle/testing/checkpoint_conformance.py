@@ -14,7 +14,8 @@ Every checkpoint store agentcycle ships passes these tests; run them against you
 A store that several processes can share should also pass the cross-process cases: see
 :mod:`agentcycle.testing.checkpoint_process_conformance`. Races use barriers, never sleeps; the
 only waiting is for the store's clock to pass a short lease's expiry. The numbered sections
-follow the 14 cases of the design (``DURABLE.md`` 4.2).
+follow the 14 cases of the design (``DURABLE.md`` 4.2); the ``list_runs`` cases come from
+``agentcycle.testing._checkpoint_listing``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from agentcycle.errors import (
 )
 from agentcycle.stores.checkpoints import CheckpointStore, LogStatus, RunHead
 from agentcycle.stores.run_records import NewRecord, RecordKind, record_digest, record_keys
+from agentcycle.testing._checkpoint_listing import RunListingCases
 
 __all__ = ["CheckpointStoreConformance", "cycle_records", "event", "expire", "race", "terminal"]
 
@@ -134,8 +136,9 @@ def race(
     return results
 
 
-class CheckpointStoreConformance:
-    """Behaviour every ``CheckpointStore`` must have. Provide ``open_store``."""
+class CheckpointStoreConformance(RunListingCases):
+    """Behaviour every ``CheckpointStore`` must have (with the ``list_runs`` cases of
+    ``RunListingCases``). Provide ``open_store``."""
 
     @pytest.fixture
     def open_store(self) -> Callable[[], CheckpointStore]:

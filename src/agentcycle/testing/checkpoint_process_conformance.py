@@ -126,3 +126,13 @@ class CrossProcessCheckpointConformance(CheckpointStoreConformance):
         assert renewal["ok"] and renewal["cancel_reason"] == "from the parent"
         assert cancelled is False
         assert mine.lease is not None and mine.lease.expires_ms == renewal["expires_ms"]
+
+    def test_a_run_created_in_another_process_is_listed(
+        self, store: CheckpointStore, store_url: str, store_opener: str
+    ) -> None:
+        store.create_run("parent", {})
+        calls = [["create_run", {"run_id": "child", "header": {}}], ["list_runs", {}]]
+        ((created, listed),) = in_processes(store_opener, store_url, [calls])
+        assert created is True and listed == ["child", "parent"]
+        assert store.list_runs() == ["child", "parent"]
+        assert store.list_runs(limit=1) == ["child"]
