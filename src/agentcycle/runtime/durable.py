@@ -23,6 +23,7 @@ from agentcycle.events import TERMINAL_EVENT_TYPES, RunEvent, parse_event
 
 if TYPE_CHECKING:  # a run without a store never imports the stores
     from agentcycle.stores.checkpoints import CheckpointStore
+    from agentcycle.stores.run_records import RunRecord
 
 __all__ = [
     "DEFAULT_LEASE_TTL",
@@ -31,6 +32,7 @@ __all__ = [
     "UnverifiedPolicy",
     "durable_events",
     "run_status",
+    "run_summary",
 ]
 
 DEFAULT_LEASE_TTL = 15.0
@@ -132,6 +134,98 @@ def run_status(store: CheckpointStore, run_id: str) -> dict[str, Any] | None:
         "error": end.get("error"),
         "counters": folded.counters,
     }
+
+
+def run_summary(store: CheckpointStore, run_id: str) -> dict[str, Any] | None:
+    """A durable run at a glance, as JSON-ready data (``None`` for an unknown run), for a
+    listing of many runs: read from the run's head, its header (seq 1) and its last record,
+    whatever the log's length (``run_status`` folds the whole log).
+
+    ``state`` says it in words: ``running (leased)`` (a live process holds it), ``running
+    (lease expired)`` (its process died: a resume or a sweeper takes it over), ``running (not
+    leased)`` (queued for a worker, or given up between segments), ``waiting for user``,
+    ``waiting for approval``, ``waiting for reconciliation``, or how it ended: ``completed``,
+    ``failed``, ``cancelled``, ``max_cycles``; with ``, cancel requested`` while a cancel is
+    pending (before the run ended). Beside it: ``log_status``, ``run_status``,
+    ``waiting_for``, ``lease`` and ``cancel_requested`` as ``run_status`` gives them,
+    ``created_ms`` (the store's clock when the run was created, ms since the Unix epoch),
+    ``cycles_committed``, the ``agent`` it started with and its ``input`` (``None`` when it
+    was given as messages)."""
+    from agentcycle.errors import RunNotFound
+    from agentcycle.stores.checkpoints import LogStatus
+    from agentcycle.stores.run_records import RecordKind
+
+    head = store.head(run_id)
+    if head is None:
+        return None
+    try:
+        header = store.read(run_id, limit=1)[0]
+        # The record head.last_seq names: the log only grows, so it is there.
+        last = store.read(run_id, after_seq=head.last_seq - 1, limit=1)[0]
+        cycles = _cycles_committed(store, run_id, last)
+    except RunNotFound:  # deleted since the head was read
+        return None
+    spec = header.payload.get("state", {}).get("spec", {})
+    ended = last.kind in (RecordKind.WAITING, RecordKind.TERMINAL)
+    final = last.payload.get("final", {}) if ended else {}
+    waiting_for = last.payload.get("reason") if head.status is LogStatus.WAITING else None
+    if head.status is LogStatus.TERMINAL:
+        state = str(final.get("status"))
+    elif head.status is LogStatus.WAITING:
+        state = f"waiting for {waiting_for}"
+    elif head.lease is None:
+        state = "running (not leased)"
+    else:
+        state = "running (leased)" if head.lease_live else "running (lease expired)"
+    lease = head.lease
+    # An ended run keeps the request it ended by (``cancel_requested``): none is pending.
+    pending = None if head.status is LogStatus.TERMINAL else head.cancel_reason
+    return {
+        "run_id": run_id,
+        "state": state if pending is None else f"{state}, cancel requested",
+        "log_status": head.status.value,
+        "run_status": final.get("status"),
+        "waiting_for": waiting_for,
+        "lease": None
+        if lease is None
+        else {"owner": lease.owner, "epoch": lease.epoch, "live": head.lease_live},
+        "cancel_requested": head.cancel_reason,
+        "created_ms": header.ts,
+        "cycles_committed": cycles,
+        "agent": spec.get("agent_name"),
+        "input": spec.get("input"),
+    }
+
+
+_LOOK_BACK = 8
+"""Records read at a time when the last one does not say which cycle the run is in."""
+
+
+def _cycles_committed(store: CheckpointStore, run_id: str, last: RunRecord) -> int:
+    """The index of the run's last committed cycle, from its last record: a commit or an end
+    record names it, a step record names the cycle in progress (the one after it), and the
+    header holds the cycles the run started with. A record that names no cycle (``lease_taken``)
+    sends the look further back, a few records at a time."""
+    from agentcycle.stores.run_records import RecordKind
+
+    record = last
+    earlier: list[RunRecord] = []
+    while True:
+        cycle = record.payload.get("cycle")
+        if record.kind is RecordKind.RUN_CREATED:
+            cycles = record.payload.get("state", {}).get("cycles") or [{"index": 0}]
+            return int(cycles[-1]["index"])
+        if isinstance(cycle, int):
+            committed = record.kind in (
+                RecordKind.CYCLE_COMMITTED,
+                RecordKind.WAITING,
+                RecordKind.TERMINAL,
+            )
+            return cycle if committed else cycle - 1
+        if not earlier:
+            after = max(0, record.seq - 1 - _LOOK_BACK)
+            earlier = store.read(run_id, after_seq=after, limit=record.seq - 1 - after)
+        record = earlier.pop()
 
 
 def _outputs(end: dict[str, Any]) -> dict[str, Any]:
