@@ -1,4 +1,5 @@
-"""``agentcycle --store``, ``runs status`` and ``resume`` as subprocesses on the demo backend."""
+"""``agentcycle --store``, ``runs list|status|watch|cancel`` and ``resume`` as subprocesses on the
+demo backend."""
 
 from __future__ import annotations
 
@@ -8,14 +9,21 @@ import re
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from agentcycle import Agent, RunConfig, Runner
 from agentcycle.cli._durable import _lease_note
+from agentcycle.events import RunStatus
 from agentcycle.runtime.crashpoints import CRASHPOINT_ENV
+from agentcycle.runtime.durable import run_summary
 from agentcycle.stores.checkpoint_urls import open_checkpoint_store
 from agentcycle.stores.checkpoints import Lease, LogStatus, RunHead
+from agentcycle.testing import ScriptedModel, call_tool
+from agentcycle.testing.checkpoint_conformance import expire
 from tests._cli import run_cli, start_cli
 
 
@@ -86,13 +94,19 @@ def test_status_of_an_unknown_run_fails(tmp_path: Path) -> None:
     assert "no run 'nope'" in proc.stderr
 
 
-def test_a_store_password_is_not_repeated_in_errors(tmp_path: Path) -> None:
+def test_a_store_password_is_not_repeated_in_errors(tmp_path: Path, redis_prefix: str) -> None:
     url = "redis://default:hunter2@127.0.0.1:6379/15"  # nothing is written: only looked up
-    for command in (("runs", "status", "nope"), ("resume", "nope")):
+    for command in (("runs", "status", "nope"), ("resume", "nope"), ("runs", "cancel", "nope")):
         proc = _cli(*command, "--store", url, cwd=tmp_path)
         assert proc.returncode == 1
         assert "hunter2" not in proc.stderr
         assert "no run 'nope' in redis://default:***@127.0.0.1:6379/15" in proc.stderr
+    empty = f"{url}?key_prefix={redis_prefix}"
+    listed = _cli("runs", "list", "--store", empty, cwd=tmp_path)
+    assert (listed.returncode, listed.stdout) == (0, "")
+    assert listed.stderr == (
+        f"agentcycle: no runs in redis://default:***@127.0.0.1:6379/15?key_prefix={redis_prefix}\n"
+    )
 
 
 def test_an_unsupported_execution_is_refused_by_the_parser(tmp_path: Path) -> None:
@@ -170,13 +184,49 @@ def test_a_session_run_resumes_on_its_session_without_naming_it(tmp_path: Path) 
     assert "agentcycle: continuing session s1 (" in after.stderr
 
 
+def _explained(help_text: str) -> list[str]:
+    """The option entries of a ``--help``, each checked to say what it does."""
+    options = help_text.split("options:\n", 1)[1]
+    # Each option's entry is its flags, then (after a run of spaces) what it does.
+    entries = re.split(r"\n(?=  -)", options.strip("\n"))
+    for entry in entries:
+        assert len(re.split(r"\s{2,}", entry.strip(), maxsplit=1)) == 2, entry
+    return entries
+
+
 def test_runs_subcommands_describe_themselves_and_refuse_strangers(tmp_path: Path) -> None:
+    runs = _cli("runs", "--help", cwd=tmp_path)
+    assert runs.returncode == 0, runs.stderr
+    text = " ".join(runs.stdout.split())
+    for command in ("list", "status", "watch", "cancel"):
+        assert re.search(rf"\n    {command} +\S", runs.stdout), command
+    assert "list the store's runs, newest first" in text
+    assert "ends as cancelled when it is resumed" in text
     status = _cli("runs", "status", "--help", cwd=tmp_path)
-    assert "print a durable run's status as JSON." in status.stdout
+    assert "Print a durable run's status as JSON." in status.stdout
     assert _flags(status.stdout) == {"--help", "--store"}
     watch = _cli("runs", "watch", "--help", cwd=tmp_path)
     assert "Ctrl+C stops the watching, not the run." in watch.stdout
     assert _flags(watch.stdout) == {"--help", "--store", "--events"}
+    listing = _cli("runs", "list", "--help", cwd=tmp_path)
+    assert _flags(listing.stdout) == {"--help", "--store", "--limit", "--json"}
+    assert len(_explained(listing.stdout)) == 4
+    assert "(default: 20)" in listing.stdout
+    cancel = _cli("runs", "cancel", "--help", cwd=tmp_path)
+    assert _flags(cancel.stdout) == {"--help", "--store", "--reason"}
+    assert len(_explained(cancel.stdout)) == 3
+    assert "(default: 'cancelled from the terminal')" in " ".join(cancel.stdout.split())
+    for command, error in (
+        (
+            ("list", "--limit", "0"),
+            "argument --limit: must be a whole number of 1 or more, not '0'",
+        ),
+        (("cancel", "run_x", "--reason", " "), "--reason must not be empty"),
+    ):
+        refused = _cli("runs", *command, "--store", "sqlite:///never.db", cwd=tmp_path)
+        assert refused.returncode == 2
+        assert refused.stderr.endswith(f"agentcycle runs {command[0]}: error: {error}\n")
+    assert not (tmp_path / "never.db").exists()  # refused before anything is opened
     url = f"sqlite:///{tmp_path / 'runs.db'}"
     wrong = _cli("runs", "status", "run_x", "--store", url, "--events", cwd=tmp_path)
     assert wrong.returncode == 2
@@ -189,12 +239,7 @@ def test_runs_subcommands_describe_themselves_and_refuse_strangers(tmp_path: Pat
 def test_worker_help_explains_every_flag(tmp_path: Path) -> None:
     proc = _cli("worker", "--help", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    options = proc.stdout.split("options:\n", 1)[1]
-    # Each option's entry is its flags, then (after a run of spaces) what it does.
-    entries = re.split(r"\n(?=  -)", options.strip("\n"))
-    assert len(entries) == 11
-    for entry in entries:
-        assert len(re.split(r"\s{2,}", entry.strip(), maxsplit=1)) == 2, entry
+    assert len(_explained(proc.stdout)) == 11
     for explained in ("(default: 100)", "(default: 300)", "(default: 3600)", "(default: 1)",
                       "Celery's log level"):  # fmt: skip
         assert explained in " ".join(proc.stdout.split()), explained
@@ -270,3 +315,194 @@ def test_a_store_file_is_kept_out_of_the_agents_sight_or_the_user_is_told(
         "list it and can change it; --store sqlite:///.agentcycle/runs.db keeps it out of their "
         "listings (as the session store is), or put it outside the workspace\n"
     )
+
+
+# -- runs list and runs cancel ------------------------------------------------------------------
+
+
+def _started(proc: subprocess.CompletedProcess[str]) -> str:
+    """The id a durable CLI run printed."""
+    found = re.search(r"agentcycle: run (\S+)", proc.stderr)
+    assert found is not None, proc.stderr
+    return found.group(1)
+
+
+def _killed(url: str, tmp_path: Path, lease_ttl: str = "0.3") -> str:
+    """A demo run killed after committing cycle 2 (its lease left to expire); its id."""
+    flags = ("--backend", "demo", "--store", url, "--lease-ttl", lease_ttl)
+    killed = _cli("-p", "Summarise", *flags, cwd=tmp_path, crash="after_commit:2")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    return _started(killed)
+
+
+def _lease_expired(url: str, run_id: str) -> None:
+    """Wait until the run's lease expired on the store's clock."""
+    store = open_checkpoint_store(url)
+    try:
+        expire(store, run_id)
+    finally:
+        store.close()
+
+
+def _summaries(url: str, *run_ids: str) -> list[dict[str, Any]]:
+    store = open_checkpoint_store(url)
+    try:
+        summaries = [run_summary(store, run_id) for run_id in run_ids]
+    finally:
+        store.close()
+    assert all(summaries)
+    return summaries  # type: ignore[return-value]
+
+
+def _waiting_for_the_user(url: str) -> str:
+    """A run of the SDK (the demo never asks) waiting for the user's answer; its id."""
+    model = ScriptedModel([call_tool("ask_user", {"question": "Which env?"})])
+    config = RunConfig(checkpoint_store=url, run_id="asks")
+    result = Runner.run_sync(Agent(name="helper", model=model), "deploy it", config=config)
+    assert result.status is RunStatus.WAIT_USER
+    return result.run_id
+
+
+def test_runs_list_shows_the_stores_runs_newest_first(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    empty = _cli("runs", "list", "--store", url, cwd=tmp_path)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (
+        0,
+        "",
+        f"agentcycle: no runs in {url}\n",
+    )
+    empty_json = _cli("runs", "list", "--store", url, "--json", cwd=tmp_path)
+    assert (empty_json.returncode, json.loads(empty_json.stdout)) == (0, [])
+
+    long_input = "Summarise this project\nfor a newcomer, with every detail that matters most"
+    done = _cli("-p", long_input, "--backend", "demo", "--store", url, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    killed = _killed(url, tmp_path)
+    approval = _cli("-p", "Summarise", "--backend", "demo", "--store", url,
+                    "--approval", "always", cwd=tmp_path)  # fmt: skip
+    assert approval.returncode == 3, approval.stderr
+    asks = _waiting_for_the_user(url)
+    _lease_expired(url, killed)
+
+    listed = _cli("runs", "list", "--store", url, cwd=tmp_path)
+    assert (listed.returncode, listed.stderr) == (0, ""), listed.stderr
+    newest_first = [asks, _started(approval), killed, _started(done)]
+    summaries = _summaries(url, *newest_first)
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == newest_first
+    states = ["waiting for user", "waiting for approval", "running (lease expired)", "completed"]
+    inputs = ['"deploy it"', '"Summarise"', '"Summarise"',
+              '"Summarise this project for a newcomer, with every…"']  # fmt: skip
+    agents = ["helper", "agentcycle", "agentcycle", "agentcycle"]
+    starts: set[int] = set()
+    for line, summary, state, agent, text in zip(lines, summaries, states, agents, inputs,
+                                                 strict=True):  # fmt: skip
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(summary["created_ms"] / 1000))
+        cycles = summary["cycles_committed"]
+        columns = re.split(r"\s{2,}", line)
+        starts.add(line.index(created))  # the columns line up
+        assert columns == [
+            summary["run_id"],
+            state,
+            created,
+            f"{cycles} cycle{'' if cycles == 1 else 's'}",
+            agent,
+            text,
+        ], line
+    assert len(starts) == 1
+    assert [s["cycles_committed"] for s in summaries[1:3]] == [2, 2]  # approval: cycle 3 asks
+
+    first_two = _cli("runs", "list", "--store", url, "--limit", "2", cwd=tmp_path)
+    assert [re.split(r"\s{2,}", line) for line in first_two.stdout.splitlines()] == [
+        re.split(r"\s{2,}", line) for line in lines[:2]
+    ]
+    assert first_two.stderr == "agentcycle: the store holds older runs too; --limit N shows more\n"
+    as_json = _cli("runs", "list", "--store", url, "--json", "--limit", "3", cwd=tmp_path)
+    assert (as_json.returncode, as_json.stderr.endswith("--limit N shows more\n")) == (0, True)
+    assert json.loads(as_json.stdout) == summaries[:3]
+    assert summaries[0]["state"] == "waiting for user" and summaries[0]["input"] == "deploy it"
+
+
+def test_runs_cancel_stops_a_run_when_it_is_resumed(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    killed = _killed(url, tmp_path)
+    _lease_expired(url, killed)
+    cancel = _cli("runs", "cancel", killed, "--store", url, "--reason", "wrong folder",
+                  cwd=tmp_path)  # fmt: skip
+    assert (cancel.returncode, cancel.stdout) == (0, "")
+    assert cancel.stderr == (
+        f"agentcycle: cancel requested for run {killed}; its process is gone: it ends as "
+        f"cancelled when it is resumed (agentcycle resume {killed} --store {url}, or by a "
+        "worker), before its next model or tool call\n"
+    )
+    listed = _cli("runs", "list", "--store", url, cwd=tmp_path)
+    assert "  running (lease expired), cancel requested  " in listed.stdout
+    again = _cli("runs", "cancel", killed, "--store", url, cwd=tmp_path)
+    assert again.returncode == 0
+    assert again.stderr.startswith(
+        f"agentcycle: a cancel was already requested for run {killed} (wrong folder); its "
+        "process is gone"
+    )
+
+    resumed = _cli("resume", killed, "--store", url, "--lease-ttl", "0.3", cwd=tmp_path)
+    assert resumed.returncode == 130, resumed.stderr  # cancelled
+    assert "agentcycle: run cancelled\n" in resumed.stderr
+    assert not (tmp_path / "REPORT.md").exists()  # stopped before cycle 3's model call
+    status = json.loads(_cli("runs", "status", killed, "--store", url, cwd=tmp_path).stdout)
+    assert (status["run_status"], status["cycles_committed"]) == ("cancelled", 2)
+    assert status["cancel_requested"] == "wrong folder"
+    watched = _cli("runs", "watch", killed, "--store", url, "--events", cwd=tmp_path)
+    ending = json.loads(watched.stdout.splitlines()[-1])
+    assert (ending["type"], ending["reason"]) == ("run_cancelled", "wrong folder")
+
+    ended = _cli("runs", "cancel", killed, "--store", url, cwd=tmp_path)
+    assert ended.returncode == 1
+    assert ended.stderr == (
+        f"agentcycle: run '{killed}' already ended (cancelled): there is nothing to cancel\n"
+    )
+    unknown = _cli("runs", "cancel", "nope", "--store", url, cwd=tmp_path)
+    assert (unknown.returncode, unknown.stderr) == (1, f"agentcycle: no run 'nope' in {url}\n")
+
+
+def test_runs_cancel_says_when_each_run_will_stop(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    done = _cli("-p", "Summarise", "--backend", "demo", "--store", url, cwd=tmp_path)
+    finished = _cli("runs", "cancel", _started(done), "--store", url, cwd=tmp_path)
+    assert finished.returncode == 1
+    assert finished.stderr == (
+        f"agentcycle: run '{_started(done)}' already ended (completed): there is nothing to "
+        "cancel\n"
+    )
+    held = _killed(url, tmp_path, lease_ttl="60")  # its lease outlives the test
+    live = _cli("runs", "cancel", held, "--store", url, cwd=tmp_path)
+    assert (live.returncode, live.stderr) == (0, (
+        f"agentcycle: cancel requested for run {held}; it stops at its next model or tool "
+        f"call, or heartbeat (agentcycle runs watch {held} --store {url} follows it)\n"
+    ))  # fmt: skip
+    asks = _waiting_for_the_user(url)
+    waiting = _cli("runs", "cancel", asks, "--store", url, cwd=tmp_path)
+    assert (waiting.returncode, waiting.stderr) == (0, (
+        f"agentcycle: cancel requested for run {asks}; it is waiting for the user and nothing "
+        f"runs it: it ends as cancelled when it is resumed with an answer (agentcycle resume "
+        f"{asks} --store {url} -p ANSWER), before its next model call\n"
+    ))  # fmt: skip
+    approval = _cli("-p", "Summarise", "--backend", "demo", "--store", url,
+                    "--approval", "always", cwd=tmp_path)  # fmt: skip
+    pending = _cli("runs", "cancel", _started(approval), "--store", url, cwd=tmp_path)
+    assert pending.returncode == 0
+    assert "it is waiting for approval and nothing runs it: it ends as cancelled when it is " \
+        "resumed and its pending calls are allowed or denied" in pending.stderr  # fmt: skip
+    states = [s["state"] for s in _summaries(url, held, asks, _started(approval))]
+    assert states == [
+        "running (leased), cancel requested",
+        "waiting for user, cancel requested",
+        "waiting for approval, cancel requested",
+    ]
+    store = open_checkpoint_store(url)
+    try:
+        assert store.cancel_requested(held) == "cancelled from the terminal"
+    finally:
+        store.close()

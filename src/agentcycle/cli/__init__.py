@@ -68,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "other commands (each with --help): 'agentcycle resume RUN_ID --store URL' "
-            "continues a durable run, 'agentcycle runs status|watch RUN_ID --store URL' shows "
-            "or follows one, 'agentcycle worker' runs Celery workers for --execution celery, "
+            "continues a durable run, 'agentcycle runs list --store URL' lists a store's runs, "
+            "'agentcycle runs status|watch|cancel RUN_ID --store URL' shows, follows or stops "
+            "one, 'agentcycle worker' runs Celery workers for --execution celery, "
             "'agentcycle app-server' serves the JSON-RPC protocol for UI hosts"
         ),
     )

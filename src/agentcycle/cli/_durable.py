@@ -1,9 +1,11 @@
-"""The CLI's durable runs: ``--execution``/``--store`` on a run, ``runs status`` and ``resume``.
+"""The CLI's durable runs: ``--execution``/``--store`` on a run, ``runs ...`` and ``resume``.
 
     agentcycle --execution inline|thread --store URL -p "..."   a run kept in the store
     agentcycle --execution celery --store URL -p "..."          queued for `agentcycle worker`
+    agentcycle runs list --store URL [--limit N] [--json]       the store's runs, newest first
     agentcycle runs status RUN_ID --store URL                   its status as JSON
     agentcycle runs watch RUN_ID --store URL [--events]         follow it until it stops
+    agentcycle runs cancel RUN_ID --store URL [--reason TEXT]   ask it to stop
     agentcycle resume RUN_ID --store URL [-p ANSWER] [...]      continue it in this process
 
 Store URLs as ``open_checkpoint_store`` takes them: ``memory:``, ``sqlite:///path``
@@ -184,36 +186,97 @@ def submit_to_celery(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
-    """``agentcycle runs status ...`` and ``agentcycle resume ...``."""
+    """``agentcycle runs list|status|watch|cancel ...`` and ``agentcycle resume ...``."""
     out = stdout or sys.stdout
-    if argv[0] == "runs":
-        parser = argparse.ArgumentParser(prog="agentcycle runs")
-        sub = parser.add_subparsers(dest="action", required=True)
-        status_help = "print a durable run's status as JSON"
-        status = sub.add_parser("status", help=status_help, description=status_help + ".")
-        watch_help = (
-            "follow a durable run's events (a run on Celery workers, say) until it stops; "
-            "Ctrl+C stops the watching, not the run"
-        )
-        watch = sub.add_parser("watch", help=watch_help, description=watch_help + ".")
-        for command in (status, watch):
+    if argv[0] != "runs":
+        return _resume(argv[1:], out)
+    parser, commands = _runs_parser()
+    args, extra = parser.parse_known_args(argv[1:])
+    if extra:  # the subcommand's usage, not that of `runs`
+        commands[args.action].error(f"unrecognized arguments: {' '.join(extra)}")
+    from agentcycle.cli import _runs
+
+    if args.action == "list":
+        return _runs.list_runs(args.store, args.limit, args.json, out)
+    if args.action == "cancel":
+        if not args.reason.strip():
+            commands["cancel"].error("--reason must not be empty")
+        return _runs.cancel_run(args.run_id, args.store, args.reason)
+    if args.action == "watch":
+        return _watch(args.run_id, args.store, args.events, out)
+    return _status(args.run_id, args.store, out)
+
+
+def _runs_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser of ``agentcycle runs``, and each subcommand's by name."""
+    from agentcycle.cli._runs import DEFAULT_LIMIT, DEFAULT_REASON
+
+    parser = argparse.ArgumentParser(
+        prog="agentcycle runs",
+        description="The durable runs kept in a checkpoint store (runs started with --store): "
+        "list them, print one's status, follow one, or ask one to stop.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
+    helps = {
+        "list": "list the store's runs, newest first: id, state, when it was created (local "
+        "time), cycles committed, agent and the start of its input",
+        "status": "print a durable run's status as JSON",
+        "watch": "follow a durable run's events (a run on Celery workers, say) until it stops; "
+        "Ctrl+C stops the watching, not the run",
+        "cancel": "ask a durable run to stop, wherever it runs: the process that holds it "
+        "stops before its next model or tool call, or at its next heartbeat; a run no process "
+        "holds (waiting, or its process gone) ends as cancelled when it is resumed",
+    }
+    commands = {
+        name: sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        for name, text in helps.items()
+    }
+    for name, command in commands.items():
+        if name != "list":
             command.add_argument("run_id", help="the id the run printed when it started")
-            command.add_argument(
-                "--store",
-                metavar="URL",
-                required=True,
-                help="the checkpoint store the run is kept in (sqlite:///path, redis://...)",
-            )
-        watch.add_argument("--events", action="store_true", help="print every event as JSONL")
-        args, extra = parser.parse_known_args(argv[1:])
-        if extra:  # the subcommand's usage, not that of `runs`
-            (watch if args.action == "watch" else status).error(
-                f"unrecognized arguments: {' '.join(extra)}"
-            )
-        if args.action == "watch":
-            return _watch(args.run_id, args.store, args.events, out)
-        return _status(args.run_id, args.store, out)
-    return _resume(argv[1:], out)
+        command.add_argument(
+            "--store",
+            metavar="URL",
+            required=True,
+            help="the checkpoint store the run"
+            + ("s are" if name == "list" else " is")
+            + " kept in (sqlite:///path, redis://...)",
+        )
+    commands["list"].add_argument(
+        "--limit",
+        type=_positive,
+        default=DEFAULT_LIMIT,
+        metavar="N",
+        help=f"show the N newest runs (default: {DEFAULT_LIMIT})",
+    )
+    commands["list"].add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON array of the runs' summaries instead (run_id, state, log_status, "
+        "run_status, waiting_for, lease, cancel_requested, created_ms, cycles_committed, "
+        "agent, input)",
+    )
+    commands["watch"].add_argument(
+        "--events", action="store_true", help="print every event as JSONL"
+    )
+    commands["cancel"].add_argument(
+        "--reason",
+        metavar="TEXT",
+        default=DEFAULT_REASON,
+        help=f"why, as the run's cancellation reports it (default: {DEFAULT_REASON!r})",
+    )
+    return parser, commands
+
+
+def _positive(text: str) -> int:
+    """An ``argparse`` type: an int of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return value
 
 
 def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:

@@ -254,8 +254,10 @@ def _report(
         terminal.line(f"agentcycle: stopped after {result.cycles} cycles without finishing")
         if result.partial_output:
             print(result.partial_output, file=out)
+    elif result.error is None:  # cancelled: asked to stop, nothing went wrong
+        terminal.line(f"agentcycle: run {status.value}", "red")
     else:
-        error = result.error or {}
+        error = result.error
         terminal.line(
             f"agentcycle: run {status.value}: {error.get('code', '')}: "
             f"{_cli_words(str(error.get('message', '')))}{_hint(error)}",
