@@ -320,21 +320,11 @@ def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:
 
 
 def _status(run_id: str, url: str, out: TextIO) -> int:
-    from agentcycle.errors import AgentcycleError
+    from agentcycle.cli._runs import for_run
     from agentcycle.runtime.durable import run_status
-    from agentcycle.stores.checkpoint_urls import open_checkpoint_store, shown_url
 
-    try:
-        store = open_checkpoint_store(url)
-        try:
-            status = run_status(store, run_id)
-        finally:
-            store.close()
-    except AgentcycleError as exc:
-        print(f"agentcycle: {exc.message}", file=sys.stderr)
-        return 1
+    status = for_run(url, run_id, lambda store: run_status(store, run_id))
     if status is None:
-        print(f"agentcycle: no run {run_id!r} in {shown_url(url)}", file=sys.stderr)
         return 1
     print(json.dumps(status, ensure_ascii=False), file=out)
     return 0

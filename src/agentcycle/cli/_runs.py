@@ -1,5 +1,6 @@
 """``agentcycle runs list`` and ``agentcycle runs cancel``: the runs a store holds, and a stop
-asked from the terminal (``cli/_durable.py`` parses their flags).
+asked from the terminal (``cli/_durable.py`` parses their flags; its ``runs status`` opens the
+store through ``for_run`` too).
 
 A listing reads each run's head, header and last record (``run_summary``), never a whole log,
 so it costs the same however long the runs are.
@@ -10,10 +11,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 if TYPE_CHECKING:
     from agentcycle.stores.checkpoints import CheckpointStore
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 """Runs ``runs list`` shows without ``--limit``."""
@@ -85,25 +89,34 @@ def _preview(text: str | None) -> str:
     return f'"{line}"'
 
 
-def cancel_run(run_id: str, url: str, reason: str) -> int:
-    """Ask the run to stop (``request_cancel``) and say when it will: a run a live process
-    holds stops at its next model or tool call or heartbeat; a run nobody runs stops when it
-    is resumed. An unknown run, or one that ended, is an error (exit 1)."""
+def for_run(url: str, run_id: str, read: Callable[[CheckpointStore], T | None]) -> T | None:
+    """``read(store)`` on the store at ``url``, closed afterwards. ``None``, the error said on
+    stderr, when the store fails or ``read`` finds no run ``run_id`` (it answered ``None``)."""
     from agentcycle.errors import AgentcycleError
     from agentcycle.stores.checkpoint_urls import open_checkpoint_store, shown_url
 
-    shown = shown_url(url)
     try:
         store = open_checkpoint_store(url)
         try:
-            outcome = _cancel(store, run_id, reason)
+            found = read(store)
         finally:
             store.close()
     except AgentcycleError as exc:
         print(f"agentcycle: {exc.message}", file=sys.stderr)
-        return 1
+        return None
+    if found is None:
+        print(f"agentcycle: no run {run_id!r} in {shown_url(url)}", file=sys.stderr)
+    return found
+
+
+def cancel_run(run_id: str, url: str, reason: str) -> int:
+    """Ask the run to stop (``request_cancel``) and say when it will: a run a live process
+    holds stops at its next model or tool call or heartbeat; a run nobody runs stops when it
+    is resumed. An unknown run, or one that ended, is an error (exit 1)."""
+    from agentcycle.stores.checkpoint_urls import shown_url
+
+    outcome = for_run(url, run_id, lambda store: _cancel(store, run_id, reason))
     if outcome is None:
-        print(f"agentcycle: no run {run_id!r} in {shown}", file=sys.stderr)
         return 1
     summary, asked = outcome
     if summary["log_status"] == "terminal":
@@ -118,7 +131,7 @@ def cancel_run(run_id: str, url: str, reason: str) -> int:
         if asked
         else f"a cancel was already requested for run {run_id} ({summary['cancel_requested']})"
     )
-    print(f"agentcycle: {what}; {_when(summary, run_id, shown)}", file=sys.stderr)
+    print(f"agentcycle: {what}; {_when(summary, run_id, shown_url(url))}", file=sys.stderr)
     return 0
 
 
