@@ -15,6 +15,7 @@ from agentcycle import Agent, Runner
 from agentcycle.events import ApprovalRequested, RunStatus
 from agentcycle.messages import ToolResult
 from agentcycle.models.base import ModelRequest, ModelResponse
+from agentcycle.runtime import _durable_log
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.durable import Durability, durable_events
 from agentcycle.stores.checkpoints import AppendResult, CheckpointStore
@@ -143,6 +144,27 @@ async def test_a_cancel_in_an_append_reply_stops_the_next_model_call(
     assert len(counting.appends) == 2  # the commit of cycle 1, the terminal record
     last = list(durable_events(store, "cancel-reply"))[-1]
     assert last.type == "run_cancelled" and last.reason == "from another process"
+
+
+async def test_a_cancel_seen_before_a_tool_call_closes_the_call_as_not_run(
+    store: CheckpointStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every check asks the store (a real model's call outlasts the 2 ms the store's last answer
+    # stands for): the cancel requested during the model call is seen before the tool runs.
+    monkeypatch.setattr(_durable_log, "_CANCEL_FRESH", 0.0)
+    probe = Probe(store, "non_idempotent")
+    run_id = "cancel-before-tool"
+
+    def step(request: ModelRequest) -> ModelResponse:
+        store.request_cancel(run_id, "from another process")
+        return call_tool(probe.name, {})
+
+    agent = Agent(model=ScriptedModel(step), tools=[probe])
+    result = await Runner.run(agent, "go", config=scenario.config(store, run_id))
+    assert result.status is RunStatus.CANCELLED
+    assert probe.seen == []  # never ran
+    (completed,) = [e for e in durable_events(store, run_id) if e.type == "tool_call_completed"]
+    assert (completed.error_code, completed.execution_started) == ("tool_call_skipped", False)
 
 
 @pytest.mark.parametrize("effect", ["read", "non_idempotent"])

@@ -486,15 +486,15 @@ def test_runs_cancel_says_when_each_run_will_stop(tmp_path: Path) -> None:
     waiting = _cli("runs", "cancel", asks, "--store", url, cwd=tmp_path)
     assert (waiting.returncode, waiting.stderr) == (0, (
         f"agentcycle: cancel requested for run {asks}; it is waiting for the user and nothing "
-        f"runs it: it ends as cancelled when it is resumed with an answer (agentcycle resume "
-        f"{asks} --store {url} -p ANSWER), before its next model call\n"
+        f"runs it: it ends as cancelled when it is resumed (agentcycle resume {asks} --store "
+        f"{url}), before anything else\n"
     ))  # fmt: skip
     approval = _cli("-p", "Summarise", "--backend", "demo", "--store", url,
                     "--approval", "always", cwd=tmp_path)  # fmt: skip
     pending = _cli("runs", "cancel", _started(approval), "--store", url, cwd=tmp_path)
     assert pending.returncode == 0
     assert "it is waiting for approval and nothing runs it: it ends as cancelled when it is " \
-        "resumed and its pending calls are allowed or denied" in pending.stderr  # fmt: skip
+        "resumed (agentcycle resume " in pending.stderr  # fmt: skip
     states = [s["state"] for s in _summaries(url, held, asks, _started(approval))]
     assert states == [
         "running (leased), cancel requested",
@@ -506,3 +506,23 @@ def test_runs_cancel_says_when_each_run_will_stop(tmp_path: Path) -> None:
         assert store.cancel_requested(held) == "cancelled from the terminal"
     finally:
         store.close()
+
+
+def test_a_run_waiting_for_approval_ends_cancelled_when_resumed_after_a_cancel(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    approval = _cli("-p", "Summarise", "--backend", "demo", "--store", url,
+                    "--approval", "always", cwd=tmp_path)  # fmt: skip
+    assert approval.returncode == 3, approval.stderr  # waiting for approval
+    run_id = _started(approval)
+    assert _cli("runs", "cancel", run_id, "--store", url, cwd=tmp_path).returncode == 0
+    # Resumed without decisions (no terminal to ask on): it ends, it does not ask again, and
+    # the pending call is closed as not run.
+    resumed = _cli("resume", run_id, "--store", url, "--approval", "always", cwd=tmp_path)
+    assert resumed.returncode == 130, resumed.stderr
+    assert "failed: tool_call_skipped: Not run: run cancelled.\n" in resumed.stderr
+    assert "agentcycle: run cancelled\n" in resumed.stderr
+    (summary,) = _summaries(url, run_id)
+    assert summary["state"] == "cancelled"

@@ -149,25 +149,19 @@ def _cancel(store: CheckpointStore, run_id: str, reason: str) -> tuple[dict[str,
     return None if after is None else (after, asked)
 
 
+_WAITING_FOR = {"user": "the user", "approval": "approval", "reconciliation": "a reconciliation"}
+"""What a waiting run waits for, in ``runs cancel``'s words."""
+
+
 def _when(summary: dict[str, Any], run_id: str, shown: str) -> str:
     """When the run will stop, from what holds it now."""
     resume = f"agentcycle resume {run_id} --store {shown}"
     waiting_for = summary["waiting_for"]
-    if waiting_for == "user":
+    if waiting_for is not None:
+        what = _WAITING_FOR.get(waiting_for, waiting_for)
         return (
-            "it is waiting for the user and nothing runs it: it ends as cancelled when it is "
-            f"resumed with an answer ({resume} -p ANSWER), before its next model call"
-        )
-    if waiting_for == "approval":
-        return (
-            "it is waiting for approval and nothing runs it: it ends as cancelled when it is "
-            f"resumed and its pending calls are allowed or denied ({resume}, on a terminal), "
-            "before any of them runs"
-        )
-    if waiting_for == "reconciliation":
-        return (
-            "it is waiting for a reconciliation and nothing runs it: it ends as cancelled when "
-            f"it is resumed ({resume}), before the unsettled call is looked at again"
+            f"it is waiting for {what} and nothing runs it: it ends as cancelled when it is "
+            f"resumed ({resume}), before anything else"
         )
     lease = summary["lease"]
     if lease is not None and lease["live"]:

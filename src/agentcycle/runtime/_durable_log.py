@@ -172,6 +172,12 @@ class DurableLog:
             self._beat(on_cancel), name=f"agentcycle-lease-{self._run_id}"
         )
 
+    def stop_if_cancelled(self) -> None:
+        """As the execution begins, after ``start``: a cancel requested while no process held
+        the run (it waited for the user, an approval or a reconciliation, or its process died)
+        ends it here, before anything is asked again (an approval, the model)."""
+        self._check_cancel()
+
     async def _beat(self, on_cancel: Callable[[str], None]) -> None:
         # Renew every third of the TTL: two missed beats still leave the lease live.
         interval = self._ttl_ms / 3000

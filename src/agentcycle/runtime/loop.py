@@ -174,6 +174,8 @@ class CycleLoop:
         try:
             if self._cancel_reason is not None:
                 raise asyncio.CancelledError  # the host cancelled before the run began
+            if env.durable is not None:
+                env.durable.stop_if_cancelled()
             outcome = await self._body()
         except asyncio.CancelledError:
             outcome = await self._end_cancelled()

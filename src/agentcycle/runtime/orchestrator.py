@@ -507,9 +507,14 @@ class ToolOrchestrator:
             )
         )
         ledger = self._ledger  # a durable run's: intent and result records around the call
-        settled = (
-            None if ledger is None else await ledger.before(tool, call, arguments, cycle_index)
-        )
+        try:
+            settled = (
+                None if ledger is None else await ledger.before(tool, call, arguments, cycle_index)
+            )
+        except asyncio.CancelledError:
+            # A cancel the store held, seen before the tool ran: the call closes as not run.
+            self._open[call.id] = (p.started, False)
+            raise
         if settled is not None:
             result = settled  # in the log already, or settled by the resume: not run again
         else:
