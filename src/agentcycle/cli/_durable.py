@@ -92,7 +92,7 @@ def prepare_store(url: str | None, workspace: Path, err: TextIO) -> None:
     workspace in plain sight, where the agent's file tools list it and could change it."""
     if url is None or not url.startswith("sqlite:///") or "?" in url or "#" in url:
         return  # another store, or a URL the store itself refuses with a clear error
-    path = Path(url.removeprefix("sqlite:///")).expanduser().resolve()
+    path = Path(url.removeprefix("sqlite:///")).resolve()  # as the store reads it: no ~
     if not path.parent.exists():
         try:
             path.parent.mkdir(parents=True)
