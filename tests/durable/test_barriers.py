@@ -5,6 +5,7 @@ and a cancel the store reports in an append's reply stops the next call."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -165,6 +166,34 @@ async def test_a_cancel_seen_before_a_tool_call_closes_the_call_as_not_run(
     assert probe.seen == []  # never ran
     (completed,) = [e for e in durable_events(store, run_id) if e.type == "tool_call_completed"]
     assert (completed.error_code, completed.execution_started) == ("tool_call_skipped", False)
+
+
+async def test_a_run_that_never_lets_its_heartbeat_run_keeps_its_lease(
+    store: CheckpointStore,
+) -> None:
+    # Each cycle blocks the event loop longer than a renewal interval (a model or tool that
+    # never awaits): the heartbeat task never runs, and the cycle boundary renews instead.
+    run_id = "blocking-cycles"
+    live: list[bool] = []
+
+    @function_tool(run_in_thread=False, read_only=True)
+    def crunch() -> str:
+        """Work without awaiting."""
+        time.sleep(0.15)  # the blocking work itself, not a wait for anything
+        head = store.head(run_id)
+        live.append(head is not None and head.lease_live)
+        return "crunched"
+
+    def step(request: ModelRequest) -> ModelResponse:
+        if (request.cycle_index or 0) > 6:
+            return call_tool("task_finish", {"message": "done"})
+        return call_tool("crunch", {})
+
+    agent = Agent(model=ScriptedModel(step), tools=[crunch], max_cycles=8)
+    config = scenario.config(store, run_id, durability=Durability(lease_ttl=0.4))
+    result = await Runner.run(agent, "go", config=config)
+    assert result.status is RunStatus.COMPLETED
+    assert live == [True] * 6  # 0.9 s of blocking against a 0.4 s lease
 
 
 @pytest.mark.parametrize("effect", ["read", "non_idempotent"])

@@ -70,7 +70,7 @@ from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, ORIGIN, FoldedRun
 from agentcycle.runtime.crashpoints import crashpoint
 from agentcycle.runtime.durable import Durability, ExecutionYielded, UnverifiedPolicy
 from agentcycle.state import CycleRecord, RunState, RunToolState
-from agentcycle.stores.checkpoints import CheckpointStore
+from agentcycle.stores.checkpoints import CheckpointStore, RenewResult
 from agentcycle.stores.run_records import NewRecord, RecordKind, record_keys
 from agentcycle.tools.base import Tool
 from agentcycle.tools.effects import EffectClass, effect_class_of, idempotency_key
@@ -156,6 +156,9 @@ class DurableLog:
         self._identity_of: EventOrigin | None = None
         self._identity_json: dict[str, Any] = {}
         self._heartbeat: asyncio.Task[None] | None = None
+        self._renew_every = self._ttl_ms / 3000
+        """Seconds between renewals: two missed ones still leave the lease live."""
+        self._renewed_at = time.monotonic()  # the lease was just acquired
         bus.add_listener(self._pending.append)
 
     # ------------------------------------------------------------------ lease
@@ -179,24 +182,30 @@ class DurableLog:
         self._check_cancel()
 
     async def _beat(self, on_cancel: Callable[[str], None]) -> None:
-        # Renew every third of the TTL: two missed beats still leave the lease live.
-        interval = self._ttl_ms / 3000
         cancelling = False
         while not self._lost:
-            await asyncio.sleep(interval)
-            try:
-                renewed = self._store.renew_lease(
-                    self._run_id, self._owner, self._epoch, self._ttl_ms
-                )
-            except CheckpointStorageError:
-                continue  # the next beat retries; the lease outlives two misses
-            if not renewed.ok:
-                self._lost = True
+            await asyncio.sleep(self._renew_every)
+            renewed = self._renew()
+            if renewed is None:
                 continue
             crashpoint("heartbeat", self._cycle)
             if renewed.cancel_reason is not None and not cancelling:
                 cancelling = True
                 on_cancel(renewed.cancel_reason)
+
+    def _renew(self) -> RenewResult | None:
+        """Renew the lease; ``None`` when the store failed (the next renewal retries: the lease
+        outlives two misses) or the lease is lost (nothing more is written)."""
+        asked = time.monotonic()
+        try:
+            renewed = self._store.renew_lease(self._run_id, self._owner, self._epoch, self._ttl_ms)
+        except CheckpointStorageError:
+            return None
+        if not renewed.ok:
+            self._lost = True
+            return None
+        self._renewed_at = asked
+        return renewed
 
     def _check_cancel(self) -> None:
         """Before a model or tool call: a cancel requested through the store stops the run
@@ -401,6 +410,10 @@ class DurableLog:
         self._committed = len(self._state.cycles)
         self._partial = None
         self._cycles_run += 1
+        if time.monotonic() - self._renewed_at >= self._renew_every:
+            # The heartbeat is late: the loop has not let it run (a model or tool that never
+            # awaits, or blocks), so the cycle boundary renews the lease in its place.
+            self._renew()
         crashpoint("after_commit", index)
 
     def end(self, outcome: LoopOutcome) -> None:
