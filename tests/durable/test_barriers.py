@@ -16,7 +16,7 @@ from agentcycle import Agent, Runner
 from agentcycle.events import ApprovalRequested, RunStatus
 from agentcycle.messages import ToolResult
 from agentcycle.models.base import ModelRequest, ModelResponse
-from agentcycle.runtime import _durable_log
+from agentcycle.runtime import _durable_lease
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.durable import Durability, durable_events
 from agentcycle.stores.checkpoints import AppendResult, CheckpointStore
@@ -152,7 +152,7 @@ async def test_a_cancel_seen_before_a_tool_call_closes_the_call_as_not_run(
 ) -> None:
     # Every check asks the store (a real model's call outlasts the 2 ms the store's last answer
     # stands for): the cancel requested during the model call is seen before the tool runs.
-    monkeypatch.setattr(_durable_log, "_CANCEL_FRESH", 0.0)
+    monkeypatch.setattr(_durable_lease, "CANCEL_FRESH", 0.0)
     probe = Probe(store, "non_idempotent")
     run_id = "cancel-before-tool"
 

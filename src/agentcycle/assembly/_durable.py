@@ -18,7 +18,8 @@ from agentcycle.events import CompletionReason, RunFailed
 from agentcycle.messages import ToolResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime._durable_fold import FoldedRun, fold
-from agentcycle.runtime._durable_log import DurableLog, new_owner
+from agentcycle.runtime._durable_lease import new_owner
+from agentcycle.runtime._durable_log import DurableLog
 from agentcycle.runtime.approvals import ApprovalDecision
 from agentcycle.runtime.durable import Durability
 from agentcycle.runtime.event_bus import EventBus

@@ -1,7 +1,8 @@
 """The writer of a durable run's log, and its effect ledger (see ``runtime/durable.py``).
 
-One ``DurableLog`` per run execution. It owns the run's lease (epoch) and the next ``seq``,
-collects the events the bus publishes, and appends them inside the next record, so an event is
+One ``DurableLog`` per run execution. It holds the run's lease (a ``RunLease``,
+``_durable_lease.py``: the heartbeat and the cancel flag) and the next ``seq``, collects the
+events the bus publishes, and appends them inside the next record, so an event is
 durable exactly when the step it belongs to is. Writes are synchronous on the run's event
 loop: the loop must wait for each write before it goes on anyway (a model answer is durable
 before any tool with an effect runs), and handing the write to a thread costs several times
@@ -33,20 +34,14 @@ never writes a key twice (a re-made model call takes the next attempt number).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import inspect
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
 from agentcycle.errors import (
-    AgentcycleError,
     CheckpointStorageError,
     EffectNeedsReconciliation,
     Fenced,
@@ -67,10 +62,11 @@ from agentcycle.runtime._durable_drafts import (
     to_json,
 )
 from agentcycle.runtime._durable_fold import COUNTERS, EVENTS, ORIGIN, FoldedRun, PartialCycle
+from agentcycle.runtime._durable_lease import RunLease
 from agentcycle.runtime.crashpoints import crashpoint
 from agentcycle.runtime.durable import Durability, ExecutionYielded, UnverifiedPolicy
 from agentcycle.state import CycleRecord, RunState, RunToolState
-from agentcycle.stores.checkpoints import CheckpointStore, RenewResult
+from agentcycle.stores.checkpoints import CheckpointStore
 from agentcycle.stores.run_records import NewRecord, RecordKind, record_keys
 from agentcycle.tools.base import Tool
 from agentcycle.tools.effects import EffectClass, effect_class_of, idempotency_key
@@ -83,16 +79,6 @@ EFFECT_UNVERIFIED = "effect_unverified"
 """The error code of the notice a ``tell_model`` run gives the model for an unverified call."""
 
 _WRITE_ATTEMPTS = 3
-_CANCEL_FRESH = 0.002
-"""Seconds the store's last word on the cancel flag (an append's or a check's answer, counted
-from when it was asked) stands for a fresh check before a model or tool call: a cancel
-requested less than this before the call may be seen at the next check instead (as one
-requested just after any check would be)."""
-
-
-def new_owner() -> str:
-    """A lease owner id unique to this process and call (host, pid, random)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class DurableLog:
@@ -123,16 +109,18 @@ class DurableLog:
         self._tool_state = tool_state
         self._bus = bus
         self._run_id = state.spec.run_id
-        self._owner = owner
         self._epoch = epoch
+        self._lease = RunLease(
+            store,
+            self._run_id,
+            owner=owner,
+            epoch=epoch,
+            ttl_ms=max(1, int(options.lease_ttl * 1000)),
+        )
         self._next = next_seq
-        self._ttl_ms = max(1, int(options.lease_ttl * 1000))
         self._policy = UnverifiedPolicy(options.on_unverified)
         self._yield_after = options.yield_after
         self._cycles_run = 0
-        self._cycle = 0
-        """The cycle in progress (what the ``heartbeat`` crash point is armed with)."""
-        self._mark_cancelled: Callable[[str], None] | None = None
         self._partial: PartialCycle | None = folded.partial if folded is not None else None
         self._committed = folded.committed if folded is not None else len(state.cycles)
         self._counters = dict(folded.counters) if folded else dict.fromkeys(COUNTERS, 0)
@@ -148,17 +136,8 @@ class DurableLog:
         """Calls ``before`` let run, by id: their effect class and how they came to run."""
         self._tool_state_mark: ToolStateMark | None = None
         """The tools' state as the last record that carried it wrote it."""
-        self._cancel_reason: str | None = None
-        self._cancel_fresh_until = 0.0
-        """``time.monotonic()`` until which ``_cancel_reason`` (the store's last word on the
-        cancel flag) stands for a check (see ``_CANCEL_FRESH``)."""
-        self._lost = False
         self._identity_of: EventOrigin | None = None
         self._identity_json: dict[str, Any] = {}
-        self._heartbeat: asyncio.Task[None] | None = None
-        self._renew_every = self._ttl_ms / 3000
-        """Seconds between renewals: two missed ones still leave the lease live."""
-        self._renewed_at = time.monotonic()  # the lease was just acquired
         bus.add_listener(self._pending.append)
 
     # ------------------------------------------------------------------ lease
@@ -166,86 +145,29 @@ class DurableLog:
     def start(
         self, on_cancel: Callable[[str], None], mark_cancelled: Callable[[str], None]
     ) -> None:
-        """Start the heartbeat (on the run's event loop). A cancel requested through the
-        store (``request_cancel``, from any process) reaches ``on_cancel`` at the next beat;
-        before every model and tool call the store is asked too, and a pending cancel is
-        ``mark_cancelled`` and raised there as ``CancelledError`` (the call never starts)."""
-        self._mark_cancelled = mark_cancelled
-        self._heartbeat = asyncio.get_running_loop().create_task(
-            self._beat(on_cancel), name=f"agentcycle-lease-{self._run_id}"
-        )
+        """Start the lease's heartbeat (on the run's event loop). A cancel requested through
+        the store (``request_cancel``, from any process) reaches ``on_cancel`` at the next
+        renewal; before every model and tool call the store is asked too, and a pending cancel
+        is ``mark_cancelled`` and raised there as ``CancelledError`` (the call never starts)."""
+        self._lease.start(on_cancel, mark_cancelled)
 
     def stop_if_cancelled(self) -> None:
         """As the execution begins, after ``start``: a cancel requested while no process held
         the run (it waited for the user, an approval or a reconciliation, or its process died)
         ends it here, before anything is asked again (an approval, the model)."""
-        self._check_cancel()
-
-    async def _beat(self, on_cancel: Callable[[str], None]) -> None:
-        cancelling = False
-        while not self._lost:
-            await asyncio.sleep(self._renew_every)
-            renewed = self._renew()
-            if renewed is None:
-                continue
-            crashpoint("heartbeat", self._cycle)
-            if renewed.cancel_reason is not None and not cancelling:
-                cancelling = True
-                on_cancel(renewed.cancel_reason)
-
-    def _renew(self) -> RenewResult | None:
-        """Renew the lease; ``None`` when the store failed (the next renewal retries: the lease
-        outlives two misses) or the lease is lost (nothing more is written)."""
-        asked = time.monotonic()
-        try:
-            renewed = self._store.renew_lease(self._run_id, self._owner, self._epoch, self._ttl_ms)
-        except CheckpointStorageError:
-            return None
-        if not renewed.ok:
-            self._lost = True
-            return None
-        self._renewed_at = asked
-        return renewed
-
-    def _check_cancel(self) -> None:
-        """Before a model or tool call: a cancel requested through the store stops the run
-        here, before the call (the heartbeat alone would see it up to a third of the TTL
-        later, after the call began)."""
-        if self._mark_cancelled is None:
-            return
-        asked = time.monotonic()
-        if asked < self._cancel_fresh_until:
-            reason = self._cancel_reason  # the store answered it an instant ago
-        else:
-            try:
-                reason = self._store.cancel_requested(self._run_id)
-            except CheckpointStorageError:
-                return  # the next heartbeat asks again
-            self._cancel_reason = reason
-            self._cancel_fresh_until = asked + _CANCEL_FRESH
-        if reason is not None:
-            self._mark_cancelled(reason)
-            raise asyncio.CancelledError
+        self._lease.check_cancel()
 
     def _maybe_yield(self) -> None:
         """At a cycle boundary: give the run up when ``Durability.yield_after`` says so (the
         lease released, nothing more written) by raising ``ExecutionYielded``."""
         if self._yield_after is None or not self._yield_after(self._cycles_run):
             return
-        self._lost = True
-        self._stop_beating()
-        with contextlib.suppress(AgentcycleError):  # it expires anyway
-            self._store.release_lease(self._run_id, self._owner, self._epoch)
+        self._lease.give_up()
         raise ExecutionYielded(self._run_id, self._cycles_run)
-
-    def _stop_beating(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
 
     def _close(self) -> None:
         """The execution is over: stop the heartbeat, close a store opened from a URL."""
-        self._stop_beating()
+        self._lease.stop()
         if self._owns_store:
             self._owns_store = False
             self._store.close()
@@ -262,7 +184,7 @@ class DurableLog:
         records and ``drafts`` as one batch; the events published since the last append go
         into the last record. Losing the run (fenced, another writer's record at our seq)
         raises ``LeaseLost`` and nothing is written any more."""
-        if self._lost:
+        if self._lease.lost:
             raise LeaseLost(f"run {self._run_id}: this process no longer owns the run")
         if self._deferred:
             drafts = (*self._deferred, *drafts)
@@ -304,15 +226,14 @@ class DurableLog:
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
             except (Fenced, SeqConflict, RunTerminated) as exc:
-                self._lost = True
-                self._stop_beating()
+                self._lease.lost = True
+                self._lease.stop()
                 raise LeaseLost(
                     f"run {self._run_id}: another owner took the run over ({exc.code})",
                     details={"run_id": self._run_id, "epoch": self._epoch},
                 ) from exc
         self._next = result.last_seq + 1
-        self._cancel_reason = result.cancel_reason
-        self._cancel_fresh_until = asked + _CANCEL_FRESH
+        self._lease.answered(result.cancel_reason, asked)
 
     def _identity(self, origin: EventOrigin) -> dict[str, Any]:
         """The ``wire_identity`` of the bus's origin (made again when a handoff changes it)."""
@@ -340,11 +261,11 @@ class DurableLog:
         """Before cycle ``index``'s model call: ``cycle_started`` (unless resumed) and
         ``model_intent``, sent with the cycle's first append. A cancel requested through the
         store, or a yield at this cycle boundary, stops the run here instead."""
-        self._cycle = index
+        self._lease.cycle = index
         partial = self._partial
         if partial is None or partial.index != index:
             self._maybe_yield()
-        self._check_cancel()
+        self._lease.check_cancel()
         if partial is not None and partial.index == index:
             if partial.model_attempts:  # a durable intent without a result (an older log's)
                 self._counters["model_calls_duplicated"] += 1
@@ -410,10 +331,7 @@ class DurableLog:
         self._committed = len(self._state.cycles)
         self._partial = None
         self._cycles_run += 1
-        if time.monotonic() - self._renewed_at >= self._renew_every:
-            # The heartbeat is late: the loop has not let it run (a model or tool that never
-            # awaits, or blocks), so the cycle boundary renews the lease in its place.
-            self._renew()
+        self._lease.renew_if_late()
         crashpoint("after_commit", index)
 
     def end(self, outcome: LoopOutcome) -> None:
@@ -425,8 +343,8 @@ class DurableLog:
             self._close()
 
     def _end(self, outcome: LoopOutcome) -> None:
-        self._stop_beating()
-        if self._lost:
+        self._lease.stop()
+        if self._lease.lost:
             return
         state = self._state
         cycle = state.last_cycle_index
@@ -460,8 +378,7 @@ class DurableLog:
             return
         attempt = self._waits[cycle] = self._waits.get(cycle, 0) + 1
         self._append((RecordKind.WAITING, record_keys.waiting(cycle, attempt), payload))
-        with contextlib.suppress(AgentcycleError):  # it expires anyway
-            self._store.release_lease(self._run_id, self._owner, self._epoch)
+        self._lease.give_up()
 
     def abandon(self) -> None:
         """This execution stops without an ending (its loop died): stop the heartbeat so the
@@ -498,8 +415,8 @@ class DurableLog:
         if partial is not None and call.id in partial.results:
             self._counters["effects_replayed"] += 1
             return ToolResult.model_validate(partial.results[call.id]["result"])
-        self._cycle = index
-        self._check_cancel()
+        self._lease.cycle = index
+        self._lease.check_cancel()
         effect = effect_class_of(tool)
         if effect is EffectClass.READ:
             return None
