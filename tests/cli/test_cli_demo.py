@@ -211,7 +211,7 @@ def test_version_and_an_empty_prompt(workspace: Path) -> None:
 def test_max_cycles_exit_code(workspace: Path) -> None:
     proc = run_cli("--prompt", "hi", "--backend", "demo", "--max-cycles", "1", cwd=workspace)
     assert proc.returncode == 4
-    assert "stopped after 1 cycles" in proc.stderr
+    assert "stopped after 1 cycle without finishing" in proc.stderr
 
 
 def test_bad_configuration_is_one_line_and_exit_1(workspace: Path) -> None:

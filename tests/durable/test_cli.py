@@ -526,3 +526,14 @@ def test_a_run_waiting_for_approval_ends_cancelled_when_resumed_after_a_cancel(
     assert "agentcycle: run cancelled\n" in resumed.stderr
     (summary,) = _summaries(url, run_id)
     assert summary["state"] == "cancelled"
+
+
+def test_watching_a_waiting_run_prints_its_question_and_what_it_waits_for(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    run_id = _waiting_for_the_user(url)
+    watched = _cli("runs", "watch", run_id, "--store", url, cwd=tmp_path)
+    assert watched.returncode == 3, watched.stderr  # waiting, as a run's own exit says
+    assert watched.stdout == "Which env?\n"
+    assert watched.stderr.endswith("waiting for user · 1 cycle\n"), watched.stderr

@@ -314,8 +314,9 @@ def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:
         answer = status["final_output"] or status["partial_output"]
         if answer is not None:
             print(answer if isinstance(answer, str) else json.dumps(answer), file=out)
-        waiting = f" for {status['waiting_for']}" if status["waiting_for"] else ""
-        terminal.line(f"{run_status.value}{waiting} · {status['cycles_committed']} cycles")
+        waiting_for, cycles = status["waiting_for"], status["cycles_committed"]
+        state = f"waiting for {waiting_for}" if waiting_for else run_status.value
+        terminal.line(f"{state} · {cycles} cycle{'' if cycles == 1 else 's'}")
     return _EXIT_BY_STATUS[run_status]
 
 

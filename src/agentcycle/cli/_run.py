@@ -251,7 +251,8 @@ def _report(
             if pending.get("message"):
                 print(f"  - {pending['message']}", file=out)
     elif status is RunStatus.MAX_CYCLES:
-        terminal.line(f"agentcycle: stopped after {result.cycles} cycles without finishing")
+        cycles = f"{result.cycles} cycle{'' if result.cycles == 1 else 's'}"
+        terminal.line(f"agentcycle: stopped after {cycles} without finishing")
         if result.partial_output:
             print(result.partial_output, file=out)
     elif result.error is None:  # cancelled: asked to stop, nothing went wrong
