@@ -552,6 +552,14 @@ class RunLeaseHeld(CheckpointStoreError):
     code = "run_lease_held"
 
 
+class BrokerUnavailable(AgentcycleError):
+    """The Celery broker of ``execution="celery"`` could not be reached, so the run was not
+    queued (and not kept: nothing would ever run it). ``details`` holds the ``broker`` URL
+    (without its password)."""
+
+    code = "broker_unavailable"
+
+
 class CrashLoop(AgentcycleError):
     """A durable run's processes kept dying in the same cycle (``Durability.max_takeovers``
     takeovers in a row without a commit): the run was ended as failed instead of being handed

@@ -340,9 +340,14 @@ class Runner:
         await compiled.mcp.aclose()  # the workers start their own servers
         store = checkpoint_store(effective)
         assert store is not None and isinstance(effective.checkpoint_store, str)
+        run_id = compiled.state.spec.run_id
         try:
             create_stored_run(compiled, store)
-            send_segment(broker_url(effective.broker), compiled.state.spec.run_id)
+            try:
+                send_segment(broker_url(effective.broker), run_id)
+            except BaseException:
+                store.delete_run(run_id)  # never queued: nothing would ever run it
+                raise
         except BaseException:
             store.close()
             raise

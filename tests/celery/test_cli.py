@@ -41,3 +41,20 @@ def test_a_cli_run_on_celery_workers(cluster: Cluster, tmp_path: Path) -> None:
     as_events = run_cli("runs", "watch", run_id, "--store", cluster.store, "--events", cwd=tmp_path)
     lines = [json.loads(line) for line in as_events.stdout.splitlines()]
     assert [line["type"] for line in lines] == types
+
+
+def test_a_broker_nobody_answers_is_one_clear_error_and_leaves_no_run(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    url = "sqlite:///.agentcycle/runs.db"
+    submitted = run_cli(
+        *("--execution", "celery", "--store", url, "--broker", "redis://:pw@127.0.0.1:1/0"),
+        *("--backend", "demo", "-p", "Summarise"),
+        cwd=tmp_path,
+    )
+    assert (submitted.returncode, submitted.stdout) == (1, "")
+    assert submitted.stderr.splitlines()[-1].startswith(
+        "agentcycle: cannot reach the Celery broker redis://:***@127.0.0.1:1/0: "
+    ), submitted.stderr
+    assert "Traceback" not in submitted.stderr
+    listed = run_cli("runs", "list", "--store", url, "--json", cwd=tmp_path)
+    assert json.loads(listed.stdout) == []  # not queued, so not kept

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentcycle.agent import Agent
-from agentcycle.errors import ConfigurationError
+from agentcycle.errors import BrokerUnavailable, ConfigurationError
 from agentcycle.messages import ToolResult
 from agentcycle.run_config import RunConfig
 from agentcycle.runtime.approvals import ApprovalAction, ApprovalDecision
 from agentcycle.runtime.durable import Durability
+from agentcycle.stores.checkpoint_urls import shown_url
 
 TASK_NAME = "agentcycle.run_segment"
 """The Celery task that runs a segment of a durable run's cycles (``agentcycle.workers``)."""
@@ -177,4 +178,12 @@ def send_segment(broker: str, run_id: str, answer: HostAnswer | None = None) -> 
                 ) from exc
             client = _clients[key] = Celery("agentcycle-client", broker=broker)
     kwargs = {} if answer is None else {"answer": answer.to_json()}
-    client.send_task(TASK_NAME, args=[run_id], kwargs=kwargs, queue=QUEUE)
+    from kombu.exceptions import OperationalError
+
+    try:
+        client.send_task(TASK_NAME, args=[run_id], kwargs=kwargs, queue=QUEUE)
+    except OperationalError as exc:
+        shown = shown_url(broker)
+        raise BrokerUnavailable(
+            f"cannot reach the Celery broker {shown}: {exc}", details={"broker": shown}
+        ) from exc
