@@ -537,3 +537,21 @@ def test_watching_a_waiting_run_prints_its_question_and_what_it_waits_for(
     assert watched.returncode == 3, watched.stderr  # waiting, as a run's own exit says
     assert watched.stdout == "Which env?\n"
     assert watched.stderr.endswith("waiting for user · 1 cycle\n"), watched.stderr
+
+
+def test_resume_goes_on_in_the_runs_own_workspace(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "README.md").write_text("# Sample\n")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    flags = ("--backend", "demo", "--store", url, "--lease-ttl", "0.3")
+    killed = _cli("-p", "Summarise", *flags, "--workspace", "project", cwd=tmp_path,
+                  crash="after_commit:2")  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # Typed from another folder, without --workspace: the run's own workspace, not this one.
+    resumed = _cli("resume", _started(killed), "--store", url, cwd=elsewhere)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Request: Summarise" in (project / "REPORT.md").read_text()
+    assert list(elsewhere.iterdir()) == []

@@ -123,7 +123,11 @@ def _add_flags(parser: argparse.ArgumentParser, *, resume: bool) -> None:
         "whom, who calls whom as a tool; the other flags are the defaults of its agents",
     )
     parser.add_argument(
-        "--workspace", default=".", help="workspace directory, created if missing (default: .)"
+        "--workspace",
+        default=None if resume else ".",
+        help="the workspace the run goes on in (default: the one it started in)"
+        if resume
+        else "workspace directory, created if missing (default: .)",
     )
     if not resume:
         parser.add_argument(

@@ -445,11 +445,15 @@ def _started_with(args: argparse.Namespace) -> str | None:
         args.backend, args.model = spec.backend, spec.model
     if args.agent_type == "default" and spec.metadata.get("agent_type") == "computer":
         args.agent_type = "computer"
+    queued = spec.metadata.get(CLI_ARGS_KEY) or {}  # the flags of a run queued for Celery
+    if args.workspace is None:  # the run goes on where it started, not where resume is typed
+        args.workspace = spec.metadata.get("workspace") or queued.get("workspace") or "."
     # The sampling flags the run was started with: the spec keeps the first agent's settings,
     # these give an agent that took over by a handoff the ones it ran with.
-    for name, value in spec.metadata.get("sampling", {}).items():
-        if name in _SAMPLING_FLAGS:
-            setattr(args, name, value)
+    sampling = spec.metadata.get("sampling") or queued
+    for name in _SAMPLING_FLAGS:
+        if sampling.get(name) is not None:
+            setattr(args, name, sampling[name])
     args.session = spec.session_id
     return _lease_note(head) if head is not None else None
 

@@ -207,8 +207,13 @@ def _build(args: argparse.Namespace, terminal: Terminal) -> tuple[Agent, RunConf
         session=session,
         budget=budget,
         language=args.language,
-        # Kept with a durable run, so that ``resume`` builds every agent of the team with them.
-        metadata={"agent_type": args.agent_type, **({"sampling": sampling} if sampling else {})},
+        # Kept with a durable run, so that ``resume`` goes on in the same workspace and builds
+        # every agent of the team with the same sampling flags.
+        metadata={
+            "agent_type": args.agent_type,
+            "workspace": str(workspace.resolve()),
+            **({"sampling": sampling} if sampling else {}),
+        },
         **durable_config_fields(args),  # type: ignore[arg-type]
         mcp_servers=_mcp_servers(args.mcp_config),
     )
