@@ -327,9 +327,10 @@ def _started(proc: subprocess.CompletedProcess[str]) -> str:
     return found.group(1)
 
 
-def _killed(url: str, tmp_path: Path, lease_ttl: str = "0.3") -> str:
-    """A demo run killed after committing cycle 2 (its lease left to expire); its id."""
-    flags = ("--backend", "demo", "--store", url, "--lease-ttl", lease_ttl)
+def _killed(url: str, tmp_path: Path, lease_ttl: str = "0.3", *flags: str) -> str:
+    """A demo run (with ``flags``) killed after committing cycle 2 (its lease left to
+    expire); its id."""
+    flags = ("--backend", "demo", "--store", url, "--lease-ttl", lease_ttl, *flags)
     killed = _cli("-p", "Summarise", *flags, cwd=tmp_path, crash="after_commit:2")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     return _started(killed)
@@ -544,14 +545,11 @@ def test_resume_goes_on_in_the_runs_own_workspace(tmp_path: Path) -> None:
     project.mkdir()
     (project / "README.md").write_text("# Sample\n")
     url = f"sqlite:///{tmp_path / 'runs.db'}"
-    flags = ("--backend", "demo", "--store", url, "--lease-ttl", "0.3")
-    killed = _cli("-p", "Summarise", *flags, "--workspace", "project", cwd=tmp_path,
-                  crash="after_commit:2")  # fmt: skip
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run_id = _killed(url, tmp_path, "0.3", "--workspace", "project")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     # Typed from another folder, without --workspace: the run's own workspace, not this one.
-    resumed = _cli("resume", _started(killed), "--store", url, cwd=elsewhere)
+    resumed = _cli("resume", run_id, "--store", url, cwd=elsewhere)
     assert resumed.returncode == 0, resumed.stderr
     assert "Request: Summarise" in (project / "REPORT.md").read_text()
     assert list(elsewhere.iterdir()) == []
