@@ -10,6 +10,7 @@ import pytest
 
 from agentcycle.cli import main
 from agentcycle.testing.openai_server import ChatReply, OpenAICompatServer, ServerToolCall
+from tests._cli import run_cli
 
 from .conftest import SERVER
 
@@ -71,3 +72,33 @@ def test_a_bad_mcp_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert code == 1
     assert err == f"agentcycle: {bad}: mcpServers.x.timeout_s: expected a number of seconds > 0\n"
+
+
+def _demo_with_servers(tmp_path: Path, servers: dict[str, object], env: dict[str, str]) -> str:
+    """The demo run's stderr with ``servers`` in its ``--mcp-config``."""
+    (tmp_path / "mcp.json").write_text(json.dumps({"mcpServers": servers}))
+    (tmp_path / "README.md").write_text("# Sample\n")
+    proc = run_cli("--backend", "demo", "-p", "Summarise", "--mcp-config", "mcp.json",
+                   cwd=tmp_path, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr  # the run goes on without the server's tools
+    return proc.stderr
+
+
+def test_a_server_that_does_not_start_is_said_in_the_terminal(tmp_path: Path) -> None:
+    broken = {"command": sys.executable, "args": [str(SERVER), "--fail-start"]}
+    err = _demo_with_servers(tmp_path, {"broken": broken}, {})
+    assert "MCP server broken is not running (" in err and "its tools are not offered" in err
+
+
+def test_a_missing_mcp_package_says_which_extra_to_install(tmp_path: Path) -> None:
+    # A Python where the SDK is not installed: a package of that name that cannot be imported.
+    shadow = tmp_path / "no-mcp"
+    (shadow / "mcp").mkdir(parents=True)
+    (shadow / "mcp" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'mcp'\", name='mcp')\n"
+    )
+    notes = {"command": sys.executable, "args": [str(SERVER)]}
+    err = _demo_with_servers(tmp_path, {"notes": notes}, {"PYTHONPATH": str(shadow)})
+    assert (
+        "MCP server notes is not running (the mcp package is missing: pip install 'agentcycle[mcp]'"
+    ) in err, err

@@ -11,6 +11,7 @@ from agentcycle.events import (
     AssistantDelta,
     Diagnostic,
     HandoffCompleted,
+    MCPServerFailed,
     ModelCallFailed,
     ModelCallStarted,
     RunEvent,
@@ -99,6 +100,13 @@ class HumanRenderer:
             self._line(event, f"skill skipped: {details['path']}: {details['message']}", "yellow")
         elif isinstance(event, Diagnostic) and event.code == "skill_activated":
             self._line(event, f"skill activated: {event.details['skill']}")
+        elif isinstance(event, MCPServerFailed):
+            self._line(
+                event,
+                f"MCP server {event.server} is not running ({event.message}): its tools are "
+                "not offered",
+                "yellow",
+            )
         elif isinstance(event, ModelCallFailed) and event.retryable:
             self._line(
                 event,

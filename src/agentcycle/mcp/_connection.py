@@ -253,9 +253,15 @@ async def _listen_for_changes(
     return task
 
 
+_SDK_MODULES = frozenset({"mcp", "mcp_types"})
+"""The top-level modules of the ``mcp`` extra (the official SDK)."""
+
+
 def _describe(exc: BaseException) -> str:
     """One line for a start-up failure (anyio wraps them in exception groups)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in _SDK_MODULES:
+        return f"the mcp package is missing: pip install 'agentcycle[mcp]' ({exc})"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
