@@ -553,3 +553,18 @@ def test_resume_goes_on_in_the_runs_own_workspace(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     assert "Request: Summarise" in (project / "REPORT.md").read_text()
     assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [("-p", "x", "--store", "memory:"), ("resume", "run_x")])
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("0", "must be more than 0 seconds, not 0"), ("abc", "'abc' is not a number of seconds")],
+)
+def test_a_lease_ttl_that_is_no_duration_is_a_usage_error(
+    command: tuple[str, ...], value: str, says: str, tmp_path: Path
+) -> None:
+    store = () if "--store" in command else ("--store", f"sqlite:///{tmp_path / 'runs.db'}")
+    proc = _cli(*command, *store, "--lease-ttl", value, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.endswith(f"error: argument --lease-ttl: {says}\n"), proc.stderr
+    assert not (tmp_path / "runs.db").exists()

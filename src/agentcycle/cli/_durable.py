@@ -68,10 +68,21 @@ def add_durable_flags(parser: argparse.ArgumentParser, *, resume: bool = False) 
         )
     parser.add_argument(
         "--lease-ttl",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="how long a durable run's lease outlives its process (default: 15)",
     )
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (``--lease-ttl``), else a usage error that says so."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:  # NaN included
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return seconds
 
 
 def durable_config_fields(args: argparse.Namespace) -> dict[str, object]:
