@@ -22,6 +22,7 @@ from agentcycle.runtime.crashpoints import CRASHPOINT_ENV
 from agentcycle.runtime.durable import run_summary
 from agentcycle.stores.checkpoint_urls import open_checkpoint_store
 from agentcycle.stores.checkpoints import Lease, LogStatus, RunHead
+from agentcycle.stores.sqlite_checkpoints import SQLiteCheckpointStore
 from agentcycle.testing import ScriptedModel, call_tool
 from agentcycle.testing.checkpoint_conformance import expire
 from tests._cli import run_cli, start_cli
@@ -88,10 +89,36 @@ def test_ctrl_c_stops_watching_and_says_the_run_goes_on(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+def _empty_store(path: Path) -> None:
+    """A SQLite checkpoint store file at ``path``, holding no run."""
+    store = SQLiteCheckpointStore(path)
+    store.list_runs()  # the first use creates the file and its schema
+    store.close()
+
+
 def test_status_of_an_unknown_run_fails(tmp_path: Path) -> None:
-    proc = _cli("runs", "status", "nope", "--store", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path)
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    _empty_store(tmp_path / "x.db")
+    proc = _cli("runs", "status", "nope", "--store", url, cwd=tmp_path)
     assert proc.returncode == 1
     assert "no run 'nope'" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("runs", "list"), ("runs", "status", "r"), ("runs", "watch", "r"), ("runs", "cancel", "r"),
+     ("resume", "r")],
+)  # fmt: skip
+def test_a_command_that_reads_a_store_does_not_make_one_at_a_mistyped_path(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    proc = _cli(*command, "--store", "sqlite:///ruins.db", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (
+        f"agentcycle: no checkpoint store at {tmp_path.resolve() / 'ruins.db'} (the file does "
+        "not exist)\n"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_store_password_is_not_repeated_in_errors(tmp_path: Path, redis_prefix: str) -> None:
@@ -367,6 +394,7 @@ def _waiting_for_the_user(url: str) -> str:
 def test_runs_list_shows_the_stores_runs_newest_first(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# Sample\n")
     url = f"sqlite:///{tmp_path / 'runs.db'}"
+    _empty_store(tmp_path / "runs.db")
     empty = _cli("runs", "list", "--store", url, cwd=tmp_path)
     assert (empty.returncode, empty.stdout, empty.stderr) == (
         0,

@@ -97,6 +97,17 @@ def durable_config_fields(args: argparse.Namespace) -> dict[str, object]:
     return fields
 
 
+def missing_store(url: str) -> str | None:
+    """What to say when ``url`` names a SQLite file that does not exist: the commands that
+    read a store (``runs ...``, ``resume``) must not create one at a mistyped path."""
+    if not url.startswith("sqlite:///") or "?" in url or "#" in url:
+        return None
+    path = Path(url.removeprefix("sqlite:///"))
+    if path.exists():
+        return None
+    return f"agentcycle: no checkpoint store at {path.resolve()} (the file does not exist)"
+
+
 def prepare_store(url: str | None, workspace: Path, err: TextIO) -> None:
     """Before a new run kept in a SQLite file (``--store sqlite:///...``): create the file's
     folder if it is missing, as the session store's is, and say so when the file lies in the
@@ -205,13 +216,16 @@ def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
     args, extra = parser.parse_known_args(argv[1:])
     if extra:  # the subcommand's usage, not that of `runs`
         commands[args.action].error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.action == "cancel" and not args.reason.strip():
+        commands["cancel"].error("--reason must not be empty")
+    if (missing := missing_store(args.store)) is not None:
+        print(missing, file=sys.stderr)
+        return 1
     from agentcycle.cli import _runs
 
     if args.action == "list":
         return _runs.list_runs(args.store, args.limit, args.json, out)
     if args.action == "cancel":
-        if not args.reason.strip():
-            commands["cancel"].error("--reason must not be empty")
         return _runs.cancel_run(args.run_id, args.store, args.reason)
     if args.action == "watch":
         return _watch(args.run_id, args.store, args.events, out)
@@ -378,6 +392,9 @@ def _resume_run(args: argparse.Namespace, out: TextIO) -> int:
     from agentcycle.result import RunResult
 
     err = sys.stderr
+    if (missing := missing_store(args.store)) is not None:
+        print(missing, file=err)
+        return 1
     started = time.monotonic()
     terminal = Terminal(err)
     try:
