@@ -272,3 +272,17 @@ def test_every_flag_of_a_run_and_of_resume_says_what_it_does() -> None:
         for action in parser._actions:
             if action.option_strings:
                 assert action.help, action.option_strings
+
+
+@pytest.mark.parametrize(
+    "command", [("-p", "x", "--bogus"), ("resume", "run_x", "--store", "memory:", "--bogus")]
+)
+def test_json_output_holds_even_for_bad_flags(command: tuple[str, ...], workspace: Path) -> None:
+    proc = run_cli(*command, "--json", cwd=workspace)
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout) == {
+        "status": "failed",
+        "run_id": None,
+        "error": {"code": "usage_error", "message": "unrecognized arguments: --bogus"},
+    }
+    assert proc.stderr.endswith("error: unrecognized arguments: --bogus\n"), proc.stderr

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
@@ -57,9 +57,25 @@ _RESUME_DEFAULTS: dict[str, object] = {
 its session, cycle limit and model settings from its start, and goes on in this process."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+class RunParser(argparse.ArgumentParser):
+    """The parser of a run's flags. With ``json_errors`` (the command line has ``--json``), a
+    usage error also prints the one JSON object ``--json`` promises on stdout
+    (``usage_error``) before argparse's usage and error on stderr (exit 2)."""
+
+    json_errors = False
+
+    def error(self, message: str) -> NoReturn:
+        """Report a usage error (see the class docstring) and exit 2."""
+        if self.json_errors:
+            error = {"code": "usage_error", "message": message}
+            body = {"status": "failed", "run_id": None, "error": error}
+            print(json.dumps(body, ensure_ascii=False), file=sys.stdout, flush=True)
+        super().error(message)
+
+
+def build_parser() -> RunParser:
     """The CLI's argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = RunParser(
         prog="agentcycle",
         description=(
             "Run an agent on a workspace. Without a model the offline demo runs: it follows a "
@@ -80,10 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_resume_parser() -> argparse.ArgumentParser:
+def build_resume_parser() -> RunParser:
     """The parser of ``agentcycle resume``: the run flags that build the agent and show the
     outcome, and none that only a new run uses (an unknown flag is a usage error)."""
-    parser = argparse.ArgumentParser(
+    parser = RunParser(
         prog="agentcycle resume",
         description=(
             "Continue a durable run kept in --store, in this process, from its last committed "
@@ -252,7 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agentcycle.cli._durable import durable_main
 
             return durable_main(arguments)
-        args = build_parser().parse_args(arguments)
+        parser = build_parser()
+        parser.json_errors = "--json" in arguments
+        args = parser.parse_args(arguments)
         from agentcycle.cli._run import run_cli
 
         return run_cli(args)

@@ -360,6 +360,7 @@ def _resume(argv: Sequence[str], out: TextIO) -> int:
     from agentcycle.cli import build_parser, build_resume_parser
 
     parser = build_resume_parser()
+    parser.json_errors = "--json" in argv
     args, extra = parser.parse_known_args(argv)
     if extra:
         resume_flags = {flag for action in parser._actions for flag in action.option_strings}
