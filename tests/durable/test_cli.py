@@ -596,3 +596,20 @@ def test_a_lease_ttl_that_is_no_duration_is_a_usage_error(
     assert proc.returncode == 2
     assert proc.stderr.endswith(f"error: argument --lease-ttl: {says}\n"), proc.stderr
     assert not (tmp_path / "runs.db").exists()
+
+
+def test_watching_an_unknown_run_names_the_store(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    _empty_store(tmp_path / "runs.db")
+    proc = _cli("runs", "watch", "run_nope", "--store", url, cwd=tmp_path)
+    assert (proc.returncode, proc.stderr) == (1, f"agentcycle: no run 'run_nope' in {url}\n")
+
+
+def test_a_run_kept_in_memory_is_told_it_cannot_outlive_its_process(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# Sample\n")
+    proc = _cli("-p", "Summarise", "--backend", "demo", "--store", "memory:", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith(
+        "agentcycle: note: a memory: store lives as long as this process: the run cannot be "
+        "resumed or watched from another one (sqlite:///.agentcycle/runs.db keeps it)\n"
+    )

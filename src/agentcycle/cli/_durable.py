@@ -111,7 +111,15 @@ def missing_store(url: str) -> str | None:
 def prepare_store(url: str | None, workspace: Path, err: TextIO) -> None:
     """Before a new run kept in a SQLite file (``--store sqlite:///...``): create the file's
     folder if it is missing, as the session store's is, and say so when the file lies in the
-    workspace in plain sight, where the agent's file tools list it and could change it."""
+    workspace in plain sight, where the agent's file tools list it and could change it. A run
+    kept in ``memory:`` is told that nothing outlives this process."""
+    if url == "memory:":
+        print(
+            "agentcycle: note: a memory: store lives as long as this process: the run cannot "
+            "be resumed or watched from another one (sqlite:///.agentcycle/runs.db keeps it)",
+            file=err,
+        )
+        return
     if url is None or not url.startswith("sqlite:///") or "?" in url or "#" in url:
         return  # another store, or a URL the store itself refuses with a clear error
     path = Path(url.removeprefix("sqlite:///")).resolve()  # as the store reads it: no ~
@@ -310,11 +318,14 @@ def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:
     from agentcycle.cli import EXIT_INTERRUPTED
     from agentcycle.cli._render import HumanRenderer, JsonLinesRenderer, Renderer
     from agentcycle.cli._run import _EXIT_BY_STATUS
+    from agentcycle.cli._runs import for_run
     from agentcycle.cli._terminal import Terminal
     from agentcycle.errors import AgentcycleError
     from agentcycle.events import RunStatus
     from agentcycle.submitted import SubmittedRun
 
+    if for_run(url, run_id, lambda store: store.head(run_id)) is None:
+        return 1  # said: the store failed, or has no such run
     terminal = Terminal(sys.stderr)
     renderer: Renderer = JsonLinesRenderer(out) if events else HumanRenderer(terminal)
     try:
