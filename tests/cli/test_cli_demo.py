@@ -286,3 +286,12 @@ def test_json_output_holds_even_for_bad_flags(command: tuple[str, ...], workspac
         "error": {"code": "usage_error", "message": "unrecognized arguments: --bogus"},
     }
     assert proc.stderr.endswith("error: unrecognized arguments: --bogus\n"), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "says"), [("0", "must be at least 1, not 0"), ("abc", "'abc' is not a whole number")]
+)
+def test_a_cycle_limit_below_one_is_a_usage_error(value: str, says: str, workspace: Path) -> None:
+    proc = run_cli("-p", "x", "--max-cycles", value, cwd=workspace)
+    assert proc.returncode == 2
+    assert proc.stderr.endswith(f"error: argument --max-cycles: {says}\n"), proc.stderr

@@ -73,6 +73,17 @@ class RunParser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _at_least_one(text: str) -> int:
+    """A whole number of 1 or more (``--max-cycles``), else a usage error that says so."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def build_parser() -> RunParser:
     """The CLI's argument parser."""
     parser = RunParser(
@@ -155,7 +166,7 @@ def _add_flags(parser: argparse.ArgumentParser, *, resume: bool) -> None:
         )
         parser.add_argument(
             "--max-cycles",
-            type=int,
+            type=_at_least_one,
             default=DEFAULT_MAX_CYCLES,
             help=f"cycle limit (default: {DEFAULT_MAX_CYCLES})",
         )
