@@ -295,3 +295,12 @@ def test_a_cycle_limit_below_one_is_a_usage_error(value: str, says: str, workspa
     proc = run_cli("-p", "x", "--max-cycles", value, cwd=workspace)
     assert proc.returncode == 2
     assert proc.stderr.endswith(f"error: argument --max-cycles: {says}\n"), proc.stderr
+
+
+def test_an_unknown_provider_in_a_model_name_is_named(workspace: Path) -> None:
+    proc = run_cli("--prompt", "hi", "--model", "foo:bar", cwd=workspace)
+    assert proc.returncode == 1
+    assert (
+        "for the model name 'foo:bar', and 'foo' is not a provider agentcycle knows "
+        "(openai, anthropic, ollama)"
+    ) in proc.stderr, proc.stderr

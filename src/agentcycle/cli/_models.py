@@ -90,9 +90,9 @@ class ModelChoice:
         if provider is None:
             if args.backend or args.model:
                 raise ConfigurationError(
-                    f"{_NO_SETTINGS_FILE}; name a model with its provider instead "
-                    "(--model openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5, ollama:qwen2.5), "
-                    "or use --backend demo for the offline demo"
+                    f"{_NO_SETTINGS_FILE}{_unknown_provider(args.model)}; name a model with its "
+                    "provider instead (--model openai:gpt-4.1-mini, anthropic:claude-sonnet-4-5, "
+                    "ollama:qwen2.5), or use --backend demo for the offline demo"
                 )
             print(
                 "agentcycle: no model chosen; running the offline demo model, which follows a "
@@ -118,6 +118,20 @@ class ModelChoice:
             backend = args.backend if args.backend != DEMO_BACKEND else None
             self._provider = SharedModels(SettingsModelProvider(path, default_backend=backend))
         return self._provider
+
+
+def _unknown_provider(model: str | None) -> str:
+    """For a ``provider:model`` name whose provider agentcycle does not know (it was then
+    taken for a settings-file name): what to add to the error."""
+    if model is None or ":" not in model:
+        return ""
+    from agentcycle.models.named import PROVIDERS
+
+    prefix = model.split(":", 1)[0]
+    return (
+        f" for the model name {model!r}, and {prefix!r} is not a provider agentcycle knows "
+        f"({', '.join(PROVIDERS)})"
+    )
 
 
 def _direct(backend: str | None, model: str | None) -> Model | None:
