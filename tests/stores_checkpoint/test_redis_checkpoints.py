@@ -122,6 +122,7 @@ def test_an_unreachable_server_is_a_storage_error() -> None:
         store.create_run("r", {})
     assert caught.value.code == "checkpoint_storage_error"
     assert caught.value.details == {"run_id": "r", "key_prefix": "ac:"}
+    assert caught.value.message.startswith("checkpoint store in Redis (keys under 'ac:'): ")
     store.close()
 
 

@@ -355,7 +355,7 @@ class RedisCheckpointStore:
             yield
         except RedisError as exc:
             raise CheckpointStorageError(
-                f"checkpoint store in Redis ({self.key_prefix!r}): {exc}",
+                f"checkpoint store in Redis (keys under {self.key_prefix!r}): {exc}",
                 details={"run_id": run_id, "key_prefix": self.key_prefix},
             ) from exc
 
