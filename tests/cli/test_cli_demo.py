@@ -289,7 +289,11 @@ def test_json_output_holds_even_for_bad_flags(command: tuple[str, ...], workspac
 
 
 @pytest.mark.parametrize(
-    ("value", "says"), [("0", "must be at least 1, not 0"), ("abc", "'abc' is not a whole number")]
+    ("value", "says"),
+    [
+        ("0", "must be a whole number of 1 or more, not '0'"),
+        ("abc", "must be a whole number of 1 or more, not 'abc'"),
+    ],
 )
 def test_a_cycle_limit_below_one_is_a_usage_error(value: str, says: str, workspace: Path) -> None:
     proc = run_cli("-p", "x", "--max-cycles", value, cwd=workspace)

@@ -73,15 +73,16 @@ class RunParser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _at_least_one(text: str) -> int:
-    """A whole number of 1 or more (``--max-cycles``), else a usage error that says so."""
+def at_least_one(text: str) -> int:
+    """An ``argparse`` type (``--max-cycles``, ``runs list --limit``): a whole number of 1 or
+    more, else a usage error that says so."""
     try:
-        number = int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
-    return number
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return value
 
 
 def build_parser() -> RunParser:
@@ -166,7 +167,7 @@ def _add_flags(parser: argparse.ArgumentParser, *, resume: bool) -> None:
         )
         parser.add_argument(
             "--max-cycles",
-            type=_at_least_one,
+            type=at_least_one,
             default=DEFAULT_MAX_CYCLES,
             help=f"cycle limit (default: {DEFAULT_MAX_CYCLES})",
         )

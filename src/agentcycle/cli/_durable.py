@@ -242,6 +242,7 @@ def durable_main(argv: Sequence[str], stdout: TextIO | None = None) -> int:
 
 def _runs_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     """The parser of ``agentcycle runs``, and each subcommand's by name."""
+    from agentcycle.cli import at_least_one
     from agentcycle.cli._runs import DEFAULT_LIMIT, DEFAULT_REASON
 
     parser = argparse.ArgumentParser(
@@ -277,7 +278,7 @@ def _runs_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         )
     commands["list"].add_argument(
         "--limit",
-        type=_positive,
+        type=at_least_one,
         default=DEFAULT_LIMIT,
         metavar="N",
         help=f"show the N newest runs (default: {DEFAULT_LIMIT})",
@@ -299,17 +300,6 @@ def _runs_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         help=f"why, as the run's cancellation reports it (default: {DEFAULT_REASON!r})",
     )
     return parser, commands
-
-
-def _positive(text: str) -> int:
-    """An ``argparse`` type: an int of 1 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
-    return value
 
 
 def _watch(run_id: str, url: str, events: bool, out: TextIO) -> int:
