@@ -100,10 +100,10 @@ def durable_config_fields(args: argparse.Namespace) -> dict[str, object]:
 def missing_store(url: str) -> str | None:
     """What to say when ``url`` names a SQLite file that does not exist: the commands that
     read a store (``runs ...``, ``resume``) must not create one at a mistyped path."""
-    if not url.startswith("sqlite:///") or "?" in url or "#" in url:
-        return None
-    path = Path(url.removeprefix("sqlite:///"))
-    if path.exists():
+    from agentcycle.stores.checkpoint_urls import sqlite_path
+
+    path = sqlite_path(url)
+    if path is None or path.exists():
         return None
     return f"agentcycle: no checkpoint store at {path.resolve()} (the file does not exist)"
 
@@ -120,9 +120,12 @@ def prepare_store(url: str | None, workspace: Path, err: TextIO) -> None:
             file=err,
         )
         return
-    if url is None or not url.startswith("sqlite:///") or "?" in url or "#" in url:
+    from agentcycle.stores.checkpoint_urls import sqlite_path
+
+    named = None if url is None else sqlite_path(url)
+    if named is None:
         return  # another store, or a URL the store itself refuses with a clear error
-    path = Path(url.removeprefix("sqlite:///")).resolve()  # as the store reads it: no ~
+    path = named.resolve()
     if not path.parent.exists():
         try:
             path.parent.mkdir(parents=True)

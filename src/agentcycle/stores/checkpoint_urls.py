@@ -15,6 +15,7 @@ their URL is opened.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from agentcycle.errors import InvalidStoreUrl
@@ -34,8 +35,8 @@ def open_checkpoint_store(url: str) -> CheckpointStore:
 
         return MemoryCheckpointStore()
     if url.startswith("sqlite:"):
-        path = url.removeprefix("sqlite:///")
-        if path == url or not path or "?" in path or "#" in path:
+        path = sqlite_path(url)
+        if path is None:
             raise _invalid(
                 url,
                 "a sqlite URL is sqlite:/// followed by a file path (four slashes for an "
@@ -65,6 +66,15 @@ def open_checkpoint_store(url: str) -> CheckpointStore:
             key_prefix=prefixes[0] if prefixes else DEFAULT_KEY_PREFIX,
         )
     raise _invalid(url, "unknown scheme")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a well-formed ``sqlite:///`` URL names, as the store opens it (relative to the
+    current directory, no ``~``); ``None`` for any other URL."""
+    path = url.removeprefix("sqlite:///")
+    if path == url or not path or "?" in path or "#" in path:
+        return None
+    return Path(path)
 
 
 def _invalid(url: str, why: str) -> InvalidStoreUrl:
