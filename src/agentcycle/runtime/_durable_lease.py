@@ -45,7 +45,8 @@ class RunLease:
         self._store = store
         self._run_id = run_id
         self._owner = owner
-        self._epoch = epoch
+        self.epoch = epoch
+        """The lease's generation: the epoch every record of this execution is written with."""
         self._ttl_ms = ttl_ms
         self._renew_every = ttl_ms / 3000
         self._renewed_at = time.monotonic()
@@ -107,7 +108,7 @@ class RunLease:
         self.lost = True
         self.stop()
         with contextlib.suppress(AgentcycleError):
-            self._store.release_lease(self._run_id, self._owner, self._epoch)
+            self._store.release_lease(self._run_id, self._owner, self.epoch)
 
     def stop(self) -> None:
         """Stop the heartbeat (the lease expires unless released)."""
@@ -132,7 +133,7 @@ class RunLease:
         outlives two misses) or refused (the lease is lost: nothing more is written)."""
         asked = time.monotonic()
         try:
-            renewed = self._store.renew_lease(self._run_id, self._owner, self._epoch, self._ttl_ms)
+            renewed = self._store.renew_lease(self._run_id, self._owner, self.epoch, self._ttl_ms)
         except CheckpointStorageError:
             return None
         if not renewed.ok:

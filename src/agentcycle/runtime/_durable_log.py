@@ -109,7 +109,6 @@ class DurableLog:
         self._tool_state = tool_state
         self._bus = bus
         self._run_id = state.spec.run_id
-        self._epoch = epoch
         self._lease = RunLease(
             store,
             self._run_id,
@@ -218,7 +217,7 @@ class DurableLog:
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 result = self._store.append(
-                    self._run_id, records, expected_seq=self._next, epoch=self._epoch
+                    self._run_id, records, expected_seq=self._next, epoch=self._lease.epoch
                 )
                 break
             except CheckpointStorageError:
@@ -230,7 +229,7 @@ class DurableLog:
                 self._lease.stop()
                 raise LeaseLost(
                     f"run {self._run_id}: another owner took the run over ({exc.code})",
-                    details={"run_id": self._run_id, "epoch": self._epoch},
+                    details={"run_id": self._run_id, "epoch": self._lease.epoch},
                 ) from exc
         self._next = result.last_seq + 1
         self._lease.answered(result.cancel_reason, asked)
